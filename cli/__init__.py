@@ -1,0 +1,1 @@
+"""The vqv command line."""

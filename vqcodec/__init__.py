@@ -1,0 +1,1 @@
+"""vqv: a neural video codec."""
