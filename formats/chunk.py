@@ -1,0 +1,132 @@
+"""One GOP chunk: its dataclass and its framing (varint fields, payload, CRC32)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from .errors import CrcError, VqvFormatError
+from .wire import (
+    MAX_PAYLOAD_BYTES,
+    MAX_STREAMS,
+    MAX_SYMBOL_COUNT,
+    Cursor,
+    ShortBuffer,
+    coerce_bool,
+    coerce_int,
+    crc32,
+    encode_varint,
+    pack_u32,
+    unpack_u32,
+)
+
+
+@dataclass
+class GopChunk:
+    """The coded data of one GOP."""
+
+    index: int  # GOP number, 0-based; equals the chunk's position in the file
+    frame_count: int  # real frames in this GOP (>= 1; only the last GOP may be short)
+    symbol_counts: tuple[int, ...]  # symbols in each entropy-coded stream (list/ndarray accepted)
+    uses_context: bool  # coded with context from the previous GOP
+    payload: bytes  # the rANS bytes
+
+    def __post_init__(self) -> None:
+        self.index = coerce_int(self.index)
+        self.frame_count = coerce_int(self.frame_count)
+        if isinstance(self.symbol_counts, (list, tuple, np.ndarray)):
+            self.symbol_counts = tuple(coerce_int(n) for n in self.symbol_counts)
+        self.uses_context = coerce_bool(self.uses_context)
+        if isinstance(self.payload, (bytearray, memoryview)):
+            self.payload = bytes(self.payload)
+
+
+def _is_int(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_chunk(c: GopChunk) -> None:
+    """Raise ValueError/TypeError if ``c`` cannot be written."""
+    if not isinstance(c, GopChunk):
+        raise TypeError(f"expected GopChunk, got {type(c).__name__}")
+    if not _is_int(c.index) or not 0 <= c.index < 1 << 32:
+        raise ValueError(f"chunk index must be an int in 0..2**32-1, got {c.index!r}")
+    if not _is_int(c.frame_count) or not 1 <= c.frame_count <= 0xFFFF:
+        raise ValueError(f"chunk frame_count must be an int in 1..65535, got {c.frame_count!r}")
+    if not isinstance(c.symbol_counts, tuple) or len(c.symbol_counts) > MAX_STREAMS:
+        raise ValueError(f"symbol_counts must be a tuple of at most {MAX_STREAMS} ints")
+    for n in c.symbol_counts:
+        if not _is_int(n) or not 0 <= n <= MAX_SYMBOL_COUNT:
+            raise ValueError(f"symbol count out of range: {n!r}")
+    if not isinstance(c.uses_context, bool):
+        raise ValueError(f"uses_context must be a bool, got {c.uses_context!r}")
+    if not isinstance(c.payload, bytes) or len(c.payload) > MAX_PAYLOAD_BYTES:
+        raise ValueError(f"payload must be bytes of at most {MAX_PAYLOAD_BYTES} bytes")
+
+
+def encode_chunk(c: GopChunk) -> bytes:
+    """Chunk bytes: varint fields, payload, CRC32 of everything before it."""
+    validate_chunk(c)
+    parts = [
+        encode_varint(c.index),
+        encode_varint((c.frame_count << 1) | int(c.uses_context)),
+        encode_varint(len(c.symbol_counts)),
+        *(encode_varint(n) for n in c.symbol_counts),
+        encode_varint(len(c.payload)),
+    ]
+    body = b"".join(parts) + c.payload
+    return body + pack_u32(crc32(body))
+
+
+class ChunkFields(NamedTuple):
+    index: int
+    frame_count: int
+    uses_context: bool
+    symbol_counts: tuple[int, ...]
+    payload_len: int
+    fields_len: int  # bytes before the payload
+
+    @property
+    def chunk_len(self) -> int:
+        return self.fields_len + self.payload_len + 4
+
+
+def parse_chunk_fields(buf: bytes, what: str) -> ChunkFields:
+    """Parse the fields before the payload. Raises ShortBuffer if ``buf`` ends inside them."""
+    cur = Cursor(buf, what)
+    index = cur.varint("GOP index")
+    ff = cur.varint("frame count/flags")
+    frame_count, uses_context = ff >> 1, bool(ff & 1)
+    if not 1 <= frame_count <= 0xFFFF:
+        raise VqvFormatError(f"{what}: frame count {frame_count} out of range 1..65535")
+    n = cur.varint("stream count")
+    if n > MAX_STREAMS:
+        raise VqvFormatError(f"{what}: {n} streams exceeds limit {MAX_STREAMS}")
+    counts = tuple(cur.varint("symbol count") for _ in range(n))
+    for s in counts:
+        if s > MAX_SYMBOL_COUNT:
+            raise VqvFormatError(f"{what}: symbol count {s} out of range")
+    payload_len = cur.varint("payload length")
+    if payload_len > MAX_PAYLOAD_BYTES:
+        raise VqvFormatError(f"{what}: payload length {payload_len} exceeds limit {MAX_PAYLOAD_BYTES}")
+    return ChunkFields(index, frame_count, uses_context, counts, payload_len, cur.pos)
+
+
+def decode_chunk(region: bytes, what: str) -> GopChunk:
+    """Decode a whole chunk (exactly its bytes, as delimited by the index). Verifies the CRC first."""
+    if len(region) < 8:
+        raise VqvFormatError(f"{what}: {len(region)} bytes is too short for a chunk")
+    body = region[:-4]
+    if crc32(body) != unpack_u32(region, len(region) - 4):
+        raise CrcError(what)
+    try:
+        f = parse_chunk_fields(body, what)
+    except ShortBuffer as e:
+        raise VqvFormatError(f"malformed {e}") from None
+    if f.fields_len + f.payload_len != len(body):
+        raise VqvFormatError(
+            f"{what}: fields and payload take {f.fields_len + f.payload_len} bytes but the chunk has {len(body)}"
+        )
+    return GopChunk(f.index, f.frame_count, f.symbol_counts, f.uses_context, body[f.fields_len :])

@@ -1,0 +1,378 @@
+"""The .vqv file: preamble + header + GOP chunks + index + tail. Streaming writer, random-access reader."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import BinaryIO, Union
+
+from .chunk import ChunkFields, GopChunk, decode_chunk, encode_chunk, parse_chunk_fields, validate_chunk
+from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
+from .header import Header, decode_header, encode_header, validate_header
+from .wire import (
+    MAX_CHUNK_BYTES,
+    MAX_CHUNK_FRAMING_BYTES,
+    MAX_HEADER_BYTES,
+    MAX_INDEX_BYTES,
+    MAX_VARINT_BYTES,
+    MIN_CHUNK_BYTES,
+    Cursor,
+    ShortBuffer,
+    crc32,
+    encode_varint,
+    pack_u32,
+    unpack_u32,
+    varint_len,
+)
+
+MAGIC = b"VQV"
+FORMAT_VERSION: tuple[int, int] = (1, 0)
+PREAMBLE_BYTES = len(MAGIC) + 2
+TAIL_BYTES = 8  # u32 index length + u32 CRC32
+SPOOL_MEMORY_BYTES = 8 << 20  # chunk bytes kept in RAM before the writer spills to a temp file
+
+PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
+
+
+def _preamble() -> bytes:
+    return MAGIC + bytes(FORMAT_VERSION)
+
+
+def _index_bytes(sizes: Iterable[int]) -> bytes:
+    body = b"".join(encode_varint(s) for s in sizes)
+    length = pack_u32(len(body))
+    return body + length + pack_u32(crc32(body, length))
+
+
+# --------------------------------------------------------------------------- writer
+
+
+class VqvWriter:
+    """Streaming writer: ``write_chunk`` each GOP in order, then ``finish(header)``.
+
+    Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
+    header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
+    """
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self._out = fileobj
+        self._spool: tempfile.SpooledTemporaryFile | None = tempfile.SpooledTemporaryFile(
+            max_size=SPOOL_MEMORY_BYTES
+        )
+        self._sizes: list[int] = []
+        self._frames: list[int] = []
+        self._ctx_first = False
+        self._ctx_any = False
+
+    def write_chunk(self, chunk: GopChunk) -> None:
+        """Append the next GOP; ``chunk.index`` must equal the number of chunks written so far."""
+        if self._spool is None:
+            raise ValueError("VqvWriter is finished or closed")
+        validate_chunk(chunk)
+        if chunk.index != len(self._sizes):
+            raise ValueError(f"chunk index {chunk.index} written at position {len(self._sizes)}")
+        data = encode_chunk(chunk)
+        self._spool.write(data)
+        self._sizes.append(len(data))
+        self._frames.append(chunk.frame_count)
+        if not self._sizes[:-1]:
+            self._ctx_first = chunk.uses_context
+        self._ctx_any = self._ctx_any or chunk.uses_context
+
+    def _check_consistency(self, header: Header) -> None:
+        validate_header(header)
+        n, g = len(self._sizes), header.gop_length
+        if n != header.gop_count:
+            raise ValueError(
+                f"{n} chunks written but frame_count={header.frame_count}, gop_length={g} need {header.gop_count}"
+            )
+        for i, fc in enumerate(self._frames):
+            want = g if i < n - 1 else header.frame_count - (n - 1) * g
+            if fc != want:
+                raise ValueError(f"GOP {i} has {fc} frames, expected {want}")
+        if self._ctx_first:
+            raise ValueError("GOP 0 cannot use context from a previous GOP")
+        if self._ctx_any and not header.gop_context:
+            raise ValueError("a chunk uses_context but header.gop_context is False")
+
+    def finish(self, header: Header) -> None:
+        """Write preamble, header, all chunks, index and tail to the file object."""
+        if self._spool is None:
+            raise ValueError("VqvWriter is finished or closed")
+        self._check_consistency(header)
+        hmap = encode_header(header)
+        if len(hmap) > MAX_HEADER_BYTES:
+            raise ValueError(f"header is {len(hmap)} bytes, limit {MAX_HEADER_BYTES}")
+        head = _preamble() + encode_varint(len(hmap)) + hmap
+        self._out.write(head + pack_u32(crc32(head)))
+        self._spool.seek(0)
+        shutil.copyfileobj(self._spool, self._out, 1 << 20)
+        self._out.write(_index_bytes(self._sizes))
+        self.close()
+
+    def close(self) -> None:
+        """Discard buffered chunks (called by ``finish``)."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    def __enter__(self) -> "VqvWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------- reader
+
+
+class _Source:
+    """Bounded positional reads. A non-seekable stream is read into memory once."""
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self._f: BinaryIO = fileobj
+        self._base = 0
+        try:
+            seekable = bool(fileobj.seekable())
+        except (AttributeError, OSError, ValueError):
+            seekable = False
+        if seekable:
+            try:
+                self._base = fileobj.tell()
+                self.size = fileobj.seek(0, io.SEEK_END) - self._base
+                return
+            except (OSError, ValueError):
+                pass
+        chunks = []
+        while True:
+            b = fileobj.read(1 << 20)
+            if not b:
+                break
+            chunks.append(bytes(b))
+        self._f = io.BytesIO(b"".join(chunks))
+        self._base = 0
+        self.size = len(self._f.getbuffer())
+
+    def read_upto(self, offset: int, n: int) -> bytes:
+        n = max(0, min(n, self.size - offset))
+        self._f.seek(self._base + offset)
+        out = bytearray()
+        while len(out) < n:
+            b = self._f.read(n - len(out))
+            if not b:
+                break
+            out += b
+        return bytes(out)
+
+    def read_at(self, offset: int, n: int, what: str) -> bytes:
+        if offset + n > self.size:
+            raise TruncatedError(
+                f"file ends inside the {what}: it needs bytes {offset}..{offset + n} but the file has {self.size}"
+            )
+        out = self.read_upto(offset, n)
+        if len(out) != n:
+            raise TruncatedError(f"file ends inside the {what} (short read at byte {offset + len(out)})")
+        return out
+
+
+class VqvReader:
+    """Random-access reader. The constructor reads and verifies preamble, header and index.
+
+    The .vqv data runs from the file object's current position to its end. A non-seekable
+    stream is read into memory first.
+    """
+
+    header: Header
+    version: tuple[int, int]
+
+    def __init__(self, fileobj: BinaryIO) -> None:
+        self._src = _Source(fileobj)
+        self.version = self._read_preamble()
+        self.header, self._header_end = self._read_header()
+        self._offsets = self._read_index()  # start of each chunk, then the index start
+
+    # -- construction steps
+    def _read_preamble(self) -> tuple[int, int]:
+        head = self._src.read_upto(0, PREAMBLE_BYTES)
+        if not head:
+            raise TruncatedError("file is empty (expected a .vqv file)")
+        if head[: len(MAGIC)] != MAGIC[: len(head)]:
+            raise NotVqvError(f"not a .vqv file (starts with bytes {head[:len(MAGIC)].hex()}, expected {MAGIC.hex()})")
+        if len(head) < PREAMBLE_BYTES:
+            raise TruncatedError(f"file ends inside the preamble (after {len(head)} bytes)")
+        major, minor = head[3], head[4]
+        if major != FORMAT_VERSION[0]:
+            raise UnsupportedVersionError(
+                f"unsupported .vqv version {major}.{minor} (this reader knows {FORMAT_VERSION[0]}.x)"
+            )
+        return (major, minor)
+
+    def _read_header(self) -> tuple[Header, int]:
+        src = self._src
+        lenbuf = src.read_upto(PREAMBLE_BYTES, MAX_VARINT_BYTES)
+        cur = Cursor(lenbuf, "header")
+        try:
+            hlen = cur.varint("length")
+        except ShortBuffer:
+            raise TruncatedError("file ends inside the header length") from None
+        if hlen > MAX_HEADER_BYTES:
+            raise VqvFormatError(f"header length {hlen} exceeds the {MAX_HEADER_BYTES}-byte limit (corrupted file?)")
+        start = PREAMBLE_BYTES + cur.pos
+        rest = src.read_at(start, hlen + 4, "header")
+        covered = src.read_upto(0, start) + rest[:hlen]
+        if crc32(covered) != unpack_u32(rest, hlen):
+            raise CrcError("header", "preamble or header bytes")
+        return decode_header(rest[:hlen]), start + hlen + 4
+
+    def _read_index(self) -> list[int]:
+        src, start = self._src, self._header_end
+        if src.size - start < TAIL_BYTES:
+            self._diagnose("file too short for the index tail")
+        tail = src.read_at(src.size - TAIL_BYTES, TAIL_BYTES, "index tail")
+        ilen = unpack_u32(tail, 0)
+        if ilen > min(MAX_INDEX_BYTES, src.size - TAIL_BYTES - start):
+            self._diagnose(f"index length {ilen} out of range")
+        istart = src.size - TAIL_BYTES - ilen
+        body = src.read_at(istart, ilen, "index")
+        if crc32(body, tail[:4]) != unpack_u32(tail, 4):
+            self._diagnose("index or tail bytes")
+        cur, sizes = Cursor(body, "index"), []
+        try:
+            while cur.remaining:
+                sizes.append(cur.varint(f"size of chunk {len(sizes)}"))
+        except ShortBuffer as e:
+            raise VqvFormatError(f"malformed {e}") from None
+        want = self.header.gop_count
+        if len(sizes) != want:
+            raise VqvFormatError(
+                f"index lists {len(sizes)} chunks but the header (frame_count {self.header.frame_count}, "
+                f"gop_length {self.header.gop_length}) implies {want}"
+            )
+        offsets, pos = [], start
+        for i, s in enumerate(sizes):
+            if not MIN_CHUNK_BYTES <= s <= MAX_CHUNK_BYTES:
+                raise VqvFormatError(f"index: chunk {i} size {s} out of range")
+            offsets.append(pos)
+            pos += s
+        if pos != istart:
+            raise VqvFormatError(f"index: chunks end at byte {pos} but the index starts at {istart}")
+        offsets.append(istart)
+        return offsets
+
+    def _fields_at(self, pos: int, end: int, what: str) -> ChunkFields:
+        """Parse the framing fields of the chunk at ``pos`` (which must end by ``end``)."""
+        buf = self._src.read_upto(pos, min(end - pos, 64))
+        try:
+            return parse_chunk_fields(buf, what)
+        except ShortBuffer:
+            if len(buf) == end - pos:
+                raise
+        buf = self._src.read_upto(pos, min(end - pos, MAX_CHUNK_FRAMING_BYTES))
+        return parse_chunk_fields(buf, what)
+
+    def _diagnose(self, problem: str) -> None:
+        """The index/tail did not verify: walk the chunks to tell truncation from corruption."""
+        src, pos, sizes = self._src, self._header_end, []
+        for k in range(self.header.gop_count):
+            what = f"GOP {k}"
+            try:
+                f = self._fields_at(pos, src.size, what)
+            except ShortBuffer:
+                raise TruncatedError(f"file ends inside GOP {k} (after {src.size} bytes)") from None
+            if pos + f.chunk_len > src.size:
+                raise TruncatedError(f"file ends inside GOP {k} (after {src.size} bytes)")
+            decode_chunk(src.read_at(pos, f.chunk_len, what), what)
+            sizes.append(f.chunk_len)
+            pos += f.chunk_len
+        need = sum(varint_len(s) for s in sizes) + TAIL_BYTES
+        if src.size - pos < need:
+            raise TruncatedError(f"file ends inside the index (after {src.size} bytes)")
+        raise CrcError("index", problem if src.size - pos == need else f"{problem}, or trailing bytes")
+
+    # -- public API
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def read_chunk(self, i: int) -> GopChunk:
+        """Read GOP ``i`` via the index and verify its CRC and consistency with the header."""
+        n = len(self)
+        if not 0 <= i < n:
+            raise IndexError(f"GOP {i} out of range (file has {n})")
+        what = f"GOP {i}"
+        start, end = self._offsets[i], self._offsets[i + 1]
+        c = decode_chunk(self._src.read_at(start, end - start, what), what)
+        if c.index != i:
+            raise VqvFormatError(f"chunk at index position {i} says it is GOP {c.index}")
+        g = self.header.gop_length
+        want = g if i < n - 1 else self.header.frame_count - (n - 1) * g
+        if c.frame_count != want:
+            raise VqvFormatError(f"{what} has {c.frame_count} frames, expected {want}")
+        if c.uses_context and (i == 0 or not self.header.gop_context):
+            raise VqvFormatError(f"{what} claims context from a previous GOP, which the header does not allow")
+        return c
+
+    def __iter__(self) -> Iterator[GopChunk]:
+        for i in range(len(self)):
+            yield self.read_chunk(i)
+
+    def overhead(self) -> dict[str, int]:
+        """Byte accounting: preamble, header, chunk_framing, index (incl. tail), payload, overhead, total."""
+        payload = 0
+        for i in range(len(self)):
+            try:
+                payload += self._fields_at(self._offsets[i], self._offsets[i + 1], f"GOP {i}").payload_len
+            except ShortBuffer as e:
+                raise VqvFormatError(f"malformed {e}") from None
+        total = self._src.size
+        chunks = self._offsets[-1] - self._header_end
+        d = {
+            "preamble": PREAMBLE_BYTES,
+            "header": self._header_end - PREAMBLE_BYTES,
+            "chunk_framing": chunks - payload,
+            "index": total - self._offsets[-1],
+            "payload": payload,
+            "total": total,
+        }
+        d["overhead"] = total - payload
+        return d
+
+
+# --------------------------------------------------------------------------- one-call helpers
+
+
+def _write_to(f: BinaryIO, header: Header, chunks: Iterable[GopChunk]) -> None:
+    with VqvWriter(f) as w:
+        for c in chunks:
+            w.write_chunk(c)
+        w.finish(header)
+
+
+def write_vqv(path_or_file: PathOrFile, header: Header, chunks: Iterable[GopChunk]) -> None:
+    """Write a whole .vqv file. A path is removed again if writing fails."""
+    validate_header(header)
+    if isinstance(path_or_file, (str, os.PathLike)):
+        path = os.fspath(path_or_file)
+        try:
+            with open(path, "wb") as f:
+                _write_to(f, header, chunks)
+        except BaseException:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+            raise
+    else:
+        _write_to(path_or_file, header, chunks)
+
+
+def read_vqv(path_or_file: PathOrFile) -> tuple[Header, list[GopChunk]]:
+    """Read and verify a whole .vqv file: its header and every chunk."""
+    if isinstance(path_or_file, (str, os.PathLike)):
+        with open(os.fspath(path_or_file), "rb") as f:
+            r = VqvReader(f)
+            return r.header, list(r)
+    r = VqvReader(path_or_file)
+    return r.header, list(r)

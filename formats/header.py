@@ -1,0 +1,255 @@
+"""The .vqv header: a msgpack map with small integer keys, to bytes and back (no framing here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgpack
+import zstandard
+
+from .errors import VqvFormatError
+from .wire import MAX_PRIOR_PARAMS_BYTES, coerce_bool, coerce_int
+
+PRIOR_KINDS: tuple[str, ...] = ("uniform", "empirical-static", "empirical-adaptive", "learned")
+
+# msgpack map keys (see SPEC.md, "Header map"). Never renumber; new keys get new numbers.
+K_MODEL_DIGEST = 0
+K_SOURCE_WIDTH = 1
+K_SOURCE_HEIGHT = 2
+K_CODED_WIDTH = 3
+K_CODED_HEIGHT = 4
+K_FPS_NUM = 5
+K_FPS_DEN = 6
+K_FRAME_COUNT = 7
+K_GOP_LENGTH = 8
+K_QUALITY = 9
+K_PRIOR = 10
+K_PRIOR_PARAMS = 11  # raw bytes
+K_PRIOR_PARAMS_ZSTD = 12  # the same bytes as one zstd frame (used only when smaller)
+K_GOP_CONTEXT = 13
+KNOWN_KEYS = frozenset(range(14))
+
+DEFAULT_FPS_NUM = 30
+DEFAULT_FPS_DEN = 1
+DEFAULT_GOP_LENGTH = 32
+ZSTD_LEVEL = 19
+
+_U16_MAX = 0xFFFF
+_U32_MAX = 0xFFFFFFFF
+_I32_MIN, _I32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+@dataclass
+class Header:
+    """Stream-level parameters of a .vqv file (see SPEC.md for the byte encoding)."""
+
+    model_digest: bytes  # first 8 bytes of the SHA-256 of the weights file (1..32 bytes accepted)
+    source_width: int
+    source_height: int
+    coded_width: int
+    coded_height: int
+    fps_num: int = DEFAULT_FPS_NUM
+    fps_den: int = DEFAULT_FPS_DEN
+    frame_count: int = 0
+    gop_length: int = DEFAULT_GOP_LENGTH
+    quality: int = 0
+    prior: str = "uniform"
+    prior_params: bytes = b""
+    gop_context: bool = False
+    extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
+
+    def __post_init__(self) -> None:
+        for name in ("source_width", "source_height", "coded_width", "coded_height", "fps_num",
+                     "fps_den", "frame_count", "gop_length", "quality"):
+            setattr(self, name, coerce_int(getattr(self, name)))
+        self.gop_context = coerce_bool(self.gop_context)
+        if isinstance(self.model_digest, (bytearray, memoryview)):
+            self.model_digest = bytes(self.model_digest)
+        if isinstance(self.prior_params, (bytearray, memoryview)):
+            self.prior_params = bytes(self.prior_params)
+
+    @property
+    def gop_count(self) -> int:
+        """Number of GOP chunks the file holds: ceil(frame_count / gop_length)."""
+        return -(-self.frame_count // self.gop_length)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def validate_header(h: Header) -> None:
+    """Raise ValueError/TypeError if ``h`` cannot be written (or was read with impossible values)."""
+    if not isinstance(h, Header):
+        raise TypeError(f"expected Header, got {type(h).__name__}")
+    if not isinstance(h.model_digest, bytes) or not 1 <= len(h.model_digest) <= 32:
+        raise ValueError("model_digest must be 1..32 bytes (normally 8)")
+    for name in ("source_width", "source_height", "coded_width", "coded_height"):
+        v = getattr(h, name)
+        if not _is_int(v) or not 1 <= v <= _U16_MAX:
+            raise ValueError(f"{name} must be an int in 1..65535, got {v!r}")
+    for name, lo, hi in (
+        ("fps_num", 1, _U32_MAX),
+        ("fps_den", 1, _U32_MAX),
+        ("frame_count", 0, _U32_MAX),
+        ("gop_length", 1, _U16_MAX),
+        ("quality", _I32_MIN, _I32_MAX),
+    ):
+        v = getattr(h, name)
+        if not _is_int(v) or not lo <= v <= hi:
+            raise ValueError(f"{name} must be an int in {lo}..{hi}, got {v!r}")
+    if h.prior not in PRIOR_KINDS:
+        raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
+    if not isinstance(h.prior_params, bytes) or len(h.prior_params) > MAX_PRIOR_PARAMS_BYTES:
+        raise ValueError(f"prior_params must be bytes of at most {MAX_PRIOR_PARAMS_BYTES} bytes")
+    if not isinstance(h.gop_context, bool):
+        raise ValueError(f"gop_context must be a bool, got {h.gop_context!r}")
+    if not isinstance(h.extra, dict):
+        raise ValueError("extra must be a dict")
+    for k in h.extra:
+        if _is_int(k):
+            if k in KNOWN_KEYS:
+                raise ValueError(f"extra key {k} collides with a defined header key")
+            if not -(1 << 63) <= k < 1 << 64:
+                raise ValueError(f"extra key {k} out of msgpack int range")
+        elif not isinstance(k, str):
+            raise ValueError(f"extra keys must be int or str, got {k!r}")
+
+
+def _compress(raw: bytes) -> bytes:
+    cctx = zstandard.ZstdCompressor(
+        level=ZSTD_LEVEL, write_checksum=False, write_content_size=True, write_dict_id=False
+    )
+    return cctx.compress(raw)
+
+
+def encode_header(h: Header) -> bytes:
+    """The header's msgpack map bytes; keys ascending, then ``extra``; default values omitted."""
+    validate_header(h)
+    m: dict[Any, Any] = {K_MODEL_DIGEST: h.model_digest, K_SOURCE_WIDTH: h.source_width,
+                         K_SOURCE_HEIGHT: h.source_height}
+    if h.coded_width != h.source_width:
+        m[K_CODED_WIDTH] = h.coded_width
+    if h.coded_height != h.source_height:
+        m[K_CODED_HEIGHT] = h.coded_height
+    if h.fps_num != DEFAULT_FPS_NUM:
+        m[K_FPS_NUM] = h.fps_num
+    if h.fps_den != DEFAULT_FPS_DEN:
+        m[K_FPS_DEN] = h.fps_den
+    if h.frame_count != 0:
+        m[K_FRAME_COUNT] = h.frame_count
+    if h.gop_length != DEFAULT_GOP_LENGTH:
+        m[K_GOP_LENGTH] = h.gop_length
+    if h.quality != 0:
+        m[K_QUALITY] = h.quality
+    if h.prior != PRIOR_KINDS[0]:
+        m[K_PRIOR] = PRIOR_KINDS.index(h.prior)
+    if h.prior_params:
+        packed = _compress(h.prior_params)
+        if len(packed) < len(h.prior_params):
+            m[K_PRIOR_PARAMS_ZSTD] = packed
+        else:
+            m[K_PRIOR_PARAMS] = h.prior_params
+    if h.gop_context:
+        m[K_GOP_CONTEXT] = True
+    m.update(h.extra)
+    try:
+        return msgpack.packb(m, use_bin_type=True)
+    except (TypeError, ValueError, OverflowError) as e:
+        raise ValueError(f"header extra value cannot be encoded as msgpack: {e}") from None
+
+
+def _pairs_to_dict(pairs: list) -> dict:
+    d: dict = {}
+    for k, v in pairs:
+        if k in d:
+            raise VqvFormatError(f"duplicate msgpack map key {k!r}")
+        d[k] = v
+    return d
+
+
+def _decompress(packed: bytes) -> bytes:
+    try:
+        size = zstandard.frame_content_size(packed)
+    except zstandard.ZstdError as e:
+        raise VqvFormatError(f"header prior_params: bad zstd frame ({e})") from None
+    if size < 0:
+        raise VqvFormatError("header prior_params: zstd frame without content size")
+    if size > MAX_PRIOR_PARAMS_BYTES:
+        raise VqvFormatError(f"header prior_params: {size} bytes exceeds limit {MAX_PRIOR_PARAMS_BYTES}")
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(packed, max_output_size=MAX_PRIOR_PARAMS_BYTES)
+    except zstandard.ZstdError as e:
+        raise VqvFormatError(f"header prior_params: zstd decompression failed ({e})") from None
+    if len(raw) != size:
+        raise VqvFormatError("header prior_params: zstd size mismatch")
+    return raw
+
+
+_INT_FIELDS = {
+    K_SOURCE_WIDTH: "source_width",
+    K_SOURCE_HEIGHT: "source_height",
+    K_CODED_WIDTH: "coded_width",
+    K_CODED_HEIGHT: "coded_height",
+    K_FPS_NUM: "fps_num",
+    K_FPS_DEN: "fps_den",
+    K_FRAME_COUNT: "frame_count",
+    K_GOP_LENGTH: "gop_length",
+    K_QUALITY: "quality",
+}
+
+
+def decode_header(data: bytes) -> Header:
+    """Parse the header map bytes; unknown keys go to ``extra``. Raises VqvFormatError."""
+    try:
+        m = msgpack.unpackb(
+            data, raw=False, strict_map_key=False, use_list=True, object_pairs_hook=_pairs_to_dict
+        )
+    except VqvFormatError:
+        raise
+    except Exception as e:  # msgpack raises many types (ExtraData, FormatError, ValueError, ...)
+        raise VqvFormatError(f"malformed header map: {type(e).__name__}: {e}") from None
+    if not isinstance(m, dict):
+        raise VqvFormatError(f"header is a msgpack {type(m).__name__}, not a map")
+    for req, name in ((K_MODEL_DIGEST, "model_digest"), (K_SOURCE_WIDTH, "source_width"),
+                      (K_SOURCE_HEIGHT, "source_height")):
+        if req not in m:
+            raise VqvFormatError(f"header lacks required key {req} ({name})")
+    kw: dict[str, Any] = {"extra": {}}
+    for k, v in m.items():
+        if _is_int(k) and k in KNOWN_KEYS:
+            if k in _INT_FIELDS:
+                if not _is_int(v):
+                    raise VqvFormatError(f"header key {k} ({_INT_FIELDS[k]}) must be an int")
+                kw[_INT_FIELDS[k]] = v
+            elif k == K_MODEL_DIGEST:
+                if not isinstance(v, bytes):
+                    raise VqvFormatError("header key 0 (model_digest) must be bytes")
+                kw["model_digest"] = v
+            elif k == K_PRIOR:
+                if not _is_int(v) or not 0 <= v < len(PRIOR_KINDS):
+                    raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
+                kw["prior"] = PRIOR_KINDS[v]
+            elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
+                if not isinstance(v, bytes):
+                    raise VqvFormatError(f"header key {k} (prior_params) must be bytes")
+                if K_PRIOR_PARAMS in m and K_PRIOR_PARAMS_ZSTD in m:
+                    raise VqvFormatError("header has both raw and zstd prior_params (keys 11 and 12)")
+                kw["prior_params"] = v if k == K_PRIOR_PARAMS else _decompress(v)
+            elif k == K_GOP_CONTEXT:
+                if not isinstance(v, bool):
+                    raise VqvFormatError("header key 13 (gop_context) must be a bool")
+                kw["gop_context"] = v
+        elif _is_int(k) or isinstance(k, str):
+            kw["extra"][k] = v
+        else:
+            raise VqvFormatError(f"header key {k!r} is neither int nor str")
+    kw.setdefault("coded_width", kw["source_width"])
+    kw.setdefault("coded_height", kw["source_height"])
+    h = Header(**kw)
+    try:
+        validate_header(h)
+    except (ValueError, TypeError) as e:
+        raise VqvFormatError(f"invalid header: {e}") from None
+    return h

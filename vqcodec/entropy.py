@@ -1,0 +1,274 @@
+"""Entropy coding of discrete code streams with integer frequency tables (rANS via constriction).
+
+Everything that defines *what* the coder does is integer arithmetic, so encoder and decoder build
+bit-identical models on every machine:
+
+* A coding table ("freqs") is an int64 array of shape ``(K,)`` (one table for every symbol) or
+  ``(n, K)`` (one table per symbol, for conditional priors) whose rows sum to exactly
+  ``2**PRECISION_BITS`` with every entry ``>= 1`` (so every symbol stays codable).
+* :func:`freqs_from_counts` turns histograms into such tables with integer largest-remainder
+  rounding (no floats).
+
+Why ``PRECISION_BITS = 24``
+    constriction's default ANS coder works with 24-bit probabilities, and its ``Categorical`` model
+    with ``perfect=False`` quantises a float table ``p`` (K entries, normaliser ``Z = sum(p)``) as::
+
+        cdf[i] = floor(cumsum(p)[:i] * (2**24 - K) / Z) + i      # "1 + proportional share"
+
+    We hand it ``p = (freqs - 1) / 2**24`` in float64. Every partial sum is a multiple of 2**-24
+    below 1 (exact in float64), ``Z = (2**24 - K) / 2**24`` is exact, the scale
+    ``(2**24 - K) / Z`` is exactly ``2**24``, and every product is an exact integer. Hence
+    constriction's ``cdf[i]`` is *exactly* ``sum(freqs[:i])``: the model that the coder uses is our
+    integer table, bit for bit, with no second quantisation (``tests/test_entropy.py`` checks
+    this), and :func:`ideal_bits` is exactly the information content the coder pays for.
+    24 bits also leaves room for alphabets up to 2**20 symbols (65536 is plenty) while the cheapest
+    symbol still costs at most 24 bits.
+
+Bytes: the ANS coder's uint32 words, little-endian. ANS is a stack, so several streams are pushed
+in reverse order and popped in forward order from one coder (:func:`encode_streams`).
+Decoding an exhausted coder silently yields zeros, so callers store symbol counts; after decoding
+we require the coder to be back in its empty initial state, which catches truncated, extended or
+garbled payloads and wrong counts/tables with high probability (not with certainty: a payload
+decoded with *more* symbols than were encoded may only produce trailing zeros).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import constriction
+import numpy as np
+
+__all__ = [
+    "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",
+    "freqs_from_counts", "uniform_freqs", "check_freqs", "encode", "decode", "ideal_bits",
+    "encode_streams", "decode_streams",
+]
+
+PRECISION_BITS: int = 24
+TOTAL: int = 1 << PRECISION_BITS
+MAX_ALPHABET: int = 1 << 20          # every symbol needs >= 1 of the 2**24 slots
+MAX_SYMBOLS: int = 1 << 28           # per stream, bounds memory when counts come from a file
+_CHUNK_ELEMS = 1 << 21               # float64 entries per batched-table chunk (16 MiB)
+_SUM_BITS = 38                       # totals are brought below 2**38 so count * 2**24 fits int64
+_POW2 = np.int64(1) << np.arange(63, dtype=np.int64)
+
+
+class EntropyError(ValueError):
+    """Invalid table, symbols or payload for the entropy coder."""
+
+
+# --------------------------------------------------------------------------------------- tables
+def _bit_length(x: np.ndarray) -> np.ndarray:
+    """Integer bit length of non-negative int64 values (0 -> 0), without floats."""
+    return np.searchsorted(_POW2, x, side="right").astype(np.int64)
+
+
+def _as_counts(counts) -> np.ndarray:
+    c = np.asarray(counts)
+    if c.dtype == np.bool_ or c.dtype.kind not in "iu":
+        raise EntropyError(f"counts must be an integer array, got dtype {c.dtype}")
+    if c.ndim not in (1, 2):
+        raise EntropyError(f"counts must be 1-D or 2-D, got shape {c.shape}")
+    k = c.shape[-1]
+    if not 1 <= k <= MAX_ALPHABET:
+        raise EntropyError(f"alphabet size {k} outside [1, {MAX_ALPHABET}]")
+    if c.size and c.dtype.kind == "u" and int(c.max()) > np.iinfo(np.int64).max:
+        raise EntropyError("counts too large")
+    c = c.astype(np.int64)
+    if c.size and int(c.min()) < 0:
+        raise EntropyError("counts must be >= 0")
+    return c
+
+
+def freqs_from_counts(counts) -> np.ndarray:
+    """Integer coding table(s) from non-negative integer counts.
+
+    ``counts`` of shape ``(K,)`` or ``(n, K)`` (per row). Each row of the result sums to exactly
+    ``2**PRECISION_BITS``; every symbol gets 1 slot, the remaining ``2**P - K`` slots are shared in
+    proportion to the counts with largest-remainder rounding (ties -> lower index). Consequences:
+    zero counts get exactly 1; ``counts[i] >= counts[j]`` implies ``freqs[i] >= freqs[j]``;
+    all-zero rows are (near-)uniform. Rows whose total is >= 2**38 are first scaled down by a
+    power of two (floor), which keeps every product inside int64. Pure integer arithmetic.
+    """
+    c = _as_counts(counts)
+    one_d = c.ndim == 1
+    k = c.shape[-1]
+    c = c.reshape(-1, k).copy()
+    if c.shape[0] == 0:
+        return np.zeros((0, k), np.int64)
+    # 1) keep the row sum inside int64 (max < 2**43 and K <= 2**20), 2) keep total < 2**38.
+    s1 = np.maximum(_bit_length(c.max(axis=1)) - 43, 0)
+    if s1.any():
+        c >>= s1[:, None]
+    tot = c.sum(axis=1)
+    s2 = np.maximum(_bit_length(tot) - _SUM_BITS, 0)
+    if s2.any():
+        c >>= s2[:, None]
+        tot = c.sum(axis=1)
+    zero = tot == 0
+    if zero.any():
+        c[zero] = 1
+        tot[zero] = k
+    free = TOTAL - k
+    num = c * free                                   # < 2**38 * 2**24
+    q = num // tot[:, None]
+    r = num - q * tot[:, None]
+    left = free - q.sum(axis=1)                      # 0 <= left < #(r > 0)
+    order = np.argsort(-r, axis=1, kind="stable")     # remainder desc, index asc
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(k, dtype=order.dtype), order.shape), axis=1)
+    f = 1 + q + (rank < left[:, None])
+    f = f.astype(np.int64)
+    return f[0] if one_d else f
+
+
+def uniform_freqs(k: int) -> np.ndarray:
+    """The (near-)uniform table for an alphabet of ``k`` symbols."""
+    return freqs_from_counts(np.zeros(int(k), np.int64))
+
+
+def check_freqs(freqs) -> np.ndarray:
+    """Validate a table (``(K,)`` or ``(n, K)``) and return it as C-contiguous int64."""
+    f = np.asarray(freqs)
+    if f.dtype == np.bool_ or f.dtype.kind not in "iu":
+        raise EntropyError(f"freqs must be an integer array, got dtype {f.dtype}")
+    if f.ndim not in (1, 2):
+        raise EntropyError(f"freqs must be 1-D or 2-D, got shape {f.shape}")
+    k = f.shape[-1]
+    if not 1 <= k <= MAX_ALPHABET:
+        raise EntropyError(f"alphabet size {k} outside [1, {MAX_ALPHABET}]")
+    if f.size and (int(f.min()) < 1 or int(f.max()) > TOTAL):
+        raise EntropyError("every frequency must be in [1, 2**PRECISION_BITS]")
+    f = np.ascontiguousarray(f, dtype=np.int64)
+    if f.size and not np.all(f.sum(axis=-1) == TOTAL):
+        raise EntropyError(f"frequency tables must sum to exactly 2**{PRECISION_BITS}")
+    return f
+
+
+def _check_symbols(symbols, freqs: np.ndarray) -> np.ndarray:
+    s = np.asarray(symbols)
+    if s.size == 0:
+        s = s.astype(np.int32)
+    if s.dtype == np.bool_ or s.dtype.kind not in "iu":
+        raise EntropyError(f"symbols must be integers, got dtype {s.dtype}")
+    s = s.reshape(-1)
+    k = freqs.shape[-1]
+    if s.size and (int(s.min()) < 0 or int(s.max()) >= k):
+        raise EntropyError(f"symbol out of range(0, {k})")
+    if freqs.ndim == 2 and freqs.shape[0] != s.size:
+        raise EntropyError(f"{s.size} symbols but {freqs.shape[0]} per-symbol tables")
+    return np.ascontiguousarray(s, dtype=np.int32)
+
+
+def _probs(f: np.ndarray) -> np.ndarray:
+    """The exact float64 hand-over to constriction (see module docstring)."""
+    return np.ascontiguousarray((f - 1).astype(np.float64) / TOTAL)
+
+
+def _model(f: np.ndarray):
+    return constriction.stream.model.Categorical(_probs(f), perfect=False)
+
+
+def _chunks(n: int, k: int) -> list[slice]:
+    rows = max(1, _CHUNK_ELEMS // k)
+    return [slice(a, min(n, a + rows)) for a in range(0, n, rows)]
+
+
+# ------------------------------------------------------------------------------------- coding
+def _push(coder, symbols: np.ndarray, freqs: np.ndarray) -> None:
+    n, k = symbols.size, freqs.shape[-1]
+    if n == 0 or k == 1:                             # a 1-symbol alphabet costs 0 bits
+        return
+    if freqs.ndim == 1:
+        coder.encode_reverse(symbols, _model(freqs))
+        return
+    family = constriction.stream.model.Categorical(perfect=False)
+    for sl in reversed(_chunks(n, k)):               # stack: last chunk first
+        coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _probs(freqs[sl]))
+
+
+def _pop(coder, freqs: np.ndarray, n: int) -> np.ndarray:
+    k = freqs.shape[-1]
+    if n == 0 or k == 1:
+        return np.zeros(n, np.int32)
+    if freqs.ndim == 1:
+        return np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
+    family = constriction.stream.model.Categorical(perfect=False)
+    parts = [np.asarray(coder.decode(family, _probs(freqs[sl])), dtype=np.int32)
+             for sl in _chunks(n, k)]
+    return np.concatenate(parts)
+
+
+def _check_n(n, freqs: np.ndarray) -> int:
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise EntropyError(f"symbol count must be an int, got {type(n).__name__}")
+    n = int(n)
+    if not 0 <= n <= MAX_SYMBOLS:
+        raise EntropyError(f"symbol count {n} outside [0, {MAX_SYMBOLS}]")
+    if freqs.ndim == 2 and freqs.shape[0] != n:
+        raise EntropyError(f"count {n} but {freqs.shape[0]} per-symbol tables")
+    return n
+
+
+def encode_streams(streams: Sequence[tuple[np.ndarray, np.ndarray]]) -> bytes:
+    """Code several ``(symbols, freqs)`` streams into one payload (one ANS coder, no padding)."""
+    checked = []
+    for symbols, freqs in streams:
+        f = check_freqs(freqs)
+        checked.append((_check_symbols(symbols, f), f))
+    coder = constriction.stream.stack.AnsCoder()
+    for s, f in reversed(checked):                   # ANS is a stack: push the last stream first
+        _push(coder, s, f)
+    words = np.asarray(coder.get_compressed(), dtype=np.uint32)
+    return words.astype("<u4").tobytes()
+
+
+def decode_streams(data: bytes, specs: Sequence[tuple[np.ndarray, int]]) -> list[np.ndarray]:
+    """Inverse of :func:`encode_streams`; ``specs`` is a list of ``(freqs, n)``."""
+    checked = []
+    for freqs, n in specs:
+        f = check_freqs(freqs)
+        checked.append((f, _check_n(n, f)))
+    buf = bytes(data)
+    if len(buf) % 4:
+        raise EntropyError(f"payload length {len(buf)} is not a multiple of 4 bytes")
+    words = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
+    try:
+        coder = constriction.stream.stack.AnsCoder(np.ascontiguousarray(words))
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise EntropyError(f"invalid entropy-coded payload: {e}".splitlines()[0]) from None
+    out = []
+    try:
+        for f, n in checked:
+            out.append(_pop(coder, f, n))
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise EntropyError(f"corrupt entropy-coded payload: {e}".splitlines()[0]) from None
+    if not coder.is_empty():
+        raise EntropyError("corrupt entropy-coded payload: data left over after decoding "
+                           "(wrong counts, wrong tables or damaged bytes)")
+    return out
+
+
+def encode(symbols: np.ndarray, freqs: np.ndarray) -> bytes:
+    """Code one stream. ``freqs``: ``(K,)`` shared table or ``(n, K)`` one table per symbol."""
+    return encode_streams([(symbols, freqs)])
+
+
+def decode(data: bytes, freqs: np.ndarray, n: int) -> np.ndarray:
+    """Decode ``n`` symbols (int32) coded by :func:`encode` with the same table(s)."""
+    return decode_streams(data, [(freqs, n)])[0]
+
+
+def ideal_bits(symbols: np.ndarray, freqs: np.ndarray) -> float:
+    """Information content ``sum(-log2(freqs[s] / 2**P))`` of the symbols under the table(s).
+
+    Because the coder's model equals the integer table exactly, the real payload exceeds this
+    only by the ANS flush/word rounding (a few tens of bits per payload). Reporting only: this
+    uses floats and is never fed back into coding decisions that the decoder must reproduce.
+    """
+    f = check_freqs(freqs)
+    s = _check_symbols(symbols, f)
+    if s.size == 0:
+        return 0.0
+    p = f[s] if f.ndim == 1 else f[np.arange(s.size), s]
+    return float(s.size * PRECISION_BITS - np.log2(p.astype(np.float64)).sum())

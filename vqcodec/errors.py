@@ -1,0 +1,20 @@
+"""The exceptions a user can cause with bad input, gathered so the CLI reports them in one line."""
+from __future__ import annotations
+
+
+class VqvError(Exception):
+    """Base for codec-level errors (model mismatch, bad options, unusable input)."""
+
+
+class ModelMismatchError(VqvError):
+    """The .vqv file was made with other weights than the ones given for decoding."""
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    """Exception types that mean bad input or options, not a bug: reported as one line, exit 1."""
+    from vqcodec.formats import VqvFormatError  # noqa: PLC0415
+    from .entropy import EntropyError  # noqa: PLC0415
+    from .data import DataError  # noqa: PLC0415
+    from .video_io import VideoError  # noqa: PLC0415
+    return (VqvError, VqvFormatError, EntropyError, DataError, VideoError, ValueError, FileNotFoundError,
+            FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError, OSError)

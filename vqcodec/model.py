@@ -1,0 +1,376 @@
+"""MS-VQ-VAE: a two-level space-time VQ-VAE (Kotthapalli & Rekabdar, arXiv 2512.24547), in one file.
+
+    frames ─► bottom encoder ─► h_b (bottom grid) ─► top encoder ─► z_t ─► TopQuantizer ─► q_t
+                                  │                                           │
+                                  │                              top decoder ▼ (2x up)
+                                  └──────── concat ◄───────────────────── u_t
+                                              ▼
+                                     z_b ─► BottomQuantizer ─► q_b
+    decoder( concat(u_t, q_b) ) ─► frames
+
+Both levels are residual vector quantisers (see ``quantizer.py``); keeping fewer stages gives a lower
+bitrate, and the bottom may keep zero stages (the decoder then works from the top level alone). The
+network is fully convolutional in space and time and knows nothing about files or bytes:
+:meth:`MSVQVAE.encode` turns uint8 frames into :class:`~vqcodec.codes.Codes` and
+:meth:`MSVQVAE.decode` turns codes back into uint8 frames.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, replace
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .codes import CodeLevel, Codes
+from .quantizer import QuantOut, ResidualVQ
+
+Stride = tuple[int, int, int]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "cpu"
+    # Encoder: one (stride, channels, res_blocks) per stage, finest first; the product of the strides
+    # is the bottom grid's down-sampling factor in (T, H, W).
+    bottom_strides: tuple[Stride, ...] = ((1, 2, 2), (2, 2, 2), (2, 2, 2))
+    bottom_channels: tuple[int, ...] = (32, 96, 192)
+    bottom_blocks: tuple[int, ...] = (1, 2, 3)
+    top_stride: Stride = (2, 2, 2)
+    top_channels: int = 192
+    top_blocks: int = 2
+    # Decoder stages mirror the encoder (coarsest first).
+    decoder_channels: tuple[int, ...] = (256, 128, 48)
+    decoder_blocks: tuple[int, ...] = (3, 2, 1)
+    conv: str = "2+1d"                  # "3d": full 3x3x3 kernels; "2+1d": 1x3x3 then 3x1x1 (cheaper)
+    latent_dim: int = 32
+    top_codebook: int = 1024
+    bottom_codebook: int = 1024
+    top_stages: int = 4
+    bottom_stages: int = 6              # 0 makes a single-level model (the paper's baseline)
+    ema_decay: float = 0.99
+    # Operating points: (top stages, bottom stages) kept, numbered 1..N from the smallest files up.
+    operating_points: tuple[tuple[int, int], ...] = ((2, 0), (4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (4, 6))
+    default_quality: int = 4
+    clip_frames: int = 32
+    clip_size: int = 64
+
+    @property
+    def single_level(self) -> bool:
+        return self.top_stages == 0
+
+    @property
+    def bottom_factor(self) -> Stride:
+        f = np.prod(np.array(self.bottom_strides), axis=0)
+        return int(f[0]), int(f[1]), int(f[2])
+
+    @property
+    def stride(self) -> Stride:
+        """Total down-sampling: inputs must be a multiple of this in (T, H, W)."""
+        b = self.bottom_factor
+        if self.single_level:
+            return b
+        return b[0] * self.top_stride[0], b[1] * self.top_stride[1], b[2] * self.top_stride[2]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @staticmethod
+    def from_dict(d: dict) -> "ModelConfig":
+        def tup(v):
+            return tuple(tup(x) for x in v) if isinstance(v, (list, tuple)) else v
+        known = {f for f in ModelConfig.__dataclass_fields__}
+        return ModelConfig(**{k: tup(v) for k, v in d.items() if k in known})
+
+
+PRESETS: dict[str, ModelConfig] = {
+    # The default we ship: sized for training on 2 CPU cores.
+    "cpu": ModelConfig(),
+    # The paper's scale (~18.5M parameters): full 3D kernels, bottom grid T/4 x H/4 x W/4.
+    "paper": ModelConfig(
+        name="paper", bottom_strides=((1, 2, 2), (2, 2, 2), (2, 1, 1)), bottom_channels=(64, 128, 256),
+        bottom_blocks=(1, 2, 2), top_stride=(2, 2, 2), top_channels=256, top_blocks=2,
+        decoder_channels=(256, 128, 64), decoder_blocks=(2, 2, 1), conv="3d", latent_dim=64,
+        top_codebook=512, bottom_codebook=512, top_stages=1, bottom_stages=1,
+        operating_points=((1, 1),), default_quality=1),
+    # The paper's single-scale baseline: one latent level at the bottom grid.
+    "single-scale": ModelConfig(
+        name="single-scale", top_stages=0, top_blocks=0, bottom_stages=6,
+        operating_points=((0, 1), (0, 2), (0, 3), (0, 4), (0, 6)), default_quality=3),
+    # A very small model for tests.
+    "tiny": ModelConfig(
+        name="tiny", bottom_strides=((1, 2, 2), (2, 2, 2)), bottom_channels=(8, 16), bottom_blocks=(0, 1),
+        top_stride=(2, 2, 2), top_channels=16, top_blocks=1, decoder_channels=(16, 8), decoder_blocks=(1, 0),
+        latent_dim=8, top_codebook=32, bottom_codebook=64, top_stages=1, bottom_stages=2,
+        operating_points=((1, 0), (1, 1), (1, 2)), default_quality=2, clip_frames=8, clip_size=16),
+}
+
+
+def get_config(name: str) -> ModelConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown model config {name!r} (choose from {', '.join(PRESETS)})") from None
+
+
+# ----------------------------------------------------------------------------------------------- blocks
+
+def _conv(cin: int, cout: int, k: Stride = (3, 3, 3)) -> nn.Conv3d:
+    return nn.Conv3d(cin, cout, k, padding=tuple(x // 2 for x in k))
+
+
+class ResBlock3d(nn.Module):
+    """Pre-activation residual block; ``2+1d`` splits the 3x3x3 kernel into spatial then temporal."""
+
+    def __init__(self, ch: int, conv: str) -> None:
+        super().__init__()
+        if conv == "3d":
+            self.c1, self.c2 = _conv(ch, ch), _conv(ch, ch)
+        elif conv == "2+1d":
+            self.c1, self.c2 = _conv(ch, ch, (1, 3, 3)), _conv(ch, ch, (3, 1, 1))
+        else:
+            raise ValueError(f"unknown conv kind {conv!r}")
+        nn.init.zeros_(self.c2.weight)  # each block starts as the identity: deep stacks train stably
+        nn.init.zeros_(self.c2.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.c2(F.silu(self.c1(F.silu(x))))
+
+
+def space_to_depth(x: torch.Tensor, s: Stride) -> torch.Tensor:
+    b, c, t, h, w = x.shape
+    st, sh, sw = s
+    x = x.view(b, c, t // st, st, h // sh, sh, w // sw, sw)
+    return x.permute(0, 1, 3, 5, 7, 2, 4, 6).reshape(b, c * st * sh * sw, t // st, h // sh, w // sw)
+
+
+def depth_to_space(x: torch.Tensor, s: Stride) -> torch.Tensor:
+    b, c, t, h, w = x.shape
+    st, sh, sw = s
+    co = c // (st * sh * sw)
+    x = x.view(b, co, st, sh, sw, t, h, w).permute(0, 1, 5, 2, 6, 3, 7, 4)
+    return x.reshape(b, co, t * st, h * sh, w * sw)
+
+
+def _resample_kernel(narrow: int) -> Stride:
+    # A 3x3x3 kernel on the narrow side of a resampling layer only where that side is thin (next to
+    # the pixels); elsewhere a 1x1x1 kernel, leaving spatial context to the residual blocks, keeps the
+    # parameter count and FLOPs of wide space-to-depth layers small.
+    return (3, 3, 3) if narrow <= 64 else (1, 1, 1)
+
+
+class Down(nn.Module):
+    """Lossless space-to-depth then a conv (a strided conv without gaps or overlap)."""
+
+    def __init__(self, cin: int, cout: int, s: Stride) -> None:
+        super().__init__()
+        self.s = s
+        wide = cin * s[0] * s[1] * s[2]
+        self.conv = _conv(wide, cout, _resample_kernel(wide))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv(space_to_depth(x, self.s))
+
+
+class Up(nn.Module):
+    """Conv then depth-to-space (sub-pixel convolution): no checkerboard of transposed convs."""
+
+    def __init__(self, cin: int, cout: int, s: Stride) -> None:
+        super().__init__()
+        self.s = s
+        wide = cout * s[0] * s[1] * s[2]
+        self.conv = _conv(cin, wide, _resample_kernel(wide))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return depth_to_space(self.conv(x), self.s)
+
+
+def _stage(ch: int, n: int, conv: str) -> nn.Sequential:
+    return nn.Sequential(*[ResBlock3d(ch, conv) for _ in range(n)])
+
+
+# ------------------------------------------------------------------------------------------------ model
+
+@dataclass
+class ForwardOut:
+    recon: torch.Tensor          # (B, 3, T, H, W) in [-1, 1] space, not clamped
+    commit: torch.Tensor
+    top: QuantOut | None
+    bottom: QuantOut | None
+
+
+class MSVQVAE(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        conv = cfg.conv
+        # Bottom encoder: frames -> bottom-grid features.
+        layers: list[nn.Module] = []
+        cin = 3
+        for s, ch, nb in zip(cfg.bottom_strides, cfg.bottom_channels, cfg.bottom_blocks):
+            layers += [Down(cin, ch, s), _stage(ch, nb, conv)]
+            cin = ch
+        self.enc_bottom = nn.Sequential(*layers, nn.SiLU())
+        cb = cfg.bottom_channels[-1]
+        if not cfg.single_level:
+            self.enc_top = nn.Sequential(Down(cb, cfg.top_channels, cfg.top_stride),
+                                         _stage(cfg.top_channels, cfg.top_blocks, conv), nn.SiLU(),
+                                         _conv(cfg.top_channels, cfg.latent_dim, (1, 1, 1)))
+            self.top_quantizer = ResidualVQ(cfg.latent_dim, cfg.top_codebook, cfg.top_stages, decay=cfg.ema_decay)
+            # Top decoder: q_t -> features on the bottom grid (u_t), used to condition the bottom code
+            # and as the decoder's coarse input.
+            self.dec_top = nn.Sequential(_conv(cfg.latent_dim, cfg.top_channels),
+                                         _stage(cfg.top_channels, cfg.top_blocks, conv),
+                                         Up(cfg.top_channels, cfg.top_channels, cfg.top_stride), nn.SiLU())
+            cond = cfg.top_channels
+        else:
+            cond = 0
+        self.pre_bottom = _conv(cb + cond, cfg.latent_dim, (1, 1, 1))
+        self.bottom_quantizer = ResidualVQ(cfg.latent_dim, cfg.bottom_codebook, max(cfg.bottom_stages, 0),
+                                           decay=cfg.ema_decay)
+        # Decoder: [u_t, q_b] -> frames.
+        dch = cfg.decoder_channels
+        dec: list[nn.Module] = [_conv(cond + cfg.latent_dim, dch[0])]
+        ups = list(reversed(cfg.bottom_strides))
+        for i, (s, nb) in enumerate(zip(ups, cfg.decoder_blocks)):
+            cout = dch[i + 1] if i + 1 < len(dch) else 3
+            dec += [_stage(dch[i], nb, conv), nn.SiLU(), Up(dch[i], cout, s)]
+        self.decoder = nn.Sequential(*dec)
+
+    # ---------------------------------------------------------------- training path
+    def forward(self, x: torch.Tensor, top_stages: int | None = None, bottom_stages: int | None = None) -> ForwardOut:
+        """Training/eval forward on float clips (B, 3, T, H, W) in [-1, 1]."""
+        h_b = self.enc_bottom(x)
+        commit = x.new_zeros(())
+        top = None
+        feats = [h_b]
+        u_t = None
+        if not self.cfg.single_level:
+            top = self.top_quantizer(self.enc_top(h_b), top_stages)
+            u_t = self.dec_top(top.quantized)
+            feats.append(u_t)
+            commit = commit + top.commit
+        bottom = self.bottom_quantizer(self.pre_bottom(torch.cat(feats, 1)), bottom_stages)
+        commit = commit + bottom.commit
+        recon = self._decode_latents(u_t, bottom.quantized)
+        return ForwardOut(recon, commit, top, bottom)
+
+    def _decode_latents(self, u_t: torch.Tensor | None, q_b: torch.Tensor) -> torch.Tensor:
+        z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
+        return self.decoder(z)
+
+    # ---------------------------------------------------------------- codec path
+    def operating_point(self, quality: int) -> tuple[int, int]:
+        pts = self.cfg.operating_points
+        if not 1 <= quality <= len(pts):
+            raise ValueError(f"quality {quality} not offered by this model (choose 1..{len(pts)})")
+        return pts[quality - 1]
+
+    @property
+    def qualities(self) -> list[int]:
+        return list(range(1, len(self.cfg.operating_points) + 1))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @torch.no_grad()
+    def encode(self, frames: np.ndarray | torch.Tensor, quality: int | None = None) -> Codes:
+        """uint8 frames (T, H, W, 3) or (N, T, H, W, 3), sizes a multiple of ``cfg.stride`` -> Codes."""
+        ts, bs = self.operating_point(quality or self.cfg.default_quality)
+        x, batched = _frames_to_input(frames, self.cfg.stride, self.device)
+        was_training = self.training
+        self.eval()
+        try:
+            h_b = self.enc_bottom(x)
+            feats = [h_b]
+            levels = []
+            if not self.cfg.single_level:
+                top = self.top_quantizer(self.enc_top(h_b), ts)
+                feats.append(self.dec_top(top.quantized))
+                levels.append(CodeLevel("top", self.cfg.top_codebook, top.indices.to(torch.int32).cpu().numpy()))
+            bottom = self.bottom_quantizer(self.pre_bottom(torch.cat(feats, 1)), bs)
+            levels.append(CodeLevel("bottom", self.cfg.bottom_codebook, bottom.indices.to(torch.int32).cpu().numpy()))
+        finally:
+            self.train(was_training)
+        codes = Codes(tuple(levels))
+        return codes if batched else codes.unbatch()[0]
+
+    @torch.no_grad()
+    def decode(self, codes: Codes) -> np.ndarray:
+        """Codes (one clip or a batch) -> uint8 frames (T, H, W, 3) or (N, T, H, W, 3)."""
+        batched = codes.batched
+        def idx(name: str) -> torch.Tensor:
+            a = codes.level(name).indices
+            return torch.from_numpy(np.ascontiguousarray(a if batched else a[None])).long().to(self.device)
+        was_training = self.training
+        self.eval()
+        try:
+            q_b_idx = idx("bottom")
+            u_t = None
+            if not self.cfg.single_level:
+                u_t = self.dec_top(self.top_quantizer.decode(idx("top")))
+            if q_b_idx.shape[1] == 0:
+                b, _, t, h, w = q_b_idx.shape
+                q_b = torch.zeros(b, self.cfg.latent_dim, t, h, w, device=self.device)
+            else:
+                q_b = self.bottom_quantizer.decode(q_b_idx)
+            y = self._decode_latents(u_t, q_b)
+        finally:
+            self.train(was_training)
+        out = to_uint8(y)
+        return out if batched else out[0]
+
+    def latent_grids(self, t: int, h: int, w: int) -> dict[str, Stride]:
+        bf = self.cfg.bottom_factor
+        grids = {"bottom": (t // bf[0], h // bf[1], w // bf[2])}
+        if not self.cfg.single_level:
+            st = self.cfg.stride
+            grids = {"top": (t // st[0], h // st[1], w // st[2]), **grids}
+        return grids
+
+
+def _frames_to_input(frames: np.ndarray | torch.Tensor, stride: Stride, device) -> tuple[torch.Tensor, bool]:
+    f = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
+    if f.dtype != torch.uint8:
+        raise TypeError(f"frames must be uint8, got {f.dtype}")
+    batched = f.ndim == 5
+    if not batched:
+        f = f[None]
+    if f.ndim != 5 or f.shape[-1] != 3:
+        raise ValueError(f"frames must be (T, H, W, 3) or (N, T, H, W, 3), got {tuple(f.shape)}")
+    _, t, h, w, _ = f.shape
+    if t % stride[0] or h % stride[1] or w % stride[2]:
+        raise ValueError(f"frame grid {t}x{h}x{w} is not a multiple of the model stride {stride}")
+    return uint8_to_input(f).to(device), batched
+
+
+def uint8_to_input(f: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
+    return f.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
+
+
+def to_uint8(y: torch.Tensor) -> np.ndarray:
+    """float (B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3), rounded."""
+    y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return y.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def raw_bits(cfg: ModelConfig, t: int = 32, h: int = 64, w: int = 64) -> dict[str, float]:
+    """Bits per clip at each operating point if every index were sent with log2(codebook) bits."""
+    m = MSVQVAE.__new__(MSVQVAE)
+    m.cfg = cfg
+    grids = MSVQVAE.latent_grids(m, t, h, w)
+    out = {}
+    for q, (ts, bs) in enumerate(cfg.operating_points, 1):
+        bits = bs * math.prod(grids["bottom"]) * math.log2(cfg.bottom_codebook)
+        if "top" in grids:
+            bits += ts * math.prod(grids["top"]) * math.log2(cfg.top_codebook)
+        out[q] = bits
+    return out

@@ -1,0 +1,484 @@
+"""Non-learned priors: how one GOP's code streams become payload bytes and back.
+
+A :class:`Prior` owns one integer coding table per stream (see :mod:`vqcodec.entropy`) and codes
+all streams of a GOP into ONE ANS payload, in the order given. Three kinds:
+
+* ``"uniform"`` (:class:`UniformPrior`): no side info, ``log2(K)`` bits per symbol.
+* ``"empirical-static"`` (:class:`EmpiricalStaticPrior`): per-stream tables measured on training
+  data and shipped with the model weights (:meth:`~EmpiricalStaticPrior.to_bytes`); nothing in
+  the file header.
+* ``"empirical-adaptive"`` (:class:`EmpiricalAdaptivePrior`): per-stream histograms of the file
+  being coded, sent as side info in the header (:meth:`~EmpiricalAdaptivePrior.params`). Counts
+  are quantised on a log scale (1, 2, 4 or 8 steps per octave, chosen per stream to minimise
+  payload + side info; a stream may also fall back to uniform) and zstd-compressed. The
+  *quantised* histogram that is sent is exactly what both sides turn into tables, with integer
+  arithmetic only.
+
+:func:`choose_prior` keeps the candidate with the fewest total bits (``--prior auto``);
+:func:`prior_from_header` rebuilds a prior on the decoder side. Every byte string read back is
+validated and problems raise :class:`~vqcodec.entropy.EntropyError` with a one-line message.
+"""
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Iterable, Mapping, Sequence, Union
+
+import msgpack
+import numpy as np
+import zstandard
+
+from .entropy import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs,
+                      decode_streams, encode_streams, freqs_from_counts, ideal_bits, uniform_freqs)
+
+__all__ = [
+    "StreamSymbols", "StreamSpec", "Prior", "UniformPrior", "EmpiricalStaticPrior",
+    "EmpiricalAdaptivePrior", "choose_prior", "prior_costs", "prior_from_header", "PRIOR_KINDS",
+]
+
+PRIOR_KINDS = ("uniform", "empirical-static", "empirical-adaptive")
+MAX_STREAMS = 4096            # streams described by one side-info blob
+MAX_NAME_LEN = 128
+MAX_BLOB = 64 << 20           # decompressed side-info / static-table blob
+_ZSTD_LEVEL = 19
+
+
+# ------------------------------------------------------------------------------ stream records
+@dataclass
+class StreamSymbols:
+    """One stream of one GOP on the encoder side; ``symbols`` is flattened on use."""
+
+    name: str
+    codebook_size: int
+    symbols: np.ndarray
+
+
+@dataclass
+class StreamSpec:
+    """What the decoder knows about a stream before decoding: name, alphabet, symbol count."""
+
+    name: str
+    codebook_size: int
+    count: int
+
+
+StreamsArg = Iterable[Union[StreamSymbols, Iterable[StreamSymbols]]]
+
+
+def _flatten(all_streams: StreamsArg) -> list[StreamSymbols]:
+    """Accept a flat list of streams or a list of GOPs (each a list of streams)."""
+    out: list[StreamSymbols] = []
+    for item in all_streams:
+        if isinstance(item, StreamSymbols):
+            out.append(item)
+        else:
+            for s in item:
+                if not isinstance(s, StreamSymbols):
+                    raise TypeError(f"expected StreamSymbols, got {type(s).__name__}")
+                out.append(s)
+    return out
+
+
+def _check_name(name) -> str:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LEN:
+        raise EntropyError(f"invalid stream name {str(name)[:40]!r}")
+    return name
+
+
+def _check_k(k) -> int:
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) \
+            or not 1 <= int(k) <= MAX_ALPHABET:
+        raise EntropyError(f"invalid codebook size {k!r}")
+    return int(k)
+
+
+def _symbols_of(s: StreamSymbols) -> np.ndarray:
+    _check_name(s.name)
+    k = _check_k(s.codebook_size)
+    sym = np.asarray(s.symbols).reshape(-1)
+    if sym.size == 0:
+        return np.zeros(0, np.int32)
+    if sym.dtype == np.bool_ or sym.dtype.kind not in "iu":
+        raise EntropyError(f"stream {s.name}: symbols must be integers, got {sym.dtype}")
+    if int(sym.min()) < 0 or int(sym.max()) >= k:
+        raise EntropyError(f"stream {s.name}: symbol out of range(0, {k})")
+    if sym.size > MAX_SYMBOLS:
+        raise EntropyError(f"stream {s.name}: more than {MAX_SYMBOLS} symbols")
+    return sym.astype(np.int32)
+
+
+def _check_spec(spec: StreamSpec) -> StreamSpec:
+    _check_name(spec.name)
+    k = _check_k(spec.codebook_size)
+    n = spec.count
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) \
+            or not 0 <= int(n) <= MAX_SYMBOLS:
+        raise EntropyError(f"stream {spec.name}: invalid symbol count {n!r}")
+    return StreamSpec(spec.name, k, int(n))
+
+
+# ----------------------------------------------------------------------- bounded (de)serialising
+def _zstd(raw: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True,
+                                    write_checksum=False).compress(raw)
+
+
+def _unzstd(data: bytes, what: str, limit: int = MAX_BLOB) -> bytes:
+    try:
+        size = zstandard.get_frame_parameters(data).content_size
+    except zstandard.ZstdError:
+        raise EntropyError(f"{what}: not a zstd frame") from None
+    if not 0 <= size <= limit:
+        raise EntropyError(f"{what}: missing or oversized content size")
+    dctx = zstandard.ZstdDecompressor()
+    try:
+        try:
+            raw = dctx.decompress(data, allow_extra_data=False)
+        except TypeError:                            # zstandard < 0.23: no such argument
+            raw = dctx.decompress(data)
+    except zstandard.ZstdError as e:
+        raise EntropyError(f"{what}: corrupt zstd data ({e})".splitlines()[0]) from None
+    if len(raw) != size:
+        raise EntropyError(f"{what}: decompressed size mismatch")
+    return raw
+
+
+def _unpack(raw: bytes, what: str):
+    try:
+        return msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True)
+    except Exception as e:                           # msgpack raises many types on garbage
+        raise EntropyError(f"{what}: corrupt msgpack ({type(e).__name__})") from None
+
+
+# ------------------------------------------------------------------------------------- priors
+@lru_cache(maxsize=64)
+def _uniform(k: int) -> np.ndarray:
+    f = uniform_freqs(k)
+    f.setflags(write=False)
+    return f
+
+
+class Prior(ABC):
+    """Turns one GOP's streams into payload bytes and back."""
+
+    kind: str = ""
+
+    def params(self) -> bytes:
+        """Side info for the file header (``b""`` if none)."""
+        return b""
+
+    @abstractmethod
+    def table(self, name: str, codebook_size: int) -> np.ndarray:
+        """The int64 coding table (sum ``2**PRECISION_BITS``) used for stream ``name``."""
+
+    def encode_gop(self, streams: Sequence[StreamSymbols]) -> bytes:
+        pairs = [(_symbols_of(s), self.table(s.name, int(s.codebook_size))) for s in streams]
+        return encode_streams(pairs)
+
+    def decode_gop(self, payload: bytes, specs: Sequence[StreamSpec]) -> list[np.ndarray]:
+        specs = [_check_spec(s) for s in specs]
+        total = sum(s.count for s in specs)
+        if total > MAX_SYMBOLS:
+            raise EntropyError(f"GOP declares {total} symbols (> {MAX_SYMBOLS})")
+        return decode_streams(payload, [(self.table(s.name, s.codebook_size), s.count)
+                                        for s in specs])
+
+    def estimate_bits(self, streams: StreamsArg) -> float:
+        """Ideal payload bits of the given streams (GOPs) under this prior, without side info."""
+        return float(sum(ideal_bits(_symbols_of(s), self.table(s.name, int(s.codebook_size)))
+                         for s in _flatten(streams)))
+
+    def total_bits(self, streams: StreamsArg) -> float:
+        """Payload estimate plus the header side info, in bits."""
+        return self.estimate_bits(streams) + 8.0 * len(self.params())
+
+
+class UniformPrior(Prior):
+    """Every symbol of a ``K``-symbol stream costs about ``log2(K)`` bits."""
+
+    kind = "uniform"
+
+    def table(self, name: str, codebook_size: int) -> np.ndarray:
+        return _uniform(_check_k(codebook_size))
+
+
+class _TablePrior(Prior):
+    """Shared lookup: known stream -> its table (sizes must agree), unknown -> uniform."""
+
+    _tables: dict[str, np.ndarray]
+
+    def table(self, name: str, codebook_size: int) -> np.ndarray:
+        k = _check_k(codebook_size)
+        f = self._tables.get(name)
+        if f is None:
+            return _uniform(k)
+        if f.shape[0] != k:
+            raise EntropyError(f"stream {name}: prior has {f.shape[0]} symbols, stream has {k}")
+        return f
+
+    @property
+    def tables(self) -> dict[str, np.ndarray]:
+        return dict(self._tables)
+
+
+class EmpiricalStaticPrior(_TablePrior):
+    """Per-stream tables measured on training data, shipped with the model weights."""
+
+    kind = "empirical-static"
+    _MAGIC = "vqv-static-prior"
+
+    def __init__(self, tables: Mapping[str, np.ndarray]):
+        if len(tables) > MAX_STREAMS:
+            raise EntropyError(f"too many streams ({len(tables)})")
+        out = {}
+        for name, f in tables.items():
+            f = check_freqs(f)
+            if f.ndim != 1:
+                raise EntropyError(f"stream {name}: static table must be 1-D")
+            f = f.copy()
+            f.setflags(write=False)
+            out[_check_name(name)] = f
+        self._tables = out
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[str, np.ndarray], pseudocount: int = 1
+                    ) -> "EmpiricalStaticPrior":
+        """Tables from training histograms; ``pseudocount`` is added to every count so symbols
+        unseen in training stay reasonably cheap (a table entry of 1 would cost 24 bits)."""
+        if pseudocount < 0:
+            raise ValueError("pseudocount must be >= 0")
+        return cls({name: freqs_from_counts(np.asarray(c, dtype=np.int64) + int(pseudocount))
+                    for name, c in counts.items()})
+
+    def to_bytes(self) -> bytes:
+        body = {"magic": self._MAGIC, "v": 1, "precision": PRECISION_BITS,
+                "tables": {n: self._tables[n].astype("<u4").tobytes()
+                           for n in sorted(self._tables)}}
+        return _zstd(msgpack.packb(body, use_bin_type=True))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "EmpiricalStaticPrior":
+        what = "static prior"
+        obj = _unpack(_unzstd(bytes(data), what), what)
+        if not isinstance(obj, dict) or obj.get("magic") != cls._MAGIC or obj.get("v") != 1:
+            raise EntropyError(f"{what}: unknown format")
+        if obj.get("precision") != PRECISION_BITS:
+            raise EntropyError(f"{what}: precision {obj.get('precision')!r} != {PRECISION_BITS}")
+        tabs = obj.get("tables")
+        if not isinstance(tabs, dict) or len(tabs) > MAX_STREAMS:
+            raise EntropyError(f"{what}: bad table map")
+        out = {}
+        for name, blob in tabs.items():
+            _check_name(name)
+            if not isinstance(blob, bytes) or len(blob) % 4 or \
+                    not 4 <= len(blob) <= 4 * MAX_ALPHABET:
+                raise EntropyError(f"{what}: bad table for stream {name}")
+            out[name] = np.frombuffer(blob, dtype="<u4").astype(np.int64)
+        return cls(out)
+
+
+# ---------------------------------------------------------------- adaptive-prior quantisation
+_STEPS = (1, 2, 4, 8)         # log-scale resolutions: codes per octave
+_OCTAVES = 31                 # counts are clipped to 2**31 before quantisation
+_FRAC = 8                     # extra fractional bits of the dequantised weights
+
+
+def _qmax(step: int) -> int:
+    return 1 + _OCTAVES * step                       # <= 249 for step 8: fits a byte
+
+
+@lru_cache(maxsize=None)
+def _weights(step: int) -> np.ndarray:
+    """Dequantised weight of every code: 0 -> 0, q -> floor(2**((q-1)/step + _FRAC)).
+
+    Integer only (exact integer roots of powers of two), hence identical on every machine.
+    """
+    w = [0]
+    for q in range(1, _qmax(step) + 1):
+        x = 1 << (q - 1 + step * _FRAC)
+        for _ in range(int(math.log2(step))):
+            x = math.isqrt(x)                        # floor(sqrt(floor(sqrt(x)))) = floor(x**.25)
+        w.append(x)
+    arr = np.array(w, dtype=np.int64)
+    arr.setflags(write=False)
+    return arr
+
+
+def _quantise(counts: np.ndarray, step: int) -> np.ndarray:
+    """Encoder side only (floats are fine: the codes are what gets sent)."""
+    c = np.minimum(counts.astype(np.int64), 1 << _OCTAVES)
+    q = np.zeros(c.shape, np.int64)
+    nz = c > 0
+    q[nz] = 1 + np.rint(step * np.log2(c[nz].astype(np.float64))).astype(np.int64)
+    return np.clip(q, 0, _qmax(step)).astype(np.uint8)
+
+
+def _table_from_codes(codes: np.ndarray, step: int) -> np.ndarray:
+    return freqs_from_counts(_weights(step)[codes.astype(np.int64)])
+
+
+def _bits_from_counts(counts: np.ndarray, freqs: np.ndarray) -> float:
+    nz = counts > 0
+    return float((counts[nz] * (PRECISION_BITS - np.log2(freqs[nz].astype(np.float64)))).sum())
+
+
+class EmpiricalAdaptivePrior(_TablePrior):
+    """Per-stream histograms of the file being coded, sent in the header.
+
+    Build with :meth:`fit` (encoder) or :meth:`from_params` (decoder). Streams it has no table
+    for are coded uniformly.
+    """
+
+    kind = "empirical-adaptive"
+    _VERSION = 1
+
+    def __init__(self, entries: Mapping[str, tuple[int, int, np.ndarray]]):
+        """``entries``: name -> (codebook_size, step, codes) with uint8 ``codes`` of length K."""
+        if len(entries) > MAX_STREAMS:
+            raise EntropyError(f"too many streams ({len(entries)})")
+        self._entries: dict[str, tuple[int, int, np.ndarray]] = {}
+        self._tables = {}
+        for name, (k, step, codes) in entries.items():
+            _check_name(name)
+            k = _check_k(k)
+            if isinstance(step, (bool, np.bool_)) or step not in _STEPS:
+                raise EntropyError(f"stream {name}: invalid quantiser step {step!r}")
+            codes = np.asarray(codes)
+            if codes.shape != (k,) or codes.dtype != np.uint8:
+                raise EntropyError(f"stream {name}: histogram must be {k} uint8 codes")
+            if int(codes.max()) > _qmax(step):
+                raise EntropyError(f"stream {name}: histogram code out of range")
+            codes = codes.copy()
+            codes.setflags(write=False)
+            self._entries[name] = (k, int(step), codes)
+            f = _table_from_codes(codes, step)
+            f.setflags(write=False)
+            self._tables[name] = f
+        self._params: bytes | None = None
+
+    # -------------------------------------------------------------------------- encoder side
+    @classmethod
+    def fit(cls, all_streams: StreamsArg, steps: Sequence[int] = _STEPS) -> "EmpiricalAdaptivePrior":
+        """Histogram every stream name over the whole file (flat list of streams or list of
+        GOPs). Per stream, keep the quantiser step (or plain uniform, no side info) that
+        minimises ideal payload bits + compressed side-info bits."""
+        counts: dict[str, np.ndarray] = {}
+        for s in _flatten(all_streams):
+            sym = _symbols_of(s)
+            k = int(s.codebook_size)
+            if s.name in counts and counts[s.name].shape[0] != k:
+                raise EntropyError(f"stream {s.name}: inconsistent codebook sizes")
+            h = np.bincount(sym, minlength=k).astype(np.int64)
+            counts[s.name] = counts[s.name] + h if s.name in counts else h
+        entries = {}
+        for name, c in counts.items():
+            k = c.shape[0]
+            if k == 1 or not c.any():
+                continue
+            best_bits = _bits_from_counts(c, _uniform(k))
+            best = None
+            for step in steps:
+                if step not in _STEPS:
+                    raise ValueError(f"step must be one of {_STEPS}")
+                codes = _quantise(c, step)
+                bits = _bits_from_counts(c, _table_from_codes(codes, step))
+                bits += 8 * (len(_zstd(codes.tobytes())) + len(name) + 4)
+                if bits < best_bits:
+                    best_bits, best = bits, (k, step, codes)
+            if best is not None:
+                entries[name] = best
+        return cls(entries)
+
+    def params(self) -> bytes:
+        """Compact side info: 1 tag byte (0 raw msgpack, 1 zstd) + ``[version, [[name, K,
+        step, codes], ...]]`` sorted by name. ``b""`` when no stream needs a table."""
+        if self._params is None:
+            if not self._entries:
+                self._params = b""
+            else:
+                body = [self._VERSION, [[n, k, step, codes.tobytes()]
+                                        for n, (k, step, codes) in sorted(self._entries.items())]]
+                raw = msgpack.packb(body, use_bin_type=True)
+                z = _zstd(raw)
+                self._params = b"\x01" + z if len(z) < len(raw) else b"\x00" + raw
+        return self._params
+
+    # -------------------------------------------------------------------------- decoder side
+    @classmethod
+    def from_params(cls, data: bytes, specs: Sequence[StreamSpec] | None = None
+                    ) -> "EmpiricalAdaptivePrior":
+        """Rebuild from :meth:`params`. ``specs`` (any objects with ``name`` and
+        ``codebook_size``), if given, are checked against the sent histograms."""
+        what = "adaptive prior params"
+        data = bytes(data)
+        if not data:
+            entries = {}
+        else:
+            if len(data) > MAX_BLOB:
+                raise EntropyError(f"{what}: too large")
+            tag, body = data[0], data[1:]
+            if tag == 1:
+                body = _unzstd(body, what)
+            elif tag != 0:
+                raise EntropyError(f"{what}: unknown tag {tag}")
+            obj = _unpack(body, what)
+            if not (isinstance(obj, list) and len(obj) == 2 and obj[0] == cls._VERSION
+                    and isinstance(obj[1], list) and len(obj[1]) <= MAX_STREAMS):
+                raise EntropyError(f"{what}: unknown format")
+            entries = {}
+            for e in obj[1]:
+                if not (isinstance(e, list) and len(e) == 4 and isinstance(e[0], str)
+                        and isinstance(e[1], int) and isinstance(e[2], int)
+                        and isinstance(e[3], bytes)):
+                    raise EntropyError(f"{what}: malformed stream entry")
+                name, k, step, blob = e
+                _check_name(name)
+                k = _check_k(k)
+                if name in entries or len(blob) != k:
+                    raise EntropyError(f"{what}: bad entry for stream {name}")
+                entries[name] = (k, step, np.frombuffer(blob, dtype=np.uint8))
+        prior = cls(entries)
+        prior._params = data
+        for spec in specs or ():
+            prior.table(spec.name, spec.codebook_size)    # raises on a size mismatch
+        return prior
+
+    @property
+    def steps(self) -> dict[str, int]:
+        return {n: e[1] for n, e in self._entries.items()}
+
+
+# ---------------------------------------------------------------------------------- selection
+def prior_costs(candidates: Sequence[Prior], all_streams: StreamsArg) -> list[float]:
+    """Total bits (ideal payload + 8 * side-info bytes) of each candidate."""
+    flat = _flatten(all_streams)
+    return [p.total_bits(flat) for p in candidates]
+
+
+def choose_prior(candidates: Sequence[Prior], all_streams: StreamsArg) -> Prior:
+    """The candidate with the fewest total bits (ties: the earliest). Candidates are ready-made
+    priors, e.g. ``[UniformPrior(), static, EmpiricalAdaptivePrior.fit(all_streams)]``."""
+    if not candidates:
+        raise ValueError("no candidate priors")
+    costs = prior_costs(candidates, all_streams)
+    return candidates[int(np.argmin(costs))]
+
+
+def prior_from_header(kind: str, params: bytes, specs: Sequence[StreamSpec] | None = None,
+                      static: EmpiricalStaticPrior | None = None) -> Prior:
+    """Decoder side: rebuild the prior named in a file header."""
+    if kind == "uniform":
+        if params:
+            raise EntropyError("uniform prior takes no params")
+        return UniformPrior()
+    if kind == "empirical-static":
+        if params:
+            raise EntropyError("static prior takes no params")
+        if static is None:
+            raise EntropyError("file uses the static prior but the model ships none")
+        return static
+    if kind == "empirical-adaptive":
+        return EmpiricalAdaptivePrior.from_params(params, specs)
+    raise EntropyError(f"unknown prior kind {str(kind)[:40]!r}")

@@ -1,0 +1,170 @@
+"""Residual vector quantisers with EMA codebooks, k-means init and dead-code restart.
+
+A level of the model is a :class:`ResidualVQ`: a stack of :class:`VectorQuantizer` stages, each coding
+what the previous stages left. Keeping only the first ``n`` stages gives a coarser, cheaper code, which
+is how one model serves several bitrates (quantiser dropout in training, as SoundStream/EnCodec do).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def _dist_on() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def _all_reduce(t: torch.Tensor) -> torch.Tensor:
+    if _dist_on():
+        dist.all_reduce(t)
+    return t
+
+
+def _broadcast(t: torch.Tensor) -> torch.Tensor:
+    if _dist_on():
+        dist.broadcast(t, 0)
+    return t
+
+
+def _kmeans(x: torch.Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Plain Lloyd k-means on rows of ``x`` (N, D); empty clusters keep their random init."""
+    n = x.shape[0]
+    idx = torch.randint(0, n, (k,), generator=generator, device=x.device) if n < k else \
+        torch.randperm(n, generator=generator, device=x.device)[:k]
+    centers = x[idx].clone()
+    for _ in range(iters):
+        assign = torch.cdist(x, centers).argmin(1)
+        sums = torch.zeros_like(centers).index_add_(0, assign, x)
+        counts = torch.bincount(assign, minlength=k).to(x.dtype)
+        nonempty = counts > 0
+        centers[nonempty] = sums[nonempty] / counts[nonempty, None]
+    return centers
+
+
+class VectorQuantizer(nn.Module):
+    """One codebook, updated by exponential moving averages rather than by gradients.
+
+    The codebook lives in buffers: it is the EMA of the encoder outputs assigned to each code
+    (van den Oord et al. 2017, appendix; Razavi et al. 2019), which trains faster and more stably
+    than a codebook loss. Codes whose usage decays below ``dead_threshold`` are restarted on random
+    encoder outputs from the current batch, so the codebook keeps being used.
+    """
+
+    def __init__(self, dim: int, codebook_size: int, decay: float = 0.99, eps: float = 1e-5,
+                 dead_threshold: float = 0.02) -> None:
+        super().__init__()
+        self.dim, self.codebook_size = dim, codebook_size
+        self.decay, self.eps, self.dead_threshold = decay, eps, dead_threshold
+        self.register_buffer("codebook", torch.randn(codebook_size, dim) * 0.1)
+        self.register_buffer("ema_count", torch.ones(codebook_size))
+        self.register_buffer("ema_sum", self.codebook.clone())
+        self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+
+    def nearest(self, x: torch.Tensor) -> torch.Tensor:
+        """Index of the nearest code for each row of ``x`` (N, D)."""
+        cb = self.codebook
+        # ||x||^2 is the same for every code, so argmin over ||c||^2 - 2 x.c is enough.
+        d = (cb * cb).sum(1)[None, :] - 2.0 * (x @ cb.t())
+        return d.argmin(1)
+
+    def lookup(self, idx: torch.Tensor) -> torch.Tensor:
+        return F.embedding(idx, self.codebook)
+
+    @torch.no_grad()
+    def _init_from(self, x: torch.Tensor) -> None:
+        centers = _kmeans(x.float(), self.codebook_size)
+        _broadcast(centers)
+        self.codebook.copy_(centers)
+        self.ema_sum.copy_(centers)
+        self.ema_count.fill_(1.0)
+        self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def _ema_update(self, x: torch.Tensor, idx: torch.Tensor) -> None:
+        onehot_count = torch.bincount(idx, minlength=self.codebook_size).to(x.dtype)
+        sums = torch.zeros_like(self.codebook).index_add_(0, idx, x)
+        _all_reduce(onehot_count)
+        _all_reduce(sums)
+        self.ema_count.mul_(self.decay).add_(onehot_count, alpha=1 - self.decay)
+        self.ema_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        n = self.ema_count.sum()
+        count = (self.ema_count + self.eps) / (n + self.codebook_size * self.eps) * n  # Laplace smoothing
+        self.codebook.copy_(self.ema_sum / count[:, None])
+        # Dead-code restart: a code used by fewer than dead_threshold vectors per step (EMA) is moved
+        # onto a random current input, so capacity is not wasted on codes nothing maps to.
+        dead = self.ema_count < self.dead_threshold
+        if dead.any():
+            pick = torch.randint(0, x.shape[0], (self.codebook_size,), device=x.device)
+            fresh = _broadcast(x[pick].clone())
+            dead = _broadcast(dead.clone())
+            self.codebook[dead] = fresh[dead]
+            self.ema_sum[dead] = fresh[dead]
+            self.ema_count[dead] = 1.0
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Quantise rows of ``x`` (N, D): returns (quantised with straight-through grad, indices, commit loss)."""
+        if self.training and not bool(self.initialised):
+            self._init_from(x.detach())
+        idx = self.nearest(x.detach().float())
+        q = self.lookup(idx).to(x.dtype)
+        commit = F.mse_loss(x, q.detach())
+        if self.training:
+            self._ema_update(x.detach().float(), idx)
+        return x + (q - x).detach(), idx, commit
+
+
+@dataclass
+class QuantOut:
+    quantized: torch.Tensor      # (B, D, T, H, W), sum of the stages used
+    indices: torch.Tensor        # (B, S, T, H, W) int64, S = stages used
+    commit: torch.Tensor         # scalar
+    perplexity: list[float]      # per stage used, exp(entropy) of this batch's code usage
+
+
+class ResidualVQ(nn.Module):
+    """``stages`` vector quantisers, each coding the residual the previous ones left."""
+
+    def __init__(self, dim: int, codebook_size: int, stages: int, **vq_kwargs) -> None:
+        super().__init__()
+        self.dim, self.codebook_size = dim, codebook_size
+        self.layers = nn.ModuleList(VectorQuantizer(dim, codebook_size, **vq_kwargs) for _ in range(stages))
+
+    @property
+    def stages(self) -> int:
+        return len(self.layers)
+
+    def forward(self, z: torch.Tensor, n_stages: int | None = None) -> QuantOut:
+        n = self.stages if n_stages is None else n_stages
+        b, d, t, h, w = z.shape
+        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, d)
+        residual = flat
+        total = torch.zeros_like(flat)
+        idxs, commit, ppl = [], z.new_zeros(()), []
+        for layer in self.layers[:n]:
+            q, idx, c = layer(residual)
+            residual = residual - q.detach()
+            total = total + q
+            commit = commit + c
+            idxs.append(idx)
+            if self.training:
+                p = torch.bincount(idx, minlength=self.codebook_size).float()
+                p = p / p.sum()
+                ppl.append(float(torch.exp(-(p * torch.log(p + 1e-10)).sum())))
+        quantized = total.view(b, t, h, w, d).permute(0, 4, 1, 2, 3)
+        if n == 0:
+            indices = torch.zeros(b, 0, t, h, w, dtype=torch.long, device=z.device)
+        else:
+            indices = torch.stack(idxs, 1).view(b, n, t, h, w)
+        return QuantOut(quantized, indices, commit, ppl)
+
+    def decode(self, indices: torch.Tensor) -> torch.Tensor:
+        """Indices (B, S, T, H, W) with S ≤ stages -> quantised latent (B, D, T, H, W)."""
+        b, s, t, h, w = indices.shape
+        out = torch.zeros(b, t, h, w, self.dim, device=self.layers[0].codebook.device)
+        for i in range(s):
+            out = out + self.layers[i].lookup(indices[:, i])
+        return out.permute(0, 4, 1, 2, 3).contiguous()

@@ -1,0 +1,281 @@
+"""Training loop for MS-VQ-VAE: single process on CPU, or DDP under torchrun (gloo on CPU, NCCL + AMP on CUDA)."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, DistributedSampler
+
+from .losses import SSIMLoss, VGG16Perceptual, psnr_from_mse, reconstruction_loss
+from .model import MSVQVAE, ModelConfig, get_config, uint8_to_input
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    config: str = "cpu"
+    data: str = "corpus:data/corpus"
+    out: str = "runs/cpu"
+    steps: int = 20000                 # length of the LR schedule; --max-minutes may stop earlier
+    max_minutes: float | None = None
+    batch_size: int = 8
+    crop_frames: int = 16              # random sub-crop of each 32x64x64 clip; the model is fully convolutional
+    crop_size: int = 48
+    lr: float = 1e-3
+    warmup: int = 300
+    weight_decay: float = 0.01
+    recon: str = "mse"
+    perceptual: str = "ssim"           # "ssim" (weight-free), "vgg" (needs vgg_weights), "none"
+    perceptual_weight: float = 0.05
+    vgg_weights: str | None = None
+    commit_weight: float = 0.25
+    seed: int = 0
+    threads: int | None = None
+    workers: int = 0
+    val_every: int = 500
+    ckpt_every: int = 250
+    cache_dir: str | None = None
+    samples_per_epoch: int = 100000
+    weighting: str = "sqrt"            # sample sources by sqrt(length): one long animation must not dominate
+    resume: bool = False
+    progress: bool = True
+
+
+def _dist_info() -> tuple[int, int, int]:
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    return 0, 1, 0
+
+
+def lr_at(step: int, tc: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to 10% at ``tc.steps``."""
+    if step < tc.warmup:
+        return tc.lr * (step + 1) / tc.warmup
+    p = min(1.0, (step - tc.warmup) / max(1, tc.steps - tc.warmup))
+    return tc.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def sample_stages(cfg: ModelConfig, rng: random.Random) -> tuple[int, int]:
+    """Quantiser dropout: how many (top, bottom) residual stages this step keeps.
+
+    The same ``rng`` seed on every rank keeps DDP ranks in step. Bottom stages are uniform in
+    0..S_b; with no bottom code the top level alone must carry the clip, at any of its stage counts.
+    """
+    if cfg.single_level:
+        return 0, rng.randint(1, cfg.bottom_stages)
+    nb = rng.randint(0, cfg.bottom_stages)
+    nt = cfg.top_stages if nb > 0 else rng.randint(1, cfg.top_stages)
+    return nt, nb
+
+
+def random_crop(x: torch.Tensor, frames: int, size: int, gen: torch.Generator) -> torch.Tensor:
+    """Random (frames, size, size) sub-crop of a (B, 3, T, H, W) batch."""
+    _, _, t, h, w = x.shape
+    frames, size_h, size_w = min(frames, t), min(size, h), min(size, w)
+    t0 = int(torch.randint(0, t - frames + 1, (1,), generator=gen))
+    y0 = int(torch.randint(0, h - size_h + 1, (1,), generator=gen))
+    x0 = int(torch.randint(0, w - size_w + 1, (1,), generator=gen))
+    return x[:, :, t0:t0 + frames, y0:y0 + size_h, x0:x0 + size_w]
+
+
+@torch.no_grad()
+def evaluate(model: MSVQVAE, clips: list[torch.Tensor], batch: int = 4) -> dict:
+    """PSNR/SSIM and zeroth-order code entropy (bits per pixel) at every operating point on uint8 clips."""
+    from pytorch_msssim import ssim as ssim_fn
+
+    model.eval()
+    out = {}
+    x_all = torch.stack(clips)  # (N, T, H, W, 3)
+    n, t, h, w, _ = x_all.shape
+    pixels = n * t * h * w
+    for q, (ts, bs) in enumerate(model.cfg.operating_points, 1):
+        se, ssim_sum, frames = 0.0, 0.0, 0
+        hist: dict[str, np.ndarray] = {}
+        for i in range(0, n, batch):
+            xb = uint8_to_input(x_all[i:i + batch]).to(model.device)
+            o = model(xb, ts, bs)
+            r = (o.recon.clamp(-1, 1) + 1) * 127.5
+            r = r.round()
+            ref = (xb + 1) * 127.5
+            se += float(((r - ref.round()) ** 2).sum())
+            fr = r.transpose(1, 2).reshape(-1, 3, h, w)
+            fx = ref.round().transpose(1, 2).reshape(-1, 3, h, w)
+            ssim_sum += float(ssim_fn(fr, fx, data_range=255.0, size_average=False).sum())
+            frames += fr.shape[0]
+            for name, qo, k in (("top", o.top, model.cfg.top_codebook), ("bottom", o.bottom, model.cfg.bottom_codebook)):
+                if qo is None:
+                    continue
+                for s in range(qo.indices.shape[1]):
+                    key = f"{name}.{s}"
+                    c = np.bincount(qo.indices[:, s].flatten().cpu().numpy(), minlength=k)
+                    hist[key] = hist.get(key, 0) + c
+        bits = 0.0
+        for c in hist.values():
+            p = c[c > 0] / c.sum()
+            bits += float(-(p * np.log2(p)).sum() * c.sum())
+        mse = se / (pixels * 3)
+        out[q] = {"psnr": 10 * math.log10(255.0 ** 2 / max(mse, 1e-12)), "ssim": ssim_sum / frames,
+                  "bpp_entropy": bits / pixels, "stages": [ts, bs]}
+    model.train()
+    return out
+
+
+def _atomic_save(obj: dict, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def train(tc: TrainConfig, log=print) -> dict:
+    from .data import ClipSpec, build_dataset  # noqa: PLC0415 - keeps `vqv model-info` light
+
+    rank, world, local_rank = _dist_info()
+    use_cuda = torch.cuda.is_available()
+    if world > 1:
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    device = torch.device(f"cuda:{local_rank}" if use_cuda else "cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    if tc.threads:
+        torch.set_num_threads(tc.threads)
+    torch.manual_seed(tc.seed + rank)
+    np.random.seed(tc.seed + rank)
+
+    out = Path(tc.out)
+    ckpt_path = out / CHECKPOINT
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+    state = None
+    if tc.resume:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"--resume: no checkpoint at {ckpt_path}")
+        state = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        cfg = ModelConfig.from_dict(state["model_config"])
+    else:
+        if ckpt_path.exists():
+            raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out")
+        cfg = get_config(tc.config)
+
+    model = MSVQVAE(cfg).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
+    step = 0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+    ddp_model = model
+    if world > 1:
+        # Quantiser buffers are kept in sync by the quantiser itself (all-reduced EMA statistics);
+        # quantiser dropout leaves some parameters unused on some steps.
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[local_rank] if use_cuda else None, broadcast_buffers=False,
+            find_unused_parameters=True)
+
+    cache = Path(tc.cache_dir) if tc.cache_dir else Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv"))
+    clip = ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0)
+    train_ds = build_dataset(tc.data, "train", clip, cache, train=True, samples_per_epoch=tc.samples_per_epoch,
+                             seed=tc.seed + step, weighting=tc.weighting, progress=rank == 0 and tc.progress)
+    val_ds = build_dataset(tc.data, "val", clip, cache, train=False, progress=False)
+    val_clips = [val_ds[i] for i in range(len(val_ds))]
+    sampler = DistributedSampler(train_ds, world, rank, seed=tc.seed + step) if world > 1 else None
+    loader = DataLoader(train_ds, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler,
+                        num_workers=tc.workers, drop_last=True, persistent_workers=tc.workers > 0)
+
+    perceptual = None
+    if tc.perceptual == "ssim":
+        perceptual = SSIMLoss()
+    elif tc.perceptual == "vgg":
+        if not tc.vgg_weights:
+            raise ValueError("--perceptual vgg needs --vgg-weights PATH (a torchvision VGG16 .pth file)")
+        perceptual = VGG16Perceptual(tc.vgg_weights).to(device)
+    elif tc.perceptual != "none":
+        raise ValueError(f"unknown perceptual loss {tc.perceptual!r}")
+
+    amp = use_cuda
+    scaler = torch.amp.GradScaler("cuda", enabled=amp)
+    metrics_path = out / "metrics.jsonl"
+    t_start = time.time()
+    prior_seconds = float(state.get("train_seconds", 0.0)) if state else 0.0
+    crop_gen = torch.Generator().manual_seed(tc.seed * 7919 + step)
+    bar = None
+    if rank == 0 and tc.progress:
+        from tqdm import tqdm
+        bar = tqdm(total=tc.steps, initial=step, dynamic_ncols=True, desc="train")
+
+    def save(last_val: dict | None = None) -> None:
+        if rank != 0:
+            return
+        _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
+                      "model_config": cfg.to_dict(), "train_config": asdict(tc),
+                      "train_seconds": prior_seconds + time.time() - t_start}, ckpt_path)
+
+    def log_json(rec: dict) -> None:
+        if rank == 0:
+            with open(metrics_path, "a") as f:
+                f.write(json.dumps(rec) + "\n")
+
+    last = {}
+    done = False
+    epoch = 0
+    while not done:
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+        for batch in loader:
+            if step >= tc.steps or (tc.max_minutes and (time.time() - t_start) > tc.max_minutes * 60):
+                done = True
+                break
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step, tc)
+            x = random_crop(uint8_to_input(batch), tc.crop_frames, tc.crop_size, crop_gen).to(device)
+            nt, nb = sample_stages(cfg, random.Random(tc.seed * 1_000_003 + step))
+            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                o = ddp_model(x, nt, nb)
+                rec = reconstruction_loss(o.recon.float(), x, tc.recon)
+                loss = rec + tc.commit_weight * o.commit
+                if perceptual is not None:
+                    loss = loss + tc.perceptual_weight * perceptual(o.recon.float(), x)
+            opt.zero_grad(set_to_none=True)
+            scaler.scale(loss).backward()
+            scaler.unscale_(opt)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            scaler.step(opt)
+            scaler.update()
+            step += 1
+            mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))
+            ppl = (o.bottom.perplexity[:1] if o.bottom and o.bottom.perplexity else []) or \
+                  (o.top.perplexity[:1] if o.top and o.top.perplexity else [0.0])
+            last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse), "stages": [nt, nb],
+                    "ppl": ppl[0], "lr": lr_at(step - 1, tc)}
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", ppl=f"{last['ppl']:.0f}",
+                                st=f"{nt}/{nb}")
+            if step % 50 == 0:
+                log_json({"kind": "train", **last, "time": prior_seconds + time.time() - t_start})
+            if step % tc.ckpt_every == 0:
+                save()
+            if step % tc.val_every == 0 and rank == 0:
+                v = evaluate(model, val_clips)
+                log_json({"kind": "val", "step": step, "time": prior_seconds + time.time() - t_start, "points": v})
+                if bar is not None:
+                    bar.write(f"step {step} val " + "  ".join(
+                        f"q{q}: {r['psnr']:.2f}dB/{r['ssim']:.3f}@{r['bpp_entropy']:.3f}bpp" for q, r in v.items()))
+        epoch += 1
+    save()
+    if bar is not None:
+        bar.close()
+    result = {"step": step, **last}
+    if world > 1:
+        dist.barrier()
+        dist.destroy_process_group()
+    return result

@@ -1,0 +1,136 @@
+"""Model weights on disk: the shipped default, export from a training checkpoint, safe loading.
+
+A weights file is a ``torch.save`` dict of tensors and plain values only, read with
+``weights_only=True`` (no pickled code runs). Its identity inside a .vqv file is the first 8 bytes
+of the file's SHA-256, so a file decodes only with the weights that made it. The shipped default is
+also checked against the SHA-256 recorded in ``weights/manifest.json`` before it is used.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import VqvError
+from .model import MSVQVAE, ModelConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"
+MANIFEST = WEIGHTS_DIR / "manifest.json"
+FORMAT = "vqv-weights"
+DIGEST_BYTES = 8
+
+
+class WeightsError(VqvError):
+    """A weights file is missing, corrupted or not a vqv model."""
+
+
+@dataclass
+class CodecModel:
+    """A network ready for coding, with what the codec needs to know about it."""
+
+    net: MSVQVAE
+    sha256: str
+    path: Path | None
+    priors: dict[str, bytes] = field(default_factory=dict)   # kind -> serialised prior (e.g. empirical-static)
+    card: dict = field(default_factory=dict)                 # measured operating points, training facts
+
+    @property
+    def digest(self) -> bytes:
+        return bytes.fromhex(self.sha256)[:DIGEST_BYTES]
+
+    @property
+    def cfg(self) -> ModelConfig:
+        return self.net.cfg
+
+    @property
+    def qualities(self) -> list[int]:
+        return self.net.qualities
+
+    @property
+    def default_quality(self) -> int:
+        return self.net.cfg.default_quality
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def default_weights_path() -> Path:
+    if not MANIFEST.is_file():
+        raise WeightsError(f"no shipped model: {MANIFEST} is missing (pass --model PATH)")
+    entry = json.loads(MANIFEST.read_text())["default"]
+    return WEIGHTS_DIR / entry["file"]
+
+
+def _expected_sha(path: Path) -> str | None:
+    if not MANIFEST.is_file():
+        return None
+    for entry in json.loads(MANIFEST.read_text()).values():
+        if (WEIGHTS_DIR / entry["file"]).resolve() == path.resolve():
+            return entry["sha256"]
+    return None
+
+
+def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> CodecModel:
+    """Load a weights file (default: the shipped model), verified, in eval mode, float32."""
+    p = Path(path) if path is not None else default_weights_path()
+    if not p.is_file():
+        raise WeightsError(f"model weights not found: {p}")
+    sha = sha256_file(p)
+    expected = _expected_sha(p)
+    if expected is not None and expected != sha:
+        raise WeightsError(f"{p.name} is corrupted: SHA-256 {sha[:16]}... does not match the manifest's {expected[:16]}...")
+    try:
+        blob = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise WeightsError(f"cannot read model weights {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise WeightsError(f"{p} is not a vqv weights file")
+    try:
+        cfg = ModelConfig.from_dict(json.loads(blob["config"]))
+        net = MSVQVAE(cfg)
+        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+    except Exception as e:  # noqa: BLE001
+        raise WeightsError(f"{p} does not match this version's model: {str(e).splitlines()[0]}") from None
+    net.to(device).eval()
+    priors = {k: bytes(v.numpy().tobytes()) for k, v in blob.get("priors", {}).items()}
+    card = json.loads(blob.get("card", "{}"))
+    return CodecModel(net, sha, p, priors, card)
+
+
+def save_weights(net: MSVQVAE, out: str | Path, *, half: bool = True, priors: dict[str, bytes] | None = None,
+                 card: dict | None = None) -> str:
+    """Write a weights file (atomically); returns its SHA-256."""
+    sd = {k: (v.half() if half and v.is_floating_point() and not k.endswith("initialised") else v).contiguous()
+          for k, v in net.state_dict().items()}
+    blob = {"format": FORMAT, "version": 1, "config": json.dumps(net.cfg.to_dict()), "state_dict": sd,
+            "priors": {k: torch.from_numpy(np.frombuffer(v, dtype=np.uint8).copy()) for k, v in (priors or {}).items()},
+            "card": json.dumps(card or {})}
+    out = Path(out)
+    buf = io.BytesIO()
+    torch.save(blob, buf)
+    tmp = out.with_suffix(out.suffix + ".tmp")
+    tmp.write_bytes(buf.getvalue())
+    os.replace(tmp, out)
+    return sha256_file(out)
+
+
+def net_from_checkpoint(path: str | Path, **config_overrides) -> MSVQVAE:
+    """The network of a training checkpoint (``train.py``), optionally with config fields replaced."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = replace(ModelConfig.from_dict(state["model_config"]), **config_overrides)
+    net = MSVQVAE(cfg)
+    net.load_state_dict(state["model"])
+    return net.eval()
