@@ -167,10 +167,6 @@ def strip_sei(packet: bytes, codec: str) -> bytes:
 # peers
 
 
-class CodecUnavailable(RuntimeError):
-    pass
-
-
 def _rgb_to_yuv(frame: np.ndarray):
     import av
 
@@ -282,12 +278,12 @@ def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, lo
         from vqcodec.codec import decode_bytes, encode_frames
         from vqcodec.weights import load_model
     except Exception as e:  # ImportError, or a half-written module
-        log(f"vqv skipped: cannot import the codec ({type(e).__name__}: {M_one_line(e)})")
+        log(f"vqv skipped: cannot import the codec ({type(e).__name__}: {_one_line(e)})")
         return None
     try:
         model = load_model(weights)
     except Exception as e:
-        log(f"vqv skipped: cannot load the model ({type(e).__name__}: {M_one_line(e)})")
+        log(f"vqv skipped: cannot load the model ({type(e).__name__}: {_one_line(e)})")
         return None
     qualities = [int(q) for q in getattr(model, "qualities", [])]
     if not qualities:
@@ -304,7 +300,7 @@ def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, lo
     return VqvHook(encode_frames, decode_bytes, model, sorted(qualities), list(priors))
 
 
-def M_one_line(e: BaseException) -> str:
+def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split())[:300] or type(e).__name__
 
 
@@ -423,14 +419,14 @@ def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log) -> list[C
         if kind == "folder":
             log(f"vqcodec.data unavailable ({type(e).__name__}); applying the protocol directly to {arg}")
             return list(_fallback_folder(Path(arg), max_clips, log))
-        raise click.ClickException(f"cannot load {spec!r}: vqcodec.data is unavailable ({M_one_line(e)})")
+        raise click.ClickException(f"cannot load {spec!r}: vqcodec.data is unavailable ({_one_line(e)})")
     cspec = ClipSpec(PROTOCOL_FRAMES, PROTOCOL_SIZE, float(PROTOCOL_FPS))
     try:
         ds = _first_sources_dataset(spec, cspec, cache_dir, max_clips) if max_clips else None
         if ds is None:
             ds = build_dataset(spec, "val", cspec, cache_dir, train=False)
     except (ValueError, OSError) as e:
-        raise click.ClickException(f"cannot load {spec!r}: {M_one_line(e)}")
+        raise click.ClickException(f"cannot load {spec!r}: {_one_line(e)}")
     clips: list[Clip] = []
     names = _dataset_clip_names(ds)
     if hasattr(ds, "__len__") and hasattr(ds, "__getitem__"):
@@ -587,7 +583,7 @@ def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) 
                 out["bd_rate"] = float(bd.bd_rate(ra, da, rt, dt, method=BD_METHOD,
                                                   require_matching_points=False, min_overlap=0))
             except Exception as e:
-                reasons.append(f"bd_rate failed: {M_one_line(e)}")
+                reasons.append(f"bd_rate failed: {_one_line(e)}")
         else:
             reasons.append(f"{metric} ranges overlap {ov_d:.0%} < {MIN_BD_OVERLAP:.0%} "
                            f"(anchor {da.min():.4g}..{da.max():.4g}, test {dt.min():.4g}..{dt.max():.4g})")
@@ -596,7 +592,7 @@ def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) 
                 out[f"bd_{metric}"] = float(bd.bd_psnr(ra, da, rt, dt, method=BD_METHOD,
                                                        require_matching_points=False, min_overlap=0))
             except Exception as e:
-                reasons.append(f"bd_{metric} failed: {M_one_line(e)}")
+                reasons.append(f"bd_{metric} failed: {_one_line(e)}")
         else:
             reasons.append(f"rate ranges overlap {ov_r:.0%} < {MIN_BD_OVERLAP:.0%} in log-rate "
                            f"(anchor {ra.min():.4g}..{ra.max():.4g} bpp, test {rt.min():.4g}..{rt.max():.4g} bpp)")
@@ -943,7 +939,7 @@ def _run_vqv(vqv: VqvHook, settings: list, clips: list[Clip], points: list[dict]
                 except Exception as e:
                     if any(p["codec"] == f"vqv-{prior}" for p in points):
                         raise  # the prior worked before: a real failure, not an unavailable prior
-                    bad[prior] = f"{type(e).__name__}: {M_one_line(e)}"
+                    bad[prior] = f"{type(e).__name__}: {_one_line(e)}"
                     log(f"vqv prior {prior!r} skipped: {bad[prior]}")
                     bar.update(1)
                     continue
@@ -955,12 +951,12 @@ def _run_vqv(vqv: VqvHook, settings: list, clips: list[Clip], points: list[dict]
 
 
 def _print_table(summary: dict) -> None:
-    click.echo(f"{'codec':<22}{'setting':<10}{'bpp':>8}{'kbps':>9}{'PSNR':>8}{'SSIM':>8}{'enc fps':>9}{'dec fps':>9}")
+    click.echo(f"{'codec':<24}{'setting':<10}{'bpp':>8}{'kbps':>9}{'PSNR':>8}{'SSIM':>8}{'enc fps':>9}{'dec fps':>9}")
     for codec, rows in summary["curves"].items():
         for r in rows:
             ef = f"{r['enc_fps']:.0f}" if r.get("enc_fps") else "-"
             df = f"{r['dec_fps']:.0f}" if r.get("dec_fps") else "-"
-            click.echo(f"{codec:<22}{r['setting']:<10}{r['bpp']:8.4f}{r['kbps']:9.1f}{r['psnr']:8.2f}"
+            click.echo(f"{codec:<24}{r['setting']:<10}{r['bpp']:8.4f}{r['kbps']:9.1f}{r['psnr']:8.2f}"
                        f"{r['ssim']:8.4f}{ef:>9}{df:>9}")
     for vc, peers in summary["bd"].items():
         for peer, d in peers.items():

@@ -8,7 +8,6 @@ import math
 import sys
 import types
 import zlib
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np

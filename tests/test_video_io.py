@@ -221,6 +221,8 @@ def test_errors(tmp_path):
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(d / "0.png")
     Image.fromarray(np.zeros((5, 4, 3), np.uint8)).save(d / "1.png")
     _expect_error(d, "inconsistent")
+    with pytest.raises(VideoError, match="inconsistent"):
+        open_video(d)  # found at open time, before any frame is decoded
     (tmp_path / "emptydir").mkdir()
     _expect_error(tmp_path / "emptydir", "empty video")
     _expect_error(tmp_path / "nowhere" / "%06d.png", "no such folder")

@@ -1,1 +1,30 @@
-"""vqv: a neural video codec."""
+"""vqv: a neural video codec (multi-scale space-time VQ-VAE + rANS bitstream).
+
+Python API::
+
+    from vqcodec import load_model, read_codes, encode_frames, decode_bytes
+    codes = read_codes("clip.vqv")          # code indices per GOP and level, no pixels decoded
+    codes.level("bottom").shape             # (gops, stages, T, H, W)
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes", "CodeLevel", "__version__"]
+
+
+def __getattr__(name: str):
+    # Lazy: `import vqcodec` stays light (no torch) for users of vqcodec.formats alone.
+    if name == "load_model":
+        from .weights import load_model
+        return load_model
+    if name == "read_codes":
+        from .pipeline import read_codes
+        return read_codes
+    if name in ("encode_frames", "decode_bytes"):
+        from . import codec
+        return getattr(codec, name)
+    if name in ("Codes", "CodeLevel"):
+        from . import codes
+        return getattr(codes, name)
+    raise AttributeError(name)

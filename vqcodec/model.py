@@ -90,9 +90,9 @@ PRESETS: dict[str, ModelConfig] = {
     "cpu": ModelConfig(),
     # The paper's scale (~18.5M parameters): full 3D kernels, bottom grid T/4 x H/4 x W/4.
     "paper": ModelConfig(
-        name="paper", bottom_strides=((1, 2, 2), (2, 2, 2), (2, 1, 1)), bottom_channels=(64, 128, 256),
-        bottom_blocks=(1, 2, 2), top_stride=(2, 2, 2), top_channels=256, top_blocks=2,
-        decoder_channels=(256, 128, 64), decoder_blocks=(2, 2, 1), conv="3d", latent_dim=64,
+        name="paper", bottom_strides=((1, 2, 2), (2, 2, 2), (2, 1, 1)), bottom_channels=(64, 128, 160),
+        bottom_blocks=(1, 2, 2), top_stride=(2, 2, 2), top_channels=160, top_blocks=2,
+        decoder_channels=(192, 128, 64), decoder_blocks=(2, 2, 1), conv="3d", latent_dim=64,
         top_codebook=512, bottom_codebook=512, top_stages=1, bottom_stages=1,
         operating_points=((1, 1),), default_quality=1),
     # The paper's single-scale baseline: one latent level at the bottom grid.

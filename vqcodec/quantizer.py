@@ -158,7 +158,7 @@ class ResidualVQ(nn.Module):
         if n == 0:
             indices = torch.zeros(b, 0, t, h, w, dtype=torch.long, device=z.device)
         else:
-            indices = torch.stack(idxs, 1).view(b, n, t, h, w)
+            indices = torch.stack(idxs, 0).view(n, b, t, h, w).transpose(0, 1).contiguous()
         return QuantOut(quantized, indices, commit, ppl)
 
     def decode(self, indices: torch.Tensor) -> torch.Tensor:

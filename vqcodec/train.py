@@ -46,6 +46,7 @@ class TrainConfig:
     ckpt_every: int = 250
     cache_dir: str | None = None
     samples_per_epoch: int = 100000
+    ucf_split: int = 1
     weighting: str = "sqrt"            # sample sources by sqrt(length): one long animation must not dominate
     resume: bool = False
     progress: bool = True
@@ -184,8 +185,8 @@ def train(tc: TrainConfig, log=print) -> dict:
     cache = Path(tc.cache_dir) if tc.cache_dir else Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv"))
     clip = ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0)
     train_ds = build_dataset(tc.data, "train", clip, cache, train=True, samples_per_epoch=tc.samples_per_epoch,
-                             seed=tc.seed + step, weighting=tc.weighting, progress=rank == 0 and tc.progress)
-    val_ds = build_dataset(tc.data, "val", clip, cache, train=False, progress=False)
+                             seed=tc.seed + step, weighting=tc.weighting, ucf_split=tc.ucf_split, progress=rank == 0 and tc.progress)
+    val_ds = build_dataset(tc.data, "val", clip, cache, train=False, progress=False, ucf_split=tc.ucf_split)
     val_clips = [val_ds[i] for i in range(len(val_ds))]
     sampler = DistributedSampler(train_ds, world, rank, seed=tc.seed + step) if world > 1 else None
     loader = DataLoader(train_ds, batch_size=tc.batch_size, shuffle=sampler is None, sampler=sampler,

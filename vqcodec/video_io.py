@@ -21,7 +21,8 @@ Writing (:class:`VideoWriter`) picks the format from the path:
 * ``.npy``: exact uint8 RGB ``(T, H, W, 3)``;
 * a folder (a path without an extension, an existing directory, or one ending in ``/``): exact RGB
   PNG files ``000000.png, 000001.png, ...``; or a printf pattern like ``out/%06d.png`` (numbered
-  from 0).
+  from 0). In an existing folder, files of the same names are replaced and other files are left
+  alone (as FFmpeg does), so write into an empty or new folder.
 
 Everything is written to a temporary sibling and moved into place by :meth:`VideoWriter.close`, so a
 failed or abandoned write never leaves a half-written file where the user's output should be.
@@ -243,12 +244,22 @@ def _open_npy(path: Path, fps, src_fps):
 def _open_images(files: list[Path], what: str, fps, src_fps):
     if not files:
         raise VideoError(f"{what}: empty video (no PNG frames found)")
+    from PIL import Image
+
     size = 0
-    for f in files:
+    first_size = None
+    for i, f in enumerate(files):  # headers only: sizes are checked before any frame is decoded
         try:
             size += f.stat().st_size
-        except OSError:
-            pass
+            with Image.open(f) as im:
+                wh = im.size
+        except Exception as e:
+            raise VideoError(f"{f}: not a readable image ({_one_line(e)})") from None
+        if first_size is None:
+            first_size = wh
+        elif wh != first_size:
+            raise VideoError(f"{what}: {f.name} is {wh[0]}x{wh[1]}, {files[0].name} is "
+                             f"{first_size[0]}x{first_size[1]} (inconsistent sizes)")
     return _open_sequence(files, _read_png, what, size, src_fps, fps)
 
 
@@ -359,6 +370,13 @@ def open_video(path: str | Path, *, fps: Fraction | None = None,
     """
     fps = None if fps is None else _to_fraction(fps)
     seq_fps = DEFAULT_SEQUENCE_FPS if source_fps is None else _to_fraction(source_fps)
+    try:
+        return _open_any(path, fps, seq_fps)
+    except OSError as e:  # permissions, vanished files, ...
+        raise VideoError(f"{path}: cannot read ({_one_line(e)})") from None
+
+
+def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
     spath = str(path)
     if _is_pattern(spath) and not Path(spath).exists():
         files = _pattern_files(spath)

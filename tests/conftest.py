@@ -1,0 +1,69 @@
+"""Shared fixtures: tiny synthetic videos and a tiny model, all made here (nothing downloaded)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+def synthetic_video(t: int = 40, h: int = 48, w: int = 40, seed: int = 0) -> np.ndarray:
+    """A smooth moving pattern plus a moving square: uint8 (t, h, w, 3)."""
+    rng = np.random.default_rng(seed)
+    phase = rng.uniform(0, 6.28, 3)
+    tt = np.arange(t)[:, None, None]
+    yy = np.arange(h)[None, :, None]
+    xx = np.arange(w)[None, None, :]
+    chans = [np.sin(xx / (4 + c) + tt / 5 + phase[c]) * np.cos(yy / (6 + c) - tt / 9) for c in range(3)]
+    v = np.stack(chans, -1) * 90 + 128
+    for k in range(t):
+        y0, x0 = (k * 2) % max(1, h - 8), (k * 3) % max(1, w - 8)
+        v[k, y0:y0 + 8, x0:x0 + 8] = [250, 30, 60]
+    return v.clip(0, 255).astype(np.uint8)
+
+
+def make_tiny_weights(path: Path, seed: int = 0) -> Path:
+    """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
+    import torch
+
+    from vqcodec.codec import codes_to_streams
+    from vqcodec.model import MSVQVAE, get_config, uint8_to_input
+    from vqcodec.priors import EmpiricalStaticPrior
+    from vqcodec.weights import save_weights
+
+    torch.manual_seed(seed)
+    net = MSVQVAE(get_config("tiny"))
+    clips = np.stack([synthetic_video(8, 32, 32, seed=s) for s in range(4)])
+    net.train()
+    with torch.no_grad():
+        net(uint8_to_input(torch.from_numpy(clips)))
+    net.eval()
+    counts: dict[str, np.ndarray] = {}
+    codes = net.encode(clips, quality=len(net.cfg.operating_points))
+    for s in codes_to_streams(codes):
+        counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
+    # lower-quality points use a prefix of the same streams, so the top quality covers them all
+    static = EmpiricalStaticPrior.from_counts(counts)
+    save_weights(net, path, half=False, priors={"empirical-static": static.to_bytes()})
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_weights(tmp_path_factory) -> Path:
+    return make_tiny_weights(tmp_path_factory.mktemp("model") / "tiny.pt")
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_weights):
+    from vqcodec.weights import load_model
+    return load_model(tiny_weights)
+
+
+@pytest.fixture
+def video_npy(tmp_path) -> Path:
+    p = tmp_path / "in.npy"
+    np.save(p, synthetic_video())
+    return p

@@ -1,0 +1,156 @@
+"""The network: presets, shapes, codes, quantiser behaviour, and that it can learn at all."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vqcodec.codes import Codes
+from vqcodec.model import MSVQVAE, PRESETS, count_parameters, get_config, raw_bits, uint8_to_input
+from vqcodec.quantizer import ResidualVQ, VectorQuantizer
+
+from conftest import synthetic_video
+
+
+def test_paper_preset_is_about_the_papers_size():
+    n = count_parameters(MSVQVAE(get_config("paper")))
+    assert abs(n - 18.5e6) / 18.5e6 < 0.05
+
+
+@pytest.mark.parametrize("name,grids", [
+    ("cpu", {"top": (4, 4, 4), "bottom": (8, 8, 8)}),
+    ("paper", {"top": (4, 8, 8), "bottom": (8, 16, 16)}),
+    ("single-scale", {"bottom": (8, 8, 8)}),
+])
+def test_preset_grids(name, grids):
+    m = MSVQVAE(get_config(name))
+    assert m.latent_grids(32, 64, 64) == grids
+    assert count_parameters(m) > 1e6
+
+
+def test_single_scale_has_one_level_and_fewer_parameters():
+    single = MSVQVAE(get_config("single-scale"))
+    assert not hasattr(single, "top_quantizer")
+    assert count_parameters(single) < count_parameters(MSVQVAE(get_config("cpu")))
+
+
+def test_unknown_preset_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown model config"):
+        get_config("nope")
+
+
+def test_raw_bits_grow_with_quality():
+    bits = raw_bits(get_config("cpu"))
+    values = [bits[q] for q in sorted(bits)]
+    assert values == sorted(values) and len(set(values)) == len(values)
+    # Q2 of cpu: 4 top stages x 64 codes x 10 bits
+    assert bits[2] == 4 * 64 * math.log2(1024)
+
+
+@pytest.mark.parametrize("name", ["tiny", "single-scale"])
+def test_encode_decode_shapes_and_dtypes(name):
+    torch.manual_seed(0)
+    m = MSVQVAE(get_config(name) if name == "tiny" else get_config(name))
+    stride = m.cfg.stride
+    t, h, w = stride[0] * 2, stride[1] * 2, stride[2] * 3
+    frames = synthetic_video(t, h, w)
+    for q in m.qualities:
+        codes = m.encode(frames, q)
+        ts, bs = m.operating_point(q)
+        assert codes.level("bottom").indices.shape[0] == bs
+        assert all(lv.indices.dtype == np.int32 for lv in codes.levels)
+        out = m.decode(codes)
+        assert out.shape == frames.shape and out.dtype == np.uint8
+    batch = np.stack([frames, frames[::-1].copy()])
+    codes = m.encode(batch)
+    assert codes.batched and m.decode(codes).shape == batch.shape
+
+
+def test_encode_is_deterministic_and_refuses_bad_input():
+    m = MSVQVAE(get_config("tiny"))
+    frames = synthetic_video(8, 16, 32)
+    a, b = m.encode(frames), m.encode(frames)
+    for la, lb in zip(a.levels, b.levels):
+        np.testing.assert_array_equal(la.indices, lb.indices)
+    np.testing.assert_array_equal(m.decode(a), m.decode(b))
+    with pytest.raises(ValueError, match="multiple of the model stride"):
+        m.encode(synthetic_video(8, 17, 32))
+    with pytest.raises(TypeError):
+        m.encode(frames.astype(np.float32))
+    with pytest.raises(ValueError, match="quality"):
+        m.encode(frames, quality=99)
+
+
+def test_codes_stack_unbatch_round_trip():
+    m = MSVQVAE(get_config("tiny"))
+    c = m.encode(np.stack([synthetic_video(8, 16, 16, seed=s) for s in range(3)]))
+    back = Codes.stack(c.unbatch())
+    for x, y in zip(c.levels, back.levels):
+        np.testing.assert_array_equal(x.indices, y.indices)
+    assert [s[0] + str(s[1]) for s in c.unbatch()[0].streams()] == ["top0", "bottom0"]
+
+
+def test_ema_codebook_moves_to_the_data():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(dim=2, codebook_size=4, decay=0.5, dead_threshold=0.0)
+    centers = torch.tensor([[5.0, 5.0], [-5.0, 5.0], [5.0, -5.0], [-5.0, -5.0]])
+    data = torch.cat([c + 0.1 * torch.randn(64, 2) for c in centers])
+    vq.train()
+    for _ in range(20):
+        vq(data)
+    # every true centre has a code next to it
+    d = torch.cdist(centers, vq.codebook).min(1).values
+    assert float(d.max()) < 0.5
+    q, idx, commit = vq(data)
+    assert float(commit) < 0.05
+
+
+def test_dead_codes_are_restarted_on_data():
+    torch.manual_seed(0)
+    vq = VectorQuantizer(dim=2, codebook_size=8, decay=0.5, dead_threshold=0.5)
+    vq.train()
+    vq(torch.randn(32, 2))                 # k-means init
+    vq.codebook[3] = torch.tensor([1e3, 1e3])  # a code nothing maps to
+    vq.ema_sum[3] = vq.codebook[3]
+    data = torch.randn(256, 2)
+    for _ in range(5):
+        vq(data)
+    assert float(vq.codebook[3].abs().max()) < 10.0  # moved back onto the data
+
+
+def test_residual_stages_reduce_error():
+    torch.manual_seed(0)
+    rvq = ResidualVQ(dim=4, codebook_size=16, stages=3)
+    z = torch.randn(2, 4, 4, 4, 4)
+    rvq.train()
+    for _ in range(10):
+        rvq(z)
+    rvq.eval()
+    errs = [float(F.mse_loss(rvq(z, n).quantized, z)) for n in (1, 2, 3)]
+    assert errs[0] > errs[1] > errs[2]
+    out = rvq(z, 2)
+    np.testing.assert_allclose(rvq.decode(out.indices).numpy(), out.quantized.detach().numpy(), atol=1e-5)
+
+
+def test_tiny_model_overfits_one_clip():
+    torch.manual_seed(0)
+    torch.set_num_threads(1)
+    m = MSVQVAE(get_config("tiny"))
+    clip = torch.from_numpy(synthetic_video(8, 16, 16))[None]
+    x = uint8_to_input(clip)
+    opt = torch.optim.Adam(m.parameters(), 3e-3)
+    first = None
+    for step in range(150):
+        o = m(x)
+        loss = F.mse_loss(o.recon, x) + 0.25 * o.commit
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = first if first is not None else float(F.mse_loss(o.recon, x))
+    out = m.decode(m.encode(clip[0].numpy()))
+    mse = np.mean((out.astype(float) - clip[0].numpy()) ** 2)
+    psnr = 10 * np.log10(255 ** 2 / mse)
+    assert psnr > 20.0, psnr

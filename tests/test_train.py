@@ -1,0 +1,90 @@
+"""The training loop: runs, checkpoints, resumes, and scales out with DDP (gloo on CPU)."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from vqcodec.train import TrainConfig, lr_at, sample_stages, train
+from vqcodec.model import get_config
+
+from conftest import synthetic_video
+
+
+@pytest.fixture
+def clip_folder(tmp_path) -> Path:
+    d = tmp_path / "clips"
+    d.mkdir()
+    for i in range(4):
+        np.save(d / f"c{i}.npy", synthetic_video(12, 24, 24, seed=i))
+    return d
+
+
+def _tc(tmp_path, data, **kw) -> TrainConfig:
+    base = dict(config="tiny", data=f"folder:{data}", out=str(tmp_path / "run"), steps=6, batch_size=2,
+                crop_frames=8, crop_size=16, val_every=3, ckpt_every=3, cache_dir=str(tmp_path / "cache"),
+                threads=1, progress=False, warmup=2, samples_per_epoch=64)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_train_writes_checkpoint_metrics_and_validation(tmp_path, clip_folder):
+    res = train(_tc(tmp_path, clip_folder))
+    assert res["step"] == 6
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 6 and ck["model_config"]["name"] == "tiny"
+    recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    vals = [r for r in recs if r["kind"] == "val"]
+    assert [v["step"] for v in vals] == [3, 6]
+    point = vals[-1]["points"]["1"]
+    assert 0 < point["psnr"] < 100 and -1 <= point["ssim"] <= 1 and point["bpp_entropy"] > 0
+
+
+def test_resume_continues_the_same_run(tmp_path, clip_folder):
+    train(_tc(tmp_path, clip_folder, steps=4))
+    first = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    with pytest.raises(FileExistsError):
+        train(_tc(tmp_path, clip_folder, steps=8))   # refuses to clobber a run without --resume
+    res = train(_tc(tmp_path, clip_folder, steps=8, resume=True))
+    assert res["step"] == 8
+    second = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert second["step"] == 8 and second["train_seconds"] >= first["train_seconds"]
+    # the optimiser state carried over (Adam's step counter keeps counting)
+    s1 = next(iter(first["optimizer"]["state"].values()))["step"]
+    s2 = next(iter(second["optimizer"]["state"].values()))["step"]
+    assert float(s2) == float(s1) + 4
+
+
+def test_resume_without_checkpoint_is_an_error(tmp_path, clip_folder):
+    with pytest.raises(FileNotFoundError):
+        train(_tc(tmp_path, clip_folder, resume=True))
+
+
+def test_schedule_and_quantiser_dropout():
+    tc = TrainConfig(steps=1000, warmup=100, lr=1e-3)
+    assert lr_at(0, tc) < lr_at(99, tc) <= 1e-3
+    assert lr_at(999, tc) == pytest.approx(1e-4, rel=0.05)
+    import random
+    cfg = get_config("cpu")
+    seen = {sample_stages(cfg, random.Random(i)) for i in range(400)}
+    assert (4, 0) in seen and (1, 0) in seen and (4, 6) in seen
+    assert all(nt == cfg.top_stages for nt, nb in seen if nb > 0)
+
+
+def test_ddp_gloo_two_processes(tmp_path, clip_folder):
+    out = tmp_path / "ddp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+           "-m", "vqcodec.cli.main", "train", "--config", "tiny", "--data", f"folder:{clip_folder}",
+           "--out", str(out), "--steps", "4", "--batch-size", "2", "--crop", "8x16", "--threads", "1",
+           "--val-every", "2", "--ckpt-every", "2", "--cache-dir", str(tmp_path / "cache"), "-q"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ck = torch.load(out / "checkpoint.pt", weights_only=True)
+    assert ck["step"] == 4

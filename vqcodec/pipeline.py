@@ -1,0 +1,305 @@
+"""File-level codec: a video file -> coded-size frames -> GOPs -> a .vqv file, and back.
+
+Frames are streamed: the input is read one frame at a time, resized to the coded size and handed
+to :class:`~vqcodec.codec.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
+network has produced it. Each function returns a plain dict report that the CLI prints.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vqcodec.formats import VqvReader
+
+from . import codec
+from .errors import VqvError
+from .metrics import QualityAccumulator
+from .video_io import VideoWriter, open_video
+from .weights import CodecModel, load_model
+
+DEFAULT_SHORT_SIDE = 64
+MAX_SIDE = 4096
+
+
+# ------------------------------------------------------------------------------------------ options
+
+def parse_fps(value: str | float | Fraction | None) -> Fraction | None:
+    if value is None:
+        return None
+    try:
+        f = Fraction(str(value)).limit_denominator(1_000_000)
+    except (ValueError, ZeroDivisionError):
+        raise VqvError(f"bad frame rate {value!r} (use e.g. 16, 29.97 or 30000/1001)") from None
+    if not 0 < f <= 1000:
+        raise VqvError(f"frame rate {value} out of range (0, 1000]")
+    return f
+
+
+def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[int, int]:
+    """The size frames are coded at.
+
+    Default: scaled down so the short side is 64 with each side rounded to the model's spatial
+    stride, aspect kept; a source already that small is kept as it is (never upscaled; the codec
+    pads to the stride internally and crops after). ``WxH`` or ``native`` override it.
+    """
+    if size is None:
+        short = min(src_w, src_h)
+        if short <= DEFAULT_SHORT_SIDE:
+            return src_w, src_h
+        scale = DEFAULT_SHORT_SIDE / short
+        w = max(stride, int(round(src_w * scale / stride)) * stride)
+        h = max(stride, int(round(src_h * scale / stride)) * stride)
+        return w, h
+    if size == "native":
+        return src_w, src_h
+    try:
+        w_s, h_s = size.lower().split("x")
+        w, h = int(w_s), int(h_s)
+    except ValueError:
+        raise VqvError(f"bad --size {size!r} (use WxH, e.g. 96x64, or native)") from None
+    if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
+        raise VqvError(f"--size {size} out of range (1..{MAX_SIDE} per side)")
+    return w, h
+
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    if n is None:
+        yield
+        return
+    if n < 1:
+        raise VqvError("--threads must be at least 1")
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def _progress(enabled: bool, total: int | None, desc: str):
+    from tqdm import tqdm  # noqa: PLC0415
+    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, leave=False, dynamic_ncols=True)
+
+
+@contextlib.contextmanager
+def _atomic_output(path: Path):
+    """Yield a temporary sibling path; move it over ``path`` only if the block succeeds."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# ------------------------------------------------------------------------------------------ encode
+
+class _MeasuringEncoder(codec.GopEncoder):
+    """A GopEncoder that also decodes each batch of codes and scores it against its input."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.quality_acc = QualityAccumulator()
+
+    def _flush(self) -> None:
+        pending = list(self._pending)
+        start = len(self.gop_codes)
+        super()._flush()
+        if not pending:
+            return
+        from .codes import Codes  # noqa: PLC0415
+        recon = self.model.net.decode(Codes.stack([c for c, _ in self.gop_codes[start:]]))
+        for (gop, n), rec in zip(pending, recon):
+            self.quality_acc.update(gop[:n, :self.height, :self.width], rec[:n, :self.height, :self.width])
+
+
+def encode_file(input: str | Path, output: str | Path, *, quality: int | None = None, size: str | None = None,
+                fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
+                gop_context: bool = True, measure_quality: bool = False, threads: int | None = None,
+                progress: bool = True, model: CodecModel | None = None) -> dict:
+    output = Path(output)
+    if output.suffix.lower() != ".vqv":
+        raise VqvError(f"output {output} should end in .vqv")
+    t0 = time.perf_counter()
+    with _threads(threads):
+        model = model or load_model(model_path)
+        q = quality if quality is not None else model.default_quality
+        if q not in model.qualities:
+            raise VqvError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
+        info, frames = open_video(input, fps=parse_fps(fps))
+        cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
+        enc_cls = _MeasuringEncoder if measure_quality else codec.GopEncoder
+        enc = enc_cls(model, q, cw, ch)
+        n = 0
+        with _progress(progress, info.frame_count, "encode") as bar:
+            for frame in frames:
+                enc.add_frame(codec.resize_frames(frame[None], cw, ch)[0])
+                n += 1
+                bar.update(1)
+        if n == 0:
+            raise VqvError(f"{input}: empty video")
+        gop_codes = enc.finish()
+        with _atomic_output(output) as tmp, open(tmp, "wb") as f:
+            stats = codec.write_container(f, model, q, gop_codes, prior_kind=prior,
+                                          source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps)
+    seconds = time.perf_counter() - t0
+    nbytes = output.stat().st_size
+    with open(output, "rb") as f:
+        overhead = VqvReader(f).overhead()
+    raw = n * cw * ch * 3
+    duration = n / float(info.fps)
+    report = {
+        "input": str(input), "output": str(output), "frames": n, "fps": str(info.fps), "duration_s": duration,
+        "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": q, "prior": stats.prior,
+        "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
+        "ratio_vs_rgb24": raw / nbytes,
+        "ratio_vs_input": (info.source_bytes / nbytes) if info.source_bytes else None,
+        "bits_per_stream": {k: round(v, 1) for k, v in stats.bits_per_stream.items()},
+        "bits_per_level": _per_level(stats.bits_per_stream),
+        "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,
+        "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
+        "gops": stats.gops, "encode_seconds": seconds, "encode_fps": n / seconds,
+        "threads": torch.get_num_threads() if threads is None else threads,
+    }
+    if measure_quality:
+        report["psnr"] = enc.quality_acc.psnr_value(cap=100.0)
+        report["ssim"] = enc.quality_acc.ssim
+    return report
+
+
+def _per_level(bits: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for name, b in bits.items():
+        lvl = name.split(".")[0]
+        out[lvl] = round(out.get(lvl, 0.0) + b, 1)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ decode
+
+def _open_reader(path: str | Path):
+    p = Path(path)
+    if not p.exists():
+        raise VqvError(f"{p}: no such file")
+    if p.is_dir():
+        raise VqvError(f"{p} is a folder, not a .vqv file")
+    f = open(p, "rb")
+    try:
+        return f, VqvReader(f)
+    except BaseException:
+        f.close()
+        raise
+
+
+def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path | None = None,
+                scale_to_source: bool = False, threads: int | None = None, progress: bool = True,
+                model: CodecModel | None = None) -> dict:
+    t0 = time.perf_counter()
+    f, reader = _open_reader(input)
+    with f, _threads(threads):
+        h = reader.header
+        if h.frame_count == 0:
+            raise VqvError(f"{input}: the file holds no frames")
+        model = model or load_model(model_path)
+        codec.check_model(h, model)
+        ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
+        fps = Fraction(h.fps_num, h.fps_den)
+        n = 0
+        with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count) as writer, \
+                _progress(progress, h.frame_count, "decode") as bar:
+            for gop in codec.decode_gops(reader, model):
+                if scale_to_source:
+                    gop = codec.resize_frames(gop, ow, oh)
+                for frame in gop:
+                    writer.write(frame)
+                n += len(gop)
+                bar.update(len(gop))
+    seconds = time.perf_counter() - t0
+    return {"input": str(input), "output": str(output), "frames": n, "size": [ow, oh], "fps": str(fps),
+            "decode_seconds": seconds, "decode_fps": n / seconds}
+
+
+# ------------------------------------------------------------------------------------------ inspect
+
+def file_info(input: str | Path) -> dict:
+    """Header, prior, per-GOP sizes and overhead of a .vqv file; needs no model."""
+    f, reader = _open_reader(input)
+    with f:
+        h = reader.header
+        chunks = list(reader)
+        ov = reader.overhead()
+        version = reader.version
+    frames = h.frame_count
+    fps = Fraction(h.fps_num, h.fps_den)
+    pixels = frames * h.coded_width * h.coded_height
+    total = ov["total"]
+    return {
+        "file": str(input), "format_version": f"{version[0]}.{version[1]}", "model": h.model_digest.hex(),
+        "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
+        "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length,
+        "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
+        "gop_context": h.gop_context, "bytes": total, "bpp": 8 * total / pixels if pixels else None,
+        "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
+        "gops": [{"index": c.index, "frames": c.frame_count, "payload_bytes": len(c.payload),
+                  "symbols": list(c.symbol_counts), "uses_context": c.uses_context} for c in chunks],
+    }
+
+
+class CodeFile:
+    """The code indices of a .vqv file, per GOP, without decoding pixels (see :func:`read_codes`)."""
+
+    def __init__(self, header, gops: list, frame_counts: list[int], model_digest: str) -> None:
+        self.header = header
+        self.gops = gops                    # list[Codes], one per GOP, levels coarsest first
+        self.frame_counts = frame_counts    # real frames in each GOP (the last may be padded)
+        self.model = model_digest
+
+    def __len__(self) -> int:
+        return len(self.gops)
+
+    def level(self, name: str) -> np.ndarray:
+        """All GOPs of one level stacked: int array (gops, stages, T, H, W)."""
+        return np.stack([g.level(name).indices for g in self.gops]).astype(np.int32)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if not self.gops:
+            return {}
+        return {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
+
+
+def read_codes(path: str | Path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
+    """Read the code indices of a .vqv file (the model is needed only for its priors and grids)."""
+    f, reader = _open_reader(path)
+    with f:
+        model = model or load_model(model_path)
+        gops, counts = [], []
+        for _, codes, n in codec.read_gop_codes(reader, model):
+            gops.append(codes)
+            counts.append(n)
+        return CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
+
+
+def export_codes(input: str | Path, output: str | Path, *, model_path: str | Path | None = None) -> dict:
+    cf = read_codes(input, model_path)
+    arrays = cf.arrays()
+    h = cf.header
+    output = Path(output)
+    if output.suffix != ".npz":
+        raise VqvError(f"output {output} should end in .npz")
+    with _atomic_output(output) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays, frame_counts=np.array(cf.frame_counts, np.int32),
+                                fps=np.array([h.fps_num, h.fps_den], np.int64),
+                                coded_size=np.array([h.coded_width, h.coded_height], np.int32),
+                                quality=np.array(h.quality, np.int32))
+    return {"output": str(output), "gops": len(cf), "model": cf.model,
+            "arrays": {k: list(v.shape) for k, v in arrays.items()}, "quality": h.quality}
