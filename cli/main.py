@@ -203,6 +203,23 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, perc
         click.echo(f"stopped at step {result['step']}; checkpoint in {out}")
 
 
+@main.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="weights file to write (vqcodec/weights/...)")
+@click.option("--data", required=True, metavar="corpus:DIR|folder:DIR", help="training data (prior) and validation clips")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path.home() / ".cache" / "vqv", show_default=True)
+@click.option("--name", default="default", show_default=True, help="manifest entry to record it under")
+@click.option("--no-manifest", is_flag=True, help="do not record it in weights/manifest.json")
+@data_errors
+def ship(checkpoint, out, data, cache_dir, name, no_manifest):
+    """Export a training checkpoint as shippable half-precision weights with priors and a model card."""
+    from vqcodec.ship import ship as run  # noqa: PLC0415
+
+    rep = run(checkpoint, out, data=data, cache_dir=cache_dir, name=name, make_default=not no_manifest,
+              log=lambda m: click.echo(m, err=True))
+    click.echo(json.dumps(rep, indent=2))
+
+
 @main.group()
 def corpus() -> None:
     """The open training corpus."""

@@ -95,7 +95,7 @@ def test_codes_stack_unbatch_round_trip():
 
 def test_ema_codebook_moves_to_the_data():
     torch.manual_seed(0)
-    vq = VectorQuantizer(dim=2, codebook_size=4, decay=0.5, dead_threshold=0.0)
+    vq = VectorQuantizer(dim=2, codebook_size=4, decay=0.5, dead_after=0)
     centers = torch.tensor([[5.0, 5.0], [-5.0, 5.0], [5.0, -5.0], [-5.0, -5.0]])
     data = torch.cat([c + 0.1 * torch.randn(64, 2) for c in centers])
     vq.train()
@@ -110,13 +110,16 @@ def test_ema_codebook_moves_to_the_data():
 
 def test_dead_codes_are_restarted_on_data():
     torch.manual_seed(0)
-    vq = VectorQuantizer(dim=2, codebook_size=8, decay=0.5, dead_threshold=0.5)
+    vq = VectorQuantizer(dim=2, codebook_size=8, decay=0.5, dead_after=3)
     vq.train()
     vq(torch.randn(32, 2))                 # k-means init
     vq.codebook[3] = torch.tensor([1e3, 1e3])  # a code nothing maps to
     vq.ema_sum[3] = vq.codebook[3]
     data = torch.randn(256, 2)
-    for _ in range(5):
+    for _ in range(2):
+        vq(data)
+    assert float(vq.codebook[3].abs().max()) > 100.0  # not yet: idle for only 2 steps
+    for _ in range(2):
         vq(data)
     assert float(vq.codebook[3].abs().max()) < 10.0  # moved back onto the data
 

@@ -117,8 +117,22 @@ def get_config(name: str) -> ModelConfig:
 
 # ----------------------------------------------------------------------------------------------- blocks
 
+class TemporalConv3d(nn.Conv3d):
+    """A (k, 1, 1) Conv3d run as a 2D conv over (T, H*W).
+
+    Same parameters as the Conv3d, same result; PyTorch's CPU backend sends (k, 1, 1) 3D kernels to a
+    slow reference path, and this takes the oneDNN path instead (about 5x faster in training).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, t, h, w = x.shape
+        y = F.conv2d(x.reshape(b, c, t, h * w), self.weight.squeeze(-1), self.bias, padding=(self.padding[0], 0))
+        return y.view(b, -1, y.shape[2], h, w)
+
+
 def _conv(cin: int, cout: int, k: Stride = (3, 3, 3)) -> nn.Conv3d:
-    return nn.Conv3d(cin, cout, k, padding=tuple(x // 2 for x in k))
+    cls = TemporalConv3d if k[1:] == (1, 1) else nn.Conv3d
+    return cls(cin, cout, k, padding=tuple(x // 2 for x in k))
 
 
 class ResBlock3d(nn.Module):

@@ -55,14 +55,15 @@ class VectorQuantizer(nn.Module):
     """
 
     def __init__(self, dim: int, codebook_size: int, decay: float = 0.99, eps: float = 1e-5,
-                 dead_threshold: float = 0.02) -> None:
+                 dead_after: int = 50) -> None:
         super().__init__()
         self.dim, self.codebook_size = dim, codebook_size
-        self.decay, self.eps, self.dead_threshold = decay, eps, dead_threshold
+        self.decay, self.eps, self.dead_after = decay, eps, dead_after
         self.register_buffer("codebook", torch.randn(codebook_size, dim) * 0.1)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))
+        self.register_buffer("idle", torch.zeros(codebook_size, dtype=torch.int32))  # steps since last used
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code for each row of ``x`` (N, D)."""
@@ -81,6 +82,7 @@ class VectorQuantizer(nn.Module):
         self.codebook.copy_(centers)
         self.ema_sum.copy_(centers)
         self.ema_count.fill_(1.0)
+        self.idle.zero_()
         self.initialised.fill_(True)
 
     @torch.no_grad()
@@ -94,16 +96,18 @@ class VectorQuantizer(nn.Module):
         n = self.ema_count.sum()
         count = (self.ema_count + self.eps) / (n + self.codebook_size * self.eps) * n  # Laplace smoothing
         self.codebook.copy_(self.ema_sum / count[:, None])
-        # Dead-code restart: a code used by fewer than dead_threshold vectors per step (EMA) is moved
-        # onto a random current input, so capacity is not wasted on codes nothing maps to.
-        dead = self.ema_count < self.dead_threshold
-        if dead.any():
-            pick = torch.randint(0, x.shape[0], (self.codebook_size,), device=x.device)
+        # Dead-code restart: codes idle for dead_after steps move onto inputs that are badly served
+        # now (sampled by squared quantisation error), where they will be used at once.
+        self.idle.add_(1).masked_fill_(onehot_count > 0, 0)
+        dead = self.idle >= self.dead_after
+        if self.dead_after > 0 and bool(dead.any()):
+            err = (x - self.codebook[idx]).pow(2).sum(1) + 1e-12
+            pick = torch.multinomial(err, self.codebook_size, replacement=True)
             fresh = _broadcast(x[pick].clone())
-            dead = _broadcast(dead.clone())
             self.codebook[dead] = fresh[dead]
             self.ema_sum[dead] = fresh[dead]
             self.ema_count[dead] = 1.0
+            self.idle[dead] = 0
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Quantise rows of ``x`` (N, D): returns (quantised with straight-through grad, indices, commit loss)."""

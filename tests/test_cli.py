@@ -1,0 +1,128 @@
+"""The `vqv` command as a user meets it: reports, exit codes, one-line errors, no clobbering."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vqcodec.cli.main import main
+
+from conftest import synthetic_video
+
+
+def run(*args):
+    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return r.exit_code, r.output, r.stderr if hasattr(r, "stderr") else ""
+
+
+@pytest.fixture
+def encoded(tiny_weights, tmp_path, video_npy) -> Path:
+    out = tmp_path / "clip.vqv"
+    code, _, _ = run("encode", video_npy, out, "--model", tiny_weights, "-q")
+    assert code == 0
+    return out
+
+
+def test_encode_prints_the_bitrate_report(tiny_weights, tmp_path, video_npy):
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--psnr")
+    assert code == 0
+    for word in ("frames", "bpp", "kbps", "ratio", "vs raw RGB24", "PSNR", "SSIM", "frames/s", "top", "bottom"):
+        assert word in out
+
+
+def test_encode_json_report(tiny_weights, tmp_path, video_npy):
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--json", "--quality", "1")
+    rep = json.loads(out[out.index("{"):])
+    assert code == 0 and rep["quality"] == 1 and rep["frames"] == 40
+    assert rep["bytes"] == (tmp_path / "o.vqv").stat().st_size
+
+
+def test_decode_info_codes(encoded, tiny_weights, tmp_path):
+    code, out, _ = run("decode", encoded, tmp_path / "back.npy", "--model", tiny_weights)
+    assert code == 0 and np.load(tmp_path / "back.npy").shape == (40, 48, 40, 3)
+    code, out, _ = run("info", encoded)
+    assert code == 0 and "overhead" in out and "GOP    1" in out
+    code, out, _ = run("info", encoded, "--json")
+    assert json.loads(out)["frames"] == 40
+    code, out, _ = run("codes", encoded, tmp_path / "c.npz", "--model", tiny_weights)
+    z = np.load(tmp_path / "c.npz")
+    assert code == 0 and z["bottom"].ndim == 5 and list(z["frame_counts"]) == [32, 8]
+
+
+def test_read_codes_api(encoded, tiny_weights):
+    import vqcodec
+    cf = vqcodec.read_codes(encoded, tiny_weights)
+    assert len(cf) == 2 and cf.level("top").shape[0] == 2 and cf.level("bottom").dtype == np.int32
+
+
+def test_refuses_to_overwrite_without_force(encoded, tiny_weights, video_npy):
+    before = encoded.read_bytes()
+    code, out, _ = run("encode", video_npy, encoded, "--model", tiny_weights, "--quality", "1")
+    assert code == 1 and "exists" in out and encoded.read_bytes() == before
+    code, _, _ = run("encode", video_npy, encoded, "--model", tiny_weights, "--quality", "1", "-f", "-q")
+    assert code == 0 and encoded.read_bytes() != before
+
+
+@pytest.mark.parametrize("make,needle", [
+    (lambda d: d / "missing.mp4", "no such file"),
+    (lambda d: (d / "junk.mp4").write_bytes(b"not a video at all" * 10) or d / "junk.mp4", ""),
+    (lambda d: (d / "empty.mp4").write_bytes(b"") or d / "empty.mp4", "empty"),
+    (lambda d: np.save(d / "bad.npy", np.zeros((4, 8, 8), np.float32)) or d / "bad.npy", ""),
+    (lambda d: np.save(d / "none.npy", np.zeros((0, 8, 8, 3), np.uint8)) or d / "none.npy", ""),
+])
+def test_bad_inputs_are_one_line_errors(tiny_weights, tmp_path, make, needle):
+    src = make(tmp_path)
+    code, out, _ = run("encode", src, tmp_path / "o.vqv", "--model", tiny_weights, "-q")
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("vqv: error:") and needle in lines[0].lower()
+    assert not (tmp_path / "o.vqv").exists()
+
+
+def test_bad_options(tiny_weights, tmp_path, video_npy):
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--quality", "9")
+    assert code == 1 and "quality" in out
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--size", "wide")
+    assert code == 1 and "--size" in out
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--fps", "0")
+    assert code == 1 and "frame rate" in out
+    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--prior", "magic")
+    assert code == 2
+
+
+def test_decode_errors(encoded, tiny_weights, tmp_path):
+    not_vqv = tmp_path / "x.vqv"
+    not_vqv.write_bytes(b"hello world, not a vqv file")
+    code, out, _ = run("decode", not_vqv, tmp_path / "o.npy", "--model", tiny_weights)
+    assert code == 1 and "not a .vqv file" in out
+    trunc = tmp_path / "t.vqv"
+    trunc.write_bytes(encoded.read_bytes()[:-20])
+    code, out, _ = run("decode", trunc, tmp_path / "o.npy", "--model", tiny_weights)
+    assert code == 1 and len(out.strip().splitlines()) == 1
+    code, out, _ = run("decode", encoded, tmp_path / "o.avi", "--model", tiny_weights)
+    assert code == 1 and "unsupported output" in out
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_console_script_exit_codes(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "vqcodec.cli.main", "info", str(tmp_path / "nope.vqv")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and r.stderr.strip().startswith("vqv: error:") and "Traceback" not in r.stderr
+    r = subprocess.run([sys.executable, "-m", "vqcodec.cli.main", "encode"], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2
+
+
+def test_model_info_presets():
+    code, out, _ = run("model-info", "--config", "cpu")
+    assert code == 0 and "parameters" in out and "Q1" in out and "bpp" in out
+    code, out, _ = run("model-info", "--config", "paper", "--json")
+    rep = json.loads(out)
+    assert rep["latent_grids"] == {"top": [4, 8, 8], "bottom": [8, 16, 16]}
+    code, out, _ = run("model-info", "--config", "nope")
+    assert code == 1

@@ -1,0 +1,178 @@
+"""The codec end to end: frames -> .vqv -> frames, exactness, determinism, robustness, streaming."""
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec import codec, pipeline
+from vqcodec.codes import Codes
+from vqcodec.errors import ModelMismatchError, VqvError
+from vqcodec.formats import VqvFormatError, VqvReader
+
+from conftest import make_tiny_weights, synthetic_video
+
+
+def test_round_trip_matches_model_decode_exactly(tiny_model):
+    frames = synthetic_video(40, 48, 40)
+    for q in tiny_model.qualities:
+        data = codec.encode_frames(frames, 16, model=tiny_model, quality=q)
+        out = codec.decode_bytes(data, model=tiny_model)
+        assert out.shape == frames.shape and out.dtype == np.uint8
+        # what the decoder produces is exactly the network's decoding of the encoder's codes
+        pw, ph = codec.padded_size(40, 48, tiny_model.cfg.stride)
+        gops = [codec.pad_gop(frames[i:i + 32], 32, ph, pw) for i in (0, 32)]
+        codes = tiny_model.net.encode(np.stack(gops), q)
+        ref = tiny_model.net.decode(codes)
+        expect = np.concatenate([ref[0], ref[1][:8]])[:, :48, :40]
+        np.testing.assert_array_equal(out, expect)
+
+
+@pytest.mark.parametrize("prior", ["uniform", "empirical-static", "empirical-adaptive", "auto"])
+def test_every_prior_round_trips_the_codes(tiny_model, prior):
+    frames = synthetic_video(33, 32, 32, seed=3)
+    data = codec.encode_frames(frames, 16, model=tiny_model, prior=prior)
+    reader = VqvReader(io.BytesIO(data))
+    got = [c for _, c, _ in codec.read_gop_codes(reader, tiny_model)]
+    pw, ph = codec.padded_size(32, 32, tiny_model.cfg.stride)
+    gops = np.stack([codec.pad_gop(frames[i:i + 32], 32, ph, pw) for i in (0, 32)])
+    want = tiny_model.net.encode(gops).unbatch()
+    for g, w in zip(got, want):
+        for a, b in zip(g.levels, w.levels):
+            np.testing.assert_array_equal(a.indices, b.indices)
+    if prior != "auto":
+        assert reader.header.prior == prior
+
+
+def test_auto_prior_is_never_larger_than_the_others(tiny_model):
+    frames = synthetic_video(64, 32, 32, seed=5)
+    sizes = {p: len(codec.encode_frames(frames, 16, model=tiny_model, prior=p))
+             for p in ("uniform", "empirical-static", "empirical-adaptive", "auto")}
+    assert sizes["auto"] <= min(sizes.values()) + 8   # + ANS flush rounding
+
+
+def test_file_round_trip_keeps_frames_fps_and_size(tiny_model, tiny_weights, tmp_path, video_npy):
+    out = tmp_path / "a.vqv"
+    rep = pipeline.encode_file(video_npy, out, model=tiny_model, fps="25", progress=False, measure_quality=True)
+    # .npy input is taken at 16 fps; --fps 25 resamples by timestamp
+    assert rep["fps"] == "25" and rep["frames"] == 63   # 2.5 s of video at 25 fps, the last frame held to the end
+    assert rep["bytes"] == out.stat().st_size and rep["bpp"] > 0 and 0 < rep["ssim"] <= 1
+    back = tmp_path / "b.npy"
+    d = pipeline.decode_file(out, back, model=tiny_model, progress=False)
+    arr = np.load(back)
+    assert arr.shape == (rep["frames"], 48, 40, 3) and d["fps"] == "25"
+    info = pipeline.file_info(out)
+    assert info["frames"] == rep["frames"] and info["coded_size"] == [40, 48]
+    assert info["overhead"]["total"] == rep["bytes"]
+
+
+def test_default_coded_size_scales_short_side_to_64():
+    assert pipeline.coded_size(176, 144, None, 16) == (80, 64)
+    assert pipeline.coded_size(1280, 720, None, 16) == (112, 64)
+    assert pipeline.coded_size(64, 64, None, 16) == (64, 64)
+    assert pipeline.coded_size(40, 30, None, 16) == (40, 30)   # never upscaled
+    assert pipeline.coded_size(176, 144, "native", 16) == (176, 144)
+    assert pipeline.coded_size(176, 144, "96x64", 16) == (96, 64)
+    with pytest.raises(VqvError):
+        pipeline.coded_size(176, 144, "big", 16)
+
+
+def test_scale_to_source_restores_the_source_size(tiny_model, tmp_path):
+    src = tmp_path / "big.npy"
+    np.save(src, synthetic_video(8, 96, 128))
+    out = tmp_path / "x.vqv"
+    rep = pipeline.encode_file(src, out, model=tiny_model, progress=False)
+    assert rep["coded_size"] == [88, 64]   # tiny model: spatial stride 8
+    pipeline.decode_file(out, tmp_path / "y.npy", model=tiny_model, scale_to_source=True, progress=False)
+    assert np.load(tmp_path / "y.npy").shape == (8, 96, 128, 3)
+
+
+def test_model_mismatch_is_refused_by_name(tiny_model, tmp_path):
+    data = codec.encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
+    from vqcodec.weights import load_model
+    other = load_model(make_tiny_weights(tmp_path / "other.pt", seed=1))
+    with pytest.raises(ModelMismatchError, match="encoded with model"):
+        codec.decode_bytes(data, model=other)
+
+
+def _small_file(tiny_model) -> bytes:
+    return codec.encode_frames(synthetic_video(40, 16, 16), 16, model=tiny_model, prior="empirical-adaptive")
+
+
+def test_every_truncation_is_a_clear_error(tiny_model):
+    data = _small_file(tiny_model)
+    for cut in range(len(data)):
+        with pytest.raises((VqvFormatError, VqvError)):
+            codec.decode_bytes(data[:cut], model=tiny_model)
+
+
+def test_random_byte_flips_never_decode_silently(tiny_model):
+    data = _small_file(tiny_model)
+    rng = np.random.default_rng(0)
+    for pos in rng.choice(len(data), size=min(len(data), 120), replace=False):
+        bad = bytearray(data)
+        bad[pos] ^= 1 << int(rng.integers(8))
+        with pytest.raises((VqvFormatError, VqvError)) as e:
+            codec.decode_bytes(bytes(bad), model=tiny_model)
+        assert "\n" not in str(e.value)
+
+
+def test_crc_error_names_the_gop(tiny_model):
+    data = bytearray(_small_file(tiny_model))
+    reader = VqvReader(io.BytesIO(bytes(data)))
+    # flip a byte inside GOP 1's payload: find it through the index
+    chunk1 = reader.read_chunk(1).payload
+    pos = bytes(data).rfind(chunk1) + len(chunk1) // 2
+    data[pos] ^= 0x10
+    with pytest.raises(VqvFormatError, match="GOP 1"):
+        codec.decode_bytes(bytes(data), model=tiny_model)
+
+
+def test_identical_bytes_with_one_and_two_threads(tiny_weights, tmp_path, video_npy):
+    script = (
+        "import sys, torch; torch.set_num_threads(int(sys.argv[1]));"
+        "from vqcodec import pipeline;"
+        "pipeline.encode_file(sys.argv[2], sys.argv[3], model_path=sys.argv[4], progress=False)"
+    )
+    outs = []
+    for n in (1, 2):
+        out = tmp_path / f"t{n}.vqv"
+        env = {**os.environ, "OMP_NUM_THREADS": str(n)}
+        subprocess.run([sys.executable, "-c", script, str(n), str(video_npy), str(out), str(tiny_weights)],
+                       check=True, env=env, timeout=300)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
+def test_memory_does_not_grow_with_video_length(tiny_weights, tmp_path):
+    """Peak RSS of encoding+decoding a long video stays near a short one's (frames are streamed)."""
+    script = r"""
+import resource, sys
+import numpy as np
+from vqcodec import pipeline
+from vqcodec.weights import load_model
+n = int(sys.argv[1]); src = sys.argv[2]
+m = load_model(sys.argv[3])
+# the source is a memory-mapped .npy, so only the frames in flight are resident
+arr = np.lib.format.open_memmap(src, mode="w+", dtype=np.uint8, shape=(n, 64, 64, 3))
+for i in range(0, n, 64):
+    arr[i:i + 64] = (np.arange(64)[:, None, None, None] + i) % 256
+arr.flush(); del arr
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pipeline.encode_file(src, src + ".vqv", model=m, progress=False)
+pipeline.decode_file(src + ".vqv", src + ".out.mp4", model=m, progress=False)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
+"""
+    growth = {}
+    for n in (64, 2048):   # 2048 frames of 64x64 RGB = 25 MB of raw frames
+        r = subprocess.run([sys.executable, "-c", script, str(n), str(tmp_path / f"v{n}.npy"), str(tiny_weights)],
+                           capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        assert r.returncode == 0, r.stderr[-1500:]
+        growth[n] = int(r.stdout.strip().splitlines()[-1])   # KiB
+    # 32x more frames: the extra peak memory stays far below the 25 MB the frames would take
+    assert growth[2048] - growth[64] < 12_000, growth

@@ -1,0 +1,109 @@
+"""Turn a training checkpoint into the weights file the codec ships.
+
+1. round the weights to half precision (the shipped form) and use that network from here on, so
+   the priors and measurements describe exactly what users get;
+2. measure the empirical-static prior: code frequencies of every stream on training clips;
+3. measure every operating point on the validation clips through the real codec (file bytes,
+   PSNR, SSIM, for each prior);
+4. write the weights with the prior and the measurements (the model card) inside.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from . import codec
+from .metrics import psnr, ssim
+from .priors import EmpiricalStaticPrior
+from .weights import CodecModel, net_from_checkpoint, save_weights, sha256_file, MANIFEST, WEIGHTS_DIR
+
+
+def static_prior_counts(net, clips: list[np.ndarray], batch: int = 8) -> dict[str, np.ndarray]:
+    """Per-stream code counts over clips, at the top operating point (every stream present)."""
+    q = len(net.cfg.operating_points)
+    counts: dict[str, np.ndarray] = {}
+    for i in range(0, len(clips), batch):
+        codes = net.encode(np.stack(clips[i:i + batch]), q)
+        for s in codec.codes_to_streams(codes):
+            counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
+    return counts
+
+
+def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform", "empirical-static",
+                                                                        "empirical-adaptive", "auto")) -> dict:
+    """Mean bpp (real .vqv bytes, each clip its own file), PSNR, SSIM of every quality and prior."""
+    out = {}
+    for q in model.qualities:
+        rec = {}
+        by_prior = {}
+        for p in priors:
+            nbytes, ps, ss = [], [], []
+            for clip in clips:
+                data = codec.encode_frames(clip, Fraction(16), model=model, quality=q, prior=p)
+                nbytes.append(len(data))
+                if p == "auto":
+                    back = codec.decode_bytes(data, model=model)
+                    ps.append(psnr(clip, back, cap=100.0))
+                    ss.append(ssim(clip, back))
+            t, h, w, _ = clips[0].shape
+            by_prior[p] = float(np.mean(nbytes)) * 8 / (t * h * w)
+            if p == "auto":
+                rec = {"bpp": by_prior[p], "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
+        rec["bpp_by_prior"] = by_prior
+        out[str(q)] = rec
+    return out
+
+
+def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str | Path, name: str = "default",
+         prior_clips: int = 400, make_default: bool = True, operating_points=None, default_quality=None,
+         log=print) -> dict:
+    from .data import ClipSpec, build_dataset  # noqa: PLC0415
+
+    overrides = {}
+    if operating_points is not None:
+        overrides["operating_points"] = tuple(tuple(p) for p in operating_points)
+    if default_quality is not None:
+        overrides["default_quality"] = default_quality
+    net = net_from_checkpoint(checkpoint, **overrides)
+    state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+    with torch.no_grad():   # what users get: half-precision weights
+        for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
+            p.copy_(p.half().float())
+    clip = ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0)
+    train_ds = build_dataset(data, "train", clip, cache_dir, train=False, progress=False)
+    step = max(1, len(train_ds) // prior_clips)
+    train_clips = [train_ds[i].numpy() for i in range(0, len(train_ds), step)][:prior_clips]
+    log(f"static prior from {len(train_clips)} training clips")
+    static = EmpiricalStaticPrior.from_counts(static_prior_counts(net, train_clips))
+    priors = {"empirical-static": static.to_bytes()}
+    val_ds = build_dataset(data, "val", clip, cache_dir, train=False, progress=False)
+    val_clips = [val_ds[i].numpy() for i in range(len(val_ds))]
+    model = CodecModel(net, "0" * 64, None, priors, {})
+    t0 = time.time()
+    points = measure_points(model, val_clips)
+    log(f"measured {len(points)} operating points on {len(val_clips)} validation clips in {time.time() - t0:.0f}s")
+    card = {
+        "data": data.split(":")[0] + " (open corpus)" if data.startswith("corpus:") else data,
+        "validation_clips": len(val_clips), "training_steps": int(state["step"]),
+        "training_cpu_hours": round(float(state.get("train_seconds", 0.0)) / 3600 * 2, 2),
+        "training_wall_hours": round(float(state.get("train_seconds", 0.0)) / 3600, 2),
+        "operating_points": points,
+    }
+    out = Path(out)
+    sha = save_weights(net, out, half=True, priors=priors, card=card)
+    if make_default:
+        entries = json.loads(MANIFEST.read_text()) if MANIFEST.is_file() else {}
+        entries[name] = {"file": out.name, "sha256": sha}
+        if out.parent.resolve() != WEIGHTS_DIR.resolve():
+            raise ValueError(f"shipped weights belong in {WEIGHTS_DIR}")
+        tmp = MANIFEST.with_suffix(".tmp")
+        tmp.write_text(json.dumps(entries, indent=2) + "\n")
+        os.replace(tmp, MANIFEST)
+    return {"file": str(out), "sha256": sha, "bytes": out.stat().st_size, **card}
