@@ -74,21 +74,24 @@ QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's
               help="model weights (default: the shipped model)")
 @click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
-@click.option("--gop-context/--no-gop-context", default=True, show_default=True,
-              help="let a GOP's codes be predicted from the previous GOP (off: every GOP decodes alone)")
+@click.option("--gop-context", type=click.Choice(["on", "off"]), default="on", show_default=True,
+              help="learned prior: predict a GOP's codes from the previous GOP (off: every GOP decodes alone)")
+@click.option("--no-gop-context", "no_gop_context", is_flag=True, hidden=True, help="same as --gop-context off")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @data_errors
-def encode(input, output, quality, size, fps, model_path, prior, gop_context, psnr, threads, force, quiet, as_json):
+def encode(input, output, quality, size, fps, model_path, prior, gop_context, no_gop_context, psnr, threads, force,
+           quiet, as_json):
     """Encode a video (any file PyAV opens, a .npy (T,H,W,3) uint8 array or a folder of PNGs) to .vqv."""
     from vqcodec import pipeline  # noqa: PLC0415
 
     _refuse_overwrite(output, force)
     report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
-                                  prior=prior, gop_context=gop_context, measure_quality=psnr, threads=threads,
+                                  prior=prior, gop_context=gop_context == "on" and not no_gop_context,
+                                  measure_quality=psnr, threads=threads,
                                   progress=not quiet)
     _emit(report, as_json, quiet, reports.format_encode)
 
@@ -218,6 +221,35 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest):
     rep = run(checkpoint, out, data=data, cache_dir=cache_dir, name=name, make_default=not no_manifest,
               log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(rep, indent=2))
+
+
+@main.command("train-prior")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="weights file to fit the prior for (default: the shipped model); the prior is written into it")
+@click.option("--checkpoint", type=click.Path(path_type=Path), default=None,
+              help="fit for a training checkpoint's network instead (needs --out)")
+@click.option("--data", required=True, metavar="corpus:DIR|folder:DIR",
+              help="training clips (only the train split is read)")
+@click.option("--cache-dir", type=click.Path(path_type=Path), default=Path.home() / ".cache" / "vqv",
+              show_default=True)
+@click.option("--max-clips", type=int, default=None, help="use at most this many training clips")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="write the serialised prior to this file instead of into the weights file")
+@click.option("--threads", type=int, default=None, help="torch CPU threads")
+@click.option("--json", "as_json", is_flag=True)
+@data_errors
+def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, threads, as_json):
+    """Fit the learned conditional prior on training clips' codes and store it with the model."""
+    from vqcodec.learned_prior import train_prior as run  # noqa: PLC0415
+
+    rep = run(model_path=model_path, checkpoint=checkpoint, data=data, cache_dir=cache_dir, max_clips=max_clips,
+              out=out, threads=threads, log=lambda m: click.echo(m, err=True))
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+    else:
+        click.echo(f"learned prior ({rep['prior_bytes']} bytes) fitted on {rep['clips']} clips / {rep['gops']} GOPs "
+                   f"-> {rep['written_to']}; training-set bits/code: learned {rep['bits_per_code_learned']:.3f}, "
+                   f"static {rep['bits_per_code_static']:.3f}")
 
 
 @main.group()

@@ -157,3 +157,41 @@ def test_tiny_model_overfits_one_clip():
     mse = np.mean((out.astype(float) - clip[0].numpy()) ** 2)
     psnr = 10 * np.log10(255 ** 2 / mse)
     assert psnr > 20.0, psnr
+
+
+def test_vgg_perceptual_loads_a_local_torchvision_state_dict(tmp_path):
+    from vqcodec.losses import VGG16Perceptual, _VGG16_CFG
+    # a torchvision-format state dict with random weights (real ImageNet weights can't be fetched here)
+    sd, cin, i = {}, 3, 0
+    for v in _VGG16_CFG:
+        if v == "M":
+            i += 1
+            continue
+        sd[f"features.{i}.weight"] = torch.randn(v, cin, 3, 3) * 0.05
+        sd[f"features.{i}.bias"] = torch.zeros(v)
+        cin, i = v, i + 2
+    sd["classifier.0.weight"] = torch.zeros(4, 4)
+    path = tmp_path / "vgg16.pth"
+    torch.save(sd, path)
+    loss = VGG16Perceptual(path)
+    x = torch.rand(1, 3, 2, 32, 32) * 2 - 1
+    assert float(loss(x, x)) == 0.0
+    y = (x + 0.3 * torch.randn_like(x)).requires_grad_()
+    val = loss(y, x)
+    val.backward()
+    assert float(val) > 0 and y.grad is not None
+    assert not any(p.requires_grad for p in loss.parameters())
+
+
+def test_vgg_perceptual_errors_are_clear(tmp_path):
+    from vqcodec.losses import VGG16Perceptual
+    with pytest.raises(FileNotFoundError, match="VGG16 weights not found"):
+        VGG16Perceptual(tmp_path / "missing.pth")
+    bad = tmp_path / "bad.pth"
+    torch.save({"features.0.weight": torch.zeros(1)}, bad)
+    with pytest.raises(ValueError, match="not a torchvision VGG16"):
+        VGG16Perceptual(bad)
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"nonsense")
+    with pytest.raises(ValueError, match="cannot read"):
+        VGG16Perceptual(junk)

@@ -88,3 +88,24 @@ def test_ddp_gloo_two_processes(tmp_path, clip_folder):
     assert r.returncode == 0, r.stderr[-2000:]
     ck = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ck["step"] == 4
+
+
+def test_sigterm_stops_with_a_checkpoint(tmp_path, clip_folder):
+    """A session ending (SIGTERM) must not lose the run: training stops at a step and checkpoints."""
+    import signal
+    import time
+    script = (
+        "import sys; from vqcodec.train import TrainConfig, train;"
+        f"train(TrainConfig(config='tiny', data='folder:{clip_folder}', out='{tmp_path / 'sig'}', steps=100000,"
+        " batch_size=2, crop_frames=8, crop_size=16, val_every=100000, ckpt_every=100000,"
+        f" cache_dir='{tmp_path / 'cache'}', threads=1, progress=False))"
+    )
+    p = subprocess.Popen([sys.executable, "-c", script], env={**os.environ, "OMP_NUM_THREADS": "1"})
+    ck = tmp_path / "sig" / "metrics.jsonl"
+    deadline = time.time() + 120
+    while not ck.exists() and time.time() < deadline:   # first log line at step 50
+        time.sleep(0.5)
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=120) == 0
+    state = torch.load(tmp_path / "sig" / "checkpoint.pt", weights_only=True)
+    assert state["step"] >= 50

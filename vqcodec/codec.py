@@ -19,14 +19,16 @@ import torch.nn.functional as F
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
 from .codes import CodeLevel, Codes
+from .entropy import EntropyError
 from .errors import ModelMismatchError, VqvError
+from .learned_prior import LearnedPrior, load_learned
 from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSpec, StreamSymbols, UniformPrior,
                      choose_prior, prior_from_header)
 from .weights import CodecModel
 
 GOP_FRAMES = 32
 ENCODE_BATCH = 4        # GOPs per forward pass: amortises per-call overhead without much memory
-PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive")
+PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -148,48 +150,126 @@ class GopEncoder:
         return self.gop_codes
 
 
-def build_prior(model: CodecModel, kind: str, all_streams: list[list[StreamSymbols]]) -> Prior:
-    """The prior for a file: the one asked for, or under ``auto`` the cheapest in total bits."""
-    static = EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
+def _static_prior(model: CodecModel) -> EmpiricalStaticPrior | None:
+    return EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
+
+
+def _learned_prior(model: CodecModel) -> LearnedPrior | None:
+    try:
+        return load_learned(model.priors)
+    except EntropyError as e:
+        raise VqvError(f"the model's learned prior is unusable: {e}") from None
+
+
+def candidate_priors(model: CodecModel, kind: str, all_streams: list[list[StreamSymbols]]) -> list:
+    """The priors to try for a file: the one asked for, or under ``auto`` every available one."""
+    static = _static_prior(model)
+    learned = _learned_prior(model) if kind in ("learned", "auto") else None
     if kind == "uniform":
-        return UniformPrior()
+        return [UniformPrior()]
     if kind == "empirical-static":
         if static is None:
             raise VqvError("this model ships no empirical-static prior")
-        return static
+        return [static]
     if kind == "empirical-adaptive":
-        return EmpiricalAdaptivePrior.fit(all_streams)
+        return [EmpiricalAdaptivePrior.fit(all_streams)]
+    if kind == "learned":
+        if learned is None:
+            raise VqvError("this model ships no learned prior (add one with `vqv train-prior`)")
+        return [learned]
     if kind == "auto":
-        candidates: list[Prior] = [UniformPrior()] + ([static] if static else [])
+        candidates: list = [UniformPrior()] + ([static] if static else [])
         candidates.append(EmpiricalAdaptivePrior.fit(all_streams))
-        return choose_prior(candidates, all_streams)
+        if learned is not None:
+            candidates.append(learned)
+        return candidates
     raise VqvError(f"unknown prior {kind!r} (choose from {', '.join(PRIOR_CHOICES)})")
+
+
+def build_prior(model: CodecModel, kind: str, all_streams: list[list[StreamSymbols]]) -> Prior:
+    """The non-contextual prior for a file: the one asked for, or under ``auto`` the cheapest in
+    ideal total bits among uniform / static / adaptive (kept for callers that need a table prior)."""
+    cands = [p for p in candidate_priors(model, kind, all_streams) if not isinstance(p, LearnedPrior)]
+    if not cands:
+        raise VqvError(f"prior {kind!r} is not a table prior")
+    return choose_prior(cands, all_streams)
+
+
+def _grids(codes: Codes) -> dict[str, tuple[int, int, int]]:
+    return {f"{lv.name}.{s}": lv.grid for lv in codes.levels for s in range(lv.stages)}
+
+
+def _stream_arrays(streams: list[StreamSymbols] | list[np.ndarray], grids: dict[str, tuple[int, int, int]],
+                   names: list[str] | None = None) -> dict[str, np.ndarray]:
+    if names is None:
+        return {s.name: np.asarray(s.symbols).reshape(grids[s.name]) for s in streams}
+    return {n: np.asarray(a).reshape(grids[n]) for n, a in zip(names, streams)}
+
+
+def _code_file(prior, gop_codes, all_streams, use_context: bool):
+    """Payloads, per-GOP context flags and per-stream ideal bits of every GOP under one prior."""
+    payloads, flags, bits = [], [], []
+    prev = None
+    for (codes, _), streams in zip(gop_codes, all_streams):
+        if isinstance(prior, LearnedPrior):
+            grids = _grids(codes)
+            payload = prior.encode_gop(streams, grids, None)
+            ctx = None
+            if use_context and prev is not None:
+                # context only where it pays (not across a scene cut): a GOP without context is
+                # also a random-access point
+                with_ctx = prior.encode_gop(streams, grids, prev)
+                if len(with_ctx) < len(payload):
+                    payload, ctx = with_ctx, prev
+            payloads.append(payload)
+            flags.append(ctx is not None)
+            bits.append(prior.stream_bits(streams, grids, ctx))
+            prev = _stream_arrays(streams, grids)
+        else:
+            payloads.append(prior.encode_gop(streams))
+            flags.append(False)
+            bits.append({s.name: prior.estimate_bits([s]) for s in streams})
+    return payloads, flags, bits
 
 
 def write_container(out: BinaryIO, model: CodecModel, quality: int, gop_codes: list[tuple[Codes, int]], *,
                     prior_kind: str, source_size: tuple[int, int], coded_size: tuple[int, int],
-                    fps: Fraction) -> EncodeStats:
-    """Entropy-code every GOP with one prior and write the container to ``out``."""
+                    fps: Fraction, gop_context: bool = True) -> EncodeStats:
+    """Entropy-code every GOP with one prior and write the container to ``out``.
+
+    Under ``auto`` every available prior codes the whole file and the smallest real total (payload
+    bytes + side info) wins (ties: the earliest of uniform, static, adaptive, learned). With the
+    learned prior and ``gop_context`` each GOP after the first is coded with the previous GOP's
+    codes as context (``uses_context``); otherwise every GOP decodes on its own. The header's
+    ``gop_context`` is true only when some GOP can use context.
+    """
     all_streams = [codes_to_streams(c) for c, _ in gop_codes]
-    prior = build_prior(model, prior_kind, all_streams)
+    best = None
+    for prior in candidate_priors(model, prior_kind, all_streams):
+        use_ctx = bool(gop_context) and isinstance(prior, LearnedPrior)
+        coded = _code_file(prior, gop_codes, all_streams, use_ctx)
+        size = sum(len(p) for p in coded[0]) + len(prior.params())
+        if best is None or size < best[0]:
+            best = (size, prior, use_ctx, coded)
+    _, prior, use_ctx, (payloads, flags, bits) = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     writer = VqvWriter(out)
     for i, ((codes, n), streams) in enumerate(zip(gop_codes, all_streams)):
-        payload = prior.encode_gop(streams)
+        payload = payloads[i]
         writer.write_chunk(GopChunk(index=i, frame_count=n, symbol_counts=tuple(len(s.symbols) for s in streams),
-                                    uses_context=False, payload=payload))
+                                    uses_context=flags[i], payload=payload))
         stats.gops += 1
         stats.frames += n
         stats.payload_bytes += len(payload)
         for s in streams:
-            b = prior.estimate_bits([s])
+            b = bits[i][s.name]
             stats.bits_per_stream[s.name] = stats.bits_per_stream.get(s.name, 0.0) + b
             stats.ideal_bits += b
     fr = Fraction(fps).limit_denominator(1_000_000)
     header = Header(model_digest=model.digest, source_width=source_size[0], source_height=source_size[1],
                     coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,
                     fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=quality,
-                    prior=prior.kind, prior_params=prior.params(), gop_context=False)
+                    prior=prior.kind, prior_params=prior.params(), gop_context=use_ctx and any(flags))
     writer.finish(header)
     return stats
 
@@ -205,32 +285,84 @@ def check_model(header: Header, model: CodecModel) -> None:
         raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
 
 
-def _file_prior(reader: VqvReader, model: CodecModel) -> tuple[Prior, list[tuple[str, int, tuple[int, int, int]]]]:
+def _file_prior(reader: VqvReader, model: CodecModel):
     h = reader.header
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     specs = stream_specs(model, h.quality, h.gop_length, ph, pw)
-    static = EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
     if h.gop_length != GOP_FRAMES:
         raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")
+    if h.prior == "learned":
+        if h.prior_params:
+            raise EntropyError("learned prior takes no params")
+        learned = _learned_prior(model)
+        if learned is None:
+            raise VqvError("file uses the learned prior but the model ships none")
+        for name, k, _ in specs:
+            learned._model(name, k)                      # raises on a codebook size mismatch
+        return learned, specs
+    static = _static_prior(model)
     spec_objs = [StreamSpec(name, k, math.prod(g)) for name, k, g in specs]
     return prior_from_header(h.prior, h.prior_params, spec_objs, static), specs
 
 
 def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None) -> Iterator[tuple[int, Codes, int]]:
-    """(GOP index, codes, real frame count) for each GOP (all, or the ones asked for), without pixels."""
+    """(GOP index, codes, real frame count) for each GOP (all, or the ones asked for), without pixels.
+
+    A GOP coded with context (learned prior, ``gop_context`` files) needs the previous GOP's codes:
+    asking for it alone decodes its predecessors back to the last GOP without context first.
+    """
     check_model(reader.header, model)
     prior, specs = _file_prior(reader, model)
     h = reader.header
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
-    for i in (range(len(reader)) if indices is None else indices):
+    grids = {n: g for n, _, g in specs}
+    names = [n for n, _, _ in specs]
+    stream_specs_ = [StreamSpec(n, k, math.prod(g)) for n, k, g in specs]
+    expected = tuple(math.prod(g) for _, _, g in specs)
+    learned = isinstance(prior, LearnedPrior)
+    cache: dict[int, tuple[dict[str, np.ndarray], Codes, int]] = {}   # last decoded GOP
+
+    def decode(i: int, prev: dict[str, np.ndarray] | None):
         chunk = reader.read_chunk(i)
-        expected = tuple(math.prod(g) for _, _, g in specs)
         if tuple(chunk.symbol_counts) != expected:
             raise VqvError(f"GOP {i}: symbol counts {tuple(chunk.symbol_counts)} do not match the model's {expected}")
-        if chunk.uses_context:
+        if chunk.uses_context and not learned:
             raise VqvError(f"GOP {i} needs a context model this decoder's prior does not provide")
-        arrays = prior.decode_gop(chunk.payload, [StreamSpec(n, k, math.prod(g)) for n, k, g in specs])
-        yield i, streams_to_codes(model, h.quality, arrays, GOP_FRAMES, ph, pw), chunk.frame_count
+        if learned:
+            if chunk.uses_context and prev is None:
+                raise VqvError(f"GOP {i} is coded with context but GOP {i - 1} is not available")
+            try:
+                arrays = prior.decode_gop(chunk.payload, stream_specs_, grids, prev if chunk.uses_context else None)
+            except EntropyError as e:
+                ctx = f" (or in the GOPs before it, which it is predicted from)" if chunk.uses_context else ""
+                raise EntropyError(f"GOP {i}{ctx}: {e}") from None
+        else:
+            arrays = prior.decode_gop(chunk.payload, stream_specs_)
+        codes = streams_to_codes(model, h.quality, arrays, GOP_FRAMES, ph, pw)
+        return _stream_arrays(arrays, grids, names), codes, chunk.frame_count
+
+    def get(i: int):
+        if i in cache:
+            return cache[i]
+        if not 0 <= i < len(reader):
+            raise VqvError(f"GOP {i} out of range (the file has {len(reader)})")
+        if not learned or not h.gop_context:
+            return decode(i, None)
+        # walk back to the nearest GOP we have or that needs no context, then forward
+        start = i
+        while start > 0 and start - 1 not in cache and reader.read_chunk(start).uses_context:
+            start -= 1
+        prev = cache[start - 1][0] if start - 1 in cache else None
+        for j in range(start, i + 1):
+            res = decode(j, prev)
+            cache.clear()
+            cache[j] = res
+            prev = res[0]
+        return cache[i]
+
+    for i in (range(len(reader)) if indices is None else indices):
+        arrays, codes, n = get(int(i))
+        yield int(i), codes, n
 
 
 def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
@@ -255,7 +387,7 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
 # ------------------------------------------------------------------------------------------ in memory
 
 def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
-                  prior: str = "auto") -> bytes:
+                  prior: str = "auto", gop_context: bool = True) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -270,7 +402,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
         enc.add_frame(f)
     buf = io.BytesIO()
     write_container(buf, model, q, enc.finish(), prior_kind=prior, source_size=(w, h), coded_size=(w, h),
-                    fps=Fraction(fps).limit_denominator(1_000_000))
+                    fps=Fraction(fps).limit_denominator(1_000_000), gop_context=gop_context)
     return buf.getvalue()
 
 

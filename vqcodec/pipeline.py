@@ -150,7 +150,8 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         gop_codes = enc.finish()
         with _atomic_output(output) as tmp, open(tmp, "wb") as f:
             stats = codec.write_container(f, model, q, gop_codes, prior_kind=prior,
-                                          source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps)
+                                          source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
+                                          gop_context=gop_context)
     seconds = time.perf_counter() - t0
     nbytes = output.stat().st_size
     with open(output, "rb") as f:
@@ -167,7 +168,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         "bits_per_level": _per_level(stats.bits_per_stream),
         "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,
         "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
-        "gops": stats.gops, "encode_seconds": seconds, "encode_fps": n / seconds,
+        "gops": stats.gops, "gop_context": gop_context and stats.prior == "learned", "encode_seconds": seconds, "encode_fps": n / seconds,
         "threads": torch.get_num_threads() if threads is None else threads,
     }
     if measure_quality:

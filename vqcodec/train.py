@@ -5,6 +5,8 @@ import json
 import math
 import os
 import random
+import signal
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -121,12 +123,15 @@ def evaluate(model: MSVQVAE, clips: list[torch.Tensor], batch: int = 4) -> dict:
                     c = np.bincount(qo.indices[:, s].flatten().cpu().numpy(), minlength=k)
                     hist[key] = hist.get(key, 0) + c
         bits = 0.0
-        for c in hist.values():
+        usage = {}
+        for key, c in hist.items():
             p = c[c > 0] / c.sum()
-            bits += float(-(p * np.log2(p)).sum() * c.sum())
+            ent = float(-(p * np.log2(p)).sum())
+            bits += ent * c.sum()
+            usage[key] = {"perplexity": round(2.0 ** ent, 1), "used": round(float((c > 0).mean()), 4)}
         mse = se / (pixels * 3)
         out[q] = {"psnr": 10 * math.log10(255.0 ** 2 / max(mse, 1e-12)), "ssim": ssim_sum / frames,
-                  "bpp_entropy": bits / pixels, "stages": [ts, bs]}
+                  "bpp_entropy": bits / pixels, "stages": [ts, bs], "codebook": usage}
     model.train()
     return out
 
@@ -225,6 +230,17 @@ def train(tc: TrainConfig, log=print) -> dict:
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
 
+    # SIGTERM/SIGINT (a session ending, Ctrl-C) stop at the next step boundary with a checkpoint.
+    stop = {"flag": False}
+
+    def _request_stop(signum, frame):  # noqa: ARG001
+        stop["flag"] = True
+
+    old_handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            old_handlers[sig] = signal.signal(sig, _request_stop)
+
     last = {}
     done = False
     epoch = 0
@@ -232,7 +248,13 @@ def train(tc: TrainConfig, log=print) -> dict:
         if sampler is not None:
             sampler.set_epoch(epoch)
         for batch in loader:
-            if step >= tc.steps or (tc.max_minutes and (time.time() - t_start) > tc.max_minutes * 60):
+            want_stop = step >= tc.steps or stop["flag"] or bool(
+                tc.max_minutes and (time.time() - t_start) > tc.max_minutes * 60)
+            if world > 1:  # ranks must stop at the same step, or the others hang in all-reduce
+                flag = torch.tensor([float(want_stop)], device=device)
+                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                want_stop = bool(flag.item() > 0)
+            if want_stop:
                 done = True
                 break
             for g in opt.param_groups:
@@ -253,14 +275,15 @@ def train(tc: TrainConfig, log=print) -> dict:
             scaler.update()
             step += 1
             mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))
-            ppl = (o.bottom.perplexity[:1] if o.bottom and o.bottom.perplexity else []) or \
-                  (o.top.perplexity[:1] if o.top and o.top.perplexity else [0.0])
+            # codebook usage of this batch, per level: perplexity of stage 0 and the mean over stages
+            ppl = {name: [round(v, 1) for v in qo.perplexity] for name, qo in (("top", o.top), ("bottom", o.bottom))
+                   if qo is not None and qo.perplexity}
             last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse), "stages": [nt, nb],
-                    "ppl": ppl[0], "lr": lr_at(step - 1, tc)}
+                    "ppl": ppl, "lr": lr_at(step - 1, tc)}
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", ppl=f"{last['ppl']:.0f}",
-                                st=f"{nt}/{nb}")
+                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", st=f"{nt}/{nb}",
+                                ppl="/".join(f"{k[0]}{v[0]:.0f}" for k, v in ppl.items()))
             if step % 50 == 0:
                 log_json({"kind": "train", **last, "time": prior_seconds + time.time() - t_start})
             if step % tc.ckpt_every == 0:
@@ -273,6 +296,8 @@ def train(tc: TrainConfig, log=print) -> dict:
                         f"q{q}: {r['psnr']:.2f}dB/{r['ssim']:.3f}@{r['bpp_entropy']:.3f}bpp" for q, r in v.items()))
         epoch += 1
     save()
+    for sig, h in old_handlers.items():
+        signal.signal(sig, h)
     if bar is not None:
         bar.close()
     result = {"step": step, **last}

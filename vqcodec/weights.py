@@ -24,6 +24,8 @@ WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 FORMAT = "vqv-weights"
 DIGEST_BYTES = 8
+# Quantiser statistics only training needs (EMA sums and counts, idle counters): not shipped.
+TRAINING_ONLY = (".ema_sum", ".ema_count", ".idle")
 
 
 class WeightsError(VqvError):
@@ -99,7 +101,11 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     try:
         cfg = ModelConfig.from_dict(json.loads(blob["config"]))
         net = MSVQVAE(cfg)
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()})
+        missing, unexpected = net.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}, strict=False)
+        missing = [k for k in missing if not k.endswith(TRAINING_ONLY)]
+        if missing or unexpected:
+            raise ValueError(f"missing {missing[:1]} unexpected {unexpected[:1]}")
     except Exception as e:  # noqa: BLE001
         raise WeightsError(f"{p} does not match this version's model: {str(e).splitlines()[0]}") from None
     net.to(device).eval()
@@ -111,8 +117,8 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
 def save_weights(net: MSVQVAE, out: str | Path, *, half: bool = True, priors: dict[str, bytes] | None = None,
                  card: dict | None = None) -> str:
     """Write a weights file (atomically); returns its SHA-256."""
-    sd = {k: (v.half() if half and v.is_floating_point() and not k.endswith("initialised") else v).contiguous()
-          for k, v in net.state_dict().items()}
+    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
+          for k, v in net.state_dict().items() if not k.endswith(TRAINING_ONLY)}
     blob = {"format": FORMAT, "version": 1, "config": json.dumps(net.cfg.to_dict()), "state_dict": sd,
             "priors": {k: torch.from_numpy(np.frombuffer(v, dtype=np.uint8).copy()) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
