@@ -14,7 +14,7 @@ from vqcodec import codec
 from vqcodec.entropy import TOTAL, EntropyError, check_freqs, freqs_from_counts
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, VqvFormatError, VqvReader, VqvWriter
-from vqcodec.learned_prior import (N_CLASSES, N_SLOTS, W_ONE, LearnedPrior, StreamModel, _extended,
+from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, _extended,
                                    clip_sequences, codebook_sizes, mixture_tables, stream_context)
 from vqcodec.priors import EmpiricalStaticPrior, StreamSymbols
 from vqcodec.weights import load_model, save_weights
@@ -67,16 +67,16 @@ def _ref_context(ext, t, y, x, m, low_ext, ratio):
         lp = int(low_ext[2 + (t - 1) // rt, y // ry, x // rx])
         low_feat = 3 if t // rt == (t - 1) // rt else (2 if lp < 0 else int(lc == lp))
         if m.cooc.shape[0]:
-            cooc = int(m.cooc[lc, 0])
+            cooc = [int(v) for v in m.cooc[lc]]
     if P < 0:
-        fb = cooc if cooc is not None else 0
-        return 0, [fb] * (N_SLOTS - 1) + [fb]
+        fb = cooc[0] if cooc is not None else 0
+        return 0, [fb] * (N_SLOTS - N_COOC) + (cooc if cooc is not None else [fb] * N_COOC)
     hist = 2 if PP < 0 else int(P == PP)
     nrep = sum(1 for (a, b) in nb if int(ext[t, a, b]) >= 0 and ext[t + 1, a, b] == ext[t, a, b])
     nbf = 2 if nrep >= 4 else (1 if nrep >= 2 else 0)
     cls = 1 + (hist * 4 + low_feat) * 3 + nbf
     cands = [P] + [int(ext[t + 1, a, b]) for a, b in nb] + [int(v) for v in m.succ[P]]
-    cands.append(cooc if cooc is not None else P)
+    cands += cooc if cooc is not None else [P] * N_COOC
     return cls, cands
 
 

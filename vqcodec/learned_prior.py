@@ -10,14 +10,16 @@ Model (per stream ``level.stage``, per symbol at latent position ``(t, y, x)``)
         p(v) = w0[c] * static(v) + sum_j w_j[c] * [v == cand_j]
 
     Candidates (``N_SLOTS`` of them): the same stream's code at ``(t-1, y, x)`` ("P"), its four
-    spatial neighbours at ``t-1`` (edge-clamped), the two most frequent training successors of P
-    (``succ`` table), and the most frequent training co-occurrent of the lower stage's code at the
-    same position (stage ``s-1``; for ``bottom.0`` the parent ``top.0`` code) (``cooc`` table).
+    spatial neighbours at ``t-1`` (edge-clamped), the ``N_SUCC`` most frequent training successors
+    of P (``succ`` table), and the ``N_COOC`` most frequent training co-occurrents of the lower
+    stage's code at the same position (stage ``s-1``; for ``bottom.0`` the parent ``top.0`` code)
+    (``cooc`` table). Each slot has its own weight (rank 1 of the successors weighs more than rank
+    16): together they approximate the transition table P -> v compactly.
     The weights ``w`` come from a small integer table indexed by a context class ``c`` built from
     agreement features: is P available, did P repeat ``t-2`` (history), did the lower stage (or the
     parent) repeat at this position, how many of P's neighbours repeated. Slice ``t = 0`` takes its
     ``t-1`` and ``t-2`` from the previous GOP's last slices when GOP context is on, else class 0
-    (static table + lower-stage candidate only).
+    (static table + lower-stage candidates only).
 
     Everything is fitted on training codes (``fit``): static tables and the mixture weights by EM,
     successor / co-occurrence tables by counting.
@@ -62,8 +64,9 @@ CONTEXT_VERSION = 1          # the definition of candidates and classes below
 W_BITS = 16
 W_ONE = 1 << W_BITS
 W0_MIN = 1 << 6              # the static part keeps >= 1/1024 of the mass: every code stays codable
-N_SUCC = 2
-N_SLOTS = 1 + 4 + N_SUCC + 1  # P, 4 neighbours of P, successors of P, lower-stage co-occurrent
+N_SUCC = 32                   # most frequent training successors of P
+N_COOC = 8                    # most frequent training co-occurrents of the lower stage's code
+N_SLOTS = 1 + 4 + N_SUCC + N_COOC  # P, 4 neighbours of P, successors, co-occurrents
 N_CLASSES = 1 + 3 * 4 * 3     # class 0: no P; else (history 3) x (lower 4) x (neighbours 3)
 MAX_K = 1 << 16               # candidate tables are stored as uint16
 MAX_PRIOR_BLOB = 256 << 20
@@ -91,7 +94,7 @@ class StreamModel:
     k: int
     static: np.ndarray          # (K,) int64 freq table (sums to 2**24)
     succ: np.ndarray            # (K, N_SUCC) int64, values < K
-    cooc: np.ndarray            # (K_lower, 1) int64, values < K; K_lower may be 0 (no lower stream)
+    cooc: np.ndarray            # (K_lower, N_COOC) int64, values < K; K_lower may be 0 (no lower stream)
     weights: np.ndarray         # (N_CLASSES, N_SLOTS + 1) int64, rows sum to 2**16, col 0 >= W0_MIN
 
     def validate(self, name: str) -> "StreamModel":
@@ -105,7 +108,7 @@ class StreamModel:
         cooc = np.asarray(self.cooc, np.int64)
         if succ.shape != (k, N_SUCC) or (succ.size and (succ.min() < 0 or succ.max() >= k)):
             raise EntropyError(f"learned prior: stream {name} bad successor table")
-        if cooc.ndim != 2 or cooc.shape[1] != 1 or cooc.shape[0] > MAX_K or \
+        if cooc.ndim != 2 or cooc.shape[1] != N_COOC or cooc.shape[0] > MAX_K or \
                 (cooc.size and (cooc.min() < 0 or cooc.max() >= k)):
             raise EntropyError(f"learned prior: stream {name} bad co-occurrence table")
         w = np.asarray(self.weights, np.int64)
@@ -193,7 +196,7 @@ def stream_context(ext: np.ndarray, ts: np.ndarray, m: StreamModel | None, low_e
         same_slice = (tc == tp)[:, None, None]
         low_feat = np.where(same_slice, 3, np.where(lp < 0, 2, (lc == lp).astype(np.int64)))
         if m is not None and m.cooc.shape[0] > 0 and int(lc.max(initial=0)) < m.cooc.shape[0]:
-            cooc = m.cooc[lc, 0]
+            cooc = m.cooc[lc]                             # (nt, H, W, N_COOC)
         else:
             cooc = None
     else:
@@ -203,7 +206,7 @@ def stream_context(ext: np.ndarray, ts: np.ndarray, m: StreamModel | None, low_e
     nrep = sum(((a == b) & (b >= 0)).astype(np.int64) for a, b in zip(nbrs, pnb))
     nb_feat = np.where(nrep >= 4, 2, np.where(nrep >= 2, 1, 0))
     cls = np.where(avail, 1 + (hist * 4 + low_feat) * 3 + nb_feat, 0)
-    fallback = cooc if cooc is not None else np.zeros(p.shape, np.int64)
+    fallback = cooc[..., 0] if cooc is not None else np.zeros(p.shape, np.int64)
     pc = np.where(avail, p, fallback)
     cand = [pc] + [np.where(avail, a, fallback) for a in nbrs]
     if m is not None:
@@ -211,7 +214,7 @@ def stream_context(ext: np.ndarray, ts: np.ndarray, m: StreamModel | None, low_e
         cand += [np.where(avail, succ[..., i], fallback) for i in range(N_SUCC)]
     else:
         cand += [pc] * N_SUCC
-    cand.append(cooc if cooc is not None else pc)
+    cand += [cooc[..., i] for i in range(N_COOC)] if cooc is not None else [pc] * N_COOC
     cands = np.stack([c.reshape(-1) for c in cand], axis=1).astype(np.int64)
     return cls.reshape(-1).astype(np.int64), cands
 
@@ -350,7 +353,8 @@ class LearnedPrior:
                           "cooc_rows": int(m.cooc.shape[0]), "cooc": m.cooc.astype("<u2").tobytes(),
                           "weights": m.weights.astype("<u4").tobytes()}
         body = {"magic": MAGIC, "v": VERSION, "ctx": CONTEXT_VERSION, "precision": PRECISION_BITS,
-                "w_bits": W_BITS, "slots": N_SLOTS, "classes": N_CLASSES, "streams": streams}
+                "w_bits": W_BITS, "slots": N_SLOTS, "succ": N_SUCC, "cooc": N_COOC, "classes": N_CLASSES,
+                "streams": streams}
         return _zstd(msgpack.packb(body, use_bin_type=True))
 
     @classmethod
@@ -363,7 +367,7 @@ class LearnedPrior:
         if not isinstance(obj, dict) or obj.get("magic") != MAGIC or obj.get("v") != VERSION:
             raise EntropyError(f"{what}: unknown format")
         want = {"ctx": CONTEXT_VERSION, "precision": PRECISION_BITS, "w_bits": W_BITS,
-                "slots": N_SLOTS, "classes": N_CLASSES}
+                "slots": N_SLOTS, "succ": N_SUCC, "cooc": N_COOC, "classes": N_CLASSES}
         for key, val in want.items():
             if obj.get(key) != val or isinstance(obj.get(key), bool):
                 raise EntropyError(f"{what}: {key} {obj.get(key)!r} != {val} (made by another version)")
@@ -378,7 +382,7 @@ class LearnedPrior:
             k, rows = e["k"], e["cooc_rows"]
             if not (type(k) is int and 1 <= k <= MAX_K and type(rows) is int and 0 <= rows <= MAX_K):
                 raise EntropyError(f"{what}: bad sizes for stream {name}")
-            sizes = {"static": 4 * k, "succ": 2 * k * N_SUCC, "cooc": 2 * rows,
+            sizes = {"static": 4 * k, "succ": 2 * k * N_SUCC, "cooc": 2 * rows * N_COOC,
                      "weights": 4 * N_CLASSES * (N_SLOTS + 1)}
             for key, size in sizes.items():
                 if not isinstance(e[key], bytes) or len(e[key]) != size:
@@ -386,7 +390,7 @@ class LearnedPrior:
             models[name] = StreamModel(
                 k, np.frombuffer(e["static"], "<u4").astype(np.int64),
                 np.frombuffer(e["succ"], "<u2").astype(np.int64).reshape(k, N_SUCC),
-                np.frombuffer(e["cooc"], "<u2").astype(np.int64).reshape(rows, 1),
+                np.frombuffer(e["cooc"], "<u2").astype(np.int64).reshape(rows, N_COOC),
                 np.frombuffer(e["weights"], "<u4").astype(np.int64).reshape(N_CLASSES, N_SLOTS + 1))
         return cls(models)
 
@@ -493,9 +497,9 @@ def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, n
         trans += np.bincount(p[ok] * k + c[ok], minlength=k * k)
     score = trans.reshape(k, k) * (k + 1) + glob[None, :]      # ties and unseen rows: global
     score[np.arange(k), np.arange(k)] = -1
-    succ = np.argsort(-score, axis=1, kind="stable")[:, :N_SUCC].astype(np.int64)
+    succ = _pad_cols(np.argsort(-score, axis=1, kind="stable")[:, :N_SUCC], N_SUCC)
     if not kl:
-        return succ, np.zeros((0, 1), np.int64)
+        return succ, np.zeros((0, N_COOC), np.int64)
     co = np.zeros(kl * k, np.int64)
     rt, ry, rx = ratio
     tt, hh, ww = grid
@@ -504,7 +508,13 @@ def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, n
         lc = le[2:][np.arange(tt) // rt][:, np.arange(hh) // ry][:, :, np.arange(ww) // rx]
         co += np.bincount(lc.reshape(-1) * k + e[2:].reshape(-1), minlength=kl * k)
     sc = co.reshape(kl, k) * (k + 1) + glob[None, :]
-    return succ, np.argmax(sc, axis=1)[:, None].astype(np.int64)
+    return succ, _pad_cols(np.argsort(-sc, axis=1, kind="stable")[:, :N_COOC], N_COOC)
+
+
+def _pad_cols(a: np.ndarray, n: int) -> np.ndarray:
+    """Tiny alphabets have fewer candidates than slots: repeat the last one."""
+    a = a.astype(np.int64)
+    return a if a.shape[1] >= n else np.pad(a, ((0, 0), (0, n - a.shape[1])), mode="edge")
 
 
 def _stream_order(name: str):

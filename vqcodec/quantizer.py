@@ -150,7 +150,12 @@ class ResidualVQ(nn.Module):
         idxs, commit, ppl = [], z.new_zeros(()), []
         for layer in self.layers[:n]:
             q, idx, c = layer(residual)
-            residual = residual - q.detach()
+            # q is straight-through (value: the code, gradient: identity), so the next residual has
+            # no gradient path to the encoder: the encoder gets the decoder's gradient once, and only
+            # the first stage's commitment pulls on it (as in EnCodec). Letting every stage's
+            # commitment pull the latent toward its partial sum shrinks the residuals until the
+            # later stages carry nothing.
+            residual = residual - q
             total = total + q
             commit = commit + c
             idxs.append(idx)
