@@ -21,6 +21,7 @@ import torch
 
 from . import codec
 from .metrics import psnr, ssim
+from .learned_prior import LearnedPrior, clip_sequences, codebook_sizes
 from .priors import EmpiricalStaticPrior
 from .weights import CodecModel, net_from_checkpoint, save_weights, sha256_file, MANIFEST, WEIGHTS_DIR
 
@@ -37,7 +38,7 @@ def static_prior_counts(net, clips: list[np.ndarray], batch: int = 8) -> dict[st
 
 
 def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform", "empirical-static",
-                                                                        "empirical-adaptive", "auto")) -> dict:
+                                                                        "empirical-adaptive", "learned", "auto")) -> dict:
     """Mean bpp (real .vqv bytes, each clip its own file), PSNR, SSIM of every quality and prior."""
     out = {}
     for q in model.qualities:
@@ -62,7 +63,7 @@ def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform"
 
 
 def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str | Path, name: str = "default",
-         prior_clips: int = 400, make_default: bool = True, operating_points=None, default_quality=None,
+         prior_clips: int = 1000, make_default: bool = True, operating_points=None, default_quality=None,
          log=print) -> dict:
     from .data import ClipSpec, build_dataset  # noqa: PLC0415
 
@@ -78,11 +79,14 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
             p.copy_(p.half().float())
     clip = ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0)
     train_ds = build_dataset(data, "train", clip, cache_dir, train=False, progress=False)
-    step = max(1, len(train_ds) // prior_clips)
-    train_clips = [train_ds[i].numpy() for i in range(0, len(train_ds), step)][:prior_clips]
-    log(f"static prior from {len(train_clips)} training clips")
+    idx = list(range(len(train_ds)))[:prior_clips]
+    train_clips = [train_ds[i].numpy() for i in idx]
+    log(f"static and learned priors from {len(train_clips)} training clips")
     static = EmpiricalStaticPrior.from_counts(static_prior_counts(net, train_clips))
-    priors = {"empirical-static": static.to_bytes()}
+    # The learned prior sees consecutive clips of a video as runs, so it learns GOP-to-GOP context too.
+    seqs = clip_sequences(net, train_clips, [tuple(int(v) for v in train_ds.clips[i]) for i in idx])
+    learned = LearnedPrior.fit(seqs, codebook_sizes(net))
+    priors = {"empirical-static": static.to_bytes(), "learned": learned.to_bytes()}
     val_ds = build_dataset(data, "val", clip, cache_dir, train=False, progress=False)
     val_clips = [val_ds[i].numpy() for i in range(len(val_ds))]
     model = CodecModel(net, "0" * 64, None, priors, {})

@@ -1,0 +1,62 @@
+"""Shipping: a training checkpoint becomes a verified half-precision weights file with priors and a card."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from vqcodec import codec
+from vqcodec.ship import ship
+from vqcodec.train import TrainConfig, train
+from vqcodec.weights import WeightsError, load_model
+
+from conftest import synthetic_video
+
+
+def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
+    data = tmp_path / "clips"
+    data.mkdir()
+    for i in range(4):
+        np.save(data / f"c{i}.npy", synthetic_video(24, 24, 24, seed=i))
+    train(TrainConfig(config="tiny", data=f"folder:{data}", out=str(tmp_path / "run"), steps=3, batch_size=2,
+                      crop_frames=8, crop_size=16, val_every=100, ckpt_every=100, cache_dir=str(tmp_path / "cache"),
+                      threads=1, progress=False, warmup=1, samples_per_epoch=16))
+    out = tmp_path / "tiny-shipped.pt"
+    rep = ship(tmp_path / "run" / "checkpoint.pt", out, data=f"folder:{data}", cache_dir=tmp_path / "cache",
+               make_default=False, log=lambda m: None)
+    m = load_model(out)
+    assert set(m.priors) == {"empirical-static", "learned"}
+    assert m.sha256 == rep["sha256"] and m.card["training_steps"] == 3
+    pts = m.card["operating_points"]
+    assert set(pts) == {str(q) for q in m.qualities}
+    for p in pts.values():
+        assert p["bpp"] > 0 and 0 < p["psnr"] < 100 and set(p["bpp_by_prior"]) >= {"uniform", "learned"}
+        assert p["bpp"] <= min(p["bpp_by_prior"].values()) + 1e-9   # auto keeps the cheapest
+    # the shipped file codes video with every prior it carries
+    frames = synthetic_video(8, 16, 16)
+    for prior in ("empirical-static", "learned"):
+        assert codec.decode_bytes(codec.encode_frames(frames, 16, model=m, prior=prior), model=m).shape == frames.shape
+
+
+def test_corrupted_weights_are_refused(tmp_path, tiny_weights):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(tiny_weights.read_bytes()[:-100])
+    with pytest.raises(WeightsError):
+        load_model(bad)
+    with pytest.raises(WeightsError, match="not found"):
+        load_model(tmp_path / "none.pt")
+
+
+def test_shipped_weights_are_verified_against_the_manifest(tmp_path, tiny_weights, monkeypatch):
+    import json
+    from vqcodec import weights
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    (wdir / "m.pt").write_bytes(tiny_weights.read_bytes())
+    manifest = wdir / "manifest.json"
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", wdir)
+    monkeypatch.setattr(weights, "MANIFEST", manifest)
+    manifest.write_text(json.dumps({"default": {"file": "m.pt", "sha256": weights.sha256_file(wdir / "m.pt")}}))
+    assert load_model().path == wdir / "m.pt"            # the default comes from the manifest
+    manifest.write_text(json.dumps({"default": {"file": "m.pt", "sha256": "0" * 64}}))
+    with pytest.raises(WeightsError, match="corrupted"):
+        load_model()
