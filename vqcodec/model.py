@@ -254,21 +254,30 @@ class MSVQVAE(nn.Module):
         self.decoder = nn.Sequential(*dec)
 
     # ---------------------------------------------------------------- training path
-    def forward(self, x: torch.Tensor, top_stages: int | None = None, bottom_stages: int | None = None) -> ForwardOut:
-        """Training/eval forward on float clips (B, 3, T, H, W) in [-1, 1]."""
+    def forward(self, x: torch.Tensor, top_stages: int | None = None, bottom_stages: int | None = None,
+                bypass: bool = False) -> ForwardOut:
+        """Training/eval forward on float clips (B, 3, T, H, W) in [-1, 1].
+
+        ``bypass`` (training only) hands the decoder the continuous latents instead of their
+        quantised values, while the quantisers still see them (EMA updates, commitment). Without it
+        the commitment pull lets the encoder snap its outputs onto first-stage codewords, leaving the
+        later residual stages nothing to code; the bypass rewards detail beyond the first stage.
+        """
         h_b = self.enc_bottom(x)
         commit = x.new_zeros(())
         top = None
         feats = [h_b]
         u_t = None
         if not self.cfg.single_level:
-            top = self.top_quantizer(self.enc_top(h_b), top_stages)
-            u_t = self.dec_top(top.quantized)
+            z_t = self.enc_top(h_b)
+            top = self.top_quantizer(z_t, top_stages)
+            u_t = self.dec_top(z_t if bypass else top.quantized)
             feats.append(u_t)
             commit = commit + top.commit
-        bottom = self.bottom_quantizer(self.pre_bottom(torch.cat(feats, 1)), bottom_stages)
+        z_b = self.pre_bottom(torch.cat(feats, 1))
+        bottom = self.bottom_quantizer(z_b, bottom_stages)
         commit = commit + bottom.commit
-        recon = self._decode_latents(u_t, bottom.quantized)
+        recon = self._decode_latents(u_t, z_b if bypass else bottom.quantized)
         return ForwardOut(recon, commit, top, bottom)
 
     def _decode_latents(self, u_t: torch.Tensor | None, q_b: torch.Tensor) -> torch.Tensor:

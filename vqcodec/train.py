@@ -40,7 +40,8 @@ class TrainConfig:
     perceptual: str = "ssim"           # "ssim" (weight-free), "vgg" (needs vgg_weights), "none"
     perceptual_weight: float = 0.05
     vgg_weights: str | None = None
-    commit_weight: float = 0.25
+    commit_weight: float = 0.05
+    bypass_prob: float = 0.2           # steps whose decoder sees the unquantised latents (see MSVQVAE.forward)
     seed: int = 0
     threads: int | None = None
     workers: int = 0
@@ -260,9 +261,13 @@ def train(tc: TrainConfig, log=print) -> dict:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step, tc)
             x = random_crop(uint8_to_input(batch), tc.crop_frames, tc.crop_size, crop_gen).to(device)
-            nt, nb = sample_stages(cfg, random.Random(tc.seed * 1_000_003 + step))
+            rng = random.Random(tc.seed * 1_000_003 + step)
+            nt, nb = sample_stages(cfg, rng)
+            bypass = rng.random() < tc.bypass_prob
+            if bypass:
+                nt, nb = cfg.top_stages, cfg.bottom_stages
             with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                o = ddp_model(x, nt, nb)
+                o = ddp_model(x, nt, nb, bypass)
                 rec = reconstruction_loss(o.recon.float(), x, tc.recon)
                 loss = rec + tc.commit_weight * o.commit
                 if perceptual is not None:
@@ -282,7 +287,7 @@ def train(tc: TrainConfig, log=print) -> dict:
                     "ppl": ppl, "lr": lr_at(step - 1, tc)}
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", st=f"{nt}/{nb}",
+                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", st="bypass" if bypass else f"{nt}/{nb}",
                                 ppl="/".join(f"{k[0]}{v[0]:.0f}" for k, v in ppl.items()))
             if step % 50 == 0:
                 log_json({"kind": "train", **last, "time": prior_seconds + time.time() - t_start})
