@@ -12,7 +12,6 @@ from click.testing import CliRunner
 
 from vqcodec.cli.main import main
 
-from conftest import synthetic_video
 
 
 def run(*args):

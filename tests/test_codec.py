@@ -5,13 +5,11 @@ import io
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from vqcodec import codec, pipeline
-from vqcodec.codes import Codes
 from vqcodec.errors import ModelMismatchError, VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
 

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from vqcodec.codes import Codes
-from vqcodec.model import MSVQVAE, PRESETS, count_parameters, get_config, raw_bits, uint8_to_input
+from vqcodec.model import MSVQVAE, count_parameters, get_config, raw_bits, uint8_to_input
 from vqcodec.quantizer import ResidualVQ, VectorQuantizer
 
 from conftest import synthetic_video

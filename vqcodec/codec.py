@@ -334,7 +334,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
             try:
                 arrays = prior.decode_gop(chunk.payload, stream_specs_, grids, prev if chunk.uses_context else None)
             except EntropyError as e:
-                ctx = f" (or in the GOPs before it, which it is predicted from)" if chunk.uses_context else ""
+                ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.uses_context else ""
                 raise EntropyError(f"GOP {i}{ctx}: {e}") from None
         else:
             arrays = prior.decode_gop(chunk.payload, stream_specs_)

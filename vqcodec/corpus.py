@@ -46,6 +46,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .fsutil import atomic_write_bytes
+
 __all__ = [
     "CorpusError",
     "CorpusFile",
@@ -157,7 +159,7 @@ class CorpusManifest:
 
     def save(self) -> Path:
         p = self.root / MANIFEST_NAME
-        _atomic_write_bytes(p, (json.dumps(self.to_json(), indent=1) + "\n").encode())
+        atomic_write_bytes(p, (json.dumps(self.to_json(), indent=1) + "\n").encode())
         return p
 
     def summary(self) -> str:
@@ -199,22 +201,6 @@ def _sha256_file(p: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _atomic_write_bytes(p: Path, data: bytes) -> None:
-    p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=p.name + ".", suffix=".tmp", dir=p.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _present(root: Path, rel: str, sha: str) -> bool:
@@ -329,7 +315,7 @@ def _write_entry(root: Path, source: str, name: str, data: bytes, license: str, 
     if p.is_file() and _sha256_file(p) == sha:
         log(f"  = {rel} (already present)")
     else:
-        _atomic_write_bytes(p, data)
+        atomic_write_bytes(p, data)
         log(f"  + {rel} ({len(data) / 1e6:.2f} MB)")
     split, ts = _split_for(source, name)
     return CorpusFile(file=rel, source=source, sha256=sha, bytes=len(data), split=split,
@@ -570,7 +556,7 @@ def make_stills(dest: Path | str, *, seed: int = 0, variants: int = 2, frames: i
             sha = _sha256_bytes(data)
             q = dest / rel
             if not (q.is_file() and _sha256_file(q) == sha):
-                _atomic_write_bytes(q, data)
+                atomic_write_bytes(q, data)
             out.append(CorpusFile(file=rel, source="scikit-image-stills", sha256=sha, bytes=len(data),
                                   split="train", license=f"skimage.data.{name}: {lic}",
                                   origin=f"scikit-image bundled still {fname}, synthetic pan/zoom "

@@ -45,6 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
+from .fsutil import atomic_path
+
 __all__ = [
     "DataError",
     "ClipSpec",
@@ -309,18 +311,8 @@ def _sha256_file(p: Path) -> str:
 
 
 def _atomic_save_npy(final: Path, arr: np.ndarray) -> None:
-    fd, tmp = tempfile.mkstemp(prefix="." + final.name + ".", suffix=".tmp", dir=final.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, arr, allow_pickle=False)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, final)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with atomic_path(final) as tmp, open(tmp, "wb") as f:
+        np.save(f, arr, allow_pickle=False)
 
 
 def _try_lock(lock: Path) -> bool:

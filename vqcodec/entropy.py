@@ -229,24 +229,36 @@ def decode_streams(data: bytes, specs: Sequence[tuple[np.ndarray, int]]) -> list
     for freqs, n in specs:
         f = check_freqs(freqs)
         checked.append((f, _check_n(n, f)))
-    buf = bytes(data)
-    if len(buf) % 4:
-        raise EntropyError(f"payload length {len(buf)} is not a multiple of 4 bytes")
-    words = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
-    try:
-        coder = constriction.stream.stack.AnsCoder(np.ascontiguousarray(words))
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise EntropyError(f"invalid entropy-coded payload: {e}".splitlines()[0]) from None
-    out = []
-    try:
-        for f, n in checked:
-            out.append(_pop(coder, f, n))
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise EntropyError(f"corrupt entropy-coded payload: {e}".splitlines()[0]) from None
-    if not coder.is_empty():
-        raise EntropyError("corrupt entropy-coded payload: data left over after decoding "
-                           "(wrong counts, wrong tables or damaged bytes)")
+    dec = PayloadDecoder(data)
+    out = [dec.pop(f, n) for f, n in checked]
+    dec.finish()
     return out
+
+
+class PayloadDecoder:
+    """Pops symbols off one payload stream by stream, so a later stream's tables may depend on
+    what was decoded before (the learned prior); :meth:`finish` checks nothing is left over."""
+
+    def __init__(self, data: bytes) -> None:
+        buf = bytes(data)
+        if len(buf) % 4:
+            raise EntropyError(f"payload length {len(buf)} is not a multiple of 4 bytes")
+        words = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
+        try:
+            self._coder = constriction.stream.stack.AnsCoder(np.ascontiguousarray(words))
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise EntropyError(f"invalid entropy-coded payload: {e}".splitlines()[0]) from None
+
+    def pop(self, freqs: np.ndarray, n: int) -> np.ndarray:
+        """``n`` symbols (int32) under one ``(K,)`` table or ``(n, K)`` per-symbol tables."""
+        try:
+            return _pop(self._coder, freqs, n)
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise EntropyError(f"corrupt entropy-coded payload: {e}".splitlines()[0]) from None
+
+    def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
+        if not self._coder.is_empty():
+            raise EntropyError(f"corrupt entropy-coded payload: data left over after decoding ({causes})")
 
 
 def encode(symbols: np.ndarray, freqs: np.ndarray) -> bytes:

@@ -44,11 +44,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-import constriction
 import msgpack
 import numpy as np
 
-from .entropy import (PRECISION_BITS, TOTAL, EntropyError, _pop, check_freqs, encode_streams,
+from .entropy import (PRECISION_BITS, TOTAL, EntropyError, PayloadDecoder, check_freqs, encode_streams,
                       freqs_from_counts)
 from .priors import (MAX_STREAMS, StreamSpec, StreamSymbols, _check_k, _check_name,
                      _symbols_of, _unpack, _unzstd, _zstd)
@@ -311,14 +310,7 @@ class LearnedPrior:
     def decode_gop(self, payload: bytes, specs: Sequence[StreamSpec], grids: Mapping[str, tuple[int, int, int]],
                    prev: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
         """Decoder side: one pass per stream and latent time slice, each batched."""
-        buf = bytes(payload)
-        if len(buf) % 4:
-            raise EntropyError(f"payload length {len(buf)} is not a multiple of 4 bytes")
-        words = np.frombuffer(buf, dtype="<u4").astype(np.uint32)
-        try:
-            coder = constriction.stream.stack.AnsCoder(np.ascontiguousarray(words))
-        except (ValueError, KeyError, RuntimeError) as e:
-            raise EntropyError(f"invalid entropy-coded payload: {e}".splitlines()[0]) from None
+        dec = PayloadDecoder(payload)
         exts: dict[str, np.ndarray] = {}
         out = []
         for spec in specs:
@@ -332,15 +324,10 @@ class LearnedPrior:
             hw = g[1] * g[2]
             for t in range(g[0]):
                 tabs = self._slice_tables(name, k, ext, np.array([t]), exts, grids)
-                try:
-                    sym = _pop(coder, check_freqs(tabs) if tabs.ndim == 2 else tabs, hw)
-                except (ValueError, KeyError, RuntimeError) as e:
-                    raise EntropyError(f"corrupt entropy-coded payload: {e}".splitlines()[0]) from None
+                sym = dec.pop(check_freqs(tabs) if tabs.ndim == 2 else tabs, hw)
                 ext[2 + t] = np.asarray(sym, np.int64).reshape(g[1], g[2])
             out.append(ext[2:].reshape(-1).astype(np.int32))
-        if not coder.is_empty():
-            raise EntropyError("corrupt entropy-coded payload: data left over after decoding "
-                               "(wrong counts, wrong tables, damaged bytes or a damaged context GOP)")
+        dec.finish("wrong counts, wrong tables, damaged bytes or a damaged context GOP")
         return out
 
     # ---------------------------------------------------------------------------- bytes

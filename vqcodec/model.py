@@ -17,7 +17,7 @@ network is fully convolutional in space and time and knows nothing about files o
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import torch

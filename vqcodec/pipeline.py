@@ -7,8 +7,6 @@ network has produced it. Each function returns a plain dict report that the CLI 
 from __future__ import annotations
 
 import contextlib
-import math
-import os
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -21,6 +19,7 @@ from vqcodec.formats import VqvReader
 from . import codec
 from .errors import VqvError
 from .metrics import QualityAccumulator
+from .fsutil import atomic_path
 from .video_io import VideoWriter, open_video
 from .weights import CodecModel, load_model
 
@@ -89,18 +88,6 @@ def _progress(enabled: bool, total: int | None, desc: str):
     return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, leave=False, dynamic_ncols=True)
 
 
-@contextlib.contextmanager
-def _atomic_output(path: Path):
-    """Yield a temporary sibling path; move it over ``path`` only if the block succeeds."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 # ------------------------------------------------------------------------------------------ encode
 
 class _MeasuringEncoder(codec.GopEncoder):
@@ -148,7 +135,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         if n == 0:
             raise VqvError(f"{input}: empty video")
         gop_codes = enc.finish()
-        with _atomic_output(output) as tmp, open(tmp, "wb") as f:
+        with atomic_path(output) as tmp, open(tmp, "wb") as f:
             stats = codec.write_container(f, model, q, gop_codes, prior_kind=prior,
                                           source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
                                           gop_context=gop_context)
@@ -296,7 +283,7 @@ def export_codes(input: str | Path, output: str | Path, *, model_path: str | Pat
     output = Path(output)
     if output.suffix != ".npz":
         raise VqvError(f"output {output} should end in .npz")
-    with _atomic_output(output) as tmp:
+    with atomic_path(output) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays, frame_counts=np.array(cf.frame_counts, np.int32),
                                 fps=np.array([h.fps_num, h.fps_den], np.int64),

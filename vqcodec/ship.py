@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from fractions import Fraction
@@ -23,7 +22,7 @@ from . import codec
 from .metrics import psnr, ssim
 from .learned_prior import LearnedPrior, clip_sequences, codebook_sizes
 from .priors import EmpiricalStaticPrior
-from .weights import CodecModel, net_from_checkpoint, save_weights, sha256_file, MANIFEST, WEIGHTS_DIR
+from .weights import MANIFEST, WEIGHTS_DIR, CodecModel, net_from_checkpoint, save_weights
 
 
 def static_prior_counts(net, clips: list[np.ndarray], batch: int = 8) -> dict[str, np.ndarray]:

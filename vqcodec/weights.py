@@ -8,9 +8,7 @@ also checked against the SHA-256 recorded in ``weights/manifest.json`` before it
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import VqvError
+from .fsutil import atomic_path
 from .model import MSVQVAE, ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -123,11 +122,8 @@ def save_weights(net: MSVQVAE, out: str | Path, *, half: bool = True, priors: di
             "priors": {k: torch.from_numpy(np.frombuffer(v, dtype=np.uint8).copy()) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
     out = Path(out)
-    buf = io.BytesIO()
-    torch.save(blob, buf)
-    tmp = out.with_suffix(out.suffix + ".tmp")
-    tmp.write_bytes(buf.getvalue())
-    os.replace(tmp, out)
+    with atomic_path(out) as tmp:
+        torch.save(blob, tmp)
     return sha256_file(out)
 
 
