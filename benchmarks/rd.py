@@ -913,6 +913,7 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
     }
     with open(out / "summary.json", "w") as f:
         json.dump(_json_clean(summary), f, indent=1)
+    (out / "summary.md").write_text(summary_markdown(_json_clean(summary)))
     if per_codec:
         plot(per_codec, out, len(clips), summary["yuv420_ceiling"])
     return summary
@@ -948,6 +949,48 @@ def _run_vqv(vqv: VqvHook, settings: list, clips: list[Clip], points: list[dict]
     info["priors"] = [p for p in info["priors_requested"] if p not in bad]
     if bad:
         info["priors_skipped"] = bad
+
+
+def _fmt(v, spec: str) -> str:
+    return "–" if v is None or (isinstance(v, float) and not math.isfinite(v)) else format(v, spec)
+
+
+def summary_markdown(summary: dict) -> str:
+    """The README's benchmark tables: quality at matched rates, BD numbers, speed."""
+    clips = summary["protocol"]["clips"]
+    lines = [f"{len(clips)} clips ({', '.join(clips)}); 32 frames, 64x64, 16 fps; "
+             f"torch threads {summary['threads']['torch']}, peer threads {summary['threads']['peers']}.", ""]
+    grid = summary.get("matched_bpp") or {}          # {rate: {codec: {psnr, ssim}}}
+    rates = sorted(grid, key=float)
+    codecs = sorted({c for r in rates for c in grid[r]}, key=lambda c: (c.startswith("vqv"), c))
+    if codecs:
+        lines += ["PSNR (dB) / SSIM at matched bits per pixel (interpolated in log-rate; – = outside the "
+                  "codec's range):", "",
+                  "| codec | " + " | ".join(f"{r} bpp" for r in rates) + " |",
+                  "| --- |" + " --- |" * len(rates)]
+        for c in codecs:
+            cells = [f"{_fmt(grid[r].get(c, {}).get('psnr'), '.2f')} / {_fmt(grid[r].get(c, {}).get('ssim'), '.3f')}"
+                     for r in rates]
+            lines.append(f"| {c} | " + " | ".join(cells) + " |")
+        lines.append("")
+    bd = summary.get("bd") or {}
+    if bd:
+        lines += ["| vqv curve | vs | BD-rate (PSNR) | BD-PSNR | note |", "| --- | --- | --- | --- | --- |"]
+        for vc, peers in bd.items():
+            for peer, d in peers.items():
+                p = d["psnr"]
+                rate = "–" if p.get("bd_rate") is None else f"{p['bd_rate']:+.1f}%"
+                dp = "–" if p.get("bd_psnr") is None else f"{p['bd_psnr']:+.2f} dB"
+                lines.append(f"| {vc} | {peer} | {rate} | {dp} | {p.get('reason') or ''} |")
+        lines.append("")
+    speed = summary.get("speed") or {}
+    if speed:
+        lines += ["| codec | encode frames/s | decode frames/s | peak RSS (MB) |", "| --- | --- | --- | --- |"]
+        for c, sp in speed.items():
+            rss = (summary.get("codecs") or {}).get(c, {}).get("peak_rss_mb")
+            lines.append(f"| {c} | {_fmt(sp.get('enc_fps'), '.0f')} | {_fmt(sp.get('dec_fps'), '.0f')} | "
+                         f"{_fmt(rss, '.0f')} |")
+    return "\n".join(lines) + "\n"
 
 
 def _print_table(summary: dict) -> None:

@@ -117,7 +117,7 @@ def test_smoke_run(rd, tmp_path, monkeypatch):
                                        "--priors", "uniform,empirical-static,learned"],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    for name in ("points.csv", "summary.json", "rd_psnr.png", "rd_ssim.png"):
+    for name in ("points.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_ssim.png"):
         assert (out / name).stat().st_size > 0, name
 
     rows = list(csv.DictReader(open(out / "points.csv")))
@@ -163,3 +163,14 @@ def test_vqv_missing_is_skipped(rd, tmp_path, monkeypatch):
     assert "skipped" in s["codecs"]["vqv"]
     assert any("vqv skipped" in m for m in msgs)
     assert list(s["curves"]) == ["x264"]
+
+
+def test_summary_markdown_lists_every_codec(rd):
+    summary_markdown = rd.summary_markdown
+    s = {"protocol": {"clips": ["a", "b"]}, "threads": {"torch": 1, "peers": 1},
+         "matched_bpp": {"0.05": {"x264": {"psnr": 21.0, "ssim": 0.6}, "vqv-best": {"psnr": None, "ssim": None}}},
+         "bd": {"vqv-best": {"x264": {"psnr": {"bd_rate": -12.5, "bd_psnr": 0.8}}}},
+         "speed": {"x264": {"enc_fps": 300.0, "dec_fps": 4000.0}}, "codecs": {"x264": {"peak_rss_mb": 310.0}}}
+    md = summary_markdown(s)
+    assert "| x264 | 21.00 / 0.600 |" in md and "| vqv-best | – / – |" in md
+    assert "-12.5%" in md and "| x264 | 300 | 4000 | 310 |" in md
