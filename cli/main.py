@@ -171,6 +171,9 @@ def model_info(config_name, model_path, as_json):
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--crop", default="16x48", show_default=True, metavar="FRAMESxSIZE", help="random training sub-crop")
 @click.option("--lr", default=1e-3, show_default=True)
+@click.option("--commit-weight", default=0.05, show_default=True, help="commitment loss weight")
+@click.option("--bypass-prob", default=0.2, show_default=True,
+              help="share of steps whose decoder sees the unquantised latents")
 @click.option("--perceptual", type=click.Choice(["ssim", "vgg", "none"]), default="ssim", show_default=True)
 @click.option("--perceptual-weight", default=0.05, show_default=True)
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
@@ -184,10 +187,13 @@ def model_info(config_name, model_path, as_json):
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="decoded-frame cache")
 @click.option("--ucf-split", type=click.IntRange(1, 3), default=1, show_default=True)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint")
+@click.option("--init", "init_weights", type=click.Path(path_type=Path), default=None,
+              help="warm-start a new run from a weights file (e.g. the shipped model)")
 @click.option("-q", "--quiet", is_flag=True)
 @data_errors
-def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, perceptual, perceptual_weight,
-          vgg_weights, recon, seed, threads, workers, val_every, ckpt_every, cache_dir, ucf_split, resume, quiet):
+def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, commit_weight, bypass_prob, perceptual, perceptual_weight,
+          vgg_weights, recon, seed, threads, workers, val_every, ckpt_every, cache_dir, ucf_split, resume,
+          init_weights, quiet):
     """Train an MS-VQ-VAE (single process, or DDP under torchrun)."""
     from vqcodec.train import TrainConfig, train as run  # noqa: PLC0415
 
@@ -196,11 +202,12 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, perc
     except ValueError:
         raise click.BadParameter("expected FRAMESxSIZE, e.g. 16x48", param_hint="--crop") from None
     tc = TrainConfig(config=config_name, data=data, out=str(out), steps=steps, max_minutes=max_minutes,
-                     batch_size=batch_size, crop_frames=cf, crop_size=cs, lr=lr, perceptual=perceptual,
+                     batch_size=batch_size, crop_frames=cf, crop_size=cs, lr=lr, commit_weight=commit_weight,
+                     bypass_prob=bypass_prob, perceptual=perceptual,
                      perceptual_weight=perceptual_weight, vgg_weights=str(vgg_weights) if vgg_weights else None,
                      recon=recon, seed=seed, threads=threads, workers=workers, val_every=val_every,
                      ckpt_every=ckpt_every, cache_dir=str(cache_dir) if cache_dir else None, ucf_split=ucf_split,
-                     resume=resume, progress=not quiet)
+                     resume=resume, init=str(init_weights) if init_weights else None, progress=not quiet)
     result = run(tc)
     if not quiet:
         click.echo(f"stopped at step {result['step']}; checkpoint in {out}")

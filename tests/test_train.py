@@ -109,3 +109,14 @@ def test_sigterm_stops_with_a_checkpoint(tmp_path, clip_folder):
     assert p.wait(timeout=120) == 0
     state = torch.load(tmp_path / "sig" / "checkpoint.pt", weights_only=True)
     assert state["step"] >= 50
+
+
+def test_warm_start_from_a_weights_file(tmp_path, clip_folder, tiny_weights):
+    from vqcodec.weights import load_model
+    res = train(_tc(tmp_path, clip_folder, steps=2, init=str(tiny_weights)))
+    assert res["step"] == 2
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    start = load_model(tiny_weights).net.state_dict()
+    # the run started from those weights (a couple of small steps away, not a fresh init)
+    w = "decoder.0.weight"
+    assert torch.allclose(ck["model"][w], start[w], atol=0.05)

@@ -52,6 +52,7 @@ class TrainConfig:
     ucf_split: int = 1
     weighting: str = "sqrt"            # sample sources by sqrt(length): one long animation must not dominate
     resume: bool = False
+    init: str | None = None            # warm start from a weights file (e.g. the shipped model)
     progress: bool = True
 
 
@@ -173,7 +174,21 @@ def train(tc: TrainConfig, log=print) -> dict:
             raise FileExistsError(f"{ckpt_path} exists: pass --resume to continue that run, or choose another --out")
         cfg = get_config(tc.config)
 
+    if state is None and tc.init:
+        from .weights import load_model  # noqa: PLC0415
+        warm = load_model(tc.init).net
+        cfg = warm.cfg
     model = MSVQVAE(cfg).to(device)
+    if state is None and tc.init:
+        # Shipped weights carry no EMA statistics: restart them from the codebooks themselves.
+        model.load_state_dict(warm.state_dict())
+        with torch.no_grad():
+            for rvq in (getattr(model, "top_quantizer", None), model.bottom_quantizer):
+                for vq in (rvq.layers if rvq is not None else []):
+                    vq.ema_sum.copy_(vq.codebook)
+                    vq.ema_count.fill_(1.0)
+                    vq.idle.zero_()
+                    vq.initialised.fill_(True)
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     step = 0
     if state is not None:
