@@ -400,6 +400,18 @@ class FrameCache:
             return _load_frames_npy(src.path, short)
         return decode_video(src.path, fps, short)
 
+    def _produce_locked(self, final: Path, src: VideoSource, fps: float, short: int) -> bool:
+        """Decode ``src`` into ``final`` under its lock file; False if another process holds the lock."""
+        lock = final.with_name(final.name + ".lock")
+        if not _try_lock(lock):
+            return False
+        try:
+            if not final.exists():
+                _atomic_save_npy(final, self._produce(src, fps, short))
+        finally:
+            lock.unlink(missing_ok=True)
+        return True
+
     def ensure(self, sources: Sequence[VideoSource], fps: float, short: int, *,
                progress: bool = True, poll: float = 0.5) -> list[Path]:
         """Cache file for every source, decoding the missing ones (shared safely between
@@ -428,14 +440,7 @@ class FrameCache:
             final = finals[j]
             if final.exists():
                 continue
-            lock = final.with_name(final.name + ".lock")
-            if _try_lock(lock):
-                try:
-                    if not final.exists():
-                        _atomic_save_npy(final, self._produce(sources[j], fps, short))
-                finally:
-                    lock.unlink(missing_ok=True)
-            else:
+            if not self._produce_locked(final, sources[j], fps, short):
                 deferred.append(j)
         if bar is not None:
             bar.close()
@@ -448,12 +453,7 @@ class FrameCache:
                 lock = final.with_name(final.name + ".lock")
                 if _lock_is_stale(lock):
                     lock.unlink(missing_ok=True)
-                    if _try_lock(lock):
-                        try:
-                            if not final.exists():
-                                _atomic_save_npy(final, self._produce(sources[j], fps, short))
-                        finally:
-                            lock.unlink(missing_ok=True)
+                    if self._produce_locked(final, sources[j], fps, short):
                         continue
                 waiting.append(j)
             deferred = waiting
