@@ -220,13 +220,21 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, comm
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=Path.home() / ".cache" / "vqv", show_default=True)
 @click.option("--name", default="default", show_default=True, help="manifest entry to record it under")
 @click.option("--no-manifest", is_flag=True, help="do not record it in weights/manifest.json")
+@click.option("--points", default=None, metavar="'T,B T,B ...'",
+              help="operating points to offer, as (top stages, bottom stages) pairs from the smallest files up "
+                   "(default: the checkpoint's)")
+@click.option("--default-quality", type=int, default=None, help="the point `vqv encode` uses by default")
 @data_errors
-def ship(checkpoint, out, data, cache_dir, name, no_manifest):
+def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_quality):
     """Export a training checkpoint as shippable half-precision weights with priors and a model card."""
     from vqcodec.ship import ship as run  # noqa: PLC0415
 
+    try:
+        pts = parse_points(points) if points is not None else None
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--points") from None
     rep = run(checkpoint, out, data=data, cache_dir=cache_dir, name=name, make_default=not no_manifest,
-              log=lambda m: click.echo(m, err=True))
+              operating_points=pts, default_quality=default_quality, log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(rep, indent=2))
 
 
@@ -278,6 +286,19 @@ def corpus_fetch(dest, stills):
 
 
 # --------------------------------------------------------------------------------------------- helpers
+
+def parse_points(text: str) -> list[tuple[int, int]]:
+    """'2,0 4,1 4,2' -> [(2, 0), (4, 1), (4, 2)]."""
+    pts = []
+    for item in text.replace(";", " ").split():
+        parts = item.split(",")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise ValueError(f"{item!r} is not a 'top,bottom' pair of stage counts")
+        pts.append((int(parts[0]), int(parts[1])))
+    if not pts:
+        raise ValueError("no operating points given")
+    return pts
+
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
     if path.exists() and not force:

@@ -125,3 +125,14 @@ def test_model_info_presets():
     assert rep["latent_grids"] == {"top": [4, 8, 8], "bottom": [8, 16, 16]}
     code, out, _ = run("model-info", "--config", "nope")
     assert code == 1
+
+
+def test_ship_points_option_is_parsed_and_checked(tmp_path):
+    from vqcodec.cli.main import parse_points
+    assert parse_points("2,0 4,1  4,6") == [(2, 0), (4, 1), (4, 6)]
+    for bad in ("4", "4,x", "1,2,3", ""):
+        with pytest.raises(ValueError):
+            parse_points(bad)
+    code, out, _ = run("ship", tmp_path / "none.pt", "--out", tmp_path / "w.pt", "--data", f"folder:{tmp_path}",
+                       "--points", "4;x")
+    assert code == 2 and "--points" in out and "Traceback" not in out

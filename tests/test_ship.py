@@ -22,8 +22,9 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
                       threads=1, progress=False, warmup=1, samples_per_epoch=16))
     out = tmp_path / "tiny-shipped.pt"
     rep = ship(tmp_path / "run" / "checkpoint.pt", out, data=f"folder:{data}", cache_dir=tmp_path / "cache",
-               make_default=False, log=lambda m: None)
+               make_default=False, operating_points=[(1, 0), (1, 2)], default_quality=1, log=lambda m: None)
     m = load_model(out)
+    assert m.net.cfg.operating_points == ((1, 0), (1, 2)) and m.net.cfg.default_quality == 1
     assert set(m.priors) == {"empirical-static", "learned"}
     assert m.sha256 == rep["sha256"] and m.card["training_steps"] == 3
     pts = m.card["operating_points"]
@@ -35,6 +36,20 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
     frames = synthetic_video(8, 16, 16)
     for prior in ("empirical-static", "learned"):
         assert codec.decode_bytes(codec.encode_frames(frames, 16, model=m, prior=prior), model=m).shape == frames.shape
+
+
+@pytest.mark.parametrize("points, default, match", [
+    (((1, 0), (1, 3)), 1, "outside"),            # tiny has 2 bottom stages
+    (((1, 2), (1, 1)), 1, "add stages"),         # Q2 must not drop stages
+    (((0, 0), (1, 1)), 1, "outside"),            # nothing coded
+    (((1, 0), (1, 1)), 3, "default quality"),
+])
+def test_bad_operating_points_are_refused(points, default, match):
+    from dataclasses import replace
+    from vqcodec.model import get_config
+    from vqcodec.ship import check_operating_points
+    with pytest.raises(ValueError, match=match):
+        check_operating_points(replace(get_config("tiny"), operating_points=points, default_quality=default))
 
 
 def test_corrupted_weights_are_refused(tmp_path, tiny_weights):

@@ -61,6 +61,20 @@ def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform"
     return out
 
 
+def check_operating_points(cfg) -> None:
+    """Every point must be a stage count the network has, and points must grow in bits (Q1 smallest)."""
+    pts = list(cfg.operating_points)
+    for t, b in pts:
+        if not (0 <= t <= cfg.top_stages and 0 <= b <= cfg.bottom_stages) or t + b == 0:
+            raise ValueError(f"operating point ({t},{b}) is outside this model's {cfg.top_stages} top and "
+                             f"{cfg.bottom_stages} bottom stages")
+    for (t0, b0), (t1, b1) in zip(pts, pts[1:]):
+        if not (t1 >= t0 and b1 >= b0 and (t1, b1) != (t0, b0)):
+            raise ValueError(f"operating points must add stages from one quality to the next: ({t0},{b0}) then ({t1},{b1})")
+    if not 1 <= cfg.default_quality <= len(pts):
+        raise ValueError(f"default quality {cfg.default_quality} is not one of 1..{len(pts)}")
+
+
 def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str | Path, name: str = "default",
          prior_clips: int = 1000, make_default: bool = True, operating_points=None, default_quality=None,
          log=print) -> dict:
@@ -72,6 +86,7 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     if default_quality is not None:
         overrides["default_quality"] = default_quality
     net = net_from_checkpoint(checkpoint, **overrides)
+    check_operating_points(net.cfg)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     with torch.no_grad():   # what users get: half-precision weights
         for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:

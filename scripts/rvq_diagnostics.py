@@ -1,0 +1,83 @@
+"""How much of each latent the residual quantiser stages carry, and what the unquantised latents could give.
+
+    python scripts/rvq_diagnostics.py runs/cpu/checkpoint.pt --data corpus:data/corpus --cache-dir data/cache
+
+Prints, on the validation clips (centre 32x64x64 crops):
+- the PSNR of every operating point and of the *continuous ceiling* (the decoder fed the unquantised
+  latents): no number of stages can beat the ceiling, so a ceiling close to the best point means the
+  autoencoder, not the quantiser, limits quality;
+- per level, the latent variance left after each residual stage (a fraction of the total): a first
+  stage that already leaves ~1-5% means the encoder has collapsed its outputs onto the codebook and the
+  later stages have nothing left to code.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+import torch
+
+from vqcodec.data import ClipSpec, build_dataset
+from vqcodec.model import MSVQVAE
+from vqcodec.train import uint8_to_input
+
+
+def load_net(path: str) -> MSVQVAE:
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(state, dict) and "optimizer" in state:
+        from vqcodec.weights import net_from_checkpoint
+        return net_from_checkpoint(path)
+    from vqcodec.weights import load_model
+    return load_model(path).net.float().eval()
+
+
+def psnr(recon: torch.Tensor, x: torch.Tensor) -> float:
+    r = ((recon.clamp(-1, 1) + 1) * 127.5).round()
+    ref = ((x + 1) * 127.5).round()
+    return 10 * math.log10(255.0 ** 2 / max(float(((r - ref) ** 2).mean()), 1e-12))
+
+
+@torch.no_grad()
+def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
+    cfg = net.cfg
+    out: dict = {"ceiling_psnr": round(psnr(net(x, bypass=True).recon, x), 2), "points": {}}
+    for q, (ts, bs) in enumerate(cfg.operating_points, 1):
+        out["points"][q] = {"stages": [ts, bs], "psnr": round(psnr(net(x, ts, bs).recon, x), 2)}
+    h_b = net.enc_bottom(x)
+    latents = {}
+    feats = [h_b]
+    if not cfg.single_level:
+        z_t = net.enc_top(h_b)
+        latents["top"] = (z_t, net.top_quantizer)
+        feats.append(net.dec_top(net.top_quantizer(z_t).quantized))
+    latents["bottom"] = (net.pre_bottom(torch.cat(feats, 1)), net.bottom_quantizer)
+    for name, (z, rvq) in latents.items():
+        flat = z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1])
+        var = float(((flat - flat.mean(0)) ** 2).sum(1).mean())
+        r, left = flat.clone(), []
+        for layer in rvq.layers:
+            r = r - layer.lookup(layer.nearest(r))
+            left.append(round(float((r ** 2).sum(1).mean()) / var, 4))
+        out[name] = {"variance_per_dim": round(var / flat.shape[1], 4), "residual_left_after_stage": left}
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model", help="a training checkpoint or a shipped weights file")
+    ap.add_argument("--data", required=True, help="dataset spec, e.g. corpus:data/corpus")
+    ap.add_argument("--cache-dir", required=True)
+    ap.add_argument("--split", default="val")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    net = load_net(a.model)
+    ds = build_dataset(a.data, a.split, ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0), a.cache_dir,
+                       train=False, progress=False)
+    x = uint8_to_input(torch.stack([ds[i] for i in range(len(ds))]))
+    print(json.dumps(diagnose(net, x)))
+
+
+if __name__ == "__main__":
+    main()
