@@ -51,7 +51,7 @@ def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
         z_t = net.enc_top(h_b)
         latents["top"] = (z_t, net.top_quantizer)
         feats.append(net.dec_top(net.top_quantizer(z_t).quantized))
-    latents["bottom"] = (net.pre_bottom(torch.cat(feats, 1)), net.bottom_quantizer)
+    latents["bottom"] = (net._bottom_latent(x, feats), net.bottom_quantizer)
     for name, (z, rvq) in latents.items():
         flat = z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1])
         var = float(((flat - flat.mean(0)) ** 2).sum(1).mean())

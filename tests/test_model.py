@@ -195,3 +195,29 @@ def test_vgg_perceptual_errors_are_clear(tmp_path):
     junk.write_bytes(b"nonsense")
     with pytest.raises(ValueError, match="cannot read"):
         VGG16Perceptual(junk)
+
+
+def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
+    from dataclasses import replace
+    from vqcodec.model import to_uint8, uint8_to_input
+    torch.manual_seed(0)
+    plain = MSVQVAE(get_config("tiny"))
+    lin = MSVQVAE(replace(get_config("tiny"), linear_path=True))
+    missing, _ = lin.load_state_dict(plain.state_dict(), strict=False)
+    assert set(missing) == {"lin_enc.weight", "lin_dec.weight"}
+    frames = synthetic_video(8, 16, 16)
+    plain.eval(), lin.eval()
+    for q in plain.qualities:   # zero-initialised: adding the path to a trained net changes nothing
+        assert np.array_equal(plain.decode(plain.encode(frames, q)), lin.decode(lin.encode(frames, q)))
+    with torch.no_grad():
+        lin.lin_enc.weight.normal_(0, 0.05)
+        lin.lin_dec.weight.normal_(0, 0.05)
+    x = uint8_to_input(torch.from_numpy(frames)[None])
+    for q in lin.qualities:     # encode/decode (the codec) give what forward (training/eval) gives
+        ts, bs = lin.operating_point(q)
+        with torch.no_grad():
+            ref = to_uint8(lin(x, ts, bs).recon)[0]
+        out = lin.decode(lin.encode(frames, q))
+        assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
+        if bs > 0:              # with no bottom code there is nothing for the path to carry
+            assert not np.array_equal(out, plain.decode(plain.encode(frames, q)))

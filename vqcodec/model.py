@@ -51,6 +51,9 @@ class ModelConfig:
     top_stages: int = 4
     bottom_stages: int = 6              # 0 makes a single-level model (the paper's baseline)
     ema_decay: float = 0.99
+    # A linear path between pixels and the bottom latent, beside the convolutional one: each bottom
+    # position's block of pixels is projected into its latent, and back (see MSVQVAE.__init__).
+    linear_path: bool = False
     # Operating points: (top stages, bottom stages) kept, numbered 1..N from the smallest files up.
     operating_points: tuple[tuple[int, int], ...] = ((2, 0), (4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (4, 6))
     default_quality: int = 4
@@ -252,6 +255,16 @@ class MSVQVAE(nn.Module):
             cout = dch[i + 1] if i + 1 < len(dch) else 3
             dec += [_stage(dch[i], nb, conv), nn.SiLU(), Up(dch[i], cout, s)]
         self.decoder = nn.Sequential(*dec)
+        if cfg.linear_path:
+            # A PCA-like shortcut: the latent gets a linear projection of its pixel block and the output a
+            # linear read-back of the quantised latent. Zero-initialised, so adding it to a trained network
+            # changes nothing until it learns; it gives the autoencoder a direct route to what a linear
+            # transform code would keep, which the deep path reaches only after long training.
+            block = 3 * int(np.prod(self.cfg.bottom_factor))
+            self.lin_enc = nn.Conv3d(block, cfg.latent_dim, 1, bias=False)
+            self.lin_dec = nn.Conv3d(cfg.latent_dim, block, 1, bias=False)
+            nn.init.zeros_(self.lin_enc.weight)
+            nn.init.zeros_(self.lin_dec.weight)
 
     # ---------------------------------------------------------------- training path
     def forward(self, x: torch.Tensor, top_stages: int | None = None, bottom_stages: int | None = None,
@@ -274,15 +287,24 @@ class MSVQVAE(nn.Module):
             u_t = self.dec_top(z_t if bypass else top.quantized)
             feats.append(u_t)
             commit = commit + top.commit
-        z_b = self.pre_bottom(torch.cat(feats, 1))
+        z_b = self._bottom_latent(x, feats)
         bottom = self.bottom_quantizer(z_b, bottom_stages)
         commit = commit + bottom.commit
         recon = self._decode_latents(u_t, z_b if bypass else bottom.quantized)
         return ForwardOut(recon, commit, top, bottom)
 
+    def _bottom_latent(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+        z_b = self.pre_bottom(torch.cat(feats, 1))
+        if self.cfg.linear_path:
+            z_b = z_b + self.lin_enc(space_to_depth(x, self.cfg.bottom_factor))
+        return z_b
+
     def _decode_latents(self, u_t: torch.Tensor | None, q_b: torch.Tensor) -> torch.Tensor:
         z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
-        return self.decoder(z)
+        y = self.decoder(z)
+        if self.cfg.linear_path:
+            y = y + depth_to_space(self.lin_dec(q_b), self.cfg.bottom_factor)
+        return y
 
     # ---------------------------------------------------------------- codec path
     def operating_point(self, quality: int) -> tuple[int, int]:
@@ -314,7 +336,7 @@ class MSVQVAE(nn.Module):
                 top = self.top_quantizer(self.enc_top(h_b), ts)
                 feats.append(self.dec_top(top.quantized))
                 levels.append(CodeLevel("top", self.cfg.top_codebook, top.indices.to(torch.int32).cpu().numpy()))
-            bottom = self.bottom_quantizer(self.pre_bottom(torch.cat(feats, 1)), bs)
+            bottom = self.bottom_quantizer(self._bottom_latent(x, feats), bs)
             levels.append(CodeLevel("bottom", self.cfg.bottom_codebook, bottom.indices.to(torch.int32).cpu().numpy()))
         finally:
             self.train(was_training)
