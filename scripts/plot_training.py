@@ -1,6 +1,10 @@
 """Plot a training run's validation curve (PSNR and SSIM per operating point vs step) for the README.
 
-    python scripts/plot_training.py runs/cpu/metrics.jsonl docs/training_curve.png
+    python scripts/plot_training.py docs/training_curve.png runs/cpu/metrics.jsonl [runs/cpu2/metrics.jsonl@3527 ...]
+
+Several files make one lineage: a file given as ``PATH@STEP`` is a run warm-started from step STEP
+of the one before (its own steps count from 0), drawn after it on the same step axis, with the join
+marked. A later segment's wall time adds to the earlier segments' up to the join.
 """
 from __future__ import annotations
 
@@ -14,10 +18,24 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def main(metrics: str, out: str) -> None:
-    vals = [r for r in map(json.loads, Path(metrics).read_text().splitlines()) if r.get("kind") == "val"]
-    if not vals:
-        raise SystemExit(f"{metrics}: no validation records")
+def load_segments(specs: list[str]) -> tuple[list[dict], list[int], float]:
+    vals, joins, t_offset, s_offset = [], [], 0.0, 0
+    for i, spec in enumerate(specs):
+        path, _, start = spec.partition("@")
+        recs = [r for r in map(json.loads, Path(path).read_text().splitlines()) if r.get("kind") == "val"]
+        if not recs:
+            raise SystemExit(f"{path}: no validation records")
+        if i > 0:
+            s_offset = int(start) if start else vals[-1]["step"]
+            kept = [v for v in vals if v["step"] <= s_offset]
+            t_offset = kept[-1]["time"] if kept else 0.0
+            vals, joins = kept, joins + [s_offset]
+        vals += [{**r, "step": r["step"] + s_offset, "time": r["time"] + (t_offset if i > 0 else 0.0)} for r in recs]
+    return vals, joins, vals[-1]["time"]
+
+
+def main(out: str, *specs: str) -> None:
+    vals, joins, seconds = load_segments(list(specs))
     qs = sorted(vals[-1]["points"], key=int)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for q in qs:
@@ -27,16 +45,21 @@ def main(metrics: str, out: str) -> None:
         axes[0].plot([s for s, _ in pts], [p["psnr"] for _, p in pts], marker=".", label=label)
         axes[1].plot([s for s, _ in pts], [p["ssim"] for _, p in pts], marker=".", label=label)
     for ax, name in zip(axes, ("PSNR (dB)", "SSIM")):
+        for j in joins:
+            ax.axvline(j, color="k", lw=0.8, ls="--")
         ax.set_xlabel("training step (batch 8 of 16x64x64 crops)")
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    hours = vals[-1]["time"] / 3600
-    fig.suptitle(f"validation (open-corpus val clips, 32x64x64 @16 fps): {vals[-1]['step']} steps, {hours:.2f} h wall")
+    note = f" (dashed: warm restarts at step {', '.join(map(str, joins))})" if joins else ""
+    fig.suptitle(f"validation (open-corpus val clips, 32x64x64 @16 fps): {vals[-1]['step']} steps, "
+                 f"{seconds / 3600:.2f} h wall{note}", fontsize=10)
     fig.tight_layout()
     fig.savefig(out, dpi=110)
     print(f"{out}: {len(vals)} validation points")
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if len(sys.argv) < 3:
+        raise SystemExit(__doc__)
+    main(*sys.argv[1:])

@@ -6,6 +6,9 @@ Prints, on the validation clips (centre 32x64x64 crops):
 - the PSNR of every operating point and of the *continuous ceiling* (the decoder fed the unquantised
   latents): no number of stages can beat the ceiling, so a ceiling close to the best point means the
   autoencoder, not the quantiser, limits quality;
+- with ``--pca-reference``, what a linear transform code with as many coefficients as the bottom latent
+  has reaches (PCA of the bottom grid's pixel blocks, fitted on training clips, unquantised): a
+  ceiling far below it means the autoencoder is undertrained, not short of latent dimensions;
 - per level, the latent variance left after each residual stage (a fraction of the total): a first
   stage that already leaves ~1-5% means the encoder has collapsed its outputs onto the codebook and the
   later stages have nothing left to code.
@@ -63,6 +66,23 @@ def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
     return out
 
 
+def pca_reference(net: MSVQVAE, train_x: torch.Tensor, x: torch.Tensor) -> float:
+    """PSNR of a PCA with ``latent_dim`` components per bottom-grid pixel block (fit on ``train_x``)."""
+    from vqcodec.model import space_to_depth
+    f = net.cfg.bottom_factor
+
+    def blocks(v: torch.Tensor) -> torch.Tensor:
+        b = space_to_depth(v.double(), f)
+        return b.permute(0, 2, 3, 4, 1).reshape(-1, b.shape[1])
+
+    tr, va = blocks(train_x), blocks(x)
+    mu = tr.mean(0)
+    basis = torch.linalg.svd(tr - mu, full_matrices=False).Vh[:net.cfg.latent_dim]
+    rec = (va - mu) @ basis.T @ basis + mu
+    mse = float((((rec.clamp(-1, 1) - va) * 127.5) ** 2).mean())
+    return round(10 * math.log10(255.0 ** 2 / mse), 2)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="a training checkpoint or a shipped weights file")
@@ -70,13 +90,20 @@ def main() -> None:
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--split", default="val")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--pca-reference", action="store_true", help="also fit a PCA on the training clips")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     net = load_net(a.model)
     ds = build_dataset(a.data, a.split, ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0), a.cache_dir,
                        train=False, progress=False)
     x = uint8_to_input(torch.stack([ds[i] for i in range(len(ds))]))
-    print(json.dumps(diagnose(net, x)))
+    rep = diagnose(net, x)
+    if a.pca_reference:
+        tr = build_dataset(a.data, "train", ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0), a.cache_dir,
+                           train=False, progress=False)
+        train_x = uint8_to_input(torch.stack([tr[i] for i in range(len(tr))]))
+        rep["pca_reference_psnr"] = pca_reference(net, train_x, x)
+    print(json.dumps(rep))
 
 
 if __name__ == "__main__":

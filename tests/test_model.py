@@ -204,7 +204,7 @@ def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
     plain = MSVQVAE(get_config("tiny"))
     lin = MSVQVAE(replace(get_config("tiny"), linear_path=True))
     missing, _ = lin.load_state_dict(plain.state_dict(), strict=False)
-    assert set(missing) == {"lin_enc.weight", "lin_dec.weight"}
+    assert set(missing) == {"lin_enc.weight", "lin_dec.weight", "lin_enc.bias", "lin_dec.bias"}
     frames = synthetic_video(8, 16, 16)
     plain.eval(), lin.eval()
     for q in plain.qualities:   # zero-initialised: adding the path to a trained net changes nothing

@@ -261,10 +261,11 @@ class MSVQVAE(nn.Module):
             # changes nothing until it learns; it gives the autoencoder a direct route to what a linear
             # transform code would keep, which the deep path reaches only after long training.
             block = 3 * int(np.prod(self.cfg.bottom_factor))
-            self.lin_enc = nn.Conv3d(block, cfg.latent_dim, 1, bias=False)
-            self.lin_dec = nn.Conv3d(cfg.latent_dim, block, 1, bias=False)
-            nn.init.zeros_(self.lin_enc.weight)
-            nn.init.zeros_(self.lin_dec.weight)
+            self.lin_enc = nn.Conv3d(block, cfg.latent_dim, 1)
+            self.lin_dec = nn.Conv3d(cfg.latent_dim, block, 1)
+            for lin in (self.lin_enc, self.lin_dec):
+                nn.init.zeros_(lin.weight)
+                nn.init.zeros_(lin.bias)
 
     # ---------------------------------------------------------------- training path
     def forward(self, x: torch.Tensor, top_stages: int | None = None, bottom_stages: int | None = None,
