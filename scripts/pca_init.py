@@ -29,13 +29,8 @@ from pathlib import Path
 import torch
 
 from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.model import MSVQVAE, ModelConfig, space_to_depth, uint8_to_input
-from vqcodec.quantizer import _kmeans
-
-
-def blocks(x: torch.Tensor, f) -> torch.Tensor:
-    b = space_to_depth(x, f)
-    return b.permute(0, 2, 3, 4, 1).reshape(-1, b.shape[1])
+from vqcodec.linear_init import init_linear_code
+from vqcodec.model import MSVQVAE, ModelConfig, uint8_to_input
 
 
 def main() -> None:
@@ -61,34 +56,8 @@ def main() -> None:
     ds = build_dataset(a.data, "train", ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0), a.cache_dir,
                        train=False, progress=False)
     x = uint8_to_input(torch.stack([ds[i] for i in range(len(ds))]))
-    f = cfg.bottom_factor
-    bl = blocks(x.double(), f)
-    mu = bl.mean(0)
-    basis = torch.linalg.svd(bl - mu, full_matrices=False).Vh[:cfg.latent_dim]      # (D, block), orthonormal rows
-    coeff = ((bl - mu) @ basis.T).float()
-    with torch.no_grad():
-        net.lin_enc.weight.copy_(basis.float()[:, :, None, None, None])
-        net.lin_enc.bias.copy_(-(basis @ mu).float())
-        net.lin_dec.weight.copy_(basis.T.float()[:, :, None, None, None])
-        net.lin_dec.bias.copy_(mu.float())
-        net.pre_bottom.weight.zero_()
-        net.pre_bottom.bias.zero_()
-        last = net.decoder[-1].conv
-        last.weight.zero_()
-        last.bias.zero_()
-        g = torch.Generator().manual_seed(0)
-        r = coeff
-        left = []
-        for vq in net.bottom_quantizer.layers:
-            cb = _kmeans(r, vq.codebook_size, iters=a.kmeans_iters, generator=g)
-            vq.codebook.copy_(cb)
-            vq.ema_sum.copy_(cb)
-            vq.ema_count.fill_(1.0)
-            vq.idle.zero_()
-            vq.initialised.fill_(True)
-            r = r - cb[torch.cdist(r, cb).argmin(1)]
-            left.append(round(float((r.double() ** 2).sum(1).mean() / ((coeff.double() - coeff.double().mean(0)) ** 2).sum(1).mean()), 4))
-        # what the network computes now, on the training clips, at every bottom stage count
+    rep = init_linear_code(net, x, kmeans_iters=a.kmeans_iters)
+    with torch.no_grad():   # what the network computes now, on the training clips, at every bottom stage count
         net.eval()
         psnr = {}
         for s in range(net.bottom_quantizer.stages + 1):
@@ -104,8 +73,7 @@ def main() -> None:
     torch.save({"model": net.state_dict(), "optimizer": opt.state_dict(), "step": 0, "model_config": cfg.to_dict(),
                 "train_config": {}, "train_seconds": 0.0}, out / "checkpoint.pt")
     report = {"from": str(a.checkpoint), "from_step": int(state["step"]),
-              "from_train_seconds": float(state.get("train_seconds", 0.0)), "pca_blocks": int(bl.shape[0]),
-              "residual_left_after_stage": left, "train_psnr_by_bottom_stages": psnr}
+              "from_train_seconds": float(state.get("train_seconds", 0.0)), **rep, "train_psnr_by_bottom_stages": psnr}
     (out / "lineage.json").write_text(json.dumps(report, indent=1) + "\n")
     print(json.dumps(report))
 

@@ -120,3 +120,36 @@ def test_warm_start_from_a_weights_file(tmp_path, clip_folder, tiny_weights):
     # the run started from those weights (a couple of small steps away, not a fresh init)
     w = "decoder.0.weight"
     assert torch.allclose(ck["model"][w], start[w], atol=0.05)
+
+
+def test_fresh_linear_path_model_starts_as_a_pca_code(tmp_path, clip_folder):
+    from vqcodec.linear_init import init_linear_code, pixel_blocks
+    from vqcodec.model import MSVQVAE, uint8_to_input
+    torch.manual_seed(0)
+    net = MSVQVAE(get_config("tiny-linear")).eval()
+    clips = uint8_to_input(torch.from_numpy(np.stack([synthetic_video(8, 16, 16, seed=i) for i in range(6)])))
+    rep = init_linear_code(net, clips, kmeans_iters=3)
+    left = rep["residual_left_after_stage"]
+    assert len(left) == 2 and 0 <= left[1] <= left[0] < 1
+    # unquantised, the network is now exactly a PCA of its bottom-grid pixel blocks
+    rows = pixel_blocks(clips.double(), net.cfg.bottom_factor)
+    mu = rows.mean(0)
+    basis = torch.linalg.svd(rows - mu, full_matrices=False).Vh[:net.cfg.latent_dim]
+    pca = ((rows - mu) @ basis.T @ basis + mu).float()
+    with torch.no_grad():
+        out = pixel_blocks(net(clips, bypass=True).recon, net.cfg.bottom_factor)
+    assert torch.allclose(out, pca, atol=1e-4)
+    # quantised, more stages code the clips better
+    with torch.no_grad():
+        err = [float((net(clips, 1, s).recon - clips).pow(2).mean()) for s in (0, 1, 2)]
+    assert err[2] < err[1] < err[0]
+    with pytest.raises(ValueError, match="linear_path"):
+        init_linear_code(MSVQVAE(get_config("tiny")), clips)
+
+
+def test_train_initialises_a_fresh_linear_path_model(tmp_path, clip_folder):
+    train(_tc(tmp_path, clip_folder, config="tiny-linear", steps=2, val_every=2, ckpt_every=2))
+    recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert recs[0]["kind"] == "init" and len(recs[0]["linear_code"]["residual_left_after_stage"]) == 2
+    ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert float(ck["model"]["lin_dec.weight"].abs().sum()) > 0

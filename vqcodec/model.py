@@ -17,7 +17,7 @@ network is fully convolutional in space and time and knows nothing about files o
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -89,8 +89,8 @@ class ModelConfig:
 
 
 PRESETS: dict[str, ModelConfig] = {
-    # The default we ship: sized for training on 2 CPU cores.
-    "cpu": ModelConfig(),
+    # The default we ship: sized for training on 2 CPU cores; starts as a linear transform code (linear_init.py).
+    "cpu": ModelConfig(linear_path=True),
     # The paper's scale (~18.5M parameters): full 3D kernels, bottom grid T/4 x H/4 x W/4.
     "paper": ModelConfig(
         name="paper", bottom_strides=((1, 2, 2), (2, 2, 2), (2, 1, 1)), bottom_channels=(64, 128, 160),
@@ -109,6 +109,7 @@ PRESETS: dict[str, ModelConfig] = {
         latent_dim=8, top_codebook=32, bottom_codebook=64, top_stages=1, bottom_stages=2,
         operating_points=((1, 0), (1, 1), (1, 2)), default_quality=2, clip_frames=8, clip_size=16),
 }
+PRESETS["tiny-linear"] = replace(PRESETS["tiny"], name="tiny-linear", linear_path=True)   # tests the linear path
 
 
 def get_config(name: str) -> ModelConfig:

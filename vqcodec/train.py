@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
+from .linear_init import init_linear_code
 from .losses import SSIMLoss, VGG16Perceptual, psnr_from_mse, reconstruction_loss
 from .model import MSVQVAE, ModelConfig, get_config, uint8_to_input
 
@@ -53,6 +54,7 @@ class TrainConfig:
     weighting: str = "sqrt"            # sample sources by sqrt(length): one long animation must not dominate
     resume: bool = False
     init: str | None = None            # warm start from a weights file (e.g. the shipped model)
+    init_clips: int = 256              # training clips for the PCA + k-means start of a linear_path model
     progress: bool = True
 
 
@@ -192,6 +194,15 @@ def train(tc: TrainConfig, log=print) -> dict:
                     vq.ema_count.fill_(1.0)
                     vq.idle.zero_()
                     vq.initialised.fill_(True)
+    cache = Path(tc.cache_dir) if tc.cache_dir else Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv"))
+    clip = ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0)
+    init_report = None
+    if state is None and not tc.init and cfg.linear_path and rank == 0:
+        # A fresh model with a linear path starts as a PCA + k-means code of the training clips
+        # (linear_init.py); other ranks receive these weights when DDP broadcasts rank 0's state.
+        init_ds = build_dataset(tc.data, "train", clip, cache, train=False, progress=False, ucf_split=tc.ucf_split)
+        pick = np.linspace(0, len(init_ds) - 1, min(len(init_ds), tc.init_clips)).astype(int)
+        init_report = init_linear_code(model, uint8_to_input(torch.stack([init_ds[int(i)] for i in pick])))
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     step = 0
     if state is not None:
@@ -206,8 +217,6 @@ def train(tc: TrainConfig, log=print) -> dict:
             model, device_ids=[local_rank] if use_cuda else None, broadcast_buffers=False,
             find_unused_parameters=True)
 
-    cache = Path(tc.cache_dir) if tc.cache_dir else Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv"))
-    clip = ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0)
     train_ds = build_dataset(tc.data, "train", clip, cache, train=True, samples_per_epoch=tc.samples_per_epoch,
                              seed=tc.seed + step, weighting=tc.weighting, ucf_split=tc.ucf_split, progress=rank == 0 and tc.progress)
     val_ds = build_dataset(tc.data, "val", clip, cache, train=False, progress=False, ucf_split=tc.ucf_split)
@@ -260,6 +269,8 @@ def train(tc: TrainConfig, log=print) -> dict:
         for sig in (signal.SIGTERM, signal.SIGINT):
             old_handlers[sig] = signal.signal(sig, _request_stop)
 
+    if init_report is not None:
+        log_json({"kind": "init", "linear_code": init_report})
     last = {}
     done = False
     epoch = 0
