@@ -3,21 +3,10 @@
     python scripts/pca_init.py runs/cpu1/checkpoint.pt runs/cpu2 --data corpus:data/corpus --cache-dir data/cache
     vqv train --resume --out runs/cpu2 ...
 
-Why: `scripts/rvq_diagnostics.py` showed the first run's autoencoder, after 3,280 steps, reconstructing
-its validation clips at 22.4 dB even from unquantised latents, while a PCA with the same 32
-coefficients per 4x8x8 pixel block reaches 27.1 dB, and the PCA coefficients coded by six k-means
-residual stages 25.0 dB. So the new checkpoint starts *as* that linear code and lets the deep paths
-learn what to add:
-
-- the model gets its linear path (``linear_path=True``): ``lin_enc`` = the PCA projection (with the
-  mean removed by its bias), ``lin_dec`` = its transpose (mean added back);
-- the deep contributions start at zero: ``pre_bottom`` (deep features into the bottom latent) and the
-  decoder's last layer are zeroed, so the network computes exactly the linear code at step 0, and
-  every trained feature extractor (bottom/top encoders, top quantiser, top decoder, decoder trunk)
-  is kept;
-- each bottom residual stage's codebook is k-means on what the previous stages left, over the
-  training clips' PCA coefficients;
-- the optimiser and the step counter start afresh (``--resume`` then runs a normal warm-up).
+The new checkpoint keeps every trained layer of the old one, gains the linear path, and starts as
+the linear transform code of the training clips (see ``vqcodec/linear_init.py`` for what and why); the
+optimiser and the step counter start afresh, so ``--resume`` then runs a normal warm-up. The shipped
+model was made this way from step 3,527 of the first run; ``lineage.json`` in the new run records it.
 """
 from __future__ import annotations
 
