@@ -2,9 +2,9 @@
 
     python scripts/plot_training.py docs/training_curve.png runs/cpu/metrics.jsonl [runs/cpu2/metrics.jsonl@3527 ...]
 
-Several files make one lineage: a file given as ``PATH@STEP`` is a run warm-started from step STEP
-of the one before (its own steps count from 0), drawn after it on the same step axis, with the join
-marked. A later segment's wall time adds to the earlier segments' up to the join.
+Several files make one lineage, drawn on one step axis with the joins marked: a later ``PATH`` is the
+same run resumed with new settings (its steps and times continue); ``PATH@STEP`` is a run
+warm-started from step STEP of the one before (its own steps and time count from 0).
 """
 from __future__ import annotations
 
@@ -25,12 +25,15 @@ def load_segments(specs: list[str]) -> tuple[list[dict], list[int], float]:
         recs = [r for r in map(json.loads, Path(path).read_text().splitlines()) if r.get("kind") == "val"]
         if not recs:
             raise SystemExit(f"{path}: no validation records")
+        s_offset, t_offset = 0, 0.0
         if i > 0:
-            s_offset = int(start) if start else vals[-1]["step"]
-            kept = [v for v in vals if v["step"] <= s_offset]
-            t_offset = kept[-1]["time"] if kept else 0.0
-            vals, joins = kept, joins + [s_offset]
-        vals += [{**r, "step": r["step"] + s_offset, "time": r["time"] + (t_offset if i > 0 else 0.0)} for r in recs]
+            # PATH: the same run resumed (its steps and times continue); PATH@STEP: a restart from STEP
+            cut = int(start) if start else recs[0]["step"] - 1
+            vals = [v for v in vals if v["step"] <= cut]
+            joins.append(cut)
+            if start:
+                s_offset, t_offset = cut, (vals[-1]["time"] if vals else 0.0)
+        vals += [{**r, "step": r["step"] + s_offset, "time": r["time"] + t_offset} for r in recs]
     return vals, joins, vals[-1]["time"]
 
 
@@ -51,7 +54,7 @@ def main(out: str, *specs: str) -> None:
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7)
-    note = f" (dashed: warm restarts at step {', '.join(map(str, joins))})" if joins else ""
+    note = f" (dashed: runs joined at step {', '.join(map(str, joins))})" if joins else ""
     fig.suptitle(f"validation (open-corpus val clips, 32x64x64 @16 fps): {vals[-1]['step']} steps, "
                  f"{seconds / 3600:.2f} h wall{note}", fontsize=10)
     fig.tight_layout()

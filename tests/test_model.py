@@ -46,8 +46,8 @@ def test_raw_bits_grow_with_quality():
     bits = raw_bits(get_config("cpu"))
     values = [bits[q] for q in sorted(bits)]
     assert values == sorted(values) and len(set(values)) == len(values)
-    # Q2 of cpu: 4 top stages x 64 codes x 10 bits
-    assert bits[2] == 4 * 64 * math.log2(1024)
+    # Q2 of cpu: 4 top stages x 64 codes + 1 bottom stage x 512 codes, 10 bits each
+    assert bits[2] == (4 * 64 + 512) * math.log2(1024)
 
 
 @pytest.mark.parametrize("name", ["tiny", "single-scale"])

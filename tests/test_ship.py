@@ -21,12 +21,14 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
                       crop_frames=8, crop_size=16, val_every=100, ckpt_every=100, cache_dir=str(tmp_path / "cache"),
                       threads=1, progress=False, warmup=1, samples_per_epoch=16))
     out = tmp_path / "tiny-shipped.pt"
+    # a run warm-restarted from step 10 of another (scripts/pca_init.py) counts those steps too
+    (tmp_path / "run" / "lineage.json").write_text('{"from_step": 10, "from_train_seconds": 36.0}')
     rep = ship(tmp_path / "run" / "checkpoint.pt", out, data=f"folder:{data}", cache_dir=tmp_path / "cache",
                make_default=False, operating_points=[(1, 0), (1, 2)], default_quality=1, log=lambda m: None)
     m = load_model(out)
     assert m.net.cfg.operating_points == ((1, 0), (1, 2)) and m.net.cfg.default_quality == 1
     assert set(m.priors) == {"empirical-static", "learned"}
-    assert m.sha256 == rep["sha256"] and m.card["training_steps"] == 3
+    assert m.sha256 == rep["sha256"] and m.card["training_steps"] == 13 and m.card["warm_restart_at_step"] == 10
     pts = m.card["operating_points"]
     assert set(pts) == {str(q) for q in m.qualities}
     for p in pts.values():

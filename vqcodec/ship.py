@@ -107,11 +107,19 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     t0 = time.time()
     points = measure_points(model, val_clips)
     log(f"measured {len(points)} operating points on {len(val_clips)} validation clips in {time.time() - t0:.0f}s")
+    # A run warm-restarted from another (scripts/pca_init.py) counts the steps and time before it too.
+    steps, seconds, restart = int(state["step"]), float(state.get("train_seconds", 0.0)), {}
+    lineage = Path(checkpoint).with_name("lineage.json")
+    if lineage.is_file():
+        before = json.loads(lineage.read_text())
+        restart = {"warm_restart_at_step": int(before["from_step"])}
+        steps += int(before["from_step"])
+        seconds += float(before.get("from_train_seconds", 0.0))
     card = {
         "data": data.split(":")[0] + " (open corpus)" if data.startswith("corpus:") else data,
-        "validation_clips": len(val_clips), "training_steps": int(state["step"]),
-        "training_cpu_hours": round(float(state.get("train_seconds", 0.0)) / 3600 * 2, 2),
-        "training_wall_hours": round(float(state.get("train_seconds", 0.0)) / 3600, 2),
+        "validation_clips": len(val_clips), "training_steps": steps, **restart,
+        "training_cpu_hours": round(seconds / 3600 * 2, 2),
+        "training_wall_hours": round(seconds / 3600, 2),
         "operating_points": points,
     }
     out = Path(out)
