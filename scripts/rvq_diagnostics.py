@@ -21,9 +21,10 @@ import math
 
 import torch
 
+from vqcodec import metrics
 from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.model import MSVQVAE
-from vqcodec.train import uint8_to_input
+from vqcodec.linear_init import pca_basis, pixel_blocks
+from vqcodec.model import MSVQVAE, to_uint8, uint8_to_input
 
 
 def load_net(path: str) -> MSVQVAE:
@@ -36,9 +37,9 @@ def load_net(path: str) -> MSVQVAE:
 
 
 def psnr(recon: torch.Tensor, x: torch.Tensor) -> float:
-    r = ((recon.clamp(-1, 1) + 1) * 127.5).round()
-    ref = ((x + 1) * 127.5).round()
-    return 10 * math.log10(255.0 ** 2 / max(float(((r - ref) ** 2).mean()), 1e-12))
+    """PSNR of a batch of clips taken as one long clip (the MSE over every sample of every clip)."""
+    frames = [to_uint8(v).reshape(-1, *x.shape[-2:], 3) for v in (x, recon)]
+    return metrics.psnr(*frames)
 
 
 @torch.no_grad()
@@ -68,16 +69,9 @@ def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
 
 def pca_reference(net: MSVQVAE, train_x: torch.Tensor, x: torch.Tensor) -> float:
     """PSNR of a PCA with ``latent_dim`` components per bottom-grid pixel block (fit on ``train_x``)."""
-    from vqcodec.model import space_to_depth
     f = net.cfg.bottom_factor
-
-    def blocks(v: torch.Tensor) -> torch.Tensor:
-        b = space_to_depth(v.double(), f)
-        return b.permute(0, 2, 3, 4, 1).reshape(-1, b.shape[1])
-
-    tr, va = blocks(train_x), blocks(x)
-    mu = tr.mean(0)
-    basis = torch.linalg.svd(tr - mu, full_matrices=False).Vh[:net.cfg.latent_dim]
+    tr, va = pixel_blocks(train_x.double(), f), pixel_blocks(x.double(), f)
+    mu, basis = pca_basis(tr, net.cfg.latent_dim)
     rec = (va - mu) @ basis.T @ basis + mu
     mse = float((((rec.clamp(-1, 1) - va) * 127.5) ** 2).mean())
     return round(10 * math.log10(255.0 ** 2 / mse), 2)

@@ -29,6 +29,12 @@ def pixel_blocks(x: torch.Tensor, factor: tuple[int, int, int]) -> torch.Tensor:
     return b.permute(0, 2, 3, 4, 1).reshape(-1, b.shape[1])
 
 
+def pca_basis(rows: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean (D,) and the leading ``k`` principal directions (k, D), orthonormal rows, of ``rows`` (N, D)."""
+    mu = rows.mean(0)
+    return mu, torch.linalg.svd(rows - mu, full_matrices=False).Vh[:k]
+
+
 @torch.no_grad()
 def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, max_rows: int = 80_000,
                      seed: int = 0) -> dict:
@@ -42,8 +48,7 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
         rows = rows[torch.randperm(rows.shape[0], generator=g)[:max_rows]]
     if rows.shape[0] < cfg.latent_dim:
         raise ValueError(f"need at least {cfg.latent_dim} pixel blocks for the PCA, got {rows.shape[0]}")
-    mu = rows.mean(0)
-    basis = torch.linalg.svd(rows - mu, full_matrices=False).Vh[:cfg.latent_dim]   # orthonormal rows
+    mu, basis = pca_basis(rows, cfg.latent_dim)
     if basis.shape[0] < cfg.latent_dim:   # fewer pixels per block than latent dims: pad with zeros
         basis = torch.cat([basis, basis.new_zeros(cfg.latent_dim - basis.shape[0], basis.shape[1])])
     coeff = ((rows - mu) @ basis.T).float()
@@ -61,11 +66,7 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
     r, left = coeff, []
     for vq in net.bottom_quantizer.layers:
         cb = _kmeans(r, vq.codebook_size, iters=kmeans_iters, generator=g)
-        for buf, val in ((vq.codebook, cb), (vq.ema_sum, cb)):
-            buf.copy_(val.to(buf.device))
-        vq.ema_count.fill_(1.0)
-        vq.idle.zero_()
-        vq.initialised.fill_(True)
+        vq.set_codebook(cb.to(vq.codebook.device))
         r = r - cb[torch.cdist(r, cb).argmin(1)]
         left.append(round(float((r ** 2).sum(1).mean()) / total, 4))
     return {"pca_rows": int(rows.shape[0]), "residual_left_after_stage": left}

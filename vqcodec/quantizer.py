@@ -76,14 +76,19 @@ class VectorQuantizer(nn.Module):
         return F.embedding(idx, self.codebook)
 
     @torch.no_grad()
-    def _init_from(self, x: torch.Tensor) -> None:
-        centers = _kmeans(x.float(), self.codebook_size)
-        _broadcast(centers)
-        self.codebook.copy_(centers)
-        self.ema_sum.copy_(centers)
+    def set_codebook(self, codebook: torch.Tensor) -> None:
+        """Make ``codebook`` (K, D) the codes, with fresh EMA statistics (each code counted once)."""
+        self.codebook.copy_(codebook)
+        self.ema_sum.copy_(codebook)
         self.ema_count.fill_(1.0)
         self.idle.zero_()
         self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def _init_from(self, x: torch.Tensor) -> None:
+        centers = _kmeans(x.float(), self.codebook_size)
+        _broadcast(centers)
+        self.set_codebook(centers)
 
     @torch.no_grad()
     def _ema_update(self, x: torch.Tensor, idx: torch.Tensor) -> None:

@@ -187,13 +187,9 @@ def train(tc: TrainConfig, log=print) -> dict:
     if state is None and tc.init:
         # Shipped weights carry no EMA statistics: restart them from the codebooks themselves.
         model.load_state_dict(warm.state_dict())
-        with torch.no_grad():
-            for rvq in (getattr(model, "top_quantizer", None), model.bottom_quantizer):
-                for vq in (rvq.layers if rvq is not None else []):
-                    vq.ema_sum.copy_(vq.codebook)
-                    vq.ema_count.fill_(1.0)
-                    vq.idle.zero_()
-                    vq.initialised.fill_(True)
+        for rvq in (getattr(model, "top_quantizer", None), model.bottom_quantizer):
+            for vq in (rvq.layers if rvq is not None else []):
+                vq.set_codebook(vq.codebook.clone())
     cache = Path(tc.cache_dir) if tc.cache_dir else Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv"))
     clip = ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0)
     init_report = None
