@@ -74,23 +74,24 @@ QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's
               help="model weights (default: the shipped model)")
 @click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
-@click.option("--gop-context", type=click.Choice(["on", "off"]), default="on", show_default=True,
-              help="learned prior: predict a GOP's codes from the previous GOP (off: every GOP decodes alone)")
-@click.option("--no-gop-context", "no_gop_context", is_flag=True, hidden=True, help="same as --gop-context off")
+@click.option("--rdo-strength", type=click.FloatRange(min=0, max=1e6), default=1.0, show_default=True,
+              help="scale of the rate-distortion trade-off of temporal copies (0: copy mode off)")
+@click.option("--refresh", type=click.IntRange(min=0, max=1 << 31), default=8, show_default=True, metavar="N",
+              help="a refresh GOP (decodable alone) every N GOPs; 0: only the first")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @data_errors
-def encode(input, output, quality, size, fps, model_path, prior, gop_context, no_gop_context, psnr, threads, force,
+def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, psnr, threads, force,
            quiet, as_json):
     """Encode a video (any file PyAV opens, a .npy (T,H,W,3) uint8 array or a folder of PNGs) to .vqv."""
     from vqcodec import pipeline  # noqa: PLC0415
 
     _refuse_overwrite(output, force)
     report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
-                                  prior=prior, gop_context=gop_context == "on" and not no_gop_context,
+                                  prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                   measure_quality=psnr, threads=threads,
                                   progress=not quiet)
     _emit(report, as_json, quiet, reports.format_encode)
@@ -122,12 +123,15 @@ def decode(input, output, model_path, scale_to_source, threads, force, quiet, as
 @click.argument("input", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
 @click.option("--gops/--no-gops", default=True, help="list every GOP")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights, for the copy statistics (default: the shipped model)")
 @data_errors
-def info(input, as_json, gops):
-    """Show a .vqv file's header, model, prior, per-GOP bits and overhead (no model needed)."""
+def info(input, as_json, gops, model_path):
+    """Show a .vqv file's header, model, prior, per-GOP bits and overhead; with the file's model,
+    also the copy decisions (fraction of positions copied, bits spent on them) per level."""
     from vqcodec import pipeline  # noqa: PLC0415
 
-    report = pipeline.file_info(input)
+    report = pipeline.file_info(input, model_path=model_path)
     _emit(report, as_json, False, functools.partial(reports.format_info, gops=gops))
 
 
@@ -254,17 +258,18 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
 @click.option("--json", "as_json", is_flag=True)
 @data_errors
 def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, threads, as_json):
-    """Fit the learned conditional prior on training clips' codes and store it with the model."""
-    from vqcodec.learned_prior import train_prior as run  # noqa: PLC0415
+    """Refit the static and learned priors on the encoder's codes of training clips; store them with the model."""
+    from vqcodec.prior_fitting import train_prior as run  # noqa: PLC0415
 
     rep = run(model_path=model_path, checkpoint=checkpoint, data=data, cache_dir=cache_dir, max_clips=max_clips,
               out=out, threads=threads, log=lambda m: click.echo(m, err=True))
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:
-        click.echo(f"learned prior ({rep['prior_bytes']} bytes) fitted on {rep['clips']} clips / {rep['gops']} GOPs "
-                   f"-> {rep['written_to']}; training-set bits/code: learned {rep['bits_per_code_learned']:.3f}, "
-                   f"static {rep['bits_per_code_static']:.3f}")
+        last = rep["rounds"][-1]
+        click.echo(f"priors fitted on {rep['clips']} clips, {last['gops']} GOPs over qualities "
+                   f"{rep['qualities'][0]}..{rep['qualities'][-1]} -> {rep['written_to']}; training-set payload: "
+                   f"learned {last['learned'] / 8000:.1f} kB, static {last['empirical-static'] / 8000:.1f} kB")
 
 
 @main.group()

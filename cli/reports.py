@@ -17,11 +17,20 @@ def format_encode(r: dict) -> str:
         "  bits      " + "  ".join(f"{k} {v:.0f}" for k, v in r["bits_per_level"].items())
         + f"  (payload {r['payload_bits']} bits, ideal {r['ideal_payload_bits']:.0f};"
           f" container overhead {r['overhead_bytes']} B)",
+        "  copies    " + (_fmt_copies(r) if r.get("copied") else
+                            "off" if not r.get("rdo_strength") else "none chosen")
+        + f"; {r['gops']} GOPs, {r['refresh_gops']} refresh (every {r['refresh'] or 'first only'})",
         f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads)",
     ]
     if "psnr" in r:
         lines.append(f"  quality   PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f} (vs the coded-size input)")
     return "\n".join(lines)
+
+
+def _fmt_copies(r: dict) -> str:
+    bits = r.get("copy_bits", {})
+    return ", ".join(f"{k} {100 * v:.1f}% of positions copied ({bits.get(k, 0):.0f} bits of decisions)"
+                     for k, v in r["copied"].items())
 
 
 def format_decode(r: dict) -> str:
@@ -36,15 +45,21 @@ def format_info(r: dict, gops: bool = True) -> str:
         f"  video     {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, coded "
         f"{r['coded_size'][0]}x{r['coded_size'][1]}, source {r['source_size'][0]}x{r['source_size'][1]}",
         f"  coding    quality {r['quality']}, prior {r['prior']} ({r['prior_params_bytes']} B of side info), "
-        f"GOP {r['gop_length']} frames, GOP context {'on' if r['gop_context'] else 'off'}",
+        f"GOP {r['gop_length']} frames, copy mode {'on' if r['copy_mode'] else 'off'}, "
+        f"prediction across GOPs {'on' if r['gop_prediction'] else 'off'}"
+        + (f", refresh every {r['refresh_interval']} GOPs" if r["gop_prediction"] and r["refresh_interval"] else ""),
         f"  size      {_fmt_bytes(r['bytes'])}" + (f", {r['bpp']:.4f} bpp, {r['kbps']:.2f} kbps" if r["bpp"] else ""),
         f"  overhead  {ov['overhead']} B: preamble {ov['preamble']}, header {ov['header']}, "
         f"chunk framing {ov['chunk_framing']}, index {ov['index']}; payload {ov['payload']} B",
     ]
+    if r.get("copied"):
+        lines.append(f"  copies    {_fmt_copies(r)}")
+    elif "copy_stats" in r:
+        lines.append(f"  copies    {r['copy_stats']}")
     if gops:
         for g in r["gops"]:
             lines.append(f"  GOP {g['index']:>4}  {g['frames']:>2} frames  {g['payload_bytes'] * 8:>7} bits  "
-                         f"symbols {'/'.join(map(str, g['symbols']))}" + ("  (context)" if g["uses_context"] else ""))
+                         f"symbols {'/'.join(map(str, g['symbols']))}" + ("  (refresh)" if g["refresh"] else ""))
     return "\n".join(lines)
 
 

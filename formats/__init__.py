@@ -5,11 +5,13 @@ Byte layout: SPEC.md beside this file. Typical use::
     write_vqv("clip.vqv", header, chunks)
     header, chunks = read_vqv("clip.vqv")
     with open("clip.vqv", "rb") as f:
-        r = VqvReader(f); gop3 = r.read_chunk(3)
+        r = VqvReader(f); gop3 = r.read_chunk(3); start = r.refresh_point(3)
+
+Writers write version 2.0 (``VqvWriter(f, version=(1, 0))`` still writes 1.0); readers read 1.x and 2.x.
 """
 
 from .chunk import GopChunk
-from .container import FORMAT_VERSION, MAGIC, VqvReader, VqvWriter, read_vqv, write_vqv
+from .container import FORMAT_VERSION, MAGIC, SUPPORTED_MAJORS, VqvReader, VqvWriter, read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header
 
@@ -17,6 +19,7 @@ __all__ = [
     "FORMAT_VERSION",
     "MAGIC",
     "PRIOR_KINDS",
+    "SUPPORTED_MAJORS",
     "CrcError",
     "GopChunk",
     "Header",

@@ -30,15 +30,17 @@ class GopChunk:
     index: int  # GOP number, 0-based; equals the chunk's position in the file
     frame_count: int  # real frames in this GOP (>= 1; only the last GOP may be short)
     symbol_counts: tuple[int, ...]  # symbols in each entropy-coded stream (list/ndarray accepted)
-    uses_context: bool  # coded with context from the previous GOP
-    payload: bytes  # the rANS bytes
+    # bit 0 of frames_flags: the GOP is decoded with the previous GOP's decoded codes as reference,
+    # so it is not a refresh point (1.x files: "uses context from the previous GOP", the same bit)
+    predicted: bool
+    payload: bytes  # the codec's entropy-coded bytes
 
     def __post_init__(self) -> None:
         self.index = coerce_int(self.index)
         self.frame_count = coerce_int(self.frame_count)
         if isinstance(self.symbol_counts, (list, tuple, np.ndarray)):
             self.symbol_counts = tuple(coerce_int(n) for n in self.symbol_counts)
-        self.uses_context = coerce_bool(self.uses_context)
+        self.predicted = coerce_bool(self.predicted)
         if isinstance(self.payload, (bytearray, memoryview)):
             self.payload = bytes(self.payload)
 
@@ -60,8 +62,8 @@ def validate_chunk(c: GopChunk) -> None:
     for n in c.symbol_counts:
         if not _is_int(n) or not 0 <= n <= MAX_SYMBOL_COUNT:
             raise ValueError(f"symbol count out of range: {n!r}")
-    if not isinstance(c.uses_context, bool):
-        raise ValueError(f"uses_context must be a bool, got {c.uses_context!r}")
+    if not isinstance(c.predicted, bool):
+        raise ValueError(f"predicted must be a bool, got {c.predicted!r}")
     if not isinstance(c.payload, bytes) or len(c.payload) > MAX_PAYLOAD_BYTES:
         raise ValueError(f"payload must be bytes of at most {MAX_PAYLOAD_BYTES} bytes")
 
@@ -71,7 +73,7 @@ def encode_chunk(c: GopChunk) -> bytes:
     validate_chunk(c)
     parts = [
         encode_varint(c.index),
-        encode_varint((c.frame_count << 1) | int(c.uses_context)),
+        encode_varint((c.frame_count << 1) | int(c.predicted)),
         encode_varint(len(c.symbol_counts)),
         *(encode_varint(n) for n in c.symbol_counts),
         encode_varint(len(c.payload)),
@@ -83,7 +85,7 @@ def encode_chunk(c: GopChunk) -> bytes:
 class ChunkFields(NamedTuple):
     index: int
     frame_count: int
-    uses_context: bool
+    predicted: bool
     symbol_counts: tuple[int, ...]
     payload_len: int
     fields_len: int  # bytes before the payload
@@ -98,7 +100,7 @@ def parse_chunk_fields(buf: bytes, what: str) -> ChunkFields:
     cur = Cursor(buf, what)
     index = cur.varint("GOP index")
     ff = cur.varint("frame count/flags")
-    frame_count, uses_context = ff >> 1, bool(ff & 1)
+    frame_count, predicted = ff >> 1, bool(ff & 1)
     if not 1 <= frame_count <= 0xFFFF:
         raise VqvFormatError(f"{what}: frame count {frame_count} out of range 1..65535")
     n = cur.varint("stream count")
@@ -111,7 +113,7 @@ def parse_chunk_fields(buf: bytes, what: str) -> ChunkFields:
     payload_len = cur.varint("payload length")
     if payload_len > MAX_PAYLOAD_BYTES:
         raise VqvFormatError(f"{what}: payload length {payload_len} exceeds limit {MAX_PAYLOAD_BYTES}")
-    return ChunkFields(index, frame_count, uses_context, counts, payload_len, cur.pos)
+    return ChunkFields(index, frame_count, predicted, counts, payload_len, cur.pos)
 
 
 def decode_chunk(region: bytes, what: str) -> GopChunk:
@@ -129,4 +131,4 @@ def decode_chunk(region: bytes, what: str) -> GopChunk:
         raise VqvFormatError(
             f"{what}: fields and payload take {f.fields_len + f.payload_len} bytes but the chunk has {len(body)}"
         )
-    return GopChunk(f.index, f.frame_count, f.symbol_counts, f.uses_context, body[f.fields_len :])
+    return GopChunk(f.index, f.frame_count, f.symbol_counts, f.predicted, body[f.fields_len :])

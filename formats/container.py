@@ -29,7 +29,9 @@ from .wire import (
 )
 
 MAGIC = b"VQV"
-FORMAT_VERSION: tuple[int, int] = (1, 0)
+FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
 TAIL_BYTES = 8  # u32 index length + u32 CRC32
 SPOOL_MEMORY_BYTES = 8 << 20  # chunk bytes kept in RAM before the writer spills to a temp file
@@ -37,14 +39,29 @@ SPOOL_MEMORY_BYTES = 8 << 20  # chunk bytes kept in RAM before the writer spills
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 
-def _preamble() -> bytes:
-    return MAGIC + bytes(FORMAT_VERSION)
+def _preamble(version: tuple[int, int]) -> bytes:
+    return MAGIC + bytes(version)
 
 
-def _index_bytes(sizes: Iterable[int]) -> bytes:
-    body = b"".join(encode_varint(s) for s in sizes)
+def _index_entry(major: int, size: int, refresh: bool) -> int:
+    """The varint value stored in the index for one chunk: 1.x plain size, 2.x ``size << 1 | refresh``."""
+    return size if major < 2 else (size << 1) | int(refresh)
+
+
+def _index_bytes(major: int, sizes: list[int], refresh: list[bool]) -> bytes:
+    body = b"".join(encode_varint(_index_entry(major, s, r)) for s, r in zip(sizes, refresh))
     length = pack_u32(len(body))
     return body + length + pack_u32(crc32(body, length))
+
+
+def _check_writable_version(version: object) -> tuple[int, int]:
+    try:
+        v = tuple(version)  # type: ignore[arg-type]
+    except TypeError:
+        v = None
+    if v not in WRITABLE_VERSIONS:
+        raise ValueError(f"version must be one of {WRITABLE_VERSIONS}, got {version!r}")
+    return WRITABLE_VERSIONS[WRITABLE_VERSIONS.index(v)]  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- writer
@@ -55,17 +72,19 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
+    ``version`` is (2, 0) (the default) or (1, 0); 1.0 files cannot carry ``copy_mode`` or
+    ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``.
     """
 
-    def __init__(self, fileobj: BinaryIO) -> None:
+    def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
+        self.version = _check_writable_version(version)
         self._out = fileobj
         self._spool: tempfile.SpooledTemporaryFile | None = tempfile.SpooledTemporaryFile(
             max_size=SPOOL_MEMORY_BYTES
         )
         self._sizes: list[int] = []
         self._frames: list[int] = []
-        self._ctx_first = False
-        self._ctx_any = False
+        self._refresh: list[bool] = []
 
     def write_chunk(self, chunk: GopChunk) -> None:
         """Append the next GOP; ``chunk.index`` must equal the number of chunks written so far."""
@@ -78,9 +97,7 @@ class VqvWriter:
         self._spool.write(data)
         self._sizes.append(len(data))
         self._frames.append(chunk.frame_count)
-        if not self._sizes[:-1]:
-            self._ctx_first = chunk.uses_context
-        self._ctx_any = self._ctx_any or chunk.uses_context
+        self._refresh.append(not chunk.predicted)
 
     def _check_consistency(self, header: Header) -> None:
         validate_header(header)
@@ -93,10 +110,12 @@ class VqvWriter:
             want = g if i < n - 1 else header.frame_count - (n - 1) * g
             if fc != want:
                 raise ValueError(f"GOP {i} has {fc} frames, expected {want}")
-        if self._ctx_first:
-            raise ValueError("GOP 0 cannot use context from a previous GOP")
-        if self._ctx_any and not header.gop_context:
-            raise ValueError("a chunk uses_context but header.gop_context is False")
+        if self._refresh and not self._refresh[0]:
+            raise ValueError("GOP 0 cannot be predicted from a previous GOP")
+        if not all(self._refresh) and not header.gop_prediction:
+            raise ValueError("a chunk is predicted but header.gop_prediction is False")
+        if self.version[0] < 2 and (header.copy_mode or header.refresh_interval):
+            raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
 
     def finish(self, header: Header) -> None:
         """Write preamble, header, all chunks, index and tail to the file object."""
@@ -106,11 +125,11 @@ class VqvWriter:
         hmap = encode_header(header)
         if len(hmap) > MAX_HEADER_BYTES:
             raise ValueError(f"header is {len(hmap)} bytes, limit {MAX_HEADER_BYTES}")
-        head = _preamble() + encode_varint(len(hmap)) + hmap
+        head = _preamble(self.version) + encode_varint(len(hmap)) + hmap
         self._out.write(head + pack_u32(crc32(head)))
         self._spool.seek(0)
         shutil.copyfileobj(self._spool, self._out, 1 << 20)
-        self._out.write(_index_bytes(self._sizes))
+        self._out.write(_index_bytes(self.version[0], self._sizes, self._refresh))
         self.close()
 
     def close(self) -> None:
@@ -182,7 +201,7 @@ class VqvReader:
     """Random-access reader. The constructor reads and verifies preamble, header and index.
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
-    stream is read into memory first.
+    stream is read into memory first. Reads versions 1.x and 2.x; ``version`` is the file's.
     """
 
     header: Header
@@ -192,7 +211,9 @@ class VqvReader:
         self._src = _Source(fileobj)
         self.version = self._read_preamble()
         self.header, self._header_end = self._read_header()
-        self._offsets = self._read_index()  # start of each chunk, then the index start
+        # start of each chunk, then the index start; refresh bit of each chunk (2.x only, else None)
+        self._offsets, self._refresh = self._read_index()
+        self._refresh_v1: dict[int, bool] = {}  # 1.x: is_refresh answers read from chunk framing
 
     # -- construction steps
     def _read_preamble(self) -> tuple[int, int]:
@@ -204,9 +225,10 @@ class VqvReader:
         if len(head) < PREAMBLE_BYTES:
             raise TruncatedError(f"file ends inside the preamble (after {len(head)} bytes)")
         major, minor = head[3], head[4]
-        if major != FORMAT_VERSION[0]:
+        if major not in SUPPORTED_MAJORS:
+            known = " and ".join(f"{m}.x" for m in SUPPORTED_MAJORS)
             raise UnsupportedVersionError(
-                f"unsupported .vqv version {major}.{minor} (this reader knows {FORMAT_VERSION[0]}.x)"
+                f"unsupported .vqv version {major}.{minor} (this reader knows {known})"
             )
         return (major, minor)
 
@@ -227,7 +249,11 @@ class VqvReader:
             raise CrcError("header", "preamble or header bytes")
         return decode_header(rest[:hlen]), start + hlen + 4
 
-    def _read_index(self) -> list[int]:
+    @property
+    def _v2(self) -> bool:
+        return self.version[0] >= 2
+
+    def _read_index(self) -> tuple[list[int], list[bool] | None]:
         src, start = self._src, self._header_end
         if src.size - start < TAIL_BYTES:
             self._diagnose("file too short for the index tail")
@@ -239,18 +265,30 @@ class VqvReader:
         body = src.read_at(istart, ilen, "index")
         if crc32(body, tail[:4]) != unpack_u32(tail, 4):
             self._diagnose("index or tail bytes")
-        cur, sizes = Cursor(body, "index"), []
+        cur, entries = Cursor(body, "index"), []
         try:
             while cur.remaining:
-                sizes.append(cur.varint(f"size of chunk {len(sizes)}"))
+                entries.append(cur.varint(f"entry of chunk {len(entries)}"))
         except ShortBuffer as e:
             raise VqvFormatError(f"malformed {e}") from None
         want = self.header.gop_count
-        if len(sizes) != want:
+        if len(entries) != want:
             raise VqvFormatError(
-                f"index lists {len(sizes)} chunks but the header (frame_count {self.header.frame_count}, "
+                f"index lists {len(entries)} chunks but the header (frame_count {self.header.frame_count}, "
                 f"gop_length {self.header.gop_length}) implies {want}"
             )
+        refresh: list[bool] | None = None
+        sizes = entries
+        if self._v2:  # entry = size << 1 | refresh
+            sizes = [e >> 1 for e in entries]
+            bits = [bool(e & 1) for e in entries]
+            if bits and not bits[0]:
+                raise VqvFormatError("index: GOP 0 is not marked as a refresh point")
+            if not self.header.gop_prediction and not all(bits):
+                raise VqvFormatError(
+                    f"index: GOP {bits.index(False)} is marked as predicted but the header's gop_prediction is false"
+                )
+            refresh = bits
         offsets, pos = [], start
         for i, s in enumerate(sizes):
             if not MIN_CHUNK_BYTES <= s <= MAX_CHUNK_BYTES:
@@ -260,7 +298,7 @@ class VqvReader:
         if pos != istart:
             raise VqvFormatError(f"index: chunks end at byte {pos} but the index starts at {istart}")
         offsets.append(istart)
-        return offsets
+        return offsets, refresh
 
     def _fields_at(self, pos: int, end: int, what: str) -> ChunkFields:
         """Parse the framing fields of the chunk at ``pos`` (which must end by ``end``)."""
@@ -275,7 +313,7 @@ class VqvReader:
 
     def _diagnose(self, problem: str) -> None:
         """The index/tail did not verify: walk the chunks to tell truncation from corruption."""
-        src, pos, sizes = self._src, self._header_end, []
+        src, pos, entry_bytes = self._src, self._header_end, 0
         for k in range(self.header.gop_count):
             what = f"GOP {k}"
             try:
@@ -285,22 +323,37 @@ class VqvReader:
             if pos + f.chunk_len > src.size:
                 raise TruncatedError(f"file ends inside GOP {k} (after {src.size} bytes)")
             decode_chunk(src.read_at(pos, f.chunk_len, what), what)
-            sizes.append(f.chunk_len)
+            entry_bytes += varint_len(_index_entry(self.version[0], f.chunk_len, not f.predicted))
             pos += f.chunk_len
-        need = sum(varint_len(s) for s in sizes) + TAIL_BYTES
+        need = entry_bytes + TAIL_BYTES
         if src.size - pos < need:
             raise TruncatedError(f"file ends inside the index (after {src.size} bytes)")
         raise CrcError("index", problem if src.size - pos == need else f"{problem}, or trailing bytes")
+
+    def _check_prediction(self, i: int, predicted: bool) -> None:
+        """Chunk ``i``'s prediction flag against the rules, the header and (2.x) the index's refresh bit."""
+        what = f"GOP {i}"
+        if predicted and i == 0:
+            raise VqvFormatError("GOP 0 claims prediction from a previous GOP, which no file allows")
+        if predicted and not self.header.gop_prediction:
+            raise VqvFormatError(f"{what} claims prediction from a previous GOP, which the header does not allow")
+        if self._refresh is not None and predicted == self._refresh[i]:
+            said, marked = ("predicted", "a refresh point") if predicted else ("a refresh point", "predicted")
+            raise VqvFormatError(f"{what} says it is {said} but the index marks it as {marked}")
+
+    def _check_range(self, i: int) -> None:
+        n = len(self)
+        if not 0 <= i < n:
+            raise IndexError(f"GOP {i} out of range (file has {n})")
 
     # -- public API
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
     def read_chunk(self, i: int) -> GopChunk:
-        """Read GOP ``i`` via the index and verify its CRC and consistency with the header."""
+        """Read GOP ``i`` via the index and verify its CRC and consistency with header and index."""
+        self._check_range(i)
         n = len(self)
-        if not 0 <= i < n:
-            raise IndexError(f"GOP {i} out of range (file has {n})")
         what = f"GOP {i}"
         start, end = self._offsets[i], self._offsets[i + 1]
         c = decode_chunk(self._src.read_at(start, end - start, what), what)
@@ -310,13 +363,47 @@ class VqvReader:
         want = g if i < n - 1 else self.header.frame_count - (n - 1) * g
         if c.frame_count != want:
             raise VqvFormatError(f"{what} has {c.frame_count} frames, expected {want}")
-        if c.uses_context and (i == 0 or not self.header.gop_context):
-            raise VqvFormatError(f"{what} claims context from a previous GOP, which the header does not allow")
+        self._check_prediction(i, c.predicted)
         return c
 
     def __iter__(self) -> Iterator[GopChunk]:
         for i in range(len(self)):
             yield self.read_chunk(i)
+
+    def is_refresh(self, i: int) -> bool:
+        """Whether GOP ``i`` is a refresh point (decodable without any earlier GOP).
+
+        2.x: from the index, no chunk read. 1.x: from the chunk's framing fields (not its CRC,
+        which ``read_chunk`` verifies when the GOP is decoded); the answer is cached.
+        """
+        self._check_range(i)
+        if self._refresh is not None:
+            return self._refresh[i]
+        if i == 0 or not self.header.gop_prediction:
+            return True  # nothing else is allowed (read_chunk rejects a chunk that says otherwise)
+        hit = self._refresh_v1.get(i)
+        if hit is None:
+            what = f"GOP {i}"
+            try:
+                f = self._fields_at(self._offsets[i], self._offsets[i + 1], what)
+            except ShortBuffer as e:
+                raise VqvFormatError(f"malformed {e}") from None
+            if f.index != i:
+                raise VqvFormatError(f"chunk at index position {i} says it is GOP {f.index}")
+            self._check_prediction(i, f.predicted)
+            hit = self._refresh_v1[i] = not f.predicted
+        return hit
+
+    def refresh_point(self, i: int) -> int:
+        """The refresh point GOP ``i`` is decoded from: the largest j <= i with ``is_refresh(j)``."""
+        self._check_range(i)
+        while not self.is_refresh(i):
+            i -= 1
+        return i
+
+    def refresh_points(self) -> list[int]:
+        """Every refresh point, ascending (``[0, ...]``; empty for a file with no GOP)."""
+        return [i for i in range(len(self)) if self.is_refresh(i)]
 
     def overhead(self) -> dict[str, int]:
         """Byte accounting: preamble, header, chunk_framing, index (incl. tail), payload, overhead, total."""
@@ -343,21 +430,23 @@ class VqvReader:
 # --------------------------------------------------------------------------- one-call helpers
 
 
-def _write_to(f: BinaryIO, header: Header, chunks: Iterable[GopChunk]) -> None:
-    with VqvWriter(f) as w:
+def _write_to(f: BinaryIO, header: Header, chunks: Iterable[GopChunk], version: tuple[int, int]) -> None:
+    with VqvWriter(f, version) as w:
         for c in chunks:
             w.write_chunk(c)
         w.finish(header)
 
 
-def write_vqv(path_or_file: PathOrFile, header: Header, chunks: Iterable[GopChunk]) -> None:
-    """Write a whole .vqv file. A path is removed again if writing fails."""
+def write_vqv(path_or_file: PathOrFile, header: Header, chunks: Iterable[GopChunk],
+              version: tuple[int, int] = FORMAT_VERSION) -> None:
+    """Write a whole .vqv file (``version`` as for VqvWriter). A path is removed again if writing fails."""
     validate_header(header)
+    version = _check_writable_version(version)
     if isinstance(path_or_file, (str, os.PathLike)):
         path = os.fspath(path_or_file)
         try:
             with open(path, "wb") as f:
-                _write_to(f, header, chunks)
+                _write_to(f, header, chunks, version)
         except BaseException:
             try:
                 os.unlink(path)
@@ -365,7 +454,7 @@ def write_vqv(path_or_file: PathOrFile, header: Header, chunks: Iterable[GopChun
                 pass
             raise
     else:
-        _write_to(path_or_file, header, chunks)
+        _write_to(path_or_file, header, chunks, version)
 
 
 def read_vqv(path_or_file: PathOrFile) -> tuple[Header, list[GopChunk]]:

@@ -27,8 +27,10 @@ K_QUALITY = 9
 K_PRIOR = 10
 K_PRIOR_PARAMS = 11  # raw bytes
 K_PRIOR_PARAMS_ZSTD = 12  # the same bytes as one zstd frame (used only when smaller)
-K_GOP_CONTEXT = 13
-KNOWN_KEYS = frozenset(range(14))
+K_GOP_PREDICTION = 13  # "GOP context" in 1.x: the same flag
+K_COPY_MODE = 14
+K_REFRESH_INTERVAL = 15
+KNOWN_KEYS = frozenset(range(16))
 
 DEFAULT_FPS_NUM = 30
 DEFAULT_FPS_DEN = 1
@@ -56,14 +58,17 @@ class Header:
     quality: int = 0
     prior: str = "uniform"
     prior_params: bytes = b""
-    gop_context: bool = False
+    gop_prediction: bool = False  # some GOP is predicted from the previous GOP's codes
+    copy_mode: bool = False  # chunk payloads carry per-position copy decisions (2.x only)
+    refresh_interval: int = 0  # informational: the encoder's --refresh N (0 = only GOP 0 is a refresh point)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
         for name in ("source_width", "source_height", "coded_width", "coded_height", "fps_num",
-                     "fps_den", "frame_count", "gop_length", "quality"):
+                     "fps_den", "frame_count", "gop_length", "quality", "refresh_interval"):
             setattr(self, name, coerce_int(getattr(self, name)))
-        self.gop_context = coerce_bool(self.gop_context)
+        self.gop_prediction = coerce_bool(self.gop_prediction)
+        self.copy_mode = coerce_bool(self.copy_mode)
         if isinstance(self.model_digest, (bytearray, memoryview)):
             self.model_digest = bytes(self.model_digest)
         if isinstance(self.prior_params, (bytearray, memoryview)):
@@ -95,6 +100,7 @@ def validate_header(h: Header) -> None:
         ("frame_count", 0, _U32_MAX),
         ("gop_length", 1, _U16_MAX),
         ("quality", _I32_MIN, _I32_MAX),
+        ("refresh_interval", 0, _U32_MAX),
     ):
         v = getattr(h, name)
         if not _is_int(v) or not lo <= v <= hi:
@@ -103,8 +109,10 @@ def validate_header(h: Header) -> None:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
     if not isinstance(h.prior_params, bytes) or len(h.prior_params) > MAX_PRIOR_PARAMS_BYTES:
         raise ValueError(f"prior_params must be bytes of at most {MAX_PRIOR_PARAMS_BYTES} bytes")
-    if not isinstance(h.gop_context, bool):
-        raise ValueError(f"gop_context must be a bool, got {h.gop_context!r}")
+    for name in ("gop_prediction", "copy_mode"):
+        v = getattr(h, name)
+        if not isinstance(v, bool):
+            raise ValueError(f"{name} must be a bool, got {v!r}")
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
     for k in h.extra:
@@ -151,8 +159,12 @@ def encode_header(h: Header) -> bytes:
             m[K_PRIOR_PARAMS_ZSTD] = packed
         else:
             m[K_PRIOR_PARAMS] = h.prior_params
-    if h.gop_context:
-        m[K_GOP_CONTEXT] = True
+    if h.gop_prediction:
+        m[K_GOP_PREDICTION] = True
+    if h.copy_mode:
+        m[K_COPY_MODE] = True
+    if h.refresh_interval != 0:
+        m[K_REFRESH_INTERVAL] = h.refresh_interval
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -197,7 +209,9 @@ _INT_FIELDS = {
     K_FRAME_COUNT: "frame_count",
     K_GOP_LENGTH: "gop_length",
     K_QUALITY: "quality",
+    K_REFRESH_INTERVAL: "refresh_interval",
 }
+_BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode"}
 
 
 def decode_header(data: bytes) -> Header:
@@ -237,10 +251,10 @@ def decode_header(data: bytes) -> Header:
                 if K_PRIOR_PARAMS in m and K_PRIOR_PARAMS_ZSTD in m:
                     raise VqvFormatError("header has both raw and zstd prior_params (keys 11 and 12)")
                 kw["prior_params"] = v if k == K_PRIOR_PARAMS else _decompress(v)
-            elif k == K_GOP_CONTEXT:
+            elif k in _BOOL_FIELDS:
                 if not isinstance(v, bool):
-                    raise VqvFormatError("header key 13 (gop_context) must be a bool")
-                kw["gop_context"] = v
+                    raise VqvFormatError(f"header key {k} ({_BOOL_FIELDS[k]}) must be a bool")
+                kw[_BOOL_FIELDS[k]] = v
         elif _is_int(k) or isinstance(k, str):
             kw["extra"][k] = v
         else:

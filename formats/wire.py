@@ -15,12 +15,12 @@ from .errors import VqvFormatError
 MAX_VARINT_BYTES = 10  # enough for any value < 2**64
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB: msgpack header map, as stored (prior_params possibly compressed)
 MAX_PRIOR_PARAMS_BYTES = 16 << 20  # 16 MiB: prior_params after zstd decompression
-MAX_PAYLOAD_BYTES = 256 << 20  # 256 MiB: one GOP's rANS payload
+MAX_PAYLOAD_BYTES = 256 << 20  # 256 MiB: one GOP's entropy-coded payload
 MAX_STREAMS = 4096  # entropy-coded streams per GOP (length of symbol_counts)
 MAX_SYMBOL_COUNT = (1 << 63) - 1
 MAX_CHUNK_FRAMING_BYTES = MAX_VARINT_BYTES * (4 + MAX_STREAMS) + 4
 MAX_CHUNK_BYTES = MAX_PAYLOAD_BYTES + MAX_CHUNK_FRAMING_BYTES
-MAX_INDEX_BYTES = 64 << 20  # 64 MiB of varint chunk sizes (millions of GOPs)
+MAX_INDEX_BYTES = 64 << 20  # 64 MiB of varint index entries (millions of GOPs)
 MIN_CHUNK_BYTES = 8  # 4 one-byte varints + CRC32
 
 _U32 = struct.Struct("<I")

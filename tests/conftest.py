@@ -29,7 +29,7 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
     import torch
 
-    from vqcodec.codec import codes_to_streams
+    from vqcodec.codec import coded_symbols
     from vqcodec.model import MSVQVAE, get_config, uint8_to_input
     from vqcodec.priors import EmpiricalStaticPrior
     from vqcodec.weights import save_weights
@@ -43,7 +43,7 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     net.eval()
     counts: dict[str, np.ndarray] = {}
     codes = net.encode(clips, quality=len(net.cfg.operating_points))
-    for s in codes_to_streams(codes):
+    for s in (s for c in codes.unbatch() for s in coded_symbols(c)):
         counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
     # lower-quality points use a prefix of the same streams, so the top quality covers them all
     static = EmpiricalStaticPrior.from_counts(counts)

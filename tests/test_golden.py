@@ -1,4 +1,10 @@
-"""A committed .vqv file that today's reader must keep decoding (format drift is caught here)."""
+"""Committed .vqv files that every later reader must keep decoding (format drift is caught here).
+
+* ``golden.vqv``: version 1.0, written by release 0.1 (tiny model, empirical-adaptive prior); never
+  regenerated. ``golden_learned.vqv`` (1.0, learned prior) is checked in test_learned_prior.py.
+* ``golden_v2.vqv``: version 2.0 with copy mode, prediction across GOPs and a refresh point
+  (``make_golden_v2.py``, learned prior of ``tiny_learned.pt``).
+"""
 from __future__ import annotations
 
 import io
@@ -8,39 +14,64 @@ import numpy as np
 
 from vqcodec import codec
 from vqcodec.formats import VqvReader
+from vqcodec.gop_coding import LevelLayout, encode_gop
 from vqcodec.weights import load_model
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def test_golden_file_decodes_to_the_committed_codes_and_frames():
-    model = load_model(GOLDEN / "tiny.pt")
-    data = (GOLDEN / "golden.vqv").read_bytes()
-    want = np.load(GOLDEN / "golden_codes.npz")
-    reader = VqvReader(io.BytesIO(data))
-    assert reader.header.frame_count == 40 and reader.header.prior == "empirical-adaptive"
-    got = list(codec.read_gop_codes(reader, model))
-    assert len(got) == 2
-    for i, codes, _ in got:
-        for lv in codes.levels:
-            np.testing.assert_array_equal(lv.indices, want[f"gop{i}_{lv.name}"])   # bit-exact
+def _check_decodes(model, data: bytes, codes_file: str, frames_file: str) -> list:
+    want = np.load(GOLDEN / codes_file)
+    got = list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), model))
+    for g in got:
+        for lv in g.codes.levels:
+            np.testing.assert_array_equal(lv.indices, want[f"gop{g.index}_{lv.name}"])   # bit-exact
+            if f"gop{g.index}_{lv.name}_copied" in want:
+                np.testing.assert_array_equal(lv.copy_map(), want[f"gop{g.index}_{lv.name}_copied"])
     frames = codec.decode_bytes(data, model=model)
-    ref = np.load(GOLDEN / "golden_frames.npy")
-    assert frames.shape == ref.shape == (40, 48, 40, 3)
+    ref = np.load(GOLDEN / frames_file)
+    assert frames.shape == ref.shape
     # pixels come from float convolutions, which may round differently on another CPU: allow 1 LSB
     diff = np.abs(frames.astype(int) - ref.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    return got
 
 
-def test_rewriting_the_golden_codes_gives_the_same_bytes():
-    """Entropy coding and container writing are integer-exact: same codes, same prior, same bytes."""
+def test_v1_golden_file_decodes_to_the_committed_codes_and_frames():
     model = load_model(GOLDEN / "tiny.pt")
     data = (GOLDEN / "golden.vqv").read_bytes()
     reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (1, 0) and reader.header.frame_count == 40
+    assert reader.header.prior == "empirical-adaptive"
+    assert len(_check_decodes(model, data, "golden_codes.npz", "golden_frames.npy")) == 2
+
+
+def test_v1_payloads_are_what_the_gop_coder_writes_today():
+    """The entropy layer is integer-exact and kept its order: recoding the v1 file's codes without
+    copy mode gives exactly its payloads."""
+    model = load_model(GOLDEN / "tiny.pt")
+    reader = VqvReader(io.BytesIO((GOLDEN / "golden.vqv").read_bytes()))
     h = reader.header
-    gop_codes = [(c, n) for _, c, n in codec.read_gop_codes(reader, model)]
+    prior = codec.candidate_priors(model, "empirical-adaptive", [])[0].from_params(h.prior_params)
+    for g in codec.read_gop_codes(reader, model):
+        layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g.codes.levels]
+        res = encode_gop(layout, prior, g.codes, copy_mode=False, reference=None)
+        assert res.payload == reader.read_chunk(g.index).payload
+
+
+def test_v2_golden_file_decodes_and_rewrites_to_the_same_bytes():
+    model = load_model(GOLDEN / "tiny_learned.pt")
+    data = (GOLDEN / "golden_v2.vqv").read_bytes()
+    reader = VqvReader(io.BytesIO(data))
+    h = reader.header
+    assert reader.version == (2, 0) and h.copy_mode and h.gop_prediction and h.prior == "learned"
+    assert reader.refresh_points() == [0, 2]
+    got = _check_decodes(model, data, "golden_v2_codes.npz", "golden_v2_frames.npy")
+    assert any(lv.copy_map().any() for g in got for lv in g.codes.levels)
+    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
     out = io.BytesIO()
-    codec.write_container(out, model, h.quality, gop_codes, prior_kind=h.prior,
+    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
                           source_size=(h.source_width, h.source_height),
-                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den)
+                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
+                          copy_mode=True, refresh=h.refresh_interval)
     assert out.getvalue() == data

@@ -1,16 +1,19 @@
 """The codec core: GOPs of frames -> codes -> entropy-coded chunks -> a .vqv container, and back.
 
-Data flows one way on encode (frames -> ``model.encode`` -> :class:`Codes` -> prior -> bytes) and
-straight back on decode. This module works on in-memory frames and file objects; the file-level
+Data flows one way on encode (frames -> network latents -> rate-distortion decisions
+(:mod:`vqcodec.rdo`) -> :class:`Codes` with copy maps -> :mod:`vqcodec.gop_coding` under a prior ->
+chunks) and straight back on decode (chunks -> codes -> network -> frames). A GOP is either a
+*refresh* GOP, decodable alone, or *predicted* from the previous GOP's decoded codes (its first
+slice may copy their last slice, and the prior sees them as context); ``refresh`` sets how often
+a refresh GOP comes. This module works on in-memory frames and file objects; the file-level
 pipeline (reading videos, resizing, reports) is ``pipeline.py``.
 """
 from __future__ import annotations
 
 import io
-import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
@@ -18,17 +21,25 @@ import torch.nn.functional as F
 
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
-from .codes import CodeLevel, Codes
+from . import rdo
+from .codes import CodeLevel, Codes, stream_name
+from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
 from .errors import ModelMismatchError, VqvError
+from .gop_coding import CodedGop, GopReference, LevelLayout, decode_gop, encode_gop
 from .learned_prior import LearnedPrior, load_learned
-from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSpec, StreamSymbols, UniformPrior,
-                     choose_prior, prior_from_header)
+from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
+                     grid_ratio, prior_from_header)
 from .weights import CodecModel
 
 GOP_FRAMES = 32
 ENCODE_BATCH = 4        # GOPs per forward pass: amortises per-call overhead without much memory
 PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
+# A refresh GOP every 8 GOPs (256 frames, 16 s at 16 fps; x264's default keyint is 250 frames).
+# Seeking decodes at most 7 earlier GOPs' *codes* (entropy decoding only, no network), and damage
+# stops at the next refresh point. README ("Refresh points") has the measured cost of others.
+DEFAULT_REFRESH = 8
+DEFAULT_RDO_STRENGTH = 1.0
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -56,99 +67,41 @@ def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-# ------------------------------------------------------------------------------------------ streams
+# ------------------------------------------------------------------------------------------ layout
 
-def stream_specs(model: CodecModel, quality: int, t: int, h: int, w: int) -> list[tuple[str, int, tuple[int, int, int]]]:
-    """(name, codebook size, grid) of every stream a GOP of this size carries at this quality, in order."""
+def gop_layout(model: CodecModel, quality: int, t: int, h: int, w: int) -> list[LevelLayout]:
+    """The levels a GOP of this padded size carries at this quality, in coding order."""
     ts, bs = model.net.operating_point(quality)
     grids = model.net.latent_grids(t, h, w)
     out = []
     if "top" in grids:
-        out += [(f"top.{s}", model.cfg.top_codebook, grids["top"]) for s in range(ts)]
-    out += [(f"bottom.{s}", model.cfg.bottom_codebook, grids["bottom"]) for s in range(bs)]
+        out.append(LevelLayout("top", model.cfg.top_codebook, ts, grids["top"]))
+    out.append(LevelLayout("bottom", model.cfg.bottom_codebook, bs, grids["bottom"]))
     return out
 
 
-def codes_to_streams(codes: Codes) -> list[StreamSymbols]:
-    return [StreamSymbols(f"{name}.{s}", k, np.ascontiguousarray(idx).reshape(-1).astype(np.int32))
-            for name, s, k, idx in codes.streams()]
+def layout_streams(layout: list[LevelLayout]) -> list[tuple[str, int]]:
+    """``(stream name, codebook size)`` of every coded stream, in coding order (the chunk's order)."""
+    return [(n, lv.codebook_size) for lv in layout for n in lv.streams()]
 
 
-def streams_to_codes(model: CodecModel, quality: int, arrays: list[np.ndarray], t: int, h: int, w: int) -> Codes:
-    ts, bs = model.net.operating_point(quality)
-    grids = model.net.latent_grids(t, h, w)
-    levels, i = [], 0
-    if "top" in grids:
-        top = [a.reshape(grids["top"]) for a in arrays[i:i + ts]]
-        i += ts
-        levels.append(CodeLevel("top", model.cfg.top_codebook,
-                                np.stack(top) if top else np.zeros((0, *grids["top"]), np.int32)))
-    bottom = [a.reshape(grids["bottom"]) for a in arrays[i:i + bs]]
-    levels.append(CodeLevel("bottom", model.cfg.bottom_codebook,
-                            np.stack(bottom) if bottom else np.zeros((0, *grids["bottom"]), np.int32)))
-    return Codes(tuple(levels))
+def coded_symbols(codes: Codes) -> list[StreamSymbols]:
+    """The symbols a GOP actually codes (copied positions left out), per stream."""
+    out = []
+    for lv in codes.levels:
+        keep = ~lv.copy_map()
+        for s in range(lv.stages):
+            out.append(StreamSymbols(stream_name(lv.name, s), lv.codebook_size,
+                                     np.ascontiguousarray(lv.indices[s][keep]).astype(np.int32)))
+    return out
 
 
-# ------------------------------------------------------------------------------------------ encoder
-
-@dataclass
-class EncodeStats:
-    gops: int = 0
-    frames: int = 0
-    payload_bytes: int = 0
-    ideal_bits: float = 0.0
-    bits_per_stream: dict[str, float] = field(default_factory=dict)
-    prior: str = ""
-    prior_params_bytes: int = 0
+def is_refresh(gop_index: int, refresh: int) -> bool:
+    """GOP 0 always; then every ``refresh`` GOPs (``refresh`` 0: never again)."""
+    return gop_index == 0 or (refresh > 0 and gop_index % refresh == 0)
 
 
-class GopEncoder:
-    """Turns a stream of frames into GOP codes (the model's part of encoding).
-
-    Frames arrive one at a time at the coded size; every ``ENCODE_BATCH`` full GOPs go through the
-    network together. Only the codes are kept (int16, ~1% the size of the frames), so memory does not
-    grow with video length in any way that matters; the prior then needs all of them (adaptive
-    histograms) before a single byte is written.
-    """
-
-    def __init__(self, model: CodecModel, quality: int, width: int, height: int) -> None:
-        self.model, self.quality = model, quality
-        self.width, self.height = width, height
-        self.pw, self.ph = padded_size(width, height, model.cfg.stride)
-        self._frames: list[np.ndarray] = []
-        self._pending: list[tuple[np.ndarray, int]] = []
-        self.gop_codes: list[tuple[Codes, int]] = []   # (codes, real frame count) per GOP
-
-    def add_frame(self, frame: np.ndarray) -> None:
-        self._frames.append(frame)
-        if len(self._frames) == GOP_FRAMES:
-            self._push_gop()
-
-    def _push_gop(self) -> None:
-        n = len(self._frames)
-        gop = pad_gop(np.stack(self._frames), GOP_FRAMES, self.ph, self.pw)
-        self._frames = []
-        self._pending.append((gop, n))
-        if len(self._pending) >= ENCODE_BATCH:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        batch = np.stack([g for g, _ in self._pending])
-        codes = self.model.net.encode(batch, self.quality)
-        for c, (_, n) in zip(codes.unbatch(), self._pending):
-            # int16 holds any codebook up to 32768 entries; halves memory on long videos.
-            small = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16)) for lv in c.levels))
-            self.gop_codes.append((small, n))
-        self._pending = []
-
-    def finish(self) -> list[tuple[Codes, int]]:
-        if self._frames:
-            self._push_gop()
-        self._flush()
-        return self.gop_codes
-
+# ------------------------------------------------------------------------------------------ priors
 
 def _static_prior(model: CodecModel) -> EmpiricalStaticPrior | None:
     return EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
@@ -161,115 +114,220 @@ def _learned_prior(model: CodecModel) -> LearnedPrior | None:
         raise VqvError(f"the model's learned prior is unusable: {e}") from None
 
 
-def candidate_priors(model: CodecModel, kind: str, all_streams: list[list[StreamSymbols]]) -> list:
-    """The priors to try for a file: the one asked for, or under ``auto`` every available one."""
-    static = _static_prior(model)
-    learned = _learned_prior(model) if kind in ("learned", "auto") else None
+def decision_prior(model: CodecModel, kind: str) -> Prior:
+    """The prior whose costs the encoder's decisions are made with: the one asked for, or (for
+    ``auto``, or ``empirical-adaptive``, which is fitted after the decisions) the best the model
+    ships: learned, else static, else uniform."""
     if kind == "uniform":
-        return [UniformPrior()]
+        return UniformPrior()
     if kind == "empirical-static":
+        static = _static_prior(model)
         if static is None:
             raise VqvError("this model ships no empirical-static prior")
-        return [static]
-    if kind == "empirical-adaptive":
-        return [EmpiricalAdaptivePrior.fit(all_streams)]
+        return static
     if kind == "learned":
+        learned = _learned_prior(model)
         if learned is None:
             raise VqvError("this model ships no learned prior (add one with `vqv train-prior`)")
-        return [learned]
-    if kind == "auto":
-        candidates: list = [UniformPrior()] + ([static] if static else [])
-        candidates.append(EmpiricalAdaptivePrior.fit(all_streams))
-        if learned is not None:
-            candidates.append(learned)
-        return candidates
-    raise VqvError(f"unknown prior {kind!r} (choose from {', '.join(PRIOR_CHOICES)})")
+        return learned
+    if kind not in PRIOR_CHOICES:
+        raise VqvError(f"unknown prior {kind!r} (choose from {', '.join(PRIOR_CHOICES)})")
+    return _learned_prior(model) or _static_prior(model) or UniformPrior()
 
 
-def build_prior(model: CodecModel, kind: str, all_streams: list[list[StreamSymbols]]) -> Prior:
-    """The non-contextual prior for a file: the one asked for, or under ``auto`` the cheapest in
-    ideal total bits among uniform / static / adaptive (kept for callers that need a table prior)."""
-    cands = [p for p in candidate_priors(model, kind, all_streams) if not isinstance(p, LearnedPrior)]
-    if not cands:
-        raise VqvError(f"prior {kind!r} is not a table prior")
-    return choose_prior(cands, all_streams)
+def candidate_priors(model: CodecModel, kind: str, gop_codes: list[Codes]) -> list[Prior]:
+    """The priors to try for a file: the one asked for, or under ``auto`` every available one."""
+    if kind == "empirical-adaptive":
+        return [EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c))]
+    if kind != "auto":
+        return [decision_prior(model, kind)]
+    static, learned = _static_prior(model), _learned_prior(model)
+    return [p for p in (UniformPrior(), static, EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c)),
+                        learned) if p is not None]
 
 
-def _grids(codes: Codes) -> dict[str, tuple[int, int, int]]:
-    return {f"{lv.name}.{s}": lv.grid for lv in codes.levels for s in range(lv.stages)}
+# ------------------------------------------------------------------------------------------ encoder
+
+@dataclass
+class EncodeStats:
+    gops: int = 0
+    frames: int = 0
+    payload_bytes: int = 0
+    ideal_bits: float = 0.0
+    bits_per_stream: dict[str, float] = field(default_factory=dict)   # streams and "copy.<level>"
+    copied: dict[str, float] = field(default_factory=dict)            # level -> fraction of positions copied
+    refresh_gops: int = 0
+    prior: str = ""
+    prior_params_bytes: int = 0
 
 
-def _stream_arrays(streams: list[StreamSymbols] | list[np.ndarray], grids: dict[str, tuple[int, int, int]],
-                   names: list[str] | None = None) -> dict[str, np.ndarray]:
-    if names is None:
-        return {s.name: np.asarray(s.symbols).reshape(grids[s.name]) for s in streams}
-    return {n: np.asarray(a).reshape(grids[n]) for n, a in zip(names, streams)}
+@dataclass
+class EncodedGop:
+    codes: Codes            # resolved codes with copy maps
+    frames: int             # real frames in the GOP
+    refresh: bool           # decodable alone
 
 
-def _code_file(prior, gop_codes, all_streams, use_context: bool):
-    """Payloads, per-GOP context flags and per-stream ideal bits of every GOP under one prior."""
-    payloads, flags, bits = [], [], []
-    prev = None
-    for (codes, _), streams in zip(gop_codes, all_streams):
-        if isinstance(prior, LearnedPrior):
-            grids = _grids(codes)
-            payload = prior.encode_gop(streams, grids, None)
-            ctx = None
-            if use_context and prev is not None:
-                # context only where it pays (not across a scene cut): a GOP without context is
-                # also a random-access point
-                with_ctx = prior.encode_gop(streams, grids, prev)
-                if len(with_ctx) < len(payload):
-                    payload, ctx = with_ctx, prev
-            payloads.append(payload)
-            flags.append(ctx is not None)
-            bits.append(prior.stream_bits(streams, grids, ctx))
-            prev = _stream_arrays(streams, grids)
-        else:
-            payloads.append(prior.encode_gop(streams))
-            flags.append(False)
-            bits.append({s.name: prior.estimate_bits([s]) for s in streams})
-    return payloads, flags, bits
+class GopEncoder:
+    """Turns a stream of frames into GOP codes with copy decisions (the model's part of encoding).
+
+    Frames arrive one at a time at the coded size; every ``ENCODE_BATCH`` full GOPs go through the
+    network's analysis together, then the rate-distortion decisions run GOP by GOP in decode
+    order (a predicted GOP's decisions need the previous GOP's result). Only the codes are kept
+    (int16), so memory does not grow with video length in any way that matters; the prior then
+    needs all of them (adaptive histograms) before a single byte is written. ``on_gop(frames,
+    n, codes)`` is called with each GOP's padded input frames and its codes (the pipeline uses it
+    to measure quality).
+    """
+
+    def __init__(self, model: CodecModel, quality: int, width: int, height: int, *, prior: str | Prior = "auto",
+                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
+                 on_gop: Callable[[np.ndarray, int, Codes], None] | None = None) -> None:
+        if not rdo_strength >= 0 or rdo_strength == float("inf"):
+            raise VqvError(f"--rdo-strength must be a finite number >= 0, got {rdo_strength}")
+        if refresh < 0:
+            raise VqvError(f"--refresh must be >= 0, got {refresh}")
+        self.model, self.quality = model, quality
+        self.width, self.height = width, height
+        self.pw, self.ph = padded_size(width, height, model.cfg.stride)
+        self.copy_mode = rdo_strength > 0
+        self.strength = float(rdo_strength)
+        self.refresh = int(refresh)
+        self.layout = gop_layout(model, quality, GOP_FRAMES, self.ph, self.pw)
+        self.prior = prior if isinstance(prior, Prior) else decision_prior(model, prior)
+        self.on_gop = on_gop
+        self._frames: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, int]] = []
+        self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
+        self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
+        self.gops: list[EncodedGop] = []
+
+    def add_frame(self, frame: np.ndarray) -> None:
+        self._frames.append(frame)
+        if len(self._frames) == GOP_FRAMES:
+            self._push_gop()
+
+    def _push_gop(self) -> None:
+        n = len(self._frames)
+        gop = pad_gop(np.stack(self._frames), GOP_FRAMES, self.ph, self.pw)
+        self._frames = []
+        self._pending.append((gop, n))
+        if len(self._pending) >= ENCODE_BATCH:
+            self._encode_pending()
+
+    def _encode_pending(self) -> None:
+        if not self._pending:
+            return
+        net = self.model.net
+        x, h_b, z_t = net.analyse(np.stack([g for g, _ in self._pending]))
+        first = len(self.gops)
+        refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
+        decided: list[dict[str, CodeLevel]] = [{} for _ in self._pending]
+        ref_top: list[CodeLevel | None] = []
+        top_idx = None
+        for lv in self.layout:                       # top first: the bottom latent depends on it
+            if lv.name == "bottom":
+                if z_t is not None:
+                    top_idx = torch.from_numpy(np.stack([d["top"].indices for d in decided]).astype(np.int64))
+                lat = _level_latents(net.bottom_quantizer, net.bottom_latent(x, h_b, top_idx))
+            else:
+                lat = _level_latents(net.top_quantizer, z_t)
+            for i in range(len(self._pending)):
+                ref = None if refresh[i] else self._ref_levels.get(lv.name)
+                if lv.name == "top":
+                    ref_top.append(ref)
+                lower = None
+                if lv.name == "bottom" and "top" in decided[i] and decided[i]["top"].stages:
+                    top = decided[i]["top"]
+                    lower = (extended_slices(top.indices[0], None if ref_top[i] is None else ref_top[i].indices[0],
+                                             top.grid), grid_ratio(lv.grid, top.grid))
+                fm = None
+                if self.copy_mode and lv.stages:
+                    old = None if refresh[i] else self._ref_flags.get(lv.name)
+                    fm = old.clone() if old is not None else CopyFlagModel()
+                    self._ref_flags[lv.name] = fm
+                lam = self.strength * rdo.stage_lambda(lat[i], lv.stages)
+                level, _ = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower)
+                decided[i][lv.name] = level
+                self._ref_levels[lv.name] = level
+        for i, (gop, n) in enumerate(self._pending):
+            codes = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
+                                for lv in (decided[i][lv.name] for lv in self.layout)))
+            self.gops.append(EncodedGop(codes, n, refresh[i]))
+            if self.on_gop is not None:
+                self.on_gop(gop, n, codes)
+        self._pending = []
+
+    def finish(self) -> list[EncodedGop]:
+        if self._frames:
+            self._push_gop()
+        self._encode_pending()
+        return self.gops
 
 
-def write_container(out: BinaryIO, model: CodecModel, quality: int, gop_codes: list[tuple[Codes, int]], *,
+def _level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
+    """Per clip of a batch: the latent, the natural codes of every stage and the codebooks."""
+    out = quantizer(z)            # eval mode (the model set it): no codebook updates
+    cbs = torch.stack([layer.codebook for layer in quantizer.layers]).double().cpu().numpy()
+    zz = z.double().cpu().numpy()
+    idx = out.indices.cpu().numpy()
+    return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
+
+
+def _code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool) -> list[CodedGop]:
+    out, ref = [], None
+    for g in gops:
+        res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref)
+        out.append(res)
+        ref = res.reference
+    return out
+
+
+def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[EncodedGop], *,
                     prior_kind: str, source_size: tuple[int, int], coded_size: tuple[int, int],
-                    fps: Fraction, gop_context: bool = True) -> EncodeStats:
+                    fps: Fraction, copy_mode: bool = True, refresh: int = DEFAULT_REFRESH) -> EncodeStats:
     """Entropy-code every GOP with one prior and write the container to ``out``.
 
     Under ``auto`` every available prior codes the whole file and the smallest real total (payload
-    bytes + side info) wins (ties: the earliest of uniform, static, adaptive, learned). With the
-    learned prior and ``gop_context`` each GOP after the first is coded with the previous GOP's
-    codes as context (``uses_context``); otherwise every GOP decodes on its own. The header's
-    ``gop_context`` is true only when some GOP can use context.
+    bytes + side info) wins (ties: the earliest of uniform, static, adaptive, learned).
     """
-    all_streams = [codes_to_streams(c) for c, _ in gop_codes]
+    if not gops:
+        raise VqvError("empty video")
+    g0 = gops[0].codes
+    layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g0.levels]
     best = None
-    for prior in candidate_priors(model, prior_kind, all_streams):
-        use_ctx = bool(gop_context) and isinstance(prior, LearnedPrior)
-        coded = _code_file(prior, gop_codes, all_streams, use_ctx)
-        size = sum(len(p) for p in coded[0]) + len(prior.params())
+    for prior in candidate_priors(model, prior_kind, [g.codes for g in gops]):
+        coded = _code_file(prior, layout, gops, copy_mode)
+        size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
-            best = (size, prior, use_ctx, coded)
-    _, prior, use_ctx, (payloads, flags, bits) = best
+            best = (size, prior, coded)
+    _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     writer = VqvWriter(out)
-    for i, ((codes, n), streams) in enumerate(zip(gop_codes, all_streams)):
-        payload = payloads[i]
-        writer.write_chunk(GopChunk(index=i, frame_count=n, symbol_counts=tuple(len(s.symbols) for s in streams),
-                                    uses_context=flags[i], payload=payload))
+    names = [n for n, _ in layout_streams(layout)]
+    positions: dict[str, list[int]] = {}
+    for i, (g, c) in enumerate(zip(gops, coded)):
+        writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
+                                    predicted=not g.refresh, payload=c.payload))
         stats.gops += 1
-        stats.frames += n
-        stats.payload_bytes += len(payload)
-        for s in streams:
-            b = bits[i][s.name]
-            stats.bits_per_stream[s.name] = stats.bits_per_stream.get(s.name, 0.0) + b
+        stats.refresh_gops += int(g.refresh)
+        stats.frames += g.frames
+        stats.payload_bytes += len(c.payload)
+        for k, b in c.bits.items():
+            stats.bits_per_stream[k] = stats.bits_per_stream.get(k, 0.0) + b
             stats.ideal_bits += b
+        for lv in g.codes.levels:
+            if lv.stages:
+                p = positions.setdefault(lv.name, [0, 0])
+                p[0] += int(lv.copy_map().sum())
+                p[1] += lv.copy_map().size
+    stats.copied = {k: v[0] / v[1] for k, v in positions.items() if v[1]}
     fr = Fraction(fps).limit_denominator(1_000_000)
     header = Header(model_digest=model.digest, source_width=source_size[0], source_height=source_size[1],
                     coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,
                     fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=quality,
-                    prior=prior.kind, prior_params=prior.params(), gop_context=use_ctx and any(flags))
+                    prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
+                    copy_mode=copy_mode, refresh_interval=refresh)
     writer.finish(header)
     return stats
 
@@ -285,84 +343,80 @@ def check_model(header: Header, model: CodecModel) -> None:
         raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
 
 
-def _file_prior(reader: VqvReader, model: CodecModel):
+def _file_prior(reader: VqvReader, model: CodecModel, layout: list[LevelLayout]) -> Prior:
     h = reader.header
-    pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
-    specs = stream_specs(model, h.quality, h.gop_length, ph, pw)
-    if h.gop_length != GOP_FRAMES:
-        raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")
+    streams = layout_streams(layout)
     if h.prior == "learned":
         if h.prior_params:
             raise EntropyError("learned prior takes no params")
         learned = _learned_prior(model)
         if learned is None:
             raise VqvError("file uses the learned prior but the model ships none")
-        for name, k, _ in specs:
-            learned._model(name, k)                      # raises on a codebook size mismatch
-        return learned, specs
-    static = _static_prior(model)
-    spec_objs = [StreamSpec(name, k, math.prod(g)) for name, k, g in specs]
-    return prior_from_header(h.prior, h.prior_params, spec_objs, static), specs
+        learned.check_streams(streams)
+        return learned
+    return prior_from_header(h.prior, h.prior_params, streams, _static_prior(model))
 
 
-def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None) -> Iterator[tuple[int, Codes, int]]:
-    """(GOP index, codes, real frame count) for each GOP (all, or the ones asked for), without pixels.
+class DecodedGop(NamedTuple):
+    index: int
+    codes: Codes                # resolved, with copy maps
+    frames: int                 # real frames (the last GOP may be padded)
+    bits: dict[str, float]      # ideal bits per stream and per level's copy decisions ("copy.<level>")
 
-    A GOP coded with context (learned prior, ``gop_context`` files) needs the previous GOP's codes:
-    asking for it alone decodes its predecessors back to the last GOP without context first.
+
+def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None
+                   ) -> Iterator[DecodedGop]:
+    """Each GOP's codes (all GOPs, or the ones asked for, in the order asked), without pixels.
+
+    A predicted GOP needs the previous GOP's decoded codes: asking for it alone decodes the codes
+    of the GOPs from the nearest refresh point first (entropy decoding only, no network).
     """
     check_model(reader.header, model)
-    prior, specs = _file_prior(reader, model)
     h = reader.header
+    if h.gop_length != GOP_FRAMES:
+        raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
-    grids = {n: g for n, _, g in specs}
-    names = [n for n, _, _ in specs]
-    stream_specs_ = [StreamSpec(n, k, math.prod(g)) for n, k, g in specs]
-    expected = tuple(math.prod(g) for _, _, g in specs)
-    learned = isinstance(prior, LearnedPrior)
-    cache: dict[int, tuple[dict[str, np.ndarray], Codes, int]] = {}   # last decoded GOP
+    layout = gop_layout(model, h.quality, GOP_FRAMES, ph, pw)
+    prior = _file_prior(reader, model, layout)
+    names = [n for n, _ in layout_streams(layout)]
+    copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
+    if reader.version[0] < 2 and not isinstance(prior, LearnedPrior) and h.gop_prediction:
+        raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
+    last: tuple[int, CodedGop] | None = None      # the last GOP decoded
 
-    def decode(i: int, prev: dict[str, np.ndarray] | None):
+    def decode(i: int, ref: GopReference | None) -> CodedGop:
         chunk = reader.read_chunk(i)
-        if tuple(chunk.symbol_counts) != expected:
-            raise VqvError(f"GOP {i}: symbol counts {tuple(chunk.symbol_counts)} do not match the model's {expected}")
-        if chunk.uses_context and not learned:
-            raise VqvError(f"GOP {i} needs a context model this decoder's prior does not provide")
-        if learned:
-            if chunk.uses_context and prev is None:
-                raise VqvError(f"GOP {i} is coded with context but GOP {i - 1} is not available")
-            try:
-                arrays = prior.decode_gop(chunk.payload, stream_specs_, grids, prev if chunk.uses_context else None)
-            except EntropyError as e:
-                ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.uses_context else ""
-                raise EntropyError(f"GOP {i}{ctx}: {e}") from None
-        else:
-            arrays = prior.decode_gop(chunk.payload, stream_specs_)
-        codes = streams_to_codes(model, h.quality, arrays, GOP_FRAMES, ph, pw)
-        return _stream_arrays(arrays, grids, names), codes, chunk.frame_count
-
-    def get(i: int):
-        if i in cache:
-            return cache[i]
-        if not 0 <= i < len(reader):
-            raise VqvError(f"GOP {i} out of range (the file has {len(reader)})")
-        if not learned or not h.gop_context:
-            return decode(i, None)
-        # walk back to the nearest GOP we have or that needs no context, then forward
-        start = i
-        while start > 0 and start - 1 not in cache and reader.read_chunk(start).uses_context:
-            start -= 1
-        prev = cache[start - 1][0] if start - 1 in cache else None
-        for j in range(start, i + 1):
-            res = decode(j, prev)
-            cache.clear()
-            cache[j] = res
-            prev = res[0]
-        return cache[i]
+        if len(chunk.symbol_counts) != len(names):
+            raise VqvError(f"GOP {i}: {len(chunk.symbol_counts)} streams stored, the model's quality "
+                           f"{h.quality} has {len(names)}")
+        if chunk.predicted and ref is None:
+            raise VqvError(f"GOP {i} is predicted from GOP {i - 1}, which is not available")
+        try:
+            return decode_gop(layout, prior, chunk.payload, dict(zip(names, chunk.symbol_counts)),
+                              copy_mode=copy_mode, reference=ref if chunk.predicted else None)
+        except EntropyError as e:
+            ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
+            raise EntropyError(f"GOP {i}{ctx}: {e}") from None
 
     for i in (range(len(reader)) if indices is None else indices):
-        arrays, codes, n = get(int(i))
-        yield int(i), codes, n
+        i = int(i)
+        if not 0 <= i < len(reader):
+            raise VqvError(f"GOP {i} out of range (the file has {len(reader)})")
+        if last is not None and last[0] == i:
+            res = last[1]
+        else:
+            start = i if last is not None and last[0] == i - 1 else reader.refresh_point(i)
+            ref = last[1].reference if last is not None and last[0] == start - 1 else None
+            for j in range(start, i + 1):
+                res = decode(j, ref)
+                ref = res.reference
+            last = (i, res)
+        yield DecodedGop(i, res.codes, _frame_count(reader, i), res.bits)
+
+
+def _frame_count(reader: VqvReader, i: int) -> int:
+    h = reader.header
+    return min(h.gop_length, h.frame_count - i * h.gop_length)
 
 
 def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
@@ -375,8 +429,8 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
         for f, (_, n) in zip(frames, items):
             yield f[:n, :h.coded_height, :h.coded_width]
 
-    for _, codes, n in read_gop_codes(reader, model):
-        batch.append((codes, n))
+    for g in read_gop_codes(reader, model):
+        batch.append((g.codes, g.frames))
         if len(batch) == ENCODE_BATCH:
             yield from run(batch)
             batch = []
@@ -387,7 +441,8 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
 # ------------------------------------------------------------------------------------------ in memory
 
 def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
-                  prior: str = "auto", gop_context: bool = True) -> bytes:
+                  prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
+                  refresh: int = DEFAULT_REFRESH) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -397,12 +452,12 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
     q = quality or model.default_quality
     model.net.operating_point(q)
     _, h, w, _ = frames.shape
-    enc = GopEncoder(model, q, w, h)
+    enc = GopEncoder(model, q, w, h, prior=prior, rdo_strength=rdo_strength, refresh=refresh)
     for f in frames:
         enc.add_frame(f)
     buf = io.BytesIO()
     write_container(buf, model, q, enc.finish(), prior_kind=prior, source_size=(w, h), coded_size=(w, h),
-                    fps=Fraction(fps).limit_denominator(1_000_000), gop_context=gop_context)
+                    fps=Fraction(fps).limit_denominator(1_000_000), copy_mode=enc.copy_mode, refresh=refresh)
     return buf.getvalue()
 
 

@@ -3,7 +3,12 @@
 A clip (or a batch of clips) is coded as a few *levels* (``top`` then ``bottom``). Each level is a
 residual vector quantiser, so it holds ``stages`` index maps on its latent grid; an operating point
 keeps only the first few stages of each level. Each (level, stage) pair is one *stream* of symbols
-in ``range(codebook_size)`` for the entropy coder.
+in ``range(codebook_size)`` for the entropy coder, named ``"level.stage"`` (:func:`stream_name`).
+
+A level may also carry a *copy map*: ``copied[t, y, x]`` is true where the encoder chose to reuse
+the whole code stack of the previous latent time slice (temporal skip) instead of sending codes.
+The indices are always complete (copies resolved), so a reader of codes never needs the map; it
+says which positions were repeats, not new information.
 """
 from __future__ import annotations
 
@@ -11,18 +16,36 @@ from dataclasses import dataclass
 
 import numpy as np
 
+LEVELS = ("top", "bottom")     # coding order: coarse first, the bottom is conditioned on the top
+
+
+def stream_name(level: str, stage: int) -> str:
+    """The stream of ``stage`` of ``level``: ``"bottom.2"``."""
+    return f"{level}.{int(stage)}"
+
+
+def parse_stream_name(name: str) -> tuple[str, int] | None:
+    """``"bottom.2"`` -> ``("bottom", 2)``; ``None`` if ``name`` is not a stream name."""
+    level, _, st = str(name).rpartition(".")
+    if not level or not st.isdigit():
+        return None
+    return level, int(st)
+
 
 @dataclass(frozen=True)
 class CodeLevel:
     """The indices of one latent level.
 
     ``indices`` is int32 of shape ``(stages, T, H, W)`` for one clip, or ``(N, stages, T, H, W)``
-    for a batch; ``stages`` may be 0 (a level dropped at the lowest operating points).
+    for a batch; ``stages`` may be 0 (a level dropped at the lowest operating points). ``copied``,
+    when known, is bool ``(T, H, W)`` (or ``(N, T, H, W)``): positions whose codes repeat the
+    previous latent time slice by the encoder's choice.
     """
 
     name: str
     codebook_size: int
     indices: np.ndarray
+    copied: np.ndarray | None = None
 
     @property
     def stages(self) -> int:
@@ -32,6 +55,12 @@ class CodeLevel:
     def grid(self) -> tuple[int, int, int]:
         t, h, w = self.indices.shape[-3:]
         return int(t), int(h), int(w)
+
+    def copy_map(self) -> np.ndarray:
+        """The copy map, all false when none was recorded."""
+        if self.copied is not None:
+            return self.copied
+        return np.zeros(self.indices.shape[:-4] + self.indices.shape[-3:], bool)
 
 
 @dataclass(frozen=True)
@@ -58,16 +87,41 @@ class Codes:
                 out.append((lv.name, s, lv.codebook_size, lv.indices[..., s, :, :, :]))
         return out
 
+    def stream_arrays(self) -> dict[str, np.ndarray]:
+        """``{"level.stage": (T, H, W) int64 indices}`` of one clip, in coding order."""
+        if self.batched:
+            raise ValueError("stream_arrays needs the codes of one clip")
+        return {stream_name(lv, s): np.asarray(idx, np.int64) for lv, s, _, idx in self.streams()}
+
     def unbatch(self) -> list["Codes"]:
         if not self.batched:
             return [self]
         n = self.levels[0].indices.shape[0]
-        return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i]) for lv in self.levels))
+        return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i],
+                                      None if lv.copied is None else lv.copied[i]) for lv in self.levels))
                 for i in range(n)]
 
     @staticmethod
     def stack(items: list["Codes"]) -> "Codes":
         first = items[0]
-        return Codes(tuple(
-            CodeLevel(lv.name, lv.codebook_size, np.stack([c.levels[k].indices for c in items]))
-            for k, lv in enumerate(first.levels)))
+        levels = []
+        for k, lv in enumerate(first.levels):
+            maps = [c.levels[k].copied for c in items]
+            copied = None if all(m is None for m in maps) else np.stack([c.levels[k].copy_map() for c in items])
+            levels.append(CodeLevel(lv.name, lv.codebook_size, np.stack([c.levels[k].indices for c in items]), copied))
+        return Codes(tuple(levels))
+
+
+def lower_stream(name: str) -> str | None:
+    """The stream whose codes at the same place condition ``name`` (the model's structure): stage
+    ``s - 1`` of the same level, ``top.0`` for ``bottom.0`` (the bottom is conditioned on the top),
+    nothing for ``top.0`` or a name that is not a stream name."""
+    parsed = parse_stream_name(name)
+    if parsed is None:
+        return None
+    level, s = parsed
+    if s > 0:
+        return stream_name(level, s - 1)
+    if level == "bottom":
+        return stream_name("top", 0)
+    return None

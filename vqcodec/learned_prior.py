@@ -47,14 +47,15 @@ from typing import Mapping, Sequence
 import msgpack
 import numpy as np
 
-from .entropy import (PRECISION_BITS, TOTAL, EntropyError, PayloadDecoder, check_freqs, encode_streams,
-                      freqs_from_counts)
-from .priors import (MAX_STREAMS, StreamSpec, StreamSymbols, _check_k, _check_name,
-                     _symbols_of, _unpack, _unzstd, _zstd)
+from .codes import Codes, lower_stream, parse_stream_name, stream_name
+from .entropy import PRECISION_BITS, TOTAL, EntropyError, check_freqs, freqs_from_counts
+from .priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
+                     grid_ratio, unpack_msgpack,
+                     zstd_compress, zstd_decompress)
 
 __all__ = [
-    "LearnedPrior", "StreamModel", "mixture_tables", "stream_context", "N_SLOTS", "N_CLASSES",
-    "W_BITS", "lower_stream",
+    "LearnedPrior", "StreamModel", "mixture_tables", "stream_context", "extended", "grid_ratio", "N_SLOTS",
+    "N_CLASSES", "W_BITS",
 ]
 
 MAGIC = "vqv-learned-prior"
@@ -71,20 +72,6 @@ MAX_K = 1 << 16               # candidate tables are stored as uint16
 MAX_PRIOR_BLOB = 256 << 20
 
 
-def lower_stream(name: str) -> str | None:
-    """The stream whose code at the same place conditions ``name``: stage s-1 of the same level,
-    ``top.0`` for ``bottom.0``, nothing for ``top.0`` (or an unparsable name)."""
-    level, _, st = name.rpartition(".")
-    if not st.isdigit():
-        return None
-    s = int(st)
-    if s > 0:
-        return f"{level}.{s - 1}"
-    if level == "bottom":
-        return "top.0"
-    return None
-
-
 # ------------------------------------------------------------------------------------- model data
 @dataclass
 class StreamModel:
@@ -97,7 +84,7 @@ class StreamModel:
     weights: np.ndarray         # (N_CLASSES, N_SLOTS + 1) int64, rows sum to 2**16, col 0 >= W0_MIN
 
     def validate(self, name: str) -> "StreamModel":
-        k = _check_k(self.k)
+        k = check_codebook_size(self.k)
         if k > MAX_K:
             raise EntropyError(f"learned prior: stream {name} alphabet {k} > {MAX_K}")
         st = check_freqs(self.static)
@@ -218,27 +205,8 @@ def stream_context(ext: np.ndarray, ts: np.ndarray, m: StreamModel | None, low_e
     return cls.reshape(-1).astype(np.int64), cands
 
 
-# --------------------------------------------------------------------------------- GOP layout
-def _extended(cur: np.ndarray | None, prev: np.ndarray | None, grid: tuple[int, int, int]) -> np.ndarray:
-    t, h, w = grid
-    e = np.full((2 + t, h, w), -1, np.int64)
-    if prev is not None:
-        pv = np.asarray(prev).reshape(grid)
-        n = min(2, t)
-        e[2 - n:2] = pv[t - n:]
-    if cur is not None:
-        e[2:] = np.asarray(cur).reshape(grid)
-    return e
-
-
-def _ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int] | None:
-    if any(y == 0 or x % y for x, y in zip(a, b)):
-        return None
-    return tuple(x // y for x, y in zip(a, b))        # type: ignore[return-value]
-
-
 # ------------------------------------------------------------------------------------ the prior
-class LearnedPrior:
+class LearnedPrior(Prior):
     """The learned conditional prior. Shipped in a weights file's ``priors["learned"]``; no side
     info in the file header (``params() == b""``)."""
 
@@ -247,7 +215,7 @@ class LearnedPrior:
     def __init__(self, models: Mapping[str, StreamModel]):
         if len(models) > MAX_STREAMS:
             raise EntropyError("learned prior: too many streams")
-        self.models = {_check_name(n): m.validate(n) for n, m in models.items()}
+        self.models = {check_stream_name(n): m.validate(n) for n, m in models.items()}
         self._bases: dict[str, dict] = {}
 
     def params(self) -> bytes:
@@ -260,75 +228,25 @@ class LearnedPrior:
             raise EntropyError(f"stream {name}: prior has {m.k} symbols, stream has {k}")
         return m
 
-    def _slice_tables(self, name: str, k: int, ext: np.ndarray, ts: np.ndarray,
-                      exts: dict[str, np.ndarray], grids: Mapping[str, tuple[int, int, int]]) -> np.ndarray:
-        m = self._model(name, k)
-        low = lower_stream(name)
-        low_ext = exts.get(low) if low is not None else None
-        ratio = _ratio(grids[name], grids[low]) if low_ext is not None else None
+    def check_streams(self, streams: Sequence[tuple[str, int]]) -> None:
+        """Raise :class:`EntropyError` if a stream's codebook size differs from the prior's."""
+        for name, k in streams:
+            self._model(name, k)
+
+    def slice_tables(self, ctx: SliceContext) -> np.ndarray:
+        """One integer table per coded position of the slice (see the module docstring)."""
+        k = ctx.codebook_size
+        m = self._model(ctx.name, k)
+        if m is None:                                     # unknown stream: uniform, no context
+            return freqs_from_counts(np.zeros(k, np.int64))
+        low_ext, ratio = ctx.lower_ext, ctx.lower_ratio
         if ratio is None:
             low_ext = None
-        if m is None:                                     # unknown stream: uniform, no context
-            return np.broadcast_to(freqs_from_counts(np.zeros(k, np.int64)), (len(ts) * ext[0].size, k))
         if m.cooc.shape[0] and low_ext is not None and int(low_ext.max(initial=-1)) >= m.cooc.shape[0]:
-            raise EntropyError(f"stream {name}: lower stream alphabet exceeds the prior's table")
-        cls, cands = stream_context(ext, ts, m, low_ext, ratio)
-        return mixture_tables(m.static, m.weights, cls, cands, self._bases.setdefault(name, {}))
-
-    def gop_tables(self, streams: Sequence[StreamSymbols], grids: Mapping[str, tuple[int, int, int]],
-                   prev: Mapping[str, np.ndarray] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
-        """Encoder side: ``(symbols, (n, K) tables)`` of every stream, in coding order."""
-        exts: dict[str, np.ndarray] = {}
-        out = []
-        for s in streams:
-            sym = _symbols_of(s)
-            g = tuple(int(v) for v in grids[s.name])
-            if sym.size != int(np.prod(g)):
-                raise EntropyError(f"stream {s.name}: {sym.size} symbols do not fit grid {g}")
-            ext = _extended(sym, None if prev is None else prev.get(s.name), g)
-            exts[s.name] = ext
-            tabs = self._slice_tables(s.name, int(s.codebook_size), ext, np.arange(g[0]), exts, grids)
-            out.append((sym, tabs))
-        return out
-
-    def encode_gop(self, streams: Sequence[StreamSymbols], grids: Mapping[str, tuple[int, int, int]],
-                   prev: Mapping[str, np.ndarray] | None = None) -> bytes:
-        return encode_streams(self.gop_tables(streams, grids, prev))
-
-    def stream_bits(self, streams: Sequence[StreamSymbols], grids: Mapping[str, tuple[int, int, int]],
-                    prev: Mapping[str, np.ndarray] | None = None) -> dict[str, float]:
-        """Ideal information content per stream (reporting only: floats)."""
-        out = {}
-        for s, (sym, tabs) in zip(streams, self.gop_tables(streams, grids, prev)):
-            if sym.size == 0 or tabs.shape[1] == 1:
-                out[s.name] = 0.0
-                continue
-            p = tabs[np.arange(sym.size), sym].astype(np.float64)
-            out[s.name] = float(sym.size * PRECISION_BITS - np.log2(p).sum())
-        return out
-
-    def decode_gop(self, payload: bytes, specs: Sequence[StreamSpec], grids: Mapping[str, tuple[int, int, int]],
-                   prev: Mapping[str, np.ndarray] | None = None) -> list[np.ndarray]:
-        """Decoder side: one pass per stream and latent time slice, each batched."""
-        dec = PayloadDecoder(payload)
-        exts: dict[str, np.ndarray] = {}
-        out = []
-        for spec in specs:
-            name = _check_name(spec.name)
-            k = _check_k(spec.codebook_size)
-            g = tuple(int(v) for v in grids[name])
-            if int(spec.count) != int(np.prod(g)):
-                raise EntropyError(f"stream {name}: count {spec.count} does not fit grid {g}")
-            ext = _extended(None, None if prev is None else prev.get(name), g)
-            exts[name] = ext
-            hw = g[1] * g[2]
-            for t in range(g[0]):
-                tabs = self._slice_tables(name, k, ext, np.array([t]), exts, grids)
-                sym = dec.pop(check_freqs(tabs) if tabs.ndim == 2 else tabs, hw)
-                ext[2 + t] = np.asarray(sym, np.int64).reshape(g[1], g[2])
-            out.append(ext[2:].reshape(-1).astype(np.int32))
-        dec.finish("wrong counts, wrong tables, damaged bytes or a damaged context GOP")
-        return out
+            raise EntropyError(f"stream {ctx.name}: lower stream alphabet exceeds the prior's table")
+        cls, cands = stream_context(ctx.ext, np.array([ctx.t]), m, low_ext, ratio)
+        coded = np.asarray(ctx.coded, bool).reshape(-1)
+        return mixture_tables(m.static, m.weights, cls[coded], cands[coded], self._bases.setdefault(ctx.name, {}))
 
     # ---------------------------------------------------------------------------- bytes
     def to_bytes(self) -> bytes:
@@ -342,7 +260,7 @@ class LearnedPrior:
         body = {"magic": MAGIC, "v": VERSION, "ctx": CONTEXT_VERSION, "precision": PRECISION_BITS,
                 "w_bits": W_BITS, "slots": N_SLOTS, "succ": N_SUCC, "cooc": N_COOC, "classes": N_CLASSES,
                 "streams": streams}
-        return _zstd(msgpack.packb(body, use_bin_type=True))
+        return zstd_compress(msgpack.packb(body, use_bin_type=True))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "LearnedPrior":
@@ -350,7 +268,7 @@ class LearnedPrior:
         data = bytes(data)
         if len(data) > MAX_PRIOR_BLOB:
             raise EntropyError(f"{what}: too large")
-        obj = _unpack(_unzstd(data, what, MAX_PRIOR_BLOB), what)
+        obj = unpack_msgpack(zstd_decompress(data, what, MAX_PRIOR_BLOB), what)
         if not isinstance(obj, dict) or obj.get("magic") != MAGIC or obj.get("v") != VERSION:
             raise EntropyError(f"{what}: unknown format")
         want = {"ctx": CONTEXT_VERSION, "precision": PRECISION_BITS, "w_bits": W_BITS,
@@ -363,7 +281,7 @@ class LearnedPrior:
             raise EntropyError(f"{what}: bad stream map")
         models = {}
         for name, e in streams.items():
-            _check_name(name)
+            check_stream_name(name)
             if not isinstance(e, dict) or set(e) != {"k", "static", "succ", "cooc_rows", "cooc", "weights"}:
                 raise EntropyError(f"{what}: malformed entry for stream {name}")
             k, rows = e["k"], e["cooc_rows"]
@@ -383,42 +301,45 @@ class LearnedPrior:
 
     # ---------------------------------------------------------------------------- fitting
     @classmethod
-    def fit(cls, sequences: Sequence[Sequence[Mapping[str, np.ndarray]]], codebook_sizes: Mapping[str, int],
+    def fit(cls, sequences: Sequence[Sequence[Codes]], codebook_sizes: Mapping[str, int],
             *, iters: int = 3, em_iters: int = 15, smoothing: float = 16.0) -> "LearnedPrior":
-        """Fit on training codes. ``sequences``: runs of consecutive GOPs of one video, each GOP a
-        dict ``stream name -> (T, H, W)`` indices (all streams of the top operating point);
-        ``codebook_sizes``: name -> K. GOP context is learned from consecutive GOPs of a run, and
-        every GOP is also seen once without it (the first GOP of a run, ``--gop-context off``)."""
+        """Fit on training codes. ``sequences``: runs of consecutive GOPs of one video, each GOP
+        the :class:`~vqcodec.codes.Codes` the encoder produced (copy maps included: copied
+        positions are not coded, so only coded positions are fitted); ``codebook_sizes``: name ->
+        K. Prediction from the previous GOP is learned from consecutive GOPs of a run, and every
+        GOP is also seen once as a refresh GOP (no reference, its first slice all coded)."""
         names = sorted(codebook_sizes, key=_stream_order)
-        grids = {n: next(g[n].shape for seq in sequences for g in seq if n in g) for n in names}
-        # each training sample: (gop, prev-or-None); the no-context view of GOPs that have a
-        # predecessor is added too, so class 0 and slice 0 are learned for both modes
+        gops = [[(c.stream_arrays(), _coded_maps(c)) for c in seq] for seq in sequences]
+        grids = {n: next(g[n].shape for seq in gops for g, _ in seq if n in g) for n in names}
+        # each training sample: (fold, gop, its coded maps, reference-or-None); the refresh view
+        # of GOPs that have a predecessor is added too, so class 0 and slice 0 are learned for both
         samples = []
-        for j, seq in enumerate(sequences):
-            for i, g in enumerate(seq):
-                samples.append((j % 2, g, seq[i - 1] if i > 0 else None))
+        for j, seq in enumerate(gops):
+            for i, (g, coded) in enumerate(seq):
                 if i > 0:
-                    samples.append((j % 2, g, None))
+                    samples.append((j % 2, g, coded, seq[i - 1][0]))
+                refresh = {n: np.concatenate([np.ones_like(m[:1]), m[1:]]) for n, m in coded.items()}
+                samples.append((j % 2, g, refresh, None))
         models: dict[str, StreamModel] = {}
         for name in names:
             k = int(codebook_sizes[name])
             low = lower_stream(name)
             low = low if low in codebook_sizes else None
-            ratio = _ratio(grids[name], grids[low]) if low else None
+            ratio = grid_ratio(grids[name], grids[low]) if low else None
             if ratio is None:
                 low = None
             kl = int(codebook_sizes[low]) if low else 0
-            data = []                                   # (fold, ext, low_ext, symbols)
-            for fold, g, pv in samples:
+            data = []                                   # (fold, ext, low_ext, coded symbols, coded mask)
+            for fold, g, coded, pv in samples:
                 if name not in g:
                     continue
+                mask = coded[name].reshape(-1)
                 data.append((fold,
-                             _extended(g[name], None if pv is None else pv.get(name), grids[name]),
-                             _extended(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
-                             np.asarray(g[name]).reshape(-1).astype(np.int64)))
-            if not data:
+                             extended_slices(g[name], None if pv is None else pv.get(name), grids[name]),
+                             extended_slices(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
+                             np.asarray(g[name]).reshape(-1).astype(np.int64)[mask], mask))
+            if not data or not sum(d[3].size for d in data):
                 continue
-            x = np.concatenate([d[3] for d in data])
             # cross-fitting: the candidate tables that the mixture weights are fitted against come
             # from the other fold, so the weights reflect how the tables do on unseen video
             cl_parts, cd_parts = [], []
@@ -429,8 +350,8 @@ class LearnedPrior:
                 for d in data:
                     if d[0] == fold:
                         c, cd = stream_context(d[1], np.arange(grids[name][0]), proto, d[2], ratio)
-                        cl_parts.append(c)
-                        cd_parts.append(cd)
+                        cl_parts.append(c[d[4]])
+                        cd_parts.append(cd[d[4]])
             x = np.concatenate([d[3] for fold in (0, 1) for d in data if d[0] == fold])
             cl = np.concatenate(cl_parts)
             cd = np.concatenate(cd_parts)
@@ -473,9 +394,9 @@ class LearnedPrior:
 
 def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, np.ndarray]:
     """Successor table (most frequent codes following P, other than P) and co-occurrence table
-    (most frequent code given the lower stage's code at the same place), by counting."""
-    x = np.concatenate([d[3] for d in data])
-    glob = np.bincount(x, minlength=k)
+    (most frequent code given the lower stage's code at the same place, at coded positions), by
+    counting."""
+    glob = np.bincount(np.concatenate([d[3] for d in data]), minlength=k)
     trans = np.zeros(k * k, np.int64)
     for d in data:
         e = d[1]
@@ -493,9 +414,15 @@ def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, n
     for d in data:
         le, e = d[2], d[1]
         lc = le[2:][np.arange(tt) // rt][:, np.arange(hh) // ry][:, :, np.arange(ww) // rx]
-        co += np.bincount(lc.reshape(-1) * k + e[2:].reshape(-1), minlength=kl * k)
+        m = d[4]
+        co += np.bincount(lc.reshape(-1)[m] * k + e[2:].reshape(-1)[m], minlength=kl * k)
     sc = co.reshape(kl, k) * (k + 1) + glob[None, :]
     return succ, _pad_cols(np.argsort(-sc, axis=1, kind="stable")[:, :N_COOC], N_COOC)
+
+
+def _coded_maps(codes: Codes) -> dict[str, np.ndarray]:
+    """``{stream name: (T, H, W) bool}``: where each stream's symbols are coded (not copied)."""
+    return {stream_name(lv.name, s): ~lv.copy_map() for lv in codes.levels for s in range(lv.stages)}
 
 
 def _pad_cols(a: np.ndarray, n: int) -> np.ndarray:
@@ -530,146 +457,3 @@ def load_learned(priors: Mapping[str, bytes]) -> LearnedPrior | None:
     """The model's learned prior, if it ships one."""
     blob = priors.get("learned")
     return None if blob is None else LearnedPrior.from_bytes(blob)
-
-
-# --------------------------------------------------------------------------------- training run
-def gop_arrays(codes) -> dict[str, np.ndarray]:
-    """One clip's :class:`~vqcodec.codes.Codes` -> ``{stream name: (T, H, W) int64}``."""
-    return {f"{lv.name}.{s}": np.asarray(lv.indices[s], np.int64) for lv in codes.levels for s in range(lv.stages)}
-
-
-def clip_sequences(net, clips: Sequence[np.ndarray], keys: Sequence[tuple[int, int]], batch: int = 4
-                   ) -> list[list[dict[str, np.ndarray]]]:
-    """Encode clips at the top operating point; clips whose ``keys`` (segment, start frame) follow
-    each other (same segment, start + clip length) form one run of consecutive GOPs."""
-    q = len(net.cfg.operating_points)
-    gops: list[dict[str, np.ndarray]] = []
-    for i in range(0, len(clips), batch):
-        codes = net.encode(np.stack(clips[i:i + batch]), q)
-        gops += [gop_arrays(c) for c in codes.unbatch()]
-    seqs: list[list[dict[str, np.ndarray]]] = []
-    for i, g in enumerate(gops):
-        follows = i > 0 and keys[i][0] == keys[i - 1][0] and keys[i][1] == keys[i - 1][1] + len(clips[i - 1])
-        if follows:
-            seqs[-1].append(g)
-        else:
-            seqs.append([g])
-    return seqs
-
-
-def codebook_sizes(net) -> dict[str, int]:
-    cfg = net.cfg
-    out = {}
-    if not cfg.single_level:
-        out.update({f"top.{s}": cfg.top_codebook for s in range(cfg.top_stages)})
-    out.update({f"bottom.{s}": cfg.bottom_codebook for s in range(max(cfg.bottom_stages, 0))})
-    return out
-
-
-def sequence_bits(prior: LearnedPrior, seqs, *, context: bool = True) -> dict[str, float]:
-    """Ideal bits per stream of runs of GOPs (the first GOP of a run without context)."""
-    out: dict[str, float] = {}
-    for seq in seqs:
-        prev = None
-        for g in seq:
-            names = sorted(g, key=_stream_order)
-            streams = [StreamSymbols(n, prior.models[n].k if n in prior.models else int(g[n].max()) + 1,
-                                     g[n].reshape(-1)) for n in names]
-            bits = prior.stream_bits(streams, {n: g[n].shape for n in names}, prev if context else None)
-            for n, b in bits.items():
-                out[n] = out.get(n, 0.0) + b
-            prev = g
-    return out
-
-
-def train_prior(*, model_path=None, checkpoint=None, data: str, cache_dir, max_clips: int | None = None,
-                out=None, threads: int | None = None, log=print) -> dict:
-    """``vqv train-prior``: encode training clips, fit the learned prior, store it.
-
-    Written into the weights file's ``priors["learned"]`` (other priors and the card kept; the
-    manifest's SHA-256 updated if the file is listed there), or to ``out`` as raw prior bytes.
-    Re-saving a weights file changes its digest: files coded with the old weights need the old file.
-    """
-    import json  # noqa: PLC0415
-    import os  # noqa: PLC0415
-    import time  # noqa: PLC0415
-    from pathlib import Path  # noqa: PLC0415
-
-    import torch  # noqa: PLC0415
-
-    from .data import ClipSpec, build_dataset  # noqa: PLC0415
-    from .errors import VqvError  # noqa: PLC0415
-    from .weights import MANIFEST, WEIGHTS_DIR, load_model, net_from_checkpoint, save_weights  # noqa: PLC0415
-
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    model = None
-    if checkpoint is not None and model_path is not None:
-        raise VqvError("give --model or --checkpoint, not both")
-    if checkpoint is not None:
-        if out is None:
-            raise VqvError("--checkpoint needs --out (there is no weights file to write the prior into)")
-        net = net_from_checkpoint(checkpoint)
-        with torch.no_grad():                        # what users get: half-precision weights
-            for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
-                p.copy_(p.half().float())
-    else:
-        model = load_model(model_path)
-        net = model.net
-    if max_clips is not None and max_clips < 1:
-        raise VqvError("--max-clips must be at least 1")
-    ds = build_dataset(data, "train", ClipSpec(32, 64, 16.0), cache_dir, train=False, progress=False)
-    n = len(ds)
-    idx = list(range(n))
-    if max_clips is not None and max_clips < n:
-        # runs of two consecutive clips spread over the set, so GOP-to-GOP context is learned too
-        starts = np.linspace(0, max(n - 2, 0), max(1, max_clips // 2)).astype(int)
-        idx = sorted({int(v) for v in starts} | {min(n - 1, int(v) + 1) for v in starts})[:max_clips]
-    t0 = time.time()
-    clips = [ds[i].numpy() for i in idx]
-    keys = [tuple(int(v) for v in ds.clips[i]) for i in idx]
-    seqs = clip_sequences(net, clips, keys)
-    log(f"encoded {len(clips)} training clips ({sum(len(q) for q in seqs)} GOPs in {len(seqs)} runs) "
-        f"in {time.time() - t0:.0f}s")
-    t1 = time.time()
-    sizes = codebook_sizes(net)
-    prior = LearnedPrior.fit(seqs, sizes)
-    blob = prior.to_bytes()
-    log(f"fitted the learned prior in {time.time() - t1:.0f}s ({len(blob)} bytes)")
-    bits = sequence_bits(prior, seqs)
-    base = LearnedPrior({n: StreamModel(m.k, freqs_from_counts(
-        sum(np.bincount(g[n].reshape(-1), minlength=m.k) for q in seqs for g in q) + 1),
-        m.succ, m.cooc, _default_weights()) for n, m in prior.models.items()})
-    static_bits = sequence_bits(base, seqs)
-    ncodes = sum(g[n].size for q in seqs for g in q for n in g)
-    rep = {"clips": len(clips), "gops": sum(len(q) for q in seqs), "runs": len(seqs), "prior_bytes": len(blob),
-           "bits_per_code_learned": sum(bits.values()) / ncodes,
-           "bits_per_code_static": sum(static_bits.values()) / ncodes,
-           "bits_per_stream_learned": {k: round(v, 1) for k, v in bits.items()},
-           "bits_per_stream_static": {k: round(v, 1) for k, v in static_bits.items()}}
-    if out is not None:
-        out = Path(out)
-        tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(blob)
-        os.replace(tmp, out)
-        rep["written_to"] = str(out)
-        return rep
-    path = Path(model.path)
-    blob_state = torch.load(path, map_location="cpu", weights_only=True)
-    half = any(v.dtype == torch.float16 for v in blob_state["state_dict"].values())
-    sha = save_weights(net, path, half=half, priors={**model.priors, "learned": blob}, card=model.card)
-    rep["written_to"] = str(path)
-    rep["sha256"] = sha
-    if MANIFEST.is_file():
-        entries = json.loads(MANIFEST.read_text())
-        changed = False
-        for entry in entries.values():
-            if (WEIGHTS_DIR / entry["file"]).resolve() == path.resolve():
-                entry["sha256"] = sha
-                changed = True
-        if changed:
-            tmp = MANIFEST.with_suffix(".tmp")
-            tmp.write_text(json.dumps(entries, indent=2) + "\n")
-            os.replace(tmp, MANIFEST)
-            rep["manifest_updated"] = True
-    return rep

@@ -348,6 +348,26 @@ class MSVQVAE(nn.Module):
         return codes if batched else codes.unbatch()[0]
 
     @torch.no_grad()
+    def analyse(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The encoder's part that does not depend on which codes are chosen: uint8 frames
+        (N, T, H, W, 3) -> (input x, bottom features h_b, top latent z_t or None). The codec's
+        rate-distortion encoder picks the top codes from z_t, then asks :meth:`bottom_latent`."""
+        x, _ = _frames_to_input(frames, self.cfg.stride, self.device)
+        with _eval(self):
+            h_b = self.enc_bottom(x)
+            z_t = None if self.cfg.single_level else self.enc_top(h_b)
+        return x, h_b, z_t
+
+    @torch.no_grad()
+    def bottom_latent(self, x: torch.Tensor, h_b: torch.Tensor, top_indices: torch.Tensor | None) -> torch.Tensor:
+        """The bottom latent z_b given the top codes actually sent (N, S, T, H, W), as in :meth:`encode`."""
+        with _eval(self):
+            feats = [h_b]
+            if not self.cfg.single_level:
+                feats.append(self.dec_top(self.top_quantizer.decode(top_indices.to(self.device))))
+            return self._bottom_latent(x, feats)
+
+    @torch.no_grad()
     def decode(self, codes: Codes) -> np.ndarray:
         """Codes (one clip or a batch) -> uint8 frames (T, H, W, 3) or (N, T, H, W, 3)."""
         batched = codes.batched
@@ -379,6 +399,20 @@ class MSVQVAE(nn.Module):
             st = self.cfg.stride
             grids = {"top": (t // st[0], h // st[1], w // st[2]), **grids}
         return grids
+
+
+class _eval:
+    """Run a module in eval mode (quantisers must not update their codebooks), then restore."""
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+    def __enter__(self) -> None:
+        self.was_training = self.module.training
+        self.module.eval()
+
+    def __exit__(self, *exc) -> None:
+        self.module.train(self.was_training)
 
 
 def _frames_to_input(frames: np.ndarray | torch.Tensor, stride: Stride, device) -> tuple[torch.Tensor, bool]:

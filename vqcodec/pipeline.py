@@ -90,28 +90,10 @@ def _progress(enabled: bool, total: int | None, desc: str):
 
 # ------------------------------------------------------------------------------------------ encode
 
-class _MeasuringEncoder(codec.GopEncoder):
-    """A GopEncoder that also decodes each batch of codes and scores it against its input."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.quality_acc = QualityAccumulator()
-
-    def _flush(self) -> None:
-        pending = list(self._pending)
-        start = len(self.gop_codes)
-        super()._flush()
-        if not pending:
-            return
-        from .codes import Codes  # noqa: PLC0415
-        recon = self.model.net.decode(Codes.stack([c for c, _ in self.gop_codes[start:]]))
-        for (gop, n), rec in zip(pending, recon):
-            self.quality_acc.update(gop[:n, :self.height, :self.width], rec[:n, :self.height, :self.width])
-
-
 def encode_file(input: str | Path, output: str | Path, *, quality: int | None = None, size: str | None = None,
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
-                gop_context: bool = True, measure_quality: bool = False, threads: int | None = None,
+                rdo_strength: float = codec.DEFAULT_RDO_STRENGTH, refresh: int = codec.DEFAULT_REFRESH,
+                measure_quality: bool = False, threads: int | None = None,
                 progress: bool = True, model: CodecModel | None = None) -> dict:
     output = Path(output)
     if output.suffix.lower() != ".vqv":
@@ -124,8 +106,14 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
             raise VqvError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
         info, frames = open_video(input, fps=parse_fps(fps))
         cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
-        enc_cls = _MeasuringEncoder if measure_quality else codec.GopEncoder
-        enc = enc_cls(model, q, cw, ch)
+        quality_acc = QualityAccumulator()
+
+        def measure(gop: np.ndarray, n: int, codes) -> None:
+            rec = model.net.decode(codes)
+            quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
+
+        enc = codec.GopEncoder(model, q, cw, ch, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
+                               on_gop=measure if measure_quality else None)
         n = 0
         with _progress(progress, info.frame_count, "encode") as bar:
             for frame in frames:
@@ -134,11 +122,11 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
                 bar.update(1)
         if n == 0:
             raise VqvError(f"{input}: empty video")
-        gop_codes = enc.finish()
+        gops = enc.finish()
         with atomic_path(output) as tmp, open(tmp, "wb") as f:
-            stats = codec.write_container(f, model, q, gop_codes, prior_kind=prior,
+            stats = codec.write_container(f, model, q, gops, prior_kind=prior,
                                           source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
-                                          gop_context=gop_context)
+                                          copy_mode=enc.copy_mode, refresh=refresh)
     seconds = time.perf_counter() - t0
     nbytes = output.stat().st_size
     with open(output, "rb") as f:
@@ -155,19 +143,22 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         "bits_per_level": _per_level(stats.bits_per_stream),
         "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,
         "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
-        "gops": stats.gops, "gop_context": gop_context and stats.prior == "learned", "encode_seconds": seconds, "encode_fps": n / seconds,
+        "copied": {k: round(v, 4) for k, v in stats.copied.items()},
+        "copy_bits": {k.split(".", 1)[1]: round(v, 1) for k, v in stats.bits_per_stream.items() if k.startswith("copy.")},
+        "rdo_strength": rdo_strength, "refresh": refresh,
+        "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
         "threads": torch.get_num_threads() if threads is None else threads,
     }
     if measure_quality:
-        report["psnr"] = enc.quality_acc.psnr_value(cap=100.0)
-        report["ssim"] = enc.quality_acc.ssim
+        report["psnr"] = quality_acc.psnr_value(cap=100.0)
+        report["ssim"] = quality_acc.ssim
     return report
 
 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        lvl = name.split(".")[0]
+        lvl = name.split(".")[0] if not name.startswith("copy.") else name.split(".", 1)[1]
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
@@ -218,14 +209,18 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
 
 # ------------------------------------------------------------------------------------------ inspect
 
-def file_info(input: str | Path) -> dict:
-    """Header, prior, per-GOP sizes and overhead of a .vqv file; needs no model."""
+def file_info(input: str | Path, *, model_path: str | Path | None = None, model: CodecModel | None = None) -> dict:
+    """Header, prior, per-GOP sizes and overhead of a .vqv file (no model needed); with the model
+    that made it (the shipped one, or ``model_path``), also the copy decisions: the fraction of
+    positions copied and the bits they cost, per level."""
     f, reader = _open_reader(input)
     with f:
         h = reader.header
         chunks = list(reader)
         ov = reader.overhead()
         version = reader.version
+        refresh = [reader.is_refresh(i) for i in range(len(reader))]
+        copy_stats = _copy_stats(reader, model, model_path)
     frames = h.frame_count
     fps = Fraction(h.fps_num, h.fps_den)
     pixels = frames * h.coded_width * h.coded_height
@@ -235,11 +230,38 @@ def file_info(input: str | Path) -> dict:
         "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
         "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length,
         "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
-        "gop_context": h.gop_context, "bytes": total, "bpp": 8 * total / pixels if pixels else None,
+        "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
+        "bytes": total, "bpp": 8 * total / pixels if pixels else None,
         "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
+        **copy_stats,
         "gops": [{"index": c.index, "frames": c.frame_count, "payload_bytes": len(c.payload),
-                  "symbols": list(c.symbol_counts), "uses_context": c.uses_context} for c in chunks],
+                  "symbols": list(c.symbol_counts), "refresh": r} for c, r in zip(chunks, refresh)],
     }
+
+
+def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict:
+    """Per level: fraction of positions copied and bits of copy decisions (needs the file's model)."""
+    if not reader.header.copy_mode or reader.header.frame_count == 0:
+        return {}
+    try:
+        model = model or load_model(model_path)
+    except VqvError:
+        return {"copy_stats": "unavailable (the model that made the file was not found; pass --model)"}
+    if model.digest != reader.header.model_digest:
+        return {"copy_stats": "unavailable (the file was made with another model; pass --model)"}
+    copied: dict[str, list[int]] = {}
+    bits: dict[str, float] = {}
+    for _, codes, _, gop_bits in codec.read_gop_codes(reader, model):
+        for lv in codes.levels:
+            if lv.stages:
+                c = copied.setdefault(lv.name, [0, 0])
+                c[0] += int(lv.copy_map().sum())
+                c[1] += lv.copy_map().size
+        for k, b in gop_bits.items():
+            if k.startswith("copy."):
+                bits[k.split(".", 1)[1]] = bits.get(k.split(".", 1)[1], 0.0) + b
+    return {"copied": {k: round(v[0] / v[1], 4) for k, v in copied.items() if v[1]},
+            "copy_bits": {k: round(v, 1) for k, v in bits.items()}}
 
 
 class CodeFile:
@@ -258,10 +280,18 @@ class CodeFile:
         """All GOPs of one level stacked: int array (gops, stages, T, H, W)."""
         return np.stack([g.level(name).indices for g in self.gops]).astype(np.int32)
 
+    def copy_map(self, name: str) -> np.ndarray:
+        """All GOPs' copy maps of one level: bool (gops, T, H, W), true where the codes repeat the
+        previous latent slice by the encoder's choice (all false in files without copy mode)."""
+        return np.stack([g.level(name).copy_map() for g in self.gops])
+
     def arrays(self) -> dict[str, np.ndarray]:
+        """``{level: indices, "<level>_copied": copy map}`` of every level."""
         if not self.gops:
             return {}
-        return {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
+        out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
+        out.update({f"{lv.name}_copied": self.copy_map(lv.name) for lv in self.gops[0].levels})
+        return out
 
 
 def read_codes(path: str | Path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
@@ -270,9 +300,9 @@ def read_codes(path: str | Path, model_path: str | Path | None = None, *, model:
     with f:
         model = model or load_model(model_path)
         gops, counts = [], []
-        for _, codes, n in codec.read_gop_codes(reader, model):
-            gops.append(codes)
-            counts.append(n)
+        for g in codec.read_gop_codes(reader, model):
+            gops.append(g.codes)
+            counts.append(g.frames)
         return CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
 
 

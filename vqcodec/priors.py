@@ -1,7 +1,14 @@
-"""Non-learned priors: how one GOP's code streams become payload bytes and back.
+"""Priors: the probability tables every code symbol is entropy-coded with, behind one interface.
 
-A :class:`Prior` owns one integer coding table per stream (see :mod:`vqcodec.entropy`) and codes
-all streams of a GOP into ONE ANS payload, in the order given. Three kinds:
+A :class:`Prior` answers one question: given a :class:`SliceContext` (which stream, which latent
+time slice, the codes already decoded before it: earlier slices, the reference GOP's last slices,
+the lower stage, and which positions of the slice are coded rather than copied), what integer table
+(or tables, one per coded position) codes this slice's symbols? The GOP coder
+(:mod:`vqcodec.gop_coding`) asks that for every slice of every stream, on both sides, so a new
+prior needs no codec change. Tables are integers summing to ``2**PRECISION_BITS`` (see
+:mod:`vqcodec.entropy`), computed with integer arithmetic only, so decoding is bit-exact.
+
+The kinds here ignore the context beyond the stream's name (one table per stream):
 
 * ``"uniform"`` (:class:`UniformPrior`): no side info, ``log2(K)`` bits per symbol.
 * ``"empirical-static"`` (:class:`EmpiricalStaticPrior`): per-stream tables measured on training
@@ -14,9 +21,9 @@ all streams of a GOP into ONE ANS payload, in the order given. Three kinds:
   *quantised* histogram that is sent is exactly what both sides turn into tables, with integer
   arithmetic only.
 
-:func:`choose_prior` keeps the candidate with the fewest total bits (``--prior auto``);
-:func:`prior_from_header` rebuilds a prior on the decoder side. Every byte string read back is
-validated and problems raise :class:`~vqcodec.entropy.EntropyError` with a one-line message.
+The learned conditional prior (``"learned"``) is :mod:`vqcodec.learned_prior`.
+:func:`prior_from_header` rebuilds a table prior on the decoder side. Every byte string read back
+is validated and problems raise :class:`~vqcodec.entropy.EntropyError` with a one-line message.
 """
 from __future__ import annotations
 
@@ -24,18 +31,18 @@ import math
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Mapping, Sequence, Union
+from typing import Iterable, Mapping, Sequence
 
 import msgpack
 import numpy as np
 import zstandard
 
-from .entropy import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs,
-                      decode_streams, encode_streams, freqs_from_counts, ideal_bits, uniform_freqs)
+from .entropy import MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs, freqs_from_counts, uniform_freqs
 
 __all__ = [
-    "StreamSymbols", "StreamSpec", "Prior", "UniformPrior", "EmpiricalStaticPrior",
-    "EmpiricalAdaptivePrior", "choose_prior", "prior_costs", "prior_from_header", "PRIOR_KINDS",
+    "StreamSymbols", "SliceContext", "extended_slices", "grid_ratio", "Prior", "UniformPrior", "EmpiricalStaticPrior",
+    "EmpiricalAdaptivePrior", "prior_from_header", "PRIOR_KINDS", "check_stream_name",
+    "check_codebook_size", "stream_symbols", "zstd_compress", "zstd_decompress", "unpack_msgpack",
 ]
 
 PRIOR_KINDS = ("uniform", "empirical-static", "empirical-adaptive")
@@ -55,48 +62,71 @@ class StreamSymbols:
     symbols: np.ndarray
 
 
-@dataclass
-class StreamSpec:
-    """What the decoder knows about a stream before decoding: name, alphabet, symbol count."""
+@dataclass(frozen=True)
+class SliceContext:
+    """What a prior may condition one latent time slice of one stream on: everything here is
+    already decoded when the slice is.
+
+    ``ext`` is the stream's *extended* array ``(2 + T, H, W)`` int64: slots 0 and 1 hold the
+    reference GOP's last two slices (``-1`` where there is no reference), slot ``2 + t`` the
+    GOP's slice ``t``; only slots ``< 2 + t`` may be read (later ones are not decoded yet).
+    ``lower_ext`` is the same for the stream that conditions this one (the previous stage of the
+    level, or ``top.0`` for ``bottom.0``), whose slice ``t`` is known, with ``lower_ratio`` the
+    grid ratio between the two (``None`` when there is no lower stream). ``coded`` (H, W) bool is
+    the complement of the copy map: the positions of slice ``t`` whose symbols are coded, in
+    C order; copied positions are already filled in ``ext[2 + t]`` for every stage.
+    """
 
     name: str
     codebook_size: int
-    count: int
+    t: int
+    ext: np.ndarray
+    lower_ext: np.ndarray | None
+    lower_ratio: tuple[int, int, int] | None
+    coded: np.ndarray
+
+    @property
+    def n_coded(self) -> int:
+        return int(np.count_nonzero(self.coded))
 
 
-StreamsArg = Iterable[Union[StreamSymbols, Iterable[StreamSymbols]]]
+def extended_slices(cur: np.ndarray | None, ref: np.ndarray | None, grid: tuple[int, int, int]) -> np.ndarray:
+    """A stream's extended array (see :class:`SliceContext`): ``(2 + T, H, W)`` int64 holding the
+    reference GOP's last two slices of ``ref`` (if any) then ``cur`` (if given), ``-1`` elsewhere."""
+    t, h, w = grid
+    e = np.full((2 + t, h, w), -1, np.int64)
+    if ref is not None:
+        pv = np.asarray(ref).reshape(grid)
+        n = min(2, t)
+        e[2 - n:2] = pv[t - n:]
+    if cur is not None:
+        e[2:] = np.asarray(cur).reshape(grid)
+    return e
 
 
-def _flatten(all_streams: StreamsArg) -> list[StreamSymbols]:
-    """Accept a flat list of streams or a list of GOPs (each a list of streams)."""
-    out: list[StreamSymbols] = []
-    for item in all_streams:
-        if isinstance(item, StreamSymbols):
-            out.append(item)
-        else:
-            for s in item:
-                if not isinstance(s, StreamSymbols):
-                    raise TypeError(f"expected StreamSymbols, got {type(s).__name__}")
-                out.append(s)
-    return out
+def grid_ratio(a: tuple[int, int, int], b: tuple[int, int, int]) -> tuple[int, int, int] | None:
+    """How many cells of grid ``a`` one cell of grid ``b`` covers per axis (``None``: not a multiple)."""
+    if any(y == 0 or x % y for x, y in zip(a, b)):
+        return None
+    return tuple(x // y for x, y in zip(a, b))        # type: ignore[return-value]
 
 
-def _check_name(name) -> str:
+def check_stream_name(name) -> str:
     if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_LEN:
         raise EntropyError(f"invalid stream name {str(name)[:40]!r}")
     return name
 
 
-def _check_k(k) -> int:
+def check_codebook_size(k) -> int:
     if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) \
             or not 1 <= int(k) <= MAX_ALPHABET:
         raise EntropyError(f"invalid codebook size {k!r}")
     return int(k)
 
 
-def _symbols_of(s: StreamSymbols) -> np.ndarray:
-    _check_name(s.name)
-    k = _check_k(s.codebook_size)
+def stream_symbols(s: StreamSymbols) -> np.ndarray:
+    check_stream_name(s.name)
+    k = check_codebook_size(s.codebook_size)
     sym = np.asarray(s.symbols).reshape(-1)
     if sym.size == 0:
         return np.zeros(0, np.int32)
@@ -109,23 +139,13 @@ def _symbols_of(s: StreamSymbols) -> np.ndarray:
     return sym.astype(np.int32)
 
 
-def _check_spec(spec: StreamSpec) -> StreamSpec:
-    _check_name(spec.name)
-    k = _check_k(spec.codebook_size)
-    n = spec.count
-    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)) \
-            or not 0 <= int(n) <= MAX_SYMBOLS:
-        raise EntropyError(f"stream {spec.name}: invalid symbol count {n!r}")
-    return StreamSpec(spec.name, k, int(n))
-
-
 # ----------------------------------------------------------------------- bounded (de)serialising
-def _zstd(raw: bytes) -> bytes:
+def zstd_compress(raw: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True,
                                     write_checksum=False).compress(raw)
 
 
-def _unzstd(data: bytes, what: str, limit: int = MAX_BLOB) -> bytes:
+def zstd_decompress(data: bytes, what: str, limit: int = MAX_BLOB) -> bytes:
     try:
         size = zstandard.get_frame_parameters(data).content_size
     except zstandard.ZstdError:
@@ -145,7 +165,7 @@ def _unzstd(data: bytes, what: str, limit: int = MAX_BLOB) -> bytes:
     return raw
 
 
-def _unpack(raw: bytes, what: str):
+def unpack_msgpack(raw: bytes, what: str):
     try:
         return msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True)
     except Exception as e:                           # msgpack raises many types on garbage
@@ -161,7 +181,7 @@ def _uniform(k: int) -> np.ndarray:
 
 
 class Prior(ABC):
-    """Turns one GOP's streams into payload bytes and back."""
+    """The probability model of every coded symbol (see the module docstring)."""
 
     kind: str = ""
 
@@ -170,47 +190,38 @@ class Prior(ABC):
         return b""
 
     @abstractmethod
+    def slice_tables(self, ctx: SliceContext) -> np.ndarray:
+        """The int64 table ``(K,)`` shared by the coded positions of ``ctx``'s slice, or one
+        table per coded position ``(ctx.n_coded, K)``, in C order; each sums to ``2**24``."""
+
+
+class _TablePrior(Prior):
+    """One table per stream, whatever the context."""
+
+    def slice_tables(self, ctx: SliceContext) -> np.ndarray:
+        return self.table(ctx.name, ctx.codebook_size)
+
+    @abstractmethod
     def table(self, name: str, codebook_size: int) -> np.ndarray:
         """The int64 coding table (sum ``2**PRECISION_BITS``) used for stream ``name``."""
 
-    def encode_gop(self, streams: Sequence[StreamSymbols]) -> bytes:
-        pairs = [(_symbols_of(s), self.table(s.name, int(s.codebook_size))) for s in streams]
-        return encode_streams(pairs)
 
-    def decode_gop(self, payload: bytes, specs: Sequence[StreamSpec]) -> list[np.ndarray]:
-        specs = [_check_spec(s) for s in specs]
-        total = sum(s.count for s in specs)
-        if total > MAX_SYMBOLS:
-            raise EntropyError(f"GOP declares {total} symbols (> {MAX_SYMBOLS})")
-        return decode_streams(payload, [(self.table(s.name, s.codebook_size), s.count)
-                                        for s in specs])
-
-    def estimate_bits(self, streams: StreamsArg) -> float:
-        """Ideal payload bits of the given streams (GOPs) under this prior, without side info."""
-        return float(sum(ideal_bits(_symbols_of(s), self.table(s.name, int(s.codebook_size)))
-                         for s in _flatten(streams)))
-
-    def total_bits(self, streams: StreamsArg) -> float:
-        """Payload estimate plus the header side info, in bits."""
-        return self.estimate_bits(streams) + 8.0 * len(self.params())
-
-
-class UniformPrior(Prior):
+class UniformPrior(_TablePrior):
     """Every symbol of a ``K``-symbol stream costs about ``log2(K)`` bits."""
 
     kind = "uniform"
 
     def table(self, name: str, codebook_size: int) -> np.ndarray:
-        return _uniform(_check_k(codebook_size))
+        return _uniform(check_codebook_size(codebook_size))
 
 
-class _TablePrior(Prior):
+class _FittedTablePrior(_TablePrior):
     """Shared lookup: known stream -> its table (sizes must agree), unknown -> uniform."""
 
     _tables: dict[str, np.ndarray]
 
     def table(self, name: str, codebook_size: int) -> np.ndarray:
-        k = _check_k(codebook_size)
+        k = check_codebook_size(codebook_size)
         f = self._tables.get(name)
         if f is None:
             return _uniform(k)
@@ -223,7 +234,7 @@ class _TablePrior(Prior):
         return dict(self._tables)
 
 
-class EmpiricalStaticPrior(_TablePrior):
+class EmpiricalStaticPrior(_FittedTablePrior):
     """Per-stream tables measured on training data, shipped with the model weights."""
 
     kind = "empirical-static"
@@ -239,7 +250,7 @@ class EmpiricalStaticPrior(_TablePrior):
                 raise EntropyError(f"stream {name}: static table must be 1-D")
             f = f.copy()
             f.setflags(write=False)
-            out[_check_name(name)] = f
+            out[check_stream_name(name)] = f
         self._tables = out
 
     @classmethod
@@ -256,12 +267,12 @@ class EmpiricalStaticPrior(_TablePrior):
         body = {"magic": self._MAGIC, "v": 1, "precision": PRECISION_BITS,
                 "tables": {n: self._tables[n].astype("<u4").tobytes()
                            for n in sorted(self._tables)}}
-        return _zstd(msgpack.packb(body, use_bin_type=True))
+        return zstd_compress(msgpack.packb(body, use_bin_type=True))
 
     @classmethod
     def from_bytes(cls, data: bytes) -> "EmpiricalStaticPrior":
         what = "static prior"
-        obj = _unpack(_unzstd(bytes(data), what), what)
+        obj = unpack_msgpack(zstd_decompress(bytes(data), what), what)
         if not isinstance(obj, dict) or obj.get("magic") != cls._MAGIC or obj.get("v") != 1:
             raise EntropyError(f"{what}: unknown format")
         if obj.get("precision") != PRECISION_BITS:
@@ -271,7 +282,7 @@ class EmpiricalStaticPrior(_TablePrior):
             raise EntropyError(f"{what}: bad table map")
         out = {}
         for name, blob in tabs.items():
-            _check_name(name)
+            check_stream_name(name)
             if not isinstance(blob, bytes) or len(blob) % 4 or \
                     not 4 <= len(blob) <= 4 * MAX_ALPHABET:
                 raise EntropyError(f"{what}: bad table for stream {name}")
@@ -324,7 +335,7 @@ def _bits_from_counts(counts: np.ndarray, freqs: np.ndarray) -> float:
     return float((counts[nz] * (PRECISION_BITS - np.log2(freqs[nz].astype(np.float64)))).sum())
 
 
-class EmpiricalAdaptivePrior(_TablePrior):
+class EmpiricalAdaptivePrior(_FittedTablePrior):
     """Per-stream histograms of the file being coded, sent in the header.
 
     Build with :meth:`fit` (encoder) or :meth:`from_params` (decoder). Streams it has no table
@@ -341,8 +352,8 @@ class EmpiricalAdaptivePrior(_TablePrior):
         self._entries: dict[str, tuple[int, int, np.ndarray]] = {}
         self._tables = {}
         for name, (k, step, codes) in entries.items():
-            _check_name(name)
-            k = _check_k(k)
+            check_stream_name(name)
+            k = check_codebook_size(k)
             if isinstance(step, (bool, np.bool_)) or step not in _STEPS:
                 raise EntropyError(f"stream {name}: invalid quantiser step {step!r}")
             codes = np.asarray(codes)
@@ -360,13 +371,12 @@ class EmpiricalAdaptivePrior(_TablePrior):
 
     # -------------------------------------------------------------------------- encoder side
     @classmethod
-    def fit(cls, all_streams: StreamsArg, steps: Sequence[int] = _STEPS) -> "EmpiricalAdaptivePrior":
-        """Histogram every stream name over the whole file (flat list of streams or list of
-        GOPs). Per stream, keep the quantiser step (or plain uniform, no side info) that
+    def fit(cls, streams: Iterable[StreamSymbols], steps: Sequence[int] = _STEPS) -> "EmpiricalAdaptivePrior":
+        """Histogram every stream name over the whole file (the coded symbols of every GOP). Per stream, keep the quantiser step (or plain uniform, no side info) that
         minimises ideal payload bits + compressed side-info bits."""
         counts: dict[str, np.ndarray] = {}
-        for s in _flatten(all_streams):
-            sym = _symbols_of(s)
+        for s in streams:
+            sym = stream_symbols(s)
             k = int(s.codebook_size)
             if s.name in counts and counts[s.name].shape[0] != k:
                 raise EntropyError(f"stream {s.name}: inconsistent codebook sizes")
@@ -384,7 +394,7 @@ class EmpiricalAdaptivePrior(_TablePrior):
                     raise ValueError(f"step must be one of {_STEPS}")
                 codes = _quantise(c, step)
                 bits = _bits_from_counts(c, _table_from_codes(codes, step))
-                bits += 8 * (len(_zstd(codes.tobytes())) + len(name) + 4)
+                bits += 8 * (len(zstd_compress(codes.tobytes())) + len(name) + 4)
                 if bits < best_bits:
                     best_bits, best = bits, (k, step, codes)
             if best is not None:
@@ -401,16 +411,16 @@ class EmpiricalAdaptivePrior(_TablePrior):
                 body = [self._VERSION, [[n, k, step, codes.tobytes()]
                                         for n, (k, step, codes) in sorted(self._entries.items())]]
                 raw = msgpack.packb(body, use_bin_type=True)
-                z = _zstd(raw)
+                z = zstd_compress(raw)
                 self._params = b"\x01" + z if len(z) < len(raw) else b"\x00" + raw
         return self._params
 
     # -------------------------------------------------------------------------- decoder side
     @classmethod
-    def from_params(cls, data: bytes, specs: Sequence[StreamSpec] | None = None
+    def from_params(cls, data: bytes, specs: Sequence[tuple[str, int]] | None = None
                     ) -> "EmpiricalAdaptivePrior":
-        """Rebuild from :meth:`params`. ``specs`` (any objects with ``name`` and
-        ``codebook_size``), if given, are checked against the sent histograms."""
+        """Rebuild from :meth:`params`. ``specs`` (``(name, codebook_size)`` of every stream the
+        file has), if given, are checked against the sent histograms."""
         what = "adaptive prior params"
         data = bytes(data)
         if not data:
@@ -420,10 +430,10 @@ class EmpiricalAdaptivePrior(_TablePrior):
                 raise EntropyError(f"{what}: too large")
             tag, body = data[0], data[1:]
             if tag == 1:
-                body = _unzstd(body, what)
+                body = zstd_decompress(body, what)
             elif tag != 0:
                 raise EntropyError(f"{what}: unknown tag {tag}")
-            obj = _unpack(body, what)
+            obj = unpack_msgpack(body, what)
             if not (isinstance(obj, list) and len(obj) == 2 and obj[0] == cls._VERSION
                     and isinstance(obj[1], list) and len(obj[1]) <= MAX_STREAMS):
                 raise EntropyError(f"{what}: unknown format")
@@ -434,15 +444,15 @@ class EmpiricalAdaptivePrior(_TablePrior):
                         and isinstance(e[3], bytes)):
                     raise EntropyError(f"{what}: malformed stream entry")
                 name, k, step, blob = e
-                _check_name(name)
-                k = _check_k(k)
+                check_stream_name(name)
+                k = check_codebook_size(k)
                 if name in entries or len(blob) != k:
                     raise EntropyError(f"{what}: bad entry for stream {name}")
                 entries[name] = (k, step, np.frombuffer(blob, dtype=np.uint8))
         prior = cls(entries)
         prior._params = data
-        for spec in specs or ():
-            prior.table(spec.name, spec.codebook_size)    # raises on a size mismatch
+        for name, k in specs or ():
+            prior.table(name, k)                          # raises on a size mismatch
         return prior
 
     @property
@@ -450,23 +460,7 @@ class EmpiricalAdaptivePrior(_TablePrior):
         return {n: e[1] for n, e in self._entries.items()}
 
 
-# ---------------------------------------------------------------------------------- selection
-def prior_costs(candidates: Sequence[Prior], all_streams: StreamsArg) -> list[float]:
-    """Total bits (ideal payload + 8 * side-info bytes) of each candidate."""
-    flat = _flatten(all_streams)
-    return [p.total_bits(flat) for p in candidates]
-
-
-def choose_prior(candidates: Sequence[Prior], all_streams: StreamsArg) -> Prior:
-    """The candidate with the fewest total bits (ties: the earliest). Candidates are ready-made
-    priors, e.g. ``[UniformPrior(), static, EmpiricalAdaptivePrior.fit(all_streams)]``."""
-    if not candidates:
-        raise ValueError("no candidate priors")
-    costs = prior_costs(candidates, all_streams)
-    return candidates[int(np.argmin(costs))]
-
-
-def prior_from_header(kind: str, params: bytes, specs: Sequence[StreamSpec] | None = None,
+def prior_from_header(kind: str, params: bytes, specs: Sequence[tuple[str, int]] | None = None,
                       static: EmpiricalStaticPrior | None = None) -> Prior:
     """Decoder side: rebuild the prior named in a file header."""
     if kind == "uniform":

@@ -2,7 +2,8 @@
 
 1. round the weights to half precision (the shipped form) and use that network from here on, so
    the priors and measurements describe exactly what users get;
-2. measure the empirical-static prior: code frequencies of every stream on training clips;
+2. fit the empirical-static and learned priors on the codes the real encoder produces on training
+   clips (copy decisions included; :mod:`vqcodec.prior_fitting`);
 3. measure every operating point on the validation clips through the real codec (file bytes,
    PSNR, SSIM, for each prior);
 4. write the weights with the prior and the measurements (the model card) inside.
@@ -20,20 +21,8 @@ import torch
 
 from . import codec
 from .metrics import psnr, ssim
-from .learned_prior import LearnedPrior, clip_sequences, codebook_sizes
-from .priors import EmpiricalStaticPrior
+from .prior_fitting import half_rounded, refit_priors
 from .weights import MANIFEST, WEIGHTS_DIR, CodecModel, net_from_checkpoint, save_weights
-
-
-def static_prior_counts(net, clips: list[np.ndarray], batch: int = 8) -> dict[str, np.ndarray]:
-    """Per-stream code counts over clips, at the top operating point (every stream present)."""
-    q = len(net.cfg.operating_points)
-    counts: dict[str, np.ndarray] = {}
-    for i in range(0, len(clips), batch):
-        codes = net.encode(np.stack(clips[i:i + batch]), q)
-        for s in codec.codes_to_streams(codes):
-            counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
-    return counts
 
 
 def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform", "empirical-static",
@@ -88,19 +77,15 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     net = net_from_checkpoint(checkpoint, **overrides)
     check_operating_points(net.cfg)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    with torch.no_grad():   # what users get: half-precision weights
-        for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
-            p.copy_(p.half().float())
+    half_rounded(net)       # what users get: half-precision weights
     clip = ClipSpec(net.cfg.clip_frames, net.cfg.clip_size, 16.0)
     train_ds = build_dataset(data, "train", clip, cache_dir, train=False, progress=False)
     idx = list(range(len(train_ds)))[:prior_clips]
     train_clips = [train_ds[i].numpy() for i in idx]
     log(f"static and learned priors from {len(train_clips)} training clips")
-    static = EmpiricalStaticPrior.from_counts(static_prior_counts(net, train_clips))
-    # The learned prior sees consecutive clips of a video as runs, so it learns GOP-to-GOP context too.
-    seqs = clip_sequences(net, train_clips, [tuple(int(v) for v in train_ds.clips[i]) for i in idx])
-    learned = LearnedPrior.fit(seqs, codebook_sizes(net))
-    priors = {"empirical-static": static.to_bytes(), "learned": learned.to_bytes()}
+    # Consecutive clips of a video are coded as runs, so prediction across GOPs is learned too.
+    keys = [tuple(int(v) for v in train_ds.clips[i]) for i in idx]
+    priors, _ = refit_priors(CodecModel(net, "0" * 64, None, {}, {}), train_clips, keys, log=log)
     val_ds = build_dataset(data, "val", clip, cache_dir, train=False, progress=False)
     val_clips = [val_ds[i].numpy() for i in range(len(val_ds))]
     model = CodecModel(net, "0" * 64, None, priors, {})

@@ -136,3 +136,27 @@ def net_from_checkpoint(path: str | Path, **config_overrides) -> MSVQVAE:
     net = MSVQVAE(cfg)
     net.load_state_dict(state["model"])
     return net.eval()
+
+
+def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None, card: dict | None = None) -> dict:
+    """Rewrite ``model``'s weights file with new priors and/or card (same network, same precision),
+    and update the manifest's SHA-256 if the file is listed there. The digest changes: files coded
+    with the old file need the old file."""
+    if model.path is None:
+        raise WeightsError("this model was not loaded from a file")
+    path = Path(model.path)
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    half = any(v.dtype == torch.float16 for v in blob["state_dict"].values())
+    sha = save_weights(model.net, path, half=half, priors=model.priors if priors is None else priors,
+                       card=model.card if card is None else card)
+    rep = {"written_to": str(path), "sha256": sha}
+    if MANIFEST.is_file():
+        entries = json.loads(MANIFEST.read_text())
+        hit = [e for e in entries.values() if (WEIGHTS_DIR / e["file"]).resolve() == path.resolve()]
+        for e in hit:
+            e["sha256"] = sha
+        if hit:
+            with atomic_path(MANIFEST) as tmp:
+                Path(tmp).write_text(json.dumps(entries, indent=2) + "\n")
+            rep["manifest_updated"] = True
+    return rep

@@ -1,0 +1,152 @@
+"""Temporal copy mode, prediction across GOPs and refresh points (issue 10), on the tiny model."""
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from vqcodec import codec, pipeline
+from vqcodec.codes import Codes
+from vqcodec.copy_flags import CopyFlagModel
+from vqcodec.errors import VqvError
+from vqcodec.formats import VqvFormatError, VqvReader
+from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+
+from conftest import synthetic_video
+
+
+def _static_video(t: int, h: int = 32, w: int = 32) -> np.ndarray:
+    return np.repeat(synthetic_video(1, h, w, seed=4), t, axis=0)
+
+
+def _encoder_codes(model, frames, q=None, **kw):
+    enc = codec.GopEncoder(model, q or model.default_quality, frames.shape[2], frames.shape[1], **kw)
+    for f in frames:
+        enc.add_frame(f)
+    return enc.finish()
+
+
+def _read(model, data, indices=None):
+    return list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), model, indices))
+
+
+def test_copy_decisions_round_trip_exactly(tiny_model):
+    frames = np.concatenate([_static_video(40), synthetic_video(56, 32, 32, seed=1)])
+    want = _encoder_codes(tiny_model, frames)
+    assert any(lv.copy_map().any() for g in want for lv in g.codes.levels)        # copies were chosen
+    assert not all(lv.copy_map()[1:].all() for g in want for lv in g.codes.levels if lv.stages)
+    data = codec.encode_frames(frames, 16, model=tiny_model)
+    h = VqvReader(io.BytesIO(data)).header
+    assert h.copy_mode and h.gop_prediction
+    got = _read(tiny_model, data)
+    for g, w in zip(got, want):
+        for a, b in zip(g.codes.levels, w.codes.levels):
+            np.testing.assert_array_equal(a.indices, b.indices)
+            np.testing.assert_array_equal(a.copy_map(), b.copy_map())
+    # copied positions hold exactly the previous slice's whole code stack
+    for g in got:
+        for lv in g.codes.levels:
+            m = lv.copy_map()
+            for t in range(1, m.shape[0]):
+                np.testing.assert_array_equal(lv.indices[:, t][:, m[t]], lv.indices[:, t - 1][:, m[t]])
+
+
+def test_a_static_video_costs_a_small_fraction_of_a_moving_one(tiny_model):
+    still = len(codec.encode_frames(_static_video(128), 16, model=tiny_model))
+    moving = len(codec.encode_frames(synthetic_video(128, 32, 32, seed=1), 16, model=tiny_model))
+    off = len(codec.encode_frames(_static_video(128), 16, model=tiny_model, rdo_strength=0))
+    assert still < 0.45 * moving, (still, moving)   # the GOP edges (zero-padded convs) stay coded
+    assert still < 0.5 * off, (still, off)          # the copies, not the prior alone, make it cheap
+
+
+def test_strength_zero_turns_copy_mode_off(tiny_model):
+    data = codec.encode_frames(_static_video(64), 16, model=tiny_model, rdo_strength=0)
+    assert not VqvReader(io.BytesIO(data)).header.copy_mode
+    assert not any(lv.copy_map().any() for g in _read(tiny_model, data) for lv in g.codes.levels)
+    with pytest.raises(VqvError, match="rdo-strength"):
+        codec.encode_frames(_static_video(8), 16, model=tiny_model, rdo_strength=-1)
+
+
+def test_a_scene_cut_still_decodes_exactly(tiny_model):
+    a, b = synthetic_video(48, 32, 32, seed=1), 255 - synthetic_video(48, 32, 32, seed=9)
+    frames = np.concatenate([a, b])                       # the cut falls inside GOP 1
+    gops = _encoder_codes(tiny_model, frames)
+    data = codec.encode_frames(frames, 16, model=tiny_model)
+    out = codec.decode_bytes(data, model=tiny_model)
+    ref = tiny_model.net.decode(Codes.stack([g.codes for g in gops]))
+    np.testing.assert_array_equal(out, ref.reshape(-1, 32, 32, 3)[:96])
+
+
+def test_refresh_points_are_marked_and_decode_alone(tiny_model):
+    frames = synthetic_video(32 * 5, 32, 32, seed=2)
+    data = codec.encode_frames(frames, 16, model=tiny_model, refresh=2)
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.refresh_points() == [0, 2, 4] and reader.header.refresh_interval == 2
+    assert [reader.read_chunk(i).predicted for i in range(5)] == [False, True, False, True, False]
+    full = _read(tiny_model, data)
+    for i in (4, 3, 1):                                    # random access, in any order
+        (one,) = _read(tiny_model, data, [i])
+        for a, b in zip(one.codes.levels, full[i].codes.levels):
+            np.testing.assert_array_equal(a.indices, b.indices)
+    # damage GOP 1: GOP 2 (a refresh point) and GOP 3 (predicted from it) still decode
+    bad = _damage_payload(data, 1)
+    assert len(_read(tiny_model, bad, [2, 3])) == 2
+    with pytest.raises(VqvFormatError, match="GOP 1"):
+        _read(tiny_model, bad, [1])
+
+
+def test_a_damaged_gop_never_silently_propagates(tiny_model):
+    frames = synthetic_video(32 * 4, 32, 32, seed=2)
+    data = codec.encode_frames(frames, 16, model=tiny_model, refresh=0)
+    assert VqvReader(io.BytesIO(data)).refresh_points() == [0]
+    bad = _damage_payload(data, 1)
+    (g0,) = _read(tiny_model, bad, [0])
+    for i in (2, 3):                                        # predicted (indirectly) from GOP 1
+        with pytest.raises(VqvFormatError, match="GOP 1"):
+            _read(tiny_model, bad, [i])
+    with pytest.raises(VqvFormatError, match="GOP 1"):
+        codec.decode_bytes(bad, model=tiny_model)
+
+
+def _damage_payload(data: bytes, gop: int) -> bytes:
+    payload = VqvReader(io.BytesIO(data)).read_chunk(gop).payload
+    pos = data.rfind(payload) + len(payload) // 2
+    out = bytearray(data)
+    out[pos] ^= 0x20
+    return bytes(out)
+
+
+def test_info_and_encode_report_the_copies(tiny_model, tmp_path):
+    src = tmp_path / "still.npy"
+    np.save(src, _static_video(64))
+    out = tmp_path / "s.vqv"
+    rep = pipeline.encode_file(src, out, model=tiny_model, progress=False)
+    assert set(rep["copied"]) == {"top", "bottom"} and rep["copied"]["bottom"] > 0.5
+    info = pipeline.file_info(out, model=tiny_model)
+    assert info["copied"] == rep["copied"]
+    assert info["copy_bits"]["bottom"] == pytest.approx(rep["copy_bits"]["bottom"], rel=1e-6)
+    # a static region costs a small fraction of a bit per position
+    positions = 2 * 16 * 8 * 8                              # GOPs x bottom grid (T/2, H/4, W/4) of the tiny model
+    assert info["copy_bits"]["bottom"] / positions < 0.2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 4), st.floats(0, 1), st.integers(0, 2**31 - 1))
+def test_copy_flag_coding_round_trips(h, w, t, p, seed):
+    rng = np.random.default_rng(seed)
+    flags = rng.random((t, h, w)) < p
+    enc, ch = CopyFlagModel(), EncodeChannel()
+    prev = None
+    for k in range(t):
+        assert np.array_equal(enc.code_slice(ch, flags[k], prev, (h, w)), flags[k])
+        prev = flags[k]
+    dec_ch, dec = DecodeChannel(ch.payload()), CopyFlagModel()
+    prev = None
+    for k in range(t):
+        prev = dec.code_slice(dec_ch, None, prev, (h, w))
+        np.testing.assert_array_equal(prev, flags[k])
+    dec_ch.finish()
+    np.testing.assert_array_equal(enc.counts, dec.counts)    # both sides end in the same state

@@ -1,0 +1,223 @@
+"""One GOP's codes and copy decisions <-> one entropy-coded payload (no network, no files).
+
+The payload of a GOP is one rANS stream holding, level by level (top, then bottom):
+
+1. the level's copy decisions, slice by slice (:mod:`vqcodec.copy_flags`), when the file uses copy
+   mode; slice 0 has decisions only when the GOP is predicted (its reference is the previous GOP's
+   last slice);
+2. then, stage by stage and slice by slice, the codes of the positions that are *not* copied,
+   each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`).
+
+Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
+:class:`SymbolChannel`: the encoder's records the symbols it is given, the decoder's pops them
+off the payload. So the two cannot drift apart, and any prior works without a codec change.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .codes import CodeLevel, Codes, lower_stream, stream_name
+from .copy_flags import CopyFlagModel
+from .entropy import MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, check_freqs, encode_streams
+from .priors import Prior, SliceContext, extended_slices, grid_ratio
+
+
+@dataclass(frozen=True)
+class LevelLayout:
+    """One level of a GOP at an operating point: its name, codebook, stages kept and grid."""
+
+    name: str
+    codebook_size: int
+    stages: int
+    grid: tuple[int, int, int]
+
+    def streams(self) -> list[str]:
+        return [stream_name(self.name, s) for s in range(self.stages)]
+
+
+@dataclass
+class GopReference:
+    """What a predicted GOP needs of the GOP before it: its resolved codes (with copy maps) and
+    the copy-decision models' state after it."""
+
+    codes: Codes
+    flag_models: dict[str, CopyFlagModel] = field(default_factory=dict)
+
+
+@dataclass
+class CodedGop:
+    """The result of coding one GOP either way."""
+
+    codes: Codes                          # resolved codes with copy maps
+    counts: dict[str, int]                # coded symbols per stream
+    reference: GopReference               # what the next GOP predicts from
+    payload: bytes = b""                  # encoder only
+    bits: dict[str, float] = field(default_factory=dict)   # ideal bits per stream and "copy.<level>"
+
+
+class EncodeChannel:
+    """Records ``(symbols, tables)`` pairs for one payload, and their ideal bits per label."""
+
+    def __init__(self) -> None:
+        self.pairs: list[tuple[np.ndarray, np.ndarray]] = []
+        self.bits: dict[str, float] = {}
+
+    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None, label: str = "") -> np.ndarray:
+        sym = np.ascontiguousarray(np.asarray(symbols).reshape(-1), dtype=np.int32)
+        if sym.size != n:
+            raise EntropyError(f"{label}: {sym.size} symbols where {n} are coded")
+        if n:
+            self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
+            self.pairs.append((sym, tables))
+        return sym
+
+    def payload(self) -> bytes:
+        return encode_streams(self.pairs)
+
+
+def _ideal_bits(tables: np.ndarray, sym: np.ndarray) -> float:
+    """Information content of ``sym`` under the table(s) (reporting only: floats)."""
+    if not sym.size:
+        return 0.0
+    f = tables[sym] if tables.ndim == 1 else tables[np.arange(sym.size), sym]
+    return float(sym.size * PRECISION_BITS - np.log2(f.astype(np.float64)).sum())
+
+
+class DecodeChannel:
+    """Pops symbols off one payload; :meth:`finish` checks that the payload was used up exactly."""
+
+    def __init__(self, payload: bytes) -> None:
+        self._dec = PayloadDecoder(payload)
+        self.bits: dict[str, float] = {}
+
+    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None = None, label: str = "") -> np.ndarray:
+        sym = self._dec.pop(check_freqs(tables), n)
+        self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
+        return sym
+
+    def finish(self) -> None:
+        self._dec.finish("wrong counts, wrong tables, damaged bytes or a damaged reference GOP")
+
+
+def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None, tuple[int, int, int] | None]]:
+    """Per stream: its lower stream (if present in this layout) and the grid ratio to it."""
+    grids = {n: lv.grid for lv in layout for n in lv.streams()}
+    out = {}
+    for n in grids:
+        low = lower_stream(n)
+        ratio = grid_ratio(grids[n], grids[low]) if low in grids else None
+        out[n] = (low if ratio is not None else None, ratio)
+    return out
+
+
+def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
+             reference: GopReference | None, codes: Codes | None = None,
+             counts: dict[str, int] | None = None) -> CodedGop:
+    """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
+    (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
+
+    ``reference`` is the previous GOP's state for a predicted GOP, ``None`` for a refresh GOP.
+    """
+    encoding = codes is not None
+    lowers = slice_contexts_for(layout)
+    exts: dict[str, np.ndarray] = {}
+    levels, got_counts = [], {}
+    models = {}
+    for lv in layout:
+        t_, h, w = lv.grid
+        ref_level = reference.codes.level(lv.name) if reference is not None else None
+        if ref_level is not None and (ref_level.grid != lv.grid or ref_level.stages < lv.stages):
+            raise EntropyError(f"level {lv.name}: the reference GOP's codes do not fit this GOP")
+        given = codes.level(lv.name) if encoding else None
+        if given is not None and (given.grid != lv.grid or given.stages != lv.stages):
+            raise EntropyError(f"level {lv.name}: codes of shape {given.indices.shape} do not fit the layout")
+        if lv.stages == 0:
+            levels.append(CodeLevel(lv.name, lv.codebook_size, np.zeros((0, t_, h, w), np.int32),
+                                    np.zeros((t_, h, w), bool)))
+            continue
+        # 1. copy decisions
+        copied = np.zeros((t_, h, w), bool)
+        if given is not None:
+            want = given.copy_map()
+            if want.any() and not copy_mode:
+                raise EntropyError(f"level {lv.name}: copied positions but copy mode is off")
+            if ref_level is None and want[0].any():
+                raise EntropyError(f"level {lv.name}: a refresh GOP cannot copy into its first slice")
+        if copy_mode:
+            fm = reference.flag_models[lv.name].clone() if reference is not None and lv.name in reference.flag_models \
+                else CopyFlagModel()
+            models[lv.name] = fm
+            for t in range(t_):
+                if t == 0 and ref_level is None:
+                    continue
+                prev = copied[t - 1] if t else ref_level.copy_map()[-1]
+                copied[t] = fm.code_slice(_Labelled(channel, f"copy.{lv.name}"),
+                                          want[t] if given is not None else None, prev, (h, w))
+        n_coded = int((~copied).sum())
+        # 2. codes of the coded positions, stage by stage, slice by slice
+        idx = np.zeros((lv.stages, t_, h, w), np.int64)
+        for s, name in enumerate(lv.streams()):
+            if not encoding:
+                want_n = counts.get(name) if counts is not None else None
+                if want_n != n_coded:
+                    raise EntropyError(f"stream {name}: {want_n} symbols stored but the copy decisions leave {n_coded}")
+                if n_coded > MAX_SYMBOLS:
+                    raise EntropyError(f"stream {name}: {n_coded} symbols exceed the limit")
+            ext = extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
+            exts[name] = ext
+            low, ratio = lowers[name]
+            for t in range(t_):
+                keep = copied[t]
+                if keep.any():
+                    ext[2 + t][keep] = ext[1 + t][keep]
+                coded = ~keep
+                ctx = SliceContext(name, lv.codebook_size, t, ext, exts.get(low) if low else None, ratio, coded)
+                sym_in = None
+                if encoding:
+                    g = np.asarray(given.indices[s, t], np.int64)
+                    if keep.any() and not np.array_equal(g[keep], ext[2 + t][keep]):
+                        raise EntropyError(f"stream {name}: copied positions of slice {t} differ from the slice before")
+                    sym_in = g[coded]
+                n = int(coded.sum())
+                if n:
+                    tables = prior.slice_tables(ctx)
+                    sym = channel.code(tables, n, sym_in, name)
+                    if int(np.max(sym)) >= lv.codebook_size:
+                        raise EntropyError(f"stream {name}: decoded symbol out of range")
+                    ext[2 + t][coded] = sym
+            idx[s] = ext[2:]
+            got_counts[name] = n_coded
+        levels.append(CodeLevel(lv.name, lv.codebook_size, idx.astype(np.int32), copied))
+    out_codes = Codes(tuple(levels))
+    ref_next = GopReference(out_codes, models)
+    return CodedGop(out_codes, got_counts, ref_next)
+
+
+class _Labelled:
+    """A channel that tags what passes through it (for the per-stream bit report)."""
+
+    def __init__(self, channel, label: str) -> None:
+        self.channel, self.label = channel, label
+
+    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None) -> np.ndarray:
+        return self.channel.code(tables, n, symbols, self.label)
+
+
+def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
+               reference: GopReference | None) -> CodedGop:
+    ch = EncodeChannel()
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes)
+    res.payload = ch.payload()
+    res.bits = ch.bits
+    return res
+
+
+def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
+               copy_mode: bool, reference: GopReference | None) -> CodedGop:
+    ch = DecodeChannel(payload)
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts)
+    ch.finish()
+    res.bits = ch.bits
+    return res

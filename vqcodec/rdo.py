@@ -1,0 +1,132 @@
+"""Rate-distortion decisions of the encoder: where to copy the previous slice instead of coding.
+
+For every position of every latent time slice of a level, in decode order (slice by slice), the
+encoder compares
+
+* coding the position's own codes: distortion ``|z - q|^2`` (``z`` the encoder's latent, ``q`` the
+  sum of its residual codewords), rate = the copy flag's "coded" cost + every stage's code cost
+  under the prior that will code the file, in its real context;
+* copying the previous slice's whole code stack: distortion ``|z - q_prev|^2``, rate = the flag's
+  "copied" cost;
+
+and keeps the smaller ``D + lambda * R``. Distortion is measured in the latent, a cheap proxy of
+the pixel error: with the linear path the bottom latent is an orthonormal projection of the pixel
+block, so a latent error is that much pixel error (``scripts/rdo_check.py`` compares the two).
+
+``lambda`` is the operating point's own exchange rate between distortion and bits, measured on the
+GOP being coded: the latent distortion one more residual stage would remove per bit it would cost,
+``(D(S) - D(S+1)) / log2(K)``, geometric-averaged with the same slope for the stage below. A user
+knob (``strength``) scales it; 0 turns copy mode off. Decisions use floats and only the encoder
+makes them: the decoder reads them from the bitstream.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .codes import CodeLevel
+from .copy_flags import CopyFlagModel
+from .gop_coding import LevelLayout
+from .priors import Prior, SliceContext, extended_slices
+
+
+@dataclass
+class LevelLatents:
+    """What the encoder knows of one level of one GOP: the latent ``z`` (D, T, H, W), the
+    natural residual codes of every stage the network has ``(S_max, T, H, W)`` and the
+    codebooks ``(S_max, K, D)``, all float64 / int64 numpy."""
+
+    z: np.ndarray
+    codes: np.ndarray
+    codebooks: np.ndarray
+
+    def dequantize(self, idx: np.ndarray) -> np.ndarray:
+        """Codes ``(S, ...)`` -> latent vectors ``(D, ...)``: the sum of the first S codewords."""
+        out = np.zeros((self.z.shape[0],) + idx.shape[1:], np.float64)
+        for s in range(idx.shape[0]):
+            out += np.moveaxis(self.codebooks[s][idx[s]], -1, 0)
+        return out
+
+
+def stage_lambda(lat: LevelLatents, stages: int) -> float:
+    """Distortion per bit at ``stages`` (see the module docstring); 0 when it cannot be measured."""
+    if stages < 1:
+        return 0.0
+    smax, k = lat.codes.shape[0], lat.codebooks.shape[1]
+    bits = math.log2(k)
+    err = []
+    resid = lat.z.copy()
+    err.append(float((resid ** 2).sum(0).mean()))
+    for s in range(min(smax, stages + 1)):
+        resid = resid - np.moveaxis(lat.codebooks[s][lat.codes[s]], -1, 0)
+        err.append(float((resid ** 2).sum(0).mean()))
+    slopes = [max(err[j - 1] - err[j], 0.0) / bits for j in range(stages, min(smax, stages + 1) + 1)]
+    return float(math.sqrt(slopes[0] * slopes[1])) if len(slopes) == 2 else float(slopes[0])
+
+
+class _Recorder:
+    """A channel for :meth:`CopyFlagModel.code_slice` that only hands the decisions back."""
+
+    def code(self, tables, n, symbols):
+        return symbols
+
+
+def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference: CodeLevel | None,
+                 flag_model: CopyFlagModel | None, lam: float, lower: tuple[np.ndarray, tuple] | None = None
+                 ) -> tuple[CodeLevel, np.ndarray]:
+    """Copy decisions and resolved codes of one level of one GOP.
+
+    ``reference`` is this level of the previous GOP (resolved, with its copy map) for a
+    predicted GOP, ``None`` for a refresh GOP. ``flag_model`` is the level's copy-decision model in the state the coder will have (advanced
+    here exactly as the coder will); ``None`` turns copying off. ``lower`` is the extended array
+    and grid ratio of the stream conditioning this level's first stage (``top.0`` for the bottom),
+    already resolved. Returns the level (resolved indices, copy map) and its resolved latent.
+    """
+    t_, h, w = lv.grid
+    s_n = lv.stages
+    nat = lat.codes[:s_n].astype(np.int64)
+    q_nat = lat.dequantize(nat)
+    copied = np.zeros((t_, h, w), bool)
+    ref_level = reference
+    if s_n == 0 or flag_model is None:
+        return CodeLevel(lv.name, lv.codebook_size, nat.astype(np.int32), copied), q_nat
+    exts = [extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
+            for s in range(s_n)]
+    q_res = q_nat.copy()
+    q_prev = lat.dequantize(ref_level.indices[:s_n, -1].astype(np.int64)) if ref_level is not None else None
+    prev_flags = ref_level.copy_map()[-1] if ref_level is not None else None
+    everything = np.ones((h, w), bool)
+    for t in range(t_):
+        if t > 0:
+            q_prev, prev_flags = q_res[:, t - 1], copied[t - 1]
+        if q_prev is None:                      # a refresh GOP's first slice: nothing to copy
+            for s in range(s_n):
+                exts[s][2] = nat[s, 0]
+            continue
+        # rate of coding every position's own codes, in their real context (the lower stage's
+        # slice taken as coded, which is what the coder sees wherever the position is coded)
+        for s in range(s_n):
+            exts[s][2 + t] = nat[s, t]
+        r_code = np.zeros(h * w)
+        for s, name in enumerate(lv.streams()):
+            low = (exts[s - 1], (1, 1, 1)) if s else lower
+            ctx = SliceContext(name, lv.codebook_size, t, exts[s], None if low is None else low[0],
+                               None if low is None else low[1], everything)
+            tab = prior.slice_tables(ctx)
+            sym = nat[s, t].reshape(-1)
+            f = tab[sym] if tab.ndim == 1 else tab[np.arange(sym.size), sym]
+            r_code += 24.0 - np.log2(f.astype(np.float64))
+        f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
+        d_code = ((lat.z[:, t] - q_nat[:, t]) ** 2).sum(0)
+        d_copy = ((lat.z[:, t] - q_prev) ** 2).sum(0)
+        cost_code = d_code + lam * (r_code.reshape(h, w) + f_code)
+        cost_copy = d_copy + lam * f_copy
+        copy = cost_copy < cost_code
+        copied[t] = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
+        for s in range(s_n):
+            exts[s][2 + t][copy] = exts[s][1 + t][copy]
+        q_res[:, t][:, copy] = q_prev[:, copy]
+    idx = np.stack([e[2:] for e in exts]).astype(np.int32)
+    return CodeLevel(lv.name, lv.codebook_size, idx, copied), q_res
