@@ -150,3 +150,28 @@ def test_copy_flag_coding_round_trips(h, w, t, p, seed):
         np.testing.assert_array_equal(prev, flags[k])
     dec_ch.finish()
     np.testing.assert_array_equal(enc.counts, dec.counts)    # both sides end in the same state
+
+
+def test_files_of_the_weights_before_a_prior_refit_still_decode(tmp_path):
+    """Refitting the priors rewrites the weights file (new digest); the old priors stay inside it
+    as a legacy entry, so files the old file wrote decode with the new one."""
+    from conftest import make_tiny_weights
+    from vqcodec.errors import ModelMismatchError
+    from vqcodec.priors import EmpiricalStaticPrior
+    from vqcodec.weights import load_model, resave_weights
+
+    path = make_tiny_weights(tmp_path / "m.pt", seed=3)
+    old = load_model(path)
+    frames = synthetic_video(40, 32, 32, seed=6)
+    data = codec.encode_frames(frames, 16, model=old, prior="empirical-static")
+    want = codec.decode_bytes(data, model=old)
+    flat = {n: np.ones(k, np.int64) for n, k in (("top.0", 32), ("bottom.0", 64), ("bottom.1", 64))}
+    resave_weights(old, priors={"empirical-static": EmpiricalStaticPrior.from_counts(flat).to_bytes()})
+    new = load_model(path)
+    assert new.digest != old.digest and old.sha256 in new.legacy
+    np.testing.assert_array_equal(codec.decode_bytes(data, model=new), want)
+    fresh = codec.encode_frames(frames, 16, model=new, prior="empirical-static")
+    assert fresh != data and VqvReader(io.BytesIO(fresh)).header.model_digest == new.digest
+    other = load_model(make_tiny_weights(tmp_path / "o.pt", seed=4))
+    with pytest.raises(ModelMismatchError):
+        codec.decode_bytes(data, model=other)

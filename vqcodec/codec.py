@@ -334,13 +334,17 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
 
 # ------------------------------------------------------------------------------------------ decoder
 
-def check_model(header: Header, model: CodecModel) -> None:
-    if header.model_digest != model.digest:
+def check_model(header: Header, model: CodecModel) -> CodecModel:
+    """The model to decode ``header``'s file with: ``model`` itself, or ``model`` as the earlier
+    release that wrote the file (same network, that release's priors)."""
+    found = model.for_digest(header.model_digest)
+    if found is None:
         raise ModelMismatchError(
             f"file was encoded with model {header.model_digest.hex()}, but the loaded model is "
             f"{model.digest.hex()} (pass the right --model)")
-    if header.quality not in model.qualities:
+    if header.quality not in found.qualities:
         raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
+    return found
 
 
 def _file_prior(reader: VqvReader, model: CodecModel, layout: list[LevelLayout]) -> Prior:
@@ -371,7 +375,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
     A predicted GOP needs the previous GOP's decoded codes: asking for it alone decodes the codes
     of the GOPs from the nearest refresh point first (entropy decoding only, no network).
     """
-    check_model(reader.header, model)
+    model = check_model(reader.header, model)
     h = reader.header
     if h.gop_length != GOP_FRAMES:
         raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")

@@ -247,7 +247,7 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
         model = model or load_model(model_path)
     except VqvError:
         return {"copy_stats": "unavailable (the model that made the file was not found; pass --model)"}
-    if model.digest != reader.header.model_digest:
+    if model.for_digest(reader.header.model_digest) is None:
         return {"copy_stats": "unavailable (the file was made with another model; pass --model)"}
     copied: dict[str, list[int]] = {}
     bits: dict[str, float] = {}

@@ -40,6 +40,19 @@ class CodecModel:
     path: Path | None
     priors: dict[str, bytes] = field(default_factory=dict)   # kind -> serialised prior (e.g. empirical-static)
     card: dict = field(default_factory=dict)                 # measured operating points, training facts
+    # Earlier releases of the same network with other priors: SHA-256 of that weights file ->
+    # its priors. Files those releases wrote name that digest; they decode with this file too.
+    legacy: dict[str, dict[str, bytes]] = field(default_factory=dict)
+
+    def for_digest(self, digest: bytes) -> "CodecModel | None":
+        """This model as the release whose file had ``digest`` (same network, that release's
+        priors), or ``None`` if it is neither this file nor a recorded earlier release."""
+        if digest == self.digest:
+            return self
+        for sha, priors in self.legacy.items():
+            if bytes.fromhex(sha)[:DIGEST_BYTES] == digest:
+                return CodecModel(self.net, sha, self.path, priors, self.card)
+        return None
 
     @property
     def digest(self) -> bytes:
@@ -110,17 +123,28 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     net.to(device).eval()
     priors = {k: bytes(v.numpy().tobytes()) for k, v in blob.get("priors", {}).items()}
     card = json.loads(blob.get("card", "{}"))
-    return CodecModel(net, sha, p, priors, card)
+    legacy: dict[str, dict[str, bytes]] = {}
+    for key, v in blob.get("legacy_priors", {}).items():      # "<sha256>/<kind>"
+        sha_old, _, kind = key.partition("/")
+        legacy.setdefault(sha_old, {})[kind] = bytes(v.numpy().tobytes())
+    return CodecModel(net, sha, p, priors, card, legacy)
+
+
+def _tensor(b: bytes) -> torch.Tensor:
+    return torch.from_numpy(np.frombuffer(b, dtype=np.uint8).copy())
 
 
 def save_weights(net: MSVQVAE, out: str | Path, *, half: bool = True, priors: dict[str, bytes] | None = None,
-                 card: dict | None = None) -> str:
-    """Write a weights file (atomically); returns its SHA-256."""
+                 card: dict | None = None, legacy: dict[str, dict[str, bytes]] | None = None) -> str:
+    """Write a weights file (atomically); returns its SHA-256. ``legacy``: earlier releases'
+    priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
     sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
           for k, v in net.state_dict().items() if not k.endswith(TRAINING_ONLY)}
     blob = {"format": FORMAT, "version": 1, "config": json.dumps(net.cfg.to_dict()), "state_dict": sd,
-            "priors": {k: torch.from_numpy(np.frombuffer(v, dtype=np.uint8).copy()) for k, v in (priors or {}).items()},
+            "priors": {k: _tensor(v) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
+    if legacy:
+        blob["legacy_priors"] = {f"{sha}/{kind}": _tensor(v) for sha, pr in legacy.items() for kind, v in pr.items()}
     out = Path(out)
     with atomic_path(out) as tmp:
         torch.save(blob, tmp)
@@ -140,15 +164,17 @@ def net_from_checkpoint(path: str | Path, **config_overrides) -> MSVQVAE:
 
 def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None, card: dict | None = None) -> dict:
     """Rewrite ``model``'s weights file with new priors and/or card (same network, same precision),
-    and update the manifest's SHA-256 if the file is listed there. The digest changes: files coded
-    with the old file need the old file."""
+    and update the manifest's SHA-256 if the file is listed there. The file's digest changes, so
+    the old file's priors are kept as a legacy entry: files coded with it still decode."""
     if model.path is None:
         raise WeightsError("this model was not loaded from a file")
     path = Path(model.path)
     blob = torch.load(path, map_location="cpu", weights_only=True)
     half = any(v.dtype == torch.float16 for v in blob["state_dict"].values())
+    legacy = {**model.legacy, model.sha256: model.priors} if priors is not None and priors != model.priors \
+        else model.legacy
     sha = save_weights(model.net, path, half=half, priors=model.priors if priors is None else priors,
-                       card=model.card if card is None else card)
+                       card=model.card if card is None else card, legacy=legacy)
     rep = {"written_to": str(path), "sha256": sha}
     if MANIFEST.is_file():
         entries = json.loads(MANIFEST.read_text())

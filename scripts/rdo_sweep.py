@@ -1,0 +1,72 @@
+"""How the copy decisions' rate-distortion strength trades bits for quality, on TRAINING clips.
+
+    python scripts/rdo_sweep.py --model vqcodec/weights/vqv-cpu.pt --data corpus:data/corpus \
+        --cache-dir data/cache --clips 8 --run 4 --strengths 0 0.5 1 2 4
+
+Codes ``--clips`` single training clips (one GOP each) and runs of ``--run`` consecutive clips (one
+video of several GOPs) at every quality with each strength, and prints bpp / PSNR per quality and
+the BD-rate of each strength's curve against strength 0 (copy mode off). Used to choose the default
+``--rdo-strength``; validation clips are not used (they are for the benchmark).
+"""
+from __future__ import annotations
+
+import argparse
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from vqcodec import codec
+from vqcodec.metrics import psnr
+from vqcodec.prior_fitting import runs_of, training_clips
+from vqcodec.weights import load_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--cache-dir", default="data/cache")
+    ap.add_argument("--clips", type=int, default=8)
+    ap.add_argument("--run", type=int, default=4)
+    ap.add_argument("--strengths", type=float, nargs="+", default=[0, 0.5, 1, 2, 4])
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = load_model(a.model)
+    clips, keys = training_clips(a.data, a.cache_dir, model, None)
+    rng = np.random.default_rng(0)
+    singles = [clips[i] for i in rng.choice(len(clips), a.clips, replace=False)]
+    long_runs = [r for r in runs_of(keys, [len(c) for c in clips]) if len(r) >= a.run]
+    videos = {"one-GOP": singles,
+              f"{a.run}-GOP": [np.concatenate([clips[i] for i in r[:a.run]]) for r in long_runs[:: max(1, len(long_runs) // 3)][:3]]}
+    from bjontegaard import bd_rate  # noqa: PLC0415
+    for name, vids in videos.items():
+        print(f"\n{name} ({len(vids)} videos)")
+        curves = {}
+        for s in a.strengths:
+            pts = []
+            for q in model.qualities:
+                bits, err, px = 0, 0.0, 0
+                for v in vids:
+                    data = codec.encode_frames(v, Fraction(16), model=model, quality=q, rdo_strength=s)
+                    back = codec.decode_bytes(data, model=model)
+                    bits += 8 * len(data)
+                    err += float(((v.astype(np.float64) - back) ** 2).sum())
+                    px += v[..., 0].size
+                mse = err / (3 * px)
+                pts.append((bits / px, 10 * np.log10(255 ** 2 / mse)))
+            curves[s] = pts
+            print(f"  strength {s:>4}: " + "  ".join(f"Q{q} {b:.4f}/{p:.2f}" for q, (b, p) in zip(model.qualities, pts)))
+        base = curves[a.strengths[0]]
+        for s in a.strengths[1:]:
+            try:
+                bd = bd_rate([p[0] for p in base], [p[1] for p in base], [p[0] for p in curves[s]],
+                             [p[1] for p in curves[s]], method="akima")
+            except Exception as e:  # noqa: BLE001
+                bd = float("nan")
+            print(f"  BD-rate of strength {s} vs {a.strengths[0]}: {bd:+.1f}%")
+
+
+if __name__ == "__main__":
+    main()
