@@ -1,29 +1,36 @@
-"""The learned conditional prior: integer-exact tables, context across GOPs, robustness, training."""
+"""The learned conditional prior: integer-exact tables, the one prior interface, prediction across
+GOPs and refresh points, damage, fitting on the encoder's codes (copy maps respected), training."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from vqcodec import codec
+from vqcodec import codec, prior_fitting
+from vqcodec.codes import CodeLevel, Codes
 from vqcodec.entropy import TOTAL, EntropyError, check_freqs, freqs_from_counts
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, VqvFormatError, VqvReader, VqvWriter
-from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, _extended,
-                                   clip_sequences, codebook_sizes, mixture_tables, stream_context)
-from vqcodec.priors import EmpiricalStaticPrior, StreamSymbols
+from vqcodec.gop_coding import LevelLayout, decode_gop, encode_gop
+from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, mixture_tables,
+                                   stream_context)
+from vqcodec.priors import EmpiricalStaticPrior, SliceContext, extended_slices, zstd_compress, zstd_decompress
 from vqcodec.weights import load_model, save_weights
 
 from conftest import make_tiny_weights, synthetic_video
 
 
 def make_tiny_learned_weights(path: Path, seed: int = 0) -> Path:
-    """The tiny test model with an empirical-static AND a learned prior (fitted on synthetic runs)."""
+    """The tiny test model with an empirical-static AND a learned prior, the learned one fitted on
+    the real encoder's codes (copy decisions, prediction across GOPs) of synthetic runs of 3
+    consecutive clips, at every quality."""
     make_tiny_weights(path, seed=seed)
     m = load_model(path)
     clips, keys = [], []
@@ -32,7 +39,10 @@ def make_tiny_learned_weights(path: Path, seed: int = 0) -> Path:
         for i in range(3):
             clips.append(v[32 * i:32 * i + 32])
             keys.append((j, 32 * i))
-    prior = LearnedPrior.fit(clip_sequences(m.net, clips, keys), codebook_sizes(m.net))
+    runs = prior_fitting.runs_of(keys, [len(c) for c in clips])
+    static = EmpiricalStaticPrior.from_bytes(m.priors["empirical-static"])
+    seqs = [s for q in m.qualities for s in prior_fitting.encode_runs(m, clips, runs, q, prior=static)]
+    prior = LearnedPrior.fit(seqs, prior_fitting.codebook_sizes(m))
     save_weights(m.net, path, half=False, priors={**m.priors, "learned": prior.to_bytes()}, card=m.card)
     return path
 
@@ -47,9 +57,34 @@ def lmodel(learned_weights):
     return load_model(learned_weights)
 
 
-def _codes_equal(a, b):
+def _codes_equal(a: Codes, b: Codes) -> None:
+    assert [lv.name for lv in a.levels] == [lv.name for lv in b.levels]
     for x, y in zip(a.levels, b.levels):
         np.testing.assert_array_equal(x.indices, y.indices)
+        np.testing.assert_array_equal(x.copy_map(), y.copy_map())
+
+
+def _layout(codes: Codes) -> list[LevelLayout]:
+    return [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in codes.levels]
+
+
+def _read(model, data: bytes, indices=None):
+    return list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), model, indices))
+
+
+def _encoder_codes(model, frames, **kw) -> list[Codes]:
+    enc = codec.GopEncoder(model, model.default_quality, frames.shape[2], frames.shape[1], **kw)
+    for f in frames:
+        enc.add_frame(f)
+    return [g.codes for g in enc.finish()]
+
+
+def test_runs_of_groups_consecutive_clips():
+    keys = [(0, 0), (0, 32), (0, 64), (1, 0), (1, 64), (1, 96), (0, 96)]
+    assert prior_fitting.runs_of(keys, [32] * 7) == [[0, 1, 2], [3], [4, 5], [6]]
+    assert prior_fitting.runs_of([(0, 0), (0, 16)], [16, 16]) == [[0, 1]]
+    assert prior_fitting.runs_of([(0, 0), (0, 16)], [32, 16]) == [[0], [1]]      # overlapping: not a run
+    assert prior_fitting.runs_of([], []) == []
 
 
 # ------------------------------------------------------------------------------ integer exactness
@@ -106,8 +141,8 @@ def test_integer_tables_match_a_slow_reference(lmodel):
     low = cur.copy()
     low[rng.random((t_, h, w)) < 0.3] = 0
     for pv in (prev, None):
-        ext = _extended(cur, pv, (t_, h, w))
-        lext = _extended(low, pv, (t_, h, w))
+        ext = extended_slices(cur, pv, (t_, h, w))
+        lext = extended_slices(low, pv, (t_, h, w))
         ts = np.arange(t_)
         cls, cands = stream_context(ext, ts, m, lext, (1, 1, 1))
         tabs = check_freqs(mixture_tables(m.static, m.weights, cls, cands))
@@ -135,103 +170,198 @@ def test_mixture_tables_are_valid_for_extreme_weights():
     assert tabs[1, cands[1, 0]] > TOTAL * 0.99 and tabs[3, 7] > TOTAL * 0.99
 
 
+def test_slice_tables_are_the_context_tables_of_the_coded_positions(lmodel):
+    """The one interface: per coded position (C order), the mixture table of its context; copied
+    positions get none; unknown streams are coded uniformly; size mismatches are refused."""
+    prior = LearnedPrior.from_bytes(lmodel.priors["learned"])
+    m = prior.models["bottom.0"]
+    rng = np.random.default_rng(2)
+    grid, top_grid = (4, 4, 4), (2, 2, 2)
+    cur = rng.integers(0, m.k, grid)
+    cur[1:] = np.where(rng.random((3, 4, 4)) < 0.5, cur[:-1], cur[1:])
+    top = rng.integers(0, prior.models["top.0"].k, top_grid)
+    ext = extended_slices(cur, rng.integers(0, m.k, grid), grid)
+    low = extended_slices(top, None, top_grid)
+    for t in range(4):
+        coded = rng.random((4, 4)) < 0.6
+        e = ext.copy()
+        e[3 + t:] = -1                                      # what the decoder knows at slice t
+        ctx = SliceContext("bottom.0", m.k, t, e, low, (2, 2, 2), coded)
+        tabs = check_freqs(prior.slice_tables(ctx))
+        assert tabs.shape == (ctx.n_coded, m.k)
+        cls, cands = stream_context(e, np.array([t]), m, low, (2, 2, 2))
+        want = mixture_tables(m.static, m.weights, cls, cands)[coded.reshape(-1)]
+        np.testing.assert_array_equal(tabs, want)
+    # the tables depend on the context: previous slice known vs. not
+    coded = np.ones((4, 4), bool)
+    with_p = prior.slice_tables(SliceContext("bottom.0", m.k, 1, ext, low, (2, 2, 2), coded))
+    no_ref = extended_slices(None, None, grid)
+    without = prior.slice_tables(SliceContext("bottom.0", m.k, 0, no_ref, low, (2, 2, 2), coded))
+    assert not np.array_equal(with_p, without)
+    unknown = prior.slice_tables(SliceContext("side.0", 10, 0, extended_slices(None, None, (1, 2, 2)), None, None,
+                                              np.ones((2, 2), bool)))
+    np.testing.assert_array_equal(unknown, freqs_from_counts(np.zeros(10, np.int64)))
+    with pytest.raises(EntropyError):
+        prior.slice_tables(SliceContext("bottom.0", m.k + 1, 0, no_ref, None, None, coded))
+    with pytest.raises(EntropyError):
+        prior.check_streams([("top.0", prior.models["top.0"].k), ("bottom.1", m.k * 2)])
+    prior.check_streams([("top.0", prior.models["top.0"].k), ("other.0", 3)])
+    big_low = low.copy()
+    big_low[2:] = prior.models["top.0"].k + 5                  # beyond the co-occurrence table
+    with pytest.raises(EntropyError):
+        prior.slice_tables(SliceContext("bottom.0", m.k, 0, no_ref, big_low, (2, 2, 2), coded))
+    assert prior.params() == b"" and prior.kind == "learned"
+
+
 # ------------------------------------------------------------------------------ codec round trips
-def test_learned_round_trip_context_flags_and_random_access(lmodel):
+def test_learned_round_trip_prediction_and_random_access(lmodel):
     frames = synthetic_video(100, 48, 40, seed=9)
-    pw, ph = codec.padded_size(40, 48, lmodel.cfg.stride)
-    gops = np.stack([codec.pad_gop(frames[i:i + 32], 32, ph, pw) for i in range(0, 100, 32)])
-    want = lmodel.net.encode(gops).unbatch()
-    for ctx in (True, False):
-        data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", gop_context=ctx)
+    sizes = {}
+    for refresh in (1, 0):
+        data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", refresh=refresh)
+        sizes[refresh] = len(data)
+        want = _encoder_codes(lmodel, frames, prior="learned", refresh=refresh)
+        assert len(want) == 4
         reader = VqvReader(io.BytesIO(data))
-        assert reader.header.prior == "learned" and reader.header.gop_context is ctx
-        flags = [c.uses_context for c in reader]
-        # GOP 0 never has context; later GOPs use it where it pays (on this smooth video: somewhere)
-        assert flags[0] is False and (any(flags) if ctx else not any(flags))
-        got = list(codec.read_gop_codes(reader, lmodel))
-        for (_, g, _), w in zip(got, want):
-            _codes_equal(g, w)
-        for i in (3, 1, 2, 0):                              # any single GOP, in any order
-            (j, c, _), = codec.read_gop_codes(reader, lmodel, [i])
-            assert j == i
-            _codes_equal(c, want[i])
+        h = reader.header
+        assert h.prior == "learned" and h.copy_mode and h.refresh_interval == refresh
+        predicted = [c.predicted for c in reader]
+        # refresh 1: every GOP is a refresh point; refresh 0: only GOP 0, the others predict
+        assert predicted == ([False] * 4 if refresh == 1 else [False, True, True, True])
+        assert h.gop_prediction is (refresh == 0)
+        assert reader.refresh_points() == ([0, 1, 2, 3] if refresh == 1 else [0])
+        got = _read(lmodel, data)
+        assert [g.index for g in got] == [0, 1, 2, 3] and [g.frames for g in got] == [32, 32, 32, 4]
+        for g, w in zip(got, want):
+            _codes_equal(g.codes, w)
+            assert g.bits and all(v >= 0 for v in g.bits.values())
+        for idx in ([3], [1], [2, 0], [2, 3], [3, 3], [0, 3, 1]):    # any GOPs, in any order
+            one = _read(lmodel, data, idx)
+            assert [g.index for g in one] == idx
+            for g in one:
+                _codes_equal(g.codes, want[g.index])
+                assert g.bits == pytest.approx(got[g.index].bits)
+        if refresh == 0:
+            # a predicted GOP really depends on the one before it: without it, it does not decode
+            layout = _layout(want[2])
+            chunk = reader.read_chunk(2)
+            names = [n for lv in layout for n in lv.streams()]
+            with pytest.raises(EntropyError):
+                decode_gop(layout, LearnedPrior.from_bytes(lmodel.priors["learned"]), chunk.payload,
+                           dict(zip(names, chunk.symbol_counts)), copy_mode=True, reference=None)
         assert codec.decode_bytes(data, model=lmodel).shape == frames.shape
-    # context pays on this (predictable) video, and auto keeps the learned prior
-    sizes = {p: len(codec.encode_frames(frames, 16, model=lmodel, prior=p))
+    # prediction across GOPs pays with the learned prior on this (predictable) video
+    assert sizes[0] < sizes[1], sizes
+    # the learned prior beats the static one, and auto keeps it
+    sizes = {p: len(codec.encode_frames(frames, 16, model=lmodel, prior=p, refresh=0))
              for p in ("empirical-static", "empirical-adaptive", "learned", "auto")}
-    assert sizes["learned"] < sizes["empirical-static"] and sizes["auto"] == min(sizes.values())
+    assert sizes["learned"] < 0.9 * sizes["empirical-static"], sizes
+    assert sizes["auto"] == min(sizes.values()) == sizes["learned"], sizes
 
 
-def test_gop_context_off_gops_decode_alone(lmodel):
+def test_refresh_gops_decode_alone(lmodel):
+    """With refresh 1, each GOP cut out into a one-GOP file decodes to the same codes."""
     frames = synthetic_video(70, 32, 32, seed=4)
-    data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", gop_context=False)
-    full = [c for _, c, _ in codec.read_gop_codes(VqvReader(io.BytesIO(data)), lmodel)]
-    # cut the file down to GOP i alone: re-write it as a one-GOP container
+    data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", refresh=1)
+    full = [g.codes for g in _read(lmodel, data)]
     src = VqvReader(io.BytesIO(data))
+    assert len(src) == 3 and not src.header.gop_prediction
     for i in range(len(src)):
         chunk = src.read_chunk(i)
-        assert not chunk.uses_context
+        assert not chunk.predicted and src.is_refresh(i)
         buf = io.BytesIO()
-        wr = VqvWriter(buf)
+        wr = VqvWriter(buf, version=src.version)
         wr.write_chunk(GopChunk(index=0, frame_count=chunk.frame_count, symbol_counts=chunk.symbol_counts,
-                                uses_context=False, payload=chunk.payload))
-        h = src.header
-        from dataclasses import replace
-        wr.finish(replace(h, frame_count=chunk.frame_count))
-        (_, c, _), = codec.read_gop_codes(VqvReader(io.BytesIO(buf.getvalue())), lmodel)
-        _codes_equal(c, full[i])
+                                predicted=False, payload=chunk.payload))
+        wr.finish(replace(src.header, frame_count=chunk.frame_count))
+        (g,) = _read(lmodel, buf.getvalue())
+        _codes_equal(g.codes, full[i])
 
 
 def test_model_without_learned_prior_refuses_learned(tiny_model, lmodel):
     frames = synthetic_video(8, 16, 16)
     with pytest.raises(VqvError, match="no learned prior"):
         codec.encode_frames(frames, 16, model=tiny_model, prior="learned")
+    data = codec.encode_frames(frames, 16, model=lmodel, prior="learned")
+    with pytest.raises(VqvError):                               # another model: refused by digest
+        _read(tiny_model, data)
 
 
 def _rewrite(data: bytes, damage) -> bytes:
     """The same container with payloads changed by ``damage(i, payload)`` and valid CRCs."""
     src = VqvReader(io.BytesIO(data))
     buf = io.BytesIO()
-    wr = VqvWriter(buf)
+    wr = VqvWriter(buf, version=src.version)
     for i in range(len(src)):
         c = src.read_chunk(i)
         wr.write_chunk(GopChunk(index=i, frame_count=c.frame_count, symbol_counts=c.symbol_counts,
-                                uses_context=c.uses_context, payload=damage(i, c.payload)))
+                                predicted=c.predicted, payload=damage(i, c.payload)))
     wr.finish(src.header)
     return buf.getvalue()
 
 
-def test_corrupted_context_is_a_clear_one_line_error(lmodel):
-    frames = synthetic_video(96, 32, 32, seed=2)
-    data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", gop_context=True)
-    # 1) flipped bytes in GOP 0's payload: the CRC names GOP 0, also when GOP 2 is asked for alone
-    reader = VqvReader(io.BytesIO(data))
-    p0 = reader.read_chunk(0).payload
-    bad = bytearray(data)
-    pos = data.find(p0) + len(p0) // 2
-    bad[pos] ^= 0x24
-    for idx in (None, [2]):
-        with pytest.raises((VqvFormatError, VqvError)) as e:
-            list(codec.read_gop_codes(VqvReader(io.BytesIO(bytes(bad))), lmodel, idx))
-        assert "GOP 0" in str(e.value) and "\n" not in str(e.value)
-    # 2) damage that passes the CRC (a re-written file): the entropy layer refuses, one line
-    def flip(i, p):
-        if i != 0:
+def _flip_every_7th(gop):
+    def damage(i, p):
+        if i != gop:
             return p
         b = bytearray(p)
         for j in range(0, len(b), 7):
             b[j] ^= 0x5A
         return bytes(b)
-    bad2 = _rewrite(data, flip)
-    for idx in (None, [2]):
-        with pytest.raises((EntropyError, VqvError)) as e:
-            list(codec.read_gop_codes(VqvReader(io.BytesIO(bad2)), lmodel, idx))
-        assert "GOP 0" in str(e.value) and "\n" not in str(e.value)
-    # 3) a GOP's payload swapped for another's: its context no longer matches
-    bad3 = _rewrite(data, lambda i, p: p if i != 1 else VqvReader(io.BytesIO(data)).read_chunk(2).payload)
-    with pytest.raises((EntropyError, VqvError)) as e:
-        codec.decode_bytes(bad3, model=lmodel)
+    return damage
+
+
+def _one_line_error(fn, *types):
+    with pytest.raises(types or (VqvFormatError, VqvError, EntropyError)) as e:
+        fn()
     assert "\n" not in str(e.value)
+    return str(e.value)
+
+
+def test_a_damaged_gop_is_named_and_never_silently_propagates(lmodel):
+    frames = synthetic_video(128, 32, 32, seed=2)
+    data = codec.encode_frames(frames, 16, model=lmodel, prior="learned", refresh=0)
+    reader = VqvReader(io.BytesIO(data))
+    assert [c.predicted for c in reader] == [False, True, True, True]
+    full = [g.codes for g in _read(lmodel, data)]
+    # 1) flipped bytes in GOP 0's payload: the CRC names GOP 0, also when GOP 2 is asked for alone
+    p0 = reader.read_chunk(0).payload
+    bad = bytearray(data)
+    bad[data.find(p0) + len(p0) // 2] ^= 0x24
+    for idx in (None, [2]):
+        assert "GOP 0" in _one_line_error(lambda: _read(lmodel, bytes(bad), idx), VqvFormatError)
+    # 2) damage that passes the CRC (a re-written file), in GOP 1: GOP 0 still decodes; GOP 1 and
+    # every GOP predicted from it raise, naming GOP 1
+    bad2 = _rewrite(data, _flip_every_7th(1))
+    (g0,) = _read(lmodel, bad2, [0])
+    _codes_equal(g0.codes, full[0])
+    for idx in (None, [1], [2], [3], [0, 3]):
+        assert "GOP 1" in _one_line_error(lambda: _read(lmodel, bad2, idx), EntropyError)
+    assert "GOP 1" in _one_line_error(lambda: codec.decode_bytes(bad2, model=lmodel), EntropyError)
+    # 3) a GOP's payload swapped for another's: it no longer fits its reference, or its counts
+    for a, b in ((1, 2), (2, 1), (3, 1)):
+        swapped = _rewrite(data, lambda i, p: p if i != a else reader.read_chunk(b).payload)
+        assert f"GOP {a}" in _one_line_error(lambda: codec.decode_bytes(swapped, model=lmodel), EntropyError)
+    # 4) single bit flips in GOP 1 (CRC made valid): an error, never different codes for GOPs 1..3
+    rng = np.random.default_rng(0)
+    p1 = reader.read_chunk(1).payload
+    for _ in range(20):
+        pos, bit = int(rng.integers(len(p1))), int(rng.integers(8))
+
+        def flip(i, p):
+            if i != 1:
+                return p
+            b = bytearray(p)
+            b[pos] ^= 1 << bit
+            return bytes(b)
+        flipped = _rewrite(data, flip)
+        try:
+            got = [g.codes for g in _read(lmodel, flipped)]
+        except EntropyError as e:
+            assert "GOP 1" in str(e)
+        else:                                                 # undetected: then nothing changed
+            for x, y in zip(got, full):
+                _codes_equal(x, y)
 
 
 # ------------------------------------------------------------------------------ serialisation
@@ -245,13 +375,12 @@ def test_serialisation_round_trip_and_validation(lmodel):
             LearnedPrior.from_bytes(bad)
     import msgpack
 
-    from vqcodec.priors import _unzstd, _zstd
-    obj = msgpack.unpackb(_unzstd(blob, "x"), raw=False)
+    obj = msgpack.unpackb(zstd_decompress(blob, "x"), raw=False)
 
     def broken(fn):
-        o = msgpack.unpackb(_unzstd(blob, "x"), raw=False)
+        o = msgpack.unpackb(zstd_decompress(blob, "x"), raw=False)
         fn(o)
-        return _zstd(msgpack.packb(o, use_bin_type=True))
+        return zstd_compress(msgpack.packb(o, use_bin_type=True))
     e = obj["streams"]["bottom.0"]
     w = np.frombuffer(e["weights"], "<u4").copy()
     w[0] += 1                                              # a weight row no longer sums to 2**16
@@ -275,53 +404,82 @@ def test_serialisation_round_trip_and_validation(lmodel):
 
 
 # ------------------------------------------------------------------------------ it exploits time
-def _synthetic_runs(rng, n_runs, k=256, t=8, h=6, w=6, p_repeat=0.8):
+def _synthetic_runs(rng, n_runs, k=256, t=8, h=6, w=6, p_repeat=0.8, copies=False) -> list[list[Codes]]:
+    """Runs of 2 consecutive GOPs of one ``bottom`` stream whose codes repeat the slice before
+    (across the GOP boundary too) with probability ``p_repeat``; with ``copies``, every repeat is
+    marked as a copy, as an encoder in copy mode would (then no coded symbol repeats its P)."""
     zipf = 1.0 / np.arange(1, k + 1) ** 0.7
     zipf /= zipf.sum()
     runs = []
     for _ in range(n_runs):
         seq = []
         last = rng.choice(k, (h, w), p=zipf)
-        for _g in range(2):
-            g = np.empty((t, h, w), np.int64)
+        for g in range(2):
+            idx = np.empty((1, t, h, w), np.int32)
+            copied = np.zeros((t, h, w), bool)
             for s in range(t):
                 fresh = rng.choice(k, (h, w), p=zipf)
-                last = np.where(rng.random((h, w)) < p_repeat, last, fresh)
-                g[s] = last
-            seq.append({"bottom.0": g})
+                new = np.where(rng.random((h, w)) < p_repeat, last, fresh)
+                if g or s:                                  # slice 0 of the first GOP has no predecessor
+                    copied[s] = new == last
+                last = idx[0, s] = new
+            seq.append(Codes((CodeLevel("bottom", k, idx, copied if copies else None),)))
         runs.append(seq)
     return runs
+
+
+def _run_bits(prior, seq, copy_mode=False, check_decode=False) -> float:
+    """Ideal bits of the codes (not of copy decisions) of one run coded as consecutive GOPs."""
+    total, ref, dref = 0.0, None, None
+    for codes in seq:
+        layout = _layout(codes)
+        res = encode_gop(layout, prior, codes, copy_mode=copy_mode, reference=ref)
+        total += res.bits.get("bottom.0", 0.0)
+        if check_decode:
+            dec = decode_gop(layout, prior, res.payload, res.counts, copy_mode=copy_mode, reference=dref)
+            _codes_equal(dec.codes, codes)
+            dref = dec.reference
+        ref = res.reference
+    return total
+
+
+def _static_for(runs, k=256) -> EmpiricalStaticPrior:
+    counts = sum(np.bincount(c.level("bottom").indices[0][~c.level("bottom").copy_map()], minlength=k)
+                 for seq in runs for c in seq)
+    return EmpiricalStaticPrior.from_counts({"bottom.0": counts})
 
 
 def test_learned_prior_exploits_temporal_repetition():
     rng = np.random.default_rng(0)
     train, test = _synthetic_runs(rng, 30), _synthetic_runs(rng, 10)
     prior = LearnedPrior.fit(train, {"bottom.0": 256})
-    counts = sum(np.bincount(g["bottom.0"].reshape(-1), minlength=256) for s in train for g in s)
-    static = EmpiricalStaticPrior.from_counts({"bottom.0": counts})
-    bits_l = bits_s = 0.0
-    for seq in test:
-        prev = None
-        for g in seq:
-            st = [StreamSymbols("bottom.0", 256, g["bottom.0"].reshape(-1))]
-            bits_l += prior.stream_bits(st, {"bottom.0": g["bottom.0"].shape}, prev)["bottom.0"]
-            bits_s += static.estimate_bits(st)
-            prev = g
-            data = prior.encode_gop(st, {"bottom.0": g["bottom.0"].shape}, prev)
-            assert data
+    static = _static_for(train)
+    bits_l = sum(_run_bits(prior, seq, check_decode=i < 2) for i, seq in enumerate(test))
+    bits_s = sum(_run_bits(static, seq) for seq in test)
     assert bits_l < 0.5 * bits_s, (bits_l, bits_s)
     # and on data WITHOUT repetition it costs at most a little more than the static table
     rand = _synthetic_runs(rng, 10, p_repeat=0.0)
     prior_r = LearnedPrior.fit(_synthetic_runs(rng, 30, p_repeat=0.0), {"bottom.0": 256})
-    bl = bs = 0.0
-    for seq in rand:
-        prev = None
-        for g in seq:
-            st = [StreamSymbols("bottom.0", 256, g["bottom.0"].reshape(-1))]
-            bl += prior_r.stream_bits(st, {"bottom.0": g["bottom.0"].shape}, prev)["bottom.0"]
-            bs += static.estimate_bits(st)
-            prev = g
+    bl = sum(_run_bits(prior_r, seq, check_decode=i < 1) for i, seq in enumerate(rand))
+    bs = sum(_run_bits(static, seq) for seq in rand)
     assert bl < 1.03 * bs, (bl, bs)
+
+
+def test_fit_learns_from_coded_positions_only():
+    """In copy mode the repeats are copied, so what is coded rarely repeats P: a prior fitted with
+    the copy maps learns that; the same codes fitted without their maps learn "P repeats" and code
+    the encoder's real output worse."""
+    rng = np.random.default_rng(1)
+    train, test = _synthetic_runs(rng, 30, copies=True), _synthetic_runs(rng, 10, copies=True)
+    assert 0.5 < np.mean([c.level("bottom").copy_map()[1:].mean() for seq in train for c in seq]) < 0.95
+    stripped = [[Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices) for lv in c.levels)) for c in seq]
+                for seq in train]
+    with_maps = LearnedPrior.fit(train, {"bottom.0": 256})
+    without = LearnedPrior.fit(stripped, {"bottom.0": 256})
+    assert with_maps.to_bytes() != without.to_bytes()
+    bits_with = sum(_run_bits(with_maps, seq, copy_mode=True, check_decode=i < 2) for i, seq in enumerate(test))
+    bits_without = sum(_run_bits(without, seq, copy_mode=True) for seq in test)
+    assert bits_with < 0.9 * bits_without, (bits_with, bits_without)
 
 
 # ------------------------------------------------------------------------------ threads, CLI
@@ -343,7 +501,9 @@ def test_one_and_two_threads_give_the_same_bytes_and_codes(learned_weights, tmp_
                        check=True, env=env, timeout=300)
         outs[n] = out
     assert outs[1].read_bytes() == outs[2].read_bytes()
-    assert VqvReader(io.BytesIO(outs[1].read_bytes())).header.gop_context
+    reader = VqvReader(io.BytesIO(outs[1].read_bytes()))
+    assert reader.header.gop_prediction and reader.header.copy_mode and reader.header.prior == "learned"
+    assert [c.predicted for c in reader] == [False, True, True]
     codes = {}
     for n, other in ((1, 2), (2, 1)):                      # encoded with n threads, decoded with the other
         env = {**os.environ, "OMP_NUM_THREADS": str(other)}
@@ -351,73 +511,106 @@ def test_one_and_two_threads_give_the_same_bytes_and_codes(learned_weights, tmp_
         subprocess.run([sys.executable, "-c", dec, str(other), str(outs[n]), str(learned_weights), str(z)],
                        check=True, env=env, timeout=300)
         codes[n] = dict(np.load(z))
+    assert {"top", "bottom", "top_copied", "bottom_copied"} <= set(codes[1])
     for k in codes[1]:
         np.testing.assert_array_equal(codes[1][k], codes[2][k])
 
 
-def test_train_prior_command_writes_the_prior_into_the_weights(tmp_path):
+def test_train_prior_command_refits_the_priors_of_the_weights(tmp_path):
     from click.testing import CliRunner
 
     from vqcodec.cli.main import main
     weights = make_tiny_weights(tmp_path / "m.pt")
     before = load_model(weights)
+    assert "learned" not in before.priors
     data = tmp_path / "videos"
     data.mkdir()
     for s in range(4):
         np.save(data / f"v{s}.npy", synthetic_video(70, 40, 40, seed=20 + s))
+    old_file = codec.encode_frames(synthetic_video(40, 32, 32, seed=5), 16, model=before, prior="empirical-static")
+    old_codes = [g.codes for g in _read(before, old_file)]
     r = CliRunner().invoke(main, ["train-prior", "--model", str(weights), "--data", f"folder:{data}",
-                                  "--cache-dir", str(tmp_path / "cache"), "--max-clips", "6"],
+                                  "--cache-dir", str(tmp_path / "cache"), "--max-clips", "6", "--json"],
                            catch_exceptions=False)
     assert r.exit_code == 0, r.output
+    rep = json.loads(r.output[r.output.index("{"):])
+    assert rep["clips"] == 6 and rep["qualities"] == before.qualities and len(rep["rounds"]) == 2
+    last = rep["rounds"][-1]
+    assert last["gops"] > 0 and last["learned"] < last["empirical-static"]     # on its training codes
     after = load_model(weights)
-    assert "learned" in after.priors and after.priors["empirical-static"] == before.priors["empirical-static"]
+    # both priors are refitted on the encoder's codes (with copies): the static one changes too
+    assert "learned" in after.priors and after.priors["empirical-static"] != before.priors["empirical-static"]
+    assert rep["prior_bytes"] == {k: len(after.priors[k]) for k in ("empirical-static", "learned")}
+    EmpiricalStaticPrior.from_bytes(after.priors["empirical-static"])
+    LearnedPrior.from_bytes(after.priors["learned"]).check_streams(prior_fitting.codebook_sizes(after).items())
+    # the weights file changed (so did its digest), but files coded before the refit still decode
+    assert after.digest != before.digest and after.legacy[before.sha256] == before.priors
+    for g, w in zip(_read(after, old_file), old_codes):
+        _codes_equal(g.codes, w)
     for k, v in before.net.state_dict().items():           # same network, bit for bit
         if "ema" not in k:                                  # (training statistics: not shipped)
             assert np.array_equal(v.numpy(), after.net.state_dict()[k].numpy()), k
     src = tmp_path / "in.npy"
-    np.save(src, synthetic_video(40, 32, 32, seed=3))
+    np.save(src, synthetic_video(70, 32, 32, seed=3))
     r = CliRunner().invoke(main, ["encode", str(src), str(tmp_path / "o.vqv"), "--model", str(weights),
-                                  "--prior", "learned", "--gop-context", "off", "-q"], catch_exceptions=False)
+                                  "--prior", "learned", "--refresh", "1", "-q"], catch_exceptions=False)
     assert r.exit_code == 0, r.output
-    assert VqvReader(io.BytesIO((tmp_path / "o.vqv").read_bytes())).header.gop_context is False
+    reader = VqvReader(io.BytesIO((tmp_path / "o.vqv").read_bytes()))
+    assert reader.header.refresh_interval == 1 and reader.header.prior == "learned"
+    assert not reader.header.gop_prediction and not any(c.predicted for c in reader)
     r = CliRunner().invoke(main, ["decode", str(tmp_path / "o.vqv"), str(tmp_path / "o.npy"), "--model", str(weights),
                                   "-q"], catch_exceptions=False)
-    assert r.exit_code == 0 and np.load(tmp_path / "o.npy").shape == (40, 32, 32, 3)
-    # to a separate file, from a weights file (no checkpoint here)
+    assert r.exit_code == 0 and np.load(tmp_path / "o.npy").shape == (70, 32, 32, 3)
+    # to a separate file, from a weights file (no checkpoint here); the weights stay as they are
     r = CliRunner().invoke(main, ["train-prior", "--model", str(weights), "--data", f"folder:{data}",
                                   "--cache-dir", str(tmp_path / "cache"), "--max-clips", "2",
                                   "--out", str(tmp_path / "p.bin")], catch_exceptions=False)
-    assert r.exit_code == 0 and LearnedPrior.from_bytes((tmp_path / "p.bin").read_bytes()).models
+    assert r.exit_code == 0 and "priors fitted on 2 clips" in r.output and str(tmp_path / "p.bin") in r.output
+    assert LearnedPrior.from_bytes((tmp_path / "p.bin").read_bytes()).models
+    assert load_model(weights).priors == after.priors
 
 
 # ------------------------------------------------------------------------------ golden file
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def test_golden_learned_file_decodes_to_the_committed_codes_and_frames():
+def test_golden_v1_learned_file_decodes_to_the_committed_codes_and_frames():
+    """A version-1.0 file of release 0.1 (learned prior, GOP context on) decodes with today's decoder,
+    and today's GOP coder (copy mode off, the previous GOP as reference where a chunk is predicted)
+    re-codes its codes to exactly its payloads."""
     model = load_model(GOLDEN / "tiny_learned.pt")
     data = (GOLDEN / "golden_learned.vqv").read_bytes()
     want = np.load(GOLDEN / "golden_learned_codes.npz")
     reader = VqvReader(io.BytesIO(data))
     h = reader.header
-    assert h.prior == "learned" and h.gop_context and h.frame_count == 72
-    assert [c.uses_context for c in reader] == [False, True, True]
-    got = list(codec.read_gop_codes(reader, model))
+    assert reader.version == (1, 0)
+    assert h.prior == "learned" and h.gop_prediction and not h.copy_mode and h.frame_count == 72
+    assert [c.predicted for c in reader] == [False, True, True] and reader.refresh_points() == [0]
+    got = _read(model, data)
     assert len(got) == 3
-    for i, codes, _ in got:
-        for lv in codes.levels:
-            np.testing.assert_array_equal(lv.indices, want[f"gop{i}_{lv.name}"])   # bit-exact
-    (_, last, _), = codec.read_gop_codes(reader, model, [2])                      # random access
-    for lv in last.levels:
+    for g in got:
+        for lv in g.codes.levels:
+            np.testing.assert_array_equal(lv.indices, want[f"gop{g.index}_{lv.name}"])   # bit-exact
+            assert not lv.copy_map().any()
+    (last,) = _read(model, data, [2])                                               # random access
+    for lv in last.codes.levels:
         np.testing.assert_array_equal(lv.indices, want[f"gop2_{lv.name}"])
     frames = codec.decode_bytes(data, model=model)
     ref = np.load(GOLDEN / "golden_learned_frames.npy")
     assert frames.shape == ref.shape == (72, 48, 40, 3)
     diff = np.abs(frames.astype(int) - ref.astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
-    # integer-exact entropy coding: the same codes give the same bytes
-    out = io.BytesIO()
-    codec.write_container(out, model, h.quality, [(c, n) for _, c, n in got], prior_kind="learned",
-                          source_size=(h.source_width, h.source_height),
-                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den, gop_context=True)
-    assert out.getvalue() == data
+    # integer-exact entropy coding, unchanged order: the same codes give the same payloads
+    prior = LearnedPrior.from_bytes(model.priors["learned"])
+    ref_gop = None
+    for g in got:
+        chunk = reader.read_chunk(g.index)
+        res = encode_gop(_layout(g.codes), prior, g.codes, copy_mode=False,
+                         reference=ref_gop.reference if chunk.predicted else None)
+        assert res.payload == chunk.payload
+        assert tuple(res.counts[n] for lv in _layout(g.codes) for n in lv.streams()) == chunk.symbol_counts
+        ref_gop = res
+    # and without the reference, a predicted GOP codes differently (the context is really used)
+    chunk = reader.read_chunk(1)
+    alone = encode_gop(_layout(got[1].codes), prior, got[1].codes, copy_mode=False, reference=None)
+    assert alone.payload != chunk.payload

@@ -65,9 +65,12 @@ class EncodeChannel:
         self.bits: dict[str, float] = {}
 
     def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None, label: str = "") -> np.ndarray:
-        sym = np.ascontiguousarray(np.asarray(symbols).reshape(-1), dtype=np.int32)
+        sym = np.asarray(symbols).reshape(-1)
         if sym.size != n:
             raise EntropyError(f"{label}: {sym.size} symbols where {n} are coded")
+        if n and (int(sym.min()) < 0 or int(sym.max()) >= tables.shape[-1]):
+            raise EntropyError(f"{label}: symbol out of range(0, {tables.shape[-1]})")
+        sym = np.ascontiguousarray(sym, dtype=np.int32)
         if n:
             self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
             self.pairs.append((sym, tables))

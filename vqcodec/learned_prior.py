@@ -18,7 +18,7 @@ Model (per stream ``level.stage``, per symbol at latent position ``(t, y, x)``)
     The weights ``w`` come from a small integer table indexed by a context class ``c`` built from
     agreement features: is P available, did P repeat ``t-2`` (history), did the lower stage (or the
     parent) repeat at this position, how many of P's neighbours repeated. Slice ``t = 0`` takes its
-    ``t-1`` and ``t-2`` from the previous GOP's last slices when GOP context is on, else class 0
+    ``t-1`` and ``t-2`` from the previous GOP's last slices in a predicted GOP, else class 0
     (static table + lower-stage candidates only).
 
     Everything is fitted on training codes (``fit``): static tables and the mixture weights by EM,
@@ -54,7 +54,7 @@ from .priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, chec
                      zstd_compress, zstd_decompress)
 
 __all__ = [
-    "LearnedPrior", "StreamModel", "mixture_tables", "stream_context", "extended", "grid_ratio", "N_SLOTS",
+    "LearnedPrior", "StreamModel", "mixture_tables", "stream_context", "N_SLOTS",
     "N_CLASSES", "W_BITS",
 ]
 
