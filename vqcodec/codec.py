@@ -247,7 +247,7 @@ class GopEncoder:
                     fm = old.clone() if old is not None else CopyFlagModel()
                     self._ref_flags[lv.name] = fm
                 lam = self.strength * rdo.stage_lambda(lat[i], lv.stages)
-                level, _ = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower)
+                level = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower)
                 decided[i][lv.name] = level
                 self._ref_levels[lv.name] = level
         for i, (gop, n) in enumerate(self._pending):
@@ -265,9 +265,15 @@ class GopEncoder:
         return self.gops
 
 
+@torch.no_grad()
 def _level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
     """Per clip of a batch: the latent, the natural codes of every stage and the codebooks."""
-    out = quantizer(z)            # eval mode (the model set it): no codebook updates
+    was_training = quantizer.training
+    quantizer.eval()                   # no codebook updates
+    try:
+        out = quantizer(z)
+    finally:
+        quantizer.train(was_training)
     cbs = torch.stack([layer.codebook for layer in quantizer.layers]).double().cpu().numpy()
     zz = z.double().cpu().numpy()
     idx = out.indices.cpu().numpy()

@@ -302,24 +302,31 @@ class LearnedPrior(Prior):
     # ---------------------------------------------------------------------------- fitting
     @classmethod
     def fit(cls, sequences: Sequence[Sequence[Codes]], codebook_sizes: Mapping[str, int],
-            *, iters: int = 3, em_iters: int = 15, smoothing: float = 16.0) -> "LearnedPrior":
+            *, sources: Sequence[int] | None = None, iters: int = 3, em_iters: int = 15,
+            smoothing: float = 16.0) -> "LearnedPrior":
         """Fit on training codes. ``sequences``: runs of consecutive GOPs of one video, each GOP
         the :class:`~vqcodec.codes.Codes` the encoder produced (copy maps included: copied
         positions are not coded, so only coded positions are fitted); ``codebook_sizes``: name ->
         K. Prediction from the previous GOP is learned from consecutive GOPs of a run, and every
-        GOP is also seen once as a refresh GOP (no reference, its first slice all coded)."""
+        GOP is also seen once as a refresh GOP (no reference, its first slice all coded).
+        ``sources`` names the video each run comes from (default: every run its own): the
+        cross-fitting folds split by video, so the same video coded at two qualities never sits
+        on both sides (the mixture weights would then trust the candidate tables too much)."""
         names = sorted(codebook_sizes, key=_stream_order)
         gops = [[(c.stream_arrays(), _coded_maps(c)) for c in seq] for seq in sequences]
         grids = {n: next(g[n].shape for seq in gops for g, _ in seq if n in g) for n in names}
         # each training sample: (fold, gop, its coded maps, reference-or-None); the refresh view
         # of GOPs that have a predecessor is added too, so class 0 and slice 0 are learned for both
         samples = []
+        src = list(range(len(gops))) if sources is None else [int(v) for v in sources]
+        if len(src) != len(gops):
+            raise ValueError("sources must name one video per sequence")
         for j, seq in enumerate(gops):
             for i, (g, coded) in enumerate(seq):
                 if i > 0:
-                    samples.append((j % 2, g, coded, seq[i - 1][0]))
+                    samples.append((src[j] % 2, g, coded, seq[i - 1][0]))
                 refresh = {n: np.concatenate([np.ones_like(m[:1]), m[1:]]) for n, m in coded.items()}
-                samples.append((j % 2, g, refresh, None))
+                samples.append((src[j] % 2, g, refresh, None))
         models: dict[str, StreamModel] = {}
         for name in names:
             k = int(codebook_sizes[name])

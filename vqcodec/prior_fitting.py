@@ -72,15 +72,17 @@ def encode_runs(model: CodecModel, clips: Sequence[np.ndarray], runs: list[list[
     return out
 
 
-def fit_priors(model: CodecModel, sequences: list[list[Codes]]) -> dict[str, bytes]:
-    """Static and learned priors from the encoder's codes (copied positions are not coded)."""
+def fit_priors(model: CodecModel, sequences: list[list[Codes]], sources: Sequence[int] | None = None
+               ) -> dict[str, bytes]:
+    """Static and learned priors from the encoder's codes (copied positions are not coded);
+    ``sources``: which video each sequence is (see :meth:`LearnedPrior.fit`)."""
     counts: dict[str, np.ndarray] = {}
     for seq in sequences:
         for codes in seq:
             for s in codec.coded_symbols(codes):
                 counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
     static = EmpiricalStaticPrior.from_counts(counts)
-    learned = LearnedPrior.fit(sequences, codebook_sizes(model))
+    learned = LearnedPrior.fit(sequences, codebook_sizes(model), sources=sources)
     return {"empirical-static": static.to_bytes(), "learned": learned.to_bytes()}
 
 
@@ -98,7 +100,8 @@ def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[
                                            if "empirical-static" in priors else UniformPrior())
         seqs = [seq for q in qualities for seq in encode_runs(model, clips, runs, q, prior=decider,
                                                              rdo_strength=rdo_strength)]
-        fitted = fit_priors(model, seqs)
+        # folds by source video: runs of one video, at any quality, stay on one side
+        fitted = fit_priors(model, seqs, sources=[keys[r[0]][0] for _ in qualities for r in runs])
         bits = _total_bits(model, seqs, fitted)
         log(f"prior round {r + 1}: {sum(len(s) for s in seqs)} GOPs coded and fitted in {time.time() - t0:.0f}s; "
             f"learned prior {bits['learned'] / 8 / 1000:.1f} kB, static {bits['empirical-static'] / 8 / 1000:.1f} kB")

@@ -75,14 +75,14 @@ class _Recorder:
 
 def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference: CodeLevel | None,
                  flag_model: CopyFlagModel | None, lam: float, lower: tuple[np.ndarray, tuple] | None = None
-                 ) -> tuple[CodeLevel, np.ndarray]:
+                 ) -> CodeLevel:
     """Copy decisions and resolved codes of one level of one GOP.
 
     ``reference`` is this level of the previous GOP (resolved, with its copy map) for a
     predicted GOP, ``None`` for a refresh GOP. ``flag_model`` is the level's copy-decision model in the state the coder will have (advanced
     here exactly as the coder will); ``None`` turns copying off. ``lower`` is the extended array
     and grid ratio of the stream conditioning this level's first stage (``top.0`` for the bottom),
-    already resolved. Returns the level (resolved indices, copy map) and its resolved latent.
+    already resolved. Returns the level: resolved indices and copy map.
     """
     t_, h, w = lv.grid
     s_n = lv.stages
@@ -91,7 +91,7 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
     copied = np.zeros((t_, h, w), bool)
     ref_level = reference
     if s_n == 0 or flag_model is None:
-        return CodeLevel(lv.name, lv.codebook_size, nat.astype(np.int32), copied), q_nat
+        return CodeLevel(lv.name, lv.codebook_size, nat.astype(np.int32), copied)
     exts = [extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
             for s in range(s_n)]
     q_res = q_nat.copy()
@@ -129,4 +129,4 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
             exts[s][2 + t][copy] = exts[s][1 + t][copy]
         q_res[:, t][:, copy] = q_prev[:, copy]
     idx = np.stack([e[2:] for e in exts]).astype(np.int32)
-    return CodeLevel(lv.name, lv.codebook_size, idx, copied), q_res
+    return CodeLevel(lv.name, lv.codebook_size, idx, copied)
