@@ -75,3 +75,19 @@ def test_v2_golden_file_decodes_and_rewrites_to_the_same_bytes():
                           coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
                           copy_mode=True, refresh=h.refresh_interval)
     assert out.getvalue() == data
+
+
+def test_a_file_of_release_0_2_decodes_with_the_shipped_weights():
+    """release02_shipped.vqv was written by release 0.2 (format 1.0, learned prior, GOP context) with
+    the shipped weights of that release; today's weights carry that release's priors (legacy entry),
+    so it decodes to the same codes."""
+    data = (GOLDEN / "release02_shipped.vqv").read_bytes()
+    model = load_model()
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (1, 0) and reader.header.model_digest != model.digest
+    want = np.load(GOLDEN / "release02_shipped_codes.npz")
+    got = list(codec.read_gop_codes(reader, model))
+    assert len(got) == len(want["frame_counts"]) == 2
+    for g in got:
+        for lv in g.codes.levels:
+            np.testing.assert_array_equal(lv.indices, want[lv.name][g.index])
