@@ -22,6 +22,8 @@ Run ``python benchmarks/rd.py --help``.
 from __future__ import annotations
 
 import csv
+import hashlib
+import inspect
 import json
 import math
 import os
@@ -31,7 +33,7 @@ import resource
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -66,6 +68,9 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".ogv", ".ogg", ".mpg", "
 class Clip:
     name: str
     frames: np.ndarray  # (T, H, W, 3) uint8
+    #: frames of real video in the clip; the rest (up to len(frames)) repeats the last real frame
+    #: (vqcodec.data pads a segment shorter than one clip that way). None = unknown (npy input).
+    real_frames: int | None = None
 
 
 @dataclass(frozen=True)
@@ -267,10 +272,63 @@ class VqvHook:
     model: object
     qualities: list[int]
     priors: list[str]
+    #: extra keyword arguments given to every encode call (only those the user set explicitly)
+    options: dict = field(default_factory=dict)
+    #: what the codec was: encode_frames' keyword defaults, the module's file, a digest of its sources
+    describe: dict = field(default_factory=dict)
 
 
-def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, log) -> VqvHook | None:
-    """Import the codec lazily; None (with a printed reason) if it is not there yet."""
+#: encode_frames keywords the benchmark always sets itself
+_ENCODE_OWN = {"frames", "fps", "model", "quality", "prior"}
+
+
+def encoder_defaults(encode: Callable) -> dict | None:
+    """encode_frames' other keyword parameters and their defaults (e.g. the new code's
+    ``rdo_strength``/``refresh``, the first release's ``gop_context``); None if not introspectable."""
+    try:
+        sig = inspect.signature(encode)
+    except (TypeError, ValueError):
+        return None
+    return {n: (None if p.default is inspect.Parameter.empty else p.default)
+            for n, p in sig.parameters.items()
+            if n not in _ENCODE_OWN and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+
+
+def _accepts(encode: Callable, name: str) -> bool:
+    try:
+        params = inspect.signature(encode).parameters
+    except (TypeError, ValueError):
+        return True  # cannot tell: let the call decide
+    return name in params or any(p.kind == p.VAR_KEYWORD for p in params.values())
+
+
+def _codec_fingerprint(encode: Callable) -> dict:
+    """Where the imported codec lives and a digest of its package's .py files (which code was measured)."""
+    out: dict = {}
+    mod = sys.modules.get(getattr(encode, "__module__", "") or "")
+    f = getattr(mod, "__file__", None)
+    if not f:
+        return out
+    out["module"] = str(Path(f).resolve())
+    pkg = Path(f).resolve().parent
+    h = hashlib.sha256()
+    try:
+        for q in sorted(pkg.rglob("*.py")):
+            h.update(q.relative_to(pkg).as_posix().encode() + b"\0" + q.read_bytes())
+        out["sources_sha256"] = h.hexdigest()[:16]
+    except OSError:
+        pass
+    return out
+
+
+def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, log,
+             options: dict | None = None) -> VqvHook | None:
+    """Import the codec lazily; None (with a printed reason) if it is not there yet.
+
+    ``options`` (e.g. ``{"rdo_strength": 0.0, "refresh": 8}``) are passed to every
+    ``encode_frames`` call; asking for one this codec's ``encode_frames`` does not take is an
+    error, not a silent no-op.
+    """
     try:
         import torch
 
@@ -280,6 +338,12 @@ def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, lo
     except Exception as e:  # ImportError, or a half-written module
         log(f"vqv skipped: cannot import the codec ({type(e).__name__}: {_one_line(e)})")
         return None
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    missing = [k for k in options if not _accepts(encode_frames, k)]
+    if missing:
+        raise click.ClickException(
+            f"this vqcodec's encode_frames{inspect.signature(encode_frames)} takes no {', '.join(missing)} "
+            f"({_codec_fingerprint(encode_frames).get('module', '?')})")
     try:
         model = load_model(weights)
     except Exception as e:
@@ -297,7 +361,19 @@ def load_vqv(weights: str | None, priors: Iterable[str] | None, threads: int, lo
         except Exception:
             kinds = []
         priors = kinds + [k for k in VQV_PRIORS if k not in kinds]
-    return VqvHook(encode_frames, decode_bytes, model, sorted(qualities), list(priors))
+    describe = _codec_fingerprint(encode_frames)
+    defaults = encoder_defaults(encode_frames)
+    if defaults is not None:
+        describe["encoder_defaults"] = defaults
+        describe["encoder_options"] = {**defaults, **options}
+    wpath = getattr(model, "path", None)
+    if wpath:
+        describe["weights_file"] = str(wpath)
+        try:
+            describe["weights_sha256"] = hashlib.sha256(Path(wpath).read_bytes()).hexdigest()[:16]
+        except OSError:
+            pass
+    return VqvHook(encode_frames, decode_bytes, model, sorted(qualities), list(priors), options, describe)
 
 
 def _one_line(e: BaseException) -> str:
@@ -321,7 +397,7 @@ def _centre_crop_resize(frames: np.ndarray, size: int) -> np.ndarray:
     return x.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
 
 
-def _fallback_folder(root: Path, max_clips: int | None, log) -> Iterator[Clip]:
+def _fallback_folder(root: Path, max_clips: int | None, log, frames: int = PROTOCOL_FRAMES) -> Iterator[Clip]:
     """The protocol applied directly to the videos of a folder (used only without vqcodec.data)."""
     from vqcodec.video_io import VideoError, open_video
 
@@ -335,15 +411,15 @@ def _fallback_folder(root: Path, max_clips: int | None, log) -> Iterator[Clip]:
             fr = []
             for f in it:
                 fr.append(f)
-                if len(fr) == PROTOCOL_FRAMES:
+                if len(fr) == frames:
                     break
         except VideoError as e:
             log(f"skipping {p}: {e}")
             continue
-        if len(fr) < PROTOCOL_FRAMES:
+        if len(fr) < frames:
             log(f"skipping {p}: only {len(fr)} frames at {PROTOCOL_FPS} fps")
             continue
-        yield Clip(p.relative_to(root).as_posix(), _centre_crop_resize(np.stack(fr), PROTOCOL_SIZE))
+        yield Clip(p.relative_to(root).as_posix(), _centre_crop_resize(np.stack(fr), PROTOCOL_SIZE), frames)
         n += 1
 
 
@@ -388,6 +464,15 @@ def _first_sources_dataset(spec: str, cspec, cache_dir: Path, max_clips: int):
     return ds if len(ds) >= max_clips else None
 
 
+def _dataset_real_frames(ds, frames: int) -> list[int] | None:
+    """Frames of real video in each eval clip of vqcodec.data's datasets (a segment shorter than
+    one clip gives one clip padded by repeating its last frame); None if the layout is unknown."""
+    try:
+        return [min(frames, ds.segments[k][2] - start) for k, start in ds.clips]
+    except Exception:
+        return None
+
+
 def _dataset_clip_names(ds) -> list[str] | None:
     """``<video>@<first frame>`` for vqcodec.data's eval datasets; None if the layout is unknown."""
     try:
@@ -396,8 +481,9 @@ def _dataset_clip_names(ds) -> list[str] | None:
         return None
 
 
-def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log) -> list[Clip]:
-    """``npy:DIR`` (already cut clips, used as they are) or a dataset spec for vqcodec.data."""
+def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log, frames: int = PROTOCOL_FRAMES) -> list[Clip]:
+    """``npy:DIR`` (already cut clips, used as they are) or a dataset spec for vqcodec.data, cut
+    into clips of ``frames`` frames (the protocol's 32 unless asked otherwise)."""
     kind, sep, arg = spec.partition(":")
     if not sep:
         raise click.ClickException(f"input must look like corpus:DIR, folder:DIR, ucf101:DIR or npy:DIR, got {spec!r}")
@@ -418,9 +504,9 @@ def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log) -> list[C
     except Exception as e:
         if kind == "folder":
             log(f"vqcodec.data unavailable ({type(e).__name__}); applying the protocol directly to {arg}")
-            return list(_fallback_folder(Path(arg), max_clips, log))
+            return list(_fallback_folder(Path(arg), max_clips, log, frames))
         raise click.ClickException(f"cannot load {spec!r}: vqcodec.data is unavailable ({_one_line(e)})")
-    cspec = ClipSpec(PROTOCOL_FRAMES, PROTOCOL_SIZE, float(PROTOCOL_FPS))
+    cspec = ClipSpec(frames, PROTOCOL_SIZE, float(PROTOCOL_FPS))
     try:
         ds = _first_sources_dataset(spec, cspec, cache_dir, max_clips) if max_clips else None
         if ds is None:
@@ -429,6 +515,7 @@ def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log) -> list[C
         raise click.ClickException(f"cannot load {spec!r}: {_one_line(e)}")
     clips: list[Clip] = []
     names = _dataset_clip_names(ds)
+    real = _dataset_real_frames(ds, frames)
     if hasattr(ds, "__len__") and hasattr(ds, "__getitem__"):
         n = len(ds) if max_clips is None else min(len(ds), max_clips)
         items: Iterable = (ds[i] for i in range(n))
@@ -438,7 +525,11 @@ def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log) -> list[C
         if max_clips is not None and i >= max_clips:
             break
         name = str(names[i]) if names is not None and i < len(names) else f"{kind}-val-{i:04d}"
-        clips.append(Clip(name, _as_uint8_clip(item)))
+        n_real = real[i] if real is not None and i < len(real) else None
+        clips.append(Clip(name, _as_uint8_clip(item), n_real))
+        if n_real is not None and n_real < frames:
+            log(f"warning: {name} has only {n_real} frames of video at {PROTOCOL_FPS} fps; the last "
+                f"{frames - n_real} of its {frames} frames repeat its last frame (vqcodec.data's padding)")
     if not clips:
         raise click.ClickException(f"{spec}: the validation split is empty")
     return clips
@@ -559,7 +650,12 @@ def _overlap(a: np.ndarray, b: np.ndarray) -> float:
 
 def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) -> dict:
     """BD-rate (% of the anchor's rate, negative = test saves bits) and BD-<metric> (test minus
-    anchor) of ``test`` against ``anchor``, with the bjontegaard package (akima)."""
+    anchor) of ``test`` against ``anchor``, with the bjontegaard package (akima).
+
+    When the curves share less than MIN_BD_OVERLAP of their joint range the number is None with a
+    reason; if they share some of it, ``bd_rate_partial`` / ``bd_<metric>_partial`` give the same
+    average over the shared range only (``partial_<metric>_range`` / ``partial_rate_range``):
+    a number about that range, not about the whole curves."""
     out: dict = {"bd_rate": None, f"bd_{metric}": None}
     ra, da = pareto(*anchor)
     rt, dt = pareto(*test)
@@ -587,6 +683,16 @@ def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) 
         else:
             reasons.append(f"{metric} ranges overlap {ov_d:.0%} < {MIN_BD_OVERLAP:.0%} "
                            f"(anchor {da.min():.4g}..{da.max():.4g}, test {dt.min():.4g}..{dt.max():.4g})")
+            if ov_d > 0:  # the same integral over the shared range only, reported apart
+                try:
+                    v = float(bd.bd_rate(ra, da, rt, dt, method=BD_METHOD, require_matching_points=False,
+                                         min_overlap=0))
+                    if math.isfinite(v):
+                        out["bd_rate_partial"] = v
+                        out[f"partial_{metric}_range"] = [float(max(da.min(), dt.min())),
+                                                          float(min(da.max(), dt.max()))]
+                except Exception:
+                    pass
         if ov_r >= MIN_BD_OVERLAP:
             try:
                 out[f"bd_{metric}"] = float(bd.bd_psnr(ra, da, rt, dt, method=BD_METHOD,
@@ -596,6 +702,15 @@ def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) 
         else:
             reasons.append(f"rate ranges overlap {ov_r:.0%} < {MIN_BD_OVERLAP:.0%} in log-rate "
                            f"(anchor {ra.min():.4g}..{ra.max():.4g} bpp, test {rt.min():.4g}..{rt.max():.4g} bpp)")
+            if ov_r > 0:
+                try:
+                    v = float(bd.bd_psnr(ra, da, rt, dt, method=BD_METHOD, require_matching_points=False,
+                                         min_overlap=0))
+                    if math.isfinite(v):
+                        out[f"bd_{metric}_partial"] = v
+                        out["partial_rate_range"] = [float(max(ra.min(), rt.min())), float(min(ra.max(), rt.max()))]
+                except Exception:
+                    pass
     for k in ("bd_rate", f"bd_{metric}"):
         if out[k] is not None and not math.isfinite(out[k]):
             out[k] = None
@@ -730,7 +845,133 @@ def compare(per_codec: dict[str, list[dict]], peers: list[str]) -> tuple[dict, d
     return bd, matched_grid, matched_vqv
 
 
-def plot(per_codec: dict[str, list[dict]], out: Path, n_clips: int, ceiling: dict | None = None) -> None:
+# ------------------------------------------------------------------------------------------------
+# comparison with a saved run ("before")
+
+_CSV_INT = {"frames", "width", "height", "bytes", "raw_bytes"}
+
+
+def load_baseline(path: Path | str) -> dict:
+    """A saved run of this benchmark to compare against: its output directory, its summary.json or
+    its points.csv. Returns ``{"path", "label", "frames", "clips", "curves", "codecs", "speed"}``
+    (``curves`` as in summary.json, with ``vqv-best`` rebuilt when read from points.csv)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "summary.json" if (p / "summary.json").is_file() else p / "points.csv"
+    if not p.is_file():
+        raise click.ClickException(f"baseline {path}: no summary.json or points.csv there")
+    try:
+        if p.suffix.lower() == ".csv":
+            points = []
+            with open(p, newline="") as f:
+                for row in csv.DictReader(f):
+                    pt: dict = dict(row)
+                    for k in CSV_FIELDS[3:]:
+                        pt[k] = int(float(row[k])) if k in _CSV_INT else float(row[k])
+                    points.append(pt)
+            curves = aggregate(points)
+            if any(c.startswith("vqv-") for c in curves):
+                curves["vqv-best"] = vqv_best(curves)
+            clips = list(dict.fromkeys(pt["clip"] for pt in points))
+            frames = sorted({pt["frames"] for pt in points})
+            return {"path": str(p), "label": None, "frames": frames[0] if len(frames) == 1 else frames,
+                    "clips": clips, "curves": curves, "codecs": {}, "speed": {}}
+        with open(p) as f:
+            s = json.load(f)
+    except (OSError, ValueError, KeyError) as e:
+        raise click.ClickException(f"baseline {p}: cannot read it ({_one_line(e)})")
+    proto = s.get("protocol") or {}
+    codecs = s.get("codecs") or {}
+    return {"path": str(p), "label": (codecs.get("vqv") or {}).get("label"), "frames": proto.get("frames"),
+            "clips": list(proto.get("clips") or []), "curves": s.get("curves") or {}, "codecs": codecs,
+            "speed": s.get("speed") or {}}
+
+
+def check_baseline(base: dict, clips: list[Clip], frames: int) -> None:
+    """The baseline must have measured the same clips at the same length, or nothing compares."""
+    names = [c.name for c in clips]
+    if base.get("frames") is not None and base["frames"] != frames:
+        raise click.ClickException(f"baseline {base['path']} used {base['frames']}-frame clips, this run {frames}")
+    if base.get("clips") and set(base["clips"]) != set(names):
+        only_b = sorted(set(base["clips"]) - set(names))[:3]
+        only_n = sorted(set(names) - set(base["clips"]))[:3]
+        raise click.ClickException(f"baseline {base['path']} measured other clips (only there: {only_b}; "
+                                   f"only here: {only_n})")
+
+
+def _extrapolate_log(rates: list[float], dists: list[float], target: float) -> float | None:
+    """Quality at ``target`` bpp, linear in log(bpp) through the two nearest end points of the
+    monotone curve (for points outside its range; flagged as extrapolated wherever used)."""
+    r, d = pareto(rates, dists)
+    if len(r) < 2:
+        return None
+    i = (0, 1) if target < r.min() else (-2, -1)
+    x0, x1 = np.log(r[i[0]]), np.log(r[i[1]])
+    return float(d[i[0]] + (d[i[1]] - d[i[0]]) * (np.log(target) - x0) / (x1 - x0))
+
+
+def compare_baseline(per_codec: dict[str, list[dict]], base_curves: dict[str, list[dict]]) -> dict:
+    """Every vqv curve of this run against the same-named curve of the baseline (anchor = baseline):
+    BD-rate / BD-PSNR / BD-SSIM, every operating point next to its baseline namesake, and each
+    point's PSNR against the baseline curve interpolated at the point's own rate."""
+    out: dict = {}
+    for vc, rows in per_codec.items():
+        if not vc.startswith("vqv") or not base_curves.get(vc):
+            continue
+        brow = base_curves[vc]
+        b_r = [r["bpp"] for r in brow]
+        b_p = [r["psnr"] for r in brow]
+        b_s = [r["ssim"] for r in brow]
+        t_r = [r["bpp"] for r in rows]
+        res: dict = {
+            "psnr": bd_numbers((b_r, b_p), (t_r, [r["psnr"] for r in rows]), "psnr"),
+            "ssim": bd_numbers((b_r, b_s), (t_r, [r["ssim"] for r in rows]), "ssim"),
+        }
+        by_setting = {r["setting"]: r for r in brow}
+        pts = []
+        for r in sorted(rows, key=lambda r: _setting_key(r["setting"])):
+            at, why = interp_at(b_r, b_p, r["bpp"])
+            at_s, _ = interp_at(b_r, b_s, r["bpp"])
+            pt: dict = {"setting": r["setting"], "prior": r.get("prior"), "bpp": r["bpp"], "psnr": r["psnr"],
+                        "ssim": r["ssim"], "before_psnr_at_rate": at, "before_ssim_at_rate": at_s,
+                        "delta_psnr_at_rate": None if at is None else r["psnr"] - at,
+                        "delta_ssim_at_rate": None if at_s is None else r["ssim"] - at_s}
+            if why:
+                pt["reason"] = why
+                ex = _extrapolate_log(b_r, b_p, r["bpp"])
+                pt["delta_psnr_extrapolated"] = None if ex is None else r["psnr"] - ex
+            b = by_setting.get(r["setting"])
+            if b is not None:
+                pt["before"] = {"prior": b.get("prior"), "bpp": b["bpp"], "psnr": b["psnr"], "ssim": b["ssim"]}
+                pt["bpp_change_pct"] = 100.0 * (r["bpp"] / b["bpp"] - 1.0) if b["bpp"] > 0 else None
+                pt["delta_psnr_same_setting"] = r["psnr"] - b["psnr"]
+            pts.append(pt)
+        res["points"] = pts
+        inside = [p for p in pts if p["delta_psnr_at_rate"] is not None]
+        worst = min(inside, key=lambda p: p["delta_psnr_at_rate"]) if inside else None
+        res["max_psnr_loss"] = {
+            # > 0: the worst point is this many dB below the baseline curve at its own rate;
+            # <= 0: every point inside the baseline's rate range is at or above it
+            "db": None if worst is None else -worst["delta_psnr_at_rate"],
+            "setting": None if worst is None else worst["setting"],
+            "bpp": None if worst is None else worst["bpp"],
+            "points_compared": len(inside),
+            "points_outside_baseline_range": [p["setting"] for p in pts if p["delta_psnr_at_rate"] is None],
+        }
+        ext = [p for p in pts if p.get("delta_psnr_extrapolated") is not None]
+        if ext:
+            w = min(ext, key=lambda p: p["delta_psnr_extrapolated"])
+            res["max_psnr_loss"]["extrapolated_outside_range"] = {
+                "db": -w["delta_psnr_extrapolated"], "setting": w["setting"], "bpp": w["bpp"],
+                "note": "baseline curve extended linearly in log-rate from its two nearest points"}
+        out[vc] = res
+    return out
+
+
+def plot(per_codec: dict[str, list[dict]], out: Path, n_clips: int, ceiling: dict | None = None, *,
+         frames: int = PROTOCOL_FRAMES, vqv_label: str | None = None, baseline: dict[str, list[dict]] | None = None,
+         baseline_label: str = "baseline") -> None:
+    """rd_psnr.png / rd_ssim.png; ``baseline`` (curves of a saved run) adds its vqv-best, dashed."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -744,10 +985,15 @@ def plot(per_codec: dict[str, list[dict]], out: Path, n_clips: int, ceiling: dic
             rows = per_codec[codec]
             xs = [r["bpp"] for r in rows]
             ys = [r[metric] for r in rows]
+            name = f"{codec} ({vqv_label})" if vqv_label and codec.startswith("vqv") else codec
             if codec == "vqv-best":
-                ax.plot(xs, ys, "-", color="black", lw=5, alpha=0.25, label=codec, zorder=1)
+                ax.plot(xs, ys, "-", color="black", lw=5, alpha=0.25, label=name, zorder=1)
             else:
-                ax.plot(xs, ys, "-o" if codec.startswith("vqv") else "--s", label=codec, lw=1.3, ms=3.5, zorder=2)
+                ax.plot(xs, ys, "-o" if codec.startswith("vqv") else "--s", label=name, lw=1.3, ms=3.5, zorder=2)
+        if baseline and baseline.get("vqv-best"):
+            rows = baseline["vqv-best"]
+            ax.plot([r["bpp"] for r in rows], [r[metric] for r in rows], "--^", color="dimgrey", lw=1.6, ms=4,
+                    label=f"vqv-best ({baseline_label})", zorder=2)
         if ceiling and ceiling.get(metric) is not None:
             ax.axhline(ceiling[metric], color="grey", ls=":", lw=1,
                        label="RGB->YUV420->RGB alone (peers' ceiling)")
@@ -758,7 +1004,7 @@ def plot(per_codec: dict[str, list[dict]], out: Path, n_clips: int, ceiling: dic
             lambda v, _: f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 5) else ""))
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel(label)
-        ax.set_title(f"{PROTOCOL_FRAMES} frames, {PROTOCOL_SIZE}x{PROTOCOL_SIZE}, {PROTOCOL_FPS} fps; "
+        ax.set_title(f"{frames} frames, {PROTOCOL_SIZE}x{PROTOCOL_SIZE}, {PROTOCOL_FPS} fps; "
                      f"mean over {n_clips} clips")
         ax.grid(True, which="both", alpha=0.3)
         ax.legend(fontsize=8)
@@ -783,8 +1029,16 @@ def _json_clean(x):
 
 def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_CODECS, smoke: bool = False,
                   threads: int = 1, weights: str | None = None, priors: list[str] | None = None,
-                  log: Callable[[str], None] | None = None, progress: bool = True, input_spec: str = "") -> dict:
-    """Run every codec on every clip, write points.csv, summary.json and the plots; return the summary."""
+                  log: Callable[[str], None] | None = None, progress: bool = True, input_spec: str = "",
+                  frames: int = PROTOCOL_FRAMES, vqv_options: dict | None = None, vqv_label: str | None = None,
+                  baseline: dict | None = None, baseline_label: str | None = None) -> dict:
+    """Run every codec on every clip, write points.csv, summary.json and the plots; return the summary.
+
+    ``vqv_options`` go to every ``encode_frames`` call; ``vqv_label`` names this run's vqv curves in
+    the plots and tables. ``baseline`` (from :func:`load_baseline`, same clips and length) adds the
+    comparison of every vqv curve with the baseline's, and supplies the curves of peers this run
+    does not measure itself.
+    """
     from tqdm import tqdm
 
     if log is None:
@@ -803,6 +1057,9 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
         raise click.ClickException(f"unknown codec(s) {unknown}; choose from {', '.join(ALL_CODECS)}")
     if not clips:
         raise click.ClickException("no clips")
+    if baseline is not None:  # before any encoding: a mismatched baseline is an error, not a footnote
+        check_baseline(baseline, clips, frames)
+        baseline_label = baseline_label or baseline.get("label") or "baseline"
 
     codec_info: dict[str, dict] = {}
     plans: list[tuple[str, object, list]] = []  # (codec, handler, settings)
@@ -822,13 +1079,15 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
         plans.append((name, (peer, dec), settings))
     vqv = None
     if "vqv" in codecs:
-        vqv = load_vqv(weights, priors, threads, log)
+        vqv = load_vqv(weights, priors, threads, log, vqv_options)
         if vqv is None:
             codec_info["vqv"] = {"skipped": "codec or model unavailable (see log)"}
         else:
             qs = vqv.qualities if not smoke else sorted({vqv.qualities[0], vqv.qualities[-1]})
             codec_info["vqv"] = {"qualities": qs, "priors_requested": vqv.priors, "threads": threads,
-                                 "weights": weights or "default"}
+                                 "weights": weights or "default", "options": dict(vqv.options), **vqv.describe}
+            if vqv_label:
+                codec_info["vqv"]["label"] = vqv_label
             plans.append(("vqv", vqv, [(q, p) for q in qs for p in vqv.priors]))
 
     rss = PeakRSS()
@@ -873,6 +1132,14 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
                  "threads": threads if c.startswith("vqv") else PEER_THREADS} for c, v in speed.items()}
     if any(c.startswith("vqv-") for c in per_codec):
         per_codec["vqv-best"] = vqv_best(per_codec)
+    if baseline is not None:
+        for name in PEERS:  # peers not measured in this run: the baseline's curves
+            if name not in per_codec and baseline["curves"].get(name):
+                per_codec[name] = baseline["curves"][name]
+                codec_info[name] = {**(baseline["codecs"].get(name) or {}), "from_baseline": baseline["path"]}
+                if baseline["speed"].get(name):
+                    speed[name] = {**baseline["speed"][name], "from_baseline": True}
+                log(f"{name}: curve taken from the baseline {baseline['path']}")
     peer_names = [n for n in PEERS if n in per_codec]
     bd, matched_grid, matched_vqv = compare(per_codec, peer_names)
 
@@ -883,9 +1150,13 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
         ceiling_s.append(M.ssim(clip.frames, rt))
 
     summary = {
-        "protocol": {"fps": str(PROTOCOL_FPS), "size": PROTOCOL_SIZE, "frames": PROTOCOL_FRAMES,
+        "protocol": {"fps": str(PROTOCOL_FPS), "size": PROTOCOL_SIZE, "frames": frames,
                      "crop": "centre square, resized to 64x64", "input": input_spec,
                      "clips": [c.name for c in clips], "smoke": smoke,
+                     **({"clip_lengths": sorted({len(c.frames) for c in clips})}
+                        if {len(c.frames) for c in clips} != {frames} else {}),
+                     "padded_clips": {c.name: c.real_frames for c in clips
+                                      if c.real_frames is not None and c.real_frames < len(c.frames)},
                      "peer_pixel_format": f"{PEER_PIX_FMT} (BT.601 limited range); the RGB->YUV420->RGB loss "
                                           "counts as the peer's distortion",
                      "peer_bytes": "sum of elementary-stream packet sizes, no container, minus x264 SEI (NAL 6) "
@@ -911,11 +1182,24 @@ def run_benchmark(clips: list[Clip], out: Path, *, codecs: Iterable[str] = ALL_C
         "matched_bpp": matched_grid,
         "matched_vqv": matched_vqv,
     }
+    if baseline is not None:
+        summary["baseline"] = {
+            "path": baseline["path"], "label": baseline_label, "vqv": baseline["codecs"].get("vqv"),
+            "curves": {c: r for c, r in baseline["curves"].items() if c.startswith("vqv")},
+            "bd": "anchor = the baseline's same-named vqv curve, test = this run's; bd_rate < 0 means this run "
+                  "needs fewer bits; max_psnr_loss.db > 0 is the largest PSNR shortfall of any point of this run "
+                  "against the baseline curve interpolated (linearly in log-rate) at that point's own rate",
+            "vs": compare_baseline(per_codec, baseline["curves"]),
+            # the baseline's vqv-best against the same peer curves, recomputed with this module
+            "bd_vs_peers": compare({c: r for c, r in baseline["curves"].items()
+                                    if c == "vqv-best" or c in peer_names}, peer_names)[0].get("vqv-best", {}),
+        }
     with open(out / "summary.json", "w") as f:
         json.dump(_json_clean(summary), f, indent=1)
     (out / "summary.md").write_text(summary_markdown(_json_clean(summary)))
     if per_codec:
-        plot(per_codec, out, len(clips), summary["yuv420_ceiling"])
+        plot(per_codec, out, len(clips), summary["yuv420_ceiling"], frames=frames, vqv_label=vqv_label,
+             baseline=baseline["curves"] if baseline is not None else None, baseline_label=baseline_label or "baseline")
     return summary
 
 
@@ -932,7 +1216,7 @@ def _run_vqv(vqv: VqvHook, settings: list, clips: list[Clip], points: list[dict]
                 bar.set_description(f"vqv q={q} {prior}")
                 t0 = time.perf_counter()
                 try:
-                    data = vqv.encode(clip.frames, PROTOCOL_FPS, model=vqv.model, quality=q, prior=prior)
+                    data = vqv.encode(clip.frames, PROTOCOL_FPS, model=vqv.model, quality=q, prior=prior, **vqv.options)
                     enc_s = time.perf_counter() - t0
                     t0 = time.perf_counter()
                     dec = np.asarray(vqv.decode(data, model=vqv.model))
@@ -957,9 +1241,25 @@ def _fmt(v, spec: str) -> str:
 
 def summary_markdown(summary: dict) -> str:
     """The README's benchmark tables: quality at matched rates, BD numbers, speed."""
-    clips = summary["protocol"]["clips"]
-    lines = [f"{len(clips)} clips ({', '.join(clips)}); 32 frames, 64x64, 16 fps; "
+    proto = summary["protocol"]
+    clips = proto["clips"]
+    vinfo = (summary.get("codecs") or {}).get("vqv") or {}
+    label = vinfo.get("label")
+    lines = [f"{len(clips)} clips ({', '.join(clips)}); {proto.get('frames', PROTOCOL_FRAMES)} frames, 64x64, 16 fps; "
              f"torch threads {summary['threads']['torch']}, peer threads {summary['threads']['peers']}.", ""]
+    padded = proto.get("padded_clips") or {}
+    if padded:
+        lines += ["**Padded clips**: " + ", ".join(f"{n} has {k} frames of video" for n, k in padded.items())
+                  + f"; the rest of each repeats its last frame (a static tail).", ""]
+    if vinfo.get("encoder_options") is not None or label:
+        opts = ", ".join(f"{k}={v}" for k, v in (vinfo.get("encoder_options") or {}).items())
+        lines += [f"vqv{f' ({label})' if label else ''}: encode_frames options {opts or 'none'}"
+                  + (f"; weights {vinfo['weights_sha256']}" if vinfo.get("weights_sha256") else "")
+                  + (f"; code {vinfo['module']} ({vinfo.get('sources_sha256', '?')})" if vinfo.get("module") else "")
+                  + ".", ""]
+    from_base = [c for c, i in (summary.get("codecs") or {}).items() if isinstance(i, dict) and i.get("from_baseline")]
+    if from_base:
+        lines += [f"Curves of {', '.join(from_base)} are the baseline's ({summary['codecs'][from_base[0]]['from_baseline']}).", ""]
     grid = summary.get("matched_bpp") or {}          # {rate: {codec: {psnr, ssim}}}
     rates = sorted(grid, key=float)
     codecs = sorted({c for r in rates for c in grid[r]}, key=lambda c: (c.startswith("vqv"), c))
@@ -981,16 +1281,101 @@ def summary_markdown(summary: dict) -> str:
                 p = d["psnr"]
                 rate = "–" if p.get("bd_rate") is None else f"{p['bd_rate']:+.1f}%"
                 dp = "–" if p.get("bd_psnr") is None else f"{p['bd_psnr']:+.2f} dB"
-                lines.append(f"| {vc} | {peer} | {rate} | {dp} | {p.get('reason') or ''} |")
+                note = p.get("reason") or ""
+                if p.get("bd_rate_partial") is not None:
+                    lo, hi = p["partial_psnr_range"]
+                    note += f"; over the shared {lo:.2f}..{hi:.2f} dB only: {p['bd_rate_partial']:+.1f}%"
+                if p.get("bd_psnr_partial") is not None:
+                    lo, hi = p["partial_rate_range"]
+                    note += f"; over the shared {lo:.3g}..{hi:.3g} bpp only: {p['bd_psnr_partial']:+.2f} dB"
+                lines.append(f"| {vc} | {peer} | {rate} | {dp} | {note} |")
+        lines.append("")
+    lines += _baseline_markdown(summary)
+    best = (summary.get("curves") or {}).get("vqv-best")
+    if best:
+        lines += [f"vqv-best{f' ({label})' if label else ''} operating points (at each quality the prior with the "
+                  "fewest bits):", "", "| setting | prior | bpp | PSNR | SSIM |", "| --- | --- | --- | --- | --- |"]
+        for r in sorted(best, key=lambda r: _setting_key(r["setting"])):
+            lines.append(f"| {r['setting']} | {r.get('prior') or ''} | {_fmt(r['bpp'], '.4f')} | "
+                         f"{_fmt(r['psnr'], '.2f')} | {_fmt(r['ssim'], '.4f')} |")
         lines.append("")
     speed = summary.get("speed") or {}
     if speed:
         lines += ["| codec | encode frames/s | decode frames/s | peak RSS (MB) |", "| --- | --- | --- | --- |"]
         for c, sp in speed.items():
             rss = (summary.get("codecs") or {}).get(c, {}).get("peak_rss_mb")
-            lines.append(f"| {c} | {_fmt(sp.get('enc_fps'), '.0f')} | {_fmt(sp.get('dec_fps'), '.0f')} | "
+            name = f"{c} (baseline run)" if sp.get("from_baseline") else c
+            lines.append(f"| {name} | {_fmt(sp.get('enc_fps'), '.0f')} | {_fmt(sp.get('dec_fps'), '.0f')} | "
                          f"{_fmt(rss, '.0f')} |")
     return "\n".join(lines) + "\n"
+
+
+def _baseline_markdown(summary: dict) -> list[str]:
+    base = summary.get("baseline")
+    if not base:
+        return []
+    bl = base.get("label") or "baseline"
+    cur = ((summary.get("codecs") or {}).get("vqv") or {}).get("label") or "this run"
+    vs = base.get("vs") or {}
+    lines = [f"Against {bl} ({base.get('path')}): anchor = {bl}'s same-named curve, BD-rate < 0 = {cur} needs "
+             "fewer bits; max PSNR loss = largest shortfall of a point against the "
+             f"{bl} curve at the point's own rate (> 0 = a loss).", "",
+             "| vqv curve | BD-rate (PSNR) | BD-PSNR | BD-rate (SSIM) | worst point: PSNR minus "
+             f"{bl}'s curve at its rate | max PSNR loss | note |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for vc, d in vs.items():
+        p, q, m = d["psnr"], d["ssim"], d.get("max_psnr_loss") or {}
+        worst = "–" if m.get("db") is None else f"{-m['db']:+.2f} dB ({m['setting']})"
+        loss = "–" if m.get("db") is None else ("none" if m["db"] <= 0 else f"{m['db']:.2f} dB")
+        notes = list(dict.fromkeys(x for x in (p.get("reason"), q.get("reason")) if x))
+        if p.get("bd_psnr") is None and p.get("bd_psnr_partial") is not None:
+            lo, hi = p["partial_rate_range"]
+            notes.append(f"BD-PSNR over the shared {lo:.3g}..{hi:.3g} bpp only: {p['bd_psnr_partial']:+.2f} dB")
+        if p.get("bd_rate") is None and p.get("bd_rate_partial") is not None:
+            lo, hi = p["partial_psnr_range"]
+            notes.append(f"BD-rate over the shared {lo:.2f}..{hi:.2f} dB only: {p['bd_rate_partial']:+.1f}%")
+        if m.get("points_outside_baseline_range"):
+            ex = m.get("extrapolated_outside_range")
+            notes.append(f"outside {bl}'s rate range: {', '.join(m['points_outside_baseline_range'])}"
+                         + (f" (against {bl}'s curve extended in log-rate: {-ex['db']:+.2f} dB at {ex['setting']})"
+                            if ex else ""))
+        lines.append(f"| {vc} | {_fmt(p.get('bd_rate'), '+.1f')}% | {_fmt(p.get('bd_psnr'), '+.2f')} dB | "
+                     f"{_fmt(q.get('bd_rate'), '+.1f')}% | {worst} | {loss} | {'; '.join(notes)} |")
+    lines.append("")
+    peers_b = base.get("bd_vs_peers") or {}
+    peers_a = (summary.get("bd") or {}).get("vqv-best") or {}
+    if peers_b and peers_a:
+        lines += [f"vqv-best against the peers, {bl} -> {cur} (BD-rate on PSNR; in brackets: over the shared "
+                  "PSNR range only, where the curves share less than half of it):", "",
+                  f"| peer | {bl} | {cur} |", "| --- | --- | --- |"]
+        for peer in peers_a:
+            cells = []
+            for d in (peers_b.get(peer, {}).get("psnr") or {}, peers_a[peer]["psnr"]):
+                if d.get("bd_rate") is not None:
+                    cells.append(f"{d['bd_rate']:+.1f}%")
+                elif d.get("bd_rate_partial") is not None:
+                    lo, hi = d["partial_psnr_range"]
+                    cells.append(f"({d['bd_rate_partial']:+.1f}% over {lo:.2f}..{hi:.2f} dB)")
+                else:
+                    cells.append("–")
+            lines.append(f"| {peer} | {cells[0]} | {cells[1]} |")
+        lines.append("")
+    best = vs.get("vqv-best")
+    if best:
+        lines += [f"vqv-best per quality, {bl} -> {cur}:", "",
+                  f"| setting | {bl} bpp | {bl} PSNR | {bl} SSIM | {cur} bpp | {cur} PSNR | {cur} SSIM | bpp change | "
+                  f"PSNR vs {bl} curve at same rate |", "| --- |" + " --- |" * 8]
+        for pt in best["points"]:
+            b = pt.get("before") or {}
+            dd = pt.get("delta_psnr_at_rate")
+            dcell = (f"{dd:+.2f} dB" if dd is not None else
+                     f"({pt['delta_psnr_extrapolated']:+.2f} dB extrap.)" if pt.get("delta_psnr_extrapolated") is not None
+                     else "–")
+            lines.append(f"| {pt['setting']} | {_fmt(b.get('bpp'), '.4f')} | {_fmt(b.get('psnr'), '.2f')} | "
+                         f"{_fmt(b.get('ssim'), '.4f')} | {_fmt(pt['bpp'], '.4f')} | {_fmt(pt['psnr'], '.2f')} | "
+                         f"{_fmt(pt['ssim'], '.4f')} | {_fmt(pt.get('bpp_change_pct'), '+.1f')}% | {dcell} |")
+        lines.append("")
+    return lines
 
 
 def _print_table(summary: dict) -> None:
@@ -1007,6 +1392,15 @@ def _print_table(summary: dict) -> None:
             br = "nan" if p["bd_rate"] is None else f"{p['bd_rate']:+.1f}%"
             bp = "nan" if p["bd_psnr"] is None else f"{p['bd_psnr']:+.2f} dB"
             click.echo(f"BD {vc} vs {peer}: BD-rate(PSNR) {br}, BD-PSNR {bp}"
+                       + (f"  [{p['reason']}]" if p.get("reason") else ""))
+    base = summary.get("baseline")
+    if base:
+        for vc, d in base["vs"].items():
+            p, m = d["psnr"], d["max_psnr_loss"]
+            br = "nan" if p["bd_rate"] is None else f"{p['bd_rate']:+.1f}%"
+            bp = "nan" if p["bd_psnr"] is None else f"{p['bd_psnr']:+.2f} dB"
+            ml = "nan" if m["db"] is None else f"{m['db']:+.2f} dB at {m['setting']}"
+            click.echo(f"BD {vc} vs {base['label']} {vc}: BD-rate(PSNR) {br}, BD-PSNR {bp}, max PSNR loss {ml}"
                        + (f"  [{p['reason']}]" if p.get("reason") else ""))
 
 
@@ -1028,10 +1422,25 @@ def _default_input() -> str:
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
               default=lambda: Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv")),
               show_default="$VQV_CACHE or ~/.cache/vqv")
+@click.option("--frames", type=click.IntRange(1), default=PROTOCOL_FRAMES, show_default=True,
+              help="Clip length in frames at 16 fps (e.g. 128 = four 32-frame GOPs, cut from the same videos). "
+                   "npy: clips are used as they are.")
+@click.option("--rdo-strength", type=float, default=None,
+              help="vqv encoder: passed as encode_frames(rdo_strength=...) (0 = copy mode off). "
+                   "Default: not passed (the codec's own default).")
+@click.option("--refresh", type=click.IntRange(0), default=None,
+              help="vqv encoder: passed as encode_frames(refresh=...) (0 = never). Default: not passed.")
+@click.option("--vqv-label", default=None, help="Name of this run's vqv curves in plots and tables (e.g. after).")
+@click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
+              help="A saved run (its directory, summary.json or points.csv) on the same clips: adds BD-rate/BD-PSNR "
+                   "of every vqv curve against the baseline's and the largest PSNR loss at equal rate; peers "
+                   "left out of --codecs are taken from it.")
+@click.option("--baseline-label", default=None, help="Name of the baseline (default: its --vqv-label, else baseline).")
 @click.option("--smoke", is_flag=True, help="2 clips, 2 rates per codec: checks the pipeline, not the numbers.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 def main(input_spec: str, out_dir: Path, max_clips: int | None, codecs: str, weights: str | None, priors: str | None,
-         threads: int, cache_dir: Path, smoke: bool, quiet: bool) -> None:
+         threads: int, cache_dir: Path, frames: int, rdo_strength: float | None, refresh: int | None,
+         vqv_label: str | None, baseline: Path | None, baseline_label: str | None, smoke: bool, quiet: bool) -> None:
     """Rate-distortion benchmark of vqv against x264, x265, VP9 and AV1 (see benchmarks/README.md)."""
     def log(msg: str) -> None:
         click.echo(msg, err=True)
@@ -1040,13 +1449,16 @@ def main(input_spec: str, out_dir: Path, max_clips: int | None, codecs: str, wei
         max_clips = 2 if max_clips is None else min(max_clips, 2)
     codec_list = [c.strip() for c in codecs.split(",") if c.strip()]
     prior_list = [p.strip() for p in priors.split(",") if p.strip()] if priors else None
-    clips = load_clips(input_spec, max_clips, cache_dir, log)
+    base = load_baseline(baseline) if baseline is not None else None
+    clips = load_clips(input_spec, max_clips, cache_dir, log, frames)
     log(f"{len(clips)} clip(s) from {input_spec}")
     summary = run_benchmark(clips, out_dir, codecs=codec_list, smoke=smoke, threads=threads, weights=weights,
-                            priors=prior_list, log=log, progress=not quiet, input_spec=input_spec)
+                            priors=prior_list, log=log, progress=not quiet, input_spec=input_spec, frames=frames,
+                            vqv_options={"rdo_strength": rdo_strength, "refresh": refresh}, vqv_label=vqv_label,
+                            baseline=base, baseline_label=baseline_label)
     if not quiet:
         _print_table(summary)
-    log(f"wrote {out_dir}/points.csv, summary.json, rd_psnr.png, rd_ssim.png")
+    log(f"wrote {out_dir}/points.csv, summary.json, summary.md, rd_psnr.png, rd_ssim.png")
 
 
 if __name__ == "__main__":

@@ -174,3 +174,125 @@ def test_summary_markdown_lists_every_codec(rd):
     md = summary_markdown(s)
     assert "| x264 | 21.00 / 0.600 |" in md and "| vqv-best | – / – |" in md
     assert "-12.5%" in md and "| x264 | 300 | 4000 | 310 |" in md
+
+
+def test_compare_baseline_numbers(rd):
+    rates = [0.05, 0.1, 0.2, 0.4]
+    old = {"vqv-best": [{"setting": f"q={i + 1}", "bpp": r, "psnr": p, "ssim": s}
+                        for i, (r, p, s) in enumerate(zip(rates, [20.0, 22.0, 24.0, 26.0], [0.5, 0.6, 0.7, 0.8]))]}
+    # the same qualities with 30 % fewer bits, and q=4 losing 0.3 dB at its own rate
+    new_rows = [dict(r, bpp=r["bpp"] * 0.7) for r in old["vqv-best"]]
+    new_rows[3]["psnr"] = 26.0 - 0.3 - 0.0  # at 0.28 bpp the old curve gives ~25.03 dB: still a gain
+    new_rows[1]["bpp"] = 0.1  # q=2 keeps its rate and PSNR: no loss, no gain
+    new_rows[1]["psnr"] = 21.8  # ... except 0.2 dB
+    res = rd.compare_baseline({"vqv-best": new_rows, "x264": old["vqv-best"]}, old)
+    assert list(res) == ["vqv-best"]  # peers are not compared with the baseline
+    d = res["vqv-best"]
+    assert d["psnr"]["bd_rate"] < -10
+    m = d["max_psnr_loss"]
+    assert m["setting"] == "q=2" and m["db"] == pytest.approx(0.2)
+    assert m["points_outside_baseline_range"] == ["q=1"]  # 0.035 bpp is below the old curve
+    assert m["extrapolated_outside_range"]["setting"] == "q=1"
+    q1 = d["points"][0]
+    assert q1["setting"] == "q=1" and q1["delta_psnr_at_rate"] is None and q1["delta_psnr_extrapolated"] > 0
+    assert q1["bpp_change_pct"] == pytest.approx(-30.0)
+    same = rd.compare_baseline(old, old)["vqv-best"]
+    assert same["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-6)
+    assert same["max_psnr_loss"]["db"] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_bd_partial_overlap(rd):
+    anchor = ([0.05, 0.1, 0.2, 0.4, 0.8], [20.0, 24.0, 28.0, 32.0, 36.0])
+    test = ([0.02, 0.04, 0.08], [18.0, 21.0, 23.0])  # shares 20..23 dB of 18..36 dB
+    d = rd.bd_numbers(anchor, test, "psnr")
+    assert d["bd_rate"] is None and "overlap" in d["reason"]
+    assert d["bd_rate_partial"] < 0 and d["partial_psnr_range"] == [20.0, 23.0]
+
+
+def _fake_with_options():
+    codec, weights = fake_vqv_modules()
+    base_encode = codec.encode_frames
+
+    def encode_frames(frames, fps, *, model, quality, prior, rdo_strength=1.0, refresh=8):
+        # a stronger "rdo" quantises the second half of the clip to the first half's last frame
+        if rdo_strength > 1:
+            frames = frames.copy()
+            frames[len(frames) // 2:] = frames[len(frames) // 2 - 1]
+        return base_encode(frames, fps, model=model, quality=quality, prior=prior)
+
+    codec.encode_frames = encode_frames
+    return codec, weights
+
+
+def test_baseline_run(rd, tmp_path, monkeypatch):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    for k in range(2):
+        np.save(clips / f"clip{k}.npy", synthetic_clip(k, t=8))
+    codec, weights = _fake_with_options()
+    monkeypatch.setitem(sys.modules, "vqcodec.codec", codec)
+    monkeypatch.setitem(sys.modules, "vqcodec.weights", weights)
+    before, after = tmp_path / "before", tmp_path / "after"
+    args = ["--input", f"npy:{clips}", "--smoke", "--quiet", "--priors", "uniform,empirical-static",
+            "--frames", "8"]
+    res = CliRunner().invoke(rd.main, args + ["--out", str(before), "--codecs", "x264,vqv", "--vqv-label", "old"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    sb = json.load(open(before / "summary.json"))
+    assert sb["protocol"]["frames"] == 8 and sb["codecs"]["vqv"]["label"] == "old"
+    assert sb["codecs"]["vqv"]["encoder_options"] == {"rdo_strength": 1.0, "refresh": 8}
+    assert sb["codecs"]["vqv"]["options"] == {}
+    # the same encoder against itself: zero BD, zero loss; peers come from the baseline
+    res = CliRunner().invoke(rd.main, args + ["--out", str(after), "--codecs", "vqv", "--baseline", str(before)],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    s = json.load(open(after / "summary.json"))
+    assert s["baseline"]["label"] == "old"
+    assert s["codecs"]["x264"]["from_baseline"].endswith("summary.json")
+    assert "x264" in s["bd"]["vqv-best"]
+    d = s["baseline"]["vs"]["vqv-best"]
+    assert d["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-6)
+    assert d["max_psnr_loss"]["db"] == pytest.approx(0.0, abs=1e-9)
+    assert "Against old" in (after / "summary.md").read_text()
+    # an encoder option is passed through and changes the file; the baseline can be the points.csv
+    res = CliRunner().invoke(rd.main, args + ["--out", str(after), "--codecs", "vqv", "--rdo-strength", "2",
+                                              "--refresh", "0", "--vqv-label", "new",
+                                              "--baseline", str(before / "points.csv"), "--baseline-label", "old"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    s = json.load(open(after / "summary.json"))
+    assert s["codecs"]["vqv"]["options"] == {"rdo_strength": 2.0, "refresh": 0}
+    assert s["codecs"]["vqv"]["encoder_options"] == {"rdo_strength": 2.0, "refresh": 0}
+    assert s["codecs"]["x264"]["from_baseline"].endswith("points.csv") and "x264" in s["curves"]
+    d = s["baseline"]["vs"]["vqv-best"]
+    assert all(p["bpp"] < p["before"]["bpp"] for p in d["points"])
+    md = (after / "summary.md").read_text()
+    assert "| q=1 |" in md and "new" in md
+
+
+def test_baseline_must_match(rd, tmp_path):
+    clips = [rd.Clip("a", synthetic_clip(0, t=4))]
+    base = {"path": "b/summary.json", "frames": 4, "clips": ["b"], "curves": {}, "codecs": {}, "speed": {}}
+    with pytest.raises(Exception, match="other clips"):
+        rd.check_baseline(base, clips, 4)
+    with pytest.raises(Exception, match="32-frame"):
+        rd.check_baseline(dict(base, frames=32, clips=["a"]), clips, 4)
+    rd.check_baseline(dict(base, clips=["a"]), clips, 4)
+
+
+def test_unknown_encoder_option_is_an_error(rd, monkeypatch):
+    codec, weights = fake_vqv_modules()  # encode_frames without rdo_strength (like the first release)
+    monkeypatch.setitem(sys.modules, "vqcodec.codec", codec)
+    monkeypatch.setitem(sys.modules, "vqcodec.weights", weights)
+    with pytest.raises(Exception, match="rdo_strength"):
+        rd.load_vqv(None, ["uniform"], 1, print, {"rdo_strength": 0.0})
+    hook = rd.load_vqv(None, ["uniform"], 1, print, {"rdo_strength": None})  # not set: not passed
+    assert hook.options == {} and hook.describe["encoder_defaults"] == {}
+
+
+def test_padded_clip_frames(rd):
+    class DS:  # vqcodec.data's eval layout: segments (source, start, stop), clips (segment, start)
+        segments = [(0, 128, 160), (1, 0, 65)]
+        clips = [(0, 128), (1, 0)]
+    assert rd._dataset_real_frames(DS(), 128) == [32, 65]
+    assert rd._dataset_real_frames(DS(), 32) == [32, 32]
