@@ -469,7 +469,8 @@ class FrameCache:
 
 def _resize_clip(x: np.ndarray, size: int) -> torch.Tensor:
     """uint8 (T, h, w, 3) -> uint8 torch (T, size, size, 3), antialiased bicubic."""
-    t = torch.from_numpy(np.ascontiguousarray(x))
+    # a read-only cache array is copied: torch must not share memory it could write to
+    t = torch.from_numpy(np.ascontiguousarray(x) if x.flags.writeable else np.array(x))
     if x.shape[1] == size and x.shape[2] == size:
         return t
     y = t.permute(0, 3, 1, 2).float()
