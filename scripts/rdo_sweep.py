@@ -1,12 +1,13 @@
 """How the copy decisions' rate-distortion strength trades bits for quality, on TRAINING clips.
 
     python scripts/rdo_sweep.py --model vqcodec/weights/vqv-cpu.pt --data corpus:data/corpus \
-        --cache-dir data/cache --clips 8 --run 4 --strengths 0 0.5 1 2 4
+        --cache-dir data/cache --clips 8 --run 4 --strengths 0 0.5 1 2 4 [--top-scales 1 16 64 256]
 
 Codes ``--clips`` single training clips (one GOP each) and runs of ``--run`` consecutive clips (one
-video of several GOPs) at every quality with each strength, and prints bpp / PSNR per quality and
-the BD-rate of each strength's curve against strength 0 (copy mode off). Used to choose the default
-``--rdo-strength``; validation clips are not used (they are for the benchmark).
+video of several GOPs) at every quality with each strength (and each scale of the top level's
+lambda, ``rdo.TOP_SCALE_WITH_BOTTOM``), and prints bpp / PSNR per quality and the BD-rate of each
+curve against the first one. Used to choose the default ``--rdo-strength`` and the top scale;
+validation clips are not used (they are for the benchmark).
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from vqcodec import codec
+from vqcodec import codec, rdo
 from vqcodec.metrics import psnr
 from vqcodec.prior_fitting import runs_of, training_clips
 from vqcodec.weights import load_model
@@ -30,6 +31,8 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=8)
     ap.add_argument("--run", type=int, default=4)
     ap.add_argument("--strengths", type=float, nargs="+", default=[0, 0.5, 1, 2, 4])
+    ap.add_argument("--top-scales", type=float, nargs="+", default=None,
+                    help="values of rdo.TOP_SCALE_WITH_BOTTOM to try (default: the shipped one)")
     ap.add_argument("--threads", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -44,7 +47,9 @@ def main() -> None:
     for name, vids in videos.items():
         print(f"\n{name} ({len(vids)} videos)")
         curves = {}
-        for s in a.strengths:
+        configs = [(s, ts) for ts in (a.top_scales or [rdo.TOP_SCALE_WITH_BOTTOM]) for s in a.strengths]
+        for s, ts in configs:
+            rdo.TOP_SCALE_WITH_BOTTOM = ts
             pts = []
             for q in model.qualities:
                 bits, err, px = 0, 0.0, 0
@@ -56,16 +61,17 @@ def main() -> None:
                     px += v[..., 0].size
                 mse = err / (3 * px)
                 pts.append((bits / px, 10 * np.log10(255 ** 2 / mse)))
-            curves[s] = pts
-            print(f"  strength {s:>4}: " + "  ".join(f"Q{q} {b:.4f}/{p:.2f}" for q, (b, p) in zip(model.qualities, pts)))
-        base = curves[a.strengths[0]]
-        for s in a.strengths[1:]:
+            curves[(s, ts)] = pts
+            print(f"  strength {s:>4}, top scale {ts:>5}: "
+                  + "  ".join(f"Q{q} {b:.4f}/{p:.2f}" for q, (b, p) in zip(model.qualities, pts)), flush=True)
+        base = curves[configs[0]]
+        for s in configs[1:]:
             try:
                 bd = bd_rate([p[0] for p in base], [p[1] for p in base], [p[0] for p in curves[s]],
                              [p[1] for p in curves[s]], method="akima")
             except Exception as e:  # noqa: BLE001
                 bd = float("nan")
-            print(f"  BD-rate of strength {s} vs {a.strengths[0]}: {bd:+.1f}%")
+            print(f"  BD-rate of (strength, top scale) {s} vs {configs[0]}: {bd:+.1f}%")
 
 
 if __name__ == "__main__":

@@ -246,7 +246,7 @@ class GopEncoder:
                     old = None if refresh[i] else self._ref_flags.get(lv.name)
                     fm = old.clone() if old is not None else CopyFlagModel()
                     self._ref_flags[lv.name] = fm
-                lam = self.strength * rdo.stage_lambda(lat[i], lv.stages)
+                lam = rdo.level_lambda(lat[i], lv.name, lv.stages, self.layout[-1].stages, self.strength)
                 level = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower)
                 decided[i][lv.name] = level
                 self._ref_levels[lv.name] = level

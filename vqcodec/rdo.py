@@ -16,7 +16,15 @@ block, so a latent error is that much pixel error (``scripts/rdo_check.py`` comp
 ``lambda`` is the operating point's own exchange rate between distortion and bits, measured on the
 GOP being coded: the latent distortion one more residual stage would remove per bit it would cost,
 ``(D(S) - D(S+1)) / log2(K)``, geometric-averaged with the same slope for the stage below. A user
-knob (``strength``) scales it; 0 turns copy mode off. Decisions use floats and only the encoder
+knob (``strength``) scales it; 0 turns copy mode off.
+
+The top level's latent error is a poor proxy when a bottom level is coded too: the bottom latent is
+computed from the top codes actually sent, so the bottom absorbs most of a top copy's error.
+Measured with ``scripts/rdo_check.py`` (one copy at a time, decoded): a bottom copy's pixel error
+follows its latent error (correlation 0.94), a top copy's hardly does (0.26-0.75) and costs 10-60x
+less pixel error per unit of latent error. So at operating points with bottom stages the top's
+lambda is scaled by :data:`TOP_SCALE_WITH_BOTTOM` (chosen on training clips with
+``scripts/rdo_sweep.py --top-scale``; README, "Copy mode"). Decisions use floats and only the encoder
 makes them: the decoder reads them from the bitstream.
 """
 from __future__ import annotations
@@ -30,6 +38,8 @@ from .codes import CodeLevel
 from .copy_flags import CopyFlagModel
 from .gop_coding import LevelLayout
 from .priors import Prior, SliceContext, extended_slices
+
+TOP_SCALE_WITH_BOTTOM = 64.0
 
 
 @dataclass
@@ -48,6 +58,12 @@ class LevelLatents:
         for s in range(idx.shape[0]):
             out += np.moveaxis(self.codebooks[s][idx[s]], -1, 0)
         return out
+
+
+def level_lambda(lat: LevelLatents, level: str, stages: int, bottom_stages: int, strength: float) -> float:
+    """The lambda of one level of one GOP (see the module docstring)."""
+    scale = TOP_SCALE_WITH_BOTTOM if level == "top" and bottom_stages > 0 else 1.0
+    return strength * scale * stage_lambda(lat, stages)
 
 
 def stage_lambda(lat: LevelLatents, stages: int) -> float:
