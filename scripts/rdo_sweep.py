@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from vqcodec import codec, rdo
-from vqcodec.metrics import psnr
 from vqcodec.prior_fitting import runs_of, training_clips
 from vqcodec.weights import load_model
 
@@ -69,7 +68,7 @@ def main() -> None:
             try:
                 bd = bd_rate([p[0] for p in base], [p[1] for p in base], [p[0] for p in curves[s]],
                              [p[1] for p in curves[s]], method="akima")
-            except Exception as e:  # noqa: BLE001
+            except Exception:  # noqa: BLE001 - too little overlap: report NaN
                 bd = float("nan")
             print(f"  BD-rate of (strength, top scale) {s} vs {configs[0]}: {bd:+.1f}%")
 

@@ -439,8 +439,8 @@ def _pad_cols(a: np.ndarray, n: int) -> np.ndarray:
 
 
 def _stream_order(name: str):
-    level, _, st = name.rpartition(".")
-    return (0 if level == "top" else 1, level, int(st) if st.isdigit() else 0)
+    level, stage = parse_stream_name(name) or (name, 0)
+    return (0 if level == "top" else 1, level, stage)
 
 
 def _default_weights() -> np.ndarray:
