@@ -175,3 +175,21 @@ def test_files_of_the_weights_before_a_prior_refit_still_decode(tmp_path):
     other = load_model(make_tiny_weights(tmp_path / "o.pt", seed=4))
     with pytest.raises(ModelMismatchError):
         codec.decode_bytes(data, model=other)
+
+
+def test_a_payload_that_runs_out_before_its_symbols_is_an_error(tiny_model):
+    """An exhausted rANS stream decodes zeros silently; the end check catches a short payload even
+    when the chunk's CRC is valid (a forged or truncated-and-rewritten chunk)."""
+    from vqcodec.entropy import EntropyError
+    from vqcodec.gop_coding import LevelLayout, decode_gop, encode_gop
+    from vqcodec.priors import UniformPrior
+
+    (g,) = _encoder_codes(tiny_model, synthetic_video(32, 32, 32, seed=5), rdo_strength=0)
+    layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g.codes.levels]
+    res = encode_gop(layout, UniformPrior(), g.codes, copy_mode=False, reference=None)
+    ok = decode_gop(layout, UniformPrior(), res.payload, res.counts, copy_mode=False, reference=None)
+    for a, b in zip(ok.codes.levels, g.codes.levels):
+        np.testing.assert_array_equal(a.indices, b.indices)
+    for short in (b"", res.payload[:4], res.payload[:len(res.payload) // 2]):
+        with pytest.raises(EntropyError):
+            decode_gop(layout, UniformPrior(), short, res.counts, copy_mode=False, reference=None)

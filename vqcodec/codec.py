@@ -403,7 +403,8 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
             raise VqvError(f"GOP {i} is predicted from GOP {i - 1}, which is not available")
         try:
             return decode_gop(layout, prior, chunk.payload, dict(zip(names, chunk.symbol_counts)),
-                              copy_mode=copy_mode, reference=ref if chunk.predicted else None)
+                              copy_mode=copy_mode, reference=ref if chunk.predicted else None,
+                              end_check=reader.version[0] >= 2)
         except EntropyError as e:
             ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
             raise EntropyError(f"GOP {i}{ctx}: {e}") from None

@@ -9,8 +9,14 @@ The payload of a GOP is one rANS stream holding, level by level (top, then botto
    each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`).
 
 Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
-:class:`SymbolChannel`: the encoder's records the symbols it is given, the decoder's pops them
-off the payload. So the two cannot drift apart, and any prior works without a codec change.
+channel: the encoder's (:class:`EncodeChannel`) records the symbols it is given, the decoder's
+(:class:`DecodeChannel`) pops them off the payload. So the two cannot drift apart, and any prior
+works without a codec change.
+
+A version-2 payload ends with :data:`END_CHECK`, two fixed bytes coded last: an rANS stream that
+runs out decodes zeros without complaint, so a payload too short for its symbols (a truncated or
+forged chunk that still has a valid CRC) is caught by the check instead of decoding into codes
+no encoder wrote. Together with "nothing left over" the payload must be used up exactly.
 """
 from __future__ import annotations
 
@@ -21,7 +27,11 @@ import numpy as np
 from .codes import CodeLevel, Codes, lower_stream, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, check_freqs, encode_streams
+from .entropy import uniform_freqs
 from .priors import Prior, SliceContext, extended_slices, grid_ratio
+
+END_CHECK = np.array([0xA5, 0x3C], np.int32)        # coded last in a version-2 payload (2 bytes)
+_BYTE_TABLE = uniform_freqs(256)
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,8 @@ class EncodeChannel:
             self.pairs.append((sym, tables))
         return sym
 
-    def payload(self) -> bytes:
-        return encode_streams(self.pairs)
+    def payload(self, end_check: bool = True) -> bytes:
+        return encode_streams(self.pairs + ([(END_CHECK, _BYTE_TABLE)] if end_check else []))
 
 
 def _ideal_bits(tables: np.ndarray, sym: np.ndarray) -> float:
@@ -100,8 +110,11 @@ class DecodeChannel:
         self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
         return sym
 
-    def finish(self) -> None:
-        self._dec.finish("wrong counts, wrong tables, damaged bytes or a damaged reference GOP")
+    def finish(self, end_check: bool = True) -> None:
+        causes = "wrong counts, wrong tables, damaged bytes or a damaged reference GOP"
+        if end_check and not np.array_equal(self._dec.pop(_BYTE_TABLE, END_CHECK.size), END_CHECK):
+            raise EntropyError(f"corrupt entropy-coded payload: it ends before its symbols do ({causes})")
+        self._dec.finish(causes)
 
 
 def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None, tuple[int, int, int] | None]]:
@@ -209,18 +222,19 @@ class _Labelled:
 
 
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
-               reference: GopReference | None) -> CodedGop:
+               reference: GopReference | None, end_check: bool = True) -> CodedGop:
+    """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes)
-    res.payload = ch.payload()
+    res.payload = ch.payload(end_check)
     res.bits = ch.bits
     return res
 
 
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
-               copy_mode: bool, reference: GopReference | None) -> CodedGop:
+               copy_mode: bool, reference: GopReference | None, end_check: bool = True) -> CodedGop:
     ch = DecodeChannel(payload)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts)
-    ch.finish()
+    ch.finish(end_check)
     res.bits = ch.bits
     return res
