@@ -221,3 +221,27 @@ def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
         assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
         if bs > 0:              # with no bottom code there is nothing for the path to carry
             assert not np.array_equal(out, plain.decode(plain.encode(frames, q)))
+
+
+def test_cpu_hq_preset_ladder():
+    """The wide preset: a real ladder from ~0.01 to ~0.5 bpp raw, every point more bits than the last."""
+    from vqcodec.inspect_model import model_info
+    cfg = get_config("cpu-hq")
+    assert cfg.linear_path and cfg.latent_dim == 64 and cfg.bottom_stages == 14
+    pts = cfg.operating_points
+    assert 8 <= len(pts) <= 12 and 1 <= cfg.default_quality <= len(pts)
+    assert all(0 <= nb <= cfg.bottom_stages and 1 <= nt <= cfg.top_stages for nt, nb in pts)
+    assert all(a[0] <= b[0] and a[1] <= b[1] and a != b for a, b in zip(pts, pts[1:]))
+    bpp = [b / (32 * 64 * 64) for _, b in sorted(raw_bits(cfg).items())]
+    assert all(x < y for x, y in zip(bpp, bpp[1:]))
+    assert 0.005 < bpp[0] < 0.015 and 0.45 < bpp[-1] < 0.6
+    # same network as `cpu` but the latent: the shipped weights' architecture is untouched
+    cpu = get_config("cpu")
+    assert cpu.latent_dim == 32 and cpu.bottom_stages == 6
+    assert (cfg.bottom_channels, cfg.decoder_channels, cfg.conv) == (cpu.bottom_channels, cpu.decoder_channels, cpu.conv)
+    info = model_info("cpu-hq")
+    assert [p["quality"] for p in info["operating_points"]] == list(range(1, len(pts) + 1))
+    assert info["latent_dim"] == 64 and info["stages"] == {"top": 4, "bottom": 14}
+    m = MSVQVAE(cfg)
+    assert m.latent_grids(32, 64, 64) == {"top": (4, 4, 4), "bottom": (8, 8, 8)}
+    assert m.bottom_quantizer.stages == 14 and m.lin_enc.weight.shape[0] == 64

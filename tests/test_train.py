@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec.train import TrainConfig, lr_at, sample_stages, train
+from vqcodec.train import TrainConfig, lr_at, sample_stages, train, val_score
 from vqcodec.model import get_config
 
 from conftest import synthetic_video
@@ -61,6 +61,33 @@ def test_resume_continues_the_same_run(tmp_path, clip_folder):
     assert float(s2) == float(s1) + 4
 
 
+def test_best_checkpoint_follows_validation_across_resume(tmp_path, clip_folder):
+    from vqcodec.weights import net_from_checkpoint
+    run = tmp_path / "run"
+    res = train(_tc(tmp_path, clip_folder, steps=6))
+    best = torch.load(run / "best.pt", weights_only=True)
+    assert "optimizer" not in best and best["best"]["metric"] == "mean_psnr"
+    train(_tc(tmp_path, clip_folder, steps=9, resume=True))
+    vals = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    vals = [v for v in vals if v["kind"] == "val"]
+    assert [v["step"] for v in vals] == [3, 6, 9]
+    scores = {v["step"]: val_score(v["points"]) for v in vals}
+    best = torch.load(run / "best.pt", weights_only=True)
+    want = max(scores, key=scores.get)
+    assert best["step"] == best["best"]["step"] == want == vals[-1]["best_step"]
+    assert best["best"]["score"] == pytest.approx(scores[want])
+    assert res["best_step"] in (3, 6)
+    net_from_checkpoint(run / "best.pt")      # loads as a checkpoint (what `vqv ship` reads)
+
+
+def test_val_score():
+    pts = {1: {"psnr": 20.0}, 2: {"psnr": 30.0}}
+    assert val_score(pts) == 25.0 and val_score(pts, "top_psnr") == 30.0
+    assert val_score({"1": {"psnr": 20.0}, "10": {"psnr": 31.0}, "2": {"psnr": 25.0}}, "top_psnr") == 31.0
+    with pytest.raises(ValueError, match="best_metric"):
+        val_score(pts, "nope")
+
+
 def test_resume_without_checkpoint_is_an_error(tmp_path, clip_folder):
     with pytest.raises(FileNotFoundError):
         train(_tc(tmp_path, clip_folder, resume=True))
@@ -75,6 +102,10 @@ def test_schedule_and_quantiser_dropout():
     seen = {sample_stages(cfg, random.Random(i)) for i in range(400)}
     assert (4, 0) in seen and (1, 0) in seen and (4, 6) in seen
     assert all(nt == cfg.top_stages for nt, nb in seen if nb > 0)
+    hq = get_config("cpu-hq")          # 14 bottom stages: the top-only steps keep their 1/7 share
+    draws = [sample_stages(hq, random.Random(i)) for i in range(2000)]
+    assert {nb for _, nb in draws} == set(range(hq.bottom_stages + 1))
+    assert 0.11 < sum(nb == 0 for _, nb in draws) / len(draws) < 0.18
 
 
 def test_ddp_gloo_two_processes(tmp_path, clip_folder):
@@ -147,9 +178,27 @@ def test_fresh_linear_path_model_starts_as_a_pca_code(tmp_path, clip_folder):
         init_linear_code(MSVQVAE(get_config("tiny")), clips)
 
 
+def test_linear_start_with_fresh_kmeans_subsets_per_stage():
+    from vqcodec.linear_init import init_linear_code, pixel_blocks
+    from vqcodec.model import MSVQVAE, uint8_to_input
+    torch.manual_seed(0)
+    net = MSVQVAE(get_config("tiny-linear")).eval()
+    clips = uint8_to_input(torch.from_numpy(np.stack([synthetic_video(8, 16, 16, seed=i) for i in range(6)])))
+    rep = init_linear_code(net, clips, kmeans_iters=3, fit_rows=200)
+    assert rep["kmeans_rows"] == 200 and rep["pca_rows"] == 6 * 4 * 4 * 4   # every block of the 4x4x4 grid
+    rows = pixel_blocks(clips.double(), net.cfg.bottom_factor)
+    mu = rows.mean(0)
+    basis = torch.linalg.svd(rows - mu, full_matrices=False).Vh[:net.cfg.latent_dim]
+    pca = ((rows - mu) @ basis.T @ basis + mu).float()     # the same PCA, from the covariance
+    with torch.no_grad():
+        out = pixel_blocks(net(clips, bypass=True).recon, net.cfg.bottom_factor)
+    assert torch.allclose(out, pca, atol=1e-4)
+
+
 def test_train_initialises_a_fresh_linear_path_model(tmp_path, clip_folder):
     train(_tc(tmp_path, clip_folder, config="tiny-linear", steps=2, val_every=2, ckpt_every=2))
     recs = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert recs[0]["kind"] == "init" and len(recs[0]["linear_code"]["residual_left_after_stage"]) == 2
+    assert recs[0]["linear_code"]["clips"]["random"] == 512   # augmented crops beside the centre crops
     ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert float(ck["model"]["lin_dec.weight"].abs().sum()) > 0

@@ -112,6 +112,17 @@ PRESETS: dict[str, ModelConfig] = {
         operating_points=((1, 0), (1, 1), (1, 2)), default_quality=2, clip_frames=8, clip_size=16),
 }
 PRESETS["tiny-linear"] = replace(PRESETS["tiny"], name="tiny-linear", linear_path=True)   # tests the linear path
+# The `cpu` network with a wider bottom latent and more bottom stages, for a ladder from ~0.01 to ~0.5 bpp.
+# Sized by measurement (scripts/width_sweep.py, docs/width_sweep.md: PCA of the 4x8x8 pixel blocks plus
+# k-means residual stages, fitted on training clips, PSNR on the validation clips): 64 dims beat 48 from
+# ~8 stages up (+0.2 dB at 12, +0.4 at 14) and 96 by 0.1-0.2 dB everywhere up to 16 stages, while the
+# unquantised ceiling rises from 28.9 (48) to 30.4 dB (64). 14 stages of 0.039 bpp raw put the top point
+# at 0.57 bpp raw (~0.5 after entropy coding); the linear start gives 28.4 dB there, so 30 dB needs
+# training to add ~1.6 dB. Only the decoder's first conv grows: decoding costs about the same as `cpu`.
+PRESETS["cpu-hq"] = ModelConfig(
+    name="cpu-hq", linear_path=True, latent_dim=64, bottom_stages=14,
+    operating_points=((2, 0), (4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (4, 6), (4, 8), (4, 10), (4, 12), (4, 14)),
+    default_quality=5)
 
 
 def get_config(name: str) -> ModelConfig:

@@ -22,6 +22,9 @@ from .losses import SSIMLoss, VGG16Perceptual, psnr_from_mse, reconstruction_los
 from .model import MSVQVAE, ModelConfig, get_config, uint8_to_input
 
 CHECKPOINT = "checkpoint.pt"
+# The best network so far by validation (see ``val_score``), beside the checkpoint: weights, config, step and
+# train_seconds (no optimiser state), so `vqv ship runs/X/best.pt ...` ships it like a checkpoint.
+BEST = "best.pt"
 
 
 @dataclass
@@ -54,8 +57,26 @@ class TrainConfig:
     weighting: str = "sqrt"            # sample sources by sqrt(length): one long animation must not dominate
     resume: bool = False
     init: str | None = None            # warm start from a weights file (e.g. the shipped model)
-    init_clips: int = 256              # training clips for the PCA + k-means start of a linear_path model
+    init_clips: int = 256              # centre-cropped training clips for the PCA + k-means start of a linear_path model
+    init_random_clips: int = 512       # ... plus this many random augmented training crops (the trainer's sampling)
+    init_fit_rows: int | None = 80_000  # each bottom stage's k-means on a fresh subset of this many blocks (None: one
+                                        # subset of 80k for all; see linear_init.init_linear_code)
     progress: bool = True
+    best_metric: str = "mean_psnr"     # what best.pt keeps: "mean_psnr" over all operating points, or "top_psnr"
+
+
+def val_score(points: dict, metric: str = "mean_psnr") -> float:
+    """One number per validation, higher is better, that picks ``best.pt``.
+
+    ``mean_psnr`` (the default): the mean PSNR over every operating point, so a run that buys quality at
+    the top of the ladder by losing it at the bottom is not taken as better. ``top_psnr``: the PSNR of
+    the highest operating point only.
+    """
+    if metric == "mean_psnr":
+        return float(np.mean([float(r["psnr"]) for r in points.values()]))
+    if metric == "top_psnr":
+        return float(points[max(points, key=int)]["psnr"])
+    raise ValueError(f"unknown best_metric {metric!r} (mean_psnr or top_psnr)")
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -72,15 +93,23 @@ def lr_at(step: int, tc: TrainConfig) -> float:
     return tc.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
 
 
+TOP_ONLY_SHARE = 1 / 7
+
+
 def sample_stages(cfg: ModelConfig, rng: random.Random) -> tuple[int, int]:
     """Quantiser dropout: how many (top, bottom) residual stages this step keeps.
 
     The same ``rng`` seed on every rank keeps DDP ranks in step. Bottom stages are uniform in
     0..S_b; with no bottom code the top level alone must carry the clip, at any of its stage counts.
+    With more than 6 bottom stages the no-bottom case keeps the 1/7 share of steps it has with 6 (the
+    other counts uniform in 1..S_b), so the top-only points (the ladder's low end) are not starved.
     """
     if cfg.single_level:
         return 0, rng.randint(1, cfg.bottom_stages)
-    nb = rng.randint(0, cfg.bottom_stages)
+    if cfg.bottom_stages <= 6:
+        nb = rng.randint(0, cfg.bottom_stages)
+    else:
+        nb = 0 if rng.random() < TOP_ONLY_SHARE else rng.randint(1, cfg.bottom_stages)
     nt = cfg.top_stages if nb > 0 else rng.randint(1, cfg.top_stages)
     return nt, nb
 
@@ -164,8 +193,10 @@ def train(tc: TrainConfig, log=print) -> dict:
     torch.manual_seed(tc.seed + rank)
     np.random.seed(tc.seed + rank)
 
+    val_score({"1": {"psnr": 0.0}}, tc.best_metric)   # a bad metric name fails now, not at the first validation
     out = Path(tc.out)
     ckpt_path = out / CHECKPOINT
+    best_path = out / BEST
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     state = None
@@ -198,7 +229,14 @@ def train(tc: TrainConfig, log=print) -> dict:
         # (linear_init.py); other ranks receive these weights when DDP broadcasts rank 0's state.
         init_ds = build_dataset(tc.data, "train", clip, cache, train=False, progress=False, ucf_split=tc.ucf_split)
         pick = np.linspace(0, len(init_ds) - 1, min(len(init_ds), tc.init_clips)).astype(int)
-        init_report = init_linear_code(model, uint8_to_input(torch.stack([init_ds[int(i)] for i in pick])))
+        init_x = [init_ds[int(i)] for i in pick]
+        if tc.init_random_clips:
+            rnd = build_dataset(tc.data, "train", clip, cache, train=True, samples_per_epoch=tc.init_random_clips,
+                                seed=tc.seed + 10_007, weighting=tc.weighting, ucf_split=tc.ucf_split, progress=False)
+            init_x += [rnd[i] for i in range(len(rnd))]
+        init_report = init_linear_code(model, uint8_to_input(torch.stack(init_x)), fit_rows=tc.init_fit_rows)
+        init_report["clips"] = {"centre": len(pick), "random": tc.init_random_clips}
+        del init_x
     opt = torch.optim.AdamW(model.parameters(), lr=tc.lr, weight_decay=tc.weight_decay, betas=(0.9, 0.99))
     step = 0
     if state is not None:
@@ -248,6 +286,25 @@ def train(tc: TrainConfig, log=print) -> dict:
         _atomic_save({"model": model.state_dict(), "optimizer": opt.state_dict(), "step": step,
                       "model_config": cfg.to_dict(), "train_config": asdict(tc),
                       "train_seconds": prior_seconds + time.time() - t_start}, ckpt_path)
+
+    # The best validation so far: best.pt itself is the record (it may be newer than checkpoint.pt).
+    best = {"score": -math.inf, "step": None}
+    if state is not None and best_path.is_file():
+        b = torch.load(best_path, map_location="cpu", weights_only=True).get("best", {})
+        if b.get("metric") == tc.best_metric:
+            best = {"score": float(b["score"]), "step": int(b["step"])}
+
+    def save_best(points: dict) -> None:
+        score = val_score(points, tc.best_metric)
+        if rank != 0 or not score > best["score"]:
+            return
+        best.update(score=score, step=step)
+        rec = {"metric": tc.best_metric, "score": score, "step": step,
+               "points": {str(q): {k: float(r[k]) for k in ("psnr", "ssim", "bpp_entropy")}
+                          for q, r in points.items()}}
+        _atomic_save({"model": model.state_dict(), "step": step, "model_config": cfg.to_dict(),
+                      "train_config": asdict(tc), "train_seconds": prior_seconds + time.time() - t_start,
+                      "best": rec}, best_path)
 
     def log_json(rec: dict) -> None:
         if rank == 0:
@@ -320,7 +377,9 @@ def train(tc: TrainConfig, log=print) -> dict:
                 save()
             if step % tc.val_every == 0 and rank == 0:
                 v = evaluate(model, val_clips)
-                log_json({"kind": "val", "step": step, "time": prior_seconds + time.time() - t_start, "points": v})
+                save_best(v)
+                log_json({"kind": "val", "step": step, "time": prior_seconds + time.time() - t_start, "points": v,
+                          tc.best_metric: val_score(v, tc.best_metric), "best_step": best["step"]})
                 if bar is not None:
                     bar.write(f"step {step} val " + "  ".join(
                         f"q{q}: {r['psnr']:.2f}dB/{r['ssim']:.3f}@{r['bpp_entropy']:.3f}bpp" for q, r in v.items()))
@@ -330,7 +389,8 @@ def train(tc: TrainConfig, log=print) -> dict:
         signal.signal(sig, h)
     if bar is not None:
         bar.close()
-    result = {"step": step, **last}
+    result = {"step": step, **last, "best_step": best["step"],
+              "best_score": best["score"] if best["step"] is not None else None}
     if world > 1:
         dist.barrier()
         dist.destroy_process_group()
