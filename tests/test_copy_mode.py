@@ -193,3 +193,15 @@ def test_a_payload_that_runs_out_before_its_symbols_is_an_error(tiny_model):
     for short in (b"", res.payload[:4], res.payload[:len(res.payload) // 2]):
         with pytest.raises(EntropyError):
             decode_gop(layout, UniformPrior(), short, res.counts, copy_mode=False, reference=None)
+
+
+def test_a_header_claiming_a_huge_coded_size_is_refused_before_decoding(tiny_model):
+    from vqcodec.formats import GopChunk, Header, VqvWriter
+
+    buf = io.BytesIO()
+    w = VqvWriter(buf)
+    w.write_chunk(GopChunk(index=0, frame_count=32, symbol_counts=(0, 0, 0), predicted=False, payload=b""))
+    w.finish(Header(model_digest=tiny_model.digest, source_width=16384, source_height=16384, coded_width=16384,
+                    coded_height=16384, frame_count=32, quality=1, prior="uniform"))
+    with pytest.raises(VqvError, match="exceeds 4096"):
+        codec.decode_bytes(buf.getvalue(), model=tiny_model)

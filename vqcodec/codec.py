@@ -40,6 +40,7 @@ PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "l
 # stops at the next refresh point. README ("Refresh points") has the measured cost of others.
 DEFAULT_REFRESH = 8
 DEFAULT_RDO_STRENGTH = 1.0
+MAX_CODED_SIDE = 4096   # the encoder codes at most this per side; a file claiming more is refused
 
 
 # ------------------------------------------------------------------------------------------ geometry
@@ -385,6 +386,10 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
     h = reader.header
     if h.gop_length != GOP_FRAMES:
         raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")
+    if max(h.coded_width, h.coded_height) > MAX_CODED_SIDE:
+        # bounded before anything is allocated: the entropy tables and the network scale with it
+        raise VqvError(f"coded size {h.coded_width}x{h.coded_height} exceeds {MAX_CODED_SIDE} per side "
+                       "(no vqv encoder writes that: damaged or hostile file)")
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     layout = gop_layout(model, h.quality, GOP_FRAMES, ph, pw)
     prior = _file_prior(reader, model, layout)

@@ -24,7 +24,7 @@ from .video_io import VideoWriter, open_video
 from .weights import CodecModel, load_model
 
 DEFAULT_SHORT_SIDE = 64
-MAX_SIDE = 4096
+MAX_SIDE = codec.MAX_CODED_SIDE
 
 
 # ------------------------------------------------------------------------------------------ options
@@ -196,10 +196,9 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count) as writer, \
                 _progress(progress, h.frame_count, "decode") as bar:
             for gop in codec.decode_gops(reader, model):
-                if scale_to_source:
-                    gop = codec.resize_frames(gop, ow, oh)
                 for frame in gop:
-                    writer.write(frame)
+                    # frame by frame: memory holds one output frame, however large the source was
+                    writer.write(codec.resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
                 n += len(gop)
                 bar.update(len(gop))
     seconds = time.perf_counter() - t0
