@@ -205,3 +205,11 @@ def test_a_header_claiming_a_huge_coded_size_is_refused_before_decoding(tiny_mod
                     coded_height=16384, frame_count=32, quality=1, prior="uniform"))
     with pytest.raises(VqvError, match="exceeds 4096"):
         codec.decode_bytes(buf.getvalue(), model=tiny_model)
+
+
+def test_info_of_a_damaged_file_still_shows_the_header(tiny_model, tmp_path):
+    data = codec.encode_frames(synthetic_video(64, 32, 32, seed=2), 16, model=tiny_model)
+    bad = tmp_path / "bad.vqv"
+    bad.write_bytes(_damage_payload(data, 1))
+    info = pipeline.file_info(bad, model=tiny_model)
+    assert info["frames"] == 64 and info["copy_stats"].startswith("unavailable (") and "GOP 1" in info["copy_stats"]

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.formats import VqvReader
+from vqcodec.formats import VqvFormatError, VqvReader
 
 from . import codec
+from .entropy import EntropyError
 from .errors import VqvError
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path
@@ -250,7 +251,11 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
         return {"copy_stats": "unavailable (the file was made with another model; pass --model)"}
     copied: dict[str, list[int]] = {}
     bits: dict[str, float] = {}
-    for _, codes, _, gop_bits in codec.read_gop_codes(reader, model):
+    try:
+        gops = list(codec.read_gop_codes(reader, model))
+    except (VqvError, VqvFormatError, EntropyError) as e:    # info still shows the header and index
+        return {"copy_stats": f"unavailable ({e})"}
+    for _, codes, _, gop_bits in gops:
         for lv in codes.levels:
             if lv.stages:
                 c = copied.setdefault(lv.name, [0, 0])
