@@ -207,9 +207,23 @@ def test_a_header_claiming_a_huge_coded_size_is_refused_before_decoding(tiny_mod
         codec.decode_bytes(buf.getvalue(), model=tiny_model)
 
 
-def test_info_of_a_damaged_file_still_shows_the_header(tiny_model, tmp_path):
+def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
+    """A chunk whose payload is cut short but whose CRC is valid (forged, not damaged in transit):
+    info still reports the header and index and says why it has no copy statistics."""
+    from vqcodec.formats import GopChunk, VqvWriter
+
     data = codec.encode_frames(synthetic_video(64, 32, 32, seed=2), 16, model=tiny_model)
-    bad = tmp_path / "bad.vqv"
-    bad.write_bytes(_damage_payload(data, 1))
-    info = pipeline.file_info(bad, model=tiny_model)
-    assert info["frames"] == 64 and info["copy_stats"].startswith("unavailable (") and "GOP 1" in info["copy_stats"]
+    reader = VqvReader(io.BytesIO(data))
+    buf = io.BytesIO()
+    w = VqvWriter(buf)
+    for c in reader:
+        w.write_chunk(GopChunk(c.index, c.frame_count, c.symbol_counts, c.predicted,
+                               c.payload[:4] if c.index == 1 else c.payload))
+    w.finish(reader.header)
+    forged = tmp_path / "forged.vqv"
+    forged.write_bytes(buf.getvalue())
+    info = pipeline.file_info(forged, model=tiny_model)
+    assert info["frames"] == 64 and info["copy_stats"].startswith("unavailable (GOP 1")
+    from vqcodec.entropy import EntropyError
+    with pytest.raises(EntropyError, match="GOP 1"):
+        codec.decode_bytes(buf.getvalue(), model=tiny_model)
