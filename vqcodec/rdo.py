@@ -95,8 +95,9 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
     """Copy decisions and resolved codes of one level of one GOP.
 
     ``reference`` is this level of the previous GOP (resolved, with its copy map) for a
-    predicted GOP, ``None`` for a refresh GOP. ``flag_model`` is the level's copy-decision model in the state the coder will have (advanced
-    here exactly as the coder will); ``None`` turns copying off. ``lower`` is the extended array
+    predicted GOP, ``None`` for a refresh GOP. ``flag_model`` is the level's copy-decision model
+    in the state the coder will have (advanced here exactly as the coder will advance it); ``None``
+    turns copying off. ``lower`` is the extended array
     and grid ratio of the stream conditioning this level's first stage (``top.0`` for the bottom),
     already resolved. Returns the level: resolved indices and copy map.
     """
@@ -105,7 +106,7 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
     nat = lat.codes[:s_n].astype(np.int64)
     q_nat = lat.dequantize(nat)
     copied = np.zeros((t_, h, w), bool)
-    ref_level = reference
+    ref_level = reference          # this level of the previous GOP, or None
     if s_n == 0 or flag_model is None:
         return CodeLevel(lv.name, lv.codebook_size, nat.astype(np.int32), copied)
     exts = [extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
