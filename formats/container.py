@@ -265,13 +265,24 @@ class VqvReader:
         body = src.read_at(istart, ilen, "index")
         if crc32(body, tail[:4]) != unpack_u32(tail, 4):
             self._diagnose("index or tail bytes")
+        want = self.header.gop_count
+        # Bound the claims before expanding anything: every chunk takes at least MIN_CHUNK_BYTES and
+        # every index entry 1..MAX_VARINT_BYTES bytes, so a hostile header or index cannot make the
+        # reader build millions of entries for a small file.
+        room = istart - start
+        if want * MIN_CHUNK_BYTES > room:
+            raise VqvFormatError(
+                f"the header (frame_count {self.header.frame_count}) implies {want} GOPs, but the file has room "
+                f"for at most {room // MIN_CHUNK_BYTES}"
+            )
+        if not want <= ilen <= want * MAX_VARINT_BYTES:
+            raise VqvFormatError(f"index of {ilen} bytes cannot list the {want} chunks the header implies")
         cur, entries = Cursor(body, "index"), []
         try:
-            while cur.remaining:
+            while cur.remaining and len(entries) <= want:
                 entries.append(cur.varint(f"entry of chunk {len(entries)}"))
         except ShortBuffer as e:
             raise VqvFormatError(f"malformed {e}") from None
-        want = self.header.gop_count
         if len(entries) != want:
             raise VqvFormatError(
                 f"index lists {len(entries)} chunks but the header (frame_count {self.header.frame_count}, "

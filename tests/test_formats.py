@@ -767,8 +767,20 @@ def test_forged_index_and_tail_lengths_refused(version):
         err, max_read = _recorded(forged)  # CRC-valid index, huge size
         assert max_read <= len(forged)
     forged = _assemble(hmap, chunks[:2], version)  # one entry missing
-    with pytest.raises(VqvFormatError, match="index lists 2 chunks"):
+    with pytest.raises(VqvFormatError, match="cannot list the 3 chunks"):
         read_vqv(io.BytesIO(forged))
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_claims_are_bounded_by_the_file_size_before_the_index_is_expanded(version):
+    """A header claiming a million GOPs, with a CRC-valid index of a million one-byte entries (1 MB),
+    is refused from the sizes alone: no list of a million entries is built."""
+    hmap = encode_header(_header(frame_count=32 * 1_000_000))
+    chunks = [encode_chunk(c) for c in SMALL_C]
+    n = 1_000_000
+    forged = _assemble(hmap, chunks, version, index=[9 << 1 | 1 if version == V2 else 9] * n)
+    with pytest.raises(VqvFormatError, match="room for at most"):
+        VqvReader(io.BytesIO(forged))
 
 
 @pytest.mark.parametrize("version", VERSIONS)
