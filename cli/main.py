@@ -36,11 +36,13 @@ def data_errors(fn):
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from vqcodec.errors import expected_errors  # noqa: PLC0415
+        from vqcodec.errors import OptionError, expected_errors  # noqa: PLC0415
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
+        except OptionError as e:           # a bad option value: a usage error, exit status 2
+            raise click.UsageError(_one_line(e)) from None
         except KeyboardInterrupt:
             click.echo("vqv: interrupted", err=True)
             sys.exit(130)

@@ -83,15 +83,25 @@ def test_bad_inputs_are_one_line_errors(tiny_weights, tmp_path, make, needle):
     assert not (tmp_path / "o.vqv").exists()
 
 
-def test_bad_options(tiny_weights, tmp_path, video_npy):
-    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--quality", "9")
-    assert code == 1 and "quality" in out
-    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--size", "wide")
-    assert code == 1 and "--size" in out
-    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--model", tiny_weights, "--fps", "0")
-    assert code == 1 and "frame rate" in out
-    code, out, _ = run("encode", video_npy, tmp_path / "o.vqv", "--prior", "magic")
-    assert code == 2
+def test_bad_option_values_are_usage_errors(tiny_weights, tmp_path, video_npy):
+    """An invalid option value exits with the usage status 2 and one clear error line; no output is
+    written and nothing crashes (``--threads 100000`` once ended in a segmentation fault)."""
+    out_file = tmp_path / "o.vqv"
+    for args, word in ((("--quality", "9"), "quality"), (("--size", "wide"), "--size"), (("--fps", "0"), "frame rate"),
+                       (("--fps", "nan"), "frame rate"), (("--threads", "0"), "--threads"),
+                       (("--threads", "100000"), "--threads"), (("--rdo-strength", "-1"), "rdo-strength"),
+                       (("--refresh", "-2"), "refresh"), (("--prior", "magic"), "prior")):
+        code, out, _ = run("encode", video_npy, out_file, "--model", tiny_weights, *args)
+        assert code == 2 and word in out and "Traceback" not in out, (args, out)
+        assert not out_file.exists()
+
+
+def test_an_npz_named_npy_is_a_clear_error(tiny_weights, tmp_path):
+    fake = tmp_path / "frames.npy"
+    with open(fake, "wb") as f:
+        np.savez(f, a=np.zeros((4, 16, 16, 3), np.uint8))
+    code, out, _ = run("encode", fake, tmp_path / "o.vqv", "--model", tiny_weights)
+    assert code == 1 and ".npz archive" in out
 
 
 def test_decode_errors(encoded, tiny_weights, tmp_path):

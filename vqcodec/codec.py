@@ -25,7 +25,7 @@ from . import rdo
 from .codes import CodeLevel, Codes, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
-from .errors import ModelMismatchError, VqvError
+from .errors import ModelMismatchError, OptionError, VqvError
 from .gop_coding import CodedGop, GopReference, LevelLayout, decode_gop, encode_gop
 from .learned_prior import LearnedPrior, load_learned
 from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
@@ -185,9 +185,9 @@ class GopEncoder:
                  rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                  on_gop: Callable[[np.ndarray, int, Codes], None] | None = None) -> None:
         if not rdo_strength >= 0 or rdo_strength == float("inf"):
-            raise VqvError(f"--rdo-strength must be a finite number >= 0, got {rdo_strength}")
+            raise OptionError(f"--rdo-strength must be a finite number >= 0, got {rdo_strength}")
         if refresh < 0:
-            raise VqvError(f"--refresh must be >= 0, got {refresh}")
+            raise OptionError(f"--refresh must be >= 0, got {refresh}")
         self.model, self.quality = model, quality
         self.width, self.height = width, height
         self.pw, self.ph = padded_size(width, height, model.cfg.stride)

@@ -6,6 +6,10 @@ class VqvError(Exception):
     """Base for codec-level errors (model mismatch, bad options, unusable input)."""
 
 
+class OptionError(VqvError):
+    """A value given for an option is invalid (the CLI exits with the usage status, 2)."""
+
+
 class ModelMismatchError(VqvError):
     """The .vqv file was made with other weights than the ones given for decoding."""
 

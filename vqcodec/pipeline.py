@@ -18,7 +18,7 @@ from vqcodec.formats import VqvFormatError, VqvReader
 
 from . import codec
 from .entropy import EntropyError
-from .errors import VqvError
+from .errors import OptionError, VqvError
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path
 from .video_io import VideoWriter, open_video
@@ -26,6 +26,7 @@ from .weights import CodecModel, load_model
 
 DEFAULT_SHORT_SIDE = 64
 MAX_SIDE = codec.MAX_CODED_SIDE
+MAX_THREADS = 256       # torch's thread pool crashes (SIGSEGV) when asked for ~100,000 threads
 
 
 # ------------------------------------------------------------------------------------------ options
@@ -36,9 +37,9 @@ def parse_fps(value: str | float | Fraction | None) -> Fraction | None:
     try:
         f = Fraction(str(value)).limit_denominator(1_000_000)
     except (ValueError, ZeroDivisionError):
-        raise VqvError(f"bad frame rate {value!r} (use e.g. 16, 29.97 or 30000/1001)") from None
+        raise OptionError(f"bad frame rate {value!r} (use e.g. 16, 29.97 or 30000/1001)") from None
     if not 0 < f <= 1000:
-        raise VqvError(f"frame rate {value} out of range (0, 1000]")
+        raise OptionError(f"frame rate {value} out of range (0, 1000]")
     return f
 
 
@@ -63,9 +64,9 @@ def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[i
         w_s, h_s = size.lower().split("x")
         w, h = int(w_s), int(h_s)
     except ValueError:
-        raise VqvError(f"bad --size {size!r} (use WxH, e.g. 96x64, or native)") from None
+        raise OptionError(f"bad --size {size!r} (use WxH, e.g. 96x64, or native)") from None
     if not (1 <= w <= MAX_SIDE and 1 <= h <= MAX_SIDE):
-        raise VqvError(f"--size {size} out of range (1..{MAX_SIDE} per side)")
+        raise OptionError(f"--size {size} out of range (1..{MAX_SIDE} per side)")
     return w, h
 
 
@@ -74,8 +75,8 @@ def _threads(n: int | None):
     if n is None:
         yield
         return
-    if n < 1:
-        raise VqvError("--threads must be at least 1")
+    if not 1 <= n <= MAX_THREADS:
+        raise OptionError(f"--threads must be in 1..{MAX_THREADS}, got {n}")
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -104,7 +105,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         model = model or load_model(model_path)
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
-            raise VqvError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
+            raise OptionError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
         info, frames = open_video(input, fps=parse_fps(fps))
         cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
         quality_acc = QualityAccumulator()

@@ -231,6 +231,10 @@ def _open_npy(path: Path, fps, src_fps):
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise VideoError(f"{path}: not a readable .npy array ({_one_line(e)})") from None
+    if not isinstance(arr, np.ndarray):               # np.load opens an .npz archive whatever its name
+        if hasattr(arr, "close"):
+            arr.close()
+        raise VideoError(f"{path}: an .npz archive, not a .npy array (save the frames with numpy.save)")
     if arr.dtype != np.uint8:
         raise VideoError(f"{path}: .npy video must be uint8, got {arr.dtype}")
     if arr.ndim != 4 or arr.shape[-1] != 3:
