@@ -306,3 +306,19 @@ def test_overwrite_existing_output(tmp_path):
     clip = make_clip(seed=2)
     write(p, clip, frame_count=T)
     assert np.array_equal(np.load(p), clip)
+
+
+def test_16_bit_png_frames_are_scaled_not_clipped(tmp_path):
+    from PIL import Image
+
+    from vqcodec.video_io import open_video
+
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    ramp = (np.arange(64)[None, :] * 1024).astype(np.uint16).repeat(16, 0)   # 64 levels over 0..64512
+    for i in range(3):
+        Image.fromarray(ramp).save(folder / f"{i:06d}.png")
+    info, frames = open_video(folder)
+    f = next(iter(frames))
+    assert f.dtype == np.uint8 and len(np.unique(f)) == 64          # clipping left 2 values
+    np.testing.assert_array_equal(f[0, :, 0], (np.arange(64) * 1024) >> 8)

@@ -159,6 +159,11 @@ def _read_png(path: Path) -> np.ndarray:
 
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I"):
+                # 16-bit grey (Pillow's "I;16*" or "I"): scale to 8 bits; convert("RGB") would clip
+                # everything above 255 (a 1024-level ramp became 5 values)
+                g = (np.clip(np.asarray(im, dtype=np.int64), 0, 65535) >> 8).astype(np.uint8)
+                return np.repeat(g[..., None], 3, axis=2)
             if im.mode != "RGB":
                 im = im.convert("RGBA").convert("RGB") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
             return np.asarray(im, dtype=np.uint8).copy()
