@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -58,6 +59,16 @@ def data_errors(fn):
 @click.version_option(package_name="vqv")
 def main() -> None:
     """vqv: a neural video codec (multi-scale space-time VQ-VAE + rANS bitstream)."""
+    # SIGTERM / SIGHUP unwind like Ctrl-C: every partial output and temporary file is removed by the
+    # context managers that own them, instead of being left behind by an abrupt exit.
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _exit_on_signal)
+
+
+def _exit_on_signal(signum, frame) -> None:
+    click.echo(f"vqv: stopped by signal {signal.Signals(signum).name}", err=True)
+    raise SystemExit(128 + signum)
 
 
 # --------------------------------------------------------------------------------------------- codec

@@ -146,3 +146,31 @@ def test_ship_points_option_is_parsed_and_checked(tmp_path):
     code, out, _ = run("ship", tmp_path / "none.pt", "--out", tmp_path / "w.pt", "--data", f"folder:{tmp_path}",
                        "--points", "4;x")
     assert code == 2 and "--points" in out and "Traceback" not in out
+
+
+def test_sigterm_during_a_decode_leaves_nothing_behind(tiny_weights, tmp_path):
+    import os
+    import signal
+    import time
+
+    from vqcodec import codec
+    from vqcodec.weights import load_model
+
+    from conftest import synthetic_video
+
+    src = tmp_path / "long.vqv"
+    src.write_bytes(codec.encode_frames(synthetic_video(32 * 24, 32, 32, seed=1), 16, model=load_model(tiny_weights)))
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    p = subprocess.Popen([sys.executable, "-m", "vqcodec.cli.main", "decode", str(src), str(out_dir / "v.npy"),
+                          "--model", str(tiny_weights), "-q"], stderr=subprocess.PIPE, text=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(out_dir.iterdir()):   # wait until the decode writes
+        time.sleep(0.02)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=60)
+    if p.returncode == 0:
+        pytest.skip("the decode finished before the signal arrived")
+    assert p.returncode == 128 + signal.SIGTERM and "stopped by signal SIGTERM" in err and "Traceback" not in err
+    assert list(out_dir.iterdir()) == []
