@@ -106,7 +106,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
     report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                   measure_quality=psnr, threads=threads,
-                                  progress=not quiet)
+                                  progress=not quiet, overwrite=force)
     _emit(report, as_json, quiet, reports.format_encode)
 
 
@@ -128,7 +128,7 @@ def decode(input, output, model_path, scale_to_source, threads, force, quiet, as
 
     _refuse_overwrite(output, force)
     report = pipeline.decode_file(input, output, model_path=model_path, scale_to_source=scale_to_source,
-                                  threads=threads, progress=not quiet)
+                                  threads=threads, progress=not quiet, overwrite=force)
     _emit(report, as_json, quiet, reports.format_decode)
 
 

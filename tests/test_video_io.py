@@ -322,3 +322,31 @@ def test_16_bit_png_frames_are_scaled_not_clipped(tmp_path):
     f = next(iter(frames))
     assert f.dtype == np.uint8 and len(np.unique(f)) == 64          # clipping left 2 values
     np.testing.assert_array_equal(f[0, :, 0], (np.arange(64) * 1024) >> 8)
+
+
+def test_an_output_that_appears_meanwhile_is_not_replaced_without_force(tmp_path):
+    """The CLI checks OUT at the start; a file created there while vqv works must survive too."""
+    from fractions import Fraction
+
+    from vqcodec.fsutil import atomic_path
+    from vqcodec.video_io import VideoError, VideoWriter
+
+    out = tmp_path / "o.vqv"
+    with pytest.raises(FileExistsError, match="appeared"):
+        with atomic_path(out, overwrite=False) as tmp:
+            tmp.write_bytes(b"new")
+            out.write_bytes(b"theirs")                 # someone else's file, mid-run
+    assert out.read_bytes() == b"theirs" and [p.name for p in tmp_path.iterdir()] == ["o.vqv"]
+    with atomic_path(out, overwrite=True) as tmp:      # -f: replaced
+        tmp.write_bytes(b"new")
+    assert out.read_bytes() == b"new"
+    for name in ("v.npy", "v.mp4"):
+        target = tmp_path / name
+        w = VideoWriter(target, 16, 16, Fraction(16), frame_count=2, overwrite=False)
+        for _ in range(2):
+            w.write(np.zeros((16, 16, 3), np.uint8))
+        target.write_bytes(b"theirs")
+        with pytest.raises(VideoError, match="appeared"):
+            w.close()
+        assert target.read_bytes() == b"theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["o.vqv", "v.mp4", "v.npy"]

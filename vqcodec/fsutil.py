@@ -8,12 +8,32 @@ from pathlib import Path
 from typing import Iterator
 
 
+def commit_file(tmp: str | Path, path: str | Path, *, overwrite: bool = True) -> None:
+    """Move a finished temporary file to ``path``. With ``overwrite=False`` a file that appeared at
+    ``path`` meanwhile (after the caller checked) is not replaced: :class:`FileExistsError`, and the
+    temporary stays for the caller to remove. The hard link makes check-and-create one step."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -f)") from None
+    except OSError:               # a filesystem without hard links: check, then rename
+        if os.path.lexists(path):
+            raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -f)") from None
+        os.replace(tmp, path)
+        return
+    os.unlink(tmp)
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed.
+def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success it becomes ``path``, on error it is removed.
 
     A crash or a failed write never leaves a half-written file where the user's (or a cache's)
-    file was, and concurrent writers of the same file each produce a complete one.
+    file was, and concurrent writers of the same file each produce a complete one. With
+    ``overwrite=False`` an existing ``path`` is never replaced (see :func:`commit_file`).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -22,7 +42,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
-        os.replace(tmp, path)
+        commit_file(tmp, path, overwrite=overwrite)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)

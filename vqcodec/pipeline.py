@@ -96,7 +96,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = codec.DEFAULT_RDO_STRENGTH, refresh: int = codec.DEFAULT_REFRESH,
                 measure_quality: bool = False, threads: int | None = None,
-                progress: bool = True, model: CodecModel | None = None) -> dict:
+                progress: bool = True, model: CodecModel | None = None, overwrite: bool = True) -> dict:
     output = Path(output)
     if output.suffix.lower() != ".vqv":
         raise VqvError(f"output {output} should end in .vqv")
@@ -125,7 +125,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         if n == 0:
             raise VqvError(f"{input}: empty video")
         gops = enc.finish()
-        with atomic_path(output) as tmp, open(tmp, "wb") as f:
+        with atomic_path(output, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
             stats = codec.write_container(f, model, q, gops, prior_kind=prior,
                                           source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
                                           copy_mode=enc.copy_mode, refresh=refresh)
@@ -183,7 +183,8 @@ def _open_reader(path: str | Path):
 
 def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path | None = None,
                 scale_to_source: bool = False, threads: int | None = None, progress: bool = True,
-                model: CodecModel | None = None) -> dict:
+                model: CodecModel | None = None, overwrite: bool = True) -> dict:
+    """``overwrite=False``: an output that appears while decoding is not replaced (the CLI without -f)."""
     t0 = time.perf_counter()
     f, reader = _open_reader(input)
     with f, _threads(threads):
@@ -195,7 +196,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
         fps = Fraction(h.fps_num, h.fps_den)
         n = 0
-        with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count) as writer, \
+        with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer, \
                 _progress(progress, h.frame_count, "decode") as bar:
             for gop in codec.decode_gops(reader, model):
                 for frame in gop:

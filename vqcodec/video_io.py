@@ -44,6 +44,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .fsutil import commit_file
+
 __all__ = [
     "VideoError",
     "VideoInfo",
@@ -428,8 +430,9 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction, *,
-                 frame_count: int | None = None) -> None:
+                 frame_count: int | None = None, overwrite: bool = True) -> None:
         self.path = Path(path)
+        self.overwrite = overwrite          # False: a file that appears at ``path`` meanwhile is kept
         self.width = int(width)
         self.height = int(height)
         if self.width <= 0 or self.height <= 0:
@@ -609,7 +612,7 @@ class VideoWriter:
                     self._container.mux(pkt)
                 self._container.close()
                 self._container = None
-                os.replace(self._tmp, self.path)
+                commit_file(self._tmp, self.path, overwrite=self.overwrite)
                 self._tmp = None
         except VideoError:
             self.abort()
@@ -638,7 +641,7 @@ class VideoWriter:
                 shutil.copyfileobj(src, out, 1 << 20)
             raw.unlink()
             self._raw = None
-        os.replace(self._tmp, self.path)
+        commit_file(self._tmp, self.path, overwrite=self.overwrite)
         self._tmp = None
 
     def _finish_png(self) -> None:
