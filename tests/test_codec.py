@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from vqcodec import codec, pipeline
-from vqcodec.codes import Codes
 from vqcodec.errors import ModelMismatchError, VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
 
@@ -34,7 +33,8 @@ def test_round_trip_matches_model_decode_exactly(tiny_model):
         assert out.shape == frames.shape and out.dtype == np.uint8
         # what the decoder produces is exactly the network's decoding of the encoder's codes
         codes = _encoder_codes(tiny_model, frames, q)
-        ref = tiny_model.net.decode(Codes.stack(codes))
+        with codec.network_pool():              # the decoder's way: each GOP alone, one thread per op
+            ref = [tiny_model.net.decode(c) for c in codes]
         expect = np.concatenate([ref[0], ref[1][:8]])[:, :48, :40]
         np.testing.assert_array_equal(out, expect)
 
@@ -149,20 +149,28 @@ def test_crc_error_names_the_gop(tiny_model):
         codec.decode_bytes(bytes(data), model=tiny_model)
 
 
-def test_identical_bytes_with_one_and_two_threads(tiny_weights, tmp_path, video_npy):
+def test_identical_bytes_and_pixels_for_any_thread_count(tiny_weights, tmp_path):
+    """Every GOP goes through the network alone with single-threaded ops (codec.network_pool), so
+    --threads changes speed, never the file or the decoded frames."""
+    src = tmp_path / "v.npy"
+    np.save(src, synthetic_video(32 * 5 + 7, 40, 48, seed=8))
     script = (
-        "import sys, torch; torch.set_num_threads(int(sys.argv[1]));"
+        "import sys, hashlib, numpy as np, torch; torch.set_num_threads(int(sys.argv[1]));"
         "from vqcodec import pipeline;"
-        "pipeline.encode_file(sys.argv[2], sys.argv[3], model_path=sys.argv[4], progress=False)"
+        "pipeline.encode_file(sys.argv[2], sys.argv[3], model_path=sys.argv[4], progress=False);"
+        "pipeline.decode_file(sys.argv[3], sys.argv[3] + '.npy', model_path=sys.argv[4], progress=False);"
+        "print(hashlib.sha256(np.load(sys.argv[3] + '.npy').tobytes()).hexdigest())"
     )
-    outs = []
-    for n in (1, 2):
+    outs, pixels = [], []
+    for n in (1, 2, 3):
         out = tmp_path / f"t{n}.vqv"
         env = {**os.environ, "OMP_NUM_THREADS": str(n)}
-        subprocess.run([sys.executable, "-c", script, str(n), str(video_npy), str(out), str(tiny_weights)],
-                       check=True, env=env, timeout=300)
+        r = subprocess.run([sys.executable, "-c", script, str(n), str(src), str(out), str(tiny_weights)],
+                           check=True, env=env, timeout=300, capture_output=True, text=True)
         outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
+        pixels.append(r.stdout.strip().splitlines()[-1])
+    assert outs[0] == outs[1] == outs[2]
+    assert pixels[0] == pixels[1] == pixels[2]
 
 
 def test_memory_does_not_grow_with_video_length(tiny_weights, tmp_path):

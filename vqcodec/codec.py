@@ -10,7 +10,9 @@ pipeline (reading videos, resizing, reports) is ``pipeline.py``.
 """
 from __future__ import annotations
 
+import contextlib
 import io
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
@@ -33,7 +35,7 @@ from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, Stream
 from .weights import CodecModel
 
 GOP_FRAMES = 32
-ENCODE_BATCH = 4        # GOPs per forward pass: amortises per-call overhead without much memory
+ENCODE_BATCH = 4        # GOPs analysed per round (spread over the worker threads), decided in order
 PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
 # A refresh GOP every 8 GOPs (256 frames, 16 s at 16 fps; x264's default keyint is 250 frames).
 # Seeking decodes at most 7 earlier GOPs' *codes* (entropy decoding only, no network), and damage
@@ -66,6 +68,26 @@ def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
     down = height < frames.shape[1] or width < frames.shape[2]
     y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=down)
     return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+# ------------------------------------------------------------------------------------------ network runs
+
+@contextlib.contextmanager
+def network_pool() -> Iterator[ThreadPoolExecutor]:
+    """Worker threads for the network, one GOP each, every op single-threaded.
+
+    The same output for any thread count: a conv's result can depend on how many threads split
+    it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
+    one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
+    as many workers as torch had threads (``--threads``).
+    """
+    workers = max(1, torch.get_num_threads())
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(workers)
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -220,37 +242,41 @@ class GopEncoder:
         if not self._pending:
             return
         net = self.model.net
-        x, h_b, z_t = net.analyse(np.stack([g for g, _ in self._pending]))
-        first = len(self.gops)
-        refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
-        decided: list[dict[str, CodeLevel]] = [{} for _ in self._pending]
-        ref_top: list[CodeLevel | None] = []
-        top_idx = None
-        for lv in self.layout:                       # top first: the bottom latent depends on it
-            if lv.name == "bottom":
-                if z_t is not None:
-                    top_idx = torch.from_numpy(np.stack([d["top"].indices for d in decided]).astype(np.int64))
-                lat = _level_latents(net.bottom_quantizer, net.bottom_latent(x, h_b, top_idx))
-            else:
-                lat = _level_latents(net.top_quantizer, z_t)
-            for i in range(len(self._pending)):
-                ref = None if refresh[i] else self._ref_levels.get(lv.name)
-                if lv.name == "top":
-                    ref_top.append(ref)
-                lower = None
-                if lv.name == "bottom" and "top" in decided[i] and decided[i]["top"].stages:
-                    top = decided[i]["top"]
-                    lower = (extended_slices(top.indices[0], None if ref_top[i] is None else ref_top[i].indices[0],
-                                             top.grid), grid_ratio(lv.grid, top.grid))
-                fm = None
-                if self.copy_mode and lv.stages:
-                    old = None if refresh[i] else self._ref_flags.get(lv.name)
-                    fm = old.clone() if old is not None else CopyFlagModel()
-                    self._ref_flags[lv.name] = fm
-                lam = rdo.level_lambda(lat[i], lv.name, lv.stages, self.layout[-1].stages, self.strength)
-                level = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower)
-                decided[i][lv.name] = level
-                self._ref_levels[lv.name] = level
+        with network_pool() as pool:
+            analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (x, h_b, z_t) per GOP
+            first = len(self.gops)
+            refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
+            decided: list[dict[str, CodeLevel]] = [{} for _ in self._pending]
+            ref_top: list[CodeLevel | None] = []
+            for lv in self.layout:                       # top first: the bottom latent depends on it
+                if lv.name == "bottom":
+                    def bottom(i: int):
+                        x, h_b, z_t = analysed[i]
+                        top_idx = None if z_t is None else \
+                            torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
+                        return _level_latents(net.bottom_quantizer, net.bottom_latent(x, h_b, top_idx))[0]
+                    lat = list(pool.map(bottom, range(len(self._pending))))
+                else:
+                    lat = list(pool.map(lambda a: _level_latents(net.top_quantizer, a[2])[0], analysed))
+                for i in range(len(self._pending)):
+                    ref = None if refresh[i] else self._ref_levels.get(lv.name)
+                    if lv.name == "top":
+                        ref_top.append(ref)
+                    lower = None
+                    if lv.name == "bottom" and "top" in decided[i] and decided[i]["top"].stages:
+                        top = decided[i]["top"]
+                        lower = (extended_slices(top.indices[0], None if ref_top[i] is None else ref_top[i].indices[0],
+                                                 top.grid), grid_ratio(lv.grid, top.grid))
+                    fm = None
+                    if self.copy_mode and lv.stages:
+                        old = None if refresh[i] else self._ref_flags.get(lv.name)
+                        fm = old.clone() if old is not None else CopyFlagModel()
+                        self._ref_flags[lv.name] = fm
+                    lam = rdo.level_lambda(lat[i], lv.name, lv.stages, self.layout[-1].stages, self.strength)
+                    level = rdo.decide_level(lv, lat[i], self.prior, reference=ref, flag_model=fm, lam=lam,
+                                             lower=lower)
+                    decided[i][lv.name] = level
+                    self._ref_levels[lv.name] = level
         for i, (gop, n) in enumerate(self._pending):
             codes = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
                                 for lv in (decided[i][lv.name] for lv in self.layout)))
@@ -436,22 +462,24 @@ def _frame_count(reader: VqvReader, i: int) -> int:
 
 
 def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
-    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; batches GOPs through the network."""
+    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; ``ENCODE_BATCH`` GOPs at a time
+    through the network, each alone on one worker (see :func:`network_pool`)."""
     h = reader.header
     batch: list[tuple[Codes, int]] = []
 
-    def run(items):
-        frames = model.net.decode(Codes.stack([c for c, _ in items]))
+    def run(pool, items):
+        frames = pool.map(lambda item: model.net.decode(item[0]), items)
         for f, (_, n) in zip(frames, items):
             yield f[:n, :h.coded_height, :h.coded_width]
 
-    for g in read_gop_codes(reader, model):
-        batch.append((g.codes, g.frames))
-        if len(batch) == ENCODE_BATCH:
-            yield from run(batch)
-            batch = []
-    if batch:
-        yield from run(batch)
+    with network_pool() as pool:
+        for g in read_gop_codes(reader, model):
+            batch.append((g.codes, g.frames))
+            if len(batch) == ENCODE_BATCH:
+                yield from run(pool, batch)
+                batch = []
+        if batch:
+            yield from run(pool, batch)
 
 
 # ------------------------------------------------------------------------------------------ in memory
