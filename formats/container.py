@@ -166,11 +166,19 @@ class _Source:
             except (OSError, ValueError):
                 pass
         chunks = []
+        head = b""
         while True:
             b = fileobj.read(1 << 20)
             if not b:
                 break
             chunks.append(bytes(b))
+            if len(head) < len(MAGIC):
+                # check the magic before reading on: a pipe of something else is refused at once
+                # instead of being read whole into memory first
+                head = (head + bytes(b))[: len(MAGIC)]
+                if head != MAGIC[: len(head)]:
+                    raise NotVqvError(
+                        f"not a .vqv file (starts with bytes {head.hex()}, expected {MAGIC.hex()})")
         self._f = io.BytesIO(b"".join(chunks))
         self._base = 0
         self.size = len(self._f.getbuffer())

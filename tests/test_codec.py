@@ -200,3 +200,23 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
         growth[n] = int(r.stdout.strip().splitlines()[-1])   # KiB
     # 32x more frames: the extra peak memory stays far below the 25 MB the frames would take
     assert growth[2048] - growth[64] < 12_000, growth
+
+
+def test_scale_to_source_refuses_an_absurd_source_size(tiny_model, tmp_path):
+    from vqcodec.formats import Header, VqvReader, VqvWriter
+
+    data = codec.encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
+    reader = VqvReader(io.BytesIO(data))
+    h = reader.header
+    buf = io.BytesIO()
+    w = VqvWriter(buf)
+    for c in reader:
+        w.write_chunk(c)
+    w.finish(Header(**{**h.__dict__, "source_width": 60000, "source_height": 60000}))
+    src = tmp_path / "huge.vqv"
+    src.write_bytes(buf.getvalue())
+    with pytest.raises(VqvError, match="exceeds 8192"):
+        pipeline.decode_file(src, tmp_path / "o.npy", model=tiny_model, scale_to_source=True, progress=False)
+    assert not (tmp_path / "o.npy").exists()
+    pipeline.decode_file(src, tmp_path / "o.npy", model=tiny_model, progress=False)   # coded size: fine
+    assert np.load(tmp_path / "o.npy").shape == (8, 16, 16, 3)

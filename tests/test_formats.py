@@ -910,3 +910,26 @@ def test_writer_rejects_inconsistent_input():
         VqvWriter(io.BytesIO()).write_chunk(GopChunk(0, 1, (-1,), False, b""))
     with pytest.raises(ValueError, match="predicted must be a bool"):
         VqvWriter(io.BytesIO()).write_chunk(GopChunk(0, 1, (), 1, b""))
+
+
+def test_a_pipe_of_something_else_is_refused_after_its_first_block():
+    """A non-seekable stream is read into memory only once its first bytes are the magic."""
+    class Endless(io.RawIOBase):
+        def __init__(self) -> None:
+            self.read_bytes = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def seekable(self) -> bool:
+            return False
+
+        def read(self, n: int = -1) -> bytes:
+            n = 1 << 20 if n is None or n < 0 else n
+            self.read_bytes += n
+            return b"\0" * n
+
+    src = Endless()
+    with pytest.raises(NotVqvError):
+        VqvReader(src)
+    assert src.read_bytes <= 1 << 20

@@ -26,6 +26,7 @@ from .weights import CodecModel, load_model
 
 DEFAULT_SHORT_SIDE = 64
 MAX_SIDE = codec.MAX_CODED_SIDE
+MAX_SOURCE_SIDE = 8192  # --scale-to-source: 8K video fits; a header claiming 65535x65535 does not
 MAX_THREADS = 256       # torch's thread pool crashes (SIGSEGV) when asked for ~100,000 threads
 
 
@@ -194,6 +195,9 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         model = model or load_model(model_path)
         codec.check_model(h, model)
         ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
+        if scale_to_source and max(ow, oh) > MAX_SOURCE_SIDE:
+            raise VqvError(f"the file's source size {ow}x{oh} exceeds {MAX_SOURCE_SIDE} per side; "
+                           "decode at the coded size (without --scale-to-source) and resize it yourself")
         fps = Fraction(h.fps_num, h.fps_den)
         n = 0
         with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer, \
