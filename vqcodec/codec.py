@@ -36,6 +36,7 @@ from .weights import CodecModel
 
 GOP_FRAMES = 32
 ENCODE_BATCH = 4        # GOPs analysed per round (spread over the worker threads), decided in order
+ROUND_PIXELS = 4 * 32 * 64 * 64 * 4   # fewer GOPs per round when frames are large (memory, not speed)
 PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
 # A refresh GOP every 8 GOPs (256 frames, 16 s at 16 fps; x264's default keyint is 250 frames).
 # Seeking decodes at most 7 earlier GOPs' *codes* (entropy decoding only, no network), and damage
@@ -221,6 +222,10 @@ class GopEncoder:
         self.on_gop = on_gop
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
+        # GOPs per round: ENCODE_BATCH at small sizes, down to one per worker for large frames (a
+        # 720p GOP's analysis holds gigabytes; memory must not scale with a batch the user never chose)
+        gop_pixels = GOP_FRAMES * self.ph * self.pw
+        self.round = max(torch.get_num_threads(), min(ENCODE_BATCH, ROUND_PIXELS // gop_pixels))
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
         self.gops: list[EncodedGop] = []
@@ -235,7 +240,7 @@ class GopEncoder:
         gop = pad_gop(np.stack(self._frames), GOP_FRAMES, self.ph, self.pw)
         self._frames = []
         self._pending.append((gop, n))
-        if len(self._pending) >= ENCODE_BATCH:
+        if len(self._pending) >= self.round:
             self._encode_pending()
 
     def _encode_pending(self) -> None:
