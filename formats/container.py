@@ -315,9 +315,22 @@ class VqvReader:
             offsets.append(pos)
             pos += s
         if pos != istart:
-            raise VqvFormatError(f"index: chunks end at byte {pos} but the index starts at {istart}")
+            raise VqvFormatError(self._misplaced_chunk(offsets, sizes, istart)
+                                 or f"index: chunks end at byte {pos} but the index starts at {istart}")
         offsets.append(istart)
         return offsets, refresh
+
+    def _misplaced_chunk(self, offsets: list[int], sizes: list[int], end: int) -> str | None:
+        """Name the first GOP that does not check out where the index puts it (bytes inserted or
+        removed inside it), or ``None`` if every chunk does (then the index itself is wrong)."""
+        for i, (off, size) in enumerate(zip(offsets, sizes)):
+            if off + size > self._src.size:
+                return f"GOP {i} runs past the end of the file: bytes removed inside it or before it"
+            try:
+                decode_chunk(self._src.read_upto(off, size), f"GOP {i}")
+            except VqvFormatError as e:
+                return f"{e} (the sizes in the index do not add up: bytes inserted or removed in GOP {i}?)"
+        return None
 
     def _fields_at(self, pos: int, end: int, what: str) -> ChunkFields:
         """Parse the framing fields of the chunk at ``pos`` (which must end by ``end``)."""

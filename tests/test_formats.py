@@ -933,3 +933,14 @@ def test_a_pipe_of_something_else_is_refused_after_its_first_block():
     with pytest.raises(NotVqvError):
         VqvReader(src)
     assert src.read_bytes <= 1 << 20
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_an_inserted_or_removed_byte_is_reported_with_its_gop(version):
+    chunks = [encode_chunk(c) for c in SMALL_C]
+    hmap = encode_header(SMALL_H)
+    good = _assemble(hmap, chunks, version)
+    start = good.index(chunks[1])
+    for bad in (good[:start + 5] + b"\x00" + good[start + 5:], good[:start + 5] + good[start + 6:]):
+        with pytest.raises(VqvFormatError, match="GOP 1"):
+            read_vqv(io.BytesIO(bad))
