@@ -79,13 +79,16 @@ def format_model_info(r: dict) -> str:
         "  operating points (raw = log2(codebook) bits per index, before entropy coding):",
     ]
     for p in r["operating_points"]:
-        s = (f"    Q{p['quality']}{'*' if p['default'] else ' '} top {p['top_stages']} + bottom {p['bottom_stages']} "
+        q = f"Q{p['quality']}{'*' if p['default'] else ''}"
+        s = (f"    {q:<4} top {p['top_stages']} + bottom {p['bottom_stages']:>2} "
              f"stages: {p['raw_bits_per_clip']:>6} raw bits/clip = {p['raw_bpp']:.4f} bpp")
         if "bpp" in p:
             s += f"; measured {p['bpp']:.4f} bpp, {p['psnr']:.2f} dB, SSIM {p['ssim']:.4f}"
         lines.append(s)
     for k, v in r.get("card", {}).items():
-        lines.append(f"  {k}: {v}")
+        if k == "operating_points":
+            continue                                   # shown above, per point
+        lines.append(f"  {k}: {'(a table: see --json)' if isinstance(v, (dict, list)) else v}")
     return "\n".join(lines)
 
 
