@@ -12,7 +12,7 @@ from vqcodec import codec, pipeline
 from vqcodec.copy_flags import CopyFlagModel
 from vqcodec.errors import VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
-from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+from vqcodec.gop_coding import DecodeChannel, EncodeChannel, layout_of
 
 from conftest import synthetic_video
 
@@ -181,11 +181,11 @@ def test_a_payload_that_runs_out_before_its_symbols_is_an_error(tiny_model):
     """An exhausted rANS stream decodes zeros silently; the end check catches a short payload even
     when the chunk's CRC is valid (a forged or truncated-and-rewritten chunk)."""
     from vqcodec.entropy import EntropyError
-    from vqcodec.gop_coding import LevelLayout, decode_gop, encode_gop
+    from vqcodec.gop_coding import decode_gop, encode_gop
     from vqcodec.priors import UniformPrior
 
     (g,) = _encoder_codes(tiny_model, synthetic_video(32, 32, 32, seed=5), rdo_strength=0)
-    layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g.codes.levels]
+    layout = layout_of(g.codes)
     res = encode_gop(layout, UniformPrior(), g.codes, copy_mode=False, reference=None)
     ok = decode_gop(layout, UniformPrior(), res.payload, res.counts, copy_mode=False, reference=None)
     for a, b in zip(ok.codes.levels, g.codes.levels):

@@ -14,7 +14,7 @@ import numpy as np
 
 from vqcodec import codec
 from vqcodec.formats import VqvReader
-from vqcodec.gop_coding import LevelLayout, encode_gop
+from vqcodec.gop_coding import encode_gop, layout_of
 from vqcodec.weights import load_model
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -54,7 +54,7 @@ def test_v1_payloads_are_what_the_gop_coder_writes_today():
     h = reader.header
     prior = codec.candidate_priors(model, "empirical-adaptive", [])[0].from_params(h.prior_params)
     for g in codec.read_gop_codes(reader, model):
-        layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g.codes.levels]
+        layout = layout_of(g.codes)
         res = encode_gop(layout, prior, g.codes, copy_mode=False, reference=None, end_check=False)
         assert res.payload == reader.read_chunk(g.index).payload
 

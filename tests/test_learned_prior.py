@@ -18,7 +18,7 @@ from vqcodec.codes import CodeLevel, Codes
 from vqcodec.entropy import TOTAL, EntropyError, check_freqs, freqs_from_counts
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, VqvFormatError, VqvReader, VqvWriter
-from vqcodec.gop_coding import LevelLayout, decode_gop, encode_gop
+from vqcodec.gop_coding import layout_of, LevelLayout, decode_gop, encode_gop
 from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, mixture_tables,
                                    stream_context)
 from vqcodec.priors import EmpiricalStaticPrior, SliceContext, extended_slices, zstd_compress, zstd_decompress
@@ -65,7 +65,7 @@ def _codes_equal(a: Codes, b: Codes) -> None:
 
 
 def _layout(codes: Codes) -> list[LevelLayout]:
-    return [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in codes.levels]
+    return layout_of(codes)
 
 
 def _read(model, data: bytes, indices=None):

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from vqcodec.codec import coded_symbols
 from vqcodec.codes import CodeLevel, Codes
 from vqcodec.entropy import TOTAL, EntropyError, freqs_from_counts, ideal_bits, uniform_freqs
-from vqcodec.gop_coding import CodedGop, LevelLayout, decode_gop, encode_gop
+from vqcodec.gop_coding import layout_of, CodedGop, LevelLayout, decode_gop, encode_gop
 from vqcodec.priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, SliceContext, StreamSymbols,
                             UniformPrior, check_codebook_size, check_stream_name, extended_slices, grid_ratio,
                             prior_from_header, stream_symbols)
@@ -53,10 +53,6 @@ def make_gops(n_gops: int, seed: int = 1, power: float = 6.0, small: bool = Fals
             levels.append(CodeLevel(name, k, idx))
         out.append(Codes(tuple(levels)))
     return out
-
-
-def layout_of(codes: Codes) -> list[LevelLayout]:
-    return [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in codes.levels]
 
 
 def assert_codes_equal(a: Codes, b: Codes) -> None:

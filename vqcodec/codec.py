@@ -28,7 +28,7 @@ from .codes import CodeLevel, Codes, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
 from .errors import ModelMismatchError, OptionError, VqvError
-from .gop_coding import CodedGop, GopReference, LevelLayout, decode_gop, encode_gop
+from .gop_coding import CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop, layout_of
 from .learned_prior import LearnedPrior, load_learned
 from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
                      grid_ratio, prior_from_header)
@@ -180,6 +180,7 @@ class EncodeStats:
     ideal_bits: float = 0.0
     bits_per_stream: dict[str, float] = field(default_factory=dict)   # streams and "copy.<level>"
     copied: dict[str, float] = field(default_factory=dict)            # level -> fraction of positions copied
+    copy_bits: dict[str, float] = field(default_factory=dict)         # level -> bits of its copy decisions
     refresh_gops: int = 0
     prior: str = ""
     prior_params_bytes: int = 0
@@ -312,7 +313,8 @@ def _level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
     return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
 
 
-def _code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool) -> list[CodedGop]:
+def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool) -> list[CodedGop]:
+    """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
     out, ref = [], None
     for g in gops:
         res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref)
@@ -332,10 +334,10 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
     if not gops:
         raise VqvError("empty video")
     g0 = gops[0].codes
-    layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in g0.levels]
+    layout = layout_of(g0)
     best = None
     for prior in candidate_priors(model, prior_kind, [g.codes for g in gops]):
-        coded = _code_file(prior, layout, gops, copy_mode)
+        coded = code_file(prior, layout, gops, copy_mode)
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
@@ -343,7 +345,6 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     writer = VqvWriter(out)
     names = [n for n, _ in layout_streams(layout)]
-    positions: dict[str, list[int]] = {}
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
                                     predicted=not g.refresh, payload=c.payload))
@@ -354,12 +355,7 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
         for k, b in c.bits.items():
             stats.bits_per_stream[k] = stats.bits_per_stream.get(k, 0.0) + b
             stats.ideal_bits += b
-        for lv in g.codes.levels:
-            if lv.stages:
-                p = positions.setdefault(lv.name, [0, 0])
-                p[0] += int(lv.copy_map().sum())
-                p[1] += lv.copy_map().size
-    stats.copied = {k: v[0] / v[1] for k, v in positions.items() if v[1]}
+    stats.copied, stats.copy_bits = copy_summary((g.codes, c.bits) for g, c in zip(gops, coded))
     fr = Fraction(fps).limit_denominator(1_000_000)
     header = Header(model_digest=model.digest, source_width=source_size[0], source_height=source_size[1],
                     coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,

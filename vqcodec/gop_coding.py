@@ -30,6 +30,7 @@ from .entropy import MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, 
 from .entropy import uniform_freqs
 from .priors import Prior, SliceContext, extended_slices, grid_ratio
 
+COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
 END_CHECK = np.array([0xA5, 0x3C], np.int32)        # coded last in a version-2 payload (2 bytes)
 _BYTE_TABLE = uniform_freqs(256)
 
@@ -45,6 +46,29 @@ class LevelLayout:
 
     def streams(self) -> list[str]:
         return [stream_name(self.name, s) for s in range(self.stages)]
+
+
+def layout_of(codes: Codes) -> list[LevelLayout]:
+    """The layout a GOP's codes have (levels, codebooks, stages kept, grids)."""
+    return [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in codes.levels]
+
+
+def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
+    """Over ``(codes, bits)`` pairs of a file's GOPs: per level, the fraction of positions copied
+    and the ideal bits of its copy decisions (levels with no stages are left out)."""
+    counts: dict[str, list[int]] = {}
+    bits: dict[str, float] = {}
+    for codes, gop_bits in gops:
+        for lv in codes.levels:
+            if lv.stages:
+                c = counts.setdefault(lv.name, [0, 0])
+                c[0] += int(lv.copy_map().sum())
+                c[1] += lv.copy_map().size
+        for label, b in gop_bits.items():
+            if label.startswith(COPY_LABEL):
+                level = label[len(COPY_LABEL):]
+                bits[level] = bits.get(level, 0.0) + b
+    return {k: v[0] / v[1] for k, v in counts.items() if v[1]}, bits
 
 
 @dataclass
@@ -169,7 +193,7 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
                 if t == 0 and ref_level is None:
                     continue
                 prev = copied[t - 1] if t else ref_level.copy_map()[-1]
-                copied[t] = fm.code_slice(_Labelled(channel, f"copy.{lv.name}"),
+                copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + lv.name),
                                           want[t] if given is not None else None, prev, (h, w))
         n_coded = int((~copied).sum())
         # 2. codes of the coded positions, stage by stage, slice by slice

@@ -19,6 +19,7 @@ from vqcodec.formats import VqvFormatError, VqvReader
 from . import codec
 from .entropy import EntropyError
 from .errors import OptionError, VqvError
+from .gop_coding import COPY_LABEL, copy_summary
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path
 from .video_io import VideoWriter, open_video
@@ -147,7 +148,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,
         "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
-        "copy_bits": {k.split(".", 1)[1]: round(v, 1) for k, v in stats.bits_per_stream.items() if k.startswith("copy.")},
+        "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
         "rdo_strength": rdo_strength, "refresh": refresh,
         "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
         "threads": torch.get_num_threads() if threads is None else threads,
@@ -161,7 +162,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        lvl = name.split(".")[0] if not name.startswith("copy.") else name.split(".", 1)[1]
+        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else name.split(".")[0]
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
@@ -255,23 +256,12 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
         return {"copy_stats": "unavailable (the model that made the file was not found; pass --model)"}
     if model.for_digest(reader.header.model_digest) is None:
         return {"copy_stats": "unavailable (the file was made with another model; pass --model)"}
-    copied: dict[str, list[int]] = {}
-    bits: dict[str, float] = {}
     try:
         gops = list(codec.read_gop_codes(reader, model))
     except (VqvError, VqvFormatError, EntropyError) as e:    # info still shows the header and index
         return {"copy_stats": f"unavailable ({e})"}
-    for _, codes, _, gop_bits in gops:
-        for lv in codes.levels:
-            if lv.stages:
-                c = copied.setdefault(lv.name, [0, 0])
-                c[0] += int(lv.copy_map().sum())
-                c[1] += lv.copy_map().size
-        for k, b in gop_bits.items():
-            if k.startswith("copy."):
-                bits[k.split(".", 1)[1]] = bits.get(k.split(".", 1)[1], 0.0) + b
-    return {"copied": {k: round(v[0] / v[1], 4) for k, v in copied.items() if v[1]},
-            "copy_bits": {k: round(v, 1) for k, v in bits.items()}}
+    copied, bits = copy_summary((g.codes, g.bits) for g in gops)
+    return {"copied": {k: round(v, 4) for k, v in copied.items()}, "copy_bits": {k: round(v, 1) for k, v in bits.items()}}
 
 
 class CodeFile:

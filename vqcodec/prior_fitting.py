@@ -113,20 +113,12 @@ def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[
 
 def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, bytes]) -> dict[str, float]:
     """Ideal bits of the fitted priors on the codes they were fitted on (a training-set figure)."""
-    from .gop_coding import LevelLayout, encode_gop  # noqa: PLC0415
-
     out = {}
     for kind, prior in (("learned", LearnedPrior.from_bytes(priors["learned"])),
                         ("empirical-static", EmpiricalStaticPrior.from_bytes(priors["empirical-static"]))):
-        total = 0.0
-        for seq in seqs:
-            layout = [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in seq[0].levels]
-            ref = None
-            for codes in seq:
-                res = encode_gop(layout, prior, codes, copy_mode=True, reference=ref)
-                total += sum(res.bits.values())
-                ref = res.reference
-        out[kind] = total
+        out[kind] = sum(sum(c.bits.values()) for seq in seqs for c in codec.code_file(
+            prior, codec.layout_of(seq[0]), [codec.EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
+            copy_mode=True))
     return out
 
 
