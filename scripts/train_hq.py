@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 from dataclasses import asdict, fields
+from pathlib import Path
 
 import torch
 
@@ -47,6 +48,15 @@ def main() -> None:
             kw[k] = json.loads(v)
         except json.JSONDecodeError:
             kw[k] = v
+    if str(kw.get("init") or "").endswith(".zst"):
+        # checkpoints/ keeps work-in-progress weights zstd-compressed (the repository's 20 MB file limit)
+        import zstandard  # noqa: PLC0415
+
+        plain = Path(kw["out"]) / Path(kw["init"]).name[:-len(".zst")]
+        plain.parent.mkdir(parents=True, exist_ok=True)
+        with open(kw["init"], "rb") as src, open(plain, "wb") as dst:
+            zstandard.ZstdDecompressor().copy_stream(src, dst)
+        kw["init"] = str(plain)
     tc = TrainConfig(**kw)
     torch.set_num_threads(tc.threads or 1)
     print(json.dumps({"train_config": asdict(tc), "pid": os.getpid()}), flush=True)
