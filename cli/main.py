@@ -24,31 +24,23 @@ class UserError(click.ClickException):
         click.echo(f"vqv: error: {self.format_message()}", err=True)
 
 
-def _one_line(e: BaseException) -> str:
-    msg = str(e).strip().splitlines()
-    text = msg[0] if msg else type(e).__name__
-    if isinstance(e, KeyError):
-        text = f"missing key {text}"
-    return text
-
-
 def data_errors(fn):
     """Turn expected failures (bad files, bad values) into one-line errors with exit status 1."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from vqcodec.errors import OptionError, expected_errors  # noqa: PLC0415
+        from vqcodec.errors import OptionError, describe_error, expected_errors  # noqa: PLC0415
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
             raise
         except OptionError as e:           # a bad option value: a usage error, exit status 2
-            raise click.UsageError(_one_line(e)) from None
+            raise click.UsageError(describe_error(e)) from None
         except KeyboardInterrupt:
             click.echo("vqv: interrupted", err=True)
             sys.exit(130)
         except expected_errors() as e:
-            raise UserError(_one_line(e)) from None
+            raise UserError(describe_error(e)) from None
         except MemoryError:
             raise UserError("out of memory") from None
 

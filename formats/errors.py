@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
+#: The longest message vqv prints: past it a message is cut with "..." (a list of 4096 streams would
+#: otherwise make one 12 KB line).
+MAX_MESSAGE_CHARS = 400
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` on one line (whitespace runs become one space), at most ``limit`` characters."""
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
 
 
 class VqvFormatError(Exception):
     """Base class: the bytes are not a valid .vqv file. ``str(e)`` is one line."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(_one_line(message))
+        super().__init__(one_line(message))
 
 
 class NotVqvError(VqvFormatError):

@@ -46,7 +46,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .fsutil import atomic_write_bytes
+from .fsutil import atomic_write_bytes, sha256_file
+from .video_io import VIDEO_EXTS
 
 __all__ = [
     "CorpusError",
@@ -70,8 +71,6 @@ SPLIT_POLICY = (
     "all stills) is training; never train on validation material"
 )
 
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".ogv", ".ogg", ".mpg", ".mpeg",
-              ".m4v", ".flv", ".wmv", ".3gp", ".ts", ".y4m"}
 
 BIKES_VAL_FRACTION = 0.2
 
@@ -195,17 +194,9 @@ def _sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
 
 
-def _sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _present(root: Path, rel: str, sha: str) -> bool:
     p = root / rel
-    return p.is_file() and _sha256_file(p) == sha
+    return p.is_file() and sha256_file(p) == sha
 
 
 def _run(cmd: list[str], cwd: Path | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -312,7 +303,7 @@ def _write_entry(root: Path, source: str, name: str, data: bytes, license: str, 
     rel = f"videos/{source}/{name}"
     sha = _sha256_bytes(data)
     p = root / rel
-    if p.is_file() and _sha256_file(p) == sha:
+    if p.is_file() and sha256_file(p) == sha:
         log(f"  = {rel} (already present)")
     else:
         atomic_write_bytes(p, data)
@@ -400,7 +391,7 @@ def _collect_deb_files(x: Path, src: DebSource) -> list[tuple[str, Path]]:
     names: set[str] = set()
     out = []
     for name, p in found:
-        sha = _sha256_file(p)
+        sha = sha256_file(p)
         if sha in seen:
             continue
         if name in names:  # same name, different content: keep both, disambiguate
@@ -555,7 +546,7 @@ def make_stills(dest: Path | str, *, seed: int = 0, variants: int = 2, frames: i
             data = buf.getvalue()
             sha = _sha256_bytes(data)
             q = dest / rel
-            if not (q.is_file() and _sha256_file(q) == sha):
+            if not (q.is_file() and sha256_file(q) == sha):
                 atomic_write_bytes(q, data)
             out.append(CorpusFile(file=rel, source="scikit-image-stills", sha256=sha, bytes=len(data),
                                   split="train", license=f"skimage.data.{name}: {lic}",

@@ -45,7 +45,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
-from .fsutil import atomic_path
+from .fsutil import atomic_path, sha256_file
+from .video_io import VIDEO_EXTS
 
 __all__ = [
     "DataError",
@@ -63,8 +64,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".ogv", ".ogg", ".mpg", ".mpeg",
-              ".m4v", ".flv", ".wmv", ".3gp", ".ts", ".y4m"}
 
 MAX_GAP_SECONDS = 30  # a pts jump larger than this is treated as a broken timestamp
 
@@ -302,14 +301,6 @@ def _load_frames_npy(path: Path, short: int) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _atomic_save_npy(final: Path, arr: np.ndarray) -> None:
     with atomic_path(final) as tmp, open(tmp, "wb") as f:
         np.save(f, arr, allow_pickle=False)
@@ -385,7 +376,7 @@ class FrameCache:
         key = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
         h = self._index.get(key)
         if h is None:
-            h = _sha256_file(path)
+            h = sha256_file(path)
             self._index[key] = h
             self._index_dirty = True
         return h

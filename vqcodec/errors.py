@@ -14,6 +14,16 @@ class ModelMismatchError(VqvError):
     """The .vqv file was made with other weights than the ones given for decoding."""
 
 
+def describe_error(e: BaseException) -> str:
+    """One line for an exception: an OS error's own words (``strerror``), a missing key named as such,
+    otherwise its message, else its type's name."""
+    from vqcodec.formats.errors import one_line  # noqa: PLC0415
+    text = getattr(e, "strerror", None) or str(e).strip() or type(e).__name__
+    if isinstance(e, KeyError):
+        text = f"missing key {text}"
+    return one_line(text)
+
+
 def expected_errors() -> tuple[type[BaseException], ...]:
     """Exception types that mean bad input or options, not a bug: reported as one line, exit 1."""
     from vqcodec.formats import VqvFormatError  # noqa: PLC0415

@@ -44,6 +44,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
+from .errors import describe_error
 from .fsutil import commit_file
 
 __all__ = [
@@ -68,6 +69,9 @@ MP4_PRESET = "medium"
 MP4_TUNE = "psnr"
 
 _IMAGE_EXTS = (".png",)
+#: Suffixes read as video files when a folder of videos is scanned (PyAV reads each).
+VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".ogv", ".ogg", ".mpg", ".mpeg",
+              ".m4v", ".flv", ".wmv", ".3gp", ".ts", ".y4m"}
 _WRITE_VIDEO_EXTS = {".mp4": "mp4", ".mkv": "matroska"}
 
 
@@ -89,11 +93,6 @@ class VideoInfo:
 
 # ----------------------------------------------------------------------------------------------
 # helpers
-
-
-def _one_line(e: BaseException) -> str:
-    msg = getattr(e, "strerror", None) or str(e).strip() or type(e).__name__
-    return " ".join(msg.split())
 
 
 def _to_fraction(x) -> Fraction:
@@ -170,7 +169,7 @@ def _read_png(path: Path) -> np.ndarray:
                 im = im.convert("RGBA").convert("RGB") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
             return np.asarray(im, dtype=np.uint8).copy()
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
-        raise VideoError(f"{path}: not a readable image ({_one_line(e)})") from None
+        raise VideoError(f"{path}: not a readable image ({describe_error(e)})") from None
 
 
 def _resample(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction,
@@ -237,7 +236,7 @@ def _open_npy(path: Path, fps, src_fps):
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
-        raise VideoError(f"{path}: not a readable .npy array ({_one_line(e)})") from None
+        raise VideoError(f"{path}: not a readable .npy array ({describe_error(e)})") from None
     if not isinstance(arr, np.ndarray):               # np.load opens an .npz archive whatever its name
         if hasattr(arr, "close"):
             arr.close()
@@ -265,7 +264,7 @@ def _open_images(files: list[Path], what: str, fps, src_fps):
             with Image.open(f) as im:
                 wh = im.size
         except Exception as e:
-            raise VideoError(f"{f}: not a readable image ({_one_line(e)})") from None
+            raise VideoError(f"{f}: not a readable image ({describe_error(e)})") from None
         if first_size is None:
             first_size = wh
         elif wh != first_size:
@@ -282,9 +281,9 @@ def _open_av(path: Path, fps: Fraction | None):
     except av.error.EOFError:
         raise VideoError(f"{path}: empty or truncated video (end of file while reading the header)") from None
     except av.FFmpegError as e:
-        raise VideoError(f"{path}: not a video or unreadable ({_one_line(e)})") from None
+        raise VideoError(f"{path}: not a video or unreadable ({describe_error(e)})") from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
-        raise VideoError(f"{path}: not a video or unreadable ({_one_line(e)})") from None
+        raise VideoError(f"{path}: not a video or unreadable ({describe_error(e)})") from None
     try:
         if not container.streams.video:
             raise VideoError(f"{path}: no video stream")
@@ -311,15 +310,15 @@ def _open_av(path: Path, fps: Fraction | None):
             except StopIteration:
                 return None
             except av.FFmpegError as e:
-                raise VideoError(f"{path}: decoding failed ({_one_line(e)})") from None
+                raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
             except (OSError, ValueError, MemoryError) as e:
-                raise VideoError(f"{path}: decoding failed ({_one_line(e)})") from None
+                raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
 
         def to_rgb(fr) -> np.ndarray:
             try:
                 return fr.to_ndarray(format="rgb24")
             except (av.FFmpegError, ValueError) as e:
-                raise VideoError(f"{path}: cannot convert frame to RGB ({_one_line(e)})") from None
+                raise VideoError(f"{path}: cannot convert frame to RGB ({describe_error(e)})") from None
 
         first = next_frame()
         if first is None:
@@ -384,7 +383,7 @@ def open_video(path: str | Path, *, fps: Fraction | None = None,
     try:
         return _open_any(path, fps, seq_fps)
     except OSError as e:  # permissions, vanished files, ...
-        raise VideoError(f"{path}: cannot read ({_one_line(e)})") from None
+        raise VideoError(f"{path}: cannot read ({describe_error(e)})") from None
 
 
 def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
@@ -470,7 +469,7 @@ class VideoWriter:
             raise
         except Exception as e:  # PyAV / OS errors
             self._cleanup()
-            raise VideoError(f"{path}: cannot open for writing ({_one_line(e)})") from None
+            raise VideoError(f"{path}: cannot open for writing ({describe_error(e)})") from None
 
     # -- set up -----------------------------------------------------------------------------
     def _tmp_sibling(self, target: Path, *, folder: bool) -> Path:
@@ -566,7 +565,7 @@ class VideoWriter:
             raise
         except Exception as e:
             self._failed = True
-            raise VideoError(f"{self.path}: write failed ({_one_line(e)})") from None
+            raise VideoError(f"{self.path}: write failed ({describe_error(e)})") from None
         self.frames_written += 1
 
     def _write(self, frame: np.ndarray) -> None:
@@ -619,7 +618,7 @@ class VideoWriter:
             raise
         except Exception as e:
             self.abort()
-            raise VideoError(f"{self.path}: cannot finish writing ({_one_line(e)})") from None
+            raise VideoError(f"{self.path}: cannot finish writing ({describe_error(e)})") from None
         self._closed = True
 
     def _finish_npy(self) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .errors import VqvError
-from .fsutil import atomic_path
+from .fsutil import atomic_path, sha256_file
 from .model import MSVQVAE, ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -69,14 +69,6 @@ class CodecModel:
     @property
     def default_quality(self) -> int:
         return self.net.cfg.default_quality
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def default_weights_path() -> Path:
