@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from vqcodec.metrics import psnr
-from vqcodec.video_io import (MP4_CRF, VideoError, VideoInfo, VideoWriter, open_video,
+from vqcodec.video_writer import MP4_CRF, VideoWriter
+from vqcodec.video_io import (VideoError, VideoInfo, open_video,
                               probe_frames)
 
 T, H, W = 12, 37, 51  # odd on purpose
@@ -123,9 +124,9 @@ def test_h264_near_lossless(tmp_path, ext):
 
 
 def test_h264_420_fallback_pads_odd_sizes(tmp_path, monkeypatch):
-    import vqcodec.video_io as vio
+    import vqcodec.video_writer as vw
 
-    monkeypatch.setattr(vio, "_h264_pix_fmt", lambda: "yuv420p")
+    monkeypatch.setattr(vw, "_h264_pix_fmt", lambda: "yuv420p")
     clip = make_clip()
     p = tmp_path / "v.mp4"
     write(p, clip)
@@ -329,7 +330,8 @@ def test_an_output_that_appears_meanwhile_is_not_replaced_without_force(tmp_path
     from fractions import Fraction
 
     from vqcodec.fsutil import atomic_path
-    from vqcodec.video_io import VideoError, VideoWriter
+    from vqcodec.video_io import VideoError
+    from vqcodec.video_writer import VideoWriter
 
     out = tmp_path / "o.vqv"
     with pytest.raises(FileExistsError, match="appeared"):

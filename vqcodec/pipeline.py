@@ -22,7 +22,8 @@ from .errors import OptionError, VqvError
 from .gop_coding import COPY_LABEL, copy_summary
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path
-from .video_io import VideoWriter, open_video
+from .video_io import open_video
+from .video_writer import VideoWriter
 from .weights import CodecModel, load_model
 
 DEFAULT_SHORT_SIDE = 64
