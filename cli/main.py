@@ -1,6 +1,7 @@
 """The `vqv` command: parses arguments, prints reports and sets exit codes; the work lives in vqcodec.
 
-Exit status: 0 ok, 1 a data error (one line on stderr naming it), 2 a usage error (click's own).
+Exit status: 0 ok, 1 a data error (one line on stderr naming it) or a bug (its traceback), 2 a usage
+error (click's own).
 """
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import functools
 import json
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 import click
@@ -25,11 +27,12 @@ class UserError(click.ClickException):
 
 
 def data_errors(fn):
-    """Turn expected failures (bad files, bad values) into one-line errors with exit status 1."""
+    """Turn user errors (bad files, bad values, see :func:`vqcodec.errors.is_user_error`) into one-line
+    errors with exit status 1; anything else is a bug: its traceback is shown (exit status 1)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from vqcodec.errors import OptionError, describe_error, expected_errors  # noqa: PLC0415
+        from vqcodec.errors import OptionError, describe_error, is_user_error  # noqa: PLC0415
         try:
             return fn(*args, **kwargs)
         except click.ClickException:
@@ -39,10 +42,13 @@ def data_errors(fn):
         except KeyboardInterrupt:
             click.echo("vqv: interrupted", err=True)
             sys.exit(130)
-        except expected_errors() as e:
-            raise UserError(describe_error(e)) from None
         except MemoryError:
             raise UserError("out of memory") from None
+        except Exception as e:
+            if not is_user_error(e):
+                click.echo("vqv: internal error, please report it with the traceback below", err=True)
+                raise
+            raise UserError(describe_error(e)) from None
 
     return wrapper
 
@@ -56,6 +62,21 @@ def main() -> None:
     for name in ("SIGTERM", "SIGHUP"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _exit_on_signal)
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """vqv's own warnings (an input read not quite as stored) as one line above the progress bar;
+    any other warning as Python shows it."""
+    from vqcodec.video_io import VideoWarning  # noqa: PLC0415
+    if issubclass(category, VideoWarning):
+        from tqdm import tqdm  # noqa: PLC0415
+        tqdm.write(f"vqv: warning: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
 
 
 def _exit_on_signal(signum, frame) -> None:
@@ -264,7 +285,7 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
 @data_errors
 def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, threads, as_json):
     """Refit the static and learned priors on the encoder's codes of training clips; store them with the model."""
-    from vqcodec.prior_fitting import train_prior as run  # noqa: PLC0415
+    from vqcodec.ship import train_prior as run  # noqa: PLC0415
 
     rep = run(model_path=model_path, checkpoint=checkpoint, data=data, cache_dir=cache_dir, max_clips=max_clips,
               out=out, threads=threads, log=lambda m: click.echo(m, err=True))

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from vqcodec.codes import CodeLevel, Codes
-from vqcodec.prior_fitting import training_clips
+from vqcodec.ship import training_clips
 from vqcodec.weights import load_model
 
 
@@ -42,7 +42,7 @@ def main() -> None:
     model = load_model(a.model)
     net = model.net
     ts, bs = net.operating_point(a.quality)
-    clips, _ = training_clips(a.data, a.cache_dir, model, None)
+    clips, _ = training_clips(a.data, a.cache_dir, model.cfg, None)
     rng = np.random.default_rng(0)
     pairs: dict[str, list[tuple[float, float]]] = {"top": [], "bottom": []}
     for ci in rng.choice(len(clips), a.clips, replace=False):

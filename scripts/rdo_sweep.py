@@ -18,7 +18,9 @@ import numpy as np
 import torch
 
 from vqcodec import codec, rdo
-from vqcodec.prior_fitting import runs_of, training_clips
+from vqcodec.metrics import QualityAccumulator
+from vqcodec.prior_fitting import runs_of
+from vqcodec.ship import training_clips
 from vqcodec.weights import load_model
 
 
@@ -36,7 +38,7 @@ def main() -> None:
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
-    clips, keys = training_clips(a.data, a.cache_dir, model, None)
+    clips, keys = training_clips(a.data, a.cache_dir, model.cfg, None)
     rng = np.random.default_rng(0)
     singles = [clips[i] for i in rng.choice(len(clips), a.clips, replace=False)]
     long_runs = [r for r in runs_of(keys, [len(c) for c in clips]) if len(r) >= a.run]
@@ -51,15 +53,13 @@ def main() -> None:
             rdo.TOP_SCALE_WITH_BOTTOM = ts
             pts = []
             for q in model.qualities:
-                bits, err, px = 0, 0.0, 0
+                bits, px, quality = 0, 0, QualityAccumulator(with_ssim=False)
                 for v in vids:
                     data = codec.encode_frames(v, Fraction(16), model=model, quality=q, rdo_strength=s)
-                    back = codec.decode_bytes(data, model=model)
                     bits += 8 * len(data)
-                    err += float(((v.astype(np.float64) - back) ** 2).sum())
                     px += v[..., 0].size
-                mse = err / (3 * px)
-                pts.append((bits / px, 10 * np.log10(255 ** 2 / mse)))
+                    quality.update(v, codec.decode_bytes(data, model=model))
+                pts.append((bits / px, quality.psnr))
             curves[(s, ts)] = pts
             print(f"  strength {s:>4}, top scale {ts:>5}: "
                   + "  ".join(f"Q{q} {b:.4f}/{p:.2f}" for q, (b, p) in zip(model.qualities, pts)), flush=True)

@@ -50,12 +50,12 @@ def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
         out["points"][q] = {"stages": [ts, bs], "psnr": round(psnr(net(x, ts, bs).recon, x), 2)}
     h_b = net.enc_bottom(x)
     latents = {}
-    feats = [h_b]
+    top_indices = None
     if not cfg.single_level:
         z_t = net.enc_top(h_b)
         latents["top"] = (z_t, net.top_quantizer)
-        feats.append(net.dec_top(net.top_quantizer(z_t).quantized))
-    latents["bottom"] = (net._bottom_latent(x, feats), net.bottom_quantizer)
+        top_indices = net.top_quantizer(z_t).indices
+    latents["bottom"] = (net.bottom_latent(x, h_b, top_indices), net.bottom_quantizer)
     for name, (z, rvq) in latents.items():
         flat = z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1])
         var = float(((flat - flat.mean(0)) ** 2).sum(1).mean())

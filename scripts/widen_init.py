@@ -39,7 +39,7 @@ import torch
 from vqcodec.data import ClipSpec, build_dataset
 from vqcodec.linear_init import init_linear_code, pixel_blocks
 from vqcodec.model import MSVQVAE, ModelConfig, get_config, uint8_to_input
-from vqcodec.quantizer import _kmeans
+from vqcodec.quantizer import kmeans
 from vqcodec.train import evaluate
 
 # Config fields that may differ between source and destination; everything else must match.
@@ -134,11 +134,8 @@ def bottom_latents(net: MSVQVAE, x_u8: torch.Tensor, batch: int = 16) -> torch.T
     net.eval()
     out = []
     for i in range(0, len(x_u8), batch):
-        x = uint8_to_input(x_u8[i:i + batch])
-        feats = [net.enc_bottom(x)]
-        if not net.cfg.single_level:
-            feats.append(net.dec_top(net.top_quantizer(net.enc_top(feats[0])).quantized))
-        z = net._bottom_latent(x, feats)
+        x, h_b, z_t = net.analyse(x_u8[i:i + batch])
+        z = net.bottom_latent(x, h_b, None if z_t is None else net.top_quantizer(z_t).indices)
         out.append(z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1]))
     return torch.cat(out)
 
@@ -150,7 +147,7 @@ def fit_bottom_stages(net: MSVQVAE, z: torch.Tensor, iters: int, fit_rows: int, 
     r, left = z.clone(), []
     for vq in net.bottom_quantizer.layers:
         fit = r if not fit_rows or fit_rows >= len(r) else r[torch.randperm(len(r), generator=g)[:fit_rows]]
-        cb = _kmeans(fit, vq.codebook_size, iters=iters, generator=g)
+        cb = kmeans(fit, vq.codebook_size, iters=iters, generator=g)
         vq.set_codebook(cb)
         r = r - cb[vq.nearest(r)]
         left.append(round(float((r ** 2).sum(1).mean()) / total, 4))

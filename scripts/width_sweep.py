@@ -31,8 +31,9 @@ import torch
 
 from vqcodec.data import ClipSpec, build_dataset
 from vqcodec.linear_init import pixel_blocks
+from vqcodec.metrics import psnr_from_mse
 from vqcodec.model import uint8_to_input
-from vqcodec.quantizer import _kmeans
+from vqcodec.quantizer import kmeans
 
 
 def load_clips(data: str, split: str, cache: str, frames: int = 32, size: int = 64, random_clips: int = 0,
@@ -53,8 +54,7 @@ def psnr_rows(rec: torch.Tensor, ref: torch.Tensor) -> float:
     """PSNR of pixel-block rows in [-1, 1], both taken to rounded 8-bit values (as the trainer's evaluate)."""
     a = ((rec.clamp(-1, 1) + 1) * 127.5).round()
     b = ((ref + 1) * 127.5).round()
-    mse = float(((a - b) ** 2).mean())
-    return 10 * math.log10(255.0 ** 2 / max(mse, 1e-12))
+    return psnr_from_mse(float(((a - b) ** 2).mean()))
 
 
 def nearest(x: torch.Tensor, cb: torch.Tensor) -> torch.Tensor:
@@ -87,7 +87,7 @@ def rvq_sweep(tr_rows: torch.Tensor, va_rows: torch.Tensor, mu: torch.Tensor, vh
     for s in range(stages):
         fit = rtr if not fit_rows or fit_rows >= rtr.shape[0] else \
             rtr[torch.randperm(rtr.shape[0], generator=g)[:fit_rows]]
-        cb = _kmeans(fit, codebook, iters=iters, generator=g)
+        cb = kmeans(fit, codebook, iters=iters, generator=g)
         itr, iva = nearest(rtr, cb), nearest(rva, cb)
         rtr = rtr - cb[itr]
         rva = rva - cb[iva]

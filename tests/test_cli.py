@@ -1,6 +1,7 @@
 """The `vqv` command as a user meets it: reports, exit codes, one-line errors, no clobbering."""
 from __future__ import annotations
 
+import errno
 import json
 import subprocess
 import sys
@@ -11,7 +12,6 @@ import pytest
 from click.testing import CliRunner
 
 from vqcodec.cli.main import main
-
 
 
 def run(*args):
@@ -127,6 +127,52 @@ def test_console_script_exit_codes(tmp_path):
     assert r.returncode == 2
 
 
+def test_user_errors_and_bugs_are_told_apart():
+    from vqcodec.corpus import CorpusError
+    from vqcodec.data import DataError
+    from vqcodec.entropy import EntropyError
+    from vqcodec.errors import OptionError, VqvError, is_user_error
+    from vqcodec.formats import NotVqvError
+    from vqcodec.video_io import VideoError
+    from vqcodec.weights import WeightsError
+
+    user = [VqvError("x"), OptionError("x"), WeightsError("x"), CorpusError("x"), VideoError("x"), DataError("x"),
+            EntropyError("x"), NotVqvError("x"), FileNotFoundError(errno.ENOENT, "No such file or directory"),
+            FileExistsError("x exists"), IsADirectoryError("x"), NotADirectoryError("x"), PermissionError("x"),
+            OSError(errno.ENOSPC, "No space left on device"), OSError(errno.EROFS, "Read-only file system")]
+    bugs = [ValueError("x"), TypeError("x"), KeyError("x"), IndexError("x"), AttributeError("x"), RuntimeError("x"),
+            ZeroDivisionError(), OSError("x"), OSError(errno.EIO, "Input/output error"), OSError(errno.EBADF, "x")]
+    assert all(is_user_error(e) for e in user), [e for e in user if not is_user_error(e)]
+    assert not any(is_user_error(e) for e in bugs), [e for e in bugs if is_user_error(e)]
+
+
+@pytest.mark.parametrize("bug", [ValueError("operands could not be broadcast"), TypeError("unhashable"),
+                                 OSError(errno.EIO, "Input/output error")])
+def test_a_bug_is_not_reported_as_a_user_error(monkeypatch, tmp_path, video_npy, bug):
+    """A library function failing with a plain exception is a bug: no tidy one-line "error", but a
+    request to report it, the exception itself (the traceback) and exit status 1."""
+    from vqcodec import pipeline
+
+    def broken(*args, **kwargs):
+        raise bug
+    monkeypatch.setattr(pipeline, "encode_file", broken)
+    r = CliRunner().invoke(main, ["encode", str(video_npy), str(tmp_path / "o.vqv")])
+    assert r.exit_code == 1 and r.exception is bug
+    assert "internal error, please report" in r.output and "vqv: error:" not in r.output
+
+
+def test_a_bug_shows_its_traceback(tmp_path, video_npy):
+    code = ("import sys; from vqcodec import pipeline\n"
+            "def broken(*a, **k): raise ValueError('a bug, not bad input')\n"
+            "pipeline.encode_file = broken\n"
+            "from vqcodec.cli.main import main\n"
+            "main(sys.argv[1:])")
+    r = subprocess.run([sys.executable, "-c", code, "encode", str(video_npy), str(tmp_path / "o.vqv")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1 and "internal error" in r.stderr
+    assert "Traceback" in r.stderr and r.stderr.strip().endswith("ValueError: a bug, not bad input")
+
+
 def test_model_info_presets():
     code, out, _ = run("model-info", "--config", "cpu")
     assert code == 0 and "parameters" in out and "Q1" in out and "bpp" in out
@@ -174,3 +220,23 @@ def test_sigterm_during_a_decode_leaves_nothing_behind(tiny_weights, tmp_path):
         pytest.skip("the decode finished before the signal arrived")
     assert p.returncode == 128 + signal.SIGTERM and "stopped by signal SIGTERM" in err and "Traceback" not in err
     assert list(out_dir.iterdir()) == []
+
+
+def test_an_input_read_not_as_stored_is_one_warning_line(tiny_weights, tmp_path):
+    """A truncated video is coded as far as it is readable, with one `vqv: warning:` line."""
+    from fractions import Fraction
+
+    from conftest import synthetic_video
+    from vqcodec.video_writer import VideoWriter
+
+    whole = tmp_path / "v.mp4"
+    with VideoWriter(whole, 32, 32, Fraction(16), frame_count=96) as w:
+        for f in synthetic_video(96, 32, 32):
+            w.write(f)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size * 2 // 5])
+    r = subprocess.run([sys.executable, "-m", "vqcodec.cli.main", "encode", str(cut), str(tmp_path / "o.vqv"),
+                        "--model", str(tiny_weights), "-q"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and (tmp_path / "o.vqv").is_file()
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vqv: warning: ") and "ends early" in lines[0]

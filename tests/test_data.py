@@ -1,4 +1,5 @@
-"""Tests for vqcodec.data: decoding/resampling, cache, folder / UCF101 specs, clip sampling."""
+"""Tests for the training data: the frame cache (vqcodec.frame_cache), folder / UCF101 specs
+(vqcodec.data_specs) and clip sampling (vqcodec.data)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import av
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import DataLoader
 
-import vqcodec.data as data
-from vqcodec.data import (ClipSpec, DataError, VideoClipDataset, VideoSource, build_dataset,
-                          decode_video, list_sources, measure_loader, resample_indices)
+import vqcodec.frame_cache as frame_cache
+from vqcodec.data import ClipSpec, DataError, VideoClipDataset, VideoSource, build_dataset, list_sources
+from vqcodec.frame_cache import FrameCache, read_frames
+from vqcodec.video_io import open_video, resize_frames
 
 torch.set_num_threads(1)
 
@@ -60,28 +63,15 @@ def frames_of(levels: np.ndarray) -> np.ndarray:
     return np.round((levels - 20) / 3).astype(int)
 
 
+def decode_video(path: Path, fps: float, short: int) -> np.ndarray:
+    return read_frames(VideoSource(path, path.name), fps, short)
+
+
 # ------------------------------------------------------------------------------------------
-# resampling
+# the frame cache: the codec's reader and resizer
 # ------------------------------------------------------------------------------------------
 
-def test_resample_indices_constant_rate():
-    n = 40
-    idx = resample_indices([Fraction(i, 25) for i in range(n)], 16)
-    assert len(idx) == 26  # ceil(40 * 16 / 25)
-    assert idx == [k * 25 // 16 for k in range(26)]
-    # upsampling repeats frames; identity rate keeps them all
-    assert resample_indices([Fraction(i, 10) for i in range(5)], 20) == [0, 0, 1, 1, 2, 2, 3, 3, 4, 4]
-    assert resample_indices([Fraction(i, 16) for i in range(7)], 16) == list(range(7))
-    # a single frame still gives one output frame; first pts offset is ignored
-    assert resample_indices([5.0], 16) == [0]  # a lone frame lasts 1/fps by default
-
-
-def test_resample_single_frame_duration():
-    assert resample_indices([0], 16, default_duration=Fraction(1, 100)) == [0]
-    assert resample_indices([3], 16, default_duration=Fraction(1, 4)) == [0, 0, 0, 0]
-
-
-def test_decode_resamples_by_timestamp(tmp_path):
+def test_cache_resamples_by_timestamp(tmp_path):
     p = write_video(tmp_path / "a.avi", n=40, fps=25)
     a = decode_video(p, 16, 96)
     assert a.dtype == np.uint8 and a.ndim == 4 and a.shape[-1] == 3
@@ -91,46 +81,33 @@ def test_decode_resamples_by_timestamp(tmp_path):
     assert list(got) == [k * 25 // 16 for k in range(26)]
 
 
-def test_decode_variable_frame_rate(tmp_path):
+def test_cache_holds_what_the_codec_reads(tmp_path):
+    """Training sees the frames coding sees: video_io's reader at the clip rate, its resizer."""
+    p = write_video(tmp_path / "p.mp4", n=30, pattern=True, codec="libx264")
+    a = decode_video(p, 16, 48)
+    _, frames = open_video(p, fps=16)
+    want = np.stack([resize_frames(f[None], 58, 48)[0] for f in frames])  # 96x80 -> 58x48
+    np.testing.assert_array_equal(a, want)
+
+
+def test_cache_of_a_variable_frame_rate_video(tmp_path):
     times = [0, 40, 80, 120, 500, 540, 580, 1000, 1040, 1080]  # ms, with two long gaps
     p = write_video(tmp_path / "vfr.mkv", n=len(times), pts=times, tb=Fraction(1, 1000))
     a = decode_video(p, 16, 96)
-    want = resample_indices([Fraction(t, 1000) for t in times], 16)
-    assert len(want) == 18  # last frame lasts the median interval (40 ms): 1120 ms * 16
+    # output frame k (at k / 16 s): the latest frame shown by then; the last one lasts one
+    # source period (40 ms at the stream's 25 fps): 1120 ms at 16 fps
+    want = [max(i for i, t in enumerate(times) if t <= k * 1000 / 16) for k in range(18)]
     assert list(frames_of(grey_levels(a))) == want
     assert want[2] == 3 and want[8] == 4 and want[16] == 7
-
-
-def test_broken_timestamps_fall_back_to_constant_rate(tmp_path, monkeypatch):
-    p = write_video(tmp_path / "b.avi", n=20, fps=25)
-    real_open = av.open
-    scrambled = [1, 3, 2, 5, 4] + list(range(6, 21))  # like AVI files with packed B-frames
-
-    class Proxy:
-        def __init__(self, c):
-            self._c, self.streams = c, c.streams
-
-        def decode(self, *a, **k):
-            for i, fr in enumerate(self._c.decode(*a, **k)):
-                fr.pts = scrambled[i]
-                yield fr
-
-        def close(self):
-            self._c.close()
-
-    monkeypatch.setattr(av, "open", lambda *a, **k: Proxy(real_open(*a, **k)))
-    a = decode_video(p, 16, 96)
-    assert a.shape[0] == 13  # ceil(20 * 16 / 25)
-    assert list(frames_of(grey_levels(a))) == [k * 25 // 16 for k in range(13)]
 
 
 def test_unreadable_and_missing(tmp_path):
     bad = tmp_path / "vids" / "bad.mp4"
     bad.parent.mkdir()
     bad.write_bytes(b"this is not a video" * 10)
-    with pytest.raises(DataError, match="unreadable video"):
+    with pytest.raises(DataError, match="not a video or unreadable"):
         decode_video(bad, 16, 96)
-    with pytest.raises(DataError, match="unreadable video"):
+    with pytest.raises(DataError, match="not a video or unreadable"):
         build_dataset(f"folder:{bad.parent}", "train", ClipSpec(frames=4), tmp_path / "c",
                       train=True, progress=False)
     with pytest.raises(DataError, match="not found"):
@@ -144,7 +121,8 @@ def test_unreadable_and_missing(tmp_path):
         list_sources(f"imagenet:{tmp_path}", "train")
     with pytest.raises(DataError, match="unknown split"):
         list_sources(f"folder:{tmp_path}", "dev")
-    assert isinstance(DataError("x"), ValueError)
+    from vqcodec.errors import is_user_error
+    assert is_user_error(DataError("x"))
     assert "\n" not in str(DataError("a\nb"))
 
 
@@ -190,7 +168,7 @@ def test_train_items_and_cache_reuse(folder, tmp_path, monkeypatch):
     assert shapes["sub/d.npy"][:3] == (20, 48, 67)
     assert shapes["a.avi"][0] == 26 and shapes["sub/b.mp4"][0] == 39
     files = sorted(cache.glob("*.npy"))
-    assert len(files) == 4 and all(f.name.count("_") == 2 for f in files)
+    assert len(files) == 4 and all(f.name.endswith(f"_v{frame_cache.CACHE_VERSION}.npy") for f in files)
     # deterministic per (seed, epoch, index); set_epoch changes the draw
     assert torch.equal(ds[5], ds[5])
     before = ds[5].clone()
@@ -202,8 +180,7 @@ def test_train_items_and_cache_reuse(folder, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("decoded again")
 
-    monkeypatch.setattr(data, "decode_video", boom)
-    monkeypatch.setattr(data, "_load_frames_npy", boom)
+    monkeypatch.setattr(frame_cache, "read_frames", boom)
     ds2 = VideoClipDataset(srcs, spec, cache, train=True, samples_per_epoch=12, seed=3,
                            fresh=False, progress=False)
     assert ds2.cache.decoded == 0
@@ -274,7 +251,7 @@ def test_ranges_select_frames(tmp_path):
 
 def test_stale_lock_is_taken_over(tmp_path):
     p = write_video(tmp_path / "s.avi", n=10)
-    cache = data.FrameCache(tmp_path / "cache")
+    cache = FrameCache(tmp_path / "cache")
     final = cache.path_for(cache.sha(p), "video", 16, 24)
     lock = final.with_name(final.name + ".lock")
     import socket
@@ -330,13 +307,22 @@ def test_ucf101_loader(tmp_path):
         list_sources(f"ucf101:{tmp_path / 'nothing'}", "train")
 
 
-def test_measure_loader(folder, tmp_path):
+def test_loader_batches_are_reproducible(folder, tmp_path):
+    """What training iterates: uint8 batches of whole clips, the same for the same seed and epoch,
+    with or without worker processes."""
     spec = ClipSpec(frames=8, size=32, fps=16)
     ds = build_dataset(f"folder:{folder}", "train", spec, tmp_path / "cache", train=True,
-                       samples_per_epoch=64, progress=False)
-    r0 = measure_loader(ds, batch_size=4, num_workers=0, seconds=0.3)
-    r1 = measure_loader(ds, batch_size=4, num_workers=1, seconds=0.3)
-    assert r0 > 0 and r1 > 0
+                       samples_per_epoch=8, seed=5, fresh=False, progress=False)
+
+    def batches(workers: int) -> list[torch.Tensor]:
+        return list(DataLoader(ds, batch_size=4, num_workers=workers))
+
+    b0, b1 = batches(0), batches(1)
+    assert [tuple(b.shape) for b in b0] == [(4, 8, 32, 32, 3)] * 2
+    assert all(b.dtype == torch.uint8 for b in b0)
+    assert all(torch.equal(x, y) for x, y in zip(b0, b1))
+    assert all(torch.equal(b0[0][i], ds[i]) for i in range(4))
+    assert not torch.equal(b0[0][0], b0[0][1])
 
 
 def test_segment_weighting(tmp_path):

@@ -18,7 +18,7 @@ from vqcodec.codes import CodeLevel, Codes
 from vqcodec.entropy import TOTAL, EntropyError, check_freqs, freqs_from_counts
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, VqvFormatError, VqvReader, VqvWriter
-from vqcodec.gop_coding import layout_of, LevelLayout, decode_gop, encode_gop
+from vqcodec.gop_coding import decode_gop, encode_gop, layout_of
 from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, mixture_tables,
                                    stream_context)
 from vqcodec.priors import EmpiricalStaticPrior, SliceContext, extended_slices, zstd_compress, zstd_decompress
@@ -62,10 +62,6 @@ def _codes_equal(a: Codes, b: Codes) -> None:
     for x, y in zip(a.levels, b.levels):
         np.testing.assert_array_equal(x.indices, y.indices)
         np.testing.assert_array_equal(x.copy_map(), y.copy_map())
-
-
-def _layout(codes: Codes) -> list[LevelLayout]:
-    return layout_of(codes)
 
 
 def _read(model, data: bytes, indices=None):
@@ -243,7 +239,7 @@ def test_learned_round_trip_prediction_and_random_access(lmodel):
                 assert g.bits == pytest.approx(got[g.index].bits)
         if refresh == 0:
             # a predicted GOP really depends on the one before it: without it, it does not decode
-            layout = _layout(want[2])
+            layout = layout_of(want[2])
             chunk = reader.read_chunk(2)
             names = [n for lv in layout for n in lv.streams()]
             with pytest.raises(EntropyError):
@@ -432,7 +428,7 @@ def _run_bits(prior, seq, copy_mode=False, check_decode=False) -> float:
     """Ideal bits of the codes (not of copy decisions) of one run coded as consecutive GOPs."""
     total, ref, dref = 0.0, None, None
     for codes in seq:
-        layout = _layout(codes)
+        layout = layout_of(codes)
         res = encode_gop(layout, prior, codes, copy_mode=copy_mode, reference=ref)
         total += res.bits.get("bottom.0", 0.0)
         if check_decode:
@@ -566,7 +562,9 @@ def test_train_prior_command_refits_the_priors_of_the_weights(tmp_path):
                                   "--cache-dir", str(tmp_path / "cache"), "--max-clips", "2",
                                   "--out", str(tmp_path / "p.bin")], catch_exceptions=False)
     assert r.exit_code == 0 and "priors fitted on 2 clips" in r.output and str(tmp_path / "p.bin") in r.output
-    assert LearnedPrior.from_bytes((tmp_path / "p.bin").read_bytes()).models
+    written = LearnedPrior.from_bytes((tmp_path / "p.bin").read_bytes())
+    written.check_streams(prior_fitting.codebook_sizes(after).items())
+    assert set(written.models) == set(prior_fitting.codebook_sizes(after))
     assert load_model(weights).priors == after.priors
 
 
@@ -605,12 +603,12 @@ def test_golden_v1_learned_file_decodes_to_the_committed_codes_and_frames():
     ref_gop = None
     for g in got:
         chunk = reader.read_chunk(g.index)
-        res = encode_gop(_layout(g.codes), prior, g.codes, copy_mode=False,
+        res = encode_gop(layout_of(g.codes), prior, g.codes, copy_mode=False,
                          reference=ref_gop.reference if chunk.predicted else None, end_check=False)
         assert res.payload == chunk.payload
-        assert tuple(res.counts[n] for lv in _layout(g.codes) for n in lv.streams()) == chunk.symbol_counts
+        assert tuple(res.counts[n] for lv in layout_of(g.codes) for n in lv.streams()) == chunk.symbol_counts
         ref_gop = res
     # and without the reference, a predicted GOP codes differently (the context is really used)
     chunk = reader.read_chunk(1)
-    alone = encode_gop(_layout(got[1].codes), prior, got[1].codes, copy_mode=False, reference=None, end_check=False)
+    alone = encode_gop(layout_of(got[1].codes), prior, got[1].codes, copy_mode=False, reference=None, end_check=False)
     assert alone.payload != chunk.payload

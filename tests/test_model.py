@@ -8,7 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from vqcodec.codes import Codes
+from vqcodec.errors import VqvError
+from vqcodec.metrics import psnr
 from vqcodec.model import MSVQVAE, count_parameters, get_config, raw_bits, uint8_to_input
 from vqcodec.quantizer import ResidualVQ, VectorQuantizer
 
@@ -27,7 +28,7 @@ def test_paper_preset_is_about_the_papers_size():
 ])
 def test_preset_grids(name, grids):
     m = MSVQVAE(get_config(name))
-    assert m.latent_grids(32, 64, 64) == grids
+    assert m.cfg.latent_grids(32, 64, 64) == grids
     assert count_parameters(m) > 1e6
 
 
@@ -38,7 +39,7 @@ def test_single_scale_has_one_level_and_fewer_parameters():
 
 
 def test_unknown_preset_is_a_clear_error():
-    with pytest.raises(ValueError, match="unknown model config"):
+    with pytest.raises(VqvError, match="unknown model config"):
         get_config("nope")
 
 
@@ -84,13 +85,16 @@ def test_encode_is_deterministic_and_refuses_bad_input():
         m.encode(frames, quality=99)
 
 
-def test_codes_stack_unbatch_round_trip():
+def test_a_batch_codes_each_clip_as_alone():
     m = MSVQVAE(get_config("tiny"))
-    c = m.encode(np.stack([synthetic_video(8, 16, 16, seed=s) for s in range(3)]))
-    back = Codes.stack(c.unbatch())
-    for x, y in zip(c.levels, back.levels):
-        np.testing.assert_array_equal(x.indices, y.indices)
-    assert [s[0] + str(s[1]) for s in c.unbatch()[0].streams()] == ["top0", "bottom0"]
+    clips = [synthetic_video(8, 16, 16, seed=s) for s in range(3)]
+    batch = m.encode(np.stack(clips))
+    for clip, codes in zip(clips, batch.unbatch()):
+        alone = m.encode(clip)
+        assert not codes.batched and [lv.name for lv in codes.levels] == [lv.name for lv in alone.levels]
+        for x, y in zip(codes.levels, alone.levels):
+            np.testing.assert_array_equal(x.indices, y.indices)
+    assert [(level, stage) for level, stage, _, _ in alone.streams()] == [("top", 0), ("bottom", 0)]
 
 
 def test_ema_codebook_moves_to_the_data():
@@ -156,9 +160,7 @@ def test_tiny_model_overfits_one_clip():
         first = first if first is not None else mse_now
     assert mse_now < first / 4, (first, mse_now)      # training really fits the clip
     out = m.decode(m.encode(clip[0].numpy()))
-    mse = np.mean((out.astype(float) - clip[0].numpy()) ** 2)
-    psnr = 10 * np.log10(255 ** 2 / mse)
-    assert psnr > 20.0, psnr
+    assert psnr(clip[0].numpy(), out) > 20.0
 
 
 def test_vgg_perceptual_loads_a_local_torchvision_state_dict(tmp_path):
@@ -191,11 +193,11 @@ def test_vgg_perceptual_errors_are_clear(tmp_path):
         VGG16Perceptual(tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
     torch.save({"features.0.weight": torch.zeros(1)}, bad)
-    with pytest.raises(ValueError, match="not a torchvision VGG16"):
+    with pytest.raises(VqvError, match="not a torchvision VGG16"):
         VGG16Perceptual(bad)
     junk = tmp_path / "junk.pth"
     junk.write_bytes(b"nonsense")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(VqvError, match="cannot read"):
         VGG16Perceptual(junk)
 
 
@@ -245,5 +247,5 @@ def test_cpu_hq_preset_ladder():
     assert [p["quality"] for p in info["operating_points"]] == list(range(1, len(pts) + 1))
     assert info["latent_dim"] == 64 and info["stages"] == {"top": 4, "bottom": 14}
     m = MSVQVAE(cfg)
-    assert m.latent_grids(32, 64, 64) == {"top": (4, 4, 4), "bottom": (8, 8, 8)}
+    assert cfg.latent_grids(32, 64, 64) == {"top": (4, 4, 4), "bottom": (8, 8, 8)}
     assert m.bottom_quantizer.stages == 14 and m.lin_enc.weight.shape[0] == 64

@@ -2,6 +2,8 @@
 side-info round trips, what side info is worth, contexts, hostile bytes."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import msgpack
 import numpy as np
 import pytest
@@ -10,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from vqcodec.codec import coded_symbols
-from vqcodec.codes import CodeLevel, Codes
+from vqcodec.codes import CodeLevel, Codes, parse_stream_name, stream_name
 from vqcodec.entropy import TOTAL, EntropyError, freqs_from_counts, ideal_bits, uniform_freqs
 from vqcodec.gop_coding import layout_of, CodedGop, LevelLayout, decode_gop, encode_gop
 from vqcodec.priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, SliceContext, StreamSymbols,
@@ -22,7 +24,7 @@ SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[Healt
 # (level, codebook size, stages, grid at scale 1): 256 top symbols, 1024 per bottom/mid stage, 64 side
 LEVELS = [("top", 1024, 1, (4, 8, 8)), ("bottom", 4096, 2, (4, 16, 16)), ("mid", 256, 1, (4, 16, 16)),
           ("side", 1, 1, (1, 8, 8))]
-STREAMS = [(f"{name}.{s}", k) for name, k, stages, _ in LEVELS for s in range(stages)]
+STREAMS = [(stream_name(name, s), k) for name, k, stages, _ in LEVELS for s in range(stages)]
 
 
 def sources(seed: int = 0, power: float = 6.0) -> dict[str, np.ndarray]:
@@ -49,7 +51,7 @@ def make_gops(n_gops: int, seed: int = 1, power: float = 6.0, small: bool = Fals
         levels = []
         for name, k, stages, grid in LEVELS:
             g = _grid(grid, small)
-            idx = np.stack([rng.choice(k, g, p=ps[f"{name}.{s}"]) for s in range(stages)]).astype(np.int32)
+            idx = np.stack([rng.choice(k, g, p=ps[stream_name(name, s)]) for s in range(stages)]).astype(np.int32)
             levels.append(CodeLevel(name, k, idx))
         out.append(Codes(tuple(levels)))
     return out
@@ -80,7 +82,7 @@ def assert_roundtrip(prior: Prior, gops: list[Codes], decoder_prior: Prior | Non
         assert dec.counts == enc.counts
         for lv in codes.levels:                         # the counts are the non-copied positions
             for s in range(lv.stages):
-                assert enc.counts[f"{lv.name}.{s}"] == int((~lv.copy_map()).sum())
+                assert enc.counts[stream_name(lv.name, s)] == int((~lv.copy_map()).sum())
         assert dec.bits.keys() == enc.bits.keys()
         for k, v in enc.bits.items():                   # both sides see the same tables
             assert dec.bits[k] == pytest.approx(v, rel=1e-9, abs=1e-6)
@@ -151,7 +153,7 @@ def test_uniform_roundtrip(case):
         for lv in g.levels:
             for s in range(lv.stages):
                 n = int((~lv.copy_map()).sum())
-                assert res.bits.get(f"{lv.name}.{s}", 0.0) == pytest.approx(n * np.log2(lv.codebook_size),
+                assert res.bits.get(stream_name(lv.name, s), 0.0) == pytest.approx(n * np.log2(lv.codebook_size),
                                                                              rel=1e-6, abs=1e-6)
         assert all(k.startswith("copy.") for k in res.bits if k not in res.counts)
         assert copy_mode or not any(k.startswith("copy.") for k in res.bits)
@@ -170,7 +172,7 @@ def test_codes_integration_and_reported_bits():
         res = encode_gop(layout_of(codes), prior, codes, copy_mode=False, reference=None)
         assert set(res.bits) == {"top.0", "top.1", "bottom.0", "bottom.1", "bottom.2"}
         for lv, s, k, idx in codes.streams():
-            name = f"{lv}.{s}"
+            name = stream_name(lv, s)
             assert res.counts[name] == idx.size
             assert res.bits[name] == pytest.approx(ideal_bits(idx.reshape(-1), prior.table(name, k)), rel=1e-9)
 
@@ -195,11 +197,11 @@ class PreviousSlicePrior(Prior):
     every context it is asked about (copies: the GOP coder fills the arrays in place later)."""
 
     def __init__(self) -> None:
-        self.seen: list[tuple] = []
+        self.seen: list[SliceContext] = []
 
     def slice_tables(self, ctx: SliceContext) -> np.ndarray:
-        self.seen.append((ctx.name, ctx.t, ctx.ext.copy(), None if ctx.lower_ext is None else ctx.lower_ext.copy(),
-                          ctx.lower_ratio, ctx.coded.copy()))
+        self.seen.append(replace(ctx, ext=ctx.ext.copy(), coded=ctx.coded.copy(),
+                                 lower_ext=None if ctx.lower_ext is None else ctx.lower_ext.copy()))
         k = ctx.codebook_size
         prev = ctx.ext[1 + ctx.t][ctx.coded]
         counts = np.ones((prev.size, k), np.int64)
@@ -255,28 +257,28 @@ def test_a_new_prior_needs_no_codec_change_and_sees_the_same_context_on_both_sid
         enc_ref, dec_ref, uni_ref = enc.reference, dec.reference, uni.reference
         assert len(enc_p.seen) == len(dec_p.seen) > 0
         for e, d in zip(enc_p.seen, dec_p.seen):
-            name, t, ext, lower, ratio, coded = e
-            assert (name, t, ratio) == (d[0], d[1], d[4])
-            np.testing.assert_array_equal(ext, d[2])
-            np.testing.assert_array_equal(coded, d[5])
-            assert (lower is None) == (d[3] is None)
+            name, t, ext, lower, ratio, coded = e.name, e.t, e.ext, e.lower_ext, e.lower_ratio, e.coded
+            assert (name, t, ratio) == (d.name, d.t, d.lower_ratio)
+            np.testing.assert_array_equal(ext, d.ext)
+            np.testing.assert_array_equal(coded, d.coded)
+            assert (lower is None) == (d.lower_ext is None)
             if lower is not None:
-                np.testing.assert_array_equal(lower, d[3])
+                np.testing.assert_array_equal(lower, d.lower_ext)
             # causal: nothing of this slice's coded positions, nor of later slices, is visible
             assert (ext[3 + t:] == -1).all() and (ext[2 + t][coded] == -1).all()
             assert (ext[2:2 + t] >= 0).all() and (ext[2 + t][~coded] >= 0).all()
             # slots 0 and 1: the reference GOP's last two slices (none for the refresh GOP 0)
-            level, stage = name.split(".")
+            level, stage = parse_stream_name(name)
             if i == 0:
                 assert (ext[:2] == -1).all()
             else:
-                np.testing.assert_array_equal(ext[:2], gops[i - 1].level(level).indices[int(stage)][-2:])
+                np.testing.assert_array_equal(ext[:2], gops[i - 1].level(level).indices[stage][-2:])
             # the lower stream: the previous stage, or top.0 (2x coarser in space) for bottom.0,
             # whose whole GOP is known
             assert ratio == LOWER[name] and (lower is None) == (LOWER[name] is None)
             if lower is not None:
                 assert (lower[2:] >= 0).all()
-        assert {e[0] for e in enc_p.seen} == set(LOWER)
+        assert {e.name for e in enc_p.seen} == set(LOWER)
     assert bits["context"] < 0.7 * bits["uniform"], bits          # the context is really used
 
 

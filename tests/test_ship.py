@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 from vqcodec import codec
+from vqcodec.errors import VqvError
 from vqcodec.ship import ship
 from vqcodec.train import TrainConfig, train
 from vqcodec.weights import WeightsError, load_model
@@ -50,7 +51,7 @@ def test_bad_operating_points_are_refused(points, default, match):
     from dataclasses import replace
     from vqcodec.model import get_config
     from vqcodec.ship import check_operating_points
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises(VqvError, match=match):
         check_operating_points(replace(get_config("tiny"), operating_points=points, default_quality=default))
 
 
@@ -77,3 +78,32 @@ def test_shipped_weights_are_verified_against_the_manifest(tmp_path, tiny_weight
     manifest.write_text(json.dumps({"default": {"file": "m.pt", "sha256": "0" * 64}}))
     with pytest.raises(WeightsError, match="corrupted"):
         load_model()
+
+
+def test_the_manifest_records_shipped_and_refitted_files(tmp_path, tiny_weights, monkeypatch):
+    import json
+    from vqcodec import weights
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", wdir)
+    monkeypatch.setattr(weights, "MANIFEST", wdir / "manifest.json")
+    (wdir / "m.pt").write_bytes(tiny_weights.read_bytes())
+    assert not weights.record_in_manifest(wdir / "m.pt", "a" * 64)          # not listed: nothing to update
+    assert not (wdir / "manifest.json").exists()
+    assert weights.record_in_manifest(wdir / "m.pt", "b" * 64, "default")   # shipped under a name
+    assert weights.record_in_manifest(wdir / "m.pt", "c" * 64)              # refitted: its entry follows
+    assert json.loads((wdir / "manifest.json").read_text()) == {"default": {"file": "m.pt", "sha256": "c" * 64}}
+    with pytest.raises(VqvError, match="belong in"):                        # refused before any work
+        ship(tmp_path / "none.pt", tmp_path / "elsewhere.pt", data="folder:x", cache_dir=tmp_path, log=print)
+
+
+def test_a_checkpoint_that_is_not_one_is_a_clear_error(tmp_path, tiny_weights):
+    from vqcodec.weights import net_from_checkpoint
+    with pytest.raises(WeightsError, match="not found"):
+        net_from_checkpoint(tmp_path / "none.pt")
+    with pytest.raises(WeightsError, match="not a vqv training checkpoint"):
+        net_from_checkpoint(tiny_weights)                                     # a weights file, not a checkpoint
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"nonsense")
+    with pytest.raises(WeightsError, match="cannot read"):
+        net_from_checkpoint(junk)

@@ -19,7 +19,6 @@ from typing import BinaryIO, Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
@@ -61,16 +60,6 @@ def pad_gop(frames: np.ndarray, t: int, h: int, w: int) -> np.ndarray:
     return np.pad(frames, ((0, t - n), (0, h - h0), (0, w - w0), (0, 0)), mode="edge")
 
 
-def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
-    """uint8 (n, H, W, 3) -> (n, height, width, 3), antialiased bicubic; a no-op at the same size."""
-    if frames.shape[1:3] == (height, width):
-        return frames
-    x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-    down = height < frames.shape[1] or width < frames.shape[2]
-    y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=down)
-    return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 # ------------------------------------------------------------------------------------------ network runs
 
 @contextlib.contextmanager
@@ -96,7 +85,7 @@ def network_pool() -> Iterator[ThreadPoolExecutor]:
 def gop_layout(model: CodecModel, quality: int, t: int, h: int, w: int) -> list[LevelLayout]:
     """The levels a GOP of this padded size carries at this quality, in coding order."""
     ts, bs = model.net.operating_point(quality)
-    grids = model.net.latent_grids(t, h, w)
+    grids = model.cfg.latent_grids(t, h, w)
     out = []
     if "top" in grids:
         out.append(LevelLayout("top", model.cfg.top_codebook, ts, grids["top"]))
@@ -249,7 +238,7 @@ class GopEncoder:
             return
         net = self.model.net
         with network_pool() as pool:
-            analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (x, h_b, z_t) per GOP
+            analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (pixel term, h_b, z_t)
             first = len(self.gops)
             refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
             decided: list[dict[str, CodeLevel]] = [{} for _ in self._pending]
@@ -257,10 +246,10 @@ class GopEncoder:
             for lv in self.layout:                       # top first: the bottom latent depends on it
                 if lv.name == "bottom":
                     def bottom(i: int):
-                        x, h_b, z_t = analysed[i]
+                        pixel_term, h_b, z_t = analysed[i]
                         top_idx = None if z_t is None else \
                             torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
-                        return _level_latents(net.bottom_quantizer, net.bottom_latent(x, h_b, top_idx))[0]
+                        return _level_latents(net.bottom_quantizer, net.bottom_latent(pixel_term, h_b, top_idx))[0]
                     lat = list(pool.map(bottom, range(len(self._pending))))
                 else:
                     lat = list(pool.map(lambda a: _level_latents(net.top_quantizer, a[2])[0], analysed))

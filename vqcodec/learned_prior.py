@@ -42,7 +42,7 @@ features, table rows, one constriction call); encoding computes all tables of a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from typing import Mapping, NamedTuple, Sequence
 
 import msgpack
 import numpy as np
@@ -336,30 +336,30 @@ class LearnedPrior(Prior):
             if ratio is None:
                 low = None
             kl = int(codebook_sizes[low]) if low else 0
-            data = []                                   # (fold, ext, low_ext, coded symbols, coded mask)
+            data = []
             for fold, g, coded, pv in samples:
                 if name not in g:
                     continue
                 mask = coded[name].reshape(-1)
-                data.append((fold,
-                             extended_slices(g[name], None if pv is None else pv.get(name), grids[name]),
-                             extended_slices(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
-                             np.asarray(g[name]).reshape(-1).astype(np.int64)[mask], mask))
-            if not data or not sum(d[3].size for d in data):
+                data.append(_FitSample(
+                    fold, extended_slices(g[name], None if pv is None else pv.get(name), grids[name]),
+                    extended_slices(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
+                    np.asarray(g[name]).reshape(-1).astype(np.int64)[mask], mask))
+            if not data or not sum(d.symbols.size for d in data):
                 continue
             # cross-fitting: the candidate tables that the mixture weights are fitted against come
             # from the other fold, so the weights reflect how the tables do on unseen video
             cl_parts, cd_parts = [], []
             for fold in (0, 1):
-                other = [d for d in data if d[0] != fold] or data
+                other = [d for d in data if d.fold != fold] or data
                 succ, cooc = _candidate_tables(other, k, kl, ratio, grids[name])
                 proto = StreamModel(k, np.ones(k, np.int64), succ, cooc, _default_weights())
                 for d in data:
-                    if d[0] == fold:
-                        c, cd = stream_context(d[1], np.arange(grids[name][0]), proto, d[2], ratio)
-                        cl_parts.append(c[d[4]])
-                        cd_parts.append(cd[d[4]])
-            x = np.concatenate([d[3] for fold in (0, 1) for d in data if d[0] == fold])
+                    if d.fold == fold:
+                        c, cd = stream_context(d.ext, np.arange(grids[name][0]), proto, d.low_ext, ratio)
+                        cl_parts.append(c[d.coded])
+                        cd_parts.append(cd[d.coded])
+            x = np.concatenate([d.symbols for fold in (0, 1) for d in data if d.fold == fold])
             cl = np.concatenate(cl_parts)
             cd = np.concatenate(cd_parts)
             hit = cd == x[:, None]                       # (N, M)
@@ -399,14 +399,24 @@ class LearnedPrior(Prior):
         return cls(models)
 
 
-def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, np.ndarray]:
+class _FitSample(NamedTuple):
+    """One GOP of one stream, as :meth:`LearnedPrior.fit` sees it."""
+
+    fold: int                   # cross-fitting fold (by source video)
+    ext: np.ndarray             # the stream's extended slices (see :class:`~vqcodec.priors.SliceContext`)
+    low_ext: np.ndarray | None  # the same for its lower / parent stream
+    symbols: np.ndarray         # its coded symbols, (t, y, x) C order
+    coded: np.ndarray           # (T * H * W,) bool: which positions are coded (not copied)
+
+
+def _candidate_tables(data: Sequence[_FitSample], k: int, kl: int, ratio, grid) -> tuple[np.ndarray, np.ndarray]:
     """Successor table (most frequent codes following P, other than P) and co-occurrence table
     (most frequent code given the lower stage's code at the same place, at coded positions), by
     counting."""
-    glob = np.bincount(np.concatenate([d[3] for d in data]), minlength=k)
+    glob = np.bincount(np.concatenate([d.symbols for d in data]), minlength=k)
     trans = np.zeros(k * k, np.int64)
     for d in data:
-        e = d[1]
+        e = d.ext
         p, c = e[1:-1].reshape(-1), e[2:].reshape(-1)
         ok = (p >= 0) & (p != c)
         trans += np.bincount(p[ok] * k + c[ok], minlength=k * k)
@@ -419,10 +429,9 @@ def _candidate_tables(data, k: int, kl: int, ratio, grid) -> tuple[np.ndarray, n
     rt, ry, rx = ratio
     tt, hh, ww = grid
     for d in data:
-        le, e = d[2], d[1]
-        lc = le[2:][np.arange(tt) // rt][:, np.arange(hh) // ry][:, :, np.arange(ww) // rx]
-        m = d[4]
-        co += np.bincount(lc.reshape(-1)[m] * k + e[2:].reshape(-1)[m], minlength=kl * k)
+        lc = d.low_ext[2:][np.arange(tt) // rt][:, np.arange(hh) // ry][:, :, np.arange(ww) // rx]
+        m = d.coded
+        co += np.bincount(lc.reshape(-1)[m] * k + d.ext[2:].reshape(-1)[m], minlength=kl * k)
     sc = co.reshape(kl, k) * (k + 1) + glob[None, :]
     return succ, _pad_cols(np.argsort(-sc, axis=1, kind="stable")[:, :N_COOC], N_COOC)
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import torch
 
+from .errors import VqvError
 from .model import MSVQVAE, space_to_depth
-from .quantizer import _kmeans
+from .quantizer import kmeans
 
 
 def pixel_blocks(x: torch.Tensor, factor: tuple[int, int, int]) -> torch.Tensor:
@@ -67,7 +68,7 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
     else:
         rows = pixel_blocks(x.float().cpu(), cfg.bottom_factor)
     if rows.shape[0] < cfg.latent_dim:
-        raise ValueError(f"need at least {cfg.latent_dim} pixel blocks for the PCA, got {rows.shape[0]}")
+        raise VqvError(f"need at least {cfg.latent_dim} pixel blocks for the PCA, got {rows.shape[0]} (too few training clips)")
     mu, basis = pca_basis(rows, cfg.latent_dim) if fit_rows is None else pca_basis_cov(rows, cfg.latent_dim)
     if basis.shape[0] < cfg.latent_dim:   # fewer pixels per block than latent dims: pad with zeros
         basis = torch.cat([basis, basis.new_zeros(cfg.latent_dim - basis.shape[0], basis.shape[1])])
@@ -87,7 +88,7 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
     r, left = coeff, []
     for vq in net.bottom_quantizer.layers:
         fit = r if not fit_rows or fit_rows >= r.shape[0] else r[torch.randperm(r.shape[0], generator=g)[:fit_rows]]
-        cb = _kmeans(fit, vq.codebook_size, iters=kmeans_iters, generator=g)
+        cb = kmeans(fit, vq.codebook_size, iters=kmeans_iters, generator=g)
         vq.set_codebook(cb.to(vq.codebook.device))
         r = r - cb[vq.nearest(r.to(vq.codebook.device)).cpu()]
         left.append(round(float((r ** 2).sum(1).mean()) / total, 4))

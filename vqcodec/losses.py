@@ -8,6 +8,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
+from .errors import VqvError
+
 
 def frames_2d(x: torch.Tensor) -> torch.Tensor:
     """(B, 3, T, H, W) -> (B*T, 3, H, W)."""
@@ -53,14 +55,14 @@ class VGG16Perceptual(nn.Module):
         try:
             state = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-            raise ValueError(f"cannot read VGG16 weights {path}: {e}".splitlines()[0]) from None
+            raise VqvError(f"cannot read VGG16 weights {path}: {e}".splitlines()[0]) from None
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         feats = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
         own = self.features.state_dict()
         missing = [k for k in own if k not in feats or feats[k].shape != own[k].shape]
         if missing:
-            raise ValueError(f"{path} is not a torchvision VGG16 state dict (missing/mismatched {missing[0]})")
+            raise VqvError(f"{path} is not a torchvision VGG16 state dict (missing/mismatched {missing[0]})")
         self.features.load_state_dict({k: feats[k] for k in own})
         self.features.requires_grad_(False).eval()
         self.register_buffer("mean", torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1))
@@ -91,9 +93,3 @@ def reconstruction_loss(recon: torch.Tensor, target: torch.Tensor, kind: str = "
         return F.mse_loss(recon, target) + F.l1_loss(recon, target)
     raise ValueError(f"unknown reconstruction loss {kind!r}")
 
-
-def psnr_from_mse(mse_pm1: float) -> float:
-    """PSNR (dB, peak 255) from an MSE measured on [-1, 1] data."""
-    import math
-    mse = mse_pm1 / 4.0  # [-1, 1] -> [0, 1]
-    return float("inf") if mse <= 0 else 10 * math.log10(1.0 / mse)

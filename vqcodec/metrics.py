@@ -11,9 +11,6 @@ frame; ``ref`` and ``test`` must have the same shape):
   ``K1=0.01, K2=0.03`` and ``data_range=255`` (``pytorch_msssim.ssim``, "valid" filtering, no
   padding), averaged over channels, then over frames. Frames smaller than 11 pixels on a side use
   the largest odd window that fits (noted in the docstring of :func:`ssim`).
-* **MS-SSIM** uses ``pytorch_msssim.ms_ssim`` with the same window and the standard five scales and
-  weights. It needs the shorter side to exceed ``(11 - 1) * 2**4 = 160`` pixels; for smaller frames
-  (e.g. the 64x64 benchmark crops) :func:`ms_ssim` returns ``None`` rather than a made-up value.
 * **bits per pixel** = ``8 * n_bytes / (frames * width * height)`` — pixels, not samples: the three
   colour channels of one pixel count once.
 * **kbps** = ``8 * n_bytes / (frames / fps) / 1000`` (kilo = 1000).
@@ -32,12 +29,11 @@ __all__ = [
     "PSNR_CAP",
     "SSIM_WIN_SIZE",
     "SSIM_WIN_SIGMA",
-    "MS_SSIM_MIN_SIDE",
     "mse",
     "psnr",
+    "psnr_from_mse",
     "ssim",
     "ssim_per_frame",
-    "ms_ssim",
     "bits_per_pixel",
     "kbps",
     "QualityAccumulator",
@@ -47,8 +43,6 @@ __all__ = [
 PSNR_CAP = 100.0
 SSIM_WIN_SIZE = 11
 SSIM_WIN_SIGMA = 1.5
-#: ``pytorch_msssim.ms_ssim`` needs the shorter side to be larger than this.
-MS_SSIM_MIN_SIDE = (SSIM_WIN_SIZE - 1) * 2**4
 _CHUNK = 16  # frames per SSIM batch: bounds memory for long clips
 
 
@@ -75,10 +69,12 @@ def _sse(ref: np.ndarray, test: np.ndarray) -> float:
     return total
 
 
-def _psnr_from_mse(m: float, cap: float | None) -> float:
+def psnr_from_mse(m: float, *, peak: float = 255.0, cap: float | None = None) -> float:
+    """``10 * log10(peak**2 / m)`` dB; ``inf`` for ``m = 0`` unless ``cap``. Where the samples are
+    not 8-bit pixels (training works on ``[-1, 1]``), scale ``m`` and ``peak`` to match."""
     if m <= 0.0:
         return math.inf if cap is None else float(cap)
-    v = 10.0 * math.log10(255.0**2 / m)
+    v = 10.0 * math.log10(peak**2 / m)
     return v if cap is None else min(v, float(cap))
 
 
@@ -90,7 +86,7 @@ def mse(ref: np.ndarray, test: np.ndarray) -> float:
 
 def psnr(ref: np.ndarray, test: np.ndarray, *, cap: float | None = None) -> float:
     """PSNR in dB of the whole clip's RGB MSE, peak 255. ``inf`` for identical inputs unless ``cap``."""
-    return _psnr_from_mse(mse(ref, test), cap)
+    return psnr_from_mse(mse(ref, test), cap=cap)
 
 
 def _window(h: int, w: int) -> int:
@@ -127,26 +123,6 @@ def ssim(ref: np.ndarray, test: np.ndarray) -> float:
     Frames with a side shorter than 11 use the largest odd window that fits.
     """
     return float(ssim_per_frame(ref, test).mean())
-
-
-def ms_ssim(ref: np.ndarray, test: np.ndarray) -> float | None:
-    """Mean MS-SSIM over frames (5 scales), or ``None`` when the frames are too small for 5 scales."""
-    import torch
-    from pytorch_msssim import ms_ssim as _ms_ssim
-
-    ref, test = _as_clips(ref, test)
-    _, h, w, _ = ref.shape
-    if min(h, w) <= MS_SSIM_MIN_SIDE:
-        return None
-    vals = []
-    with torch.no_grad():
-        for s in range(0, ref.shape[0], _CHUNK):
-            x = torch.from_numpy(np.ascontiguousarray(ref[s:s + _CHUNK])).permute(0, 3, 1, 2).float()
-            y = torch.from_numpy(np.ascontiguousarray(test[s:s + _CHUNK])).permute(0, 3, 1, 2).float()
-            v = _ms_ssim(x, y, data_range=255, size_average=False, win_size=SSIM_WIN_SIZE,
-                         win_sigma=SSIM_WIN_SIGMA)
-            vals.append(v.double().numpy())
-    return float(np.concatenate(vals).mean())
 
 
 def bits_per_pixel(n_bytes: int, frames: int, width: int, height: int) -> float:
@@ -193,7 +169,7 @@ class QualityAccumulator:
     def psnr_value(self, cap: float | None = None) -> float:
         if not self._samples:
             return float("nan")
-        return _psnr_from_mse(self.mse, cap)
+        return psnr_from_mse(self.mse, cap=cap)
 
     @property
     def psnr(self) -> float:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, replace
+from fractions import Fraction
 
 import numpy as np
 import torch
@@ -25,9 +26,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .codes import CodeLevel, Codes
+from .errors import VqvError
 from .quantizer import QuantOut, ResidualVQ
+from .tiling import map_tiled
 
 Stride = tuple[int, int, int]
+
+#: Frames wider or taller than this many pixels go through the network's full-resolution ends in
+#: tiles of this size, each with a margin of TILE_HALO_PIXELS that is computed and dropped. The
+#: margin covers the reach of those ends' convolutions: on the shipped model tiled results equal
+#: whole-frame ones exactly from 48 pixels up (tests/test_tiling.py).
+TILE_PIXELS = 256
+TILE_HALO_PIXELS = 64
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,15 @@ class ModelConfig:
             return b
         return b[0] * self.top_stride[0], b[1] * self.top_stride[1], b[2] * self.top_stride[2]
 
+    def latent_grids(self, t: int, h: int, w: int) -> dict[str, Stride]:
+        """The (T, H, W) grid of each latent level, coarsest first, for a ``t x h x w`` clip."""
+        bf = self.bottom_factor
+        grids = {"bottom": (t // bf[0], h // bf[1], w // bf[2])}
+        if not self.single_level:
+            st = self.stride
+            grids = {"top": (t // st[0], h // st[1], w // st[2]), **grids}
+        return grids
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -129,7 +148,7 @@ def get_config(name: str) -> ModelConfig:
     try:
         return PRESETS[name]
     except KeyError:
-        raise ValueError(f"unknown model config {name!r} (choose from {', '.join(PRESETS)})") from None
+        raise VqvError(f"unknown model config {name!r} (choose from {', '.join(PRESETS)})") from None
 
 
 # ----------------------------------------------------------------------------------------------- blocks
@@ -302,24 +321,50 @@ class MSVQVAE(nn.Module):
             u_t = self.dec_top(z_t if bypass else top.quantized)
             feats.append(u_t)
             commit = commit + top.commit
-        z_b = self._bottom_latent(x, feats)
+        z_b = self._bottom_latent(self._pixel_term(x), feats)
         bottom = self.bottom_quantizer(z_b, bottom_stages)
         commit = commit + bottom.commit
         recon = self._decode_latents(u_t, z_b if bypass else bottom.quantized)
         return ForwardOut(recon, commit, top, bottom)
 
-    def _bottom_latent(self, x: torch.Tensor, feats: list[torch.Tensor]) -> torch.Tensor:
+    def _pixel_term(self, x: torch.Tensor) -> torch.Tensor | None:
+        """The linear path's share of the bottom latent (None without one): a per-block projection, so
+        the codec keeps this small tensor between its passes instead of the full-resolution input."""
+        return self.lin_enc(space_to_depth(x, self.cfg.bottom_factor)) if self.cfg.linear_path else None
+
+    def _bottom_latent(self, pixel_term: torch.Tensor | None, feats: list[torch.Tensor]) -> torch.Tensor:
         z_b = self.pre_bottom(torch.cat(feats, 1))
-        if self.cfg.linear_path:
-            z_b = z_b + self.lin_enc(space_to_depth(x, self.cfg.bottom_factor))
-        return z_b
+        return z_b if pixel_term is None else z_b + pixel_term
 
     def _decode_latents(self, u_t: torch.Tensor | None, q_b: torch.Tensor) -> torch.Tensor:
-        z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
+        return self._decode_latent_tile(q_b if u_t is None else torch.cat([u_t, q_b], 1))
+
+    def _decode_latent_tile(self, z: torch.Tensor) -> torch.Tensor:
+        """The decoder on (top up-sampled, bottom) latents stacked on channels; the bottom latent is
+        the last ``latent_dim`` channels."""
         y = self.decoder(z)
         if self.cfg.linear_path:
-            y = y + depth_to_space(self.lin_dec(q_b), self.cfg.bottom_factor)
+            y = y + depth_to_space(self.lin_dec(z[:, -self.cfg.latent_dim:]), self.cfg.bottom_factor)
         return y
+
+    def _tiled(self, piece, x: torch.Tensor, scale: Fraction, halo_pixels: int = -1) -> torch.Tensor:
+        """``piece(x)`` for a full-resolution end of the network (codec path): in spatial tiles of
+        :data:`TILE_PIXELS` plus a :data:`TILE_HALO_PIXELS` margin when the frames are larger, so
+        a 720p GOP needs about a gigabyte instead of six (see ``tiling.py``)."""
+        halo_pixels = TILE_HALO_PIXELS if halo_pixels < 0 else halo_pixels
+        per_pixel = Fraction(1) / scale if scale > 1 else Fraction(1)      # input units per pixel
+        return map_tiled(piece, x, scale=scale, core=int(TILE_PIXELS * per_pixel),
+                         halo=int(halo_pixels * per_pixel))
+
+    def _analyse_pixels(self, u8: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """uint8 (N, 3, T, H, W) -> (the linear path's term or None, bottom features h_b), tile by
+        tile: the float input never exists for the whole frame."""
+        down = Fraction(1, self.cfg.bottom_factor[1])
+        h_b = self._tiled(lambda t: self.enc_bottom(bytes_to_unit(t)), u8, down)
+        pixel_term = None
+        if self.cfg.linear_path:          # a per-block projection: tiles need no margin
+            pixel_term = self._tiled(lambda t: self._pixel_term(bytes_to_unit(t)), u8, down, halo_pixels=0)
+        return pixel_term, h_b
 
     # ---------------------------------------------------------------- codec path
     def operating_point(self, quality: int) -> tuple[int, int]:
@@ -340,18 +385,18 @@ class MSVQVAE(nn.Module):
     def encode(self, frames: np.ndarray | torch.Tensor, quality: int | None = None) -> Codes:
         """uint8 frames (T, H, W, 3) or (N, T, H, W, 3), sizes a multiple of ``cfg.stride`` -> Codes."""
         ts, bs = self.operating_point(quality or self.cfg.default_quality)
-        x, batched = _frames_to_input(frames, self.cfg.stride, self.device)
+        u8, batched = _frames_to_input(frames, self.cfg.stride, self.device)
         was_training = self.training
         self.eval()
         try:
-            h_b = self.enc_bottom(x)
+            pixel_term, h_b = self._analyse_pixels(u8)
             feats = [h_b]
             levels = []
             if not self.cfg.single_level:
                 top = self.top_quantizer(self.enc_top(h_b), ts)
                 feats.append(self.dec_top(top.quantized))
                 levels.append(CodeLevel("top", self.cfg.top_codebook, top.indices.to(torch.int32).cpu().numpy()))
-            bottom = self.bottom_quantizer(self._bottom_latent(x, feats), bs)
+            bottom = self.bottom_quantizer(self._bottom_latent(pixel_term, feats), bs)
             levels.append(CodeLevel("bottom", self.cfg.bottom_codebook, bottom.indices.to(torch.int32).cpu().numpy()))
         finally:
             self.train(was_training)
@@ -359,24 +404,26 @@ class MSVQVAE(nn.Module):
         return codes if batched else codes.unbatch()[0]
 
     @torch.no_grad()
-    def analyse(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def analyse(self, frames: np.ndarray | torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor, torch.Tensor | None]:
         """The encoder's part that does not depend on which codes are chosen: uint8 frames
-        (N, T, H, W, 3) -> (input x, bottom features h_b, top latent z_t or None). The codec's
-        rate-distortion encoder picks the top codes from z_t, then asks :meth:`bottom_latent`."""
-        x, _ = _frames_to_input(frames, self.cfg.stride, self.device)
+        (N, T, H, W, 3) -> (the linear path's term or None, bottom features h_b, top latent z_t or
+        None). The codec's rate-distortion encoder picks the top codes from z_t, then hands the
+        first two back to :meth:`bottom_latent`."""
+        u8, _ = _frames_to_input(frames, self.cfg.stride, self.device)
         with _eval(self):
-            h_b = self.enc_bottom(x)
+            pixel_term, h_b = self._analyse_pixels(u8)
             z_t = None if self.cfg.single_level else self.enc_top(h_b)
-        return x, h_b, z_t
+        return pixel_term, h_b, z_t
 
     @torch.no_grad()
-    def bottom_latent(self, x: torch.Tensor, h_b: torch.Tensor, top_indices: torch.Tensor | None) -> torch.Tensor:
+    def bottom_latent(self, pixel_term: torch.Tensor | None, h_b: torch.Tensor,
+                      top_indices: torch.Tensor | None) -> torch.Tensor:
         """The bottom latent z_b given the top codes actually sent (N, S, T, H, W), as in :meth:`encode`."""
         with _eval(self):
             feats = [h_b]
             if not self.cfg.single_level:
                 feats.append(self.dec_top(self.top_quantizer.decode(top_indices.to(self.device))))
-            return self._bottom_latent(x, feats)
+            return self._bottom_latent(pixel_term, feats)
 
     @torch.no_grad()
     def decode(self, codes: Codes) -> np.ndarray:
@@ -397,19 +444,13 @@ class MSVQVAE(nn.Module):
                 q_b = torch.zeros(b, self.cfg.latent_dim, t, h, w, device=self.device)
             else:
                 q_b = self.bottom_quantizer.decode(q_b_idx)
-            y = self._decode_latents(u_t, q_b)
+            z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
+            y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
+                            Fraction(self.cfg.bottom_factor[1]))
         finally:
             self.train(was_training)
-        out = to_uint8(y)
+        out = y.permute(0, 2, 3, 4, 1).cpu().numpy()
         return out if batched else out[0]
-
-    def latent_grids(self, t: int, h: int, w: int) -> dict[str, Stride]:
-        bf = self.cfg.bottom_factor
-        grids = {"bottom": (t // bf[0], h // bf[1], w // bf[2])}
-        if not self.cfg.single_level:
-            st = self.cfg.stride
-            grids = {"top": (t // st[0], h // st[1], w // st[2]), **grids}
-        return grids
 
 
 class _eval:
@@ -438,18 +479,27 @@ def _frames_to_input(frames: np.ndarray | torch.Tensor, stride: Stride, device) 
     _, t, h, w, _ = f.shape
     if t % stride[0] or h % stride[1] or w % stride[2]:
         raise ValueError(f"frame grid {t}x{h}x{w} is not a multiple of the model stride {stride}")
-    return uint8_to_input(f).to(device), batched
+    return f.permute(0, 4, 1, 2, 3).to(device), batched
+
+
+def bytes_to_unit(f: torch.Tensor) -> torch.Tensor:
+    """uint8 (B, 3, T, H, W) -> float in [-1, 1], element by element (so tiles convert alike)."""
+    return f.float().div(127.5).sub(1.0)
+
+
+def unit_to_bytes(y: torch.Tensor) -> torch.Tensor:
+    """float in [-1, 1] -> uint8, rounded, element by element."""
+    return ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
 
 
 def uint8_to_input(f: torch.Tensor) -> torch.Tensor:
     """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
-    return f.permute(0, 4, 1, 2, 3).float().div(127.5).sub(1.0)
+    return bytes_to_unit(f.permute(0, 4, 1, 2, 3))
 
 
 def to_uint8(y: torch.Tensor) -> np.ndarray:
     """float (B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3), rounded."""
-    y = ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-    return y.permute(0, 2, 3, 4, 1).cpu().numpy()
+    return unit_to_bytes(y).permute(0, 2, 3, 4, 1).cpu().numpy()
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -458,9 +508,7 @@ def count_parameters(model: nn.Module) -> int:
 
 def raw_bits(cfg: ModelConfig, t: int = 32, h: int = 64, w: int = 64) -> dict[str, float]:
     """Bits per clip at each operating point if every index were sent with log2(codebook) bits."""
-    m = MSVQVAE.__new__(MSVQVAE)
-    m.cfg = cfg
-    grids = MSVQVAE.latent_grids(m, t, h, w)
+    grids = cfg.latent_grids(t, h, w)
     out = {}
     for q, (ts, bs) in enumerate(cfg.operating_points, 1):
         bits = bs * math.prod(grids["bottom"]) * math.log2(cfg.bottom_codebook)

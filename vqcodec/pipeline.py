@@ -19,16 +19,16 @@ from vqcodec.formats import VqvFormatError, VqvReader
 from . import codec
 from .entropy import EntropyError
 from .errors import OptionError, VqvError
+from .codes import parse_stream_name
 from .gop_coding import COPY_LABEL, copy_summary
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path
-from .video_io import open_video
+from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
 from .video_writer import VideoWriter
 from .weights import CodecModel, load_model
 
 DEFAULT_SHORT_SIDE = 64
 MAX_SIDE = codec.MAX_CODED_SIDE
-MAX_SOURCE_SIDE = 8192  # --scale-to-source: 8K video fits; a header claiming 65535x65535 does not
 MAX_THREADS = 256       # torch's thread pool crashes (SIGSEGV) when asked for ~100,000 threads
 
 
@@ -122,7 +122,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         n = 0
         with _progress(progress, info.frame_count, "encode") as bar:
             for frame in frames:
-                enc.add_frame(codec.resize_frames(frame[None], cw, ch)[0])
+                enc.add_frame(resize_frames(frame[None], cw, ch)[0])
                 n += 1
                 bar.update(1)
         if n == 0:
@@ -163,7 +163,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else name.split(".")[0]
+        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else parse_stream_name(name)[0]
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
@@ -207,7 +207,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
             for gop in codec.decode_gops(reader, model):
                 for frame in gop:
                     # frame by frame: memory holds one output frame, however large the source was
-                    writer.write(codec.resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
+                    writer.write(resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
                 n += len(gop)
                 bar.update(len(gop))
     seconds = time.perf_counter() - t0

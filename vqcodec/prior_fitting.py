@@ -12,20 +12,19 @@ The decisions themselves depend on the prior that prices them, so fitting runs i
 first round decides with the model's current priors (or none), each later round with the priors
 the round before fitted (two rounds settle: the second changes total bits by well under 1%).
 
-``vqv train-prior`` (:func:`train_prior`) and ``vqv ship`` use this.
+The commands ``vqv ship`` and ``vqv train-prior`` (:mod:`vqcodec.ship`) use this.
 """
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import codec
 from .codes import Codes
-from .learned_prior import LearnedPrior, load_learned
-from .priors import EmpiricalStaticPrior, Prior, UniformPrior
+from .learned_prior import LearnedPrior
+from .priors import EmpiricalStaticPrior, Prior
 from .weights import CodecModel
 
 Log = Callable[[str], None]
@@ -96,8 +95,8 @@ def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[
     report: dict = {"clips": len(clips), "runs": len(runs), "qualities": qualities, "rounds": []}
     for r in range(rounds):
         t0 = time.time()
-        decider = load_learned(priors) or (EmpiricalStaticPrior.from_bytes(priors["empirical-static"])
-                                           if "empirical-static" in priors else UniformPrior())
+        # the decisions are priced as the encoder prices them with these priors
+        decider = codec.decision_prior(CodecModel.unsaved(model.net, priors), "auto")
         seqs = [seq for q in qualities for seq in encode_runs(model, clips, runs, q, prior=decider,
                                                              rdo_strength=rdo_strength)]
         # folds by source video: runs of one video, at any quality, stay on one side
@@ -120,67 +119,3 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
             prior, codec.layout_of(seq[0]), [codec.EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
             copy_mode=True))
     return out
-
-
-def training_clips(data: str, cache_dir, model: CodecModel, max_clips: int | None) -> tuple[list[np.ndarray], list]:
-    """Training clips of the data spec (train split, centre crops) and their (segment, start) keys.
-    With ``max_clips``, runs of two consecutive clips spread over the set (so prediction across
-    GOPs is learned too)."""
-    from .data import ClipSpec, build_dataset  # noqa: PLC0415
-    from .errors import VqvError  # noqa: PLC0415
-
-    if max_clips is not None and max_clips < 1:
-        raise VqvError("--max-clips must be at least 1")
-    ds = build_dataset(data, "train", ClipSpec(model.cfg.clip_frames, model.cfg.clip_size, 16.0), cache_dir,
-                       train=False, progress=False)
-    n = len(ds)
-    idx = list(range(n))
-    if max_clips is not None and max_clips < n:
-        starts = np.linspace(0, max(n - 2, 0), max(1, max_clips // 2)).astype(int)
-        idx = sorted({int(v) for v in starts} | {min(n - 1, int(v) + 1) for v in starts})[:max_clips]
-    return [ds[i].numpy() for i in idx], [tuple(int(v) for v in ds.clips[i]) for i in idx]
-
-
-def train_prior(*, model_path=None, checkpoint=None, data: str, cache_dir, max_clips: int | None = None, out=None,
-                threads: int | None = None, rounds: int = 2, log: Log = print) -> dict:
-    """``vqv train-prior``: refit the static and learned priors of a weights file on training clips
-    and write them into it (the manifest's SHA-256 is updated if the file is listed there), or to
-    ``out`` as a raw learned-prior blob (needed with ``checkpoint``: a training checkpoint's
-    network, rounded to half precision as shipped). Re-saving a weights file changes its digest: files coded
-    with the old weights need the old file."""
-    import torch  # noqa: PLC0415
-
-    from .fsutil import atomic_path  # noqa: PLC0415
-    from .errors import VqvError  # noqa: PLC0415
-    from .weights import load_model, net_from_checkpoint, resave_weights  # noqa: PLC0415
-
-    if threads is not None:
-        torch.set_num_threads(int(threads))
-    if checkpoint is not None:
-        if model_path is not None:
-            raise VqvError("give --model or --checkpoint, not both")
-        if out is None:
-            raise VqvError("--checkpoint needs --out (there is no weights file to write the prior into)")
-        model = CodecModel(half_rounded(net_from_checkpoint(checkpoint)), "0" * 64, None, {}, {})
-    else:
-        model = load_model(model_path)
-    clips, keys = training_clips(data, cache_dir, model, max_clips)
-    log(f"{len(clips)} training clips")
-    priors, rep = refit_priors(model, clips, keys, rounds=rounds, log=log)
-    if out is not None:
-        with atomic_path(Path(out)) as tmp:
-            Path(tmp).write_bytes(priors["learned"])
-        rep["written_to"] = str(out)
-        return rep
-    rep.update(resave_weights(model, priors={**model.priors, **priors}))
-    return rep
-
-
-def half_rounded(net):
-    """The network as users get it: every float weight and buffer rounded to half precision."""
-    import torch  # noqa: PLC0415
-
-    with torch.no_grad():
-        for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
-            p.copy_(p.half().float())
-    return net

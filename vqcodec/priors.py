@@ -41,11 +41,10 @@ from .entropy import MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, ch
 
 __all__ = [
     "StreamSymbols", "SliceContext", "extended_slices", "grid_ratio", "Prior", "UniformPrior", "EmpiricalStaticPrior",
-    "EmpiricalAdaptivePrior", "prior_from_header", "PRIOR_KINDS", "check_stream_name",
+    "EmpiricalAdaptivePrior", "prior_from_header", "check_stream_name",
     "check_codebook_size", "stream_symbols", "zstd_compress", "zstd_decompress", "unpack_msgpack",
 ]
 
-PRIOR_KINDS = ("uniform", "empirical-static", "empirical-adaptive")
 MAX_STREAMS = 4096            # streams described by one side-info blob
 MAX_NAME_LEN = 128
 MAX_BLOB = 64 << 20           # decompressed side-info / static-table blob

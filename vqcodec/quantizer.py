@@ -14,6 +14,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+#: Rows of latents searched at once by :meth:`VectorQuantizer.nearest` (16384 x 1024 codes: 64 MB).
+NEAREST_ROWS = 16384
+
+
 def _dist_on() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -30,7 +34,7 @@ def _broadcast(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _kmeans(x: torch.Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
+def kmeans(x: torch.Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> torch.Tensor:
     """Plain Lloyd k-means on rows of ``x`` (N, D); empty clusters keep their random init."""
     n = x.shape[0]
     idx = torch.randint(0, n, (k,), generator=generator, device=x.device) if n < k else \
@@ -66,11 +70,14 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("idle", torch.zeros(codebook_size, dtype=torch.int32))  # steps since last used
 
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
-        """Index of the nearest code for each row of ``x`` (N, D)."""
+        """Index of the nearest code for each row of ``x`` (N, D), :data:`NEAREST_ROWS` rows at a
+        time: the distance matrix of a 720p GOP's bottom latent would be half a gigabyte."""
         cb = self.codebook
         # ||x||^2 is the same for every code, so argmin over ||c||^2 - 2 x.c is enough.
-        d = (cb * cb).sum(1)[None, :] - 2.0 * (x @ cb.t())
-        return d.argmin(1)
+        norms = (cb * cb).sum(1)[None, :]
+        if x.shape[0] <= NEAREST_ROWS:
+            return (norms - 2.0 * (x @ cb.t())).argmin(1)
+        return torch.cat([(norms - 2.0 * (part @ cb.t())).argmin(1) for part in x.split(NEAREST_ROWS)])
 
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
         return F.embedding(idx, self.codebook)
@@ -86,7 +93,7 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def _init_from(self, x: torch.Tensor) -> None:
-        centers = _kmeans(x.float(), self.codebook_size)
+        centers = kmeans(x.float(), self.codebook_size)
         _broadcast(centers)
         self.set_codebook(centers)
 

@@ -17,9 +17,12 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
+from .codes import stream_name
+from .errors import VqvError
 from .linear_init import init_linear_code
-from .losses import SSIMLoss, VGG16Perceptual, psnr_from_mse, reconstruction_loss
-from .model import MSVQVAE, ModelConfig, get_config, uint8_to_input
+from .losses import SSIMLoss, VGG16Perceptual, reconstruction_loss
+from .metrics import PSNR_CAP, QualityAccumulator, psnr_from_mse
+from .model import MSVQVAE, ModelConfig, get_config, to_uint8, uint8_to_input
 
 CHECKPOINT = "checkpoint.pt"
 # The best network so far by validation (see ``val_score``), beside the checkpoint: weights, config, step and
@@ -126,33 +129,25 @@ def random_crop(x: torch.Tensor, frames: int, size: int, gen: torch.Generator) -
 
 @torch.no_grad()
 def evaluate(model: MSVQVAE, clips: list[torch.Tensor], batch: int = 4) -> dict:
-    """PSNR/SSIM and zeroth-order code entropy (bits per pixel) at every operating point on uint8 clips."""
-    from pytorch_msssim import ssim as ssim_fn
-
+    """PSNR/SSIM (:mod:`vqcodec.metrics`, the clips pooled) and zeroth-order code entropy (bits per
+    pixel) at every operating point on uint8 clips."""
     model.eval()
     out = {}
     x_all = torch.stack(clips)  # (N, T, H, W, 3)
     n, t, h, w, _ = x_all.shape
     pixels = n * t * h * w
     for q, (ts, bs) in enumerate(model.cfg.operating_points, 1):
-        se, ssim_sum, frames = 0.0, 0.0, 0
+        quality = QualityAccumulator()
         hist: dict[str, np.ndarray] = {}
         for i in range(0, n, batch):
-            xb = uint8_to_input(x_all[i:i + batch]).to(model.device)
-            o = model(xb, ts, bs)
-            r = (o.recon.clamp(-1, 1) + 1) * 127.5
-            r = r.round()
-            ref = (xb + 1) * 127.5
-            se += float(((r - ref.round()) ** 2).sum())
-            fr = r.transpose(1, 2).reshape(-1, 3, h, w)
-            fx = ref.round().transpose(1, 2).reshape(-1, 3, h, w)
-            ssim_sum += float(ssim_fn(fr, fx, data_range=255.0, size_average=False).sum())
-            frames += fr.shape[0]
+            xb = x_all[i:i + batch]
+            o = model(uint8_to_input(xb).to(model.device), ts, bs)
+            quality.update(xb.reshape(-1, h, w, 3).numpy(), to_uint8(o.recon).reshape(-1, h, w, 3))
             for name, qo, k in (("top", o.top, model.cfg.top_codebook), ("bottom", o.bottom, model.cfg.bottom_codebook)):
                 if qo is None:
                     continue
                 for s in range(qo.indices.shape[1]):
-                    key = f"{name}.{s}"
+                    key = stream_name(name, s)
                     c = np.bincount(qo.indices[:, s].flatten().cpu().numpy(), minlength=k)
                     hist[key] = hist.get(key, 0) + c
         bits = 0.0
@@ -162,8 +157,7 @@ def evaluate(model: MSVQVAE, clips: list[torch.Tensor], batch: int = 4) -> dict:
             ent = float(-(p * np.log2(p)).sum())
             bits += ent * c.sum()
             usage[key] = {"perplexity": round(2.0 ** ent, 1), "used": round(float((c > 0).mean()), 4)}
-        mse = se / (pixels * 3)
-        out[q] = {"psnr": 10 * math.log10(255.0 ** 2 / max(mse, 1e-12)), "ssim": ssim_sum / frames,
+        out[q] = {"psnr": quality.psnr_value(cap=PSNR_CAP), "ssim": quality.ssim,
                   "bpp_entropy": bits / pixels, "stages": [ts, bs], "codebook": usage}
     model.train()
     return out
@@ -176,6 +170,18 @@ def _atomic_save(obj: dict, path: Path) -> None:
 
 
 def train(tc: TrainConfig, log=print) -> dict:
+    """Train (or resume) the run ``tc`` describes; returns the last step's figures and the best step."""
+    # Zero-initialised layers (and small gradients through them) produce denormal floats, which x86
+    # CPUs compute tens of times slower: measured 1.6x slower steps after scripts/pca_init.py. The
+    # setting is process-wide, so it is undone when training ends (floats elsewhere need denormals).
+    torch.set_flush_denormal(True)
+    try:
+        return _train(tc, log)
+    finally:
+        torch.set_flush_denormal(False)
+
+
+def _train(tc: TrainConfig, log) -> dict:
     from .data import ClipSpec, build_dataset  # noqa: PLC0415 - keeps `vqv model-info` light
 
     rank, world, local_rank = _dist_info()
@@ -187,9 +193,6 @@ def train(tc: TrainConfig, log=print) -> dict:
         torch.cuda.set_device(device)
     if tc.threads:
         torch.set_num_threads(tc.threads)
-    # Zero-initialised layers (and small gradients through them) produce denormal floats, which x86
-    # CPUs compute tens of times slower: measured 1.6x slower steps after scripts/pca_init.py.
-    torch.set_flush_denormal(True)
     torch.manual_seed(tc.seed + rank)
     np.random.seed(tc.seed + rank)
 
@@ -264,7 +267,7 @@ def train(tc: TrainConfig, log=print) -> dict:
         perceptual = SSIMLoss()
     elif tc.perceptual == "vgg":
         if not tc.vgg_weights:
-            raise ValueError("--perceptual vgg needs --vgg-weights PATH (a torchvision VGG16 .pth file)")
+            raise VqvError("--perceptual vgg needs --vgg-weights PATH (a torchvision VGG16 .pth file)")
         perceptual = VGG16Perceptual(tc.vgg_weights).to(device)
     elif tc.perceptual != "none":
         raise ValueError(f"unknown perceptual loss {tc.perceptual!r}")
@@ -361,11 +364,11 @@ def train(tc: TrainConfig, log=print) -> dict:
             scaler.step(opt)
             scaler.update()
             step += 1
-            mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))
+            mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))   # on [-1, 1]: 4x that on [0, 1]
             # codebook usage of this batch, per level: perplexity of stage 0 and the mean over stages
             ppl = {name: [round(v, 1) for v in qo.perplexity] for name, qo in (("top", o.top), ("bottom", o.bottom))
                    if qo is not None and qo.perplexity}
-            last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse), "stages": [nt, nb],
+            last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse / 4, peak=1.0), "stages": [nt, nb],
                     "ppl": ppl, "lr": lr_at(step - 1, tc)}
             if bar is not None:
                 bar.update(1)

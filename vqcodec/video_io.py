@@ -1,27 +1,39 @@
-"""Streaming video input for the codec, training and the benchmarks.
+"""Video input for the codec, training and the benchmarks: reading, resampling and resizing.
 
-Reading (:func:`open_video`) yields uint8 RGB frames ``(H, W, 3)`` one at a time, so memory does not
-grow with the length of the video. Accepted inputs:
+One path for everyone, so that training sees the frames the codec codes. Reading
+(:func:`open_video`) yields uint8 RGB frames ``(H, W, 3)`` one at a time, so memory does not grow
+with the length of the video. Accepted inputs:
 
 * anything PyAV/FFmpeg opens (mp4, mkv, avi, webm, mov, y4m, ...): the first video stream;
 * a ``.npy`` array ``(T, H, W, 3)`` uint8 (memory-mapped), taken at ``source_fps`` (default 16);
 * a folder of PNG frames (sorted by name, numbers compared as numbers), at ``source_fps``;
 * a printf pattern such as ``dir/%06d.png`` (every existing file that matches, in numeric order).
 
-The source frame rate and every frame are kept by default. ``fps=`` resamples by timestamp: output
-frame ``k`` shows, at time ``t = k / fps``, the latest source frame whose presentation time is
-``<= t``; the output covers the source's duration (last frame's time plus one frame period).
+Frames are at most :data:`MAX_SOURCE_SIDE` pixels per side.
 
-Writing is :mod:`vqcodec.video_writer`.
+Timing. A video file's frames are timed by their presentation timestamps, relative to the first
+frame; timestamps that are missing, go backwards or jump by more than :data:`MAX_GAP_SECONDS`
+are broken (as in AVI files with packed B-frames), and from there on frames are one source period
+apart. By default every frame is kept at the source's (average) frame rate, so a constant-rate
+file comes out exactly as stored; a variable-rate file is kept in step with its timestamps
+(frames repeated or dropped, like ffmpeg's ``-vsync cfr``) with a :class:`VideoWarning`.
+``fps=`` resamples by timestamp: output frame ``k`` shows, at time ``t = k / fps``, the latest
+source frame whose time is ``<= t``; the output covers the source's duration (last frame's time
+plus one source period).
 
-All failures are reported as :class:`VideoError` with a one-line message; PyAV and Pillow exceptions
-never escape.
+Resizing is :func:`resize_frames`. Writing is :mod:`vqcodec.video_writer`.
+
+Failures are :class:`VideoError` with a one-line message; PyAV and Pillow exceptions never escape.
+An input that is read but not quite as stored (variable frame rate, a file that ends early) gives
+one :class:`VideoWarning` (one line) through :mod:`warnings`.
 """
 from __future__ import annotations
 
 import math
 import os
 import re
+import warnings
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -29,18 +41,32 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import describe_error
+from .errors import VqvError, describe_error
+from .formats.errors import one_line
 
 __all__ = [
     "VideoError",
+    "VideoWarning",
     "VideoInfo",
     "open_video",
     "probe_frames",
+    "resize_frames",
     "DEFAULT_SEQUENCE_FPS",
+    "MAX_SOURCE_SIDE",
 ]
 
 #: Frame rate assumed for inputs without one (``.npy`` arrays and PNG frames).
 DEFAULT_SEQUENCE_FPS = Fraction(16)
+#: The largest input frame, per side: 8K video fits; a 12000x12000 image (432 MB a frame) does not.
+#: Decoding with ``--scale-to-source`` refuses a larger source size for the same reason.
+MAX_SOURCE_SIDE = 8192
+#: A timestamp jump longer than this is a broken timestamp (a discontinuity), not a pause.
+MAX_GAP_SECONDS = 30
+#: Frames read ahead of the one being timed, so that timestamps broken from the start (packed
+#: B-frames: 1, 3, 2, 5, 4, ...) are found before any frame has been timed by them.
+_TIMESTAMP_LOOKAHEAD = 4
+#: A file that yields fewer frames than this share of the count it declares has ended early.
+_EARLY_END_SHARE = Fraction(95, 100)
 
 _IMAGE_EXTS = (".png",)
 #: Suffixes read as video files when a folder of videos is scanned (PyAV reads each).
@@ -48,11 +74,22 @@ VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".ogv", ".ogg", ".mpg", "
               ".m4v", ".flv", ".wmv", ".3gp", ".ts", ".y4m"}
 
 
-class VideoError(ValueError):
+class VideoError(VqvError):
     """A video cannot be read or written; the message is one line meant for the user."""
 
     def __init__(self, message: str) -> None:
-        super().__init__(" ".join(str(message).split()))
+        super().__init__(one_line(message))
+
+
+class VideoWarning(UserWarning):
+    """An input is read, but not quite as stored (variable frame rate, ends early); one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
+def _warn(message: str) -> None:
+    warnings.warn(VideoWarning(message), stacklevel=2)
 
 
 @dataclass
@@ -78,6 +115,12 @@ def to_fraction(x) -> Fraction:
     if f <= 0:
         raise VideoError(f"frame rate must be positive, got {x}")
     return f
+
+
+def _check_source_size(width: int, height: int, what: str) -> None:
+    if max(width, height) > MAX_SOURCE_SIDE:
+        raise VideoError(f"{what}: frames of {width}x{height} exceed {MAX_SOURCE_SIDE} pixels per side, "
+                         f"the largest input vqv reads (scale it down first)")
 
 
 def _natural_key(name: str):
@@ -122,11 +165,27 @@ def _folder_files(folder: Path) -> list[Path]:
     return [folder / n for n in names]
 
 
-def _read_png(path: Path) -> np.ndarray:
-    from PIL import Image, UnidentifiedImageError
+def _open_image(path: Path):
+    """Pillow's image, header read only. Pillow's decompression-bomb check is ours to make
+    (:data:`MAX_SOURCE_SIDE`, one line): its multi-line warning is silenced here, not globally."""
+    from PIL import Image
 
+    too_large = f"{path}: larger than {MAX_SOURCE_SIDE} pixels per side, the largest input vqv reads"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            im = Image.open(path)
+        except Image.DecompressionBombError:
+            raise VideoError(too_large) from None
+        except Exception as e:
+            raise VideoError(f"{path}: not a readable image ({describe_error(e)})") from None
+    return im
+
+
+def _read_png(path: Path) -> np.ndarray:
+    im = _open_image(path)
     try:
-        with Image.open(path) as im:
+        with im:
             if im.mode.startswith("I"):
                 # 16-bit grey (Pillow's "I;16*" or "I"): scale to 8 bits; convert("RGB") would clip
                 # everything above 255 (a 1024-level ramp became 5 values)
@@ -135,8 +194,68 @@ def _read_png(path: Path) -> np.ndarray:
             if im.mode != "RGB":
                 im = im.convert("RGBA").convert("RGB") if "A" in im.getbands() or im.mode == "P" else im.convert("RGB")
             return np.asarray(im, dtype=np.uint8).copy()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as e:
+    except (OSError, ValueError, SyntaxError) as e:
         raise VideoError(f"{path}: not a readable image ({describe_error(e)})") from None
+
+
+# ----------------------------------------------------------------------------------------------
+# resizing
+
+
+def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
+    """uint8 (n, H, W, 3) -> (n, height, width, 3), bicubic (antialiased when shrinking); a no-op
+    at the same size. The one resizer of the codec and of training: both must see the same pixels."""
+    import torch
+    import torch.nn.functional as F
+
+    if frames.shape[1:3] == (height, width):
+        return frames
+    src = np.ascontiguousarray(frames)
+    if not src.flags.writeable:  # a read-only memory map (the frame cache): torch wants writable memory
+        src = src.copy()
+    x = torch.from_numpy(src).permute(0, 3, 1, 2).float()
+    down = height < frames.shape[1] or width < frames.shape[2]
+    y = F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False, antialias=down)
+    return y.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+# ----------------------------------------------------------------------------------------------
+# timing
+
+
+def _timed(stamped: Iterator[tuple[Fraction | None, object]],
+           period: Fraction) -> Iterator[tuple[Fraction, object]]:
+    """(time, item) from (timestamp or None, item) in decoding order: times relative to the first
+    frame, increasing. From the first broken timestamp on (missing, not increasing, or a jump of
+    more than :data:`MAX_GAP_SECONDS`), found :data:`_TIMESTAMP_LOOKAHEAD` frames ahead, frames
+    are one ``period`` apart."""
+    pending: deque = deque()
+    broken = False
+    last_stamp: Fraction | None = None
+    first_stamp: Fraction | None = None
+    prev_t: Fraction | None = None
+
+    def timed(stamp, item):
+        nonlocal first_stamp, prev_t
+        if prev_t is None:
+            t, first_stamp = Fraction(0), stamp
+        elif broken:
+            t = prev_t + period
+        else:
+            t = stamp - first_stamp
+        prev_t = t
+        return t, item
+
+    for stamp, item in stamped:
+        if not broken:
+            if stamp is None or (last_stamp is not None and not 0 < stamp - last_stamp <= MAX_GAP_SECONDS):
+                broken = True
+            last_stamp = stamp
+        pending.append((stamp, item))
+        if len(pending) > _TIMESTAMP_LOOKAHEAD:
+            yield timed(*pending.popleft())
+    while pending:
+        yield timed(*pending.popleft())
 
 
 def _resample(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction,
@@ -161,6 +280,38 @@ def _resample(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction,
     while Fraction(k) / fps < end:
         yield prev
         k += 1
+
+
+def _constant_rate(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction, what: str,
+                   warn: Callable[[str], None]) -> Iterator[np.ndarray]:
+    """Every source frame once, at ``fps``, unless that drifts from the timestamps by more than a
+    frame: then a frame is repeated (a long gap) or dropped (frames closer than 1/fps) to catch up,
+    as ffmpeg's ``-vsync cfr`` does, and ``warn`` is told once. A constant-rate file (timestamps
+    within rounding of one period apart) comes out frame for frame as stored."""
+    k = 0  # frames yielded
+    prev: np.ndarray | None = None
+    prev_t = Fraction(0)
+    warned = False
+    for t, frame in timed:
+        if prev is not None:
+            due = t * fps  # this frame's place in the output, in frames
+            n = 1 if abs(due - (k + 1)) <= 1 else max(0, round(due - k))
+            if n != 1 and not warned:
+                warned = True
+                warn(f"{what}: variable frame rate (a {float(t - prev_t) * 1000:.0f} ms frame gap at "
+                      f"{float(prev_t):.2f} s; {1000 / float(fps):.0f} ms at its {_rate(fps)} fps): coded at "
+                      f"a constant {_rate(fps)} fps, repeating or dropping frames to keep its timing "
+                      f"(--fps sets another rate)")
+            for _ in range(n):
+                yield prev
+            k += n
+        prev, prev_t = frame, t
+    if prev is not None:
+        yield prev
+
+
+def _rate(fps: Fraction) -> str:
+    return f"{float(fps):.3f}".rstrip("0").rstrip(".")
 
 
 def _resampled_count(n: int, src_fps: Fraction, fps: Fraction) -> int:
@@ -214,6 +365,7 @@ def _open_npy(path: Path, fps, src_fps):
         raise VideoError(f"{path}: .npy video must have shape (T, H, W, 3), got {tuple(arr.shape)}")
     if arr.shape[1] == 0 or arr.shape[2] == 0:
         raise VideoError(f"{path}: .npy video has zero-sized frames {tuple(arr.shape)}")
+    _check_source_size(arr.shape[2], arr.shape[1], str(path))
     return _open_sequence(list(range(arr.shape[0])), lambda i: np.array(arr[i]), str(path),
                           path.stat().st_size, src_fps, fps)
 
@@ -221,19 +373,18 @@ def _open_npy(path: Path, fps, src_fps):
 def _open_images(files: list[Path], what: str, fps, src_fps):
     if not files:
         raise VideoError(f"{what}: empty video (no PNG frames found)")
-    from PIL import Image
-
     size = 0
     first_size = None
-    for i, f in enumerate(files):  # headers only: sizes are checked before any frame is decoded
+    for f in files:  # headers only: sizes are checked before any frame is decoded
         try:
             size += f.stat().st_size
-            with Image.open(f) as im:
-                wh = im.size
-        except Exception as e:
+        except OSError as e:
             raise VideoError(f"{f}: not a readable image ({describe_error(e)})") from None
+        with _open_image(f) as im:
+            wh = im.size
         if first_size is None:
             first_size = wh
+            _check_source_size(*wh, str(f))
         elif wh != first_size:
             raise VideoError(f"{what}: {f.name} is {wh[0]}x{wh[1]}, {files[0].name} is "
                              f"{first_size[0]}x{first_size[1]} (inconsistent sizes)")
@@ -260,78 +411,92 @@ def _open_av(path: Path, fps: Fraction | None):
         src_fps = Fraction(rate) if rate else None
         if src_fps is not None and src_fps <= 0:
             src_fps = None
-        count: int | None = int(stream.frames) if stream.frames else None
-        if count is None:
-            dur = None
-            if stream.duration is not None and stream.time_base is not None:
-                dur = float(stream.duration * stream.time_base)
-            elif container.duration:
-                dur = container.duration / 1_000_000
-            if dur and src_fps:
-                count = max(1, round(dur * src_fps))
+        declared: int | None = int(stream.frames) if stream.frames else None  # from the index
+        dur = None
+        if stream.duration is not None and stream.time_base is not None:
+            dur = float(stream.duration * stream.time_base)
+        elif container.duration:
+            dur = container.duration / 1_000_000
+        count = declared
+        if count is None and dur and src_fps:
+            count = max(1, round(dur * src_fps))
         decoded = container.decode(stream)
-
-        def next_frame():
-            try:
-                return next(decoded)
-            except StopIteration:
-                return None
-            except av.FFmpegError as e:
-                raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
-            except (OSError, ValueError, MemoryError) as e:
-                raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
-
-        def to_rgb(fr) -> np.ndarray:
-            try:
-                return fr.to_ndarray(format="rgb24")
-            except (av.FFmpegError, ValueError) as e:
-                raise VideoError(f"{path}: cannot convert frame to RGB ({describe_error(e)})") from None
-
-        first = next_frame()
+        # a failure after the first frame ends the stream (a damaged or truncated file): what
+        # decoded is kept, with a warning
+        decode_errors = (av.FFmpegError, OSError, ValueError, MemoryError)
+        try:
+            first = next(decoded, None)
+        except decode_errors as e:
+            raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
         if first is None:
             raise VideoError(f"{path}: empty video (no frames)")
+        w, h = first.width, first.height
+        _check_source_size(w, h, str(path))
     except BaseException:
         container.close()
         raise
     if src_fps is None:
         src_fps = DEFAULT_SEQUENCE_FPS
-    w, h = first.width, first.height
     try:
         size = path.stat().st_size
     except OSError:
         size = None
 
-    def timed() -> Iterator[tuple[Fraction, np.ndarray]]:
+    ended_early = False
+
+    def stamped() -> Iterator[tuple[Fraction | None, object]]:
+        """(presentation timestamp in seconds or None, frame) in decoding order; a warning at the
+        end if the stream ended early: decoding failed, or it stopped well short of the frame
+        count or the duration that the file declares."""
+        nonlocal ended_early
+        n, failure, stamps = 0, None, []
         try:
             fr = first
-            t0: Fraction | None = None
-            i = 0
-            last = Fraction(-1)
             while fr is not None:
+                stamp = None
                 if fr.pts is not None and fr.time_base is not None:
-                    t = Fraction(fr.pts) * Fraction(fr.time_base)
-                    if t0 is None:
-                        t0 = t
-                    t = t - t0
-                else:
-                    t = Fraction(i) / src_fps
-                if t < last:  # a broken timestamp: keep presentation order monotonic
-                    t = last
-                last = t
-                img = to_rgb(fr)
-                if img.shape[:2] != (h, w):
-                    raise VideoError(f"{path}: frame size changes mid-stream "
-                                     f"({w}x{h} -> {img.shape[1]}x{img.shape[0]}), not supported")
-                yield t, img
-                i += 1
-                fr = next_frame()
+                    stamp = Fraction(fr.pts) * Fraction(fr.time_base)
+                    stamps = [min(stamps[0], stamp), max(stamps[1], stamp)] if stamps else [stamp, stamp]
+                yield stamp, fr
+                n += 1
+                try:
+                    fr = next(decoded, None)
+                except decode_errors as e:
+                    fr, failure = None, describe_error(e)
         finally:
             container.close()
+        if declared:
+            short = n < declared * _EARLY_END_SHARE and declared - n >= 2
+            read = f"{n} of {declared} frames readable" if n < declared else f"{n} frames readable"
+        else:  # the duration, for containers without a frame count (mkv, webm)
+            seconds = float(stamps[1] - stamps[0] + 1 / src_fps) if stamps else n / float(src_fps)
+            short = bool(dur) and seconds < dur * _EARLY_END_SHARE and dur - seconds >= 2 / src_fps
+            read = f"{seconds:.1f} of {dur:.1f} s readable" if dur and seconds < dur else f"{n} frames readable"
+        if failure or short:
+            ended_early = True
+            cause = f"decoding failed: {failure}; " if failure else ""
+            _warn(f"{path}: input ends early: {read} ({cause}file truncated?)")
 
+    def variable_rate(message: str) -> None:
+        if not ended_early:  # frames lost where a file was cut are not a variable frame rate
+            _warn(message)
+
+    def rgb(timed) -> Iterator[tuple[Fraction, np.ndarray]]:
+        for t, fr in timed:
+            try:
+                img = fr.to_ndarray(format="rgb24")
+            except (av.FFmpegError, ValueError) as e:
+                raise VideoError(f"{path}: cannot convert frame to RGB ({describe_error(e)})") from None
+            if img.shape[:2] != (h, w):
+                raise VideoError(f"{path}: frame size changes mid-stream "
+                                 f"({w}x{h} -> {img.shape[1]}x{img.shape[0]}), not supported")
+            yield t, img
+
+    timed = rgb(_timed(stamped(), 1 / src_fps))
     if fps is None:
-        return VideoInfo(w, h, src_fps, count, size), (img for _, img in timed())
+        return VideoInfo(w, h, src_fps, count, size), _constant_rate(timed, src_fps, str(path), variable_rate)
     est = _resampled_count(count, src_fps, fps) if count else None
-    return VideoInfo(w, h, fps, est, size), _resample(timed(), fps, 1 / src_fps)
+    return VideoInfo(w, h, fps, est, size), _resample(timed, fps, 1 / src_fps)
 
 
 def open_video(path: str | Path, *, fps: Fraction | None = None,
@@ -339,8 +504,9 @@ def open_video(path: str | Path, *, fps: Fraction | None = None,
     """Open a video and return ``(info, frames)``; ``frames`` yields uint8 RGB ``(H, W, 3)`` arrays.
 
     ``fps`` resamples by timestamp (see the module docstring); ``None`` keeps every source frame at
-    the source rate. ``source_fps`` is the rate assumed for ``.npy`` and PNG inputs, which carry
-    none (default :data:`DEFAULT_SEQUENCE_FPS`); it is ignored for real video files.
+    the source rate (a variable-rate file is kept in step with its timestamps, with a
+    :class:`VideoWarning`). ``source_fps`` is the rate assumed for ``.npy`` and PNG inputs, which
+    carry none (default :data:`DEFAULT_SEQUENCE_FPS`); it is ignored for real video files.
 
     The first frame is decoded here, so unreadable and empty inputs fail at open time. Raises
     :class:`VideoError`.

@@ -9,26 +9,34 @@
 * ``.npy``: exact uint8 RGB ``(T, H, W, 3)``;
 * a folder (a path without an extension, an existing directory, or one ending in ``/``): exact RGB
   PNG files ``000000.png, 000001.png, ...``; or a printf pattern like ``out/%06d.png`` (numbered
-  from 0). In an existing folder, files of the same names are replaced and other files are left
-  alone (as FFmpeg does), so write into an empty or new folder.
+  from 0). Other files in an existing folder are left alone. A frame file of the same name as one
+  this write creates is refused (before any frame is written when the frame count is known) unless
+  ``overwrite=True``, which replaces it.
 
-Everything is written to a temporary sibling and moved into place by :meth:`VideoWriter.close`, so a
-failed or abandoned write never leaves a half-written file where the user's output should be.
+Everything is written to a temporary (a hidden sibling, or a hidden folder inside an existing target
+folder) and moved into place by :meth:`VideoWriter.close`, so a failed or abandoned write never leaves
+a half-written file where the user's output should be. With ``overwrite=False`` a file that appears
+at the output meanwhile is kept and the write fails. A write killed outright (SIGKILL) leaves its
+temporary, named after its process, for the next writer in that folder to remove
+(:func:`~vqcodec.fsutil.sweep_stale_temps`). An ``.npy`` output of known frame count reserves its disk
+space up front, so a full disk fails at the start with one line.
 
 Failures are :class:`~vqcodec.video_io.VideoError` with a one-line message.
 """
 from __future__ import annotations
 
+import errno
+import io
+import math
 import os
 import shutil
-import tempfile
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
 from .errors import describe_error
-from .fsutil import commit_file
+from .fsutil import commit_file, make_temp
 from .video_io import VideoError, is_frame_pattern, to_fraction
 
 __all__ = ["VideoWriter", "MP4_CRF", "MP4_PRESET", "MP4_TUNE"]
@@ -56,6 +64,21 @@ def _h264_pix_fmt() -> str:
     return "yuv444p" if "yuv444p" in fmts else "yuv420p"
 
 
+def _make_temp(parent: Path, label: str = "", *, suffix: str = "", folder: bool) -> Path:
+    """A vqv temporary file (folder) in ``parent`` with the permissions of a new one under the umask."""
+    tmp = make_temp(parent, label, suffix=suffix, directory=folder)
+    os.chmod(tmp, (0o777 if folder else 0o666) & ~_umask())
+    return tmp
+
+
+def _npy_header(frames: int, height: int, width: int) -> bytes:
+    """The ``.npy`` (version 1.0) header of a uint8 ``(frames, height, width, 3)`` array."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
+                                               "fortran_order": False, "shape": (frames, height, width, 3)})
+    return buf.getvalue()
+
+
 class VideoWriter:
     """Write uint8 RGB frames to a video file, an ``.npy`` array or PNG frames (see module doc).
 
@@ -65,7 +88,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction, *,
                  frame_count: int | None = None, overwrite: bool = True) -> None:
         self.path = Path(path)
-        self.overwrite = overwrite          # False: a file that appears at ``path`` meanwhile is kept
+        self.overwrite = overwrite          # False: existing frame files and a file that appears meanwhile are kept
         self.width = int(width)
         self.height = int(height)
         if self.width <= 0 or self.height <= 0:
@@ -110,40 +133,34 @@ class VideoWriter:
         parent = target.parent if str(target.parent) else Path(".")
         if not parent.is_dir():
             raise VideoError(f"{target}: folder {str(parent)!r} does not exist")
-        prefix = f".{target.name}.tmp-"
-        if folder:
-            name = tempfile.mkdtemp(prefix=prefix, dir=parent)
-            os.chmod(name, 0o777 & ~_umask())
-            return Path(name)
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=target.suffix, dir=parent)
-        os.close(fd)
-        os.chmod(name, 0o666 & ~_umask())
-        return Path(name)
+        return _make_temp(parent, target.name, suffix="" if folder else target.suffix, folder=folder)
 
     def _open(self) -> None:
         if self.kind == "png":
             target = self._target_dir
             if target.exists() and not target.is_dir():
                 raise VideoError(f"{target}: exists and is not a folder")
-            if target.is_dir():  # an existing folder: stage inside it (hidden), move files in at close
-                self._tmp = Path(tempfile.mkdtemp(prefix=".vqv-tmp-", dir=target))
-                os.chmod(self._tmp, 0o777 & ~_umask())
+            self._existing = set(os.listdir(target)) if target.is_dir() and not self.overwrite else set()
+            if self._existing and self.frame_count is not None:   # refuse before writing anything
+                for i in range(self.frame_count):
+                    self._check_frame_name(self._pattern % i)
+            if target.is_dir():  # an existing folder: stage inside it (hidden, same file system)
+                self._tmp = _make_temp(target, folder=True)
             else:
                 self._tmp = self._tmp_sibling(target.absolute(), folder=True)
         elif self.kind == "npy":
             if self.path.is_dir():
                 raise VideoError(f"{self.path}: is a folder")
+            if self.frame_count is not None and self.frame_count <= 0:
+                raise VideoError(f"{self.path}: frame_count must be positive")
             self._tmp = self._tmp_sibling(self.path, folder=False)
+            # plain writes, not a memory map: on a full disk a write fails with ENOSPC, while a store
+            # into a sparse memory map kills the process with SIGBUS
+            self._npy = open(self._tmp, "r+b")
+            self._npy_header = _npy_header(self.frame_count or 0, self.height, self.width)
+            self._npy.write(self._npy_header)
             if self.frame_count is not None:
-                if self.frame_count <= 0:
-                    raise VideoError(f"{self.path}: frame_count must be positive")
-                self._mm = np.lib.format.open_memmap(
-                    self._tmp, mode="w+", dtype=np.uint8,
-                    shape=(self.frame_count, self.height, self.width, 3))
-                self._raw = None
-            else:
-                self._mm = None
-                self._raw = open(str(self._tmp) + ".raw", "wb")
+                self._reserve(len(self._npy_header) + self.frame_count * self.height * self.width * 3)
         elif self.kind == "y4m":
             self._tmp = self._tmp_sibling(self.path, folder=False)
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
@@ -154,6 +171,22 @@ class VideoWriter:
             pix = _h264_pix_fmt()
             opts = {"crf": str(MP4_CRF), "preset": MP4_PRESET, "tune": MP4_TUNE}
             self._open_av(_WRITE_VIDEO_EXTS[self.path.suffix.lower()], "libx264", pix, opts)
+
+    def _check_frame_name(self, name: str) -> None:
+        if name in self._existing:
+            raise VideoError(f"{self._target_dir / name} exists (use -f to overwrite)")
+
+    def _reserve(self, nbytes: int) -> None:
+        """Allocate the whole ``.npy`` now: a full disk is one line at the start, not a late failure."""
+        if not hasattr(os, "posix_fallocate"):
+            return
+        try:
+            os.posix_fallocate(self._npy.fileno(), 0, nbytes)
+        except OSError as e:
+            if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise VideoError(f"{self.path}: no space left on device ({describe_error(e)}); "
+                                 f"the output needs {math.ceil(nbytes / 1e6)} MB") from None
+            # the file system cannot reserve (EOPNOTSUPP, EINVAL...): writes still fail cleanly if full
 
     def _open_av(self, fmt: str, codec: str, pix: str, options: dict) -> None:
         import av
@@ -207,13 +240,12 @@ class VideoWriter:
         if self.kind == "png":
             from PIL import Image
 
+            name = self._pattern % i
+            self._check_frame_name(name)
             Image.fromarray(np.ascontiguousarray(frame), "RGB").save(
-                self._tmp / (self._pattern % i), format="PNG", compress_level=4)
+                self._tmp / name, format="PNG", compress_level=4)
         elif self.kind == "npy":
-            if self._mm is not None:
-                self._mm[i] = frame
-            else:
-                self._raw.write(np.ascontiguousarray(frame).tobytes())
+            self._npy.write(np.ascontiguousarray(frame).data)
         else:
             import av
 
@@ -256,35 +288,40 @@ class VideoWriter:
         self._closed = True
 
     def _finish_npy(self) -> None:
-        if self._mm is not None:
-            if self.frames_written != self.frame_count:
-                raise VideoError(f"{self.path}: {self.frames_written} frames written, "
-                                 f"frame_count said {self.frame_count}")
-            self._mm.flush()
-            del self._mm
-            self._mm = None
-        else:
-            self._raw.close()
-            raw = Path(str(self._tmp) + ".raw")
-            shape = (self.frames_written, self.height, self.width, 3)
-            with open(self._tmp, "wb") as out, open(raw, "rb") as src:
-                np.lib.format.write_array_header_1_0(
-                    out, {"descr": np.lib.format.dtype_to_descr(np.dtype(np.uint8)),
-                          "fortran_order": False, "shape": shape})
-                shutil.copyfileobj(src, out, 1 << 20)
-            raw.unlink()
-            self._raw = None
+        if self.frame_count is not None and self.frames_written != self.frame_count:
+            raise VideoError(f"{self.path}: {self.frames_written} frames written, "
+                             f"frame_count said {self.frame_count}")
+        header = _npy_header(self.frames_written, self.height, self.width)
+        if len(header) != len(self._npy_header):  # numpy >= 1.24 pads headers for this rewrite
+            raise VideoError(f"{self.path}: cannot finish the .npy header")
+        self._npy.seek(0)
+        self._npy.write(header)
+        self._npy.close()
+        self._npy = None
         commit_file(self._tmp, self.path, overwrite=self.overwrite)
         self._tmp = None
 
     def _finish_png(self) -> None:
         target = self._target_dir
         if not target.exists():
-            os.replace(self._tmp, target)
-        else:
+            try:
+                os.rename(self._tmp, target)   # the whole folder appears at once
+                self._tmp = None
+                return
+            except OSError:
+                if not target.is_dir():
+                    raise
+                # the folder was created meanwhile: move the frames in one by one
+        moved = []
+        try:
             for name in sorted(os.listdir(self._tmp)):
-                os.replace(self._tmp / name, target / name)
-            os.rmdir(self._tmp)
+                commit_file(self._tmp / name, target / name, overwrite=self.overwrite)
+                moved.append(name)
+        except FileExistsError:   # a frame file appeared meanwhile: keep it, take back ours
+            for name in moved:
+                (target / name).unlink(missing_ok=True)
+            raise
+        os.rmdir(self._tmp)
         self._tmp = None
 
     def abort(self) -> None:
@@ -300,23 +337,13 @@ class VideoWriter:
             except Exception:
                 pass
             self._container = None
-        if getattr(self, "_mm", None) is not None:
+        npy = getattr(self, "_npy", None)
+        if npy is not None:
             try:
-                del self._mm
-            except Exception:
-                pass
-            self._mm = None
-        raw = getattr(self, "_raw", None)
-        if raw is not None:
-            try:
-                raw.close()
-            except Exception:
-                pass
-            try:
-                os.unlink(str(self._tmp) + ".raw")
+                npy.close()
             except OSError:
                 pass
-            self._raw = None
+            self._npy = None
         tmp = self._tmp
         self._tmp = None
         if tmp is not None:

@@ -7,7 +7,6 @@ also checked against the SHA-256 recorded in ``weights/manifest.json`` before it
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +15,7 @@ import numpy as np
 import torch
 
 from .errors import VqvError
-from .fsutil import atomic_path, sha256_file
+from .fsutil import atomic_path, atomic_write_bytes, sha256_file
 from .model import MSVQVAE, ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
@@ -54,6 +53,11 @@ class CodecModel:
                 return CodecModel(self.net, sha, self.path, priors, self.card)
         return None
 
+    @classmethod
+    def unsaved(cls, net: MSVQVAE, priors: dict[str, bytes] | None = None) -> "CodecModel":
+        """A network that is not (yet) a weights file: no path, a placeholder digest."""
+        return cls(net, "0" * 64, None, dict(priors or {}), {})
+
     @property
     def digest(self) -> bytes:
         return bytes.fromhex(self.sha256)[:DIGEST_BYTES]
@@ -71,20 +75,45 @@ class CodecModel:
         return self.net.cfg.default_quality
 
 
-def default_weights_path() -> Path:
+def _manifest() -> dict[str, dict]:
+    """The manifest's entries, ``{name: {"file": name in WEIGHTS_DIR, "sha256": hex}}``; ``{}`` if none."""
     if not MANIFEST.is_file():
-        raise WeightsError(f"no shipped model: {MANIFEST} is missing (pass --model PATH)")
-    entry = json.loads(MANIFEST.read_text())["default"]
+        return {}
+    try:
+        return json.loads(MANIFEST.read_text())
+    except ValueError as e:                    # not JSON, or not UTF-8
+        raise WeightsError(f"{MANIFEST} is corrupted: {e}") from None
+
+
+def _listed(entry: dict, path: Path) -> bool:
+    return (WEIGHTS_DIR / entry["file"]).resolve() == path.resolve()
+
+
+def default_weights_path() -> Path:
+    entry = _manifest().get("default")
+    if entry is None:
+        raise WeightsError(f"no shipped model: {MANIFEST} is missing or names no default (pass --model PATH)")
     return WEIGHTS_DIR / entry["file"]
 
 
 def _expected_sha(path: Path) -> str | None:
-    if not MANIFEST.is_file():
-        return None
-    for entry in json.loads(MANIFEST.read_text()).values():
-        if (WEIGHTS_DIR / entry["file"]).resolve() == path.resolve():
-            return entry["sha256"]
-    return None
+    return next((e["sha256"] for e in _manifest().values() if _listed(e, path)), None)
+
+
+def record_in_manifest(path: str | Path, sha256: str, name: str | None = None) -> bool:
+    """Record the SHA-256 of the weights file ``path`` in the manifest, in every entry that lists the
+    file; with ``name``, as that entry first. Only files in :data:`WEIGHTS_DIR` can be listed: for
+    others nothing changes. Returns whether the manifest changed."""
+    path = Path(path)
+    entries = _manifest()
+    if name is not None:
+        entries[name] = {"file": path.name, "sha256": sha256}
+    hit = [e for e in entries.values() if _listed(e, path)]
+    for e in hit:
+        e["sha256"] = sha256
+    if hit:
+        atomic_write_bytes(MANIFEST, (json.dumps(entries, indent=2) + "\n").encode())
+    return bool(hit)
 
 
 def load_model(path: str | Path | None = None, *, device: str | torch.device = "cpu") -> CodecModel:
@@ -96,10 +125,7 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     expected = _expected_sha(p)
     if expected is not None and expected != sha:
         raise WeightsError(f"{p.name} is corrupted: SHA-256 {sha[:16]}... does not match the manifest's {expected[:16]}...")
-    try:
-        blob = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
-        raise WeightsError(f"cannot read model weights {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+    blob = _torch_load(p, "model weights")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WeightsError(f"{p} is not a vqv weights file")
     try:
@@ -120,6 +146,17 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         sha_old, _, kind = key.partition("/")
         legacy.setdefault(sha_old, {})[kind] = bytes(v.numpy().tobytes())
     return CodecModel(net, sha, p, priors, card, legacy)
+
+
+def _torch_load(p: Path, what: str):
+    """``torch.load`` of tensors and plain values only (no pickled code runs); a missing or
+    unreadable file is a :class:`WeightsError`."""
+    if not p.is_file():
+        raise WeightsError(f"{what} not found: {p}")
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error
+        raise WeightsError(f"cannot read {what} {p}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
 
 
 def _tensor(b: bytes) -> torch.Tensor:
@@ -147,17 +184,28 @@ def net_from_checkpoint(path: str | Path, **config_overrides) -> MSVQVAE:
     """The network of a training checkpoint (``train.py``), optionally with config fields replaced."""
     from dataclasses import replace  # noqa: PLC0415
 
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = _torch_load(Path(path), "training checkpoint")
+    if not isinstance(state, dict) or not {"model", "model_config"} <= set(state):
+        raise WeightsError(f"{path} is not a vqv training checkpoint")
     cfg = replace(ModelConfig.from_dict(state["model_config"]), **config_overrides)
     net = MSVQVAE(cfg)
     net.load_state_dict(state["model"])
     return net.eval()
 
 
-def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None, card: dict | None = None) -> dict:
-    """Rewrite ``model``'s weights file with new priors and/or card (same network, same precision),
-    and update the manifest's SHA-256 if the file is listed there. The file's digest changes, so
-    the old file's priors are kept as a legacy entry: files coded with it still decode."""
+def round_to_half(net: MSVQVAE) -> MSVQVAE:
+    """The network as users get it (``save_weights(half=True)``): every float weight and buffer
+    rounded to half precision, in place."""
+    with torch.no_grad():
+        for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
+            p.copy_(p.half().float())
+    return net
+
+
+def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None, card: dict | None = None) -> str:
+    """Rewrite ``model``'s weights file with new priors and/or card (same network, same precision);
+    returns its new SHA-256. The file's digest changes, so the old file's priors are kept as a
+    legacy entry: files coded with it still decode."""
     if model.path is None:
         raise WeightsError("this model was not loaded from a file")
     path = Path(model.path)
@@ -165,16 +213,5 @@ def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None,
     half = any(v.dtype == torch.float16 for v in blob["state_dict"].values())
     legacy = {**model.legacy, model.sha256: model.priors} if priors is not None and priors != model.priors \
         else model.legacy
-    sha = save_weights(model.net, path, half=half, priors=model.priors if priors is None else priors,
-                       card=model.card if card is None else card, legacy=legacy)
-    rep = {"written_to": str(path), "sha256": sha}
-    if MANIFEST.is_file():
-        entries = json.loads(MANIFEST.read_text())
-        hit = [e for e in entries.values() if (WEIGHTS_DIR / e["file"]).resolve() == path.resolve()]
-        for e in hit:
-            e["sha256"] = sha
-        if hit:
-            with atomic_path(MANIFEST) as tmp:
-                Path(tmp).write_text(json.dumps(entries, indent=2) + "\n")
-            rep["manifest_updated"] = True
-    return rep
+    return save_weights(model.net, path, half=half, priors=model.priors if priors is None else priors,
+                        card=model.card if card is None else card, legacy=legacy)
