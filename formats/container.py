@@ -34,7 +34,7 @@ SUPPORTED_MAJORS: tuple[int, ...] = (1, 2)  # what readers read (any minor)
 WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
 TAIL_BYTES = 8  # u32 index length + u32 CRC32
-SPOOL_MEMORY_BYTES = 8 << 20  # chunk bytes kept in RAM before the writer spills to a temp file
+SPOOL_MEMORY_BYTES = 8 << 20  # bytes kept in RAM before a spool spills to a temp file (writer, piped reader)
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -149,7 +149,7 @@ class VqvWriter:
 
 
 class _Source:
-    """Bounded positional reads. A non-seekable stream is read into memory once."""
+    """Bounded positional reads. A non-seekable stream is copied once into a spool (RAM, then disk)."""
 
     def __init__(self, fileobj: BinaryIO) -> None:
         self._f: BinaryIO = fileobj
@@ -165,34 +165,34 @@ class _Source:
                 return
             except (OSError, ValueError):
                 pass
-        chunks = []
+        # a stream: its first bytes must be the magic before anything more is read (a pipe of
+        # something else is refused at once, not read to its end), then it is spooled (RAM up to
+        # SPOOL_MEMORY_BYTES, then a temporary file) so that memory does not grow with its length
         head = b""
-        while True:
-            b = fileobj.read(1 << 20)
+        while len(head) < len(MAGIC):
+            b = fileobj.read(len(MAGIC) - len(head))
             if not b:
                 break
-            chunks.append(bytes(b))
-            if len(head) < len(MAGIC):
-                # check the magic before reading on: a pipe of something else is refused at once
-                # instead of being read whole into memory first
-                head = (head + bytes(b))[: len(MAGIC)]
-                if head != MAGIC[: len(head)]:
-                    raise NotVqvError(
-                        f"not a .vqv file (starts with bytes {head.hex()}, expected {MAGIC.hex()})")
-        self._f = io.BytesIO(b"".join(chunks))
+            head += bytes(b)
+        if head != MAGIC[: len(head)]:
+            raise NotVqvError(f"not a .vqv file (starts with bytes {head.hex()}, expected {MAGIC.hex()})")
+        spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
+        spool.write(head)
+        shutil.copyfileobj(fileobj, spool, 1 << 20)
+        self._f = spool
         self._base = 0
-        self.size = len(self._f.getbuffer())
+        self.size = spool.tell()
 
     def read_upto(self, offset: int, n: int) -> bytes:
         n = max(0, min(n, self.size - offset))
         self._f.seek(self._base + offset)
-        out = bytearray()
+        out = bytes(self._f.read(n))         # one read, one copy: this may be a 64 MiB index
         while len(out) < n:
             b = self._f.read(n - len(out))
             if not b:
                 break
             out += b
-        return bytes(out)
+        return out
 
     def read_at(self, offset: int, n: int, what: str) -> bytes:
         if offset + n > self.size:
@@ -209,7 +209,8 @@ class VqvReader:
     """Random-access reader. The constructor reads and verifies preamble, header and index.
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
-    stream is read into memory first. Reads versions 1.x and 2.x; ``version`` is the file's.
+    stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
+    temporary file) first. Reads versions 1.x and 2.x; ``version`` is the file's.
     """
 
     header: Header
@@ -315,12 +316,15 @@ class VqvReader:
             offsets.append(pos)
             pos += s
         if pos != istart:
-            raise VqvFormatError(self._misplaced_chunk(offsets, sizes, istart)
-                                 or f"index: chunks end at byte {pos} but the index starts at {istart}")
+            last = f"GOP {len(sizes) - 1}" if sizes else "the header"
+            raise VqvFormatError(
+                self._misplaced_chunk(offsets, sizes)
+                or f"index: {last} ends at byte {pos} but the index starts at byte {istart} "
+                + ("(bytes inserted after it?)" if pos < istart else "(the index claims more than the file holds)"))
         offsets.append(istart)
         return offsets, refresh
 
-    def _misplaced_chunk(self, offsets: list[int], sizes: list[int], end: int) -> str | None:
+    def _misplaced_chunk(self, offsets: list[int], sizes: list[int]) -> str | None:
         """Name the first GOP that does not check out where the index puts it (bytes inserted or
         removed inside it), or ``None`` if every chunk does (then the index itself is wrong)."""
         for i, (off, size) in enumerate(zip(offsets, sizes)):

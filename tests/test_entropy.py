@@ -289,3 +289,92 @@ def test_golden_bytes():
     data = encode(golden_symbols(), f)
     assert data.hex() == GOLDEN_HEX
     np.testing.assert_array_equal(decode(bytes.fromhex(GOLDEN_HEX), f, 200), golden_symbols())
+
+
+# ------------------------------------------------------------------ payloads that run out (v2)
+def _slices(seed: int, k: int, mode: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """A few slices of symbols with shared or per-symbol tables, as the GOP coder sends them."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(int(rng.integers(1, 6))):
+        n = int(rng.integers(1, 3000))
+        f = freqs_from_counts(make_counts(k, mode, seed + i))
+        if i % 2:                                    # per-symbol tables (learned prior, copy flags)
+            f = np.repeat(f[None], n, axis=0)
+        s = sample(f if f.ndim == 1 else f[0], n, seed + i, "any" if i == 3 else "table")
+        out.append((s, f))
+    return out
+
+
+@SETTINGS
+@given(k=st.sampled_from([2, 3, 32, 1024]), mode=modes, seed=st.integers(0, 2 ** 31))
+def test_a_v2_payload_is_never_taken_for_one_that_ran_out(k, mode, seed):
+    """The decoder's early check (the symbols decoded so far cannot carry more information than
+    the payload's bits) holds for every payload the encoder writes: skewed, one-hot and
+    near-deterministic tables, symbols of frequency 1, 1-symbol alphabets."""
+    from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+    slices = _slices(seed, k, mode)
+    enc = EncodeChannel()
+    for s, f in slices:
+        enc.code(f, s.size, s)
+    dec = DecodeChannel(enc.payload())
+    for s, f in slices:
+        dec.check_not_exhausted()
+        np.testing.assert_array_equal(dec.code(f, s.size), s)
+    dec.finish()
+
+
+def test_a_v2_payload_cut_short_fails_before_its_last_slice():
+    from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+    f = uniform_freqs(32)
+    rng = np.random.default_rng(4)
+    slices = [rng.integers(0, 32, 500) for _ in range(8)]
+    enc = EncodeChannel()
+    for s in slices:
+        enc.code(f, s.size, s)
+    payload = enc.payload()
+    for cut in (b"", payload[-4:], payload[-40:]):
+        dec = DecodeChannel(cut)
+        with pytest.raises(EntropyError, match="ends before its symbols do"):
+            for s in slices[:-1]:
+                dec.code(f, s.size)
+    # version 1 has no end check: an empty payload is all-zero symbols, as its encoder writes them
+    dec = DecodeChannel(b"", end_check=False)
+    assert not dec.code(f, 500).any()
+    dec.finish()
+
+
+def test_exhausted_and_one_line_messages():
+    d = E.PayloadDecoder(encode(np.array([3, 1]), uniform_freqs(4)))
+    assert not d.exhausted
+    d.pop(uniform_freqs(4), 2)
+    assert d.exhausted and E.PayloadDecoder(b"").exhausted
+    e = EntropyError("stream " + "x\n" * 5000)
+    assert "\n" not in str(e) and len(str(e)) <= 400
+
+
+def test_table_rows_code_like_whole_tables_and_are_built_in_blocks(monkeypatch):
+    """Per-symbol tables given as TableRows code to the same bytes as the whole array, and the
+    coder never asks for more than one block of rows at a time."""
+    from vqcodec import entropy
+    from vqcodec.entropy import TableRows, decode_streams, encode_streams
+
+    monkeypatch.setattr(entropy, "_CHUNK_ELEMS", 64 * 16)        # blocks of 64 rows of 16 symbols
+    rng = np.random.default_rng(5)
+    n, k = 1000, 16
+    tables = np.stack([freqs_from_counts(rng.integers(0, 50, k)) for _ in range(n)])
+    symbols = np.array([rng.choice(k, p=t / t.sum()) for t in tables], np.int32)
+    asked = []
+
+    def make(rows):
+        asked.append(rows.stop - rows.start)
+        return tables[rows]
+
+    lazy = TableRows(n, k, make)
+    data = encode_streams([(symbols, lazy)])
+    assert data == encode_streams([(symbols, tables)])
+    assert max(asked) <= 64 and sum(asked) == n
+    np.testing.assert_array_equal(decode_streams(data, [(lazy, n)])[0], symbols)
+    bad = TableRows(n, k, lambda rows: tables[rows][:, :-1])
+    with pytest.raises(EntropyError):
+        encode_streams([(symbols, bad)])

@@ -31,9 +31,12 @@ from .gop_coding import CodedGop, GopReference, LevelLayout, copy_summary, decod
 from .learned_prior import LearnedPrior, load_learned
 from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
                      grid_ratio, prior_from_header)
+from .model import TILE_HALO_PIXELS, TILE_PIXELS
 from .weights import CodecModel
 
 GOP_FRAMES = 32
+#: Memory the GOPs in the network at once may take together (see :func:`network_workers`).
+NETWORK_MEMORY_BUDGET = 4 << 30
 ENCODE_BATCH = 4        # GOPs analysed per round (spread over the worker threads), decided in order
 ROUND_PIXELS = 4 * 32 * 64 * 64 * 4   # fewer GOPs per round when frames are large (memory, not speed)
 PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
@@ -62,22 +65,42 @@ def pad_gop(frames: np.ndarray, t: int, h: int, w: int) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ network runs
 
+def gop_network_bytes(height: int, width: int) -> int:
+    """About how much memory one GOP of ``height`` x ``width`` frames needs in the network: the
+    full-resolution tile at work (``model.TILE_PIXELS`` plus margins; ~180 bytes per pixel and frame)
+    and the GOP's buffers (~12 bytes per pixel and frame). Measured: 1.3 GB for a 720p GOP."""
+    side = TILE_PIXELS + 2 * TILE_HALO_PIXELS
+    tile = min(height, side) * min(width, side)
+    return GOP_FRAMES * (180 * tile + 12 * height * width)
+
+
+def network_round(height: int, width: int) -> tuple[int, int]:
+    """(GOPs run at once, GOPs per round) for frames of ``height`` x ``width``. At once: torch's
+    thread count (``--threads``), fewer where those GOPs together would need more than
+    :data:`NETWORK_MEMORY_BUDGET` (720p: 3, 4K: 1). Per round: ``ENCODE_BATCH`` at small sizes, down
+    to one per worker for large frames, whose decoded GOPs alone are hundreds of megabytes. Neither
+    changes the output."""
+    threads = max(1, torch.get_num_threads())
+    workers = max(1, min(threads, NETWORK_MEMORY_BUDGET // gop_network_bytes(height, width)))
+    return workers, max(workers, min(ENCODE_BATCH, ROUND_PIXELS // (GOP_FRAMES * height * width)))
+
+
 @contextlib.contextmanager
-def network_pool() -> Iterator[ThreadPoolExecutor]:
+def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     """Worker threads for the network, one GOP each, every op single-threaded.
 
     The same output for any thread count: a conv's result can depend on how many threads split
     it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
     one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
-    as many workers as torch had threads (``--threads``).
+    ``workers`` workers (default: as many as torch had threads, ``--threads``).
     """
-    workers = max(1, torch.get_num_threads())
+    threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)
     try:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        with ThreadPoolExecutor(max_workers=workers or threads) as pool:
             yield pool
     finally:
-        torch.set_num_threads(workers)
+        torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------------------------------ layout
@@ -212,10 +235,7 @@ class GopEncoder:
         self.on_gop = on_gop
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
-        # GOPs per round: ENCODE_BATCH at small sizes, down to one per worker for large frames (a
-        # 720p GOP's analysis holds gigabytes; memory must not scale with a batch the user never chose)
-        gop_pixels = GOP_FRAMES * self.ph * self.pw
-        self.round = max(torch.get_num_threads(), min(ENCODE_BATCH, ROUND_PIXELS // gop_pixels))
+        self.workers, self.round = network_round(self.ph, self.pw)
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
         self.gops: list[EncodedGop] = []
@@ -237,7 +257,7 @@ class GopEncoder:
         if not self._pending:
             return
         net = self.model.net
-        with network_pool() as pool:
+        with network_pool(self.workers) as pool:
             analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (pixel term, h_b, z_t)
             first = len(self.gops)
             refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
@@ -452,8 +472,8 @@ def _frame_count(reader: VqvReader, i: int) -> int:
 
 
 def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
-    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; ``ENCODE_BATCH`` GOPs at a time
-    through the network, each alone on one worker (see :func:`network_pool`)."""
+    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
+    the network, each alone on one worker (see :func:`network_pool`, :func:`network_round`)."""
     h = reader.header
     batch: list[tuple[Codes, int]] = []
 
@@ -462,10 +482,12 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
         for f, (_, n) in zip(frames, items):
             yield f[:n, :h.coded_height, :h.coded_width]
 
-    with network_pool() as pool:
+    pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
+    workers, per_round = network_round(ph, pw)
+    with network_pool(workers) as pool:
         for g in read_gop_codes(reader, model):
             batch.append((g.codes, g.frames))
-            if len(batch) == ENCODE_BATCH:
+            if len(batch) == per_round:
                 yield from run(pool, batch)
                 batch = []
         if batch:

@@ -33,14 +33,16 @@ decoded with *more* symbols than were encoded may only produce trailing zeros).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import constriction
 import numpy as np
 
+from vqcodec.formats.errors import one_line
+
 __all__ = [
     "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",
-    "freqs_from_counts", "uniform_freqs", "check_freqs", "encode", "decode", "ideal_bits",
+    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "symbol_freqs", "encode", "decode", "ideal_bits",
     "encode_streams", "decode_streams",
 ]
 
@@ -54,7 +56,11 @@ _POW2 = np.int64(1) << np.arange(63, dtype=np.int64)
 
 
 class EntropyError(ValueError):
-    """Invalid table, symbols or payload for the entropy coder."""
+    """Invalid table, symbols or payload for the entropy coder. ``str(e)`` is one line (capped, as
+    the container's errors are: a message may quote a stream name or a constriction error)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
 
 
 # --------------------------------------------------------------------------------------- tables
@@ -127,8 +133,46 @@ def uniform_freqs(k: int) -> np.ndarray:
     return freqs_from_counts(np.zeros(int(k), np.int64))
 
 
+class TableRows:
+    """Per-symbol tables ``(n, K)`` built a block of rows at a time by ``make(rows)`` (a slice): the
+    coder takes them block by block, so a large slice never holds all of them at once (one 720p
+    slice of the learned prior would be 118 MB per stage). Each block is checked as it is built."""
+
+    ndim = 2
+
+    def __init__(self, n: int, k: int, make: Callable[[slice], np.ndarray]) -> None:
+        self.shape = (int(n), int(k))
+        self._make = make
+
+    def rows(self, sl: slice) -> np.ndarray:
+        block = check_freqs(self._make(sl))
+        if block.shape != (sl.stop - sl.start, self.shape[1]):
+            raise EntropyError(f"table block of shape {block.shape} for rows {sl.start}..{sl.stop}")
+        return block
+
+
+def table_rows(freqs: np.ndarray | TableRows, sl: slice) -> np.ndarray:
+    """Rows ``sl`` of per-symbol tables, given whole or as :class:`TableRows`."""
+    return freqs.rows(sl) if isinstance(freqs, TableRows) else freqs[sl]
+
+
+def symbol_freqs(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> np.ndarray:
+    """The frequency of each symbol under its table (one shared table, or one per symbol)."""
+    if freqs.ndim == 1:
+        return freqs[symbols]
+    out = np.empty(symbols.size, np.int64)
+    for sl in _chunks(symbols.size, freqs.shape[-1]):
+        out[sl] = table_rows(freqs, sl)[np.arange(sl.stop - sl.start), symbols[sl]]
+    return out
+
+
 def check_freqs(freqs) -> np.ndarray:
-    """Validate a table (``(K,)`` or ``(n, K)``) and return it as C-contiguous int64."""
+    """Validate a table (``(K,)`` or ``(n, K)``) and return it as C-contiguous int64
+    (:class:`TableRows` are checked block by block as they are built)."""
+    if isinstance(freqs, TableRows):
+        if not 1 <= freqs.shape[1] <= MAX_ALPHABET:
+            raise EntropyError(f"alphabet size {freqs.shape[1]} outside [1, {MAX_ALPHABET}]")
+        return freqs
     f = np.asarray(freqs)
     if f.dtype == np.bool_ or f.dtype.kind not in "iu":
         raise EntropyError(f"freqs must be an integer array, got dtype {f.dtype}")
@@ -184,7 +228,7 @@ def _push(coder, symbols: np.ndarray, freqs: np.ndarray) -> None:
         return
     family = constriction.stream.model.Categorical(perfect=False)
     for sl in reversed(_chunks(n, k)):               # stack: last chunk first
-        coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _probs(freqs[sl]))
+        coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _probs(table_rows(freqs, sl)))
 
 
 def _pop(coder, freqs: np.ndarray, n: int) -> np.ndarray:
@@ -194,7 +238,7 @@ def _pop(coder, freqs: np.ndarray, n: int) -> np.ndarray:
     if freqs.ndim == 1:
         return np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
     family = constriction.stream.model.Categorical(perfect=False)
-    parts = [np.asarray(coder.decode(family, _probs(freqs[sl])), dtype=np.int32)
+    parts = [np.asarray(coder.decode(family, _probs(table_rows(freqs, sl))), dtype=np.int32)
              for sl in _chunks(n, k)]
     return np.concatenate(parts)
 
@@ -247,14 +291,19 @@ class PayloadDecoder:
         try:
             self._coder = constriction.stream.stack.AnsCoder(np.ascontiguousarray(words))
         except (ValueError, KeyError, RuntimeError) as e:
-            raise EntropyError(f"invalid entropy-coded payload: {e}".splitlines()[0]) from None
+            raise EntropyError(f"invalid entropy-coded payload: {e}") from None
+
+    @property
+    def exhausted(self) -> bool:
+        """Nothing is left to decode: the coder is back in its empty state, where it pops zeros."""
+        return self._coder.is_empty()
 
     def pop(self, freqs: np.ndarray, n: int) -> np.ndarray:
         """``n`` symbols (int32) under one ``(K,)`` table or ``(n, K)`` per-symbol tables."""
         try:
             return _pop(self._coder, freqs, n)
         except (ValueError, KeyError, RuntimeError) as e:
-            raise EntropyError(f"corrupt entropy-coded payload: {e}".splitlines()[0]) from None
+            raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
 
     def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
         if not self._coder.is_empty():
@@ -282,5 +331,4 @@ def ideal_bits(symbols: np.ndarray, freqs: np.ndarray) -> float:
     s = _check_symbols(symbols, f)
     if s.size == 0:
         return 0.0
-    p = f[s] if f.ndim == 1 else f[np.arange(s.size), s]
-    return float(s.size * PRECISION_BITS - np.log2(p.astype(np.float64)).sum())
+    return float(s.size * PRECISION_BITS - np.log2(symbol_freqs(f, s).astype(np.float64)).sum())

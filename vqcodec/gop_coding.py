@@ -16,7 +16,9 @@ works without a codec change.
 A version-2 payload ends with :data:`END_CHECK`, two fixed bytes coded last: an rANS stream that
 runs out decodes zeros without complaint, so a payload too short for its symbols (a truncated or
 forged chunk that still has a valid CRC) is caught by the check instead of decoding into codes
-no encoder wrote. Together with "nothing left over" the payload must be used up exactly.
+no encoder wrote. Together with "nothing left over" the payload must be used up exactly. The
+decoder also stops such a payload early, before it builds the tables of the next slice (which can
+take a gigabyte for a learned prior at the largest coded size): see :class:`DecodeChannel`.
 """
 from __future__ import annotations
 
@@ -27,12 +29,22 @@ import numpy as np
 from .codes import CodeLevel, Codes, lower_stream, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, check_freqs, encode_streams
-from .entropy import uniform_freqs
+from .entropy import symbol_freqs, uniform_freqs
 from .priors import Prior, SliceContext, extended_slices, grid_ratio
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
 END_CHECK = np.array([0xA5, 0x3C], np.int32)        # coded last in a version-2 payload (2 bytes)
 _BYTE_TABLE = uniform_freqs(256)
+# What a version-2 payload can hold. END_CHECK lies at the bottom of the rANS stack and leaves the
+# coder's state at 2**29 or more, so every symbol coded above it adds its ideal bits to the stream,
+# less at most 1/32 bit of rounding (the state is at least 2**5 times any frequency). The symbols
+# decoded so far therefore carry at most 8 bits per payload byte plus 1/32 bit per symbol: more,
+# and the payload has run out and is yielding symbols no encoder wrote. The bound is checked with
+# twice that rounding and a margin for the float sum of ideal bits.
+_ROUNDING_BITS_PER_SYMBOL = 1 / 16
+_MARGIN_BITS = 64
+_RAN_OUT = "corrupt entropy-coded payload: it ends before its symbols do"
+_CAUSES = "wrong counts, wrong tables, damaged bytes or a damaged reference GOP"
 
 
 @dataclass(frozen=True)
@@ -113,32 +125,57 @@ class EncodeChannel:
     def payload(self, end_check: bool = True) -> bytes:
         return encode_streams(self.pairs + ([(END_CHECK, _BYTE_TABLE)] if end_check else []))
 
+    def check_not_exhausted(self) -> None:
+        """Nothing to check on the encoder's side (see :meth:`DecodeChannel.check_not_exhausted`)."""
+
 
 def _ideal_bits(tables: np.ndarray, sym: np.ndarray) -> float:
     """Information content of ``sym`` under the table(s) (reporting only: floats)."""
     if not sym.size:
         return 0.0
-    f = tables[sym] if tables.ndim == 1 else tables[np.arange(sym.size), sym]
-    return float(sym.size * PRECISION_BITS - np.log2(f.astype(np.float64)).sum())
+    return float(sym.size * PRECISION_BITS - np.log2(symbol_freqs(tables, sym).astype(np.float64)).sum())
 
 
 class DecodeChannel:
-    """Pops symbols off one payload; :meth:`finish` checks that the payload was used up exactly."""
+    """Pops symbols off one payload; :meth:`finish` checks that the payload was used up exactly.
 
-    def __init__(self, payload: bytes) -> None:
+    With ``end_check`` (version 2) a payload that runs out is refused as soon as it is seen, not
+    after every symbol of the GOP has been decoded from nothing: when the coder is empty (only
+    END_CHECK could have brought it there) or the symbols decoded so far carry more information
+    than the payload has bits (see ``_ROUNDING_BITS_PER_SYMBOL``). A version-1 payload has no
+    such floor: an all-zero stream codes to no bytes at all, so only :meth:`finish` can check it.
+    """
+
+    def __init__(self, payload: bytes, end_check: bool = True) -> None:
         self._dec = PayloadDecoder(payload)
+        self._end_check = end_check
+        self._payload_bits = 8 * len(payload)
+        self._info = 0.0            # ideal bits of the symbols decoded so far
+        self._symbols = 0
         self.bits: dict[str, float] = {}
 
+    def check_not_exhausted(self) -> None:
+        """Raise if the payload has run out (version 2); called before each slice's tables are built."""
+        if not self._end_check:
+            return
+        room = self._payload_bits + _MARGIN_BITS + self._symbols * _ROUNDING_BITS_PER_SYMBOL
+        if self._dec.exhausted or self._info > room:
+            raise EntropyError(f"{_RAN_OUT} ({_CAUSES})")
+
     def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None = None, label: str = "") -> np.ndarray:
+        self.check_not_exhausted()
         sym = self._dec.pop(check_freqs(tables), n)
-        self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
+        b = _ideal_bits(tables, sym)
+        self.bits[label] = self.bits.get(label, 0.0) + b
+        self._info += b
+        self._symbols += n
         return sym
 
-    def finish(self, end_check: bool = True) -> None:
-        causes = "wrong counts, wrong tables, damaged bytes or a damaged reference GOP"
-        if end_check and not np.array_equal(self._dec.pop(_BYTE_TABLE, END_CHECK.size), END_CHECK):
-            raise EntropyError(f"corrupt entropy-coded payload: it ends before its symbols do ({causes})")
-        self._dec.finish(causes)
+    def finish(self) -> None:
+        self.check_not_exhausted()
+        if self._end_check and not np.array_equal(self._dec.pop(_BYTE_TABLE, END_CHECK.size), END_CHECK):
+            raise EntropyError(f"{_RAN_OUT} ({_CAUSES})")
+        self._dec.finish(_CAUSES)
 
 
 def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None, tuple[int, int, int] | None]]:
@@ -222,6 +259,7 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
                     sym_in = g[coded]
                 n = int(coded.sum())
                 if n:
+                    channel.check_not_exhausted()      # before the tables: they may be large
                     tables = prior.slice_tables(ctx)
                     sym = channel.code(tables, n, sym_in, name)
                     if int(np.max(sym)) >= lv.codebook_size:
@@ -257,8 +295,8 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True) -> CodedGop:
-    ch = DecodeChannel(payload)
+    ch = DecodeChannel(payload, end_check)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts)
-    ch.finish(end_check)
+    ch.finish()
     res.bits = ch.bits
     return res

@@ -48,7 +48,7 @@ import msgpack
 import numpy as np
 
 from .codes import Codes, lower_stream, parse_stream_name, stream_name
-from .entropy import PRECISION_BITS, TOTAL, EntropyError, check_freqs, freqs_from_counts
+from .entropy import PRECISION_BITS, TOTAL, EntropyError, TableRows, check_freqs, freqs_from_counts
 from .priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
                      grid_ratio, unpack_msgpack,
                      zstd_compress, zstd_decompress)
@@ -233,8 +233,9 @@ class LearnedPrior(Prior):
         for name, k in streams:
             self._model(name, k)
 
-    def slice_tables(self, ctx: SliceContext) -> np.ndarray:
-        """One integer table per coded position of the slice (see the module docstring)."""
+    def slice_tables(self, ctx: SliceContext) -> np.ndarray | TableRows:
+        """One integer table per coded position of the slice (see the module docstring), built a
+        block of rows at a time as the coder takes them."""
         k = ctx.codebook_size
         m = self._model(ctx.name, k)
         if m is None:                                     # unknown stream: uniform, no context
@@ -246,7 +247,8 @@ class LearnedPrior(Prior):
             raise EntropyError(f"stream {ctx.name}: lower stream alphabet exceeds the prior's table")
         cls, cands = stream_context(ctx.ext, np.array([ctx.t]), m, low_ext, ratio)
         coded = np.asarray(ctx.coded, bool).reshape(-1)
-        return mixture_tables(m.static, m.weights, cls[coded], cands[coded], self._bases.setdefault(ctx.name, {}))
+        cls, cands, bases = cls[coded], cands[coded], self._bases.setdefault(ctx.name, {})
+        return TableRows(cls.size, k, lambda rows: mixture_tables(m.static, m.weights, cls[rows], cands[rows], bases))
 
     # ---------------------------------------------------------------------------- bytes
     def to_bytes(self) -> bytes:

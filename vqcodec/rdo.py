@@ -36,6 +36,7 @@ import numpy as np
 
 from .codes import CodeLevel
 from .copy_flags import CopyFlagModel
+from .entropy import PRECISION_BITS, symbol_freqs
 from .gop_coding import LevelLayout
 from .priors import Prior, SliceContext, extended_slices
 
@@ -133,8 +134,7 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
                                None if low is None else low[1], everything)
             tab = prior.slice_tables(ctx)
             sym = nat[s, t].reshape(-1)
-            f = tab[sym] if tab.ndim == 1 else tab[np.arange(sym.size), sym]
-            r_code += 24.0 - np.log2(f.astype(np.float64))
+            r_code += PRECISION_BITS - np.log2(symbol_freqs(tab, sym).astype(np.float64))
         f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
         d_code = ((lat.z[:, t] - q_nat[:, t]) ** 2).sum(0)
         d_copy = ((lat.z[:, t] - q_prev) ** 2).sum(0)
