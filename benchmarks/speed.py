@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Encode and decode speed of vqv (frames/s) on one clip, at every quality, with N torch threads.
 
-Uses rd.py's clip protocol (16 fps, centre square crop, 64x64; ``--frames`` long) and its vqv hook,
-so it measures whichever ``vqcodec`` is importable: put an older checkout first on PYTHONPATH to
+Uses rd.py's clip protocol (clips.py: 16 fps, centre square crop, 64x64; ``--frames`` long) and its
+vqv hook (vqv_runner.py), so it measures whichever ``vqcodec`` is importable: put an older checkout first on PYTHONPATH to
 time that one (the line ``vqcodec:`` says which was used).
 
     python benchmarks/speed.py --threads 2 --frames 128            # new code, working tree
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -44,31 +43,30 @@ import click
 def main(input_spec, cache_dir, frames, clip_name, threads, qualities, prior, repeats, weights, rdo_strength,
          refresh, json_out) -> None:
     """Encode / decode frames per second of vqv on one clip."""
-    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported (rd imports it lazily)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported
     import numpy as np
     import torch
 
-    import rd
+    from clips import PROTOCOL_FPS, load_clips
+    from machine import machine_info
+    from vqv_runner import load_vqv
 
     torch.set_num_threads(threads)
 
     def log(msg: str) -> None:
         click.echo(msg, err=True)
 
-    clips = rd.load_clips(input_spec, None, cache_dir, log, frames)
+    clips = load_clips(input_spec, None, cache_dir, log, frames)
     if clip_name:
         clips = [c for c in clips if clip_name in c.name]
         if not clips:
             raise click.ClickException(f"no clip matches {clip_name!r}")
     clip = max(clips, key=lambda c: c.real_frames if c.real_frames is not None else len(c.frames))
-    vqv = rd.load_vqv(weights, [prior], threads, log, {"rdo_strength": rdo_strength, "refresh": refresh})
-    if vqv is None:
-        raise click.ClickException("vqv unavailable")
+    vqv = load_vqv(weights, [prior], {"rdo_strength": rdo_strength, "refresh": refresh})
     qs = [int(q) for q in qualities.split(",")] if qualities else vqv.qualities
     t = len(clip.frames)
-    click.echo(f"vqcodec: {vqv.describe.get('module')} (sources {vqv.describe.get('sources_sha256')}), "
-               f"encoder options {vqv.describe.get('encoder_options')}")
+    click.echo(f"vqcodec: {vqv.describe['module']} (sources {vqv.describe['sources_sha256']}), "
+               f"encoder options {vqv.describe['encoder_options']}")
     click.echo(f"clip {clip.name}: {t} frames ({clip.real_frames} of video), {clip.frames.shape[2]}x"
                f"{clip.frames.shape[1]}; torch threads {torch.get_num_threads()}; prior {prior}; "
                f"median of {repeats}")
@@ -76,7 +74,7 @@ def main(input_spec, cache_dir, frames, clip_name, threads, qualities, prior, re
     rows = []
     with torch.inference_mode():
         for q in qs:
-            enc = lambda: vqv.encode(clip.frames, rd.PROTOCOL_FPS, model=vqv.model, quality=q, prior=prior,  # noqa: E731
+            enc = lambda: vqv.encode(clip.frames, PROTOCOL_FPS, model=vqv.model, quality=q, prior=prior,  # noqa: E731
                                      **vqv.options)
             data = enc()  # warm-up
             np.asarray(vqv.decode(data, model=vqv.model))
@@ -104,7 +102,7 @@ def main(input_spec, cache_dir, frames, clip_name, threads, qualities, prior, re
         json_out.write_text(json.dumps({"clip": clip.name, "frames": t, "real_frames": clip.real_frames,
                                         "threads": threads, "prior": prior, "repeats": repeats, "vqv": vqv.describe,
                                         "options": vqv.options, "qualities": rows, "total": total,
-                                        "machine": rd.machine_info()}, indent=1, default=str))
+                                        "machine": machine_info()}, indent=1, default=str))
 
 
 if __name__ == "__main__":

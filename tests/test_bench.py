@@ -1,298 +1,288 @@
-"""The smoke path of benchmarks/rd.py on two tiny synthetic clips (peers real, vqv mocked)."""
+"""benchmarks/: SEI stripping, curve maths, the clip cut, the report, and rd.py end to end on tiny
+synthetic clips (real peers, the real codec with the tiny test model)."""
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import math
 import sys
-import types
-import zlib
+from fractions import Fraction
 from pathlib import Path
 
+import click
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-RD_PATH = Path(__file__).resolve().parents[1] / "benchmarks" / "rd.py"
+from conftest import synthetic_video
+from vqcodec import metrics as M
+from vqcodec.codec import decode_bytes, encode_frames
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import baseline  # noqa: E402
+import bd  # noqa: E402
+import clips  # noqa: E402
+import peers  # noqa: E402
+import rd  # noqa: E402
+import report  # noqa: E402
+import vqv_runner  # noqa: E402
+
+RATES = [0.05, 0.1, 0.2, 0.4]
+PSNRS = [28.0, 31.0, 34.0, 37.0]
 
 
-@pytest.fixture(scope="module")
-def rd():
-    spec = importlib.util.spec_from_file_location("vqv_bench_rd", RD_PATH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["vqv_bench_rd"] = mod
-    spec.loader.exec_module(mod)
-    yield mod
-    sys.modules.pop("vqv_bench_rd", None)
+def units_of(packets: list[bytes], codec: str) -> list[tuple[int, bytes]]:
+    """(NAL type, NAL unit from its header on) of every unit of every packet, in order."""
+    return [(peers.nal_type(codec, p[hdr]), p[hdr:end]) for p in packets for _, hdr, end in peers.nal_units(p)]
 
 
-def synthetic_clip(seed: int, t: int = 32, size: int = 64) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
-    frames = []
-    for i in range(t):
-        r = 128 + 90 * np.sin((xx + (2 + seed) * i) / 9.0) * np.cos(yy / 11.0)
-        g = 128 + 70 * np.sin((yy - i) / 6.0 + seed)
-        b = 100 + 60 * np.cos((xx + yy + 3 * i) / 13.0)
-        f = np.stack([r, g, b], -1) + rng.normal(0, 3, (size, size, 3))
-        frames.append(np.clip(f, 0, 255).astype(np.uint8))
-    return np.stack(frames)
+# ------------------------------------------------------------------------------------------------
+# peers
 
 
-def fake_vqv_modules():
-    """A stand-in for vqcodec.codec / vqcodec.weights: uniform quantisation + zlib."""
-    steps = {1: 64, 2: 32, 3: 16, 4: 8}
-
-    class Model:
-        qualities = [1, 2, 3, 4]
-
-    def encode_frames(frames, fps, *, model, quality, prior):
-        if prior == "learned":
-            raise NotImplementedError("no learned prior in this model")
-        step = steps[quality]
-        t, h, w, _ = frames.shape
-        payload = zlib.compress((frames // step).astype(np.uint8).tobytes(), 9 if prior != "uniform" else 1)
-        return np.array([t, h, w, step], np.uint16).tobytes() + payload
-
-    def decode_bytes(data, *, model):
-        t, h, w, step = np.frombuffer(data[:8], np.uint16).astype(int)
-        q = np.frombuffer(zlib.decompress(data[8:]), np.uint8).reshape(t, h, w, 3).astype(np.int32)
-        return np.clip(q * step + step // 2, 0, 255).astype(np.uint8)
-
-    codec = types.ModuleType("vqcodec.codec")
-    codec.encode_frames = encode_frames
-    codec.decode_bytes = decode_bytes
-    weights = types.ModuleType("vqcodec.weights")
-    weights.load_model = lambda path=None: Model()
-    return codec, weights
+def test_strip_sei_removes_exactly_x264s_sei_and_the_stream_still_decodes():
+    clip = synthetic_video(8, 64, 64)
+    packets = peers.encode_packets(peers.PEERS["x264"], clip, Fraction(16), 30)
+    stripped = [s for s in (peers.strip_sei(p, "h264") for p in packets) if s]
+    before, after = units_of(packets, "h264"), units_of(stripped, "h264")
+    assert any(t == 6 for t, _ in before)  # x264 writes its settings banner as SEI
+    assert after == [(t, u) for t, u in before if t != 6]
+    decoded = np.stack(peers.decode_packets("h264", stripped))
+    assert decoded.shape == clip.shape
+    assert M.psnr(clip, decoded) > 25
 
 
-def test_strip_sei(rd):
-    sps = b"\x00\x00\x00\x01\x67\x64\x00\x0a"
-    sei = b"\x00\x00\x01\x06\x05\x10" + b"x264 - core 999" * 4 + b"\x80"
-    idr = b"\x00\x00\x01\x65\x88\x84\x00\x10"
-    assert rd.strip_sei(sps + sei + idr, "h264") == sps + idr
-    assert rd.strip_sei(sps + idr, "h264") == sps + idr
-    # HEVC: only the x265 banner (prefix SEI, type 39) goes
+def test_strip_sei_hevc_drops_only_the_x265_banner_and_reads_avcc():
     vps = b"\x00\x00\x00\x01\x40\x01\x0c\x01"
     banner = b"\x00\x00\x01\x4e\x01\x05\x20" + b"x265 (build 199)" * 2 + b"\x80"
     other_sei = b"\x00\x00\x01\x4e\x01\x81\x01\x00\x80"
-    assert rd.strip_sei(vps + banner + other_sei, "hevc") == vps + other_sei
-    # AVCC (4-byte lengths)
-    nal_sei = b"\x06\x05\x02ab\x80"
-    nal_idr = b"\x65\x88\x84"
+    assert peers.strip_sei(vps + banner + other_sei, "hevc") == vps + other_sei
+    nal_sei, nal_idr = b"\x06\x05\x02ab\x80", b"\x65\x88\x84"
     avcc = len(nal_sei).to_bytes(4, "big") + nal_sei + len(nal_idr).to_bytes(4, "big") + nal_idr
-    assert rd.strip_sei(avcc, "h264") == len(nal_idr).to_bytes(4, "big") + nal_idr
+    assert peers.strip_sei(avcc, "h264") == len(nal_idr).to_bytes(4, "big") + nal_idr
+    vp9_like = b"\x82\x49\x83\x42\x00"  # neither Annex-B nor a length-prefixed stream: left alone
+    assert peers.strip_sei(vp9_like, "h264") == vp9_like
 
 
-def test_bd_numbers(rd):
-    rates = [0.05, 0.1, 0.2, 0.4]
-    anchor = (rates, [28.0, 31.0, 34.0, 37.0])
-    better = ([r * 0.8 for r in rates], [28.0, 31.0, 34.0, 37.0])  # same quality, 20 % fewer bits
-    d = rd.bd_numbers(anchor, better, "psnr")
-    assert d["bd_rate"] == pytest.approx(-20.0, abs=0.5)
-    assert d["bd_psnr"] > 0
-    far = ([0.001, 0.002], [10.0, 12.0])  # no overlap at all
-    d = rd.bd_numbers(anchor, far, "psnr")
-    assert d["bd_rate"] is None and d["bd_psnr"] is None and "overlap" in d["reason"]
-    d = rd.bd_numbers(anchor, ([0.1], [30.0]), "psnr")
-    assert d["bd_rate"] is None and "points" in d["reason"]
-    # non-monotone points are dropped, not fatal
-    x, y = rd.pareto([0.1, 0.2, 0.15, 0.3], [30, 29, 31, 33])
+# ------------------------------------------------------------------------------------------------
+# curve maths
+
+
+def test_bd_rate_of_a_curve_against_itself_is_zero_and_at_half_the_rate_minus_50():
+    same = bd.bd_numbers((RATES, PSNRS), (RATES, PSNRS), "psnr")
+    assert same["bd_rate"] == pytest.approx(0.0, abs=1e-9) and same["bd_psnr"] == pytest.approx(0.0, abs=1e-9)
+    half = bd.bd_numbers((RATES, PSNRS), ([r / 2 for r in RATES], PSNRS), "psnr")
+    assert half["bd_rate"] == pytest.approx(-50.0, abs=1e-6)
+    assert half["bd_psnr"] == pytest.approx(3.0, abs=1e-6)  # 3 dB per octave of rate on this curve
+    assert "reason" not in half
+
+
+def test_bd_numbers_without_enough_overlap_or_points_say_why():
+    far = bd.bd_numbers((RATES, PSNRS), ([0.001, 0.002], [10.0, 12.0]), "psnr")
+    assert far["bd_rate"] is None and far["bd_psnr"] is None
+    assert "psnr ranges overlap 0%" in far["reason"] and "rate ranges overlap 0%" in far["reason"]
+    one = bd.bd_numbers((RATES, PSNRS), ([0.1], [30.0]), "psnr")
+    assert one["bd_rate"] is None and one["reason"].startswith("need >= 2 monotone points")
+    anchor = ([0.05, 0.1, 0.2, 0.4, 0.8], [20.0, 24.0, 28.0, 32.0, 36.0])
+    part = bd.bd_numbers(anchor, ([0.02, 0.04, 0.08], [18.0, 21.0, 23.0]), "psnr")  # shares 20..23 of 18..36 dB
+    assert part["bd_rate"] is None and part["overlap_psnr"] == pytest.approx(3 / 18, abs=1e-3)
+    assert part["bd_rate_partial"] < 0 and part["partial_psnr_range"] == [20.0, 23.0]
+
+
+def test_pareto_interpolation_and_extrapolation():
+    x, y = bd.pareto([0.1, 0.2, 0.15, 0.3, -1.0], [30, 29, 31, 33, 40])  # 0.2 is dominated, -1 not a rate
     assert list(x) == [0.1, 0.15, 0.3] and list(y) == [30, 31, 33]
-    assert rd.interp_at([0.1, 0.2], [30.0, 32.0], 0.5)[0] is None
+    assert bd.interp_at(RATES, PSNRS, 0.2) == (34.0, None)
+    assert bd.interp_at(RATES, PSNRS, 0.2 * 2 ** 0.5)[0] == pytest.approx(35.5)  # halfway in log-rate
+    at, why = bd.interp_at(RATES, PSNRS, 0.8)
+    assert at is None and "outside the curve's range 0.05..0.4 bpp" in why
+    assert bd.extrapolate_log(RATES, PSNRS, 0.8) == pytest.approx(40.0)
+    assert bd.extrapolate_log(RATES, PSNRS, 0.025) == pytest.approx(25.0)
 
 
-def test_smoke_run(rd, tmp_path, monkeypatch):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for k in range(3):  # --smoke keeps 2
-        np.save(clips / f"clip{k}.npy", synthetic_clip(k))
-    codec, weights = fake_vqv_modules()
-    monkeypatch.setitem(sys.modules, "vqcodec.codec", codec)
-    monkeypatch.setitem(sys.modules, "vqcodec.weights", weights)
-    out = tmp_path / "out"
-    res = CliRunner().invoke(rd.main, ["--input", f"npy:{clips}", "--out", str(out), "--smoke", "--quiet",
-                                       "--priors", "uniform,empirical-static,learned"],
-                             catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    for name in ("points.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_ssim.png"):
-        assert (out / name).stat().st_size > 0, name
-
-    rows = list(csv.DictReader(open(out / "points.csv")))
-    peers = [c for c in ("x264", "x265", "vp9", "av1") if any(r["codec"] == c for r in rows)]
-    assert {"x264", "x265", "vp9"} <= set(peers)  # AV1 only where PyAV can encode and decode it
-    for c in peers:
-        rs = [r for r in rows if r["codec"] == c]
-        assert len(rs) == 2 * 2  # 2 clips x 2 rates
-        assert {r["clip"] for r in rs} == {"clip0", "clip1"}
-    for r in rows:
-        assert float(r["bpp"]) > 0 and float(r["kbps"]) > 0
-        assert 10 < float(r["psnr"]) < 100 and 0 < float(r["ssim"]) <= 1
-        assert float(r["enc_fps"]) > 0 and float(r["dec_fps"]) > 0
-        assert int(r["frames"]) == 32 and int(r["width"]) == 64
-    x264 = [r for r in rows if r["codec"] == "x264"]
-    assert all(int(r["bytes"]) < int(r["raw_bytes"]) for r in x264)  # SEI banner stripped
-    # vqv mocked: two priors work, "learned" is skipped with a reason
-    assert {r["codec"] for r in rows if r["codec"].startswith("vqv")} == {"vqv-uniform", "vqv-empirical-static"}
-    assert {r["setting"] for r in rows if r["codec"] == "vqv-uniform"} == {"q=1", "q=4"}
-
-    s = json.load(open(out / "summary.json"))
-    assert s["threads"]["peers"] == 1 and s["protocol"]["frames"] == 32
-    assert "learned" in s["codecs"]["vqv"]["priors_skipped"]
-    assert s["codecs"]["x264"]["peak_rss_mb"] > 0
-    assert "vqv-best" in s["curves"] and len(s["curves"]["vqv-best"]) == 2
-    for peer in peers:
-        d = s["bd"]["vqv-best"][peer]["psnr"]
-        assert set(d) >= {"bd_rate", "bd_psnr"}
-        for k in ("bd_rate", "bd_psnr"):
-            assert d[k] is None and d.get("reason") or math.isfinite(d[k])
-    assert 0 < s["yuv420_ceiling"]["psnr"] < 100
-    assert s["matched_vqv"] and "x264" in s["matched_vqv"][0]["peers"]
+def test_compare_baseline_finds_the_worst_point_at_its_own_rate():
+    old = [{"setting": f"q={i + 1}", "bpp": r, "psnr": p, "ssim": p / 40} for i, (r, p) in enumerate(zip(RATES, PSNRS))]
+    new = [dict(r, bpp=r["bpp"] * 0.7) for r in old]  # 30 % fewer bits at every quality
+    new[1] = dict(old[1], psnr=30.8)  # q=2 at its old rate, 0.2 dB lower
+    d = baseline.compare_baseline({"vqv-best": new, "x264": old}, {"vqv-best": old})
+    assert list(d) == ["vqv-best"]  # peers are not compared with the baseline
+    m = d["vqv-best"]["max_psnr_loss"]
+    assert m["setting"] == "q=2" and m["db"] == pytest.approx(0.2)
+    assert m["points_outside_baseline_range"] == ["q=1"]  # 0.035 bpp is below the old curve
+    q1 = d["vqv-best"]["points"][0]
+    assert q1["bpp_change_pct"] == pytest.approx(-30.0)
+    assert q1["delta_psnr_extrapolated"] == pytest.approx(28.0 - bd.extrapolate_log(RATES, PSNRS, 0.035))
+    same = baseline.compare_baseline({"vqv-best": old}, {"vqv-best": old})["vqv-best"]
+    assert same["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-9) and same["max_psnr_loss"]["db"] == 0.0
 
 
-def test_vqv_missing_is_skipped(rd, tmp_path, monkeypatch):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    np.save(clips / "a.npy", synthetic_clip(0, t=4, size=64))
-    monkeypatch.setitem(sys.modules, "vqcodec.codec", None)  # import fails
-    msgs = []
-    s = rd.run_benchmark(rd.load_clips(f"npy:{clips}", None, tmp_path, msgs.append), tmp_path / "o",
-                         codecs=["x264", "vqv"], smoke=True, log=msgs.append, progress=False)
-    assert "skipped" in s["codecs"]["vqv"]
-    assert any("vqv skipped" in m for m in msgs)
-    assert list(s["curves"]) == ["x264"]
+# ------------------------------------------------------------------------------------------------
+# report
 
 
-def test_summary_markdown_lists_every_codec(rd):
-    summary_markdown = rd.summary_markdown
-    s = {"protocol": {"clips": ["a", "b"]}, "threads": {"torch": 1, "peers": 1},
+def test_summary_markdown_lists_every_point_and_codec():
+    best = [{"setting": f"q={i + 1}", "prior": "uniform", "bpp": r, "psnr": p, "ssim": p / 40}
+            for i, (r, p) in enumerate(zip(RATES, PSNRS))]
+    s = {"protocol": {"clips": ["a", "b"], "frames": 32}, "threads": {"torch": 1, "peers": 1},
+         "curves": {"vqv-best": best[::-1]},
          "matched_bpp": {"0.05": {"x264": {"psnr": 21.0, "ssim": 0.6}, "vqv-best": {"psnr": None, "ssim": None}}},
          "bd": {"vqv-best": {"x264": {"psnr": {"bd_rate": -12.5, "bd_psnr": 0.8}}}},
          "speed": {"x264": {"enc_fps": 300.0, "dec_fps": 4000.0}}, "codecs": {"x264": {"peak_rss_mb": 310.0}}}
-    md = summary_markdown(s)
+    md = report.summary_markdown(s)
+    rows = [line for line in md.splitlines() if line.startswith("| q=")]
+    assert rows == [f"| q={i + 1} | uniform | {r:.4f} | {p:.2f} | {p / 40:.4f} |"
+                    for i, (r, p) in enumerate(zip(RATES, PSNRS))]  # every point, in quality order
     assert "| x264 | 21.00 / 0.600 |" in md and "| vqv-best | – / – |" in md
-    assert "-12.5%" in md and "| x264 | 300 | 4000 | 310 |" in md
+    assert "| vqv-best | x264 | -12.5% | +0.80 dB |  |" in md
+    assert "| x264 | 300 | 4000 | 310 |" in md
 
 
-def test_compare_baseline_numbers(rd):
-    rates = [0.05, 0.1, 0.2, 0.4]
-    old = {"vqv-best": [{"setting": f"q={i + 1}", "bpp": r, "psnr": p, "ssim": s}
-                        for i, (r, p, s) in enumerate(zip(rates, [20.0, 22.0, 24.0, 26.0], [0.5, 0.6, 0.7, 0.8]))]}
-    # the same qualities with 30 % fewer bits, and q=4 losing 0.3 dB at its own rate
-    new_rows = [dict(r, bpp=r["bpp"] * 0.7) for r in old["vqv-best"]]
-    new_rows[3]["psnr"] = 26.0 - 0.3 - 0.0  # at 0.28 bpp the old curve gives ~25.03 dB: still a gain
-    new_rows[1]["bpp"] = 0.1  # q=2 keeps its rate and PSNR: no loss, no gain
-    new_rows[1]["psnr"] = 21.8  # ... except 0.2 dB
-    res = rd.compare_baseline({"vqv-best": new_rows, "x264": old["vqv-best"]}, old)
-    assert list(res) == ["vqv-best"]  # peers are not compared with the baseline
-    d = res["vqv-best"]
-    assert d["psnr"]["bd_rate"] < -10
-    m = d["max_psnr_loss"]
-    assert m["setting"] == "q=2" and m["db"] == pytest.approx(0.2)
-    assert m["points_outside_baseline_range"] == ["q=1"]  # 0.035 bpp is below the old curve
-    assert m["extrapolated_outside_range"]["setting"] == "q=1"
-    q1 = d["points"][0]
-    assert q1["setting"] == "q=1" and q1["delta_psnr_at_rate"] is None and q1["delta_psnr_extrapolated"] > 0
-    assert q1["bpp_change_pct"] == pytest.approx(-30.0)
-    same = rd.compare_baseline(old, old)["vqv-best"]
-    assert same["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-6)
-    assert same["max_psnr_loss"]["db"] == pytest.approx(0.0, abs=1e-9)
+def test_points_csv_round_trip(tmp_path):
+    pt = {"codec": "x264", "setting": "crf=24", "clip": "a", "frames": 8, "width": 64, "height": 64, "bytes": 300,
+          "raw_bytes": 900, "bpp": 0.0732421875, "kbps": 4.8, "psnr": 31.234567891, "ssim": 0.9, "enc_fps": 100.0,
+          "dec_fps": 2000.0}
+    report.write_points_csv([pt], tmp_path / "points.csv")
+    (back,) = report.read_points_csv(tmp_path / "points.csv")
+    assert back == dict(pt, bpp=0.0732422, psnr=31.2346)  # floats kept to 6 significant digits
 
 
-def test_bd_partial_overlap(rd):
-    anchor = ([0.05, 0.1, 0.2, 0.4, 0.8], [20.0, 24.0, 28.0, 32.0, 36.0])
-    test = ([0.02, 0.04, 0.08], [18.0, 21.0, 23.0])  # shares 20..23 dB of 18..36 dB
-    d = rd.bd_numbers(anchor, test, "psnr")
-    assert d["bd_rate"] is None and "overlap" in d["reason"]
-    assert d["bd_rate_partial"] < 0 and d["partial_psnr_range"] == [20.0, 23.0]
+# ------------------------------------------------------------------------------------------------
+# clips
 
 
-def _fake_with_options():
-    codec, weights = fake_vqv_modules()
-    base_encode = codec.encode_frames
+def test_load_clips_cuts_the_validation_split_and_marks_padding(tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for k, t in enumerate((21, 40)):
+        np.save(videos / f"v{k}.npy", synthetic_video(t, 72, 96, seed=k))
+    from vqcodec.data import list_sources
+    (val,) = list_sources(f"folder:{videos}", "val")  # one of the two videos is the validation split
+    t_val = len(np.load(val.path))
+    msgs: list[str] = []
+    cut = clips.load_clips(f"folder:{videos}", None, tmp_path / "cache", msgs.append, frames=8)
+    assert [c.name for c in cut] == [f"{val.name}@{s}" for s in range(0, t_val - 7, 8)]
+    assert all(c.frames.shape == (8, 64, 64, 3) and c.frames.dtype == np.uint8 and c.real_frames == 8 for c in cut)
+    assert not msgs
+    (long,) = clips.load_clips(f"folder:{videos}", 1, tmp_path / "cache", msgs.append, frames=64)
+    assert long.name == f"{val.name}@0" and long.real_frames == t_val and len(long.frames) == 64
+    assert (long.frames[t_val:] == long.frames[t_val - 1]).all()  # the tail repeats the last real frame
+    assert len(msgs) == 1 and f"only {t_val} frames of video" in msgs[0]
+    with pytest.raises(click.ClickException, match="cannot load"):
+        clips.load_clips(f"corpus:{tmp_path / 'nowhere'}", None, tmp_path / "cache", msgs.append)
 
-    def encode_frames(frames, fps, *, model, quality, prior, rdo_strength=1.0, refresh=8):
-        # a stronger "rdo" quantises the second half of the clip to the first half's last frame
-        if rdo_strength > 1:
-            frames = frames.copy()
-            frames[len(frames) // 2:] = frames[len(frames) // 2 - 1]
-        return base_encode(frames, fps, model=model, quality=quality, prior=prior)
 
-    codec.encode_frames = encode_frames
-    return codec, weights
+# ------------------------------------------------------------------------------------------------
+# vqv and the whole run
 
 
-def test_baseline_run(rd, tmp_path, monkeypatch):
-    clips = tmp_path / "clips"
-    clips.mkdir()
-    for k in range(2):
-        np.save(clips / f"clip{k}.npy", synthetic_clip(k, t=8))
-    codec, weights = _fake_with_options()
-    monkeypatch.setitem(sys.modules, "vqcodec.codec", codec)
-    monkeypatch.setitem(sys.modules, "vqcodec.weights", weights)
+def test_unknown_encoder_option_is_an_error(tiny_weights, monkeypatch):
+    def first_release_encode(frames, fps, *, model, quality=None, prior="auto", gop_context=True):
+        raise AssertionError("not called")
+
+    monkeypatch.setattr(vqv_runner, "encode_frames", first_release_encode)
+    with pytest.raises(click.ClickException, match="takes no rdo_strength"):
+        vqv_runner.load_vqv(str(tiny_weights), ["uniform"], {"rdo_strength": 0.0})
+    hook = vqv_runner.load_vqv(str(tiny_weights), ["uniform"], {"rdo_strength": None})  # not set: not passed
+    assert hook.options == {} and hook.describe["encoder_defaults"] == {"gop_context": True}
+
+
+def npy_clips(folder: Path, n: int, t: int = 8) -> Path:
+    folder.mkdir()
+    for k in range(n):
+        np.save(folder / f"clip{k}.npy", synthetic_video(t, 64, 64, seed=k))
+    return folder
+
+
+def read_points(path: Path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_smoke_run_measures_every_codec_at_every_setting(tiny_weights, tiny_model, tmp_path):
+    src, out = npy_clips(tmp_path / "clips", 3), tmp_path / "out"  # --smoke keeps 2 clips
+    res = CliRunner().invoke(rd.main, ["--input", f"npy:{src}", "--out", str(out), "--smoke", "--quiet",
+                                       "--codecs", "x264,vqv", "--weights", str(tiny_weights),
+                                       "--priors", "uniform,empirical-static,learned"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    for name in ("points.csv", "summary.json", "summary.md", "rd_psnr.png", "rd_ssim.png"):
+        assert (out / name).stat().st_size > 0, name
+    rows = read_points(out / "points.csv")
+    grid = {(r["codec"], r["setting"], r["clip"]) for r in rows}
+    assert grid == {(c, s, k) for k in ("clip0", "clip1") for c, ss in
+                    (("x264", ("crf=24", "crf=42")), ("vqv-uniform", ("q=1", "q=3")),
+                     ("vqv-empirical-static", ("q=1", "q=3"))) for s in ss}  # the tiny model has no learned prior
+    assert len(rows) == len(grid)
+    assert all(int(r["bytes"]) < int(r["raw_bytes"]) for r in rows if r["codec"] == "x264")  # banner stripped
+
+    # a vqv point is the whole file of encode_frames and the PSNR of its decoded frames
+    clip = np.load(src / "clip1.npy")
+    data = encode_frames(clip, Fraction(16), model=tiny_model, quality=3, prior="empirical-static")
+    (pt,) = [r for r in rows if (r["codec"], r["setting"], r["clip"]) == ("vqv-empirical-static", "q=3", "clip1")]
+    assert int(pt["bytes"]) == int(pt["raw_bytes"]) == len(data)
+    assert float(pt["bpp"]) == pytest.approx(8 * len(data) / (8 * 64 * 64), rel=1e-5)
+    assert float(pt["psnr"]) == pytest.approx(M.psnr(clip, decode_bytes(data, model=tiny_model)), rel=1e-5)
+
+    s = json.loads((out / "summary.json").read_text())
+    assert s["codecs"]["vqv"]["priors"] == ["uniform", "empirical-static"]
+    assert "learned prior" in s["codecs"]["vqv"]["priors_skipped"]["learned"]
+    x264 = {r["setting"]: r for r in s["curves"]["x264"]}
+    for setting, r in x264.items():  # curves are the means over the clips
+        pts = [float(p["psnr"]) for p in rows if (p["codec"], p["setting"]) == ("x264", setting)]
+        assert r["clips"] == 2 and r["psnr"] == pytest.approx(np.mean(pts), rel=1e-5)
+    best = s["curves"]["vqv-best"]
+    assert [r["setting"] for r in best] == ["q=1", "q=3"]
+    for r in best:  # at each quality the prior with fewer bits
+        assert r["bpp"] == min(c["bpp"] for k in ("vqv-uniform", "vqv-empirical-static")
+                               for c in s["curves"][k] if c["setting"] == r["setting"])
+    assert set(s["bd"]) == {"vqv-uniform", "vqv-empirical-static", "vqv-best"} and "x264" in s["bd"]["vqv-best"]
+    md = (out / "summary.md").read_text()
+    assert all(f"| {r['setting']} | {r['prior']} | {r['bpp']:.4f} |" in md for r in best)
+
+
+def test_baseline_run_against_itself_and_with_encoder_options(tiny_weights, tiny_model, tmp_path):
+    src = npy_clips(tmp_path / "clips", 2)
     before, after = tmp_path / "before", tmp_path / "after"
-    args = ["--input", f"npy:{clips}", "--smoke", "--quiet", "--priors", "uniform,empirical-static",
-            "--frames", "8"]
+    args = ["--input", f"npy:{src}", "--smoke", "--quiet", "--priors", "uniform", "--frames", "8",
+            "--weights", str(tiny_weights)]
     res = CliRunner().invoke(rd.main, args + ["--out", str(before), "--codecs", "x264,vqv", "--vqv-label", "old"],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    sb = json.load(open(before / "summary.json"))
-    assert sb["protocol"]["frames"] == 8 and sb["codecs"]["vqv"]["label"] == "old"
-    assert sb["codecs"]["vqv"]["encoder_options"] == {"rdo_strength": 1.0, "refresh": 8}
-    assert sb["codecs"]["vqv"]["options"] == {}
-    # the same encoder against itself: zero BD, zero loss; peers come from the baseline
+    sb = json.loads((before / "summary.json").read_text())
+    assert sb["codecs"]["vqv"]["label"] == "old" and sb["codecs"]["vqv"]["options"] == {}
+    assert sb["codecs"]["vqv"]["encoder_options"] == sb["codecs"]["vqv"]["encoder_defaults"]
+
+    # the same encoder against itself: zero BD, zero loss; the peer comes from the baseline
     res = CliRunner().invoke(rd.main, args + ["--out", str(after), "--codecs", "vqv", "--baseline", str(before)],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    s = json.load(open(after / "summary.json"))
+    s = json.loads((after / "summary.json").read_text())
     assert s["baseline"]["label"] == "old"
     assert s["codecs"]["x264"]["from_baseline"].endswith("summary.json")
-    assert "x264" in s["bd"]["vqv-best"]
+    assert s["curves"]["x264"] == sb["curves"]["x264"] and "x264" in s["bd"]["vqv-best"]
     d = s["baseline"]["vs"]["vqv-best"]
-    assert d["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-6)
-    assert d["max_psnr_loss"]["db"] == pytest.approx(0.0, abs=1e-9)
+    assert d["psnr"]["bd_rate"] == pytest.approx(0.0, abs=1e-9) and d["max_psnr_loss"]["db"] == 0.0
     assert "Against old" in (after / "summary.md").read_text()
-    # an encoder option is passed through and changes the file; the baseline can be the points.csv
-    res = CliRunner().invoke(rd.main, args + ["--out", str(after), "--codecs", "vqv", "--rdo-strength", "2",
-                                              "--refresh", "0", "--vqv-label", "new",
-                                              "--baseline", str(before / "points.csv"), "--baseline-label", "old"],
+
+    # encoder options reach encode_frames; the baseline can be a points.csv
+    res = CliRunner().invoke(rd.main, args + ["--out", str(after), "--codecs", "vqv", "--rdo-strength", "0",
+                                              "--refresh", "0", "--baseline", str(before / "points.csv")],
                              catch_exceptions=False)
     assert res.exit_code == 0, res.output
-    s = json.load(open(after / "summary.json"))
-    assert s["codecs"]["vqv"]["options"] == {"rdo_strength": 2.0, "refresh": 0}
-    assert s["codecs"]["vqv"]["encoder_options"] == {"rdo_strength": 2.0, "refresh": 0}
-    assert s["codecs"]["x264"]["from_baseline"].endswith("points.csv") and "x264" in s["curves"]
-    d = s["baseline"]["vs"]["vqv-best"]
-    assert all(p["bpp"] < p["before"]["bpp"] for p in d["points"])
-    md = (after / "summary.md").read_text()
-    assert "| q=1 |" in md and "new" in md
+    s = json.loads((after / "summary.json").read_text())
+    assert s["codecs"]["vqv"]["options"] == {"rdo_strength": 0.0, "refresh": 0}
+    assert s["codecs"]["x264"]["from_baseline"].endswith("points.csv")
+    clip = np.load(src / "clip0.npy")
+    (pt,) = [r for r in read_points(after / "points.csv") if (r["setting"], r["clip"]) == ("q=3", "clip0")]
+    assert int(pt["bytes"]) == len(encode_frames(clip, Fraction(16), model=tiny_model, quality=3, prior="uniform",
+                                                 rdo_strength=0.0, refresh=0))
 
 
-def test_baseline_must_match(rd, tmp_path):
-    clips = [rd.Clip("a", synthetic_clip(0, t=4))]
+def test_baseline_must_match(tmp_path):
+    cut = [clips.Clip("a", synthetic_video(4, 64, 64))]
     base = {"path": "b/summary.json", "frames": 4, "clips": ["b"], "curves": {}, "codecs": {}, "speed": {}}
-    with pytest.raises(Exception, match="other clips"):
-        rd.check_baseline(base, clips, 4)
-    with pytest.raises(Exception, match="32-frame"):
-        rd.check_baseline(dict(base, frames=32, clips=["a"]), clips, 4)
-    rd.check_baseline(dict(base, clips=["a"]), clips, 4)
-
-
-def test_unknown_encoder_option_is_an_error(rd, monkeypatch):
-    codec, weights = fake_vqv_modules()  # encode_frames without rdo_strength (like the first release)
-    monkeypatch.setitem(sys.modules, "vqcodec.codec", codec)
-    monkeypatch.setitem(sys.modules, "vqcodec.weights", weights)
-    with pytest.raises(Exception, match="rdo_strength"):
-        rd.load_vqv(None, ["uniform"], 1, print, {"rdo_strength": 0.0})
-    hook = rd.load_vqv(None, ["uniform"], 1, print, {"rdo_strength": None})  # not set: not passed
-    assert hook.options == {} and hook.describe["encoder_defaults"] == {}
-
-
-def test_padded_clip_frames(rd):
-    class DS:  # vqcodec.data's eval layout: segments (source, start, stop), clips (segment, start)
-        segments = [(0, 128, 160), (1, 0, 65)]
-        clips = [(0, 128), (1, 0)]
-    assert rd._dataset_real_frames(DS(), 128) == [32, 65]
-    assert rd._dataset_real_frames(DS(), 32) == [32, 32]
+    with pytest.raises(click.ClickException, match="other clips"):
+        baseline.check_baseline(base, cut, 4)
+    with pytest.raises(click.ClickException, match="used 32-frame clips, this run 4"):
+        baseline.check_baseline(dict(base, frames=32, clips=["a"]), cut, 4)
+    baseline.check_baseline(dict(base, clips=["a"]), cut, 4)
+    with pytest.raises(click.ClickException, match="no summary.json or points.csv"):
+        baseline.load_baseline(tmp_path)
