@@ -124,7 +124,7 @@ def summary_markdown(summary: dict) -> str:
     padded = proto.get("padded_clips") or {}
     if padded:
         lines += ["**Padded clips**: " + ", ".join(f"{n} has {k} frames of video" for n, k in padded.items())
-                  + f"; the rest of each repeats its last frame (a static tail).", ""]
+                  + "; the rest of each repeats its last frame (a static tail).", ""]
     if vinfo.get("encoder_options") is not None or label:
         opts = ", ".join(f"{k}={v}" for k, v in (vinfo.get("encoder_options") or {}).items())
         lines += [f"vqv{f' ({label})' if label else ''}: encode_frames options {opts or 'none'}"

@@ -435,18 +435,13 @@ def test_variable_frame_rate_keeps_its_timing_with_one_warning(tmp_path, ext):
     assert [int(round(f.mean() / 4)) for f in got] == list(range(60))
 
 
-def test_broken_timestamps_are_timed_by_count(tmp_path, monkeypatch):
-    """Timestamps that go backwards (AVI files with packed B-frames: 1, 3, 2, 5, 4, ...) are
-    ignored: frames one source period apart, no frame dropped or repeated, no warning."""
+def patch_decoded_frames(monkeypatch, change) -> None:
+    """Make every PyAV container pass its i-th decoded frame through ``change(i, frame)``."""
     import av
 
-    clip = np.stack([np.full((16, 16, 3), 10 * i, np.uint8) for i in range(20)])
-    p = tmp_path / "b.mp4"
-    write(p, clip, fps=Fraction(25))
-    scrambled = [1, 3, 2, 5, 4] + list(range(6, 21))
     real_open = av.open
 
-    class Scrambled:
+    class Changed:
         def __init__(self, container):
             self._c = container
 
@@ -455,10 +450,23 @@ def test_broken_timestamps_are_timed_by_count(tmp_path, monkeypatch):
 
         def decode(self, *a, **k):
             for i, fr in enumerate(self._c.decode(*a, **k)):
-                fr.pts = scrambled[i]
-                yield fr
+                yield change(i, fr)
 
-    monkeypatch.setattr(av, "open", lambda *a, **k: Scrambled(real_open(*a, **k)))
+    monkeypatch.setattr(av, "open", lambda *a, **k: Changed(real_open(*a, **k)))
+
+
+def test_broken_timestamps_are_timed_by_count(tmp_path, monkeypatch):
+    """Timestamps that go backwards (AVI files with packed B-frames: 1, 3, 2, 5, 4, ...) are
+    ignored: frames one source period apart, no frame dropped or repeated, no warning."""
+    clip = np.stack([np.full((16, 16, 3), 10 * i, np.uint8) for i in range(20)])
+    p = tmp_path / "b.mp4"
+    write(p, clip, fps=Fraction(25))
+    scrambled = [1, 3, 2, 5, 4] + list(range(6, 21))
+    def scramble(i, fr):
+        fr.pts = scrambled[i]
+        return fr
+
+    patch_decoded_frames(monkeypatch, scramble)
     _, got, warned = read_warned(p)
     assert warned == [] and [int(round(f.mean() / 10)) for f in got] == list(range(20))
     _, got, warned = read_warned(p, fps=16)
@@ -488,22 +496,12 @@ def test_decoding_failure_mid_stream_keeps_what_decoded_with_one_warning(tmp_pat
 
     p = tmp_path / "v.mkv"
     write(p, make_clip())
-    real_open = av.open
+    def fail_at_5(i, fr):
+        if i == 5:
+            raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
+        return fr
 
-    class Failing:
-        def __init__(self, container):
-            self._c = container
-
-        def __getattr__(self, name):
-            return getattr(self._c, name)
-
-        def decode(self, *a, **k):
-            for i, fr in enumerate(self._c.decode(*a, **k)):
-                if i == 5:
-                    raise av.InvalidDataError(1094995529, "Invalid data found when processing input")
-                yield fr
-
-    monkeypatch.setattr(av, "open", lambda *a, **k: Failing(real_open(*a, **k)))
+    patch_decoded_frames(monkeypatch, fail_at_5)
     _, got, warned = read_warned(p)
     assert len(got) == 5 and len(warned) == 1
     assert warned[0].startswith(f"{p}: input ends early: ") and "decoding failed: Invalid data" in warned[0]

@@ -423,10 +423,9 @@ def _fetch_deb(root: Path, tmp: Path, apt: _Apt, src: DebSource, log: Log) -> li
 
 def _skimage_data_dir() -> Path:
     try:
-        import skimage.data  # noqa: F401  (only to locate the bundled files; nothing is fetched)
+        import skimage.data as skd  # only to locate the bundled files; nothing is fetched
     except Exception as e:  # noqa: BLE001
         raise CorpusError(f"--stills needs scikit-image (pip install scikit-image): {e}") from e
-    import skimage.data as skd
     return Path(skd.__file__).parent
 
 

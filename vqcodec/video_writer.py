@@ -165,8 +165,6 @@ class VideoWriter:
             self._tmp = self._tmp_sibling(self.path, folder=False)
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
         else:  # h264
-            import av
-
             self._tmp = self._tmp_sibling(self.path, folder=False)
             pix = _h264_pix_fmt()
             opts = {"crf": str(MP4_CRF), "preset": MP4_PRESET, "tune": MP4_TUNE}
