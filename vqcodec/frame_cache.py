@@ -7,8 +7,8 @@ and resizer, so training sees the frames that ``vqv encode --fps <clip rate>`` c
 frames are taken to be at that rate already) and :func:`vqcodec.video_io.resize_frames` scales
 each frame so that its short side is the cache's.
 
-Cache files are written to a temporary name and ``os.replace``-d into place, and a per-file lock
-(``O_EXCL``) lets several processes (DDP ranks) share the work of building the cache: each
+Cache files are written to a temporary name and moved into place (``fsutil.atomic_path``), and a
+per-file lock (``O_EXCL``) lets several processes (DDP ranks) share the work of building the cache: each
 decodes the files nobody else is decoding and then waits for the rest.
 """
 from __future__ import annotations
@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -24,7 +23,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .data_specs import DataError, VideoSource
-from .fsutil import atomic_path, sha256_file
+from .fsutil import atomic_path, atomic_write_bytes, sha256_file
 from .video_io import VideoError, open_video, resize_frames
 
 __all__ = ["FrameCache", "read_frames", "CACHE_VERSION"]
@@ -113,12 +112,7 @@ class FrameCache:
             return
         merged = self._read_index()
         merged.update(self._index)
-        p = self.dir / self.INDEX
-        fd, tmp = tempfile.mkstemp(prefix="." + p.name + ".", suffix=".tmp", dir=self.dir)
-        with os.fdopen(fd, "w") as f:
-            json.dump(merged, f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, p)
+        atomic_write_bytes(self.dir / self.INDEX, json.dumps(merged).encode())
         self._index_dirty = False
 
     def sha(self, path: Path) -> str:
@@ -155,7 +149,7 @@ class FrameCache:
     def ensure(self, sources: Sequence[VideoSource], fps: float, short: int, *,
                progress: bool = True, poll: float = 0.5) -> list[Path]:
         """Cache file for every source, decoding the missing ones (shared safely between
-        processes: lock per file, temp file + os.replace)."""
+        processes: lock per file, atomic writes)."""
         finals = []
         for s in sources:
             if not s.path.is_file():

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from .codes import stream_name
 from .errors import VqvError
+from .fsutil import atomic_path
 from .linear_init import init_linear_code
 from .losses import SSIMLoss, VGG16Perceptual, reconstruction_loss
 from .metrics import PSNR_CAP, QualityAccumulator, psnr_from_mse
@@ -164,9 +165,8 @@ def evaluate(model: MSVQVAE, clips: list[torch.Tensor], batch: int = 4) -> dict:
 
 
 def _atomic_save(obj: dict, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def train(tc: TrainConfig, log=print) -> dict:
