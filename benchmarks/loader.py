@@ -9,11 +9,11 @@ not timed; the loader is re-iterated if the epoch ends before ``--seconds``.
 """
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
 import click
+
+from clips import cache_dir_option, input_option
 
 
 def measure_loader(dataset, batch_size: int = 8, num_workers: int = 0, seconds: float = 10.0) -> float:
@@ -35,11 +35,8 @@ def measure_loader(dataset, batch_size: int = 8, num_workers: int = 0, seconds: 
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--input", "-i", "input_spec", default=lambda: "corpus:" + os.environ.get("VQV_CORPUS", "data/corpus"),
-              show_default="corpus:data/corpus", help="corpus:DIR, folder:DIR or ucf101:DIR.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv")),
-              show_default="$VQV_CACHE or ~/.cache/vqv")
+@input_option("corpus:DIR, folder:DIR or ucf101:DIR.")
+@cache_dir_option
 @click.option("--frames", type=click.IntRange(1), default=32, show_default=True, help="Clip length.")
 @click.option("--size", type=click.IntRange(1), default=64, show_default=True, help="Clip side.")
 @click.option("--batch-size", type=click.IntRange(1), default=8, show_default=True)

@@ -17,18 +17,13 @@ import click  # noqa: E402
 
 from baseline import load_baseline  # noqa: E402
 from benchmark import ALL_CODECS, run_benchmark  # noqa: E402
-from clips import PROTOCOL_FRAMES, load_clips  # noqa: E402
+from clips import PROTOCOL_FRAMES, cache_dir_option, input_option, load_clips  # noqa: E402
 from report import print_table  # noqa: E402
 
 
-def _default_input() -> str:
-    return "corpus:" + os.environ.get("VQV_CORPUS", "data/corpus")
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--input", "-i", "input_spec", default=_default_input, show_default="corpus:$VQV_CORPUS or corpus:data/corpus",
-              help="corpus:DIR (validation clips of the open corpus), folder:DIR, ucf101:DIR, or npy:DIR "
-                   "(already cut (T,H,W,3) uint8 clips, used as they are).")
+@input_option("corpus:DIR (validation clips of the open corpus), folder:DIR, ucf101:DIR, or npy:DIR "
+              "(already cut (T,H,W,3) uint8 clips, used as they are).")
 @click.option("--out", "-o", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("bench_out"),
               show_default=True)
 @click.option("--max-clips", type=click.IntRange(1), default=None, help="Use at most N clips.")
@@ -36,9 +31,7 @@ def _default_input() -> str:
 @click.option("--weights", default=None, help="vqv model weights (default: the shipped model).")
 @click.option("--priors", default=None, help="Comma-separated vqv priors (default: every available kind).")
 @click.option("--threads", type=click.IntRange(1), default=1, show_default=True, help="torch threads for vqv (peers use 1).")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv")),
-              show_default="$VQV_CACHE or ~/.cache/vqv")
+@cache_dir_option
 @click.option("--frames", type=click.IntRange(1), default=PROTOCOL_FRAMES, show_default=True,
               help="Clip length in frames at 16 fps (e.g. 128 = four 32-frame GOPs, cut from the same videos). "
                    "npy: clips are used as they are.")

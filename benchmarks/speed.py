@@ -22,13 +22,12 @@ from pathlib import Path
 
 import click
 
+from clips import cache_dir_option, input_option
+
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--input", "-i", "input_spec", default=lambda: "corpus:" + os.environ.get("VQV_CORPUS", "data/corpus"),
-              show_default="corpus:data/corpus", help="As rd.py's --input.")
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=lambda: Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv")),
-              show_default="$VQV_CACHE or ~/.cache/vqv")
+@input_option("As rd.py's --input.")
+@cache_dir_option
 @click.option("--frames", type=click.IntRange(1), default=128, show_default=True)
 @click.option("--clip", "clip_name", default=None,
               help="Substring of the clip's name (default: the clip with the most frames of real video).")
