@@ -2,7 +2,6 @@
 clips, by ``vqcodec.data``'s evaluation dataset) or already-cut ``.npy`` clips."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,18 +24,6 @@ class Clip:
     #: frames of real video in the clip; the rest (up to len(frames)) repeats the last real frame
     #: (vqcodec.data pads a segment shorter than one clip that way). None = unknown (npy input).
     real_frames: int | None = None
-
-
-def input_option(help_text: str):
-    """``--input/-i SPEC`` of every benchmark command (default: corpus:$VQV_CORPUS or data/corpus)."""
-    return click.option("--input", "-i", "input_spec", show_default="corpus:$VQV_CORPUS or corpus:data/corpus",
-                        default=lambda: "corpus:" + os.environ.get("VQV_CORPUS", "data/corpus"), help=help_text)
-
-
-#: ``--cache-dir`` of every benchmark command: where decoded frames are cached.
-cache_dir_option = click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path),
-                                default=lambda: Path(os.environ.get("VQV_CACHE", Path.home() / ".cache" / "vqv")),
-                                show_default="$VQV_CACHE or ~/.cache/vqv")
 
 
 def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log, frames: int = PROTOCOL_FRAMES) -> list[Clip]:

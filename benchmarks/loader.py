@@ -13,7 +13,7 @@ import time
 
 import click
 
-from clips import cache_dir_option, input_option
+from options import cache_dir_option, input_option
 
 
 def measure_loader(dataset, batch_size: int = 8, num_workers: int = 0, seconds: float = 10.0) -> float:

@@ -17,7 +17,8 @@ import click  # noqa: E402
 
 from baseline import load_baseline  # noqa: E402
 from benchmark import ALL_CODECS, run_benchmark  # noqa: E402
-from clips import PROTOCOL_FRAMES, cache_dir_option, input_option, load_clips  # noqa: E402
+from options import cache_dir_option, input_option  # noqa: E402
+from clips import PROTOCOL_FRAMES, load_clips  # noqa: E402
 from report import print_table  # noqa: E402
 
 

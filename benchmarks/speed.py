@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from clips import cache_dir_option, input_option
+from options import cache_dir_option, input_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
