@@ -28,8 +28,8 @@ import numpy as np
 
 from .codes import CodeLevel, Codes, lower_stream, stream_name
 from .copy_flags import CopyFlagModel
-from .entropy import MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, check_freqs, encode_streams
-from .entropy import symbol_freqs, uniform_freqs
+from .entropy import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
+from .entropy import information_bits, uniform_freqs
 from .priors import Prior, SliceContext, extended_slices, grid_ratio
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
@@ -118,7 +118,7 @@ class EncodeChannel:
             raise EntropyError(f"{label}: symbol out of range(0, {tables.shape[-1]})")
         sym = np.ascontiguousarray(sym, dtype=np.int32)
         if n:
-            self.bits[label] = self.bits.get(label, 0.0) + _ideal_bits(tables, sym)
+            self.bits[label] = self.bits.get(label, 0.0) + information_bits(tables, sym)
             self.pairs.append((sym, tables))
         return sym
 
@@ -127,13 +127,6 @@ class EncodeChannel:
 
     def check_not_exhausted(self) -> None:
         """Nothing to check on the encoder's side (see :meth:`DecodeChannel.check_not_exhausted`)."""
-
-
-def _ideal_bits(tables: np.ndarray, sym: np.ndarray) -> float:
-    """Information content of ``sym`` under the table(s) (reporting only: floats)."""
-    if not sym.size:
-        return 0.0
-    return float(sym.size * PRECISION_BITS - np.log2(symbol_freqs(tables, sym).astype(np.float64)).sum())
 
 
 class DecodeChannel:
@@ -165,7 +158,7 @@ class DecodeChannel:
     def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None = None, label: str = "") -> np.ndarray:
         self.check_not_exhausted()
         sym = self._dec.pop(check_freqs(tables), n)
-        b = _ideal_bits(tables, sym)
+        b = information_bits(tables, sym)
         self.bits[label] = self.bits.get(label, 0.0) + b
         self._info += b
         self._symbols += n

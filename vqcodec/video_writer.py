@@ -328,20 +328,15 @@ class VideoWriter:
         self._cleanup()
 
     def _cleanup(self) -> None:
-        c = getattr(self, "_container", None)
-        if c is not None:
-            try:
-                c.close()
-            except Exception:
-                pass
-            self._container = None
-        npy = getattr(self, "_npy", None)
-        if npy is not None:
-            try:
-                npy.close()
-            except OSError:
-                pass
-            self._npy = None
+        # PyAV raises its own errors on close of a broken stream; a file only OSError
+        for attr, errors in (("_container", Exception), ("_npy", OSError)):
+            handle = getattr(self, attr, None)
+            if handle is not None:
+                try:
+                    handle.close()
+                except errors:
+                    pass
+                setattr(self, attr, None)
         tmp = self._tmp
         self._tmp = None
         if tmp is not None:
