@@ -254,8 +254,10 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, comm
               help="operating points to offer, as (top stages, bottom stages) pairs from the smallest files up "
                    "(default: the checkpoint's)")
 @click.option("--default-quality", type=int, default=None, help="the point `vqv encode` uses by default")
+@click.option("--precision", type=click.Choice(["float", "half", "int8"]), default="int8", show_default=True,
+              help="how the file stores the network (int8: conv kernels in 8 bits, per-channel scales)")
 @data_errors
-def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_quality):
+def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_quality, precision):
     """Export a training checkpoint as shippable half-precision weights with priors and a model card."""
     from vqcodec.ship import ship as run  # noqa: PLC0415
 
@@ -264,7 +266,8 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
     except ValueError as e:
         raise click.BadParameter(str(e), param_hint="--points") from None
     rep = run(checkpoint, out, data=data, cache_dir=cache_dir, name=name, make_default=not no_manifest,
-              operating_points=pts, default_quality=default_quality, log=lambda m: click.echo(m, err=True))
+              operating_points=pts, default_quality=default_quality, precision=precision,
+              log=lambda m: click.echo(m, err=True))
     click.echo(json.dumps(rep, indent=2))
 
 
@@ -280,15 +283,17 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
 @click.option("--max-clips", type=int, default=None, help="use at most this many training clips")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="write the serialised prior to this file instead of into the weights file")
+@click.option("--precision", type=click.Choice(["float", "half", "int8"]), default="int8", show_default=True,
+              help="with --checkpoint: the precision the network will ship at")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("--json", "as_json", is_flag=True)
 @data_errors
-def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, threads, as_json):
+def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, precision, threads, as_json):
     """Refit the static and learned priors on the encoder's codes of training clips; store them with the model."""
     from vqcodec.ship import train_prior as run  # noqa: PLC0415
 
     rep = run(model_path=model_path, checkpoint=checkpoint, data=data, cache_dir=cache_dir, max_clips=max_clips,
-              out=out, threads=threads, log=lambda m: click.echo(m, err=True))
+              out=out, threads=threads, precision=precision, log=lambda m: click.echo(m, err=True))
     if as_json:
         click.echo(json.dumps(rep, indent=2))
     else:

@@ -47,7 +47,7 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
         counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
     # lower-quality points use a prefix of the same streams, so the top quality covers them all
     static = EmpiricalStaticPrior.from_counts(counts)
-    save_weights(net, path, half=False, priors={"empirical-static": static.to_bytes()})
+    save_weights(net, path, precision="float", priors={"empirical-static": static.to_bytes()})
     return path
 
 

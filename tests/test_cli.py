@@ -240,3 +240,32 @@ def test_an_input_read_not_as_stored_is_one_warning_line(tiny_weights, tmp_path)
     assert r.returncode == 0 and (tmp_path / "o.vqv").is_file()
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vqv: warning: ") and "ends early" in lines[0]
+
+
+def test_files_made_by_an_earlier_default_model_decode_without_model(tmp_path, video_npy, monkeypatch):
+    """Shipping a new default keeps the old one listed; decode/info/codes pick the model a file names."""
+    from conftest import make_tiny_weights
+    from vqcodec import weights
+
+    wdir = tmp_path / "weights"
+    wdir.mkdir()
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", wdir)
+    monkeypatch.setattr(weights, "MANIFEST", wdir / "manifest.json")
+    old, new = make_tiny_weights(wdir / "old.pt", seed=1), make_tiny_weights(wdir / "new.pt", seed=2)
+    weights.record_in_manifest(old, weights.sha256_file(old), "default")
+    assert run("encode", video_npy, tmp_path / "old.vqv", "-q")[0] == 0          # made by the default of then
+    weights.record_in_manifest(new, weights.sha256_file(new), "default")          # a new default ships
+    assert set(weights.shipped_models()) == {"default", "old"}
+    assert run("encode", video_npy, tmp_path / "new.vqv", "-q")[0] == 0
+    for name in ("old", "new"):
+        code, out, _ = run("decode", tmp_path / f"{name}.vqv", tmp_path / f"{name}.npy", "--json")
+        assert code == 0, out
+        code, out, _ = run("info", tmp_path / f"{name}.vqv", "--json")
+        assert code == 0 and json.loads(out)["model"] == weights.load_model(wdir / f"{name}.pt").digest.hex()
+    back_old, back_new = np.load(tmp_path / "old.npy"), np.load(tmp_path / "new.npy")
+    assert back_old.shape == back_new.shape and not np.array_equal(back_old, back_new)   # two networks
+    # the file's own model, named explicitly, gives the same frames; the other model refuses it
+    assert run("decode", tmp_path / "old.vqv", tmp_path / "o2.npy", "--model", old, "-q")[0] == 0
+    assert np.array_equal(np.load(tmp_path / "o2.npy"), back_old)
+    code, out, _ = run("decode", tmp_path / "old.vqv", tmp_path / "o3.npy", "--model", new, "-q")
+    assert code != 0 and "encoded with model" in out

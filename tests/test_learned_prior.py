@@ -43,7 +43,7 @@ def make_tiny_learned_weights(path: Path, seed: int = 0) -> Path:
     static = EmpiricalStaticPrior.from_bytes(m.priors["empirical-static"])
     seqs = [s for q in m.qualities for s in prior_fitting.encode_runs(m, clips, runs, q, prior=static)]
     prior = LearnedPrior.fit(seqs, prior_fitting.codebook_sizes(m))
-    save_weights(m.net, path, half=False, priors={**m.priors, "learned": prior.to_bytes()}, card=m.card)
+    save_weights(m.net, path, precision="float", priors={**m.priors, "learned": prior.to_bytes()}, card=m.card)
     return path
 
 

@@ -107,3 +107,48 @@ def test_a_checkpoint_that_is_not_one_is_a_clear_error(tmp_path, tiny_weights):
     junk.write_bytes(b"nonsense")
     with pytest.raises(WeightsError, match="cannot read"):
         net_from_checkpoint(junk)
+
+
+def test_int8_weights_store_what_round_to_gives_and_repack_exactly(tmp_path, tiny_weights):
+    import torch
+
+    from vqcodec.weights import TRAINING_ONLY, resave_weights, round_to, save_weights
+
+    net = load_model(tiny_weights).net
+    sizes = {}
+    for precision in ("float", "half", "int8"):
+        out = tmp_path / f"{precision}.pt"
+        save_weights(net, out, precision=precision)
+        sizes[precision] = out.stat().st_size
+    assert sizes["int8"] < sizes["half"] < sizes["float"]
+    blob = torch.load(tmp_path / "int8.pt", weights_only=True)
+    # kernels live outside state_dict, so an older reader reports them missing instead of misreading int8
+    assert blob["version"] == 2 and blob["int8"] and not set(blob["int8"]) & set(blob["state_dict"])
+    assert all(v.dtype == torch.int8 for v in blob["int8"].values())
+    expect = round_to(load_model(tiny_weights).net, "int8").state_dict()
+    shipped = [k for k in expect if not k.endswith(TRAINING_ONLY)]
+    got = load_model(tmp_path / "int8.pt").net.state_dict()
+    assert all(torch.equal(got[k], expect[k]) for k in shipped)
+    assert any(not torch.equal(got[k], net.state_dict()[k]) for k in shipped)       # it did quantise
+    # packing a packed network changes nothing: ship and resave keep the network bit for bit
+    save_weights(load_model(tmp_path / "int8.pt").net, tmp_path / "again.pt", precision="int8")
+    repacked = torch.load(tmp_path / "again.pt", weights_only=True)
+    assert all(torch.equal(repacked[part][k], blob[part][k]) for part in ("state_dict", "int8", "int8_scales")
+               for k in blob[part])
+    resave_weights(load_model(tmp_path / "int8.pt"), card={"note": "x"})
+    again = load_model(tmp_path / "int8.pt").net.state_dict()
+    assert all(torch.equal(again[k], expect[k]) for k in shipped)
+
+
+def test_weights_of_a_newer_version_or_unknown_precision_are_refused(tmp_path, tiny_weights):
+    import torch
+
+    from vqcodec.weights import save_weights
+
+    blob = torch.load(tiny_weights, weights_only=True)
+    blob["version"] = 99
+    torch.save(blob, tmp_path / "new.pt")
+    with pytest.raises(WeightsError, match="newer vqv"):
+        load_model(tmp_path / "new.pt")
+    with pytest.raises(WeightsError, match="precision"):
+        save_weights(load_model(tiny_weights).net, tmp_path / "x.pt", precision="int4")

@@ -119,9 +119,10 @@ PRESETS: dict[str, ModelConfig] = {
         decoder_channels=(192, 128, 64), decoder_blocks=(2, 2, 1), conv="3d", latent_dim=64,
         top_codebook=512, bottom_codebook=512, top_stages=1, bottom_stages=1,
         operating_points=((1, 1),), default_quality=1),
-    # The paper's single-scale baseline: one latent level at the bottom grid.
+    # The paper's single-scale baseline: the `cpu` network without its top level (one latent level at
+    # the bottom grid, the same linear path), for the multi-scale vs single-scale ablation.
     "single-scale": ModelConfig(
-        name="single-scale", top_stages=0, top_blocks=0, bottom_stages=6,
+        name="single-scale", linear_path=True, top_stages=0, top_blocks=0, bottom_stages=6,
         operating_points=((0, 1), (0, 2), (0, 3), (0, 4), (0, 6)), default_quality=3),
     # A very small model for tests.
     "tiny": ModelConfig(

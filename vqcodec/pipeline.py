@@ -25,7 +25,7 @@ from .metrics import QualityAccumulator
 from .fsutil import atomic_path
 from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
 from .video_writer import VideoWriter
-from .weights import CodecModel, load_model
+from .weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
 MAX_SIDE = codec.MAX_CODED_SIDE
@@ -194,7 +194,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         h = reader.header
         if h.frame_count == 0:
             raise VqvError(f"{input}: the file holds no frames")
-        model = model or load_model(model_path)
+        model = model or model_for_file(h.model_digest, model_path)
         codec.check_model(h, model)
         ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
         if scale_to_source and max(ow, oh) > MAX_SOURCE_SIDE:
@@ -252,7 +252,7 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
     if not reader.header.copy_mode or reader.header.frame_count == 0:
         return {}
     try:
-        model = model or load_model(model_path)
+        model = model or model_for_file(reader.header.model_digest, model_path)
     except VqvError:
         return {"copy_stats": "unavailable (the model that made the file was not found; pass --model)"}
     if model.for_digest(reader.header.model_digest) is None:
@@ -299,7 +299,7 @@ def read_codes(path: str | Path, model_path: str | Path | None = None, *, model:
     """Read the code indices of a .vqv file (the model is needed only for its priors and grids)."""
     f, reader = _open_reader(path)
     with f:
-        model = model or load_model(model_path)
+        model = model or model_for_file(reader.header.model_digest, model_path)
         gops, counts = [], []
         for g in codec.read_gop_codes(reader, model):
             gops.append(g.codes)

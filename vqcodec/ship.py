@@ -2,7 +2,7 @@
 
 ``vqv ship`` (:func:`ship`) turns a training checkpoint into the weights file the codec ships:
 
-1. round the weights to half precision (the shipped form) and use that network from here on, so
+1. round the weights to the shipped precision (int8 kernels by default) and use that network from here on, so
    the priors and measurements describe exactly what users get;
 2. fit the empirical-static and learned priors on the codes the real encoder produces on training
    clips (copy decisions included; :mod:`vqcodec.prior_fitting`);
@@ -32,7 +32,7 @@ from .metrics import PSNR_CAP, psnr, ssim
 from .model import ModelConfig
 from .prior_fitting import refit_priors
 from .weights import (WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
-                      round_to_half, save_weights)
+                      round_to, save_weights)
 
 Log = Callable[[str], None]
 
@@ -108,7 +108,7 @@ def check_operating_points(cfg: ModelConfig) -> None:
 
 def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str | Path, name: str = "default",
          prior_clips: int = 1000, make_default: bool = True, operating_points=None, default_quality=None,
-         log: Log = print) -> dict:
+         precision: str = "int8", log: Log = print) -> dict:
     """``vqv ship``: see the module docstring. With ``make_default`` the file is recorded in the
     manifest as ``name`` (it must then be written into the weights folder)."""
     out = Path(out)
@@ -122,7 +122,7 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     net = net_from_checkpoint(checkpoint, **overrides)
     check_operating_points(net.cfg)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
-    round_to_half(net)       # what users get: half-precision weights
+    round_to(net, precision)       # what users get
     train_ds = _dataset(data, "train", net.cfg, cache_dir)
     train_clips, keys = _clips(train_ds, list(range(len(train_ds)))[:prior_clips])
     log(f"static and learned priors from {len(train_clips)} training clips")
@@ -146,9 +146,9 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
         "validation_clips": len(val_clips), "training_steps": steps, **restart,
         "training_cpu_hours": round(seconds / 3600 * 2, 2),
         "training_wall_hours": round(seconds / 3600, 2),
-        "operating_points": points,
+        "precision": precision, "operating_points": points,
     }
-    sha = save_weights(net, out, half=True, priors=priors, card=card)
+    sha = save_weights(net, out, precision=precision, priors=priors, card=card)
     if make_default:
         record_in_manifest(out, sha, name)
     return {"file": str(out), "sha256": sha, "bytes": out.stat().st_size, **card}
@@ -156,11 +156,11 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
 
 # ----------------------------------------------------------------------------------- train-prior
 def train_prior(*, model_path=None, checkpoint=None, data: str, cache_dir, max_clips: int | None = None, out=None,
-                threads: int | None = None, rounds: int = 2, log: Log = print) -> dict:
+                threads: int | None = None, rounds: int = 2, precision: str = "int8", log: Log = print) -> dict:
     """``vqv train-prior``: refit the static and learned priors of a weights file on training clips
     and write them into it (the manifest's SHA-256 is updated if the file is listed there), or to
     ``out`` as a raw learned-prior blob (needed with ``checkpoint``: a training checkpoint's
-    network, rounded to half precision as shipped). Re-saving a weights file changes its digest:
+    network, rounded to ``precision`` as it would ship). Re-saving a weights file changes its digest:
     its old priors stay inside it, so files coded with the old file still decode."""
     if threads is not None:
         torch.set_num_threads(int(threads))
@@ -169,7 +169,7 @@ def train_prior(*, model_path=None, checkpoint=None, data: str, cache_dir, max_c
             raise VqvError("give --model or --checkpoint, not both")
         if out is None:
             raise VqvError("--checkpoint needs --out (there is no weights file to write the prior into)")
-        model = CodecModel.unsaved(round_to_half(net_from_checkpoint(checkpoint)))
+        model = CodecModel.unsaved(round_to(net_from_checkpoint(checkpoint), precision))
     else:
         model = load_model(model_path)
     clips, keys = training_clips(data, cache_dir, model.cfg, max_clips)

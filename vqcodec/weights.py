@@ -21,7 +21,11 @@ from .model import MSVQVAE, ModelConfig
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 FORMAT = "vqv-weights"
+WEIGHTS_VERSION = 2          # 1: float or half tensors; 2: int8 kernels too
 DIGEST_BYTES = 8
+# How a weights file stores the network: float32, half, or int8 conv kernels (per-channel scales) with
+# everything else half. int8 costs the cpu-hq network <= 0.01 dB at every operating point (README).
+PRECISIONS = ("float", "half", "int8")
 # Quantiser statistics only training needs (EMA sums and counts, idle counters): not shipped.
 TRAINING_ONLY = (".ema_sum", ".ema_count", ".idle")
 
@@ -102,11 +106,17 @@ def _expected_sha(path: Path) -> str | None:
 
 def record_in_manifest(path: str | Path, sha256: str, name: str | None = None) -> bool:
     """Record the SHA-256 of the weights file ``path`` in the manifest, in every entry that lists the
-    file; with ``name``, as that entry first. Only files in :data:`WEIGHTS_DIR` can be listed: for
+    file; with ``name``, as that entry first (a file that entry named before stays listed under its
+    file name). Only files in :data:`WEIGHTS_DIR` can be listed: for
     others nothing changes. Returns whether the manifest changed."""
     path = Path(path)
     entries = _manifest()
     if name is not None:
+        before = entries.get(name)
+        if before is not None and before["file"] != path.name and not any(
+                e is not before and e["file"] == before["file"] for e in entries.values()):
+            # A new default keeps the old one listed (by its file name), so the files it made still decode.
+            entries.setdefault(Path(before["file"]).stem, before)
         entries[name] = {"file": path.name, "sha256": sha256}
     hit = [e for e in entries.values() if _listed(e, path)]
     for e in hit:
@@ -128,11 +138,12 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     blob = _torch_load(p, "model weights")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WeightsError(f"{p} is not a vqv weights file")
+    if not isinstance(blob.get("version", 1), int) or blob.get("version", 1) > WEIGHTS_VERSION:
+        raise WeightsError(f"{p} is a weights file of a newer vqv (version {blob.get('version')}); upgrade vqv")
     try:
         cfg = ModelConfig.from_dict(json.loads(blob["config"]))
         net = MSVQVAE(cfg)
-        missing, unexpected = net.load_state_dict(
-            {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}, strict=False)
+        missing, unexpected = net.load_state_dict(unpack_state(blob), strict=False)
         missing = [k for k in missing if not k.endswith(TRAINING_ONLY)]
         if missing or unexpected:
             raise ValueError(f"missing {missing[:1]} unexpected {unexpected[:1]}")
@@ -146,6 +157,32 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
         sha_old, _, kind = key.partition("/")
         legacy.setdefault(sha_old, {})[kind] = bytes(v.numpy().tobytes())
     return CodecModel(net, sha, p, priors, card, legacy)
+
+
+def shipped_models() -> dict[str, Path]:
+    """The manifest's models by name, the default first: the current model and the earlier
+    defaults kept so that files they made still decode."""
+    entries = _manifest()
+    return {n: WEIGHTS_DIR / entries[n]["file"] for n in sorted(entries, key=lambda n: n != "default")}
+
+
+def model_for_file(digest: bytes, path: str | Path | None = None) -> CodecModel:
+    """The model to read a file whose header names ``digest``: ``path`` if given (the caller checks
+    it is the right one), else the shipped model that made the file (the default, or an earlier
+    default kept in the manifest), else the default (which then refuses the file with a clear error)."""
+    if path is not None:
+        return load_model(path)
+    entries = _manifest()
+    for name, p in shipped_models().items():
+        if bytes.fromhex(entries[name]["sha256"])[:DIGEST_BYTES] == digest:
+            return load_model(p)
+    # A re-saved file (new priors) keeps its earlier releases' priors inside: look there too.
+    default = load_model()
+    for p in dict.fromkeys(shipped_models().values()):
+        m = default if p.resolve() == Path(default.path).resolve() else load_model(p)
+        if m.for_digest(digest) is not None:
+            return m
+    return default
 
 
 def _torch_load(p: Path, what: str):
@@ -163,13 +200,12 @@ def _tensor(b: bytes) -> torch.Tensor:
     return torch.from_numpy(np.frombuffer(b, dtype=np.uint8).copy())
 
 
-def save_weights(net: MSVQVAE, out: str | Path, *, half: bool = True, priors: dict[str, bytes] | None = None,
+def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", priors: dict[str, bytes] | None = None,
                  card: dict | None = None, legacy: dict[str, dict[str, bytes]] | None = None) -> str:
-    """Write a weights file (atomically); returns its SHA-256. ``legacy``: earlier releases'
-    priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
-    sd = {k: (v.half() if half and v.is_floating_point() else v).contiguous()
-          for k, v in net.state_dict().items() if not k.endswith(TRAINING_ONLY)}
-    blob = {"format": FORMAT, "version": 1, "config": json.dumps(net.cfg.to_dict()), "state_dict": sd,
+    """Write a weights file (atomically) at ``precision`` (see :data:`PRECISIONS`); returns its
+    SHA-256. ``legacy``: earlier releases' priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
+    blob = {"format": FORMAT, "version": 2 if precision == "int8" else 1, "config": json.dumps(net.cfg.to_dict()),
+            **pack_state(net, precision),
             "priors": {k: _tensor(v) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
     if legacy:
@@ -193,12 +229,59 @@ def net_from_checkpoint(path: str | Path, **config_overrides) -> MSVQVAE:
     return net.eval()
 
 
-def round_to_half(net: MSVQVAE) -> MSVQVAE:
-    """The network as users get it (``save_weights(half=True)``): every float weight and buffer
-    rounded to half precision, in place."""
-    with torch.no_grad():
-        for p in list(net.parameters()) + [b for b in net.buffers() if b.is_floating_point()]:
-            p.copy_(p.half().float())
+def _int8_kernel(w: torch.Tensor) -> bool:
+    """Conv kernels (and the linear path's 1x1x1 convs) go to int8; biases, norms and codebooks stay
+    half: the codebooks are what the nearest-code search compares latents against."""
+    return w.dim() >= 2
+
+
+def _int8_rows(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric int8 per output channel. The scale is a bfloat16, so ``q * scale`` is exact in float32
+    and packing an already-packed network gives the same bytes (resave and ship stay exact)."""
+    flat = w.detach().float().reshape(w.shape[0], -1)
+    amax = flat.abs().amax(1)
+    scale = torch.where(amax > 0, amax / 127, torch.ones_like(amax)).to(torch.bfloat16)
+    q = torch.round(flat / scale.float()[:, None]).clamp_(-127, 127).to(torch.int8)
+    return q.reshape(w.shape).contiguous(), scale
+
+
+def pack_state(net: MSVQVAE, precision: str) -> dict:
+    """The stored tensors of a weights file: ``state_dict`` (float32, or half), and with ``int8`` the
+    conv kernels in ``int8`` with one bfloat16 ``int8_scales`` entry per output channel. An int8 file
+    lists those kernels outside ``state_dict``, so an older reader refuses it instead of misreading it."""
+    if precision not in PRECISIONS:
+        raise WeightsError(f"unknown weights precision {precision!r} (choose from {', '.join(PRECISIONS)})")
+    sd, q8, scales = {}, {}, {}
+    for k, v in net.state_dict().items():
+        if k.endswith(TRAINING_ONLY):
+            continue
+        if precision == "int8" and v.is_floating_point() and k.endswith(".weight") and _int8_kernel(v):
+            q8[k], scales[k] = _int8_rows(v)
+        else:
+            sd[k] = (v.half() if precision != "float" and v.is_floating_point() else v).contiguous()
+    return {"state_dict": sd, **({"int8": q8, "int8_scales": scales} if q8 else {})}
+
+
+def unpack_state(blob: dict) -> dict[str, torch.Tensor]:
+    """A float32 state dict from a weights file's stored tensors (:func:`pack_state`'s inverse)."""
+    sd = {k: v.float() if v.is_floating_point() else v for k, v in blob["state_dict"].items()}
+    scales = blob.get("int8_scales", {})
+    for k, q in blob.get("int8", {}).items():
+        s = scales[k].float()
+        sd[k] = q.float() * s.reshape(-1, *([1] * (q.dim() - 1)))
+    return sd
+
+
+def stored_precision(blob: dict) -> str:
+    if blob.get("int8"):
+        return "int8"
+    return "half" if any(v.dtype == torch.float16 for v in blob["state_dict"].values()) else "float"
+
+
+def round_to(net: MSVQVAE, precision: str) -> MSVQVAE:
+    """The network as users get it from ``save_weights(precision=...)``, in place: what the file
+    will hold, read back."""
+    net.load_state_dict(unpack_state(pack_state(net, precision)), strict=False)
     return net
 
 
@@ -210,8 +293,7 @@ def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None,
         raise WeightsError("this model was not loaded from a file")
     path = Path(model.path)
     blob = torch.load(path, map_location="cpu", weights_only=True)
-    half = any(v.dtype == torch.float16 for v in blob["state_dict"].values())
     legacy = {**model.legacy, model.sha256: model.priors} if priors is not None and priors != model.priors \
         else model.legacy
-    return save_weights(model.net, path, half=half, priors=model.priors if priors is None else priors,
+    return save_weights(model.net, path, precision=stored_precision(blob), priors=model.priors if priors is None else priors,
                         card=model.card if card is None else card, legacy=legacy)
