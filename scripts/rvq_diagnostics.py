@@ -55,7 +55,7 @@ def diagnose(net: MSVQVAE, x: torch.Tensor) -> dict:
         z_t = net.enc_top(h_b)
         latents["top"] = (z_t, net.top_quantizer)
         top_indices = net.top_quantizer(z_t).indices
-    latents["bottom"] = (net.bottom_latent(x, h_b, top_indices), net.bottom_quantizer)
+    latents["bottom"] = (net.bottom_latent(net._pixel_term(x), h_b, top_indices), net.bottom_quantizer)
     for name, (z, rvq) in latents.items():
         flat = z.permute(0, 2, 3, 4, 1).reshape(-1, z.shape[1])
         var = float(((flat - flat.mean(0)) ** 2).sum(1).mean())

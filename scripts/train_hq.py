@@ -6,6 +6,11 @@
     OMP_NUM_THREADS=1 nohup python scripts/train_hq.py --resume > runs/hq.log 2>&1 &
     # or a fresh run (PCA + k-means start, untrained deep paths): leave out widen_init.py and --resume
     # continue in a later session: the same command (with --resume)
+    # what shipped (vqcodec/weights/vqv-cpu-hq.pt): that start, 750 steps, then from the best of those
+    # a new run with --set lr=0.0001 --set warmup=50; train on from the shipped file with
+    # --out runs/hq3 --set init=vqcodec/weights/vqv-cpu-hq.pt --set lr=0.0001 --set warmup=50
+    # the multi- vs single-scale ablation (scripts/scale_ablation.py measures the two):
+    # --out runs/abl5k-cpu --steps 5000 --set config=cpu --set lr=0.0001 (and config=single-scale)
 
 Settings, from README's "Schedule actually run" lessons: AdamW lr 4e-4, 100 warm-up steps, cosine decay
 to 10% at --steps; commitment 0 (EMA codebooks, and the linear path keeps the latent's scale); quantiser
@@ -49,7 +54,7 @@ def main() -> None:
         except json.JSONDecodeError:
             kw[k] = v
     if str(kw.get("init") or "").endswith(".zst"):
-        # checkpoints/ keeps work-in-progress weights zstd-compressed (the repository's 20 MB file limit)
+        # work-in-progress weights may be kept zstd-compressed (the repository keeps files under 20 MB)
         import zstandard  # noqa: PLC0415
 
         plain = Path(kw["out"]) / Path(kw["init"]).name[:-len(".zst")]

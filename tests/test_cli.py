@@ -269,3 +269,33 @@ def test_files_made_by_an_earlier_default_model_decode_without_model(tmp_path, v
     assert np.array_equal(np.load(tmp_path / "o2.npy"), back_old)
     code, out, _ = run("decode", tmp_path / "old.vqv", tmp_path / "o3.npy", "--model", new, "-q")
     assert code != 0 and "encoded with model" in out
+
+
+def test_every_operating_point_of_the_shipped_model_round_trips_through_the_cli(tmp_path):
+    """model-info lists each shipped point with its raw bits and measured numbers; each one encodes
+    and decodes through the CLI, and more stages cost more bytes and give back closer frames."""
+    from vqcodec.metrics import psnr
+
+    code, out, _ = run("model-info", "--json")
+    info = json.loads(out)
+    points = info["operating_points"]
+    assert code == 0 and len(points) >= 8 and [p["quality"] for p in points] == list(range(1, len(points) + 1))
+    raw = [p["raw_bits_per_clip"] for p in points]
+    assert raw == sorted(set(raw)) and all(p["bpp"] > 0 and p["psnr"] > 0 for p in points)
+    assert sum(p["default"] for p in points) == 1
+    from conftest import synthetic_video
+    frames = synthetic_video(16, 32, 32, seed=3)
+    np.save(tmp_path / "in.npy", frames)
+    sizes, quality = [], []
+    for p in points:
+        q = p["quality"]
+        code, out, _ = run("encode", tmp_path / "in.npy", tmp_path / f"q{q}.vqv", "-Q", q, "--json", "--threads", 1)
+        assert code == 0, out
+        code, out, _ = run("decode", tmp_path / f"q{q}.vqv", tmp_path / f"q{q}.npy", "-q", "--threads", 1)
+        assert code == 0, out
+        back = np.load(tmp_path / f"q{q}.npy")
+        assert back.shape == frames.shape
+        sizes.append((tmp_path / f"q{q}.vqv").stat().st_size)
+        quality.append(psnr(frames, back))
+    assert sizes == sorted(sizes) and sizes[-1] > 3 * sizes[0]
+    assert quality[-1] > quality[0] + 3

@@ -15,7 +15,7 @@ import numpy as np
 from vqcodec import codec
 from vqcodec.formats import VqvReader
 from vqcodec.gop_coding import encode_gop, layout_of
-from vqcodec.weights import load_model
+from vqcodec.weights import load_model, model_for_file
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -79,11 +79,12 @@ def test_v2_golden_file_decodes_and_rewrites_to_the_same_bytes():
 
 def test_a_file_of_release_0_2_decodes_with_the_shipped_weights():
     """release02_shipped.vqv was written by release 0.2 (format 1.0, learned prior, GOP context) with
-    the shipped weights of that release; today's weights carry that release's priors (legacy entry),
-    so it decodes to the same codes."""
+    the shipped weights of that release; the `cpu` weights kept beside today's default carry that
+    release's priors (legacy entry), so the file finds them by its digest and decodes to the same codes."""
     data = (GOLDEN / "release02_shipped.vqv").read_bytes()
-    model = load_model()
     reader = VqvReader(io.BytesIO(data))
+    model = model_for_file(reader.header.model_digest)
+    assert model.path.name == "vqv-cpu.pt" and load_model().path.name != "vqv-cpu.pt"
     assert reader.version == (1, 0) and reader.header.model_digest != model.digest
     want = np.load(GOLDEN / "release02_shipped_codes.npz")
     got = list(codec.read_gop_codes(reader, model))
