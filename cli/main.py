@@ -127,7 +127,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
 @click.argument("input", type=click.Path(path_type=Path))
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="model weights (default: the shipped model)")
+              help="model weights (default: the shipped model that made the file)")
 @click.option("--scale-to-source", is_flag=True, help="resize to the source's original size")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
@@ -150,7 +150,7 @@ def decode(input, output, model_path, scale_to_source, threads, force, quiet, as
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
 @click.option("--gops/--no-gops", default=True, help="list every GOP")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="model weights, for the copy statistics (default: the shipped model)")
+              help="model weights, for the copy statistics (default: the shipped model that made the file)")
 @data_errors
 def info(input, as_json, gops, model_path):
     """Show a .vqv file's header, model, prior, per-GOP bits and overhead; with the file's model,
@@ -164,7 +164,8 @@ def info(input, as_json, gops, model_path):
 @main.command()
 @click.argument("input", type=click.Path(path_type=Path))
 @click.argument("output", type=click.Path(path_type=Path))
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None)
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights (default: the shipped model that made the file)")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
 @data_errors
 def codes(input, output, model_path, force):

@@ -1,9 +1,13 @@
 """Model weights on disk: the shipped default, export from a training checkpoint, safe loading.
 
 A weights file is a ``torch.save`` dict of tensors and plain values only, read with
-``weights_only=True`` (no pickled code runs). Its identity inside a .vqv file is the first 8 bytes
-of the file's SHA-256, so a file decodes only with the weights that made it. The shipped default is
-also checked against the SHA-256 recorded in ``weights/manifest.json`` before it is used.
+``weights_only=True`` (no pickled code runs): ``format`` ("vqv-weights"), ``version`` (1, or 2 when
+it holds int8 tensors), ``config`` (the ModelConfig as JSON), ``state_dict`` (float32 or half
+tensors), with int8 precision ``int8`` (conv kernels) and ``int8_scales`` (one bfloat16 per output
+channel), ``priors`` (serialised priors as uint8 tensors), ``card`` (JSON) and optionally
+``legacy_priors``. Its identity inside a .vqv file is the first 8 bytes of the file's SHA-256, so a
+file decodes only with the weights that made it. Shipped files are listed in ``weights/manifest.json``
+with their SHA-256, checked before use; the entry ``default`` is the model ``vqv encode`` uses.
 """
 from __future__ import annotations
 
