@@ -94,6 +94,9 @@ def test_bad_option_values_are_usage_errors(tiny_weights, tmp_path, video_npy):
         code, out, _ = run("encode", video_npy, out_file, "--model", tiny_weights, *args)
         assert code == 2 and word in out and "Traceback" not in out, (args, out)
         assert not out_file.exists()
+    for threads in ("0", "100000"):     # train-prior sets threads before any work, checked alike
+        code, out, _ = run("train-prior", "--model", tiny_weights, "--data", f"folder:{tmp_path}", "--threads", threads)
+        assert code == 2 and "--threads" in out and "Traceback" not in out, out
 
 
 def test_an_npz_named_npy_is_a_clear_error(tiny_weights, tmp_path):

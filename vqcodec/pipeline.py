@@ -74,7 +74,9 @@ def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[i
 
 
 @contextlib.contextmanager
-def _threads(n: int | None):
+def torch_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (``None``: as they are); ``n`` out of 1..MAX_THREADS
+    is an option error."""
     if n is None:
         yield
         return
@@ -104,7 +106,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
     if output.suffix.lower() != ".vqv":
         raise VqvError(f"output {output} should end in .vqv")
     t0 = time.perf_counter()
-    with _threads(threads):
+    with torch_threads(threads):
         model = model or load_model(model_path)
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
@@ -190,7 +192,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
     """``overwrite=False``: an output that appears while decoding is not replaced (the CLI without -f)."""
     t0 = time.perf_counter()
     f, reader = _open_reader(input)
-    with f, _threads(threads):
+    with f, torch_threads(threads):
         h = reader.header
         if h.frame_count == 0:
             raise VqvError(f"{input}: the file holds no frames")

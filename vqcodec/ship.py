@@ -30,6 +30,7 @@ from .errors import VqvError
 from .fsutil import atomic_write_bytes
 from .metrics import PSNR_CAP, psnr, ssim
 from .model import ModelConfig
+from .pipeline import torch_threads
 from .prior_fitting import refit_priors
 from .weights import (WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
                       round_to, save_weights)
@@ -162,8 +163,11 @@ def train_prior(*, model_path=None, checkpoint=None, data: str, cache_dir, max_c
     ``out`` as a raw learned-prior blob (needed with ``checkpoint``: a training checkpoint's
     network, rounded to ``precision`` as it would ship). Re-saving a weights file changes its digest:
     its old priors stay inside it, so files coded with the old file still decode."""
-    if threads is not None:
-        torch.set_num_threads(int(threads))
+    with torch_threads(threads):
+        return _train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, rounds, precision, log)
+
+
+def _train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, rounds, precision, log) -> dict:
     if checkpoint is not None:
         if model_path is not None:
             raise VqvError("give --model or --checkpoint, not both")
