@@ -202,3 +202,34 @@ def test_train_initialises_a_fresh_linear_path_model(tmp_path, clip_folder):
     assert recs[0]["linear_code"]["clips"]["random"] == 512   # augmented crops beside the centre crops
     ck = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
     assert float(ck["model"]["lin_dec.weight"].abs().sum()) > 0
+
+
+def test_added_bottom_stages_keep_the_ladder_and_extend_it():
+    """linear_init.add_bottom_stages: k-means stages on top of a trained model leave every existing
+    operating point's codes and frames as they were, and each new stage brings the frames closer."""
+    from dataclasses import replace
+
+    from vqcodec.linear_init import add_bottom_stages
+    from vqcodec.metrics import psnr
+    from vqcodec.model import MSVQVAE
+
+    from vqcodec.linear_init import init_linear_code
+    from vqcodec.model import uint8_to_input
+
+    torch.manual_seed(0)
+    net = MSVQVAE(get_config("tiny-linear"))
+    clips = np.stack([synthetic_video(8, 32, 32, seed=s) for s in range(6)])
+    init_linear_code(net, uint8_to_input(torch.from_numpy(clips)), kmeans_iters=5)   # the linear code: a decoder
+    net.eval()                                                                       # that follows its latent
+    new, rep = add_bottom_stages(net, torch.from_numpy(clips), 2, kmeans_iters=5, fit_rows=None)
+    assert new.cfg.bottom_stages == net.cfg.bottom_stages + 2 and len(rep["residual_left_after_new_stage"]) == 2
+    assert rep["residual_left_after_new_stage"][1] < rep["residual_left_after_new_stage"][0] < 1
+    for q in net.qualities:
+        a, b = net.encode(clips[:2], quality=q), new.encode(clips[:2], quality=q)
+        for la, lb in zip(a.levels, b.levels):
+            assert torch.equal(torch.as_tensor(la.indices), torch.as_tensor(lb.indices))
+        assert np.array_equal(net.decode(a), new.decode(b))
+    top = net.cfg.operating_points[-1]
+    new.cfg = replace(new.cfg, operating_points=net.cfg.operating_points + ((top[0], top[1] + 1), (top[0], top[1] + 2)))
+    err = [psnr(clips[0], new.decode(new.encode(clips[0], quality=q))) for q in new.qualities[-3:]]
+    assert err[0] < err[1] < err[2], err

@@ -94,3 +94,44 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
         left.append(round(float((r ** 2).sum(1).mean()) / total, 4))
     return {"pca_rows": int(coeff.shape[0]), "kmeans_rows": int(min(fit_rows or coeff.shape[0], coeff.shape[0])),
             "residual_left_after_stage": left}
+
+
+@torch.no_grad()
+def add_bottom_stages(net: MSVQVAE, frames: torch.Tensor, extra: int, *, kmeans_iters: int = 15,
+                      fit_rows: int | None = 80_000, batch: int = 16, seed: int = 0) -> tuple[MSVQVAE, dict]:
+    """A copy of ``net`` with ``extra`` more bottom residual stages, each a k-means codebook of what the
+    stages before it leave of the bottom latents of ``frames`` (uint8 clips (N, T, H, W, 3): the
+    encoder's own latents, given the top codes it sends), each stage fitted on a fresh random subset of
+    ``fit_rows`` of them. Every trained weight is kept, so the existing operating points code and decode
+    exactly as before; the new stages extend the ladder towards the unquantised latent, which the
+    decoder already knows from the bypass steps of training. Returns the new network and a report."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    if extra < 1:
+        raise ValueError("extra must be at least 1")
+    cfg = replace(net.cfg, bottom_stages=net.cfg.bottom_stages + extra)
+    out = MSVQVAE(cfg).to(next(net.parameters()).device)
+    missing, unexpected = out.load_state_dict(net.state_dict(), strict=False)
+    fresh = tuple(f"bottom_quantizer.layers.{i}." for i in range(net.cfg.bottom_stages, cfg.bottom_stages))
+    assert not unexpected and all(k.startswith(fresh) for k in missing), (missing, unexpected)
+    out.eval()
+    rows = []
+    for i in range(0, frames.shape[0], batch):
+        pixel_term, h_b, z_t = out.analyse(frames[i:i + batch])
+        top = None if z_t is None else out.top_quantizer(z_t).indices
+        z_b = out.bottom_latent(pixel_term, h_b, top)
+        q = out.bottom_quantizer(z_b, net.cfg.bottom_stages).quantized
+        r = z_b - q
+        rows.append(r.permute(0, 2, 3, 4, 1).reshape(-1, r.shape[1]).float().cpu())
+    r = torch.cat(rows)
+    total = float((r ** 2).sum(1).mean().clamp_min(1e-12))
+    g = torch.Generator().manual_seed(seed)
+    left = []
+    for vq in out.bottom_quantizer.layers[net.cfg.bottom_stages:]:
+        fit = r if not fit_rows or fit_rows >= r.shape[0] else r[torch.randperm(r.shape[0], generator=g)[:fit_rows]]
+        cb = kmeans(fit, vq.codebook_size, iters=kmeans_iters, generator=g)
+        vq.set_codebook(cb.to(vq.codebook.device))
+        r = r - cb[vq.nearest(r.to(vq.codebook.device)).cpu()]
+        left.append(round(float((r ** 2).sum(1).mean()) / total, 4))
+    return out, {"rows": int(r.shape[0]), "kmeans_rows": int(min(fit_rows or r.shape[0], r.shape[0])),
+                 "residual_left_after_new_stage": left}

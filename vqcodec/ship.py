@@ -149,6 +149,10 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
         "training_wall_hours": round(seconds / 3600, 2),
         "precision": precision, "operating_points": points,
     }
+    if "extended" in state:     # bottom stages added by k-means after training (scripts/extend_stages.py)
+        ext = state["extended"]
+        card["stages_added_by_kmeans"] = {"count": len(ext.get("residual_left_after_new_stage", [])),
+                                          "fitted_on_rows": ext.get("kmeans_rows")}
     sha = save_weights(net, out, precision=precision, priors=priors, card=card)
     if make_default:
         record_in_manifest(out, sha, name)
