@@ -231,16 +231,24 @@ def _push(coder, symbols: np.ndarray, freqs: np.ndarray) -> None:
         coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _probs(table_rows(freqs, sl)))
 
 
-def _pop(coder, freqs: np.ndarray, n: int) -> np.ndarray:
+def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` symbols (int32) and each one's frequency under its table; per-symbol tables are built
+    once per block (a learned prior's blocks are the costly part of decoding)."""
     k = freqs.shape[-1]
     if n == 0 or k == 1:
-        return np.zeros(n, np.int32)
+        sym = np.zeros(n, np.int32)
+        return sym, symbol_freqs(freqs, sym)
     if freqs.ndim == 1:
-        return np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
+        sym = np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
+        return sym, freqs[sym]
     family = constriction.stream.model.Categorical(perfect=False)
-    parts = [np.asarray(coder.decode(family, _probs(table_rows(freqs, sl))), dtype=np.int32)
-             for sl in _chunks(n, k)]
-    return np.concatenate(parts)
+    syms, got = [], []
+    for sl in _chunks(n, k):
+        block = table_rows(freqs, sl)
+        s = np.asarray(coder.decode(family, _probs(block)), dtype=np.int32)
+        syms.append(s)
+        got.append(block[np.arange(s.size), s])
+    return np.concatenate(syms), np.concatenate(got)
 
 
 def _check_n(n, freqs: np.ndarray) -> int:
@@ -300,10 +308,15 @@ class PayloadDecoder:
 
     def pop(self, freqs: np.ndarray, n: int) -> np.ndarray:
         """``n`` symbols (int32) under one ``(K,)`` table or ``(n, K)`` per-symbol tables."""
+        return self.pop_with_bits(freqs, n)[0]
+
+    def pop_with_bits(self, freqs: np.ndarray, n: int) -> tuple[np.ndarray, float]:
+        """As :meth:`pop`, with the symbols' :func:`information_bits` (from the same table blocks)."""
         try:
-            return _pop(self._coder, freqs, n)
+            sym, f = _pop(self._coder, freqs, n)
         except (ValueError, KeyError, RuntimeError) as e:
             raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
+        return sym, _bits_of(f)
 
     def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
         if not self._coder.is_empty():
@@ -334,6 +347,11 @@ def ideal_bits(symbols: np.ndarray, freqs: np.ndarray) -> float:
 def information_bits(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> float:
     """:func:`ideal_bits` of checked int32 symbols and tables, without checking them again (the
     GOP coder reports every stream's bits this way)."""
-    if symbols.size == 0:
+    return _bits_of(symbol_freqs(freqs, symbols)) if symbols.size else 0.0
+
+
+def _bits_of(freqs_of_symbols: np.ndarray) -> float:
+    """Information content of symbols whose table frequencies are ``freqs_of_symbols``."""
+    if freqs_of_symbols.size == 0:
         return 0.0
-    return float(symbols.size * PRECISION_BITS - np.log2(symbol_freqs(freqs, symbols).astype(np.float64)).sum())
+    return float(freqs_of_symbols.size * PRECISION_BITS - np.log2(freqs_of_symbols.astype(np.float64)).sum())

@@ -157,8 +157,7 @@ class DecodeChannel:
 
     def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None = None, label: str = "") -> np.ndarray:
         self.check_not_exhausted()
-        sym = self._dec.pop(check_freqs(tables), n)
-        b = information_bits(tables, sym)
+        sym, b = self._dec.pop_with_bits(check_freqs(tables), n)
         self.bits[label] = self.bits.get(label, 0.0) + b
         self._info += b
         self._symbols += n
