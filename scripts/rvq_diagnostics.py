@@ -29,7 +29,7 @@ from vqcodec.model import MSVQVAE, to_uint8, uint8_to_input
 
 def load_net(path: str) -> MSVQVAE:
     state = torch.load(path, map_location="cpu", weights_only=True)
-    if isinstance(state, dict) and "optimizer" in state:
+    if isinstance(state, dict) and "model" in state:         # a training checkpoint or best.pt
         from vqcodec.weights import net_from_checkpoint
         return net_from_checkpoint(path)
     from vqcodec.weights import load_model
