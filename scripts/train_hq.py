@@ -12,7 +12,8 @@
     # the multi- vs single-scale ablation (scripts/scale_ablation.py measures the two); commitment 0.25,
     # because with 0 the latent's scale drifts and longer runs diverge (README, the ablation section):
     # --out runs/commit-cpu --steps 5000 --set config=cpu --set lr=0.0001 --set commit_weight=0.25
-    # (and --out runs/commit-single ... --set config=single-scale); continue with --resume --out ...
+    # (and --out runs/commit-single ... --set config=single-scale); continue: the same command plus --resume
+    # (the --set options are not read back from the checkpoint: repeat them)
 
 Settings, from README's "Schedule actually run" lessons: AdamW lr 4e-4, 100 warm-up steps, cosine decay
 to 10% at --steps; commitment 0 (EMA codebooks, and the linear path keeps the latent's scale); quantiser
