@@ -85,13 +85,8 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
     last.weight.zero_()
     last.bias.zero_()
     total = float(((coeff - coeff.mean(0)) ** 2).sum(1).mean().clamp_min(1e-12))
-    r, left = coeff, []
-    for vq in net.bottom_quantizer.layers:
-        fit = r if not fit_rows or fit_rows >= r.shape[0] else r[torch.randperm(r.shape[0], generator=g)[:fit_rows]]
-        cb = kmeans(fit, vq.codebook_size, iters=kmeans_iters, generator=g)
-        vq.set_codebook(cb.to(vq.codebook.device))
-        r = r - cb[vq.nearest(r.to(vq.codebook.device)).cpu()]
-        left.append(round(float((r ** 2).sum(1).mean()) / total, 4))
+    left = fit_residual_stages(net.bottom_quantizer.layers, coeff, total, fit_rows=fit_rows, iters=kmeans_iters,
+                               generator=g)
     return {"pca_rows": int(coeff.shape[0]), "kmeans_rows": int(min(fit_rows or coeff.shape[0], coeff.shape[0])),
             "residual_left_after_stage": left}
 
@@ -125,13 +120,23 @@ def add_bottom_stages(net: MSVQVAE, frames: torch.Tensor, extra: int, *, kmeans_
         rows.append(r.permute(0, 2, 3, 4, 1).reshape(-1, r.shape[1]).float().cpu())
     r = torch.cat(rows)
     total = float((r ** 2).sum(1).mean().clamp_min(1e-12))
-    g = torch.Generator().manual_seed(seed)
+    left = fit_residual_stages(out.bottom_quantizer.layers[net.cfg.bottom_stages:], r, total, fit_rows=fit_rows,
+                               iters=kmeans_iters, generator=torch.Generator().manual_seed(seed))
+    return out, {"rows": int(r.shape[0]), "kmeans_rows": int(min(fit_rows or r.shape[0], r.shape[0])),
+                 "residual_left_after_new_stage": left}
+
+
+def fit_residual_stages(layers, r: torch.Tensor, total: float, *, fit_rows: int | None, iters: int,
+                        generator: torch.Generator) -> list[float]:
+    """Make each quantiser of ``layers`` k-means on what the ones before it leave of the rows ``r``
+    (N, D), each fitted on a fresh random subset of ``fit_rows`` rows (all rows if ``None``); returns
+    the share of ``total`` left after each stage."""
     left = []
-    for vq in out.bottom_quantizer.layers[net.cfg.bottom_stages:]:
-        fit = r if not fit_rows or fit_rows >= r.shape[0] else r[torch.randperm(r.shape[0], generator=g)[:fit_rows]]
-        cb = kmeans(fit, vq.codebook_size, iters=kmeans_iters, generator=g)
+    for vq in layers:
+        fit = r if not fit_rows or fit_rows >= r.shape[0] else \
+            r[torch.randperm(r.shape[0], generator=generator)[:fit_rows]]
+        cb = kmeans(fit, vq.codebook_size, iters=iters, generator=generator)
         vq.set_codebook(cb.to(vq.codebook.device))
         r = r - cb[vq.nearest(r.to(vq.codebook.device)).cpu()]
         left.append(round(float((r ** 2).sum(1).mean()) / total, 4))
-    return out, {"rows": int(r.shape[0]), "kmeans_rows": int(min(fit_rows or r.shape[0], r.shape[0])),
-                 "residual_left_after_new_stage": left}
+    return left

@@ -176,17 +176,15 @@ def model_for_file(digest: bytes, path: str | Path | None = None) -> CodecModel:
     default kept in the manifest), else the default (which then refuses the file with a clear error)."""
     if path is not None:
         return load_model(path)
-    entries = _manifest()
-    for name, p in shipped_models().items():
-        if bytes.fromhex(entries[name]["sha256"])[:DIGEST_BYTES] == digest:
-            return load_model(p)
-    # A re-saved file (new priors) keeps its earlier releases' priors inside: look there too.
-    default = load_model()
-    for p in dict.fromkeys(shipped_models().values()):
-        m = default if p.resolve() == Path(default.path).resolve() else load_model(p)
+    files = list(dict.fromkeys(shipped_models().values()))
+    named = [WEIGHTS_DIR / e["file"] for e in _manifest().values()
+             if bytes.fromhex(e["sha256"])[:DIGEST_BYTES] == digest]
+    # else a re-saved file (new priors) that keeps its earlier releases' priors inside
+    for p in named[:1] or files:
+        m = load_model(p)
         if m.for_digest(digest) is not None:
             return m
-    return default
+    return load_model()
 
 
 def _torch_load(p: Path, what: str):
@@ -208,8 +206,9 @@ def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", prio
                  card: dict | None = None, legacy: dict[str, dict[str, bytes]] | None = None) -> str:
     """Write a weights file (atomically) at ``precision`` (see :data:`PRECISIONS`); returns its
     SHA-256. ``legacy``: earlier releases' priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
-    blob = {"format": FORMAT, "version": 2 if precision == "int8" else 1, "config": json.dumps(net.cfg.to_dict()),
-            **pack_state(net, precision),
+    packed = pack_state(net, precision)
+    blob = {"format": FORMAT, "version": 2 if "int8" in packed else 1, "config": json.dumps(net.cfg.to_dict()),
+            **packed,
             "priors": {k: _tensor(v) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
     if legacy:
