@@ -139,7 +139,7 @@ def decode(input, output, model_path, scale_to_source, threads, force, quiet, as
     .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB PNGs)."""
     from vqcodec import pipeline  # noqa: PLC0415
 
-    _refuse_overwrite(output, force)
+    _refuse_overwrite(output, force, empty_folder_ok=True)
     report = pipeline.decode_file(input, output, model_path=model_path, scale_to_source=scale_to_source,
                                   threads=threads, progress=not quiet, overwrite=force)
     _emit(report, as_json, quiet, reports.format_decode)
@@ -337,7 +337,10 @@ def parse_points(text: str) -> list[tuple[int, int]]:
     return pts
 
 
-def _refuse_overwrite(path: Path, force: bool) -> None:
+def _refuse_overwrite(path: Path, force: bool, empty_folder_ok: bool = False) -> None:
+    # An empty folder holds nothing to lose: decoding frames into one needs no -f.
+    if empty_folder_ok and path.is_dir() and not any(path.iterdir()):
+        return
     if path.exists() and not force:
         raise UserError(f"{path} exists (use -f to overwrite)")
 

@@ -67,6 +67,18 @@ def test_refuses_to_overwrite_without_force(encoded, tiny_weights, video_npy):
     assert code == 0 and encoded.read_bytes() != before
 
 
+def test_decode_into_an_existing_folder_needs_force_only_when_it_holds_something(encoded, tiny_weights, tmp_path):
+    empty = tmp_path / "frames"
+    empty.mkdir()
+    code, out, _ = run("decode", encoded, empty, "--model", tiny_weights, "-q")
+    assert code == 0 and len(sorted(empty.glob("*.png"))) == 40
+    full = tmp_path / "kept"
+    full.mkdir()
+    (full / "notes.txt").write_text("mine")
+    code, out, _ = run("decode", encoded, full, "--model", tiny_weights, "-q")
+    assert code == 1 and "exists" in out and [p.name for p in full.iterdir()] == ["notes.txt"]
+
+
 @pytest.mark.parametrize("make,needle", [
     (lambda d: d / "missing.mp4", "no such file"),
     (lambda d: (d / "junk.mp4").write_bytes(b"not a video at all" * 10) or d / "junk.mp4", ""),

@@ -142,6 +142,20 @@ def test_sigterm_stops_with_a_checkpoint(tmp_path, clip_folder):
     assert state["step"] >= 50
 
 
+def test_a_crash_in_training_restores_the_signal_handlers(tmp_path, clip_folder, monkeypatch):
+    """train() catches SIGINT/SIGTERM to stop with a checkpoint; an exception must hand them back."""
+    import signal
+    import vqcodec.train as train_mod
+
+    def broken(*a, **k):
+        raise RuntimeError("validation broke")
+    monkeypatch.setattr(train_mod, "evaluate", broken)
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    with pytest.raises(RuntimeError, match="validation broke"):
+        train(_tc(tmp_path, clip_folder, steps=4, val_every=2))
+    assert {s: signal.getsignal(s) for s in before} == before
+
+
 def test_warm_start_from_a_weights_file(tmp_path, clip_folder, tiny_weights):
     from vqcodec.weights import load_model
     res = train(_tc(tmp_path, clip_folder, steps=2, init=str(tiny_weights)))

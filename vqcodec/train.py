@@ -327,69 +327,71 @@ def _train(tc: TrainConfig, log) -> dict:
 
     if init_report is not None:
         log_json({"kind": "init", "linear_code": init_report})
-    last = {}
-    done = False
-    epoch = 0
-    while not done:
-        if sampler is not None:
-            sampler.set_epoch(epoch)
-        for batch in loader:
-            want_stop = step >= tc.steps or stop["flag"] or bool(
-                tc.max_minutes and (time.time() - t_start) > tc.max_minutes * 60)
-            if world > 1:  # ranks must stop at the same step, or the others hang in all-reduce
-                flag = torch.tensor([float(want_stop)], device=device)
-                dist.all_reduce(flag, op=dist.ReduceOp.MAX)
-                want_stop = bool(flag.item() > 0)
-            if want_stop:
-                done = True
-                break
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step, tc)
-            x = random_crop(uint8_to_input(batch), tc.crop_frames, tc.crop_size, crop_gen).to(device)
-            rng = random.Random(tc.seed * 1_000_003 + step)
-            nt, nb = sample_stages(cfg, rng)
-            bypass = rng.random() < tc.bypass_prob
-            if bypass:
-                nt, nb = cfg.top_stages, cfg.bottom_stages
-            with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
-                o = ddp_model(x, nt, nb, bypass)
-                rec = reconstruction_loss(o.recon.float(), x, tc.recon)
-                loss = rec + tc.commit_weight * o.commit
-                if perceptual is not None:
-                    loss = loss + tc.perceptual_weight * perceptual(o.recon.float(), x)
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(opt)
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))   # on [-1, 1]: 4x that on [0, 1]
-            # codebook usage of this batch, per level: perplexity of stage 0 and the mean over stages
-            ppl = {name: [round(v, 1) for v in qo.perplexity] for name, qo in (("top", o.top), ("bottom", o.bottom))
-                   if qo is not None and qo.perplexity}
-            last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse / 4, peak=1.0), "stages": [nt, nb],
-                    "ppl": ppl, "lr": lr_at(step - 1, tc)}
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", st="bypass" if bypass else f"{nt}/{nb}",
-                                ppl="/".join(f"{k[0]}{v[0]:.0f}" for k, v in ppl.items()))
-            if step % 50 == 0:
-                log_json({"kind": "train", **last, "time": prior_seconds + time.time() - t_start})
-            if step % tc.ckpt_every == 0:
-                save()
-            if step % tc.val_every == 0 and rank == 0:
-                v = evaluate(model, val_clips)
-                save_best(v)
-                log_json({"kind": "val", "step": step, "time": prior_seconds + time.time() - t_start, "points": v,
-                          tc.best_metric: val_score(v, tc.best_metric), "best_step": best["step"]})
+    try:
+        last = {}
+        done = False
+        epoch = 0
+        while not done:
+            if sampler is not None:
+                sampler.set_epoch(epoch)
+            for batch in loader:
+                want_stop = step >= tc.steps or stop["flag"] or bool(
+                    tc.max_minutes and (time.time() - t_start) > tc.max_minutes * 60)
+                if world > 1:  # ranks must stop at the same step, or the others hang in all-reduce
+                    flag = torch.tensor([float(want_stop)], device=device)
+                    dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+                    want_stop = bool(flag.item() > 0)
+                if want_stop:
+                    done = True
+                    break
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step, tc)
+                x = random_crop(uint8_to_input(batch), tc.crop_frames, tc.crop_size, crop_gen).to(device)
+                rng = random.Random(tc.seed * 1_000_003 + step)
+                nt, nb = sample_stages(cfg, rng)
+                bypass = rng.random() < tc.bypass_prob
+                if bypass:
+                    nt, nb = cfg.top_stages, cfg.bottom_stages
+                with torch.autocast("cuda", dtype=torch.float16, enabled=amp):
+                    o = ddp_model(x, nt, nb, bypass)
+                    rec = reconstruction_loss(o.recon.float(), x, tc.recon)
+                    loss = rec + tc.commit_weight * o.commit
+                    if perceptual is not None:
+                        loss = loss + tc.perceptual_weight * perceptual(o.recon.float(), x)
+                opt.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.unscale_(opt)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                scaler.step(opt)
+                scaler.update()
+                step += 1
+                mse = float(F.mse_loss(o.recon.detach().float().clamp(-1, 1), x))   # on [-1, 1]: 4x that on [0, 1]
+                # codebook usage of this batch, per level: perplexity of stage 0 and the mean over stages
+                ppl = {name: [round(v, 1) for v in qo.perplexity] for name, qo in (("top", o.top), ("bottom", o.bottom))
+                       if qo is not None and qo.perplexity}
+                last = {"step": step, "loss": float(loss.detach()), "psnr": psnr_from_mse(mse / 4, peak=1.0), "stages": [nt, nb],
+                        "ppl": ppl, "lr": lr_at(step - 1, tc)}
                 if bar is not None:
-                    bar.write(f"step {step} val " + "  ".join(
-                        f"q{q}: {r['psnr']:.2f}dB/{r['ssim']:.3f}@{r['bpp_entropy']:.3f}bpp" for q, r in v.items()))
-        epoch += 1
-    save()
-    for sig, h in old_handlers.items():
-        signal.signal(sig, h)
+                    bar.update(1)
+                    bar.set_postfix(loss=f"{last['loss']:.4f}", psnr=f"{last['psnr']:.2f}", st="bypass" if bypass else f"{nt}/{nb}",
+                                    ppl="/".join(f"{k[0]}{v[0]:.0f}" for k, v in ppl.items()))
+                if step % 50 == 0:
+                    log_json({"kind": "train", **last, "time": prior_seconds + time.time() - t_start})
+                if step % tc.ckpt_every == 0:
+                    save()
+                if step % tc.val_every == 0 and rank == 0:
+                    v = evaluate(model, val_clips)
+                    save_best(v)
+                    log_json({"kind": "val", "step": step, "time": prior_seconds + time.time() - t_start, "points": v,
+                              tc.best_metric: val_score(v, tc.best_metric), "best_step": best["step"]})
+                    if bar is not None:
+                        bar.write(f"step {step} val " + "  ".join(
+                            f"q{q}: {r['psnr']:.2f}dB/{r['ssim']:.3f}@{r['bpp_entropy']:.3f}bpp" for q, r in v.items()))
+            epoch += 1
+        save()
+    finally:  # a crash must not leave this process ignoring Ctrl-C
+        for sig, h in old_handlers.items():
+            signal.signal(sig, h)
     if bar is not None:
         bar.close()
     result = {"step": step, **last, "best_step": best["step"],
