@@ -10,6 +10,23 @@ import pytest
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_torch_thread():
+    """Every test, and every fixture it builds, runs on one torch thread whatever OMP_NUM_THREADS
+    says: float sums (k-means, the tiny models' codes) then come out the same on every machine, so
+    no assertion depends on the thread count. (Autouse runs before the session's other fixtures.)"""
+    import torch
+    torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_one_torch_thread():
+    """A test that sets threads (`--threads`) must not change the floats of the tests after it."""
+    yield
+    import torch
+    torch.set_num_threads(1)
+
+
 def synthetic_video(t: int = 40, h: int = 48, w: int = 40, seed: int = 0) -> np.ndarray:
     """A smooth moving pattern plus a moving square: uint8 (t, h, w, 3)."""
     rng = np.random.default_rng(seed)
