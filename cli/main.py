@@ -86,6 +86,9 @@ def _exit_on_signal(signum, frame) -> None:
 
 # --------------------------------------------------------------------------------------------- codec
 
+# vqcodec.weights.PRECISIONS, spelt out here because the CLI imports no torch until a command runs
+# (tests/test_cli.py keeps the two equal)
+WEIGHT_PRECISIONS = ("float", "half", "int8")
 QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's middle point)"
 
 
@@ -255,11 +258,11 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, comm
               help="operating points to offer, as (top stages, bottom stages) pairs from the smallest files up "
                    "(default: the checkpoint's)")
 @click.option("--default-quality", type=int, default=None, help="the point `vqv encode` uses by default")
-@click.option("--precision", type=click.Choice(["float", "half", "int8"]), default="int8", show_default=True,
+@click.option("--precision", type=click.Choice(WEIGHT_PRECISIONS), default="int8", show_default=True,
               help="how the file stores the network (int8: conv kernels in 8 bits, per-channel scales)")
 @data_errors
 def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_quality, precision):
-    """Export a training checkpoint as shippable half-precision weights with priors and a model card."""
+    """Export a training checkpoint as shippable weights (int8 kernels by default) with priors and a model card."""
     from vqcodec.ship import ship as run  # noqa: PLC0415
 
     try:
@@ -284,7 +287,7 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
 @click.option("--max-clips", type=int, default=None, help="use at most this many training clips")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="write the serialised prior to this file instead of into the weights file")
-@click.option("--precision", type=click.Choice(["float", "half", "int8"]), default="int8", show_default=True,
+@click.option("--precision", type=click.Choice(WEIGHT_PRECISIONS), default="int8", show_default=True,
               help="with --checkpoint: the precision the network will ship at")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("--json", "as_json", is_flag=True)

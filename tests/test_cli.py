@@ -188,6 +188,12 @@ def test_a_bug_shows_its_traceback(tmp_path, video_npy):
     assert "Traceback" in r.stderr and r.stderr.strip().endswith("ValueError: a bug, not bad input")
 
 
+def test_the_cli_offers_the_weight_precisions_the_library_knows():
+    from vqcodec.cli.main import WEIGHT_PRECISIONS
+    from vqcodec.weights import PRECISIONS
+    assert WEIGHT_PRECISIONS == PRECISIONS
+
+
 def test_model_info_presets():
     code, out, _ = run("model-info", "--config", "cpu")
     assert code == 0 and "parameters" in out and "Q1" in out and "bpp" in out
