@@ -67,6 +67,14 @@ def test_refuses_to_overwrite_without_force(encoded, tiny_weights, video_npy):
     assert code == 0 and encoded.read_bytes() != before
 
 
+def test_outputs_into_a_missing_folder_are_refused_not_created(encoded, tiny_weights, tmp_path, video_npy):
+    for args in (("encode", video_npy, tmp_path / "typo" / "o.vqv"), ("codes", encoded, tmp_path / "typo" / "c.npz"),
+                 ("decode", encoded, tmp_path / "typo" / "o.npy")):
+        code, out, _ = run(*args, "--model", tiny_weights)
+        assert code == 1 and "does not exist" in out and len(out.strip().splitlines()) == 1, out
+        assert not (tmp_path / "typo").exists()
+
+
 def test_decode_into_an_existing_folder_needs_force_only_when_it_holds_something(encoded, tiny_weights, tmp_path):
     empty = tmp_path / "frames"
     empty.mkdir()

@@ -7,6 +7,7 @@ those whose process is gone (:func:`sweep_stale_temps`). Nothing else is ever re
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -96,16 +97,29 @@ def make_temp(folder: str | Path, label: str = "", *, suffix: str = "", director
     return Path(name)
 
 
+def check_output_folder(path: str | Path) -> None:
+    """A user's output goes into a folder that exists: a mistyped path must not make new folders
+    (as ffmpeg, and ``vqv decode``, refuse it)."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(errno.ENOENT, f"{path}: folder {str(parent)!r} does not exist", str(path))
+
+
 @contextlib.contextmanager
-def atomic_path(path: str | Path, *, overwrite: bool = True) -> Iterator[Path]:
+def atomic_path(path: str | Path, *, overwrite: bool = True, make_parents: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it becomes ``path``, on error it is removed.
 
     A crash or a failed write never leaves a half-written file where the user's (or a cache's)
     file was, and concurrent writers of the same file each produce a complete one. With
     ``overwrite=False`` an existing ``path`` is never replaced (see :func:`commit_file`).
+    ``make_parents=False`` (a user's output): a missing folder is an error, not created.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    else:
+        check_output_folder(path)
     tmp = make_temp(path.parent, path.name, suffix=".tmp")
     try:
         yield tmp

@@ -22,7 +22,7 @@ from .errors import OptionError, VqvError
 from .codes import parse_stream_name
 from .gop_coding import COPY_LABEL, copy_summary
 from .metrics import QualityAccumulator
-from .fsutil import atomic_path
+from .fsutil import atomic_path, check_output_folder
 from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
 from .video_writer import VideoWriter
 from .weights import CodecModel, load_model, model_for_file
@@ -105,6 +105,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
     output = Path(output)
     if output.suffix.lower() != ".vqv":
         raise VqvError(f"output {output} should end in .vqv")
+    check_output_folder(output)            # before the encode, not after it
     t0 = time.perf_counter()
     with torch_threads(threads):
         model = model or load_model(model_path)
@@ -130,7 +131,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         if n == 0:
             raise VqvError(f"{input}: empty video")
         gops = enc.finish()
-        with atomic_path(output, overwrite=overwrite) as tmp, open(tmp, "wb") as f:
+        with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp, open(tmp, "wb") as f:
             stats = codec.write_container(f, model, q, gops, prior_kind=prior,
                                           source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
                                           copy_mode=enc.copy_mode, refresh=refresh)
@@ -310,13 +311,14 @@ def read_codes(path: str | Path, model_path: str | Path | None = None, *, model:
 
 
 def export_codes(input: str | Path, output: str | Path, *, model_path: str | Path | None = None) -> dict:
-    cf = read_codes(input, model_path)
-    arrays = cf.arrays()
-    h = cf.header
     output = Path(output)
     if output.suffix != ".npz":
         raise VqvError(f"output {output} should end in .npz")
-    with atomic_path(output) as tmp:
+    check_output_folder(output)
+    cf = read_codes(input, model_path)
+    arrays = cf.arrays()
+    h = cf.header
+    with atomic_path(output, make_parents=False) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays, frame_counts=np.array(cf.frame_counts, np.int32),
                                 fps=np.array([h.fps_num, h.fps_den], np.int64),
