@@ -23,11 +23,13 @@ import torch
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
 from . import rdo
-from .codes import CodeLevel, Codes, stream_name
+from .codes import CodeLevel, Codes, ScalarCodes, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
 from .errors import ModelMismatchError, OptionError, VqvError
-from .gop_coding import CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop, layout_of
+from .gop_coding import (SCALAR_LABEL, CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop,
+                         layout_of)
+from .scalar_prior import ScalarTables
 from .learned_prior import LearnedPrior, load_learned
 from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
                      grid_ratio, prior_from_header)
@@ -107,13 +109,25 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
 
 def gop_layout(model: CodecModel, quality: int, t: int, h: int, w: int) -> list[LevelLayout]:
     """The levels a GOP of this padded size carries at this quality, in coding order."""
-    ts, bs = model.net.operating_point(quality)
+    pt = model.point(quality)
+    ts, bs = pt.top, pt.bottom
     grids = model.cfg.latent_grids(t, h, w)
     out = []
     if "top" in grids:
         out.append(LevelLayout("top", model.cfg.top_codebook, ts, grids["top"]))
     out.append(LevelLayout("bottom", model.cfg.bottom_codebook, bs, grids["bottom"]))
     return out
+
+
+def scalar_tables(model: CodecModel, quality: int) -> ScalarTables | None:
+    """The scalar layer's tables at a scalar point, else None."""
+    pt = model.point(quality)
+    return model.ladder.tables[pt.step_num] if pt.scalar else None
+
+
+def chunk_streams(layout: list[LevelLayout], scalar: ScalarTables | None) -> list[str]:
+    """The names of the symbol counts a chunk stores, in order: every VQ stream, then the scalar layer."""
+    return [n for n, _ in layout_streams(layout)] + ([SCALAR_LABEL] if scalar is not None else [])
 
 
 def layout_streams(layout: list[LevelLayout]) -> list[tuple[str, int]]:
@@ -231,6 +245,7 @@ class GopEncoder:
         self.strength = float(rdo_strength)
         self.refresh = int(refresh)
         self.layout = gop_layout(model, quality, GOP_FRAMES, self.ph, self.pw)
+        self.scalar = scalar_tables(model, quality)
         self.prior = prior if isinstance(prior, Prior) else decision_prior(model, prior)
         self.on_gop = on_gop
         self._frames: list[np.ndarray] = []
@@ -292,9 +307,18 @@ class GopEncoder:
                                              lower=lower)
                     decided[i][lv.name] = level
                     self._ref_levels[lv.name] = level
+        scalars: list[ScalarCodes | None] = [None] * len(self._pending)
+        if self.scalar is not None:       # the bottom latent given the top codes sent, as symbols
+            def scalar(i: int) -> ScalarCodes:
+                pixel_term, h_b, z_t = analysed[i]
+                top_idx = None if z_t is None else torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
+                z_b = net.bottom_latent(pixel_term, h_b, top_idx)[0].float().cpu().numpy()
+                return ScalarCodes(self.scalar.quantise(z_b), self.scalar.step_num)
+            with network_pool(self.workers) as pool:
+                scalars = list(pool.map(scalar, range(len(self._pending))))
         for i, (gop, n) in enumerate(self._pending):
             codes = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
-                                for lv in (decided[i][lv.name] for lv in self.layout)))
+                                for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])
             self.gops.append(EncodedGop(codes, n, refresh[i]))
             if self.on_gop is not None:
                 self.on_gop(gop, n, codes)
@@ -322,11 +346,13 @@ def _level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
     return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
 
 
-def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool) -> list[CodedGop]:
+def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
+              scalar: ScalarTables | None = None) -> list[CodedGop]:
     """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
     out, ref = [], None
     for g in gops:
-        res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref)
+        res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
+                         scalar=scalar)
         out.append(res)
         ref = res.reference
     return out
@@ -344,16 +370,17 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
         raise VqvError("empty video")
     g0 = gops[0].codes
     layout = layout_of(g0)
+    scalar = scalar_tables(model, quality)
     best = None
     for prior in candidate_priors(model, prior_kind, [g.codes for g in gops]):
-        coded = code_file(prior, layout, gops, copy_mode)
+        coded = code_file(prior, layout, gops, copy_mode, scalar)
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     writer = VqvWriter(out)
-    names = [n for n, _ in layout_streams(layout)]
+    names = chunk_streams(layout, scalar)
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
                                     predicted=not g.refresh, payload=c.payload))
@@ -429,7 +456,8 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     layout = gop_layout(model, h.quality, GOP_FRAMES, ph, pw)
     prior = _file_prior(reader, model, layout)
-    names = [n for n, _ in layout_streams(layout)]
+    scalar = scalar_tables(model, h.quality)
+    names = chunk_streams(layout, scalar)
     copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
     if reader.version[0] < 2 and not isinstance(prior, LearnedPrior) and h.gop_prediction:
         raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
@@ -445,7 +473,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
         try:
             return decode_gop(layout, prior, chunk.payload, dict(zip(names, chunk.symbol_counts)),
                               copy_mode=copy_mode, reference=ref if chunk.predicted else None,
-                              end_check=reader.version[0] >= 2)
+                              end_check=reader.version[0] >= 2, scalar=scalar)
         except EntropyError as e:
             ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
             raise EntropyError(f"GOP {i}{ctx}: {e}") from None
@@ -506,7 +534,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
     if frames.shape[0] == 0:
         raise VqvError("empty video")
     q = quality or model.default_quality
-    model.net.operating_point(q)
+    model.point(q)
     _, h, w, _ = frames.shape
     enc = GopEncoder(model, q, w, h, prior=prior, rdo_strength=rdo_strength, refresh=refresh)
     for f in frames:

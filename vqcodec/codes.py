@@ -5,6 +5,11 @@ residual vector quantiser, so it holds ``stages`` index maps on its latent grid;
 keeps only the first few stages of each level. Each (level, stage) pair is one *stream* of symbols
 in ``range(codebook_size)`` for the entropy coder, named ``"level.stage"`` (:func:`stream_name`).
 
+At a *scalar* operating point the bottom latent is not vector-quantised: it is sent as integer
+symbols ``s`` on the bottom grid, one per latent channel, and decoded as ``s * step``
+(:class:`ScalarCodes`; ``step = step_num / STEP_DEN``, an exact integer on the wire). The bottom
+level then has no stages.
+
 A level may also carry a *copy map*: ``copied[t, y, x]`` is true where the encoder chose to reuse
 the whole code stack of the previous latent time slice (temporal skip) instead of sending codes.
 The indices are always complete (copies resolved), so a reader of codes never needs the map; it
@@ -15,6 +20,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+
+STEP_DEN = 1024          # a scalar step is step_num / STEP_DEN
 
 
 def stream_name(level: str, stage: int) -> str:
@@ -62,10 +70,27 @@ class CodeLevel:
 
 
 @dataclass(frozen=True)
+class ScalarCodes:
+    """The bottom latent as integer symbols: int32 ``(C, T, H, W)`` for one clip or ``(N, C, T, H, W)``
+    for a batch, decoded as ``symbols * step``."""
+
+    symbols: np.ndarray
+    step_num: int
+
+    @property
+    def step(self) -> float:
+        return self.step_num / STEP_DEN
+
+    def latent(self) -> np.ndarray:
+        return np.asarray(self.symbols, np.float32) * np.float32(self.step)
+
+
+@dataclass(frozen=True)
 class Codes:
-    """All levels of one clip or batch, coarsest first."""
+    """All levels of one clip or batch, coarsest first, and the scalar bottom latent at a scalar point."""
 
     levels: tuple[CodeLevel, ...]
+    scalar: ScalarCodes | None = None
 
     @property
     def batched(self) -> bool:
@@ -95,8 +120,10 @@ class Codes:
         if not self.batched:
             return [self]
         n = self.levels[0].indices.shape[0]
+        sc = self.scalar
         return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i],
-                                      None if lv.copied is None else lv.copied[i]) for lv in self.levels))
+                                      None if lv.copied is None else lv.copied[i]) for lv in self.levels),
+                      None if sc is None else ScalarCodes(sc.symbols[i], sc.step_num))
                 for i in range(n)]
 
 

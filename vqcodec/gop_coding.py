@@ -26,13 +26,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codes import CodeLevel, Codes, lower_stream, stream_name
+from .codes import CodeLevel, Codes, ScalarCodes, lower_stream, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
 from .entropy import information_bits, uniform_freqs
 from .priors import Prior, SliceContext, extended_slices, grid_ratio
+from .scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
+SCALAR_LABEL = "scalar"  # the scalar layer's symbol count in a chunk, and its bit-report label
 END_CHECK = np.array([0xA5, 0x3C], np.int32)        # coded last in a version-2 payload (2 bytes)
 _BYTE_TABLE = uniform_freqs(256)
 # What a version-2 payload can hold. END_CHECK lies at the bottom of the rANS stack and leaves the
@@ -183,11 +185,12 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
-             counts: dict[str, int] | None = None) -> CodedGop:
+             counts: dict[str, int] | None = None, scalar: ScalarTables | None = None) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
     ``reference`` is the previous GOP's state for a predicted GOP, ``None`` for a refresh GOP.
+    ``scalar``: at a scalar point, the tables of the bottom latent's symbols, coded after the levels.
     """
     encoding = codes is not None
     lowers = slice_contexts_for(layout)
@@ -260,9 +263,42 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
             idx[s] = ext[2:]
             got_counts[name] = n_coded
         levels.append(CodeLevel(lv.name, lv.codebook_size, idx.astype(np.int32), copied))
-    out_codes = Codes(tuple(levels))
+    scalar_codes = None
+    if scalar is not None:
+        scalar_codes = _code_scalar(layout, scalar, channel, codes.scalar if encoding else None,
+                                    None if encoding else counts)
+        got_counts[SCALAR_LABEL] = scalar_codes.symbols.size
+    out_codes = Codes(tuple(levels), scalar_codes)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
+
+
+def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
+                 counts: dict[str, int] | None) -> ScalarCodes:
+    """The scalar layer of a GOP: the bottom latent's C channels of symbols on the bottom grid,
+    slice by slice, each slice under the tables its previous slice selects (the first under the
+    first-slice class: a GOP's scalar layer never depends on the GOP before it)."""
+    t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
+    c = tables.channels
+    n = c * t_ * h * w
+    if given is not None:
+        if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num:
+            raise EntropyError(f"scalar layer: symbols {given.symbols.shape} at step {given.step_num} do not fit "
+                               f"the layout {(c, t_, h, w)} at step {tables.step_num}")
+    else:
+        want = counts.get(SCALAR_LABEL) if counts is not None else None
+        if want != n:
+            raise EntropyError(f"scalar layer: {want} symbols stored, the layout has {n}")
+        if n > MAX_SYMBOLS:
+            raise EntropyError(f"scalar layer: {n} symbols exceed the limit")
+    sym = np.zeros((c, t_, h, w), np.int32)
+    for t in range(t_):
+        channel.check_not_exhausted()          # before the tables
+        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w))
+        got = channel.code(rows, c * h * w, None if given is None else tables.offset(given.symbols[:, t]),
+                           SCALAR_LABEL)
+        sym[:, t] = tables.unoffset(got, (c, h, w))
+    return ScalarCodes(sym, tables.step_num)
 
 
 class _Labelled:
@@ -276,19 +312,21 @@ class _Labelled:
 
 
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
-               reference: GopReference | None, end_check: bool = True) -> CodedGop:
+               reference: GopReference | None, end_check: bool = True,
+               scalar: ScalarTables | None = None) -> CodedGop:
     """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
-    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes)
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar)
     res.payload = ch.payload(end_check)
     res.bits = ch.bits
     return res
 
 
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
-               copy_mode: bool, reference: GopReference | None, end_check: bool = True) -> CodedGop:
+               copy_mode: bool, reference: GopReference | None, end_check: bool = True,
+               scalar: ScalarTables | None = None) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
-    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts)
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar)
     ch.finish()
     res.bits = ch.bits
     return res

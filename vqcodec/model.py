@@ -440,7 +440,10 @@ class MSVQVAE(nn.Module):
             u_t = None
             if not self.cfg.single_level:
                 u_t = self.dec_top(self.top_quantizer.decode(idx("top")))
-            if q_b_idx.shape[1] == 0:
+            if codes.scalar is not None:          # a scalar point: the bottom latent itself
+                lat = codes.scalar.latent()
+                q_b = torch.from_numpy(np.ascontiguousarray(lat if batched else lat[None])).to(self.device)
+            elif q_b_idx.shape[1] == 0:
                 b, _, t, h, w = q_b_idx.shape
                 q_b = torch.zeros(b, self.cfg.latent_dim, t, h, w, device=self.device)
             else:

@@ -23,7 +23,10 @@ import numpy as np
 
 from . import codec
 from .codes import Codes
+from .codes import STEP_DEN
+from .ladder import Ladder, LadderPoint
 from .learned_prior import LearnedPrior
+from .scalar_prior import ScalarTables, quantise
 from .priors import EmpiricalStaticPrior, Prior
 from .weights import CodecModel
 
@@ -32,7 +35,7 @@ Log = Callable[[str], None]
 
 def codebook_sizes(model: CodecModel) -> dict[str, int]:
     """``{stream name: K}`` of every stream the network has (its top operating point and beyond)."""
-    layout = codec.gop_layout(model, model.qualities[-1], *_clip_grid(model))
+    layout = codec.gop_layout(model, model.vq_qualities[-1], *_clip_grid(model))
     full = [codec.LevelLayout(lv.name, lv.codebook_size,
                               model.cfg.top_stages if lv.name == "top" else max(model.cfg.bottom_stages, 0), lv.grid)
             for lv in layout]
@@ -90,7 +93,7 @@ def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[
                  rdo_strength: float = codec.DEFAULT_RDO_STRENGTH, log: Log = print) -> tuple[dict[str, bytes], dict]:
     """Fit the priors in ``rounds`` rounds (see the module docstring); returns them and a report."""
     runs = runs_of(keys, [len(c) for c in clips])
-    qualities = list(qualities or model.qualities)
+    qualities = list(qualities or model.vq_qualities)          # scalar points code no VQ bottom streams
     priors = dict(model.priors)
     report: dict = {"clips": len(clips), "runs": len(runs), "qualities": qualities, "rounds": []}
     for r in range(rounds):
@@ -119,3 +122,41 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
             prior, codec.layout_of(seq[0]), [codec.EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
             copy_mode=True))
     return out
+
+
+def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],
+               log: Log = lambda s: None) -> Ladder:
+    """A quality ladder: ``points`` are ``(top, bottom, None)`` VQ points or ``(top, 0, step)`` scalar
+    points, whose tables are fitted on the bottom latents of ``clips`` (uint8 (T, H, W, 3) GOPs) given
+    the top codes of that point (the symbols' range on these clips sets each table's limit)."""
+    tables: dict[int, ScalarTables] = {}
+    out = []
+    for top, bottom, step in points:
+        if step is None:
+            out.append(LadderPoint(int(top), int(bottom)))
+            continue
+        step_num = max(1, round(step * STEP_DEN))
+        if step_num not in tables:
+            t0 = time.perf_counter()
+            syms = [quantise(z, step_num, 1 << 19) for z in _bottom_latents(model, clips, int(top))]
+            limit = max(1, max(int(np.abs(s).max()) for s in syms))
+            tables[step_num] = ScalarTables.fit(syms, step_num, limit)
+            log(f"scalar tables for step {step_num}/{STEP_DEN} (top {top}): limit {limit}, "
+                f"{len(tables[step_num].to_bytes())} B, {time.perf_counter() - t0:.1f} s")
+        out.append(LadderPoint(int(top), 0, step_num))
+    return Ladder(tuple(out), tables)
+
+
+def _bottom_latents(model: CodecModel, clips: Sequence[np.ndarray], top: int):
+    """Each clip's bottom latent (C, T, H, W) given its top codes at ``top`` stages (as the encoder
+    computes it at a scalar point, before any copy decision)."""
+    import torch  # noqa: PLC0415
+
+    net = model.net
+    for clip in clips:
+        pixel_term, h_b, z_t = net.analyse(np.asarray(clip)[None])
+        top_idx = None
+        if z_t is not None:
+            with torch.no_grad():
+                top_idx = net.top_quantizer.eval()(z_t, top).indices
+        yield net.bottom_latent(pixel_term, h_b, top_idx)[0].float().cpu().numpy()

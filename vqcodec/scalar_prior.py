@@ -25,6 +25,7 @@ from typing import Iterable
 import msgpack
 import numpy as np
 
+from .codes import STEP_DEN
 from .entropy import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, TableRows,
                       check_freqs, encode_streams, freqs_from_counts)
 from .priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
@@ -34,7 +35,6 @@ __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNEL
 
 CONTEXT_CLIP = 6
 N_CLASSES = 2 * CONTEXT_CLIP + 2
-STEP_DEN = 1024                  # Δ = step_num / 1024
 MAX_CHANNELS = 4096
 PSEUDO_COUNT_DEN = 16            # fitting adds 1/16 to every count
 MAX_LIMIT = (MAX_ALPHABET - 1) // 2

@@ -1,8 +1,8 @@
 """Model weights on disk: the shipped default, export from a training checkpoint, safe loading.
 
 A weights file is a ``torch.save`` dict of tensors and plain values only, read with
-``weights_only=True`` (no pickled code runs): ``format`` ("vqv-weights"), ``version`` (1, or 2 when
-it holds int8 tensors), ``config`` (the ModelConfig as JSON), ``state_dict`` (float32 or half
+``weights_only=True`` (no pickled code runs): ``format`` ("vqv-weights"), ``version`` (1, 2 when
+it holds int8 tensors, 3 when its priors hold a quality ladder, :mod:`vqcodec.ladder`), ``config`` (the ModelConfig as JSON), ``state_dict`` (float32 or half
 tensors), with int8 precision ``int8`` (conv kernels) and ``int8_scales`` (one bfloat16 per output
 channel), ``priors`` (serialised priors as uint8 tensors), ``card`` (JSON) and optionally
 ``legacy_priors``. Its identity inside a .vqv file is the first 8 bytes of the file's SHA-256, so a
@@ -20,12 +20,15 @@ import torch
 
 from .errors import VqvError
 from .fsutil import atomic_path, atomic_write_bytes, sha256_file
+from .entropy import EntropyError
+from .ladder import Ladder, LadderPoint
 from .model import MSVQVAE, ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 FORMAT = "vqv-weights"
-WEIGHTS_VERSION = 2          # 1: float or half tensors; 2: int8 kernels too
+WEIGHTS_VERSION = 3          # 1: float or half tensors; 2: int8 kernels too; 3: a quality ladder
+LADDER_KIND = "scalar"       # the priors entry holding a quality ladder with scalar points
 DIGEST_BYTES = 8
 # How a weights file stores the network: float32, half, or int8 conv kernels (per-channel scales) with
 # everything else half. int8 costs the cpu-hq network <= 0.01 dB at every operating point (README).
@@ -50,6 +53,7 @@ class CodecModel:
     # Earlier releases of the same network with other priors: SHA-256 of that weights file ->
     # its priors. Files those releases wrote name that digest; they decode with this file too.
     legacy: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    _ladder: Ladder | None = field(default=None, repr=False, compare=False)
 
     def for_digest(self, digest: bytes) -> "CodecModel | None":
         """This model as the release whose file had ``digest`` (same network, that release's
@@ -75,8 +79,35 @@ class CodecModel:
         return self.net.cfg
 
     @property
+    def ladder(self) -> Ladder:
+        """What each quality means: the shipped ladder (prior kind ``"scalar"``), else the network's
+        VQ operating points."""
+        if self._ladder is None:
+            blob = self.priors.get(LADDER_KIND)
+            if blob is None:
+                self._ladder = Ladder(tuple(LadderPoint(t, b) for t, b in self.cfg.operating_points), {})
+            else:
+                try:
+                    lad = Ladder.from_bytes(blob)
+                    cfg = self.cfg
+                    lad.check_network(0 if cfg.single_level else cfg.top_stages, cfg.bottom_stages, cfg.latent_dim)
+                except EntropyError as e:
+                    raise WeightsError(f"the model's quality ladder is unusable: {e}") from None
+                self._ladder = lad
+        return self._ladder
+
+    def point(self, quality: int) -> LadderPoint:
+        """The operating point of ``quality`` (ValueError when it is not offered)."""
+        return self.ladder.point(quality)
+
+    @property
     def qualities(self) -> list[int]:
-        return self.net.qualities
+        return list(range(1, len(self.ladder.points) + 1))
+
+    @property
+    def vq_qualities(self) -> list[int]:
+        """The qualities that code the bottom latent with VQ stages (what the code priors are fitted on)."""
+        return [q for q, p in enumerate(self.ladder.points, 1) if not p.scalar]
 
     @property
     def default_quality(self) -> int:
@@ -207,7 +238,9 @@ def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", prio
     """Write a weights file (atomically) at ``precision`` (see :data:`PRECISIONS`); returns its
     SHA-256. ``legacy``: earlier releases' priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
     packed = pack_state(net, precision)
-    blob = {"format": FORMAT, "version": 2 if "int8" in packed else 1, "config": json.dumps(net.cfg.to_dict()),
+    # an older reader must refuse a ladder it cannot read rather than misread the qualities
+    version = 3 if LADDER_KIND in (priors or {}) else 2 if "int8" in packed else 1
+    blob = {"format": FORMAT, "version": version, "config": json.dumps(net.cfg.to_dict()),
             **packed,
             "priors": {k: _tensor(v) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}

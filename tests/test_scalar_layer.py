@@ -1,0 +1,104 @@
+"""Scalar operating points end to end on the tiny model: ladder, encoder, payload, decoder."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec import codec
+from vqcodec.entropy import EntropyError
+from vqcodec.formats import GopChunk, VqvReader
+from vqcodec.ladder import Ladder
+from vqcodec.prior_fitting import _bottom_latents, fit_ladder
+from vqcodec.weights import WEIGHTS_VERSION, WeightsError, load_model, save_weights
+
+from conftest import make_tiny_weights, synthetic_video
+
+# VQ 1+0, 1+1, 1+2, then scalar points at coarse to fine steps
+POINTS = [(1, 0, None), (1, 1, None), (1, 2, None), (1, 0, 0.5), (1, 0, 0.2), (1, 0, 0.08)]
+
+
+def make_tiny_ladder_weights(path: Path) -> Path:
+    make_tiny_weights(path)
+    m = load_model(path)
+    clips = [synthetic_video(32, 32, 32, seed=s) for s in range(6)]
+    ladder = fit_ladder(m, clips, POINTS)
+    save_weights(m.net, path, precision="float", priors={**m.priors, "scalar": ladder.to_bytes()}, card=m.card)
+    return path
+
+
+@pytest.fixture(scope="module")
+def smodel(tmp_path_factory):
+    return load_model(make_tiny_ladder_weights(tmp_path_factory.mktemp("scalar") / "tiny_scalar.pt"))
+
+
+def test_the_ladder_defines_the_qualities(smodel):
+    assert smodel.qualities == [1, 2, 3, 4, 5, 6] and smodel.vq_qualities == [1, 2, 3]
+    assert [p.describe() for p in smodel.ladder.points][2:] == ["1+2", "1+scalar/0.5", "1+scalar/0.200195",
+                                                               "1+scalar/0.0800781"]
+    assert Ladder.from_bytes(smodel.ladder.to_bytes()).points == smodel.ladder.points
+
+
+def test_scalar_points_round_trip_and_trade_bits_for_quality(smodel):
+    frames = synthetic_video(40, 48, 40, seed=3)
+    sizes = []
+    for q in (4, 5, 6):
+        data = codec.encode_frames(frames, 16, model=smodel, quality=q)
+        enc = codec.GopEncoder(smodel, q, 40, 48)
+        for f in frames:
+            enc.add_frame(f)
+        want = [g.codes for g in enc.finish()]
+        got = list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), smodel))
+        assert len(got) == 2
+        for g, w in zip(got, want):
+            assert g.codes.scalar is not None and g.codes.level("bottom").stages == 0
+            np.testing.assert_array_equal(g.codes.scalar.symbols, w.scalar.symbols)
+            assert g.bits["scalar"] > 0
+        assert codec.decode_bytes(data, model=smodel).shape == frames.shape
+        sizes.append(len(data))
+    assert sizes[0] < sizes[1] < sizes[2], sizes
+
+
+def test_finer_steps_carry_the_latent_more_exactly(smodel):
+    """(The tiny network is untrained, so pixels say little; its latent is what the layer codes.)"""
+    frames = synthetic_video(32, 32, 32, seed=4)
+    z = next(_bottom_latents(smodel, [frames], 1))
+    errors = []
+    for q in (4, 5, 6):       # without copy decisions the top codes are the natural ones _bottom_latents uses
+        data = codec.encode_frames(frames, 16, model=smodel, quality=q, rdo_strength=0)
+        sc = next(codec.read_gop_codes(VqvReader(io.BytesIO(data)), smodel)).codes.scalar
+        err = float(np.mean((sc.latent() - z) ** 2))
+        assert err <= (sc.step ** 2) / 12 * 1.5          # uniform rounding error, nothing clipped away
+        errors.append(err)
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_a_damaged_scalar_payload_is_an_error_not_zeros(smodel):
+    data = codec.encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=smodel, quality=5)
+    reader = VqvReader(io.BytesIO(data))
+    chunk = reader.read_chunk(0)
+    layout = codec.gop_layout(smodel, 5, 32, 32, 32)
+    scalar = codec.scalar_tables(smodel, 5)
+    names = codec.chunk_streams(layout, scalar)
+    assert names[-1] == "scalar"
+    counts = dict(zip(names, chunk.symbol_counts))
+    prior = codec._file_prior(reader, smodel, layout)
+    from vqcodec.gop_coding import decode_gop
+    with pytest.raises(EntropyError):
+        decode_gop(layout, prior, chunk.payload[:-8], counts, copy_mode=reader.header.copy_mode, reference=None,
+                   scalar=scalar)
+    with pytest.raises(EntropyError):
+        decode_gop(layout, prior, chunk.payload, {**counts, "scalar": counts["scalar"] - 1},
+                   copy_mode=reader.header.copy_mode, reference=None, scalar=scalar)
+
+
+def test_weights_with_a_ladder_are_a_newer_version(smodel, tmp_path):
+    import torch
+    blob = torch.load(smodel.path, weights_only=True)
+    assert blob["version"] == 3 == WEIGHTS_VERSION
+    blob["priors"]["scalar"] = torch.zeros(10, dtype=torch.uint8)
+    torch.save(blob, tmp_path / "bad.pt")
+    with pytest.raises(WeightsError, match="ladder"):
+        load_model(tmp_path / "bad.pt").qualities
