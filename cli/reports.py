@@ -80,8 +80,12 @@ def format_model_info(r: dict) -> str:
     ]
     for p in r["operating_points"]:
         q = f"Q{p['quality']}{'*' if p['default'] else ''}"
-        s = (f"    {q:<4} top {p['top_stages']} + bottom {p['bottom_stages']:>2} "
-             f"stages: {p['raw_bits_per_clip']:>6} raw bits/clip = {p['raw_bpp']:.4f} bpp")
+        if "scalar_step" in p:
+            s = (f"    {q:<4} top {p['top_stages']} stages + scalar bottom latent, step {p['scalar_step']:g} "
+                 f"(entropy-coded integers: no raw size)")
+        else:
+            s = (f"    {q:<4} top {p['top_stages']} + bottom {p['bottom_stages']:>2} "
+                 f"stages: {p['raw_bits_per_clip']:>6} raw bits/clip = {p['raw_bpp']:.4f} bpp")
         if "bpp" in p:
             s += f"; measured {p['bpp']:.4f} bpp, {p['psnr']:.2f} dB, SSIM {p['ssim']:.4f}"
         lines.append(s)

@@ -4,6 +4,10 @@
   regenerated. ``golden_learned.vqv`` (1.0, learned prior) is checked in test_learned_prior.py.
 * ``golden_v2.vqv``: version 2.0 with copy mode, prediction across GOPs and a refresh point
   (``make_golden_v2.py``, learned prior of ``tiny_learned.pt``).
+* ``golden_scalar.vqv``: version 2.0 at a scalar point of ``tiny_scalar.pt``'s quality ladder
+  (``make_golden_scalar.py``).
+* ``release02_shipped.vqv`` / ``release04_shipped_q10.vqv``: written by the shipped default of release
+  0.2 / 0.4, decoded with today's shipped weights.
 """
 from __future__ import annotations
 
@@ -90,5 +94,48 @@ def test_a_file_of_release_0_2_decodes_with_the_shipped_weights():
     got = list(codec.read_gop_codes(reader, model))
     assert len(got) == len(want["frame_counts"]) == 2
     for g in got:
+        for lv in g.codes.levels:
+            np.testing.assert_array_equal(lv.indices, want[lv.name][g.index])
+
+
+def test_scalar_golden_file_decodes_and_rewrites_to_the_same_bytes():
+    model = load_model(GOLDEN / "tiny_scalar.pt")
+    data = (GOLDEN / "golden_scalar.vqv").read_bytes()
+    reader = VqvReader(io.BytesIO(data))
+    h = reader.header
+    assert reader.version == (2, 0) and model.point(h.quality).scalar
+    want = np.load(GOLDEN / "golden_scalar_codes.npz")
+    got = list(codec.read_gop_codes(reader, model))
+    assert len(got) == 2
+    for g in got:
+        np.testing.assert_array_equal(g.codes.level("top").indices, want[f"gop{g.index}_top"])
+        np.testing.assert_array_equal(g.codes.level("top").copy_map(), want[f"gop{g.index}_top_copied"])
+        np.testing.assert_array_equal(g.codes.scalar.symbols, want[f"gop{g.index}_scalar"])
+    frames = codec.decode_bytes(data, model=model)
+    diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_scalar_frames.npy").astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
+    out = io.BytesIO()
+    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
+                          source_size=(h.source_width, h.source_height),
+                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
+                          copy_mode=h.copy_mode, refresh=h.refresh_interval)
+    assert out.getvalue() == data
+
+
+def test_a_file_of_release_0_4_decodes_with_its_qualities_after_the_ladder():
+    """release04_shipped_q10.vqv was written at quality 10 (4+14 VQ stages) by the shipped weights of
+    release 0.4, before they gained a quality ladder in which Q10 is a scalar point: the file names the
+    earlier release's digest, so it decodes with that release's qualities, to the same codes."""
+    data = (GOLDEN / "release04_shipped_q10.vqv").read_bytes()
+    reader = VqvReader(io.BytesIO(data))
+    model = model_for_file(reader.header.model_digest)
+    assert reader.header.quality == 10 and model.point(10).scalar
+    assert model.for_digest(reader.header.model_digest).point(10).describe() == "4+14"
+    want = np.load(GOLDEN / "release04_shipped_q10_codes.npz")
+    got = list(codec.read_gop_codes(reader, model))
+    assert len(got) == len(want["frame_counts"]) == 2
+    for g in got:
+        assert g.codes.scalar is None
         for lv in g.codes.levels:
             np.testing.assert_array_equal(lv.indices, want[lv.name][g.index])

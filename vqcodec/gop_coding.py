@@ -6,7 +6,9 @@ The payload of a GOP is one rANS stream holding, level by level (top, then botto
    mode; slice 0 has decisions only when the GOP is predicted (its reference is the previous GOP's
    last slice);
 2. then, stage by stage and slice by slice, the codes of the positions that are *not* copied,
-   each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`).
+   each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`);
+3. at a scalar point, after every level, the bottom latent's integer symbols slice by slice, each
+   slice under the tables its previous slice selects (:mod:`vqcodec.scalar_prior`).
 
 Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
 channel: the encoder's (:class:`EncodeChannel`) records the symbols it is given, the decoder's

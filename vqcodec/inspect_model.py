@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import math
 
-from .model import MSVQVAE, count_parameters, get_config, raw_bits
+from .ladder import LadderPoint
+from .model import MSVQVAE, count_parameters, get_config, stage_bits
 
 CLIP = (32, 64, 64)  # the paper's clip: 32 frames of 64x64
 
 
 def model_info(config_name: str | None = None, model_path=None) -> dict:
     card: dict = {}
+    m = None
     if config_name is not None and model_path is None:
         cfg = get_config(config_name)
         net = MSVQVAE(cfg)
@@ -21,12 +23,16 @@ def model_info(config_name: str | None = None, model_path=None) -> dict:
         source = f"{m.path} (sha256 {m.sha256[:16]}...)"
     grids = cfg.latent_grids(*CLIP)
     pixels = math.prod(CLIP)
-    bits = raw_bits(cfg, *CLIP)
     measured = card.get("operating_points", {})
+    ladder = m.ladder.points if m is not None else [LadderPoint(t, b) for t, b in cfg.operating_points]
     points = []
-    for q, (ts, bs) in enumerate(cfg.operating_points, 1):
-        p = {"quality": q, "top_stages": ts, "bottom_stages": bs, "raw_bits_per_clip": int(bits[q]),
-             "raw_bpp": bits[q] / pixels, "default": q == cfg.default_quality}
+    for q, pt in enumerate(ladder, 1):
+        p = {"quality": q, "top_stages": pt.top, "bottom_stages": pt.bottom, "default": q == cfg.default_quality}
+        if pt.scalar:        # integers under entropy coding: no fixed raw size
+            p["scalar_step"] = pt.step
+        else:
+            raw = stage_bits(cfg, pt.top, pt.bottom, *CLIP)
+            p.update(raw_bits_per_clip=int(raw), raw_bpp=raw / pixels)
         p.update(measured.get(str(q), {}))
         points.append(p)
     return {

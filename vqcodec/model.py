@@ -512,11 +512,13 @@ def count_parameters(model: nn.Module) -> int:
 
 def raw_bits(cfg: ModelConfig, t: int = 32, h: int = 64, w: int = 64) -> dict[str, float]:
     """Bits per clip at each operating point if every index were sent with log2(codebook) bits."""
+    return {q: stage_bits(cfg, ts, bs, t, h, w) for q, (ts, bs) in enumerate(cfg.operating_points, 1)}
+
+
+def stage_bits(cfg: ModelConfig, top: int, bottom: int, t: int = 32, h: int = 64, w: int = 64) -> float:
+    """Bits per clip of ``top`` + ``bottom`` VQ stages at log2(codebook) bits per index."""
     grids = cfg.latent_grids(t, h, w)
-    out = {}
-    for q, (ts, bs) in enumerate(cfg.operating_points, 1):
-        bits = bs * math.prod(grids["bottom"]) * math.log2(cfg.bottom_codebook)
-        if "top" in grids:
-            bits += ts * math.prod(grids["top"]) * math.log2(cfg.top_codebook)
-        out[q] = bits
-    return out
+    bits = bottom * math.prod(grids["bottom"]) * math.log2(cfg.bottom_codebook)
+    if "top" in grids:
+        bits += top * math.prod(grids["top"]) * math.log2(cfg.top_codebook)
+    return bits

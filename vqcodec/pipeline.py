@@ -20,7 +20,7 @@ from . import codec
 from .entropy import EntropyError
 from .errors import OptionError, VqvError
 from .codes import parse_stream_name
-from .gop_coding import COPY_LABEL, copy_summary
+from .gop_coding import COPY_LABEL, SCALAR_LABEL, copy_summary
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path, check_output_folder
 from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
@@ -166,7 +166,10 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else parse_stream_name(name)[0]
+        if name == SCALAR_LABEL:            # a scalar point's bottom latent
+            lvl = "bottom"
+        else:
+            lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else parse_stream_name(name)[0]
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
@@ -290,11 +293,15 @@ class CodeFile:
         return np.stack([g.level(name).copy_map() for g in self.gops])
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """``{level: indices, "<level>_copied": copy map}`` of every level."""
+        """``{level: indices, "<level>_copied": copy map}`` of every level; at a scalar point also
+        ``bottom_scalar`` (gops, C, T, H, W) int32 symbols and ``bottom_scalar_step`` (latent = symbols * step)."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
         out.update({f"{lv.name}_copied": self.copy_map(lv.name) for lv in self.gops[0].levels})
+        if self.gops[0].scalar is not None:   # a scalar point: the bottom latent is symbols * step
+            out["bottom_scalar"] = np.stack([g.scalar.symbols for g in self.gops]).astype(np.int32)
+            out["bottom_scalar_step"] = np.array(self.gops[0].scalar.step, np.float64)
         return out
 
 

@@ -31,8 +31,8 @@ from .fsutil import atomic_write_bytes
 from .metrics import PSNR_CAP, psnr, ssim
 from .model import ModelConfig
 from .pipeline import torch_threads
-from .prior_fitting import refit_priors
-from .weights import (WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
+from .prior_fitting import fit_ladder, refit_priors
+from .weights import (LADDER_KIND, WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
                       round_to, save_weights)
 
 Log = Callable[[str], None]
@@ -157,6 +157,34 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     if make_default:
         record_in_manifest(out, sha, name)
     return {"file": str(out), "sha256": sha, "bytes": out.stat().st_size, **card}
+
+
+# ----------------------------------------------------------------------------------- quality ladder
+def add_ladder(model_path, points, *, data: str, cache_dir, threads: int | None = None, log: Log = print) -> dict:
+    """Give a weights file a quality ladder (:mod:`vqcodec.ladder`): ``points`` are ``(top, bottom,
+    None)`` VQ points and ``(top, 0, step)`` scalar points, smallest files first. The scalar tables are
+    fitted on every training clip; every point is measured on the validation clips into the card. The
+    file is rewritten in place (its earlier release stays readable: :func:`resave_weights` keeps its
+    priors as a legacy entry, and without a ladder a release's qualities are its VQ points)."""
+    with torch_threads(threads):
+        model = load_model(model_path)
+        train_ds = _dataset(data, "train", model.cfg, cache_dir)
+        clips, _ = _clips(train_ds, list(range(len(train_ds))))
+        log(f"scalar tables from {len(clips)} training clips")
+        ladder = fit_ladder(model, clips, points, log=log)
+        priors = {**model.priors, LADDER_KIND: ladder.to_bytes()}
+        new = CodecModel(model.net, model.sha256, model.path, priors, model.card, model.legacy)
+        val_ds = _dataset(data, "val", model.cfg, cache_dir)
+        val_clips, _ = _clips(val_ds, list(range(len(val_ds))))
+        t0 = time.time()
+        measured = measure_points(new, val_clips, priors=("auto",))
+        log(f"measured {len(measured)} operating points on {len(val_clips)} validation clips in {time.time() - t0:.0f}s")
+        card = {**model.card, "operating_points": measured,
+                "ladder": [p.describe() for p in ladder.points]}
+        sha = resave_weights(model, priors=priors, card=card)
+        changed = record_in_manifest(model.path, sha)
+    return {"file": str(model.path), "sha256": sha, "manifest_updated": changed, "bytes": Path(model.path).stat().st_size,
+            "ladder": card["ladder"], "operating_points": measured}
 
 
 # ----------------------------------------------------------------------------------- train-prior
