@@ -111,6 +111,8 @@ def test_scalar_golden_file_decodes_and_rewrites_to_the_same_bytes():
         np.testing.assert_array_equal(g.codes.level("top").indices, want[f"gop{g.index}_top"])
         np.testing.assert_array_equal(g.codes.level("top").copy_map(), want[f"gop{g.index}_top_copied"])
         np.testing.assert_array_equal(g.codes.scalar.symbols, want[f"gop{g.index}_scalar"])
+        np.testing.assert_array_equal(g.codes.scalar.copy_map(), want[f"gop{g.index}_scalar_copied"])
+    assert any(g.codes.scalar.copy_map().any() for g in got) and not all(g.codes.scalar.copy_map().all() for g in got)
     frames = codec.decode_bytes(data, model=model)
     diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_scalar_frames.npy").astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01

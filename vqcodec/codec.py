@@ -253,6 +253,7 @@ class GopEncoder:
         self.workers, self.round = network_round(self.ph, self.pw)
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
+        self._ref_scalar: ScalarCodes | None = None       # the previous GOP's scalar layer
         self.gops: list[EncodedGop] = []
 
     def add_frame(self, frame: np.ndarray) -> None:
@@ -309,13 +310,21 @@ class GopEncoder:
                     self._ref_levels[lv.name] = level
         scalars: list[ScalarCodes | None] = [None] * len(self._pending)
         if self.scalar is not None:       # the bottom latent given the top codes sent, as symbols
-            def scalar(i: int) -> ScalarCodes:
+            def latent(i: int) -> np.ndarray:
                 pixel_term, h_b, z_t = analysed[i]
                 top_idx = None if z_t is None else torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
-                z_b = net.bottom_latent(pixel_term, h_b, top_idx)[0].float().cpu().numpy()
-                return ScalarCodes(self.scalar.quantise(z_b), self.scalar.step_num)
+                return net.bottom_latent(pixel_term, h_b, top_idx)[0].double().cpu().numpy()
             with network_pool(self.workers) as pool:
-                scalars = list(pool.map(scalar, range(len(self._pending))))
+                z_bs = list(pool.map(latent, range(len(self._pending))))
+            lam = rdo.scalar_lambda(self.scalar.step, self.strength)
+            for i, z_b in enumerate(z_bs):      # in decode order: a predicted GOP copies from the one before
+                fm = None
+                if self.copy_mode:
+                    old = None if refresh[i] else self._ref_flags.get(SCALAR_LABEL)
+                    fm = old.clone() if old is not None else CopyFlagModel()
+                    self._ref_flags[SCALAR_LABEL] = fm
+                scalars[i] = rdo.decide_scalar(self.scalar, z_b, None if refresh[i] else self._ref_scalar, fm, lam)
+                self._ref_scalar = scalars[i]
         for i, (gop, n) in enumerate(self._pending):
             codes = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
                                 for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])

@@ -72,10 +72,17 @@ class CodeLevel:
 @dataclass(frozen=True)
 class ScalarCodes:
     """The bottom latent as integer symbols: int32 ``(C, T, H, W)`` for one clip or ``(N, C, T, H, W)``
-    for a batch, decoded as ``symbols * step``."""
+    for a batch, decoded as ``symbols * step``; with a copy map as a level's (the symbols always
+    complete: copies resolved)."""
 
     symbols: np.ndarray
     step_num: int
+    copied: np.ndarray | None = None       # bool (T, H, W) / (N, T, H, W): positions that repeat the slice before
+
+    def copy_map(self) -> np.ndarray:
+        if self.copied is not None:
+            return self.copied
+        return np.zeros(self.symbols.shape[:-4] + self.symbols.shape[-3:], bool)
 
     @property
     def step(self) -> float:
@@ -123,7 +130,8 @@ class Codes:
         sc = self.scalar
         return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i],
                                       None if lv.copied is None else lv.copied[i]) for lv in self.levels),
-                      None if sc is None else ScalarCodes(sc.symbols[i], sc.step_num))
+                      None if sc is None else ScalarCodes(sc.symbols[i], sc.step_num,
+                                                          None if sc.copied is None else sc.copied[i]))
                 for i in range(n)]
 
 

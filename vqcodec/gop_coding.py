@@ -268,39 +268,72 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
     scalar_codes = None
     if scalar is not None:
         scalar_codes = _code_scalar(layout, scalar, channel, codes.scalar if encoding else None,
-                                    None if encoding else counts)
-        got_counts[SCALAR_LABEL] = scalar_codes.symbols.size
+                                    None if encoding else counts, copy_mode=copy_mode, reference=reference,
+                                    models=models)
+        got_counts[SCALAR_LABEL] = scalar.channels * int((~scalar_codes.copy_map()).sum())
     out_codes = Codes(tuple(levels), scalar_codes)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
 
 
 def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
-                 counts: dict[str, int] | None) -> ScalarCodes:
-    """The scalar layer of a GOP: the bottom latent's C channels of symbols on the bottom grid,
-    slice by slice, each slice under the tables its previous slice selects (the first under the
-    first-slice class: a GOP's scalar layer never depends on the GOP before it)."""
+                 counts: dict[str, int] | None, *, copy_mode: bool, reference: GopReference | None,
+                 models: dict[str, CopyFlagModel]) -> ScalarCodes:
+    """The scalar layer of a GOP: the bottom latent's C channels of symbols on the bottom grid.
+    Like a level, with copy mode it first codes each slice's copy decisions (a copied position
+    repeats all C symbols of the slice before, the previous GOP's last slice for slice 0 of a
+    predicted GOP); then the symbols of the positions not copied, slice by slice, each under the
+    table its channel and the slice before select (slice 0 under the first-slice class)."""
     t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
     c = tables.channels
-    n = c * t_ * h * w
+    ref = reference.codes.scalar if reference is not None else None
+    if ref is not None and (ref.symbols.shape != (c, t_, h, w) or ref.step_num != tables.step_num):
+        raise EntropyError("scalar layer: the reference GOP's symbols do not fit this GOP")
     if given is not None:
         if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num:
             raise EntropyError(f"scalar layer: symbols {given.symbols.shape} at step {given.step_num} do not fit "
                                f"the layout {(c, t_, h, w)} at step {tables.step_num}")
-    else:
-        want = counts.get(SCALAR_LABEL) if counts is not None else None
-        if want != n:
-            raise EntropyError(f"scalar layer: {want} symbols stored, the layout has {n}")
+        want = given.copy_map()
+        if want.any() and not copy_mode:
+            raise EntropyError("scalar layer: copied positions but copy mode is off")
+        if ref is None and want[0].any():
+            raise EntropyError("scalar layer: a refresh GOP cannot copy into its first slice")
+    copied = np.zeros((t_, h, w), bool)
+    if copy_mode:
+        fm = reference.flag_models[SCALAR_LABEL].clone() \
+            if reference is not None and SCALAR_LABEL in reference.flag_models else CopyFlagModel()
+        models[SCALAR_LABEL] = fm
+        for t in range(t_):
+            if t == 0 and ref is None:
+                continue
+            prev = copied[t - 1] if t else ref.copy_map()[-1]
+            copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + SCALAR_LABEL),
+                                      want[t] if given is not None else None, prev, (h, w))
+    n = c * int((~copied).sum())
+    if given is None:
+        stored = counts.get(SCALAR_LABEL) if counts is not None else None
+        if stored != n:
+            raise EntropyError(f"scalar layer: {stored} symbols stored but the copy decisions leave {n}")
         if n > MAX_SYMBOLS:
             raise EntropyError(f"scalar layer: {n} symbols exceed the limit")
     sym = np.zeros((c, t_, h, w), np.int32)
     for t in range(t_):
+        before = sym[:, t - 1] if t else (ref.symbols[:, -1] if ref is not None else None)
+        keep = copied[t]
+        if keep.any():
+            sym[:, t][:, keep] = before[:, keep]
+            if given is not None and not np.array_equal(given.symbols[:, t][:, keep], before[:, keep]):
+                raise EntropyError(f"scalar layer: copied positions of slice {t} differ from the slice before")
+        coded = ~keep
+        m = int(coded.sum())
+        if not m:
+            continue
         channel.check_not_exhausted()          # before the tables
-        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w))
-        got = channel.code(rows, c * h * w, None if given is None else tables.offset(given.symbols[:, t]),
+        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w), coded)
+        got = channel.code(rows, c * m, None if given is None else tables.offset(given.symbols[:, t][:, coded]),
                            SCALAR_LABEL)
-        sym[:, t] = tables.unoffset(got, (c, h, w))
-    return ScalarCodes(sym, tables.step_num)
+        sym[:, t][:, coded] = tables.unoffset(got, (c, m))
+    return ScalarCodes(sym, tables.step_num, copied)
 
 
 class _Labelled:

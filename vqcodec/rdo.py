@@ -34,11 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codes import CodeLevel
+from .codes import CodeLevel, ScalarCodes
 from .copy_flags import CopyFlagModel
 from .entropy import PRECISION_BITS, symbol_freqs
 from .gop_coding import LevelLayout
 from .priors import Prior, SliceContext, extended_slices
+from .scalar_prior import ScalarTables
 
 TOP_SCALE_WITH_BOTTOM = 64.0
 
@@ -147,3 +148,40 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
         q_res[:, t][:, copy] = q_prev[:, copy]
     idx = np.stack([e[2:] for e in exts]).astype(np.int32)
     return CodeLevel(lv.name, lv.codebook_size, idx, copied)
+
+
+# ------------------------------------------------------------------------------------------ scalar layer
+def scalar_lambda(step: float, strength: float) -> float:
+    """Distortion per bit of a uniform scalar quantiser of step ``step`` at high rate: each latent
+    dimension's error ``step**2 / 12`` falls by a factor 4 per bit spent on it, a slope of
+    ``2 ln 2 * step**2 / 12`` (summed over a position's dimensions, as the distortion is)."""
+    return strength * 2 * math.log(2) * step * step / 12
+
+
+def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | None,
+                  flag_model: CopyFlagModel | None, lam: float) -> ScalarCodes:
+    """Copy decisions and resolved symbols of one GOP's scalar layer (``z`` the bottom latent (C, T, H, W)):
+    per position of each slice, in decode order, the cheaper in ``D + lambda * R`` of coding its own
+    symbols (their table cost in the real context + the flag's "coded" cost) and repeating the slice
+    before (the flag's "copied" cost). ``reference``: the previous GOP's scalar layer for a
+    predicted GOP; ``flag_model`` advanced as the coder will advance it (``None``: no copies)."""
+    nat = tables.quantise(z)
+    c, t_, h, w = nat.shape
+    copied = np.zeros((t_, h, w), bool)
+    if flag_model is None:
+        return ScalarCodes(nat, tables.step_num, copied)
+    out = nat.copy()
+    step = np.float64(tables.step)
+    for t in range(t_):
+        before = out[:, t - 1] if t else (reference.symbols[:, -1] if reference is not None else None)
+        if before is None:                      # a refresh GOP's first slice: nothing to copy
+            continue
+        prev_flags = copied[t - 1] if t else reference.copy_map()[-1]
+        r_code = tables.symbol_bits(out[:, t - 1] if t else None, nat[:, t])
+        f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
+        d_code = ((z[:, t] - step * nat[:, t]) ** 2).sum(0)
+        d_copy = ((z[:, t] - step * before) ** 2).sum(0)
+        copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
+        copied[t] = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
+        out[:, t][:, copy] = before[:, copy]
+    return ScalarCodes(out, tables.step_num, copied)

@@ -95,14 +95,25 @@ class ScalarTables:
         return np.asarray(s, np.float32) * np.float32(self.step)
 
     # ------------------------------------------------------------------------------ both sides
-    def slice_tables(self, prev: np.ndarray | None, shape: tuple[int, int, int]) -> TableRows:
-        """The tables of one slice's C·H·W symbols in (c, y, x) order, built a block at a time."""
+    def slice_tables(self, prev: np.ndarray | None, shape: tuple[int, int, int],
+                     coded: np.ndarray | None = None) -> TableRows:
+        """The tables of one slice's C·H·W symbols in (c, y, x) order, built a block at a time; with
+        ``coded`` (H, W) bool, of the coded positions' symbols only (channel by channel, each in
+        row-major order)."""
         c, h, w = shape
         if c != self.channels:
             raise EntropyError(f"scalar layer: {c} channels, the tables have {self.channels}")
-        rows = (np.arange(c, dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, shape)).ravel()
+        rows = np.arange(c, dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, shape)
+        rows = rows.ravel() if coded is None else rows[:, coded].ravel()
         flat = self.freqs.reshape(-1, self.alphabet)
         return TableRows(rows.size, self.alphabet, lambda sl: flat[rows[sl]])
+
+    def symbol_bits(self, prev: np.ndarray | None, s: np.ndarray) -> np.ndarray:
+        """Bits (H, W) of coding each position's C symbols ``s`` (C, H, W) after slice ``prev``:
+        the encoder's rate estimate (floats; never used by a decoder)."""
+        rows = np.arange(s.shape[0], dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, s.shape)
+        f = self.freqs.reshape(-1, self.alphabet)[rows, np.asarray(s, np.int64) + self.limit]
+        return (PRECISION_BITS - np.log2(f.astype(np.float64))).sum(0)
 
     def offset(self, s: np.ndarray) -> np.ndarray:
         """Symbols -> coder symbols ``s + limit`` (int32, C-contiguous)."""

@@ -4,8 +4,8 @@ on purpose: a changed file means files in the wild stop decoding).
     python tests/golden/make_golden_scalar.py
 
 Writes tiny_scalar.pt (tiny.pt with a quality ladder: VQ 1+0, 1+1, 1+2, then scalar points at steps
-0.5, 0.2, 0.08 fitted on synthetic clips), golden_scalar.vqv (its quality 5, two GOPs, copy mode on
-the top level), golden_scalar_codes.npz (top indices and copy maps, scalar symbols) and
+0.5, 0.2, 0.08 fitted on synthetic clips), golden_scalar.vqv (its quality 6, two GOPs, copy mode on
+the top level and the scalar layer), golden_scalar_codes.npz (indices, symbols, copy maps) and
 golden_scalar_frames.npy.
 """
 from __future__ import annotations
@@ -36,7 +36,7 @@ def main() -> None:
                  priors={**base.priors, "scalar": ladder.to_bytes()}, card=base.card)
     model = load_model(HERE / "tiny_scalar.pt")
     frames = synthetic_video(40, 48, 40, seed=21)
-    data = codec.encode_frames(frames, 16, model=model, quality=5)
+    data = codec.encode_frames(frames, 16, model=model, quality=6)
     (HERE / "golden_scalar.vqv").write_bytes(data)
     arrays = {}
     for g in codec.read_gop_codes(VqvReader(io.BytesIO(data)), model):
@@ -44,6 +44,7 @@ def main() -> None:
         arrays[f"gop{g.index}_top"] = top.indices
         arrays[f"gop{g.index}_top_copied"] = top.copy_map()
         arrays[f"gop{g.index}_scalar"] = g.codes.scalar.symbols
+        arrays[f"gop{g.index}_scalar_copied"] = g.codes.scalar.copy_map()
     np.savez_compressed(HERE / "golden_scalar_codes.npz", **arrays)
     np.save(HERE / "golden_scalar_frames.npy", codec.decode_bytes(data, model=model))
     print(f"golden_scalar.vqv: {len(data)} bytes")
