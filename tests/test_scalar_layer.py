@@ -122,3 +122,23 @@ def test_weights_with_a_ladder_are_a_newer_version(smodel, tmp_path):
     torch.save(blob, tmp_path / "bad.pt")
     with pytest.raises(WeightsError, match="ladder"):
         load_model(tmp_path / "bad.pt").qualities
+
+
+def test_the_cli_reports_and_exports_a_scalar_point(smodel, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from vqcodec.cli.main import main
+    np.save(tmp_path / "in.npy", synthetic_video(40, 32, 32, seed=6))
+    run = CliRunner().invoke
+    r = run(main, ["encode", str(tmp_path / "in.npy"), str(tmp_path / "s.vqv"), "--model", str(smodel.path),
+                   "-Q", "6", "--json", "-q"])
+    rep = json.loads(r.output[r.output.index("{"):])
+    assert r.exit_code == 0 and set(rep["bits_per_level"]) == {"top", "bottom"} and "bottom" in rep["copied"]
+    r = run(main, ["codes", str(tmp_path / "s.vqv"), str(tmp_path / "c.npz"), "--model", str(smodel.path)])
+    z = np.load(tmp_path / "c.npz")
+    assert r.exit_code == 0 and z["bottom"].shape[1] == 0 and z["bottom_scalar"].shape[:2] == (2, 8)
+    assert float(z["bottom_scalar_step"]) == smodel.point(6).step
+    r = run(main, ["model-info", "--model", str(smodel.path)])
+    assert r.exit_code == 0 and "scalar bottom latent, step 0.5" in r.output

@@ -71,18 +71,22 @@ def layout_of(codes: Codes) -> list[LevelLayout]:
 
 def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
     """Over ``(codes, bits)`` pairs of a file's GOPs: per level, the fraction of positions copied
-    and the ideal bits of its copy decisions (levels with no stages are left out)."""
+    and the ideal bits of its copy decisions (levels with no stages are left out; a scalar point's
+    bottom latent counts as ``bottom``)."""
     counts: dict[str, list[int]] = {}
     bits: dict[str, float] = {}
     for codes, gop_bits in gops:
-        for lv in codes.levels:
-            if lv.stages:
-                c = counts.setdefault(lv.name, [0, 0])
-                c[0] += int(lv.copy_map().sum())
-                c[1] += lv.copy_map().size
+        maps = [(lv.name, lv.copy_map()) for lv in codes.levels if lv.stages]
+        if codes.scalar is not None:
+            maps.append(("bottom", codes.scalar.copy_map()))
+        for name, m in maps:
+            c = counts.setdefault(name, [0, 0])
+            c[0] += int(m.sum())
+            c[1] += m.size
         for label, b in gop_bits.items():
             if label.startswith(COPY_LABEL):
                 level = label[len(COPY_LABEL):]
+                level = "bottom" if level == SCALAR_LABEL else level
                 bits[level] = bits.get(level, 0.0) + b
     return {k: v[0] / v[1] for k, v in counts.items() if v[1]}, bits
 

@@ -166,10 +166,11 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        if name == SCALAR_LABEL:            # a scalar point's bottom latent
+        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else name
+        if lvl == SCALAR_LABEL:            # a scalar point's bottom latent
             lvl = "bottom"
-        else:
-            lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else parse_stream_name(name)[0]
+        elif not name.startswith(COPY_LABEL):
+            lvl = parse_stream_name(name)[0]
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
