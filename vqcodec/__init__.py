@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes", "CodeLevel", "__version__"]
+__all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes", "CodeLevel", "ScalarCodes", "__version__"]
 
 
 def __getattr__(name: str):
@@ -24,7 +24,7 @@ def __getattr__(name: str):
     if name in ("encode_frames", "decode_bytes"):
         from . import codec
         return getattr(codec, name)
-    if name in ("Codes", "CodeLevel"):
+    if name in ("Codes", "CodeLevel", "ScalarCodes"):
         from . import codes
         return getattr(codes, name)
     raise AttributeError(name)
