@@ -125,10 +125,12 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
 
 
 def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],
-               log: Log = lambda s: None) -> Ladder:
+               log: Log = lambda s: None, refit_on_coded: bool = True) -> Ladder:
     """A quality ladder: ``points`` are ``(top, bottom, None)`` VQ points or ``(top, 0, step)`` scalar
     points, whose tables are fitted on the bottom latents of ``clips`` (uint8 (T, H, W, 3) GOPs) given
-    the top codes of that point (the symbols' range on these clips sets each table's limit)."""
+    the top codes of that point (the symbols' range on these clips sets each table's limit). With
+    ``refit_on_coded`` they are then refitted on what the encoder really codes with those tables: its
+    copy decisions leave the static positions out, which the first fit counted as repeats."""
     tables: dict[int, ScalarTables] = {}
     out = []
     for top, bottom, step in points:
@@ -144,7 +146,29 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
             log(f"scalar tables for step {step_num}/{STEP_DEN} (top {top}): limit {limit}, "
                 f"{len(tables[step_num].to_bytes())} B, {time.perf_counter() - t0:.1f} s")
         out.append(LadderPoint(int(top), 0, step_num))
-    return Ladder(tuple(out), tables)
+    ladder = Ladder(tuple(out), tables)
+    if not refit_on_coded or not tables:
+        return ladder
+    trial = CodecModel(model.net, model.sha256, model.path, {**model.priors, "scalar": ladder.to_bytes()}, model.card)
+    refit = {}
+    for q, p in enumerate(ladder.points, 1):
+        if not p.scalar or p.step_num in refit:
+            continue
+        t0 = time.perf_counter()
+        syms, coded = [], []
+        for clip in clips:          # each clip one refresh GOP, as the encoder codes it
+            enc = codec.GopEncoder(trial, q, clip.shape[2], clip.shape[1])
+            for f in clip:
+                enc.add_frame(f)
+            for g in enc.finish():
+                syms.append(g.codes.scalar.symbols)
+                coded.append(~g.codes.scalar.copy_map())
+        old = tables[p.step_num]
+        refit[p.step_num] = ScalarTables.fit(syms, p.step_num, old.limit, coded)
+        share = float(np.mean([c.mean() for c in coded]))
+        log(f"scalar tables for step {p.step_num}/{STEP_DEN} refitted on the encoder's coded positions "
+            f"({100 * share:.0f}% of them), {time.perf_counter() - t0:.1f} s")
+    return Ladder(ladder.points, {**tables, **refit})
 
 
 def _bottom_latents(model: CodecModel, clips: Sequence[np.ndarray], top: int):

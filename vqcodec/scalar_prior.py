@@ -124,11 +124,16 @@ class ScalarTables:
 
     # ------------------------------------------------------------------------------ fitting
     @classmethod
-    def fit(cls, symbol_gops: Iterable[np.ndarray], step_num: int, limit: int) -> "ScalarTables":
-        """Tables from the symbols (C, T, H, W) of training GOPs, counted by channel and class."""
+    def fit(cls, symbol_gops: Iterable[np.ndarray], step_num: int, limit: int,
+            coded: Iterable[np.ndarray] | None = None) -> "ScalarTables":
+        """Tables from the symbols (C, T, H, W) of training GOPs, counted by channel and class; with
+        ``coded`` (one (T, H, W) bool map per GOP), only the positions the encoder coded (not the
+        copies), each in the class its slice before gives it."""
         counts = None
+        masks = iter(coded) if coded is not None else None
         for s in symbol_gops:
             s = np.asarray(s, np.int64)
+            keep = None if masks is None else np.broadcast_to(np.asarray(next(masks), bool)[None], s.shape)
             if s.ndim != 4:
                 raise ValueError(f"symbols must be (C, T, H, W), got {s.shape}")
             c = s.shape[0]
@@ -139,7 +144,8 @@ class ScalarTables:
             cls_[:, 1:] = context_classes(s[:, :-1], s[:, 1:].shape)
             sym = np.clip(s, -limit, limit) + limit
             idx = (np.arange(c)[:, None, None, None] * N_CLASSES + cls_) * (2 * limit + 1) + sym
-            counts += np.bincount(idx.ravel(), minlength=counts.size).reshape(counts.shape)
+            idx = idx.ravel() if keep is None else idx[keep]
+            counts += np.bincount(idx, minlength=counts.size).reshape(counts.shape)
         if counts is None:
             raise ValueError("no training symbols")
         # a pseudo-count of 1/16 per symbol: one never seen in training stays codable at a bounded
