@@ -140,5 +140,6 @@ def test_the_cli_reports_and_exports_a_scalar_point(smodel, tmp_path):
     z = np.load(tmp_path / "c.npz")
     assert r.exit_code == 0 and z["bottom"].shape[1] == 0 and z["bottom_scalar"].shape[:2] == (2, 8)
     assert float(z["bottom_scalar_step"]) == smodel.point(6).step
+    assert z["bottom_scalar_copied"].shape == (2, *z["bottom_scalar"].shape[2:]) and z["bottom_scalar_copied"].any()
     r = run(main, ["model-info", "--model", str(smodel.path)])
     assert r.exit_code == 0 and "scalar bottom latent, step 0.5" in r.output

@@ -295,7 +295,8 @@ class CodeFile:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """``{level: indices, "<level>_copied": copy map}`` of every level; at a scalar point also
-        ``bottom_scalar`` (gops, C, T, H, W) int32 symbols and ``bottom_scalar_step`` (latent = symbols * step)."""
+        ``bottom_scalar`` (gops, C, T, H, W) int32 symbols, ``bottom_scalar_step`` (latent = symbols * step)
+        and ``bottom_scalar_copied`` (gops, T, H, W), where the encoder repeated the slice before."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
@@ -303,6 +304,7 @@ class CodeFile:
         if self.gops[0].scalar is not None:   # a scalar point: the bottom latent is symbols * step
             out["bottom_scalar"] = np.stack([g.scalar.symbols for g in self.gops]).astype(np.int32)
             out["bottom_scalar_step"] = np.array(self.gops[0].scalar.step, np.float64)
+            out["bottom_scalar_copied"] = np.stack([g.scalar.copy_map() for g in self.gops])
         return out
 
 
