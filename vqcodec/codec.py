@@ -279,14 +279,21 @@ class GopEncoder:
             refresh = [is_refresh(first + i, self.refresh) for i in range(len(self._pending))]
             decided: list[dict[str, CodeLevel]] = [{} for _ in self._pending]
             ref_top: list[CodeLevel | None] = []
+            z_bottom: list[torch.Tensor] = []
             for lv in self.layout:                       # top first: the bottom latent depends on it
                 if lv.name == "bottom":
-                    def bottom(i: int):
+                    def bottom_latent(i: int) -> torch.Tensor:
                         pixel_term, h_b, z_t = analysed[i]
                         top_idx = None if z_t is None else \
                             torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
-                        return _level_latents(net.bottom_quantizer, net.bottom_latent(pixel_term, h_b, top_idx))[0]
-                    lat = list(pool.map(bottom, range(len(self._pending))))
+                        return net.bottom_latent(pixel_term, h_b, top_idx)
+                    z_bottom = list(pool.map(bottom_latent, range(len(self._pending))))
+                    if self.scalar is not None:          # the scalar layer codes it (below): no VQ stages
+                        for i in range(len(self._pending)):
+                            decided[i][lv.name] = self._ref_levels[lv.name] = CodeLevel(
+                                lv.name, lv.codebook_size, np.zeros((0, *lv.grid), np.int32), np.zeros(lv.grid, bool))
+                        continue
+                    lat = list(pool.map(lambda z: _level_latents(net.bottom_quantizer, z)[0], z_bottom))
                 else:
                     lat = list(pool.map(lambda a: _level_latents(net.top_quantizer, a[2])[0], analysed))
                 for i in range(len(self._pending)):
@@ -310,14 +317,9 @@ class GopEncoder:
                     self._ref_levels[lv.name] = level
         scalars: list[ScalarCodes | None] = [None] * len(self._pending)
         if self.scalar is not None:       # the bottom latent given the top codes sent, as symbols
-            def latent(i: int) -> np.ndarray:
-                pixel_term, h_b, z_t = analysed[i]
-                top_idx = None if z_t is None else torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
-                return net.bottom_latent(pixel_term, h_b, top_idx)[0].double().cpu().numpy()
-            with network_pool(self.workers) as pool:
-                z_bs = list(pool.map(latent, range(len(self._pending))))
             lam = rdo.scalar_lambda(self.scalar.step, self.strength)
-            for i, z_b in enumerate(z_bs):      # in decode order: a predicted GOP copies from the one before
+            for i, z in enumerate(z_bottom):    # in decode order: a predicted GOP copies from the one before
+                z_b = z[0].double().cpu().numpy()
                 fm = None
                 if self.copy_mode:
                     old = None if refresh[i] else self._ref_flags.get(SCALAR_LABEL)
