@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codes import CodeLevel, Codes, ScalarCodes, lower_stream, stream_name
+from .codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
 from .entropy import information_bits, uniform_freqs
@@ -69,6 +69,15 @@ def layout_of(codes: Codes) -> list[LevelLayout]:
     return [LevelLayout(lv.name, lv.codebook_size, lv.stages, lv.grid) for lv in codes.levels]
 
 
+def label_level(label: str) -> str:
+    """The level a bit-report label belongs to: ``"bottom.3"`` and ``"copy.bottom"`` -> ``"bottom"``;
+    a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent)."""
+    name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
+    if name == SCALAR_LABEL:
+        return "bottom"
+    return name if label.startswith(COPY_LABEL) else parse_stream_name(name)[0]
+
+
 def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
     """Over ``(codes, bits)`` pairs of a file's GOPs: per level, the fraction of positions copied
     and the ideal bits of its copy decisions (levels with no stages are left out; a scalar point's
@@ -85,8 +94,7 @@ def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
             c[1] += m.size
         for label, b in gop_bits.items():
             if label.startswith(COPY_LABEL):
-                level = label[len(COPY_LABEL):]
-                level = "bottom" if level == SCALAR_LABEL else level
+                level = label_level(label)
                 bits[level] = bits.get(level, 0.0) + b
     return {k: v[0] / v[1] for k, v in counts.items() if v[1]}, bits
 

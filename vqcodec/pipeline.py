@@ -19,8 +19,7 @@ from vqcodec.formats import VqvFormatError, VqvReader
 from . import codec
 from .entropy import EntropyError
 from .errors import OptionError, VqvError
-from .codes import parse_stream_name
-from .gop_coding import COPY_LABEL, SCALAR_LABEL, copy_summary
+from .gop_coding import copy_summary, label_level
 from .metrics import QualityAccumulator
 from .fsutil import atomic_path, check_output_folder
 from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
@@ -166,11 +165,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, b in bits.items():
-        lvl = name[len(COPY_LABEL):] if name.startswith(COPY_LABEL) else name
-        if lvl == SCALAR_LABEL:            # a scalar point's bottom latent
-            lvl = "bottom"
-        elif not name.startswith(COPY_LABEL):
-            lvl = parse_stream_name(name)[0]
+        lvl = label_level(name)
         out[lvl] = round(out.get(lvl, 0.0) + b, 1)
     return out
 
