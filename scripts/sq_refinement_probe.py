@@ -1,7 +1,8 @@
 """Would a scalar-quantised refinement of the bottom latent beat more residual VQ stages at high rate?
 
     python scripts/sq_refinement_probe.py vqcodec/weights/vqv-cpu-hq.pt --data corpus:data/corpus \\
-        --cache-dir data/cache --stages 0,4,8,12 --steps 0.3,0.5,0.7,1.0,1.5,2.5 --out docs/sq_refinement_probe.json
+        --cache-dir data/cache --train-clips 1000 --stages 0,4,8 --steps 0.1,0.2,0.3,0.5,0.7,1.0,1.5,2.0,2.5 \\
+        --out docs/sq_refinement_probe.json
 
 After k bottom RVQ stages, the residual of the bottom latent is quantised by a uniform scalar quantiser of
 step ``delta`` (what a hyperprior codec does to its whole latent) and the decoder is fed the result.
@@ -9,13 +10,11 @@ Rates are ideal code lengths under *static* histograms fitted on training clips 
 indices, per channel for the scalar symbols), the same kind of prior for both, so the two ladders compare
 fairly with each other; the shipped codec's learned prior and RDO do better than these static numbers on
 both. No context model: the scalar symbols are coded as if independent, which is what a plain factorised
-prior would give. ``temporal_bpp`` is what one step of context buys the scalar symbols: each one coded
-with a histogram of its channel *given the symbol at the same place in the previous latent time slice*
-(clipped to +-6; the first slice with the channel's plain histogram), fitted the same way.
-``coded_bpp`` / ``coded_psnr`` are the same design for real: ``vqcodec.scalar_prior``'s integer tables
-(fitted on the training symbols, add-one counts) and its rANS payloads, one per clip, with symbols
-past the training range clipped (so the PSNR may differ slightly). PSNR is on
-the validation clips (centre 32x64x64 crops), frames as one long clip.
+prior would give. ``coded_bpp`` / ``coded_psnr`` add one step of context (each symbol given the one at
+the same place in the slice before) and code for real: ``vqcodec.scalar_prior``'s integer tables (fitted
+on the training symbols) and its rANS payloads, one per clip, with symbols past the training range
+clipped (so the PSNR may differ slightly). PSNR is on the validation clips (centre 32x64x64 crops),
+frames as one long clip.
 """
 from __future__ import annotations
 
@@ -64,21 +63,6 @@ def code_length(fit: np.ndarray, coded: np.ndarray) -> float:
     return float(-np.log2(p / p.sum())[coded - lo].sum())
 
 
-def temporal_code_length(fit: torch.Tensor, coded: torch.Tensor, clip: int = 6) -> float:
-    """Bits for the (N, C, T, H, W) symbols ``coded`` under per-channel histograms conditioned on the
-    previous time slice's symbol at the same place, fitted on ``fit``."""
-    bits = 0.0
-    for c in range(coded.shape[1]):
-        a, b = fit[:, c].numpy(), coded[:, c].numpy()
-        bits += code_length(a[:, 0].ravel(), b[:, 0].ravel())
-        prev_a, prev_b = np.clip(a[:, :-1], -clip, clip).ravel(), np.clip(b[:, :-1], -clip, clip).ravel()
-        cur_a, cur_b = a[:, 1:].ravel(), b[:, 1:].ravel()
-        for v in np.unique(prev_b):
-            fit_v = cur_a[prev_a == v]
-            bits += code_length(fit_v if fit_v.size else cur_a, cur_b[prev_b == v])
-    return bits
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="a shipped weights file or a training checkpoint")
@@ -111,7 +95,7 @@ def main() -> None:
               "train_clips": int(xt.shape[0]), "ceiling_psnr": round(psnr(zv), 3), "rvq": [], "refined": []}
     n_stages = len(net.bottom_quantizer.layers)
     ks = sorted({int(k) for k in a.stages.split(",")})
-    rvq_bits, (qv, iv), (_, it) = 0.0, residual_vq(net, zv, n_stages), residual_vq(net, zt, n_stages)
+    rvq_bits, (_, iv), (_, it) = 0.0, residual_vq(net, zv, n_stages), residual_vq(net, zt, n_stages)
     for k in range(n_stages + 1):          # the plain ladder under the same static prior
         if k:
             rvq_bits += code_length(it[k - 1].numpy(), iv[k - 1].numpy())
@@ -128,7 +112,6 @@ def main() -> None:
             sv, st = torch.round((zv - qk_v) / d).long(), torch.round((zt - qk_t) / d).long()
             sq_bits = sum(code_length(st[:, c].flatten().numpy(), sv[:, c].flatten().numpy())
                           for c in range(zv.shape[1]))
-            ctx_bits = temporal_code_length(st, sv)
             # the real thing: vqcodec.scalar_prior's integer tables and rANS payloads, one per clip (GOP);
             # symbols past the training range are clipped, as the encoder would
             step_num = round(d * STEP_DEN)
@@ -139,7 +122,6 @@ def main() -> None:
             coded_psnr = psnr(qk_v + torch.from_numpy(np.stack(sym)).float() * (step_num / STEP_DEN))
             report["refined"].append({"bottom_stages": k, "step": d, "bpp": round((base + sq_bits) / pixels, 4),
                                       "scalar_bpp": round(sq_bits / pixels, 4),
-                                      "temporal_bpp": round((base + ctx_bits) / pixels, 4),
                                       "coded_bpp": round((base + payload_bits) / pixels, 4),
                                       "coded_psnr": round(coded_psnr, 3), "limit": limit,
                                       "tables_bytes": len(tabs.to_bytes()),

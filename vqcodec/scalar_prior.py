@@ -10,7 +10,7 @@ table of channel ``c`` and context class
 
 so a decoder that has the slice before knows every table of the next slice. This is the design of
 ``docs/scalar_layer_design.md``; ``scripts/sq_refinement_probe.py`` measured it (one slice of
-context takes 16-31% off a plain per-channel table).
+context takes 16-35% off a plain per-channel table).
 
 Everything the decoder uses is integer: the tables are ``entropy.freqs_from_counts`` of training
 histograms, stored as int32, and the class of a symbol is integer arithmetic on decoded symbols. No
