@@ -28,7 +28,7 @@ from .ladder import Ladder, LadderPoint
 from .learned_prior import LearnedPrior
 from .scalar_prior import ScalarTables, quantise
 from .priors import EmpiricalStaticPrior, Prior
-from .weights import CodecModel
+from .weights import LADDER_KIND, CodecModel
 
 Log = Callable[[str], None]
 
@@ -149,7 +149,7 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
     ladder = Ladder(tuple(out), tables)
     if not refit_on_coded or not tables:
         return ladder
-    trial = CodecModel(model.net, model.sha256, model.path, {**model.priors, "scalar": ladder.to_bytes()}, model.card)
+    trial = model.with_priors({**model.priors, LADDER_KIND: ladder.to_bytes()})
     refit = {}
     for q, p in enumerate(ladder.points, 1):
         if not p.scalar or p.step_num in refit:

@@ -173,7 +173,7 @@ def add_ladder(model_path, points, *, data: str, cache_dir, threads: int | None 
         log(f"scalar tables from {len(clips)} training clips")
         ladder = fit_ladder(model, clips, points, log=log)
         priors = {**model.priors, LADDER_KIND: ladder.to_bytes()}
-        new = CodecModel(model.net, model.sha256, model.path, priors, model.card, model.legacy)
+        new = model.with_priors(priors)
         val_ds = _dataset(data, "val", model.cfg, cache_dir)
         val_clips, _ = _clips(val_ds, list(range(len(val_ds))))
         t0 = time.time()

@@ -65,6 +65,10 @@ class CodecModel:
                 return CodecModel(self.net, sha, self.path, priors, self.card)
         return None
 
+    def with_priors(self, priors: dict[str, bytes]) -> "CodecModel":
+        """The same file's network with other priors (a ladder or priors being fitted, not yet saved)."""
+        return CodecModel(self.net, self.sha256, self.path, dict(priors), self.card, self.legacy)
+
     @classmethod
     def unsaved(cls, net: MSVQVAE, priors: dict[str, bytes] | None = None) -> "CodecModel":
         """A network that is not (yet) a weights file: no path, a placeholder digest."""
