@@ -41,7 +41,10 @@ def main() -> None:
     torch.set_num_threads(a.threads)
     model = load_model(a.model)
     net = model.net
-    ts, bs = net.operating_point(a.quality)
+    point = model.point(a.quality)          # the file's quality, as the codec reads it (the model's ladder)
+    if point.scalar:
+        raise SystemExit(f"quality {a.quality} is a scalar point ({point.describe()}): this check is for VQ levels")
+    ts, bs = point.top, point.bottom
     clips, _ = training_clips(a.data, a.cache_dir, model.cfg, None)
     rng = np.random.default_rng(0)
     pairs: dict[str, list[tuple[float, float]]] = {"top": [], "bottom": []}
