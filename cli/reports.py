@@ -80,8 +80,12 @@ def format_model_info(r: dict) -> str:
     ]
     for p in r["operating_points"]:
         q = f"Q{p['quality']}{'*' if p['default'] else ''}"
+        enh = (f" + enhancement layer, step {p['enhancement_step']:g}" if "enhancement_step" in p else "")
         if "scalar_step" in p:
-            s = (f"    {q:<4} top {p['top_stages']} stages + scalar bottom latent, step {p['scalar_step']:g} "
+            s = (f"    {q:<4} top {p['top_stages']} stages + scalar bottom latent, step {p['scalar_step']:g}{enh} "
+                 f"(entropy-coded integers: no raw size)")
+        elif enh:
+            s = (f"    {q:<4} top {p['top_stages']} + bottom {p['bottom_stages']:>2} stages{enh} "
                  f"(entropy-coded integers: no raw size)")
         else:
             s = (f"    {q:<4} top {p['top_stages']} + bottom {p['bottom_stages']:>2} "

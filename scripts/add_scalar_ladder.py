@@ -4,7 +4,8 @@
         --cache-dir data/cache --points "2,0 4,1 4,2 4,3 4,4 4,6 4,s1.5 4,s1.2 4,s1.0 4,s0.85 4,s0.7 4,s0.5"
 
 ``T,B`` is a VQ point (top and bottom stages), ``T,sSTEP`` a scalar point (top stages, then the
-bottom latent as integers of that step). The tables are fitted on every training clip, every point
+bottom latent as integers of that step); a trailing ``,eSTEP`` adds an enhancement layer of that step
+in 8-bit pixel units (``4,s0.58,e80``; vqcodec/enhancement.py). The tables are fitted on every training clip, every point
 is measured on the validation clips (into the model card), and the file is rewritten in place; files
 its earlier release wrote keep decoding (legacy priors, and that release's VQ qualities).
 """
@@ -17,11 +18,12 @@ import sys
 from vqcodec.ship import add_ladder
 
 
-def parse_points(text: str) -> list[tuple[int, int, float | None]]:
+def parse_points(text: str) -> list[tuple[int, int, float | None, float | None]]:
     out = []
     for item in text.split():
-        top, _, rest = item.partition(",")
-        out.append((int(top), 0, float(rest[1:])) if rest.startswith("s") else (int(top), int(rest), None))
+        top, base, *more = item.split(",")
+        enh = float(more[0][1:]) if more and more[0].startswith("e") else None
+        out.append((int(top), 0, float(base[1:]), enh) if base.startswith("s") else (int(top), int(base), None, enh))
     return out
 
 

@@ -6,6 +6,8 @@
   (``make_golden_v2.py``, learned prior of ``tiny_learned.pt``).
 * ``golden_scalar.vqv``: version 2.0 at a scalar point of ``tiny_scalar.pt``'s quality ladder
   (``make_golden_scalar.py``).
+* ``golden_enhanced.vqv``: version 2.0 at an enhanced point of ``tiny_enhanced.pt``'s version-2 ladder
+  (``make_golden_enhanced.py``).
 * ``release02_shipped.vqv`` / ``release04_shipped_q10.vqv``: written by the shipped default of release
   0.2 / 0.4, decoded with today's shipped weights.
 """
@@ -115,6 +117,31 @@ def test_scalar_golden_file_decodes_and_rewrites_to_the_same_bytes():
     assert any(g.codes.scalar.copy_map().any() for g in got) and not all(g.codes.scalar.copy_map().all() for g in got)
     frames = codec.decode_bytes(data, model=model)
     diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_scalar_frames.npy").astype(int))
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
+    out = io.BytesIO()
+    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
+                          source_size=(h.source_width, h.source_height),
+                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
+                          copy_mode=h.copy_mode, refresh=h.refresh_interval)
+    assert out.getvalue() == data
+
+
+def test_enhanced_golden_file_decodes_and_rewrites_to_the_same_bytes():
+    model = load_model(GOLDEN / "tiny_enhanced.pt")
+    data = (GOLDEN / "golden_enhanced.vqv").read_bytes()
+    reader = VqvReader(io.BytesIO(data))
+    h = reader.header
+    assert reader.version == (2, 0) and model.point(h.quality).enhanced and model.point(h.quality).scalar
+    want = np.load(GOLDEN / "golden_enhanced_codes.npz")
+    got = list(codec.read_gop_codes(reader, model))
+    assert len(got) == 2
+    for g in got:
+        np.testing.assert_array_equal(g.codes.scalar.symbols, want[f"gop{g.index}_scalar"])
+        np.testing.assert_array_equal(g.codes.enhancement.symbols, want[f"gop{g.index}_enhancement"])
+    assert all(g.codes.enhancement.symbols.any() for g in got)
+    frames = codec.decode_bytes(data, model=model)
+    diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_enhanced_frames.npy").astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
     gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
     out = io.BytesIO()

@@ -22,12 +22,12 @@ import torch
 
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
-from . import rdo
-from .codes import CodeLevel, Codes, ScalarCodes, stream_name
+from . import enhancement, rdo
+from .codes import STEP_DEN, CodeLevel, Codes, ScalarCodes, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
 from .errors import ModelMismatchError, OptionError, VqvError
-from .gop_coding import (SCALAR_LABEL, CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop,
+from .gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop,
                          layout_of)
 from .scalar_prior import ScalarTables
 from .learned_prior import LearnedPrior, load_learned
@@ -125,9 +125,30 @@ def scalar_tables(model: CodecModel, quality: int) -> ScalarTables | None:
     return model.ladder.tables[pt.step_num] if pt.scalar else None
 
 
-def chunk_streams(layout: list[LevelLayout], scalar: ScalarTables | None) -> list[str]:
-    """The names of the symbol counts a chunk stores, in order: every VQ stream, then the scalar layer."""
-    return [n for n, _ in layout_streams(layout)] + ([SCALAR_LABEL] if scalar is not None else [])
+def enhancement_tables(model: CodecModel, quality: int) -> ScalarTables | None:
+    """The enhancement layer's tables at an enhanced point, else None."""
+    pt = model.point(quality)
+    return model.ladder.enh_tables[pt.enh_num] if pt.enhanced else None
+
+
+def chunk_streams(layout: list[LevelLayout], scalar: ScalarTables | None,
+                  enhancement: ScalarTables | None = None) -> list[str]:
+    """The names of the symbol counts a chunk stores, in order: every VQ stream, then the scalar
+    layer, then the enhancement layer."""
+    return [n for n, _ in layout_streams(layout)] + ([SCALAR_LABEL] if scalar is not None else []) \
+        + ([ENHANCEMENT_LABEL] if enhancement is not None else [])
+
+
+def synthesise(model: CodecModel, codes: Codes) -> np.ndarray:
+    """Codes of one GOP (padded size) -> uint8 frames (T, H, W, 3): the network's reconstruction,
+    plus the enhancement layer at an enhanced point."""
+    frames = model.net.decode(codes)
+    if codes.enhancement is None:
+        return frames
+    basis = model.ladder.basis
+    if basis is None:
+        raise VqvError("these codes carry an enhancement layer but the model has no pixel basis")
+    return basis.apply(frames, codes.enhancement.symbols, codes.enhancement.step)
 
 
 def layout_streams(layout: list[LevelLayout]) -> list[tuple[str, int]]:
@@ -246,6 +267,7 @@ class GopEncoder:
         self.refresh = int(refresh)
         self.layout = gop_layout(model, quality, GOP_FRAMES, self.ph, self.pw)
         self.scalar = scalar_tables(model, quality)
+        self.enhancement = enhancement_tables(model, quality)
         self.prior = prior if isinstance(prior, Prior) else decision_prior(model, prior)
         self.on_gop = on_gop
         self._frames: list[np.ndarray] = []
@@ -327,9 +349,19 @@ class GopEncoder:
                     self._ref_flags[SCALAR_LABEL] = fm
                 scalars[i] = rdo.decide_scalar(self.scalar, z_b, None if refresh[i] else self._ref_scalar, fm, lam)
                 self._ref_scalar = scalars[i]
+        all_codes = [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
+                                 for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])
+                     for i in range(len(self._pending))]
+        if self.enhancement is not None:     # what the decoder will reconstruct from the codes so far
+            with network_pool(self.workers) as pool:
+                bases = list(pool.map(lambda c: self.model.net.decode(c), all_codes))
+            basis, tabs = self.model.ladder.basis, self.enhancement
+            for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):
+                coef = basis.coefficients(gop.astype(np.float64) - base)
+                sym = enhancement.quantise(coef, tabs.step_num, STEP_DEN, tabs.limit)
+                all_codes[i] = Codes(all_codes[i].levels, all_codes[i].scalar, ScalarCodes(sym, tabs.step_num))
         for i, (gop, n) in enumerate(self._pending):
-            codes = Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
-                                for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])
+            codes = all_codes[i]
             self.gops.append(EncodedGop(codes, n, refresh[i]))
             if self.on_gop is not None:
                 self.on_gop(gop, n, codes)
@@ -358,12 +390,12 @@ def _level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
 
 
 def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
-              scalar: ScalarTables | None = None) -> list[CodedGop]:
+              scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None) -> list[CodedGop]:
     """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
     out, ref = [], None
     for g in gops:
         res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
-                         scalar=scalar)
+                         scalar=scalar, enhancement=enhancement)
         out.append(res)
         ref = res.reference
     return out
@@ -381,17 +413,17 @@ def write_container(out: BinaryIO, model: CodecModel, quality: int, gops: list[E
         raise VqvError("empty video")
     g0 = gops[0].codes
     layout = layout_of(g0)
-    scalar = scalar_tables(model, quality)
+    scalar, enh = scalar_tables(model, quality), enhancement_tables(model, quality)
     best = None
     for prior in candidate_priors(model, prior_kind, [g.codes for g in gops]):
-        coded = code_file(prior, layout, gops, copy_mode, scalar)
+        coded = code_file(prior, layout, gops, copy_mode, scalar, enh)
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     writer = VqvWriter(out)
-    names = chunk_streams(layout, scalar)
+    names = chunk_streams(layout, scalar, enh)
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
                                     predicted=not g.refresh, payload=c.payload))
@@ -467,8 +499,8 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     layout = gop_layout(model, h.quality, GOP_FRAMES, ph, pw)
     prior = _file_prior(reader, model, layout)
-    scalar = scalar_tables(model, h.quality)
-    names = chunk_streams(layout, scalar)
+    scalar, enh = scalar_tables(model, h.quality), enhancement_tables(model, h.quality)
+    names = chunk_streams(layout, scalar, enh)
     copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
     if reader.version[0] < 2 and not isinstance(prior, LearnedPrior) and h.gop_prediction:
         raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
@@ -484,7 +516,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
         try:
             return decode_gop(layout, prior, chunk.payload, dict(zip(names, chunk.symbol_counts)),
                               copy_mode=copy_mode, reference=ref if chunk.predicted else None,
-                              end_check=reader.version[0] >= 2, scalar=scalar)
+                              end_check=reader.version[0] >= 2, scalar=scalar, enhancement=enh)
         except EntropyError as e:
             ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
             raise EntropyError(f"GOP {i}{ctx}: {e}") from None
@@ -517,7 +549,7 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
     batch: list[tuple[Codes, int]] = []
 
     def run(pool, items):
-        frames = pool.map(lambda item: model.net.decode(item[0]), items)
+        frames = pool.map(lambda item: synthesise(model, item[0]), items)
         for f, (_, n) in zip(frames, items):
             yield f[:n, :h.coded_height, :h.coded_width]
 

@@ -71,9 +71,10 @@ class CodeLevel:
 
 @dataclass(frozen=True)
 class ScalarCodes:
-    """The bottom latent as integer symbols: int32 ``(C, T, H, W)`` for one clip or ``(N, C, T, H, W)``
+    """A latent sent as integer symbols: int32 ``(C, T, H, W)`` for one clip or ``(N, C, T, H, W)``
     for a batch, decoded as ``symbols * step``; with a copy map as a level's (the symbols always
-    complete: copies resolved)."""
+    complete: copies resolved). The scalar bottom latent, or the enhancement layer's coefficients
+    (:mod:`vqcodec.enhancement`; never copied)."""
 
     symbols: np.ndarray
     step_num: int
@@ -94,10 +95,12 @@ class ScalarCodes:
 
 @dataclass(frozen=True)
 class Codes:
-    """All levels of one clip or batch, coarsest first, and the scalar bottom latent at a scalar point."""
+    """All levels of one clip or batch, coarsest first, the scalar bottom latent at a scalar point, and
+    the enhancement layer's coefficients at an enhanced point."""
 
     levels: tuple[CodeLevel, ...]
     scalar: ScalarCodes | None = None
+    enhancement: ScalarCodes | None = None
 
     @property
     def batched(self) -> bool:
@@ -127,11 +130,13 @@ class Codes:
         if not self.batched:
             return [self]
         n = self.levels[0].indices.shape[0]
-        sc = self.scalar
+
+        def one(sc: ScalarCodes | None, i: int) -> ScalarCodes | None:
+            return None if sc is None else ScalarCodes(sc.symbols[i], sc.step_num,
+                                                       None if sc.copied is None else sc.copied[i])
         return [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices[i],
                                       None if lv.copied is None else lv.copied[i]) for lv in self.levels),
-                      None if sc is None else ScalarCodes(sc.symbols[i], sc.step_num,
-                                                          None if sc.copied is None else sc.copied[i]))
+                      one(self.scalar, i), one(self.enhancement, i))
                 for i in range(n)]
 
 

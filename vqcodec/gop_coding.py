@@ -8,7 +8,9 @@ The payload of a GOP is one rANS stream holding, level by level (top, then botto
 2. then, stage by stage and slice by slice, the codes of the positions that are *not* copied,
    each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`);
 3. at a scalar point, after every level, the bottom latent's integer symbols slice by slice, each
-   slice under the tables its previous slice selects (:mod:`vqcodec.scalar_prior`).
+   slice under the tables its previous slice selects (:mod:`vqcodec.scalar_prior`);
+4. at an enhanced point, last, the enhancement layer's coefficient symbols on the bottom grid, slice
+   by slice in the same way, every position coded (no copy decisions) (:mod:`vqcodec.enhancement`).
 
 Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
 channel: the encoder's (:class:`EncodeChannel`) records the symbols it is given, the decoder's
@@ -37,6 +39,7 @@ from .scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
 SCALAR_LABEL = "scalar"  # the scalar layer's symbol count in a chunk, and its bit-report label
+ENHANCEMENT_LABEL = "enhancement"   # the same for the enhancement layer
 END_CHECK = np.array([0xA5, 0x3C], np.int32)        # coded last in a version-2 payload (2 bytes)
 _BYTE_TABLE = uniform_freqs(256)
 # What a version-2 payload can hold. END_CHECK lies at the bottom of the rANS stack and leaves the
@@ -71,10 +74,13 @@ def layout_of(codes: Codes) -> list[LevelLayout]:
 
 def label_level(label: str) -> str:
     """The level a bit-report label belongs to: ``"bottom.3"`` and ``"copy.bottom"`` -> ``"bottom"``;
-    a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent)."""
+    a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
+    ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
     if name == SCALAR_LABEL:
         return "bottom"
+    if name == ENHANCEMENT_LABEL:
+        return name
     return name if label.startswith(COPY_LABEL) else parse_stream_name(name)[0]
 
 
@@ -199,12 +205,14 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
-             counts: dict[str, int] | None = None, scalar: ScalarTables | None = None) -> CodedGop:
+             counts: dict[str, int] | None = None, scalar: ScalarTables | None = None,
+             enhancement: ScalarTables | None = None) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
     ``reference`` is the previous GOP's state for a predicted GOP, ``None`` for a refresh GOP.
     ``scalar``: at a scalar point, the tables of the bottom latent's symbols, coded after the levels.
+    ``enhancement``: at an enhanced point, the tables of the enhancement layer, coded last.
     """
     encoding = codes is not None
     lowers = slice_contexts_for(layout)
@@ -283,7 +291,12 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
                                     None if encoding else counts, copy_mode=copy_mode, reference=reference,
                                     models=models)
         got_counts[SCALAR_LABEL] = scalar.channels * int((~scalar_codes.copy_map()).sum())
-    out_codes = Codes(tuple(levels), scalar_codes)
+    enh_codes = None
+    if enhancement is not None:
+        enh_codes = _code_enhancement(layout, enhancement, channel, codes.enhancement if encoding else None,
+                                      None if encoding else counts)
+        got_counts[ENHANCEMENT_LABEL] = int(enh_codes.symbols.size)
+    out_codes = Codes(tuple(levels), scalar_codes, enh_codes)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
 
@@ -348,6 +361,33 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
     return ScalarCodes(sym, tables.step_num, copied)
 
 
+def _code_enhancement(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
+                      counts: dict[str, int] | None) -> ScalarCodes:
+    """The enhancement layer of a GOP: K coefficient symbols at every position of the bottom grid,
+    slice by slice, each under the table its coefficient and the slice before select."""
+    t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
+    c = tables.channels
+    n = c * t_ * h * w
+    if given is not None:
+        if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num or given.copy_map().any():
+            raise EntropyError(f"enhancement layer: symbols {given.symbols.shape} at step {given.step_num} do not "
+                               f"fit the layout {(c, t_, h, w)} at step {tables.step_num}")
+    else:
+        stored = counts.get(ENHANCEMENT_LABEL) if counts is not None else None
+        if stored != n:
+            raise EntropyError(f"enhancement layer: {stored} symbols stored, the layout has {n}")
+        if n > MAX_SYMBOLS:
+            raise EntropyError(f"enhancement layer: {n} symbols exceed the limit")
+    sym = np.zeros((c, t_, h, w), np.int32)
+    for t in range(t_):
+        channel.check_not_exhausted()          # before the tables
+        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w))
+        got = channel.code(rows, c * h * w, None if given is None else tables.offset(given.symbols[:, t]),
+                           ENHANCEMENT_LABEL)
+        sym[:, t] = tables.unoffset(got, (c, h, w))
+    return ScalarCodes(sym, tables.step_num)
+
+
 class _Labelled:
     """A channel that tags what passes through it (for the per-stream bit report)."""
 
@@ -360,10 +400,11 @@ class _Labelled:
 
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
                reference: GopReference | None, end_check: bool = True,
-               scalar: ScalarTables | None = None) -> CodedGop:
+               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None) -> CodedGop:
     """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
-    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar)
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar,
+                   enhancement=enhancement)
     res.payload = ch.payload(end_check)
     res.bits = ch.bits
     return res
@@ -371,9 +412,10 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True,
-               scalar: ScalarTables | None = None) -> CodedGop:
+               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
-    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar)
+    res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar,
+                   enhancement=enhancement)
     ch.finish()
     res.bits = ch.bits
     return res

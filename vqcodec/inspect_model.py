@@ -30,7 +30,9 @@ def model_info(config_name: str | None = None, model_path=None) -> dict:
         p = {"quality": q, "top_stages": pt.top, "bottom_stages": pt.bottom, "default": q == cfg.default_quality}
         if pt.scalar:        # integers under entropy coding: no fixed raw size
             p["scalar_step"] = pt.step
-        else:
+        if pt.enhanced:
+            p["enhancement_step"] = pt.enh_step
+        if not (pt.scalar or pt.enhanced):
             raw = stage_bits(cfg, pt.top, pt.bottom, *CLIP)
             p.update(raw_bits_per_clip=int(raw), raw_bpp=raw / pixels)
         p.update(measured.get(str(q), {}))

@@ -116,7 +116,7 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         quality_acc = QualityAccumulator()
 
         def measure(gop: np.ndarray, n: int, codes) -> None:
-            rec = model.net.decode(codes)
+            rec = codec.synthesise(model, codes)
             quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
 
         enc = codec.GopEncoder(model, q, cw, ch, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
@@ -291,7 +291,9 @@ class CodeFile:
     def arrays(self) -> dict[str, np.ndarray]:
         """``{level: indices, "<level>_copied": copy map}`` of every level; at a scalar point also
         ``bottom_scalar`` (gops, C, T, H, W) int32 symbols, ``bottom_scalar_step`` (latent = symbols * step)
-        and ``bottom_scalar_copied`` (gops, T, H, W), where the encoder repeated the slice before."""
+        and ``bottom_scalar_copied`` (gops, T, H, W), where the encoder repeated the slice before; at an
+        enhanced point ``enhancement`` (gops, K, T, H, W) int32 symbols of the pixel-basis coefficients
+        and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units)."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
@@ -300,6 +302,9 @@ class CodeFile:
             out["bottom_scalar"] = np.stack([g.scalar.symbols for g in self.gops]).astype(np.int32)
             out["bottom_scalar_step"] = np.array(self.gops[0].scalar.step, np.float64)
             out["bottom_scalar_copied"] = np.stack([g.scalar.copy_map() for g in self.gops])
+        if self.gops[0].enhancement is not None:
+            out["enhancement"] = np.stack([g.enhancement.symbols for g in self.gops]).astype(np.int32)
+            out["enhancement_step"] = np.array(self.gops[0].enhancement.step, np.float64)
         return out
 
 

@@ -22,11 +22,12 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import codec
-from .codes import Codes
-from .codes import STEP_DEN
+from .codes import STEP_DEN, Codes
+from .enhancement import fit_basis
+from .enhancement import quantise as quantise_coefficients
 from .ladder import Ladder, LadderPoint
 from .learned_prior import LearnedPrior
-from .scalar_prior import ScalarTables, quantise
+from .scalar_prior import MAX_LIMIT, ScalarTables, quantise
 from .priors import EmpiricalStaticPrior, Prior
 from .weights import LADDER_KIND, CodecModel
 
@@ -124,13 +125,63 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
     return out
 
 
-def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],
-               log: Log = lambda s: None, refit_on_coded: bool = True) -> Ladder:
+ENHANCEMENT_CHANNELS = 128     # pixel-basis coefficients kept: 256 measured no better (enhancement_probe)
+
+
+def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple],
+               log: Log = lambda s: None, refit_on_coded: bool = True,
+               enhancement_channels: int = ENHANCEMENT_CHANNELS) -> Ladder:
     """A quality ladder: ``points`` are ``(top, bottom, None)`` VQ points or ``(top, 0, step)`` scalar
     points, whose tables are fitted on the bottom latents of ``clips`` (uint8 (T, H, W, 3) GOPs) given
     the top codes of that point (the symbols' range on these clips sets each table's limit). With
     ``refit_on_coded`` they are then refitted on what the encoder really codes with those tables: its
-    copy decisions leave the static positions out, which the first fit counted as repeats."""
+    copy decisions leave the static positions out, which the first fit counted as repeats.
+
+    A fourth element ``enh_step`` (8-bit pixel units; ``None`` for none) adds an enhancement layer to a
+    point (:mod:`vqcodec.enhancement`): the pixel basis is a PCA of the residuals the first enhanced
+    point's base leaves on ``clips`` (as the encoder codes them), and each step's tables are fitted
+    on the symbols of the residuals its own base leaves."""
+    base = _fit_base_ladder(model, clips, [tuple(p[:3]) for p in points], log, refit_on_coded)
+    enh = [(q, float(p[3])) for q, p in enumerate(points, 1) if len(p) > 3 and p[3] is not None]
+    if not enh:
+        return base
+    trial = model.with_priors({**model.priors, LADDER_KIND: base.to_bytes()})
+    t0 = time.perf_counter()
+    basis = fit_basis((r for r in _residuals(trial, clips, enh[0][0])), model.cfg.bottom_factor,
+                      enhancement_channels)
+    log(f"pixel basis: {basis.channels} of {basis.basis.shape[0]} directions, fitted on the residuals of "
+        f"quality {enh[0][0]}'s base, {time.perf_counter() - t0:.1f} s")
+    enh_tables: dict[int, ScalarTables] = {}
+    enh_nums: dict[int, int] = {}
+    for q, step in enh:
+        num = max(1, round(step * STEP_DEN))
+        enh_nums[q] = num
+        if num in enh_tables:
+            continue
+        t0 = time.perf_counter()
+        syms = [quantise_coefficients(basis.coefficients(r), num, STEP_DEN, 1 << 19) for r in _residuals(trial, clips, q)]
+        limit = max(1, min(MAX_LIMIT, max(int(np.abs(x).max()) for x in syms)))
+        enh_tables[num] = ScalarTables.fit([np.clip(x, -limit, limit) for x in syms], num, limit)
+        log(f"enhancement tables for step {step:g} (quality {q}'s base): limit {limit}, "
+            f"{len(enh_tables[num].to_bytes())} B, {time.perf_counter() - t0:.1f} s")
+    pts = tuple(LadderPoint(p.top, p.bottom, p.step_num, enh_nums.get(q, 0)) for q, p in enumerate(base.points, 1))
+    return Ladder(pts, base.tables, basis, enh_tables)
+
+
+def _residuals(model: CodecModel, clips: Sequence[np.ndarray], quality: int):
+    """Per clip, ``clip - reconstruction`` (float64, 8-bit units) at ``quality``, each clip one refresh GOP
+    coded as the encoder codes it."""
+    for clip in clips:
+        enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
+        for f in clip:
+            enc.add_frame(f)
+        (g,) = enc.finish()
+        gop = codec.pad_gop(np.asarray(clip), codec.GOP_FRAMES, enc.ph, enc.pw)    # as the encoder sees it
+        yield gop.astype(np.float64) - codec.synthesise(model, g.codes)
+
+
+def _fit_base_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],
+                     log: Log, refit_on_coded: bool) -> Ladder:
     tables: dict[int, ScalarTables] = {}
     out = []
     for top, bottom, step in points:

@@ -162,7 +162,8 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
 # ----------------------------------------------------------------------------------- quality ladder
 def add_ladder(model_path, points, *, data: str, cache_dir, threads: int | None = None, log: Log = print) -> dict:
     """Give a weights file a quality ladder (:mod:`vqcodec.ladder`): ``points`` are ``(top, bottom,
-    None)`` VQ points and ``(top, 0, step)`` scalar points, smallest files first. The scalar tables are
+    None)`` VQ points and ``(top, 0, step)`` scalar points, smallest files first, each with an optional
+    fourth element, an enhancement step (:func:`~vqcodec.prior_fitting.fit_ladder`). The tables are
     fitted on every training clip; every point is measured on the validation clips into the card. The
     file is rewritten in place (its earlier release stays readable: :func:`resave_weights` keeps its
     priors as a legacy entry, and without a ladder a release's qualities are its VQ points)."""

@@ -94,7 +94,8 @@ class CodecModel:
                 try:
                     lad = Ladder.from_bytes(blob)
                     cfg = self.cfg
-                    lad.check_network(0 if cfg.single_level else cfg.top_stages, cfg.bottom_stages, cfg.latent_dim)
+                    lad.check_network(0 if cfg.single_level else cfg.top_stages, cfg.bottom_stages, cfg.latent_dim,
+                                      cfg.bottom_factor)
                 except EntropyError as e:
                     raise WeightsError(f"the model's quality ladder is unusable: {e}") from None
                 self._ladder = lad

@@ -1,0 +1,133 @@
+"""Would a linear enhancement layer on the decoded pixels carry the top of the ladder past the network's ceiling?
+
+    python scripts/enhancement_probe.py vqcodec/weights/vqv-cpu-hq.pt --data corpus:data/corpus \\
+        --cache-dir data/cache --out docs/enhancement_probe.json
+
+The shipped network's unquantised ceiling is ~30.1 dB on the validation clips, so no bottom latent it
+decodes reaches 30 dB at a sane rate. This probe codes what the network leaves behind: the residual
+``x - decode(base)`` of a scalar point's reconstruction, cut into pixel blocks, projected on a PCA basis
+fitted on the *training* clips' residuals (an orthonormal transform, so coefficient error = pixel error),
+each coefficient quantised with one uniform step. Rates are ideal code lengths under static per-coefficient
+histograms fitted on the training clips (the scalar base is coded for real with ``vqcodec.scalar_prior``).
+PSNR on the validation clips, 8-bit, after rounding and clipping.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+import torch
+
+from vqcodec import metrics
+from vqcodec.model import depth_to_space, space_to_depth, to_uint8
+from vqcodec.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
+
+from sq_refinement_probe import code_length, latents, load_clips  # noqa: E402 - same folder
+
+
+def blocks(x: torch.Tensor, b: tuple[int, int, int]) -> torch.Tensor:
+    """(N, 3, T, H, W) -> rows (M, 3*bt*bh*bw)."""
+    s = space_to_depth(x, b)
+    return s.permute(0, 2, 3, 4, 1).reshape(-1, s.shape[1])
+
+
+def unblocks(rows: torch.Tensor, shape, b) -> torch.Tensor:
+    n, _, t, h, w = shape
+    s = rows.reshape(n, t // b[0], h // b[1], w // b[2], -1).permute(0, 4, 1, 2, 3)
+    return depth_to_space(s.contiguous(), b)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("model")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--cache-dir", required=True)
+    ap.add_argument("--train-clips", type=int, default=138)
+    ap.add_argument("--top-stages", type=int, default=4)
+    ap.add_argument("--base-steps", default="0.42,0.58,0.75,0.95,1.2")
+    ap.add_argument("--enh-steps", default="6,8,10,12,16")
+    ap.add_argument("--blocks", default="4x8x8,1x8x8,2x4x4")
+    ap.add_argument("--channels", type=int, default=256, help="PCA coefficients kept per block")
+    ap.add_argument("--rounding", default="0.5", help="deadzone rounding offsets to try (0.5 = nearest)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", default=None)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    from rvq_diagnostics import load_net  # noqa: PLC0415
+    net = load_net(a.model)
+    xv = load_clips(a.data, "val", net, a.cache_dir, None)
+    xt = load_clips(a.data, "train", net, a.cache_dir, a.train_clips)
+    ti_v, zv, uv = latents(net, xv, a.top_stages)
+    ti_t, zt, ut = latents(net, xt, a.top_stages)
+    pixels = xv.shape[0] * xv.shape[2] * xv.shape[3] * xv.shape[4]
+    top_bits = sum(code_length(ti_t[:, s].flatten().numpy(), ti_v[:, s].flatten().numpy())
+                   for s in range(ti_v.shape[1]))
+    u8v = torch.from_numpy(to_uint8(xv)).permute(0, 4, 1, 2, 3).float()
+    u8t = torch.from_numpy(to_uint8(xt)).permute(0, 4, 1, 2, 3).float()
+
+    @torch.no_grad()
+    def recon(u, z):
+        out = []
+        for i in range(0, z.shape[0], 8):
+            y = net._decode_latent_tile(torch.cat([u[i:i + 8], z[i:i + 8]], 1))
+            out.append(torch.from_numpy(to_uint8(y)).permute(0, 4, 1, 2, 3).float())
+        return torch.cat(out)
+
+    def psnr(y: torch.Tensor) -> float:
+        return float(10 * np.log10(255.0 ** 2 / float(((y - u8v) ** 2).mean())))
+
+    report = {"model": a.model, "val_clips": int(xv.shape[0]), "train_clips": int(xt.shape[0]),
+              "base": [], "enhanced": []}
+    for d in (float(s) for s in a.base_steps.split(",")):
+        step_num = round(d * STEP_DEN)
+        st = torch.from_numpy(np.stack([quantise(z.numpy(), step_num, 10 ** 6) for z in zt]))
+        limit = max(int(st.abs().max()), 1)
+        tabs = ScalarTables.fit([g.numpy() for g in st], step_num, limit)
+        sym = np.stack([quantise(z.numpy(), step_num, limit) for z in zv])
+        base_bits = top_bits + 8 * sum(len(encode_symbols(tabs, g)) for g in sym)
+        rv = recon(uv, torch.from_numpy(sym).float() * (step_num / STEP_DEN))
+        rt = recon(ut, st.float() * (step_num / STEP_DEN))
+        report["base"].append({"step": d, "bpp": round(base_bits / pixels, 4), "psnr": round(psnr(rv), 3)})
+        print(json.dumps(report["base"][-1]), flush=True)
+        for bs in a.blocks.split(","):
+            b = tuple(int(v) for v in bs.split("x"))
+            et, ev = blocks(u8t - rt, b).double(), blocks(u8v - rv, b).double()
+            mean = et.mean(0)
+            cov = ((et - mean).T @ (et - mean)) / et.shape[0]
+            evals, vecs = torch.linalg.eigh(cov)
+            vecs = vecs[:, torch.argsort(evals, descending=True)]
+            ct, cv = (et - mean) @ vecs, (ev - mean) @ vecs
+            k_ = min(a.channels, ct.shape[1])
+            ct, cv = ct[:, :k_], cv[:, :k_]
+            vk = vecs[:, :k_]
+            grid_v = (xv.shape[0], xv.shape[2] // b[0], xv.shape[3] // b[1], xv.shape[4] // b[2])
+            grid_t = (xt.shape[0], *grid_v[1:])
+
+            def as_latent(q, grid):     # rows (M, K) -> (N, K, T', H', W')
+                return q.reshape(*grid, -1).permute(0, 4, 1, 2, 3).contiguous().numpy().astype(np.int32)
+            for s in (float(v) for v in a.enh_steps.split(",")):
+                for f in (float(v) for v in a.rounding.split(",")):
+                    def quant(c):
+                        return (torch.sign(c) * torch.floor(c.abs() / s + f)).long()
+                    qt, qv = quant(ct), quant(cv)
+                    limit = max(int(qt.abs().max()), int(qv.abs().max()), 1)
+                    bits0 = sum(code_length(qt[:, k].numpy(), qv[:, k].numpy()) for k in range(k_))
+                    tabs = ScalarTables.fit(list(as_latent(qt, grid_t)), round(s * STEP_DEN), limit)
+                    bits = 8 * sum(len(encode_symbols(tabs, g)) for g in as_latent(qv, grid_v))
+                    y = (rv + unblocks((qv.double() * s) @ vk.T + mean, rv.shape, b).float()).round().clamp(0, 255)
+                    report["enhanced"].append({"base_step": d, "block": bs, "enh_step": s, "rounding": f,
+                                               "bpp": round((base_bits + bits) / pixels, 4),
+                                               "enh_bpp": round(bits / pixels, 4),
+                                               "enh_bpp_static": round(bits0 / pixels, 4), "psnr": round(psnr(y), 3),
+                                               "nonzero": round(float((qv != 0).float().mean()), 4),
+                                               "last_nonzero": int((qt != 0).any(0).nonzero().max(initial=0)) if False else
+                                               int(torch.nonzero((qt != 0).any(0)).max()) if (qt != 0).any() else -1})
+                    print(json.dumps(report["enhanced"][-1]), flush=True)
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
