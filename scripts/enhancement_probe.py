@@ -7,8 +7,11 @@ The shipped network's unquantised ceiling is ~30.1 dB on the validation clips, s
 decodes reaches 30 dB at a sane rate. This probe codes what the network leaves behind: the residual
 ``x - decode(base)`` of a scalar point's reconstruction, cut into pixel blocks, projected on a PCA basis
 fitted on the *training* clips' residuals (an orthonormal transform, so coefficient error = pixel error),
-each coefficient quantised with one uniform step. Rates are ideal code lengths under static per-coefficient
-histograms fitted on the training clips (the scalar base is coded for real with ``vqcodec.scalar_prior``).
+the first ``--channels`` coefficients quantised with one uniform step and dead-zone rounding (``--rounding``:
+0.5 = nearest). ``enh_bpp`` codes them for real with ``vqcodec.scalar_prior``'s tables (per coefficient,
+context = the symbol of the slice before) fitted on the training clips; ``enh_bpp_static`` is the ideal code
+length under static per-coefficient histograms. The base is coded for real too, but as one GOP with no copy
+decisions (the codec's copies and RDO make its real rate lower than here).
 PSNR on the validation clips, 8-bit, after rounding and clipping.
 """
 from __future__ import annotations
@@ -121,8 +124,9 @@ def main() -> None:
                                                "enh_bpp": round(bits / pixels, 4),
                                                "enh_bpp_static": round(bits0 / pixels, 4), "psnr": round(psnr(y), 3),
                                                "nonzero": round(float((qv != 0).float().mean()), 4),
-                                               "last_nonzero": int((qt != 0).any(0).nonzero().max(initial=0)) if False else
-                                               int(torch.nonzero((qt != 0).any(0)).max()) if (qt != 0).any() else -1})
+                                               # the last coefficient any training block uses
+                                               "last_used": int(torch.nonzero((qt != 0).any(0)).max())
+                                               if (qt != 0).any() else -1})
                     print(json.dumps(report["enhanced"][-1]), flush=True)
     if a.out:
         with open(a.out, "w") as f:

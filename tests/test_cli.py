@@ -301,8 +301,8 @@ def test_files_made_by_an_earlier_default_model_decode_without_model(tmp_path, v
 
 
 def test_every_operating_point_of_the_shipped_model_round_trips_through_the_cli(tmp_path):
-    """model-info lists each shipped point with its raw bits (a VQ point) or its step (a scalar point)
-    and measured numbers; each one encodes and decodes through the CLI, and higher qualities cost
+    """model-info lists each shipped point with its raw bits (a VQ point) or its steps (a scalar point,
+    and its enhancement layer's) and measured numbers; each one encodes and decodes through the CLI, and higher qualities cost
     more bytes and give back closer frames."""
     from vqcodec.metrics import psnr
 
@@ -313,7 +313,8 @@ def test_every_operating_point_of_the_shipped_model_round_trips_through_the_cli(
     vq = [p for p in points if "scalar_step" not in p]          # VQ points have a raw size ...
     raw = [p["raw_bits_per_clip"] for p in vq]
     assert vq == points[:len(vq)] and raw == sorted(set(raw)) and all(p["bpp"] > 0 and p["psnr"] > 0 for p in points)
-    steps = [p["scalar_step"] for p in points[len(vq):]]           # ... scalar points a step, finer up the ladder
+    # ... scalar points a step, finer up the ladder; at equal steps a finer enhancement layer (none = coarsest)
+    steps = [(p["scalar_step"], p.get("enhancement_step", float("inf"))) for p in points[len(vq):]]
     assert steps == sorted(set(steps), reverse=True)
     measured = [p["bpp"] for p in points]
     assert measured == sorted(set(measured))

@@ -8,8 +8,8 @@
   (``make_golden_scalar.py``).
 * ``golden_enhanced.vqv``: version 2.0 at an enhanced point of ``tiny_enhanced.pt``'s version-2 ladder
   (``make_golden_enhanced.py``).
-* ``release02_shipped.vqv`` / ``release04_shipped_q10.vqv``: written by the shipped default of release
-  0.2 / 0.4, decoded with today's shipped weights.
+* ``release02_shipped.vqv`` / ``release04_shipped_q10.vqv`` / ``release05_shipped_q12.vqv``: written by the
+  shipped default of release 0.2 / 0.4 / 0.5, decoded with today's shipped weights.
 """
 from __future__ import annotations
 
@@ -168,3 +168,23 @@ def test_a_file_of_release_0_4_decodes_with_its_qualities_after_the_ladder():
         assert g.codes.scalar is None
         for lv in g.codes.levels:
             np.testing.assert_array_equal(lv.indices, want[lv.name][g.index])
+
+
+def test_a_file_of_release_0_5_decodes_with_its_ladder():
+    """release05_shipped_q12.vqv was written at quality 12 (top 4 + scalar bottom, step 0.42) by the
+    shipped weights of release 0.5, whose ladder had no enhancement layer: it decodes with that
+    release's ladder, to the same codes."""
+    data = (GOLDEN / "release05_shipped_q12.vqv").read_bytes()
+    reader = VqvReader(io.BytesIO(data))
+    model = model_for_file(reader.header.model_digest)
+    assert reader.header.quality == 12
+    assert model.for_digest(reader.header.model_digest).point(12).describe() == "4+scalar/0.419922"
+    want = np.load(GOLDEN / "release05_shipped_q12_codes.npz")
+    got = list(codec.read_gop_codes(reader, model))
+    assert len(got) == 2
+    for g in got:
+        assert g.codes.enhancement is None
+        np.testing.assert_array_equal(g.codes.level("top").indices, want[f"gop{g.index}_top"])
+        np.testing.assert_array_equal(g.codes.scalar.symbols, want[f"gop{g.index}_scalar"])
+        np.testing.assert_array_equal(g.codes.scalar.copy_map(), want[f"gop{g.index}_scalar_copied"])
+    assert codec.decode_bytes(data, model=model).shape == (40, 64, 64, 3)

@@ -546,6 +546,7 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
     """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
     the network, each alone on one worker (see :func:`network_pool`, :func:`network_round`)."""
     h = reader.header
+    model = check_model(h, model)     # an earlier release's file: that release's ladder (its pixel basis)
     batch: list[tuple[Codes, int]] = []
 
     def run(pool, items):

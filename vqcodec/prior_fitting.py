@@ -138,19 +138,20 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
     copy decisions leave the static positions out, which the first fit counted as repeats.
 
     A fourth element ``enh_step`` (8-bit pixel units; ``None`` for none) adds an enhancement layer to a
-    point (:mod:`vqcodec.enhancement`): the pixel basis is a PCA of the residuals the first enhanced
-    point's base leaves on ``clips`` (as the encoder codes them), and each step's tables are fitted
-    on the symbols of the residuals its own base leaves."""
+    point (:mod:`vqcodec.enhancement`): the pixel basis is a PCA of the residuals that the enhanced
+    points' bases leave on ``clips`` (as the encoder codes them; every such base, pooled), and each
+    step's tables are fitted on the symbols of the residuals its own base leaves."""
     base = _fit_base_ladder(model, clips, [tuple(p[:3]) for p in points], log, refit_on_coded)
     enh = [(q, float(p[3])) for q, p in enumerate(points, 1) if len(p) > 3 and p[3] is not None]
     if not enh:
         return base
     trial = model.with_priors({**model.priors, LADDER_KIND: base.to_bytes()})
     t0 = time.perf_counter()
-    basis = fit_basis((r for r in _residuals(trial, clips, enh[0][0])), model.cfg.bottom_factor,
+    bases = sorted({base.points[q - 1]: q for q, _ in reversed(enh)}.values())     # one quality per distinct base
+    basis = fit_basis((r for q in bases for r in _residuals(trial, clips, q)), model.cfg.bottom_factor,
                       enhancement_channels)
     log(f"pixel basis: {basis.channels} of {basis.basis.shape[0]} directions, fitted on the residuals of "
-        f"quality {enh[0][0]}'s base, {time.perf_counter() - t0:.1f} s")
+        f"qualities {bases}' bases, {time.perf_counter() - t0:.1f} s")
     enh_tables: dict[int, ScalarTables] = {}
     enh_nums: dict[int, int] = {}
     for q, step in enh:
