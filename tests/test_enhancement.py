@@ -159,3 +159,21 @@ def test_the_cli_reports_and_exports_an_enhanced_point(emodel, tmp_path):
                                   codec.decode_bytes((tmp_path / "e.vqv").read_bytes(), model=emodel))
     r = run(main, ["model-info", "--model", str(emodel.path)])
     assert r.exit_code == 0 and "enhancement layer, step 8" in r.output
+
+
+def test_enhancement_copies_make_a_still_video_cheap_and_repeat_exactly(emodel):
+    """A frozen video: the enhancement layer's own copy decisions repeat the slice before (across
+    GOPs too) instead of coding its symbols again."""
+    still = np.repeat(synthetic_video(1, 32, 32, seed=8), 64, axis=0)
+    on = codec.encode_frames(still, 16, model=emodel, quality=4)
+    off = codec.encode_frames(still, 16, model=emodel, quality=4, rdo_strength=0)
+    got = list(codec.read_gop_codes(VqvReader(io.BytesIO(on)), emodel))
+    enh = [g.codes.enhancement for g in got]
+    assert enh[0].copy_map()[1:].mean() > 0.5 and enh[1].copy_map()[0].any()
+    assert sum(g.bits.get("enhancement", 0) for g in got) < 0.5 * sum(
+        g.bits["enhancement"] for g in codec.read_gop_codes(VqvReader(io.BytesIO(off)), emodel))
+    assert len(on) < len(off)
+    for i, e in enumerate(enh):
+        before = np.concatenate([enh[i - 1].symbols[:, -1:] if i else e.symbols[:, :1], e.symbols[:, :-1]], 1)
+        m = e.copy_map()
+        assert (e.symbols[:, m] == before[:, m]).all()

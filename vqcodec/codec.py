@@ -276,6 +276,7 @@ class GopEncoder:
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
         self._ref_scalar: ScalarCodes | None = None       # the previous GOP's scalar layer
+        self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
         self.gops: list[EncodedGop] = []
 
     def add_frame(self, frame: np.ndarray) -> None:
@@ -356,10 +357,17 @@ class GopEncoder:
             with network_pool(self.workers) as pool:
                 bases = list(pool.map(lambda c: self.model.net.decode(c), all_codes))
             basis, tabs = self.model.ladder.basis, self.enhancement
-            for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):
+            for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
                 coef = basis.coefficients(gop.astype(np.float64) - base)
                 sym = enhancement.quantise(coef, tabs.step_num, STEP_DEN, tabs.limit)
-                all_codes[i] = Codes(all_codes[i].levels, all_codes[i].scalar, ScalarCodes(sym, tabs.step_num))
+                fm = None
+                if self.copy_mode:
+                    old = None if refresh[i] else self._ref_flags.get(ENHANCEMENT_LABEL)
+                    fm = old.clone() if old is not None else CopyFlagModel()
+                    self._ref_flags[ENHANCEMENT_LABEL] = fm
+                self._ref_enh = rdo.decide_scalar(tabs, coef, None if refresh[i] else self._ref_enh, fm,
+                                                  rdo.scalar_lambda(tabs.step, self.strength), symbols=sym)
+                all_codes[i] = Codes(all_codes[i].levels, all_codes[i].scalar, self._ref_enh)
         for i, (gop, n) in enumerate(self._pending):
             codes = all_codes[i]
             self.gops.append(EncodedGop(codes, n, refresh[i]))

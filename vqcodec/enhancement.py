@@ -16,7 +16,12 @@ A block's 3·bt·bh·bw values are ordered (t, y, x, rgb), the last fastest. The
 integer and clips to 0..255. The entropy tables are integers; the basis is float32 data, so two
 machines may round a pixel on an exact .5 differently (one level, never carried anywhere: nothing
 is predicted from decoded pixels). The encoder rounds the coefficients towards zero by a dead zone
-(:data:`ROUNDING`), which the decoder need not know.
+(:data:`ROUNDING`), which the decoder need not know. Like the scalar layer it has copy decisions
+(a position repeats the slice before), made by the encoder with the same rate-distortion rule
+(``rdo.decide_scalar``: the basis is orthonormal, so coefficient error is pixel error); without them
+it spent bits on every slice of the frozen tails of the 128-frame validation clips. (Inheriting the
+bottom latent's copies instead, with no flags, was tried and made moving content worse: a copied
+latent does not mean an unchanged residual.)
 """
 from __future__ import annotations
 
@@ -28,7 +33,7 @@ import numpy as np
 from .entropy import EntropyError
 from .priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 
-__all__ = ["PixelBasis", "ROUNDING", "MAX_BASIS_CHANNELS", "fit_basis"]
+__all__ = ["PixelBasis", "ROUNDING", "MAX_BASIS_CHANNELS", "fit_basis", "quantise"]
 
 # Dead-zone rounding of the coefficients: |c|/step + ROUNDING, truncated. Plain rounding (0.5) spends
 # bits on coefficients barely past half a step; measured on the validation clips, 0.3 gives the same

@@ -9,8 +9,9 @@ The payload of a GOP is one rANS stream holding, level by level (top, then botto
    each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`);
 3. at a scalar point, after every level, the bottom latent's integer symbols slice by slice, each
    slice under the tables its previous slice selects (:mod:`vqcodec.scalar_prior`);
-4. at an enhanced point, last, the enhancement layer's coefficient symbols on the bottom grid, slice
-   by slice in the same way, every position coded (no copy decisions) (:mod:`vqcodec.enhancement`).
+4. at an enhanced point, last, the enhancement layer's coefficient symbols on the bottom grid, coded
+   exactly as the scalar layer (its own copy decisions, then the symbols of the positions not
+   copied) with its own tables (:mod:`vqcodec.enhancement`).
 
 Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
 channel: the encoder's (:class:`EncodeChannel`) records the symbols it is given, the decoder's
@@ -87,13 +88,15 @@ def label_level(label: str) -> str:
 def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
     """Over ``(codes, bits)`` pairs of a file's GOPs: per level, the fraction of positions copied
     and the ideal bits of its copy decisions (levels with no stages are left out; a scalar point's
-    bottom latent counts as ``bottom``)."""
+    bottom latent counts as ``bottom``, the enhancement layer as ``enhancement``)."""
     counts: dict[str, list[int]] = {}
     bits: dict[str, float] = {}
     for codes, gop_bits in gops:
         maps = [(lv.name, lv.copy_map()) for lv in codes.levels if lv.stages]
         if codes.scalar is not None:
             maps.append(("bottom", codes.scalar.copy_map()))
+        if codes.enhancement is not None:
+            maps.append((ENHANCEMENT_LABEL, codes.enhancement.copy_map()))
         for name, m in maps:
             c = counts.setdefault(name, [0, 0])
             c[0] += int(m.sum())
@@ -293,9 +296,10 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
         got_counts[SCALAR_LABEL] = scalar.channels * int((~scalar_codes.copy_map()).sum())
     enh_codes = None
     if enhancement is not None:
-        enh_codes = _code_enhancement(layout, enhancement, channel, codes.enhancement if encoding else None,
-                                      None if encoding else counts)
-        got_counts[ENHANCEMENT_LABEL] = int(enh_codes.symbols.size)
+        enh_codes = _code_scalar(layout, enhancement, channel, codes.enhancement if encoding else None,
+                                 None if encoding else counts, copy_mode=copy_mode, reference=reference,
+                                 models=models, label=ENHANCEMENT_LABEL)
+        got_counts[ENHANCEMENT_LABEL] = enhancement.channels * int((~enh_codes.copy_map()).sum())
     out_codes = Codes(tuple(levels), scalar_codes, enh_codes)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
@@ -303,44 +307,47 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
 
 def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
                  counts: dict[str, int] | None, *, copy_mode: bool, reference: GopReference | None,
-                 models: dict[str, CopyFlagModel]) -> ScalarCodes:
-    """The scalar layer of a GOP: the bottom latent's C channels of symbols on the bottom grid.
+                 models: dict[str, CopyFlagModel], label: str = SCALAR_LABEL) -> ScalarCodes:
+    """The scalar layer of a GOP (``label`` "scalar": the bottom latent's C channels of symbols on
+    the bottom grid), or the enhancement layer (``label`` "enhancement": its K coefficients there).
     Like a level, with copy mode it first codes each slice's copy decisions (a copied position
     repeats all C symbols of the slice before, the previous GOP's last slice for slice 0 of a
     predicted GOP); then the symbols of the positions not copied, slice by slice, each under the
     table its channel and the slice before select (slice 0 under the first-slice class)."""
     t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
     c = tables.channels
-    ref = reference.codes.scalar if reference is not None else None
+    ref = None if reference is None else \
+        reference.codes.scalar if label == SCALAR_LABEL else reference.codes.enhancement
+    what = f"{label} layer"
     if ref is not None and (ref.symbols.shape != (c, t_, h, w) or ref.step_num != tables.step_num):
-        raise EntropyError("scalar layer: the reference GOP's symbols do not fit this GOP")
+        raise EntropyError(f"{what}: the reference GOP's symbols do not fit this GOP")
     if given is not None:
         if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num:
-            raise EntropyError(f"scalar layer: symbols {given.symbols.shape} at step {given.step_num} do not fit "
+            raise EntropyError(f"{what}: symbols {given.symbols.shape} at step {given.step_num} do not fit "
                                f"the layout {(c, t_, h, w)} at step {tables.step_num}")
         want = given.copy_map()
         if want.any() and not copy_mode:
-            raise EntropyError("scalar layer: copied positions but copy mode is off")
+            raise EntropyError(f"{what}: copied positions but copy mode is off")
         if ref is None and want[0].any():
-            raise EntropyError("scalar layer: a refresh GOP cannot copy into its first slice")
+            raise EntropyError(f"{what}: a refresh GOP cannot copy into its first slice")
     copied = np.zeros((t_, h, w), bool)
     if copy_mode:
-        fm = reference.flag_models[SCALAR_LABEL].clone() \
-            if reference is not None and SCALAR_LABEL in reference.flag_models else CopyFlagModel()
-        models[SCALAR_LABEL] = fm
+        fm = reference.flag_models[label].clone() \
+            if reference is not None and label in reference.flag_models else CopyFlagModel()
+        models[label] = fm
         for t in range(t_):
             if t == 0 and ref is None:
                 continue
             prev = copied[t - 1] if t else ref.copy_map()[-1]
-            copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + SCALAR_LABEL),
+            copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + label),
                                       want[t] if given is not None else None, prev, (h, w))
     n = c * int((~copied).sum())
     if given is None:
-        stored = counts.get(SCALAR_LABEL) if counts is not None else None
+        stored = counts.get(label) if counts is not None else None
         if stored != n:
-            raise EntropyError(f"scalar layer: {stored} symbols stored but the copy decisions leave {n}")
+            raise EntropyError(f"{what}: {stored} symbols stored but the copy decisions leave {n}")
         if n > MAX_SYMBOLS:
-            raise EntropyError(f"scalar layer: {n} symbols exceed the limit")
+            raise EntropyError(f"{what}: {n} symbols exceed the limit")
     sym = np.zeros((c, t_, h, w), np.int32)
     for t in range(t_):
         before = sym[:, t - 1] if t else (ref.symbols[:, -1] if ref is not None else None)
@@ -348,7 +355,7 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
         if keep.any():
             sym[:, t][:, keep] = before[:, keep]
             if given is not None and not np.array_equal(given.symbols[:, t][:, keep], before[:, keep]):
-                raise EntropyError(f"scalar layer: copied positions of slice {t} differ from the slice before")
+                raise EntropyError(f"{what}: copied positions of slice {t} differ from the slice before")
         coded = ~keep
         m = int(coded.sum())
         if not m:
@@ -356,36 +363,9 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
         channel.check_not_exhausted()          # before the tables
         rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w), coded)
         got = channel.code(rows, c * m, None if given is None else tables.offset(given.symbols[:, t][:, coded]),
-                           SCALAR_LABEL)
+                           label)
         sym[:, t][:, coded] = tables.unoffset(got, (c, m))
     return ScalarCodes(sym, tables.step_num, copied)
-
-
-def _code_enhancement(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
-                      counts: dict[str, int] | None) -> ScalarCodes:
-    """The enhancement layer of a GOP: K coefficient symbols at every position of the bottom grid,
-    slice by slice, each under the table its coefficient and the slice before select."""
-    t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
-    c = tables.channels
-    n = c * t_ * h * w
-    if given is not None:
-        if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num or given.copy_map().any():
-            raise EntropyError(f"enhancement layer: symbols {given.symbols.shape} at step {given.step_num} do not "
-                               f"fit the layout {(c, t_, h, w)} at step {tables.step_num}")
-    else:
-        stored = counts.get(ENHANCEMENT_LABEL) if counts is not None else None
-        if stored != n:
-            raise EntropyError(f"enhancement layer: {stored} symbols stored, the layout has {n}")
-        if n > MAX_SYMBOLS:
-            raise EntropyError(f"enhancement layer: {n} symbols exceed the limit")
-    sym = np.zeros((c, t_, h, w), np.int32)
-    for t in range(t_):
-        channel.check_not_exhausted()          # before the tables
-        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w))
-        got = channel.code(rows, c * h * w, None if given is None else tables.offset(given.symbols[:, t]),
-                           ENHANCEMENT_LABEL)
-        sym[:, t] = tables.unoffset(got, (c, h, w))
-    return ScalarCodes(sym, tables.step_num)
 
 
 class _Labelled:

@@ -160,18 +160,47 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
         if num in enh_tables:
             continue
         t0 = time.perf_counter()
-        syms = [quantise_coefficients(basis.coefficients(r), num, STEP_DEN, 1 << 19) for r in _residuals(trial, clips, q)]
+        syms = [quantise_coefficients(basis.coefficients(r), num, STEP_DEN, 1 << 19)
+                for r in _residuals(trial, clips, q)]
         limit = max(1, min(MAX_LIMIT, max(int(np.abs(x).max()) for x in syms)))
         enh_tables[num] = ScalarTables.fit([np.clip(x, -limit, limit) for x in syms], num, limit)
         log(f"enhancement tables for step {step:g} (quality {q}'s base): limit {limit}, "
             f"{len(enh_tables[num].to_bytes())} B, {time.perf_counter() - t0:.1f} s")
     pts = tuple(LadderPoint(p.top, p.bottom, p.step_num, enh_nums.get(q, 0)) for q, p in enumerate(base.points, 1))
-    return Ladder(pts, base.tables, basis, enh_tables)
+    ladder = Ladder(pts, base.tables, basis, enh_tables)
+    if not refit_on_coded:
+        return ladder
+    trial = model.with_priors({**model.priors, LADDER_KIND: ladder.to_bytes()})
+    refit = {}
+    for q, p in enumerate(ladder.points, 1):       # as for the scalar tables: on what the encoder codes
+        if not p.enhanced or p.enh_num in refit:
+            continue
+        t0 = time.perf_counter()
+        syms, coded = _coded_symbols(trial, clips, q, "enhancement")
+        refit[p.enh_num] = ScalarTables.fit(syms, p.enh_num, enh_tables[p.enh_num].limit, coded)
+        log(f"enhancement tables for step {p.enh_step:g} refitted on the encoder's coded positions "
+            f"({100 * float(np.mean([c.mean() for c in coded])):.0f}% of them), {time.perf_counter() - t0:.1f} s")
+    return Ladder(pts, base.tables, basis, {**enh_tables, **refit})
+
+
+def _coded_symbols(model: CodecModel, clips: Sequence[np.ndarray], quality: int, layer: str):
+    """The symbols of ``layer`` ("scalar" or "enhancement") the encoder sends for each clip (one
+    refresh GOP each) at ``quality``, and the positions it codes rather than copies."""
+    syms, coded = [], []
+    for clip in clips:
+        enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
+        for f in clip:
+            enc.add_frame(f)
+        for g in enc.finish():
+            sc = getattr(g.codes, layer)
+            syms.append(sc.symbols)
+            coded.append(~sc.copy_map())
+    return syms, coded
 
 
 def _residuals(model: CodecModel, clips: Sequence[np.ndarray], quality: int):
-    """Per clip, ``clip - reconstruction`` (float64, 8-bit units) at ``quality``, each clip one refresh GOP
-    coded as the encoder codes it."""
+    """Per clip, ``clip - reconstruction`` (float64, 8-bit units) at ``quality``, each clip one refresh
+    GOP coded as the encoder codes it."""
     for clip in clips:
         enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
         for f in clip:
@@ -207,14 +236,7 @@ def _fit_base_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Seq
         if not p.scalar or p.step_num in refit:
             continue
         t0 = time.perf_counter()
-        syms, coded = [], []
-        for clip in clips:          # each clip one refresh GOP, as the encoder codes it
-            enc = codec.GopEncoder(trial, q, clip.shape[2], clip.shape[1])
-            for f in clip:
-                enc.add_frame(f)
-            for g in enc.finish():
-                syms.append(g.codes.scalar.symbols)
-                coded.append(~g.codes.scalar.copy_map())
+        syms, coded = _coded_symbols(trial, clips, q, "scalar")
         old = tables[p.step_num]
         refit[p.step_num] = ScalarTables.fit(syms, p.step_num, old.limit, coded)
         share = float(np.mean([c.mean() for c in coded]))

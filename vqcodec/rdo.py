@@ -159,13 +159,16 @@ def scalar_lambda(step: float, strength: float) -> float:
 
 
 def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | None,
-                  flag_model: CopyFlagModel | None, lam: float) -> ScalarCodes:
+                  flag_model: CopyFlagModel | None, lam: float, symbols: np.ndarray | None = None) -> ScalarCodes:
     """Copy decisions and resolved symbols of one GOP's scalar layer (``z`` the bottom latent (C, T, H, W)):
     per position of each slice, in decode order, the cheaper in ``D + lambda * R`` of coding its own
     symbols (their table cost in the real context + the flag's "coded" cost) and repeating the slice
     before (the flag's "copied" cost). ``reference``: the previous GOP's scalar layer for a
-    predicted GOP; ``flag_model`` advanced as the coder will advance it (``None``: no copies)."""
-    nat = tables.quantise(z)
+    predicted GOP; ``flag_model`` advanced as the coder will advance it (``None``: no copies).
+    ``symbols``: the quantised ``z`` when the encoder rounds its own way (the enhancement layer's
+    dead zone); by default the nearest multiples of the step. The same decisions serve the
+    enhancement layer (``z`` its coefficients: an orthonormal basis keeps pixel distortion)."""
+    nat = tables.quantise(z) if symbols is None else np.asarray(symbols, np.int32)
     c, t_, h, w = nat.shape
     copied = np.zeros((t_, h, w), bool)
     if flag_model is None:
