@@ -1,7 +1,8 @@
 """Would a linear enhancement layer on the decoded pixels carry the top of the ladder past the network's ceiling?
 
-    python scripts/enhancement_probe.py vqcodec/weights/vqv-cpu-hq.pt --data corpus:data/corpus \\
-        --cache-dir data/cache --out docs/enhancement_probe.json
+    cd scripts && python enhancement_probe.py ../vqcodec/weights/vqv-cpu-hq.pt --data corpus:../data/corpus \\
+        --cache-dir ../data/cache --base-steps 0.42,0.58,0.75,0.95 --enh-steps 56,64,80,96,128 \\
+        --rounding 0.5,0.3,0.2 --channels 128 --out ../docs/enhancement_probe.json
 
 The shipped network's unquantised ceiling is ~30.1 dB on the validation clips, so no bottom latent it
 decodes reaches 30 dB at a sane rate. This probe codes what the network leaves behind: the residual
@@ -50,8 +51,8 @@ def main() -> None:
     ap.add_argument("--top-stages", type=int, default=4)
     ap.add_argument("--base-steps", default="0.42,0.58,0.75,0.95,1.2")
     ap.add_argument("--enh-steps", default="6,8,10,12,16")
-    ap.add_argument("--blocks", default="4x8x8,1x8x8,2x4x4")
-    ap.add_argument("--channels", type=int, default=256, help="PCA coefficients kept per block")
+    ap.add_argument("--blocks", default="4x8x8")
+    ap.add_argument("--channels", type=int, default=128, help="PCA coefficients kept per block")
     ap.add_argument("--rounding", default="0.5", help="deadzone rounding offsets to try (0.5 = nearest)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
