@@ -100,6 +100,18 @@ def test_a_file_of_release_0_2_decodes_with_the_shipped_weights():
             np.testing.assert_array_equal(lv.indices, want[lv.name][g.index])
 
 
+def _rewritten(model, reader: VqvReader, got) -> bytes:
+    """The file written again from its decoded codes, with its header's settings."""
+    h = reader.header
+    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
+    out = io.BytesIO()
+    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
+                          source_size=(h.source_width, h.source_height),
+                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
+                          copy_mode=h.copy_mode, refresh=h.refresh_interval)
+    return out.getvalue()
+
+
 def test_scalar_golden_file_decodes_and_rewrites_to_the_same_bytes():
     model = load_model(GOLDEN / "tiny_scalar.pt")
     data = (GOLDEN / "golden_scalar.vqv").read_bytes()
@@ -118,13 +130,7 @@ def test_scalar_golden_file_decodes_and_rewrites_to_the_same_bytes():
     frames = codec.decode_bytes(data, model=model)
     diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_scalar_frames.npy").astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
-    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
-    out = io.BytesIO()
-    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
-                          source_size=(h.source_width, h.source_height),
-                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
-                          copy_mode=h.copy_mode, refresh=h.refresh_interval)
-    assert out.getvalue() == data
+    assert _rewritten(model, reader, got) == data
 
 
 def test_enhanced_golden_file_decodes_and_rewrites_to_the_same_bytes():
@@ -139,17 +145,12 @@ def test_enhanced_golden_file_decodes_and_rewrites_to_the_same_bytes():
     for g in got:
         np.testing.assert_array_equal(g.codes.scalar.symbols, want[f"gop{g.index}_scalar"])
         np.testing.assert_array_equal(g.codes.enhancement.symbols, want[f"gop{g.index}_enhancement"])
+        np.testing.assert_array_equal(g.codes.enhancement.copy_map(), want[f"gop{g.index}_enhancement_copied"])
     assert all(g.codes.enhancement.symbols.any() for g in got)
     frames = codec.decode_bytes(data, model=model)
     diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_enhanced_frames.npy").astype(int))
     assert diff.max() <= 1 and (diff > 0).mean() < 0.01
-    gops = [codec.EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
-    out = io.BytesIO()
-    codec.write_container(out, model, h.quality, gops, prior_kind=h.prior,
-                          source_size=(h.source_width, h.source_height),
-                          coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den,
-                          copy_mode=h.copy_mode, refresh=h.refresh_interval)
-    assert out.getvalue() == data
+    assert _rewritten(model, reader, got) == data
 
 
 def test_a_file_of_release_0_4_decodes_with_its_qualities_after_the_ladder():

@@ -6,7 +6,7 @@ changes on purpose: a changed file means files in the wild stop decoding).
 Writes tiny_enhanced.pt (tiny.pt with a version-2 quality ladder: VQ 1+1, a scalar point at step
 0.2, and that point with enhancement layers at steps 24 and 8, 32 basis directions, fitted on
 synthetic clips), golden_enhanced.vqv (its quality 3, two GOPs, copy mode on), golden_enhanced_codes.npz
-(scalar and enhancement symbols) and golden_enhanced_frames.npy.
+(scalar and enhancement symbols, the enhancement copy maps) and golden_enhanced_frames.npy.
 """
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def main() -> None:
     for g in codec.read_gop_codes(VqvReader(io.BytesIO(data)), model):
         arrays[f"gop{g.index}_scalar"] = g.codes.scalar.symbols
         arrays[f"gop{g.index}_enhancement"] = g.codes.enhancement.symbols
+        arrays[f"gop{g.index}_enhancement_copied"] = g.codes.enhancement.copy_map()
     np.savez_compressed(HERE / "golden_enhanced_codes.npz", **arrays)
     np.save(HERE / "golden_enhanced_frames.npy", codec.decode_bytes(data, model=model))
     print(f"golden_enhanced.vqv: {len(data)} bytes")
