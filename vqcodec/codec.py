@@ -358,7 +358,7 @@ class GopEncoder:
                 bases = list(pool.map(lambda c: self.model.net.decode(c), all_codes))
             basis, tabs = self.model.ladder.basis, self.enhancement
             for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
-                coef = basis.coefficients(gop.astype(np.float64) - base)
+                coef = basis.coefficients(gop, base)
                 sym = enhancement.quantise(coef, tabs.step_num, STEP_DEN, tabs.limit)
                 fm = None
                 if self.copy_mode:

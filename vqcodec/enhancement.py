@@ -41,7 +41,6 @@ __all__ = ["PixelBasis", "ROUNDING", "MAX_BASIS_CHANNELS", "fit_basis", "quantis
 ROUNDING = 0.3
 MAX_BASIS_CHANNELS = 4096
 _MAGIC = "vqv-pixel-basis"
-_SLICE_BLOCKS = 1 << 16          # blocks per matrix product: bounds memory at large frame sizes
 
 
 def to_blocks(x: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
@@ -95,26 +94,37 @@ class PixelBasis:
         return t // bt, h // bh, w // bw
 
     # ------------------------------------------------------------------------------ encoder side
-    def coefficients(self, residual: np.ndarray) -> np.ndarray:
-        """A residual (T, H, W, 3) in 8-bit units -> coefficients float64 (K, T', H', W')."""
-        rows = to_blocks(np.asarray(residual, np.float64), self.block)
-        flat = rows.reshape(-1, rows.shape[-1]) - self.mean.astype(np.float64)
-        out = flat @ self.basis.astype(np.float64)
-        return np.ascontiguousarray(out.reshape(*rows.shape[:3], -1).transpose(3, 0, 1, 2))
+    def coefficients(self, frames: np.ndarray, base: np.ndarray | None = None) -> np.ndarray:
+        """The residual ``frames - base`` (T, H, W, 3; ``frames`` alone when ``base`` is None) in 8-bit
+        units -> coefficients float64 (K, T', H', W'). One latent slice (bt frames) at a time, so a
+        720p GOP needs a slice's worth of float64 blocks, not the whole GOP's."""
+        bt = self.block[0]
+        t_, h_, w_ = self.grid(*frames.shape[:3])
+        out = np.empty((self.channels, t_, h_, w_), np.float64)
+        mean, basis = self.mean.astype(np.float64), self.basis.astype(np.float64)
+        for t in range(t_):
+            r = np.asarray(frames[t * bt:(t + 1) * bt], np.float64)
+            if base is not None:
+                r = r - base[t * bt:(t + 1) * bt]
+            rows = to_blocks(r, self.block)[0]
+            out[:, t] = ((rows.reshape(-1, rows.shape[-1]) - mean) @ basis).T.reshape(-1, h_, w_)
+        return out
 
     # ------------------------------------------------------------------------------ decoder side
     def apply(self, base: np.ndarray, symbols: np.ndarray, step: float) -> np.ndarray:
         """The base frames uint8 (T, H, W, 3) plus the coded residual of ``symbols`` (K, T', H', W')
-        at ``step`` -> uint8 frames."""
+        at ``step`` -> uint8 frames (one latent slice at a time: bounded memory at large sizes)."""
         k, t_, h_, w_ = symbols.shape
         if k != self.channels or (t_, h_, w_) != self.grid(*base.shape[:3]):
             raise EntropyError(f"enhancement symbols {symbols.shape} do not fit frames {base.shape}")
-        coef = np.asarray(symbols, np.float32).transpose(1, 2, 3, 0).reshape(-1, k) * np.float32(step)
-        delta = np.empty((coef.shape[0], self.basis.shape[0]), np.float32)
-        for i in range(0, coef.shape[0], _SLICE_BLOCKS):
-            delta[i:i + _SLICE_BLOCKS] = coef[i:i + _SLICE_BLOCKS] @ self.basis.T + self.mean
-        out = base.astype(np.float32) + from_blocks(delta.reshape(t_, h_, w_, -1), self.block)
-        return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+        bt = self.block[0]
+        out = np.empty(base.shape, np.uint8)
+        for t in range(t_):
+            coef = np.asarray(symbols[:, t], np.float32).reshape(k, -1).T * np.float32(step)
+            delta = (coef @ self.basis.T + self.mean).reshape(1, h_, w_, -1)
+            y = base[t * bt:(t + 1) * bt].astype(np.float32) + from_blocks(delta, self.block)
+            out[t * bt:(t + 1) * bt] = np.clip(np.rint(y), 0, 255)
+        return out
 
     # ------------------------------------------------------------------------------ storage
     def to_bytes(self) -> bytes:
