@@ -23,7 +23,6 @@ import json
 import numpy as np
 import torch
 
-from vqcodec import metrics
 from vqcodec.model import depth_to_space, space_to_depth, to_uint8
 from vqcodec.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
 

@@ -16,7 +16,7 @@ from vqcodec.enhancement import PixelBasis, fit_basis, from_blocks, quantise, to
 from vqcodec.entropy import EntropyError
 from vqcodec.formats import VqvReader
 from vqcodec.gop_coding import decode_gop
-from vqcodec.ladder import Ladder, LadderPoint
+from vqcodec.ladder import Ladder
 from vqcodec.priors import zstd_decompress
 from vqcodec.prior_fitting import fit_ladder
 from vqcodec.weights import load_model, save_weights
@@ -89,7 +89,7 @@ def test_ladders_without_the_layer_keep_their_version_1_bytes(emodel):
     lad = emodel.ladder
     assert lad.version == 2 and [p.enhanced for p in lad.points] == [False, False, True, True]
     assert [p.describe() for p in lad.points][2:] == ["1+scalar/0.200195+enh/24", "1+scalar/0.200195+enh/8"]
-    assert Ladder.from_bytes(lad.to_bytes()) .points == lad.points
+    assert Ladder.from_bytes(lad.to_bytes()).points == lad.points
     plain = Ladder(tuple(p.base() for p in lad.points), lad.tables)
     assert msgpack.unpackb(zstd_decompress(plain.to_bytes(), "ladder"), raw=False)["v"] == 1
     with pytest.raises(EntropyError, match="no pixel basis"):
