@@ -94,6 +94,8 @@ def test_ladders_without_the_layer_keep_their_version_1_bytes(emodel):
     assert msgpack.unpackb(zstd_decompress(plain.to_bytes(), "ladder"), raw=False)["v"] == 1
     with pytest.raises(EntropyError, match="no pixel basis"):
         Ladder(lad.points, lad.tables)
+    with pytest.raises(EntropyError, match="do not fit the pixel basis"):
+        Ladder(tuple(p.base() for p in lad.points), lad.tables, None, lad.enh_tables)
 
 
 def test_enhanced_points_round_trip_and_trade_bits_for_quality(emodel):

@@ -7,8 +7,9 @@ replaces them: each point is either a VQ point ``(top, bottom)`` or a *scalar* p
 whose bottom latent is coded as integer symbols under :class:`~vqcodec.scalar_prior.ScalarTables`
 (``docs/scalar_layer_design.md``). Any point may add an *enhancement* layer (``enh_num > 0``): the
 residual of its reconstruction coded on a pixel basis (:mod:`vqcodec.enhancement`) at step
-``enh_num / STEP_DEN`` in 8-bit pixel units, under tables of its own. A file's header names only its quality, so a ladder is part of
-the weights file's identity: a file decodes with the ladder of the weights file it names.
+``enh_num / STEP_DEN`` in 8-bit pixel units, under tables of its own. A file's header names only its
+quality, so a ladder is part of the weights file's identity: a file decodes with the ladder of the
+weights file it names.
 """
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class Ladder:
         channels = {t.channels for t in self.tables.values()}
         if len(channels) > 1:
             raise EntropyError("ladder: scalar tables of different channel counts")
-        if any(t.channels != self.basis.channels for t in self.enh_tables.values()):
+        if self.enh_tables and (self.basis is None
+                                or any(t.channels != self.basis.channels for t in self.enh_tables.values())):
             raise EntropyError("ladder: enhancement tables do not fit the pixel basis")
 
     @property
