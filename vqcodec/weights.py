@@ -245,12 +245,18 @@ def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", prio
     packed = pack_state(net, precision)
     # an older reader must refuse a ladder it cannot read rather than misread the qualities
     version = 3 if LADDER_KIND in (priors or {}) else 2 if "int8" in packed else 1
+    # one tensor per distinct blob: torch.save stores a shared storage once, so the earlier releases'
+    # priors that did not change (the learned prior, 0.8 MB, in every release since 0.4) cost nothing
+    shared: dict[bytes, torch.Tensor] = {}
+
+    def tensor(b: bytes) -> torch.Tensor:
+        return shared.setdefault(bytes(b), _tensor(b)) if bytes(b) not in shared else shared[bytes(b)]
     blob = {"format": FORMAT, "version": version, "config": json.dumps(net.cfg.to_dict()),
             **packed,
-            "priors": {k: _tensor(v) for k, v in (priors or {}).items()},
+            "priors": {k: tensor(v) for k, v in (priors or {}).items()},
             "card": json.dumps(card or {})}
     if legacy:
-        blob["legacy_priors"] = {f"{sha}/{kind}": _tensor(v) for sha, pr in legacy.items() for kind, v in pr.items()}
+        blob["legacy_priors"] = {f"{sha}/{kind}": tensor(v) for sha, pr in legacy.items() for kind, v in pr.items()}
     out = Path(out)
     with atomic_path(out) as tmp:
         torch.save(blob, tmp)
