@@ -227,3 +227,21 @@ def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
     from vqcodec.entropy import EntropyError
     with pytest.raises(EntropyError, match="GOP 1"):
         codec.decode_bytes(buf.getvalue(), model=tiny_model)
+
+
+def test_priors_unchanged_across_releases_are_stored_once(tmp_path):
+    """A legacy entry whose priors equal the current ones (or each other) adds (almost) nothing to
+    the weights file, and reads back whole."""
+    from conftest import make_tiny_weights
+    from vqcodec.weights import load_model, save_weights
+
+    m = load_model(make_tiny_weights(tmp_path / "m.pt", seed=3))
+    big = {**m.priors, "x-test-blob": bytes(range(256)) * 400}      # 100 kB, kept by every release
+    plain = tmp_path / "plain.pt"
+    save_weights(m.net, plain, precision="float", priors=big, card=m.card)
+    shared = tmp_path / "shared.pt"
+    save_weights(m.net, shared, precision="float", priors=big, card=m.card,
+                 legacy={"ab" * 32: dict(big), "cd" * 32: dict(big)})
+    assert shared.stat().st_size < plain.stat().st_size + 4000
+    back = load_model(shared)
+    assert back.priors == big and back.legacy == {"ab" * 32: big, "cd" * 32: big}

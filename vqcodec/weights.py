@@ -250,7 +250,10 @@ def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", prio
     shared: dict[bytes, torch.Tensor] = {}
 
     def tensor(b: bytes) -> torch.Tensor:
-        return shared.setdefault(bytes(b), _tensor(b)) if bytes(b) not in shared else shared[bytes(b)]
+        key = bytes(b)
+        if key not in shared:
+            shared[key] = _tensor(key)
+        return shared[key]
     blob = {"format": FORMAT, "version": version, "config": json.dumps(net.cfg.to_dict()),
             **packed,
             "priors": {k: tensor(v) for k, v in (priors or {}).items()},
