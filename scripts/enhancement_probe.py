@@ -26,7 +26,7 @@ import torch
 from vqcodec.model import depth_to_space, space_to_depth, to_uint8
 from vqcodec.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
 
-from sq_refinement_probe import code_length, latents, load_clips  # noqa: E402 - same folder
+from sq_refinement_probe import code_length, load_probe  # noqa: E402 - same folder
 
 
 def blocks(x: torch.Tensor, b: tuple[int, int, int]) -> torch.Tensor:
@@ -48,24 +48,18 @@ def main() -> None:
     ap.add_argument("--cache-dir", required=True)
     ap.add_argument("--train-clips", type=int, default=138)
     ap.add_argument("--top-stages", type=int, default=4)
-    ap.add_argument("--base-steps", default="0.42,0.58,0.75,0.95,1.2")
-    ap.add_argument("--enh-steps", default="6,8,10,12,16")
+    ap.add_argument("--base-steps", default="0.42,0.58,0.75,0.95", help="scalar steps of the base points")
+    ap.add_argument("--enh-steps", default="56,64,80,96,128", help="enhancement steps (8-bit pixel units)")
     ap.add_argument("--blocks", default="4x8x8")
     ap.add_argument("--channels", type=int, default=128, help="PCA coefficients kept per block")
-    ap.add_argument("--rounding", default="0.5", help="deadzone rounding offsets to try (0.5 = nearest)")
+    ap.add_argument("--rounding", default="0.5,0.3,0.2", help="dead-zone rounding offsets to try (0.5 = nearest)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from rvq_diagnostics import load_net  # noqa: PLC0415
-    net = load_net(a.model)
-    xv = load_clips(a.data, "val", net, a.cache_dir, None)
-    xt = load_clips(a.data, "train", net, a.cache_dir, a.train_clips)
-    ti_v, zv, uv = latents(net, xv, a.top_stages)
-    ti_t, zt, ut = latents(net, xt, a.top_stages)
-    pixels = xv.shape[0] * xv.shape[2] * xv.shape[3] * xv.shape[4]
-    top_bits = sum(code_length(ti_t[:, s].flatten().numpy(), ti_v[:, s].flatten().numpy())
-                   for s in range(ti_v.shape[1]))
+    p = load_probe(a.model, a.data, a.cache_dir, a.train_clips, a.top_stages)
+    net, xv, xt, zv, uv, zt, ut = p.net, p.xv, p.xt, p.zv, p.uv, p.zt, p.ut
+    pixels, top_bits = p.pixels, p.top_bits
     u8v = torch.from_numpy(to_uint8(xv)).permute(0, 4, 1, 2, 3).float()
     u8t = torch.from_numpy(to_uint8(xt)).permute(0, 4, 1, 2, 3).float()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -43,6 +44,22 @@ def latents(net: MSVQVAE, x: torch.Tensor, top_stages: int):
     pt, h_b = net._pixel_term(x), net.enc_bottom(x)
     ti = net.top_quantizer(net.enc_top(h_b), top_stages).indices
     return ti, net.bottom_latent(pt, h_b, ti), net.dec_top(net.top_quantizer.decode(ti))
+
+
+def load_probe(model: str, data: str, cache_dir: str, train_clips: int, top_stages: int) -> SimpleNamespace:
+    """What both probes start from: the network, validation and training clips (float, [-1, 1]),
+    their top codes, bottom latents and decoded top features (``ti_v, zv, uv`` / ``ti_t, zt, ut``),
+    the validation pixel count and the top codes' bits under static histograms of the training codes."""
+    from rvq_diagnostics import load_net  # noqa: PLC0415 - same folder
+    net = load_net(model)
+    xv = load_clips(data, "val", net, cache_dir, None)
+    xt = load_clips(data, "train", net, cache_dir, train_clips)
+    ti_v, zv, uv = latents(net, xv, top_stages)
+    ti_t, zt, ut = latents(net, xt, top_stages)
+    top_bits = sum(code_length(ti_t[:, s].flatten().numpy(), ti_v[:, s].flatten().numpy())
+                   for s in range(ti_v.shape[1]))
+    return SimpleNamespace(net=net, xv=xv, xt=xt, ti_v=ti_v, zv=zv, uv=uv, ti_t=ti_t, zt=zt, ut=ut,
+                           pixels=xv.shape[0] * xv.shape[2] * xv.shape[3] * xv.shape[4], top_bits=top_bits)
 
 
 def residual_vq(net: MSVQVAE, z: torch.Tensor, k: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -76,15 +93,8 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="also write the report as JSON")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    from rvq_diagnostics import load_net  # noqa: PLC0415 - same folder
-    net = load_net(a.model)
-    xv = load_clips(a.data, "val", net, a.cache_dir, None)
-    xt = load_clips(a.data, "train", net, a.cache_dir, a.train_clips)
-    ti_v, zv, uv = latents(net, xv, a.top_stages)
-    ti_t, zt, _ = latents(net, xt, a.top_stages)
-    pixels = xv.shape[0] * xv.shape[2] * xv.shape[3] * xv.shape[4]
-    top_bits = sum(code_length(ti_t[:, s].flatten().numpy(), ti_v[:, s].flatten().numpy())
-                   for s in range(ti_v.shape[1]))
+    p = load_probe(a.model, a.data, a.cache_dir, a.train_clips, a.top_stages)
+    net, xv, xt, zv, uv, zt, pixels, top_bits = p.net, p.xv, p.xt, p.zv, p.uv, p.zt, p.pixels, p.top_bits
 
     @torch.no_grad()
     def psnr(z_b: torch.Tensor) -> float:
