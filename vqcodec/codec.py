@@ -23,7 +23,7 @@ import torch
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
 from . import enhancement, rdo
-from .codes import STEP_DEN, CodeLevel, Codes, ScalarCodes, stream_name
+from .codes import CodeLevel, Codes, ScalarCodes, stream_name
 from .copy_flags import CopyFlagModel
 from .entropy import EntropyError
 from .errors import ModelMismatchError, OptionError, VqvError
@@ -359,7 +359,7 @@ class GopEncoder:
             basis, tabs = self.model.ladder.basis, self.enhancement
             for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
                 coef = basis.coefficients(gop, base)
-                sym = enhancement.quantise(coef, tabs.step_num, STEP_DEN, tabs.limit)
+                sym = enhancement.quantise(coef, tabs.step_num, tabs.limit)
                 fm = None
                 if self.copy_mode:
                     old = None if refresh[i] else self._ref_flags.get(ENHANCEMENT_LABEL)

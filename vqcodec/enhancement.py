@@ -30,6 +30,7 @@ from dataclasses import dataclass
 import msgpack
 import numpy as np
 
+from .codes import STEP_DEN
 from .entropy import EntropyError
 from .priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 
@@ -149,10 +150,10 @@ class PixelBasis:
         return cls(tuple(blk), np.frombuffer(mean, "<f4").copy(), np.frombuffer(basis, "<f4").reshape(d, k).copy())
 
 
-def quantise(coefficients: np.ndarray, step_num: int, step_den: int, limit: int) -> np.ndarray:
-    """Symbols (int32) of coefficients at step ``step_num / step_den``: dead-zone rounding
+def quantise(coefficients: np.ndarray, step_num: int, limit: int) -> np.ndarray:
+    """Symbols (int32) of coefficients at step ``step_num / STEP_DEN``: dead-zone rounding
     (:data:`ROUNDING`), clipped to ±limit."""
-    a = np.asarray(coefficients, np.float64) * (step_den / step_num)
+    a = np.asarray(coefficients, np.float64) * (STEP_DEN / step_num)
     s = np.sign(a) * np.floor(np.abs(a) + ROUNDING)
     return np.clip(s, -limit, limit).astype(np.int32)
 

@@ -160,7 +160,7 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
         if num in enh_tables:
             continue
         t0 = time.perf_counter()
-        syms = [quantise_coefficients(basis.coefficients(r), num, STEP_DEN, 1 << 19)
+        syms = [quantise_coefficients(basis.coefficients(r), num, 1 << 19)
                 for r in _residuals(trial, clips, q)]
         limit = max(1, min(MAX_LIMIT, max(int(np.abs(x).max()) for x in syms)))
         enh_tables[num] = ScalarTables.fit([np.clip(x, -limit, limit) for x in syms], num, limit)
