@@ -146,10 +146,16 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
     if not enh:
         return base
     trial = model.with_priors({**model.priors, LADDER_KIND: base.to_bytes()})
+    recon: dict[LadderPoint, list[np.ndarray]] = {}    # each base's reconstructions: coded and decoded once
+
+    def residuals(q: int):
+        pt = base.points[q - 1]
+        if pt not in recon:
+            recon[pt] = list(_reconstructions(trial, clips, q))
+        return (_as_coded(trial, clip).astype(np.float64) - r for clip, r in zip(clips, recon[pt]))
     t0 = time.perf_counter()
     bases = sorted({base.points[q - 1]: q for q, _ in reversed(enh)}.values())     # one quality per distinct base
-    basis = fit_basis((r for q in bases for r in _residuals(trial, clips, q)), model.cfg.bottom_factor,
-                      enhancement_channels)
+    basis = fit_basis((r for q in bases for r in residuals(q)), model.cfg.bottom_factor, enhancement_channels)
     log(f"pixel basis: {basis.channels} of {basis.basis.shape[0]} directions, fitted on the residuals of "
         f"qualities {bases}' bases, {time.perf_counter() - t0:.1f} s")
     enh_tables: dict[int, ScalarTables] = {}
@@ -160,8 +166,7 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
         if num in enh_tables:
             continue
         t0 = time.perf_counter()
-        syms = [quantise_coefficients(basis.coefficients(r), num, 1 << 19)
-                for r in _residuals(trial, clips, q)]
+        syms = [quantise_coefficients(basis.coefficients(r), num, 1 << 19) for r in residuals(q)]
         limit = max(1, min(MAX_LIMIT, max(int(np.abs(x).max()) for x in syms)))
         enh_tables[num] = ScalarTables.fit([np.clip(x, -limit, limit) for x in syms], num, limit)
         log(f"enhancement tables for step {step:g} (quality {q}'s base): limit {limit}, "
@@ -198,16 +203,21 @@ def _coded_symbols(model: CodecModel, clips: Sequence[np.ndarray], quality: int,
     return syms, coded
 
 
-def _residuals(model: CodecModel, clips: Sequence[np.ndarray], quality: int):
-    """Per clip, ``clip - reconstruction`` (float64, 8-bit units) at ``quality``, each clip one refresh
-    GOP coded as the encoder codes it."""
+def _reconstructions(model: CodecModel, clips: Sequence[np.ndarray], quality: int):
+    """Per clip, its reconstruction (uint8, padded GOP) at ``quality``, each clip one refresh GOP coded
+    as the encoder codes it."""
     for clip in clips:
         enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
         for f in clip:
             enc.add_frame(f)
         (g,) = enc.finish()
-        gop = codec.pad_gop(np.asarray(clip), codec.GOP_FRAMES, enc.ph, enc.pw)    # as the encoder sees it
-        yield gop.astype(np.float64) - codec.synthesise(model, g.codes)
+        yield codec.synthesise(model, g.codes)
+
+
+def _as_coded(model: CodecModel, clip: np.ndarray) -> np.ndarray:
+    """A clip as the encoder sees it: one GOP padded to the network's stride."""
+    pw, ph = codec.padded_size(clip.shape[2], clip.shape[1], model.cfg.stride)
+    return codec.pad_gop(np.asarray(clip), codec.GOP_FRAMES, ph, pw)
 
 
 def _fit_base_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],
