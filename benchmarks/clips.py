@@ -1,5 +1,5 @@
 """The benchmark's clips: the protocol's cut (16 fps, centre square crop resized to 64x64, N-frame
-clips, by ``vqcodec.data``'s evaluation dataset) or already-cut ``.npy`` clips."""
+clips, by ``vqcodec.train.data``'s evaluation dataset) or already-cut ``.npy`` clips."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from vqcodec.data import ClipSpec, VideoClipDataset, build_dataset, list_sources
+from vqcodec.train.data import ClipSpec, VideoClipDataset, build_dataset, list_sources
 from vqcodec.errors import VqvError, describe_error
 
 PROTOCOL_FPS = Fraction(16)
@@ -22,12 +22,12 @@ class Clip:
     name: str
     frames: np.ndarray  # (T, H, W, 3) uint8
     #: frames of real video in the clip; the rest (up to len(frames)) repeats the last real frame
-    #: (vqcodec.data pads a segment shorter than one clip that way). None = unknown (npy input).
+    #: (vqcodec.train.data pads a segment shorter than one clip that way). None = unknown (npy input).
     real_frames: int | None = None
 
 
 def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log, frames: int = PROTOCOL_FRAMES) -> list[Clip]:
-    """``npy:DIR`` (already cut clips, used as they are) or a dataset spec of ``vqcodec.data``
+    """``npy:DIR`` (already cut clips, used as they are) or a dataset spec of ``vqcodec.train.data``
     (``corpus:DIR``, ``folder:DIR``, ``ucf101:DIR``), its validation split cut into clips of
     ``frames`` frames (the protocol's 32 unless asked otherwise)."""
     kind, sep, arg = spec.partition(":")
@@ -49,7 +49,7 @@ def load_clips(spec: str, max_clips: int | None, cache_dir: Path, log, frames: i
         clips.append(Clip(name, ds[i].numpy(), n_real))
         if n_real < frames:
             log(f"warning: {name} has only {n_real} frames of video at {PROTOCOL_FPS} fps; the last "
-                f"{frames - n_real} of its {frames} frames repeat its last frame (vqcodec.data's padding)")
+                f"{frames - n_real} of its {frames} frames repeat its last frame (vqcodec.train.data's padding)")
     if not clips:
         raise click.ClickException(f"{spec}: the validation split is empty")
     return clips

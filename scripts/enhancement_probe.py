@@ -9,7 +9,7 @@ decodes reaches 30 dB at a sane rate. This probe codes what the network leaves b
 ``x - decode(base)`` of a scalar point's reconstruction, cut into pixel blocks, projected on a PCA basis
 fitted on the *training* clips' residuals (an orthonormal transform, so coefficient error = pixel error),
 the first ``--channels`` coefficients quantised with one uniform step and dead-zone rounding (``--rounding``:
-0.5 = nearest). ``enh_bpp`` codes them for real with ``vqcodec.scalar_prior``'s tables (per coefficient,
+0.5 = nearest). ``enh_bpp`` codes them for real with ``vqcodec.entropy.scalar_prior``'s tables (per coefficient,
 context = the symbol of the slice before) fitted on the training clips; ``enh_bpp_static`` is the ideal code
 length under static per-coefficient histograms. The base is coded for real too, but as one GOP with no copy
 decisions (the codec's copies and RDO make its real rate lower than here).
@@ -23,8 +23,8 @@ import json
 import numpy as np
 import torch
 
-from vqcodec.model import depth_to_space, space_to_depth, to_uint8
-from vqcodec.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
+from vqcodec.net.model import depth_to_space, space_to_depth, to_uint8
+from vqcodec.entropy.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
 
 from sq_refinement_probe import code_length, load_probe  # noqa: E402 - same folder
 

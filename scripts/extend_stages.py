@@ -23,9 +23,9 @@ from pathlib import Path
 
 import torch
 
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.linear_init import add_bottom_stages
-from vqcodec.train import evaluate
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.linear_init import add_bottom_stages
+from vqcodec.train.loop import evaluate
 from vqcodec.weights import net_from_checkpoint
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec.video_writer import VideoWriter
+from vqcodec.io.writer import VideoWriter
 
 OUT = Path(__file__).resolve().parent.parent / "vqcodec" / "samples" / "sample.mp4"
 

@@ -4,7 +4,7 @@
     vqv train --resume --out runs/cpu2 ...
 
 The new checkpoint keeps every trained layer of the old one, gains the linear path, and starts as
-the linear transform code of the training clips (see ``vqcodec/linear_init.py`` for what and why); the
+the linear transform code of the training clips (see ``vqcodec/net/linear_init.py`` for what and why); the
 optimiser and the step counter start afresh, so ``--resume`` then runs a normal warm-up. The shipped
 model was made this way from step 3,527 of the first run; ``lineage.json`` in the new run records it.
 """
@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.linear_init import init_linear_code
-from vqcodec.model import MSVQVAE, ModelConfig, uint8_to_input
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.linear_init import init_linear_code
+from vqcodec.net.model import MSVQVAE, ModelConfig, uint8_to_input
 
 
 def main() -> None:

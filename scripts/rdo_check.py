@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from vqcodec.codes import CodeLevel, Codes
-from vqcodec.ship import training_clips
+from vqcodec.release.ship import training_clips
 from vqcodec.weights import load_model
 
 

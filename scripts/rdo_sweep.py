@@ -17,10 +17,10 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from vqcodec import codec, rdo
+from vqcodec.coding import codec, rdo
 from vqcodec.metrics import QualityAccumulator
-from vqcodec.prior_fitting import runs_of
-from vqcodec.ship import training_clips
+from vqcodec.release.prior_fitting import runs_of
+from vqcodec.release.ship import training_clips
 from vqcodec.weights import load_model
 
 

@@ -22,9 +22,9 @@ import math
 import torch
 
 from vqcodec import metrics
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.linear_init import pca_basis, pixel_blocks
-from vqcodec.model import MSVQVAE, to_uint8, uint8_to_input
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.linear_init import pca_basis, pixel_blocks
+from vqcodec.net.model import MSVQVAE, to_uint8, uint8_to_input
 
 
 def load_net(path: str) -> MSVQVAE:

@@ -21,7 +21,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from bd import bd_numbers, interp_at  # noqa: E402
 
-from vqcodec.ship import _clips, _dataset, measure_points  # noqa: E402
+from vqcodec.release.ship import _clips, _dataset, measure_points  # noqa: E402
 from vqcodec.weights import CodecModel, net_from_checkpoint, round_to  # noqa: E402
 
 

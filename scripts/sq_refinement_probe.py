@@ -11,7 +11,7 @@ indices, per channel for the scalar symbols), the same kind of prior for both, s
 fairly with each other; the shipped codec's learned prior and RDO do better than these static numbers on
 both. No context model: the scalar symbols are coded as if independent, which is what a plain factorised
 prior would give. ``coded_bpp`` / ``coded_psnr`` add one step of context (each symbol given the one at
-the same place in the slice before) and code for real: ``vqcodec.scalar_prior``'s integer tables (fitted
+the same place in the slice before) and code for real: ``vqcodec.entropy.scalar_prior``'s integer tables (fitted
 on the training symbols) and its rANS payloads, one per clip, with symbols past the training range
 clipped (so the PSNR may differ slightly). PSNR is on the validation clips (centre 32x64x64 crops),
 frames as one long clip.
@@ -26,9 +26,9 @@ import numpy as np
 import torch
 
 from vqcodec import metrics
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.model import MSVQVAE, to_uint8, uint8_to_input
-from vqcodec.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.model import MSVQVAE, to_uint8, uint8_to_input
+from vqcodec.entropy.scalar_prior import STEP_DEN, ScalarTables, encode_symbols, quantise
 
 
 def load_clips(data: str, split: str, net: MSVQVAE, cache: str, n: int | None) -> torch.Tensor:
@@ -122,7 +122,7 @@ def main() -> None:
             sv, st = torch.round((zv - qk_v) / d).long(), torch.round((zt - qk_t) / d).long()
             sq_bits = sum(code_length(st[:, c].flatten().numpy(), sv[:, c].flatten().numpy())
                           for c in range(zv.shape[1]))
-            # the real thing: vqcodec.scalar_prior's integer tables and rANS payloads, one per clip (GOP);
+            # the real thing: vqcodec.entropy.scalar_prior's integer tables and rANS payloads, one per clip (GOP);
             # symbols past the training range are clipped, as the encoder would
             step_num = round(d * STEP_DEN)
             limit = max(int(st.abs().max()), 1)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from vqcodec.train import TrainConfig, train
+from vqcodec.train.loop import TrainConfig, train
 
 HQ = dict(config="cpu-hq", data="corpus:data/corpus", cache_dir="data/cache", out="runs/hq", steps=4000,
           lr=4e-4, warmup=100, commit_weight=0.0, bypass_prob=0.3, batch_size=8, crop_frames=16, crop_size=64,

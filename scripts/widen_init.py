@@ -4,7 +4,7 @@
         --data corpus:data/corpus --cache-dir data/cache --threads 1
     vqv train --resume --out runs/hq ...
 
-A fresh ``cpu-hq`` run starts as a linear transform code (``vqcodec/linear_init.py``) whose top level and
+A fresh ``cpu-hq`` run starts as a linear transform code (``vqcodec/net/linear_init.py``) whose top level and
 deep paths are untrained: its top-only points (the ladder's low end) start at the mean block (12.6 dB)
 and must be learnt again. This script instead keeps the trained network of a model of the same
 architecture but a narrower latent (the shipped ``cpu`` model: ``latent_dim`` 32, 6 bottom stages), so at
@@ -36,11 +36,11 @@ from pathlib import Path
 
 import torch
 
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.linear_init import init_linear_code, pixel_blocks
-from vqcodec.model import MSVQVAE, ModelConfig, get_config, uint8_to_input
-from vqcodec.quantizer import kmeans
-from vqcodec.train import evaluate
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.linear_init import init_linear_code, pixel_blocks
+from vqcodec.net.model import MSVQVAE, ModelConfig, get_config, uint8_to_input
+from vqcodec.net.quantizer import kmeans
+from vqcodec.train.loop import evaluate
 
 # Config fields that may differ between source and destination; everything else must match.
 FREE_FIELDS = {"name", "latent_dim", "bottom_stages", "operating_points", "default_quality"}
@@ -57,7 +57,7 @@ def load_source(path: str) -> tuple[ModelConfig, dict, int, float]:
         card = json.loads(card) if isinstance(card, str) else card
         sd = blob["state_dict"]
         steps, secs = int(card.get("training_steps", 0)), float(card.get("training_wall_hours", 0.0)) * 3600
-    else:                                # a training checkpoint (vqcodec/train.py)
+    else:                                # a training checkpoint (vqcodec/train/loop.py)
         cfg = ModelConfig.from_dict(blob["model_config"])
         sd = blob["model"]
         steps, secs = int(blob["step"]), float(blob.get("train_seconds", 0.0))

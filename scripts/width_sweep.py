@@ -3,7 +3,7 @@
     OMP_NUM_THREADS=1 python scripts/width_sweep.py --data corpus:data/corpus --cache-dir data/cache \
         --widths 32 48 64 96 128 --stages 16 --out docs/width_sweep.md
 
-The measurement is the linear transform code a ``linear_path`` model starts from (``vqcodec/linear_init.py``):
+The measurement is the linear transform code a ``linear_path`` model starts from (``vqcodec/net/linear_init.py``):
 
 - a PCA of the bottom grid's 4x8x8 RGB pixel blocks, fitted on the TRAINING clips (centre 32x64x64 crops
   at 16 fps, every non-overlapping clip of the train split, as the linear start uses), keeping ``width``
@@ -29,11 +29,11 @@ import time
 
 import torch
 
-from vqcodec.data import ClipSpec, build_dataset
-from vqcodec.linear_init import pixel_blocks
+from vqcodec.train.data import ClipSpec, build_dataset
+from vqcodec.net.linear_init import pixel_blocks
 from vqcodec.metrics import psnr_from_mse
-from vqcodec.model import uint8_to_input
-from vqcodec.quantizer import kmeans
+from vqcodec.net.model import uint8_to_input
+from vqcodec.net.quantizer import kmeans
 
 
 def load_clips(data: str, split: str, cache: str, frames: int = 32, size: int = 64, random_clips: int = 0,

@@ -46,9 +46,9 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
     import torch
 
-    from vqcodec.codec import coded_symbols
-    from vqcodec.model import MSVQVAE, get_config, uint8_to_input
-    from vqcodec.priors import EmpiricalStaticPrior
+    from vqcodec.coding.codec import coded_symbols
+    from vqcodec.net.model import MSVQVAE, get_config, uint8_to_input
+    from vqcodec.entropy.priors import EmpiricalStaticPrior
     from vqcodec.weights import save_weights
 
     torch.manual_seed(seed)

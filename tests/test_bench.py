@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from conftest import synthetic_video
 from vqcodec import metrics as M
-from vqcodec.codec import decode_bytes, encode_frames
+from vqcodec.coding.codec import decode_bytes, encode_frames
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import baseline  # noqa: E402
@@ -154,7 +154,7 @@ def test_load_clips_cuts_the_validation_split_and_marks_padding(tmp_path):
     videos.mkdir()
     for k, t in enumerate((21, 40)):
         np.save(videos / f"v{k}.npy", synthetic_video(t, 72, 96, seed=k))
-    from vqcodec.data import list_sources
+    from vqcodec.train.data import list_sources
     (val,) = list_sources(f"folder:{videos}", "val")  # one of the two videos is the validation split
     t_val = len(np.load(val.path))
     msgs: list[str] = []

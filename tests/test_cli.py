@@ -151,12 +151,12 @@ def test_console_script_exit_codes(tmp_path):
 
 
 def test_user_errors_and_bugs_are_told_apart():
-    from vqcodec.corpus import CorpusError
-    from vqcodec.data import DataError
-    from vqcodec.entropy import EntropyError
+    from vqcodec.train.corpus import CorpusError
+    from vqcodec.train.data import DataError
+    from vqcodec.entropy.rans import EntropyError
     from vqcodec.errors import OptionError, VqvError, is_user_error
     from vqcodec.formats import NotVqvError
-    from vqcodec.video_io import VideoError
+    from vqcodec.io.reader import VideoError
     from vqcodec.weights import WeightsError
 
     user = [VqvError("x"), OptionError("x"), WeightsError("x"), CorpusError("x"), VideoError("x"), DataError("x"),
@@ -228,7 +228,7 @@ def test_sigterm_during_a_decode_leaves_nothing_behind(tiny_weights, tmp_path):
     import signal
     import time
 
-    from vqcodec import codec
+    from vqcodec.coding import codec
     from vqcodec.weights import load_model
 
     from conftest import synthetic_video
@@ -256,7 +256,7 @@ def test_an_input_read_not_as_stored_is_one_warning_line(tiny_weights, tmp_path)
     from fractions import Fraction
 
     from conftest import synthetic_video
-    from vqcodec.video_writer import VideoWriter
+    from vqcodec.io.writer import VideoWriter
 
     whole = tmp_path / "v.mp4"
     with VideoWriter(whole, 32, 32, Fraction(16), frame_count=96) as w:

@@ -9,7 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from vqcodec import codec, pipeline
+from vqcodec import pipeline
+
+from vqcodec.coding import codec
 from vqcodec.errors import ModelMismatchError, VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
 

@@ -8,11 +8,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec import codec, pipeline
-from vqcodec.copy_flags import CopyFlagModel
+from vqcodec import pipeline
+
+from vqcodec.coding import codec
+from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.errors import VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
-from vqcodec.gop_coding import DecodeChannel, EncodeChannel, layout_of
+from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel, layout_of
 
 from conftest import synthetic_video
 
@@ -157,7 +159,7 @@ def test_files_of_the_weights_before_a_prior_refit_still_decode(tmp_path):
     as a legacy entry, so files the old file wrote decode with the new one."""
     from conftest import make_tiny_weights
     from vqcodec.errors import ModelMismatchError
-    from vqcodec.priors import EmpiricalStaticPrior
+    from vqcodec.entropy.priors import EmpiricalStaticPrior
     from vqcodec.weights import load_model, resave_weights
 
     path = make_tiny_weights(tmp_path / "m.pt", seed=3)
@@ -180,9 +182,9 @@ def test_files_of_the_weights_before_a_prior_refit_still_decode(tmp_path):
 def test_a_payload_that_runs_out_before_its_symbols_is_an_error(tiny_model):
     """An exhausted rANS stream decodes zeros silently; the end check catches a short payload even
     when the chunk's CRC is valid (a forged or truncated-and-rewritten chunk)."""
-    from vqcodec.entropy import EntropyError
-    from vqcodec.gop_coding import decode_gop, encode_gop
-    from vqcodec.priors import UniformPrior
+    from vqcodec.entropy.rans import EntropyError
+    from vqcodec.coding.gop_coding import decode_gop, encode_gop
+    from vqcodec.entropy.priors import UniformPrior
 
     (g,) = _encoder_codes(tiny_model, synthetic_video(32, 32, 32, seed=5), rdo_strength=0)
     layout = layout_of(g.codes)
@@ -224,7 +226,7 @@ def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
     forged.write_bytes(buf.getvalue())
     info = pipeline.file_info(forged, model=tiny_model)
     assert info["frames"] == 64 and info["copy_stats"].startswith("unavailable (GOP 1")
-    from vqcodec.entropy import EntropyError
+    from vqcodec.entropy.rans import EntropyError
     with pytest.raises(EntropyError, match="GOP 1"):
         codec.decode_bytes(buf.getvalue(), model=tiny_model)
 

@@ -1,4 +1,4 @@
-"""Tests for vqcodec.corpus (offline: the network tools are faked) and the corpus: data spec."""
+"""Tests for vqcodec.train.corpus (offline: the network tools are faked) and the corpus: data spec."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
-import vqcodec.corpus as corpus
-from vqcodec.corpus import (CorpusFile, CorpusManifest, fetch_corpus, load_manifest, make_stills,
+import vqcodec.train.corpus as corpus
+from vqcodec.train.corpus import (CorpusFile, CorpusManifest, fetch_corpus, load_manifest, make_stills,
                             synthesize_still_video)
-from vqcodec.data import ClipSpec, DataError, build_dataset, list_sources
+from vqcodec.train.data import ClipSpec, DataError, build_dataset, list_sources
 
 torch.set_num_threads(1)
 
@@ -112,7 +112,7 @@ def test_corpus_split(fake_corpus, tmp_path):
     # no training sample ever shows validation frames of bikes (uniform grey-coded frames,
     # so crops / flips keep the level)
     only_bikes_tr = [s for s in list_sources(f"corpus:{root}", "train") if s.name.endswith("bikes.mp4")]
-    from vqcodec.data import VideoClipDataset
+    from vqcodec.train.data import VideoClipDataset
     ds = VideoClipDataset(only_bikes_tr, spec, cache, train=True, samples_per_epoch=60,
                           progress=False)
     seen = set().union(*(levels(ds[i]) for i in range(60)))

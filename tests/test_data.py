@@ -1,5 +1,5 @@
-"""Tests for the training data: the frame cache (vqcodec.frame_cache), folder / UCF101 specs
-(vqcodec.data_specs) and clip sampling (vqcodec.data)."""
+"""Tests for the training data: the frame cache (vqcodec.train.frame_cache), folder / UCF101 specs
+(vqcodec.train.data_specs) and clip sampling (vqcodec.train.data)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-import vqcodec.frame_cache as frame_cache
-from vqcodec.data import ClipSpec, DataError, VideoClipDataset, VideoSource, build_dataset, list_sources
-from vqcodec.frame_cache import FrameCache, read_frames
-from vqcodec.video_io import open_video, resize_frames
+import vqcodec.train.frame_cache as frame_cache
+from vqcodec.train.data import ClipSpec, DataError, VideoClipDataset, VideoSource, build_dataset, list_sources
+from vqcodec.train.frame_cache import FrameCache, read_frames
+from vqcodec.io.reader import open_video, resize_frames
 
 torch.set_num_threads(1)
 

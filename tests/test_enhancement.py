@@ -11,14 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec import codec
-from vqcodec.enhancement import PixelBasis, fit_basis, from_blocks, quantise, to_blocks
-from vqcodec.entropy import EntropyError
+from vqcodec.coding import codec
+from vqcodec.coding.enhancement import PixelBasis, fit_basis, from_blocks, quantise, to_blocks
+from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import VqvReader
-from vqcodec.gop_coding import decode_gop
-from vqcodec.ladder import Ladder
-from vqcodec.priors import zstd_decompress
-from vqcodec.prior_fitting import fit_ladder
+from vqcodec.coding.gop_coding import decode_gop
+from vqcodec.coding.ladder import Ladder
+from vqcodec.entropy.priors import zstd_decompress
+from vqcodec.release.prior_fitting import fit_ladder
 from vqcodec.weights import load_model, save_weights
 
 from conftest import make_tiny_weights, synthetic_video

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vqcodec import entropy as E
-from vqcodec.entropy import (PRECISION_BITS, TOTAL, EntropyError, decode, decode_streams, encode,
+from vqcodec.entropy import rans as E
+from vqcodec.entropy.rans import (PRECISION_BITS, TOTAL, EntropyError, decode, decode_streams, encode,
                              encode_streams, freqs_from_counts, ideal_bits, uniform_freqs)
 
 SETTINGS = settings(max_examples=40, deadline=None,
@@ -312,7 +312,7 @@ def test_a_v2_payload_is_never_taken_for_one_that_ran_out(k, mode, seed):
     """The decoder's early check (the symbols decoded so far cannot carry more information than
     the payload's bits) holds for every payload the encoder writes: skewed, one-hot and
     near-deterministic tables, symbols of frequency 1, 1-symbol alphabets."""
-    from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+    from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
     slices = _slices(seed, k, mode)
     enc = EncodeChannel()
     for s, f in slices:
@@ -325,7 +325,7 @@ def test_a_v2_payload_is_never_taken_for_one_that_ran_out(k, mode, seed):
 
 
 def test_a_v2_payload_cut_short_fails_before_its_last_slice():
-    from vqcodec.gop_coding import DecodeChannel, EncodeChannel
+    from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
     f = uniform_freqs(32)
     rng = np.random.default_rng(4)
     slices = [rng.integers(0, 32, 500) for _ in range(8)]
@@ -356,8 +356,8 @@ def test_exhausted_and_one_line_messages():
 def test_table_rows_code_like_whole_tables_and_are_built_in_blocks(monkeypatch):
     """Per-symbol tables given as TableRows code to the same bytes as the whole array, and the
     coder never asks for more than one block of rows at a time."""
-    from vqcodec import entropy
-    from vqcodec.entropy import TableRows, decode_streams, encode_streams
+    from vqcodec.entropy import rans as entropy
+    from vqcodec.entropy.rans import TableRows, decode_streams, encode_streams
 
     monkeypatch.setattr(entropy, "_CHUNK_ELEMS", 64 * 16)        # blocks of 64 rows of 16 symbols
     rng = np.random.default_rng(5)

@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec import codec
+from vqcodec.coding import codec
 from vqcodec.formats import VqvReader
-from vqcodec.gop_coding import encode_gop, layout_of
+from vqcodec.coding.gop_coding import encode_gop, layout_of
 from vqcodec.weights import load_model, model_for_file
 
 GOLDEN = Path(__file__).parent / "golden"

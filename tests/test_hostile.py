@@ -23,14 +23,15 @@ import numpy as np
 import pytest
 
 import hostile_files as hf
-from vqcodec import codec, pipeline
+from vqcodec import pipeline
+from vqcodec.coding import codec
 from vqcodec.codes import CodeLevel, Codes
-from vqcodec.entropy import EntropyError
+from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import VqvError, describe_error, is_user_error
 from vqcodec.formats import GopChunk, Header, NotVqvError, VqvFormatError, VqvReader, write_vqv
 from vqcodec.formats.errors import MAX_MESSAGE_CHARS
-from vqcodec.gop_coding import encode_gop, layout_of
-from vqcodec.priors import EmpiricalAdaptivePrior, StreamSymbols
+from vqcodec.coding.gop_coding import encode_gop, layout_of
+from vqcodec.entropy.priors import EmpiricalAdaptivePrior, StreamSymbols
 from vqcodec.weights import load_model
 
 GOLDEN = Path(__file__).parent / "golden"

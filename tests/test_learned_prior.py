@@ -13,15 +13,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec import codec, prior_fitting
+from vqcodec.coding import codec
+
+from vqcodec.release import prior_fitting
 from vqcodec.codes import CodeLevel, Codes
-from vqcodec.entropy import TOTAL, EntropyError, check_freqs, freqs_from_counts, table_rows
+from vqcodec.entropy.rans import TOTAL, EntropyError, check_freqs, freqs_from_counts, table_rows
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, VqvFormatError, VqvReader, VqvWriter
-from vqcodec.gop_coding import decode_gop, encode_gop, layout_of
-from vqcodec.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, mixture_tables,
+from vqcodec.coding.gop_coding import decode_gop, encode_gop, layout_of
+from vqcodec.entropy.learned_prior import (N_CLASSES, N_COOC, N_SLOTS, W_ONE, LearnedPrior, mixture_tables,
                                    stream_context)
-from vqcodec.priors import EmpiricalStaticPrior, SliceContext, extended_slices, zstd_compress, zstd_decompress
+from vqcodec.entropy.priors import EmpiricalStaticPrior, SliceContext, extended_slices, zstd_compress, zstd_decompress
 from vqcodec.weights import load_model, save_weights
 
 from conftest import make_tiny_weights, synthetic_video

@@ -10,8 +10,8 @@ import torch.nn.functional as F
 
 from vqcodec.errors import VqvError
 from vqcodec.metrics import psnr
-from vqcodec.model import MSVQVAE, count_parameters, get_config, raw_bits, uint8_to_input
-from vqcodec.quantizer import ResidualVQ, VectorQuantizer
+from vqcodec.net.model import MSVQVAE, count_parameters, get_config, raw_bits, uint8_to_input
+from vqcodec.net.quantizer import ResidualVQ, VectorQuantizer
 
 from conftest import synthetic_video
 
@@ -164,7 +164,7 @@ def test_tiny_model_overfits_one_clip():
 
 
 def test_vgg_perceptual_loads_a_local_torchvision_state_dict(tmp_path):
-    from vqcodec.losses import VGG16Perceptual, _VGG16_CFG
+    from vqcodec.train.losses import VGG16Perceptual, _VGG16_CFG
     # a torchvision-format state dict with random weights (real ImageNet weights can't be fetched here)
     sd, cin, i = {}, 3, 0
     for v in _VGG16_CFG:
@@ -188,7 +188,7 @@ def test_vgg_perceptual_loads_a_local_torchvision_state_dict(tmp_path):
 
 
 def test_vgg_perceptual_errors_are_clear(tmp_path):
-    from vqcodec.losses import VGG16Perceptual
+    from vqcodec.train.losses import VGG16Perceptual
     with pytest.raises(FileNotFoundError, match="VGG16 weights not found"):
         VGG16Perceptual(tmp_path / "missing.pth")
     bad = tmp_path / "bad.pth"
@@ -203,7 +203,7 @@ def test_vgg_perceptual_errors_are_clear(tmp_path):
 
 def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
     from dataclasses import replace
-    from vqcodec.model import to_uint8, uint8_to_input
+    from vqcodec.net.model import to_uint8, uint8_to_input
     torch.manual_seed(0)
     plain = MSVQVAE(get_config("tiny"))
     lin = MSVQVAE(replace(get_config("tiny"), linear_path=True))
@@ -229,7 +229,7 @@ def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
 
 def test_cpu_hq_preset_ladder():
     """The wide preset: a real ladder from ~0.01 to ~0.5 bpp raw, every point more bits than the last."""
-    from vqcodec.inspect_model import model_info
+    from vqcodec.release.model_info import model_info
     cfg = get_config("cpu-hq")
     assert cfg.linear_path and cfg.latent_dim == 64 and cfg.bottom_stages == 14
     pts = cfg.operating_points
@@ -254,7 +254,7 @@ def test_cpu_hq_preset_ladder():
 def _train_tiny(clip: torch.Tensor, dropout: bool, steps: int = 100) -> MSVQVAE:
     import random
 
-    from vqcodec.train import sample_stages
+    from vqcodec.train.loop import sample_stages
     torch.manual_seed(0)
     m = MSVQVAE(get_config("tiny"))
     x = uint8_to_input(clip)
@@ -275,7 +275,7 @@ def test_stage_dropout_makes_every_prefix_a_decodable_improving_point():
     through the real codec, and each added stage buys quality; without dropout the prefixes are worse."""
     from fractions import Fraction
 
-    from vqcodec import codec
+    from vqcodec.coding import codec
     from vqcodec.weights import CodecModel
 
     torch.set_num_threads(1)

@@ -11,11 +11,11 @@ import zstandard
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vqcodec.codec import coded_symbols
+from vqcodec.coding.codec import coded_symbols
 from vqcodec.codes import CodeLevel, Codes, parse_stream_name, stream_name
-from vqcodec.entropy import TOTAL, EntropyError, freqs_from_counts, ideal_bits, uniform_freqs
-from vqcodec.gop_coding import layout_of, CodedGop, LevelLayout, decode_gop, encode_gop
-from vqcodec.priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, SliceContext, StreamSymbols,
+from vqcodec.entropy.rans import TOTAL, EntropyError, freqs_from_counts, ideal_bits, uniform_freqs
+from vqcodec.coding.gop_coding import layout_of, CodedGop, LevelLayout, decode_gop, encode_gop
+from vqcodec.entropy.priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, SliceContext, StreamSymbols,
                             UniformPrior, check_codebook_size, check_stream_name, extended_slices, grid_ratio,
                             prior_from_header, stream_symbols)
 

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec import codec
-from vqcodec.entropy import EntropyError
+from vqcodec.coding import codec
+from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import GopChunk, VqvReader
-from vqcodec.ladder import Ladder
-from vqcodec.prior_fitting import _bottom_latents, fit_ladder
+from vqcodec.coding.ladder import Ladder
+from vqcodec.release.prior_fitting import _bottom_latents, fit_ladder
 from vqcodec.weights import WEIGHTS_VERSION, WeightsError, load_model, save_weights
 
 from conftest import make_tiny_weights, synthetic_video
@@ -105,7 +105,7 @@ def test_a_damaged_scalar_payload_is_an_error_not_zeros(smodel):
     assert names[-1] == "scalar"
     counts = dict(zip(names, chunk.symbol_counts))
     prior = codec._file_prior(reader, smodel, layout)
-    from vqcodec.gop_coding import decode_gop
+    from vqcodec.coding.gop_coding import decode_gop
     with pytest.raises(EntropyError):
         decode_gop(layout, prior, chunk.payload[:-8], counts, copy_mode=reader.header.copy_mode, reference=None,
                    scalar=scalar)

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec.entropy import TOTAL, EntropyError, ideal_bits
-from vqcodec.scalar_prior import (CONTEXT_CLIP, N_CLASSES, STEP_DEN, ScalarTables, context_classes, decode_symbols,
+from vqcodec.entropy.rans import TOTAL, EntropyError, ideal_bits
+from vqcodec.entropy.scalar_prior import (CONTEXT_CLIP, N_CLASSES, STEP_DEN, ScalarTables, context_classes, decode_symbols,
                                   encode_symbols, quantise)
 
 

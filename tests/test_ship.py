@@ -4,10 +4,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vqcodec import codec
+from vqcodec.coding import codec
 from vqcodec.errors import VqvError
-from vqcodec.ship import ship
-from vqcodec.train import TrainConfig, train
+from vqcodec.release.ship import ship
+from vqcodec.train.loop import TrainConfig, train
 from vqcodec.weights import WeightsError, load_model
 
 from conftest import synthetic_video
@@ -49,8 +49,8 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
 ])
 def test_bad_operating_points_are_refused(points, default, match):
     from dataclasses import replace
-    from vqcodec.model import get_config
-    from vqcodec.ship import check_operating_points
+    from vqcodec.net.model import get_config
+    from vqcodec.release.ship import check_operating_points
     with pytest.raises(VqvError, match=match):
         check_operating_points(replace(get_config("tiny"), operating_points=points, default_quality=default))
 

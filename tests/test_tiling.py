@@ -1,4 +1,4 @@
-"""Tiled evaluation of the network's full-resolution ends (vqcodec/tiling.py, MSVQVAE._tiled)."""
+"""Tiled evaluation of the network's full-resolution ends (vqcodec/net/tiling.py, MSVQVAE._tiled)."""
 from __future__ import annotations
 
 from fractions import Fraction
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec import model as model_module
-from vqcodec.tiling import map_tiled, tile_starts
+from vqcodec.net import model as model_module
+from vqcodec.net.tiling import map_tiled, tile_starts
 
 from conftest import synthetic_video
 

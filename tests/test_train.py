@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from vqcodec.train import TrainConfig, lr_at, sample_stages, train, val_score
-from vqcodec.model import get_config
+from vqcodec.train.loop import TrainConfig, lr_at, sample_stages, train, val_score
+from vqcodec.net.model import get_config
 
 from conftest import synthetic_video
 
@@ -126,7 +126,7 @@ def test_sigterm_stops_with_a_checkpoint(tmp_path, clip_folder):
     import signal
     import time
     script = (
-        "import sys; from vqcodec.train import TrainConfig, train;"
+        "import sys; from vqcodec.train.loop import TrainConfig, train;"
         f"train(TrainConfig(config='tiny', data='folder:{clip_folder}', out='{tmp_path / 'sig'}', steps=100000,"
         " batch_size=2, crop_frames=8, crop_size=16, val_every=100000, ckpt_every=100000,"
         f" cache_dir='{tmp_path / 'cache'}', threads=1, progress=False))"
@@ -145,7 +145,7 @@ def test_sigterm_stops_with_a_checkpoint(tmp_path, clip_folder):
 def test_a_crash_in_training_restores_the_signal_handlers(tmp_path, clip_folder, monkeypatch):
     """train() catches SIGINT/SIGTERM to stop with a checkpoint; an exception must hand them back."""
     import signal
-    import vqcodec.train as train_mod
+    import vqcodec.train.loop as train_mod
 
     def broken(*a, **k):
         raise RuntimeError("validation broke")
@@ -168,8 +168,8 @@ def test_warm_start_from_a_weights_file(tmp_path, clip_folder, tiny_weights):
 
 
 def test_fresh_linear_path_model_starts_as_a_pca_code(tmp_path, clip_folder):
-    from vqcodec.linear_init import init_linear_code, pixel_blocks
-    from vqcodec.model import MSVQVAE, uint8_to_input
+    from vqcodec.net.linear_init import init_linear_code, pixel_blocks
+    from vqcodec.net.model import MSVQVAE, uint8_to_input
     torch.manual_seed(0)
     net = MSVQVAE(get_config("tiny-linear")).eval()
     clips = uint8_to_input(torch.from_numpy(np.stack([synthetic_video(8, 16, 16, seed=i) for i in range(6)])))
@@ -193,8 +193,8 @@ def test_fresh_linear_path_model_starts_as_a_pca_code(tmp_path, clip_folder):
 
 
 def test_linear_start_with_fresh_kmeans_subsets_per_stage():
-    from vqcodec.linear_init import init_linear_code, pixel_blocks
-    from vqcodec.model import MSVQVAE, uint8_to_input
+    from vqcodec.net.linear_init import init_linear_code, pixel_blocks
+    from vqcodec.net.model import MSVQVAE, uint8_to_input
     torch.manual_seed(0)
     net = MSVQVAE(get_config("tiny-linear")).eval()
     clips = uint8_to_input(torch.from_numpy(np.stack([synthetic_video(8, 16, 16, seed=i) for i in range(6)])))
@@ -223,12 +223,12 @@ def test_added_bottom_stages_keep_the_ladder_and_extend_it():
     operating point's codes and frames as they were, and each new stage brings the frames closer."""
     from dataclasses import replace
 
-    from vqcodec.linear_init import add_bottom_stages
+    from vqcodec.net.linear_init import add_bottom_stages
     from vqcodec.metrics import psnr
-    from vqcodec.model import MSVQVAE
+    from vqcodec.net.model import MSVQVAE
 
-    from vqcodec.linear_init import init_linear_code
-    from vqcodec.model import uint8_to_input
+    from vqcodec.net.linear_init import init_linear_code
+    from vqcodec.net.model import uint8_to_input
 
     torch.manual_seed(0)
     net = MSVQVAE(get_config("tiny-linear"))

@@ -1,4 +1,4 @@
-"""Round trips and error handling of vqcodec.video_io on tiny synthetic videos."""
+"""Round trips and error handling of vqcodec.io.reader on tiny synthetic videos."""
 from __future__ import annotations
 
 import os
@@ -11,8 +11,8 @@ import pytest
 
 from vqcodec.metrics import psnr
 from vqcodec.errors import VqvError
-from vqcodec.video_writer import MP4_CRF, VideoWriter
-from vqcodec.video_io import VideoError, VideoInfo, VideoWarning, open_video, probe_frames
+from vqcodec.io.writer import MP4_CRF, VideoWriter
+from vqcodec.io.reader import VideoError, VideoInfo, VideoWarning, open_video, probe_frames
 
 T, H, W = 12, 37, 51  # odd on purpose
 
@@ -124,7 +124,7 @@ def test_h264_near_lossless(tmp_path, ext):
 
 
 def test_h264_420_fallback_pads_odd_sizes(tmp_path, monkeypatch):
-    import vqcodec.video_writer as vw
+    import vqcodec.io.writer as vw
 
     monkeypatch.setattr(vw, "_h264_pix_fmt", lambda: "yuv420p")
     clip = make_clip()
@@ -312,7 +312,7 @@ def test_overwrite_existing_output(tmp_path):
 def test_16_bit_png_frames_are_scaled_not_clipped(tmp_path):
     from PIL import Image
 
-    from vqcodec.video_io import open_video
+    from vqcodec.io.reader import open_video
 
     folder = tmp_path / "frames"
     folder.mkdir()
@@ -329,9 +329,9 @@ def test_an_output_that_appears_meanwhile_is_not_replaced_without_force(tmp_path
     """The CLI checks OUT at the start; a file created there while vqv works must survive too."""
     from fractions import Fraction
 
-    from vqcodec.fsutil import atomic_path
-    from vqcodec.video_io import VideoError
-    from vqcodec.video_writer import VideoWriter
+    from vqcodec.io.files import atomic_path
+    from vqcodec.io.reader import VideoError
+    from vqcodec.io.writer import VideoWriter
 
     out = tmp_path / "o.vqv"
     with pytest.raises(FileExistsError, match="appeared"):
@@ -364,7 +364,7 @@ def test_resize_frames_is_the_codecs():
     import torch
     import torch.nn.functional as F
 
-    from vqcodec.video_io import resize_frames
+    from vqcodec.io.reader import resize_frames
 
     clip = make_clip(t=3)
     for w, h in [(20, 16), (80, 64), (64, 30)]:
@@ -513,7 +513,7 @@ def test_oversized_images_are_one_line_errors(tmp_path):
 
     from PIL import Image
 
-    from vqcodec.video_io import MAX_SOURCE_SIDE
+    from vqcodec.io.reader import MAX_SOURCE_SIDE
 
     for side in (12000, 14000):  # Pillow warns above 89 Mpixels and refuses above 179
         p = tmp_path / f"{side}.png"

@@ -1,4 +1,4 @@
-"""Interrupted and concurrent writes of vqcodec.video_writer: nothing the user had is overwritten or
+"""Interrupted and concurrent writes of vqcodec.io.writer: nothing the user had is overwritten or
 lost without ``overwrite=True`` (the CLI's ``-f``), and no temporary is left behind."""
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from vqcodec.fsutil import atomic_path, make_temp
-from vqcodec.video_io import VideoError, open_video
-from vqcodec.video_writer import VideoWriter
+from vqcodec.io.files import atomic_path, make_temp
+from vqcodec.io.reader import VideoError, open_video
+from vqcodec.io.writer import VideoWriter
 
 T, H, W = 3, 16, 16
 FPS = Fraction(16)
@@ -165,7 +165,7 @@ _WRITE_THEN_WAIT = textwrap.dedent("""
     import sys, time
     from fractions import Fraction
     import numpy as np
-    from vqcodec.video_writer import VideoWriter
+    from vqcodec.io.writer import VideoWriter
     writers = [VideoWriter(p, 16, 16, Fraction(16), frame_count=3) for p in sys.argv[1:]]
     for w in writers:
         w.write(np.zeros((16, 16, 3), np.uint8))
@@ -199,7 +199,7 @@ def test_debris_of_a_killed_write_is_swept_by_the_next_writer(tmp_path):
 _DECODE_STOPPED_AT_FIRST_FRAME = textwrap.dedent("""
     import sys, time
     from vqcodec.cli.main import main
-    from vqcodec.video_writer import VideoWriter
+    from vqcodec.io.writer import VideoWriter
     write = VideoWriter.write
 
     def write_then_wait(self, frame):   # holds the decode mid-write until the test's signal
@@ -214,7 +214,7 @@ _DECODE_STOPPED_AT_FIRST_FRAME = textwrap.dedent("""
 
 @pytest.mark.parametrize("output", ["v.npy", "%06d.png"])   # a sibling file; a folder inside "out"
 def test_sigterm_during_a_decode_leaves_nothing(tiny_weights, tiny_model, tmp_path, output):
-    from vqcodec import codec
+    from vqcodec.coding import codec
 
     src = tmp_path / "in.vqv"
     src.write_bytes(codec.encode_frames(clip(8), 16, model=tiny_model))

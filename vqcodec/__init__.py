@@ -16,15 +16,15 @@ __all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes",
 def __getattr__(name: str):
     # Lazy: `import vqcodec` stays light (no torch) for users of vqcodec.formats alone.
     if name == "load_model":
-        from .weights import load_model
+        from vqcodec.weights import load_model
         return load_model
     if name == "read_codes":
-        from .pipeline import read_codes
+        from vqcodec.pipeline import read_codes
         return read_codes
     if name in ("encode_frames", "decode_bytes"):
-        from . import codec
+        from vqcodec.coding import codec
         return getattr(codec, name)
     if name in ("Codes", "CodeLevel", "ScalarCodes"):
-        from . import codes
+        from vqcodec import codes
         return getattr(codes, name)
     raise AttributeError(name)

@@ -74,7 +74,7 @@ class ScalarCodes:
     """A latent sent as integer symbols: int32 ``(C, T, H, W)`` for one clip or ``(N, C, T, H, W)``
     for a batch, decoded as ``symbols * step``; with a copy map as a level's (the symbols always
     complete: copies resolved). The scalar bottom latent, or the enhancement layer's coefficients
-    (:mod:`vqcodec.enhancement`; never copied)."""
+    (:mod:`vqcodec.coding.enhancement`; never copied)."""
 
     symbols: np.ndarray
     step_num: int

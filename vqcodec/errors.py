@@ -47,5 +47,5 @@ def is_user_error(e: BaseException) -> bool:
         return e.errno in DISK_ERRNOS
     # imported at error time only: the modules that define these are heavy (torch)
     from vqcodec.formats import VqvFormatError  # noqa: PLC0415
-    from .entropy import EntropyError  # noqa: PLC0415
+    from vqcodec.entropy.rans import EntropyError  # noqa: PLC0415
     return isinstance(e, (VqvFormatError, EntropyError))

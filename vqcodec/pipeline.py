@@ -1,7 +1,7 @@
 """File-level codec: a video file -> coded-size frames -> GOPs -> a .vqv file, and back.
 
 Frames are streamed: the input is read one frame at a time, resized to the coded size and handed
-to :class:`~vqcodec.codec.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
+to :class:`~vqcodec.coding.codec.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
 network has produced it. Each function returns a plain dict report that the CLI prints.
 """
 from __future__ import annotations
@@ -16,15 +16,15 @@ import torch
 
 from vqcodec.formats import VqvFormatError, VqvReader
 
-from . import codec
-from .entropy import EntropyError
-from .errors import OptionError, VqvError
-from .gop_coding import copy_summary, label_level
-from .metrics import QualityAccumulator
-from .fsutil import atomic_path, check_output_folder
-from .video_io import MAX_SOURCE_SIDE, open_video, resize_frames
-from .video_writer import VideoWriter
-from .weights import CodecModel, load_model, model_for_file
+from vqcodec.coding import codec
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import OptionError, VqvError
+from vqcodec.coding.gop_coding import copy_summary, label_level
+from vqcodec.metrics import QualityAccumulator
+from vqcodec.io.files import atomic_path, check_output_folder
+from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
+from vqcodec.io.writer import VideoWriter
+from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
 MAX_SIDE = codec.MAX_CODED_SIDE

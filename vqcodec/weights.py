@@ -2,7 +2,7 @@
 
 A weights file is a ``torch.save`` dict of tensors and plain values only, read with
 ``weights_only=True`` (no pickled code runs): ``format`` ("vqv-weights"), ``version`` (1, 2 when
-it holds int8 tensors, 3 when its priors hold a quality ladder, :mod:`vqcodec.ladder`), ``config`` (the ModelConfig as JSON), ``state_dict`` (float32 or half
+it holds int8 tensors, 3 when its priors hold a quality ladder, :mod:`vqcodec.coding.ladder`), ``config`` (the ModelConfig as JSON), ``state_dict`` (float32 or half
 tensors), with int8 precision ``int8`` (conv kernels) and ``int8_scales`` (one bfloat16 per output
 channel), ``priors`` (serialised priors as uint8 tensors), ``card`` (JSON) and optionally
 ``legacy_priors``. Its identity inside a .vqv file is the first 8 bytes of the file's SHA-256, so a
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import VqvError
-from .fsutil import atomic_path, atomic_write_bytes, sha256_file
-from .entropy import EntropyError
-from .ladder import Ladder, LadderPoint
-from .model import MSVQVAE, ModelConfig
+from vqcodec.errors import VqvError
+from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.coding.ladder import Ladder, LadderPoint
+from vqcodec.net.model import MSVQVAE, ModelConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"

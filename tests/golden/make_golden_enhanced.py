@@ -21,9 +21,9 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import synthetic_video  # noqa: E402
 
-from vqcodec import codec  # noqa: E402
+from vqcodec.coding import codec  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
-from vqcodec.prior_fitting import fit_ladder  # noqa: E402
+from vqcodec.release.prior_fitting import fit_ladder  # noqa: E402
 from vqcodec.weights import load_model, save_weights  # noqa: E402
 
 POINTS = [(1, 1, None), (1, 0, 0.2), (1, 0, 0.2, 24.0), (1, 0, 0.2, 8.0)]

@@ -20,7 +20,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import synthetic_video  # noqa: E402
 
-from vqcodec import codec  # noqa: E402
+from vqcodec.coding import codec  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 

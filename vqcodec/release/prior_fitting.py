@@ -2,7 +2,7 @@
 
 The statistics a prior must learn depend on the encoder: with temporal copies chosen by rate and
 distortion, repeated codes are mostly copied rather than coded, and what is coded is what changed.
-So the priors are fitted on the codes :class:`~vqcodec.codec.GopEncoder` emits (copy decisions,
+So the priors are fitted on the codes :class:`~vqcodec.coding.codec.GopEncoder` emits (copy decisions,
 cross-GOP prediction and all), at every operating point, on training clips:
 
 * ``empirical-static``: per-stream histograms of the *coded* symbols;
@@ -12,7 +12,7 @@ The decisions themselves depend on the prior that prices them, so fitting runs i
 first round decides with the model's current priors (or none), each later round with the priors
 the round before fitted (two rounds settle: the second changes total bits by well under 1%).
 
-The commands ``vqv ship`` and ``vqv train-prior`` (:mod:`vqcodec.ship`) use this.
+The commands ``vqv ship`` and ``vqv train-prior`` (:mod:`vqcodec.release.ship`) use this.
 """
 from __future__ import annotations
 
@@ -21,15 +21,15 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import codec
-from .codes import STEP_DEN, Codes
-from .enhancement import fit_basis
-from .enhancement import quantise as quantise_coefficients
-from .ladder import Ladder, LadderPoint
-from .learned_prior import LearnedPrior
-from .scalar_prior import MAX_LIMIT, ScalarTables, quantise
-from .priors import EmpiricalStaticPrior, Prior
-from .weights import LADDER_KIND, CodecModel
+from vqcodec.coding import codec
+from vqcodec.codes import STEP_DEN, Codes
+from vqcodec.coding.enhancement import fit_basis
+from vqcodec.coding.enhancement import quantise as quantise_coefficients
+from vqcodec.coding.ladder import Ladder, LadderPoint
+from vqcodec.entropy.learned_prior import LearnedPrior
+from vqcodec.entropy.scalar_prior import MAX_LIMIT, ScalarTables, quantise
+from vqcodec.entropy.priors import EmpiricalStaticPrior, Prior
+from vqcodec.weights import LADDER_KIND, CodecModel
 
 Log = Callable[[str], None]
 
@@ -138,7 +138,7 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
     copy decisions leave the static positions out, which the first fit counted as repeats.
 
     A fourth element ``enh_step`` (8-bit pixel units; ``None`` for none) adds an enhancement layer to a
-    point (:mod:`vqcodec.enhancement`): the pixel basis is a PCA of the residuals that the enhanced
+    point (:mod:`vqcodec.coding.enhancement`): the pixel basis is a PCA of the residuals that the enhanced
     points' bases leave on ``clips`` (as the encoder codes them; every such base, pooled), and each
     step's tables are fitted on the symbols of the residuals its own base leaves."""
     base = _fit_base_ladder(model, clips, [tuple(p[:3]) for p in points], log, refit_on_coded)

@@ -3,8 +3,8 @@
 Every source is decoded ONCE into ``<cache_dir>/<sha256>_<fps>_<short side>_v<version>.npy``
 (uint8 ``(T, H, W, 3)``, later opened with ``np.load(mmap_mode="r")``) by the codec's own reader
 and resizer, so training sees the frames that ``vqv encode --fps <clip rate>`` codes:
-:func:`vqcodec.video_io.open_video` resamples a video to the clip rate by timestamp (``.npy``
-frames are taken to be at that rate already) and :func:`vqcodec.video_io.resize_frames` scales
+:func:`vqcodec.io.reader.open_video` resamples a video to the clip rate by timestamp (``.npy``
+frames are taken to be at that rate already) and :func:`vqcodec.io.reader.resize_frames` scales
 each frame so that its short side is the cache's.
 
 Cache files are written to a temporary name and moved into place (``fsutil.atomic_path``), and a
@@ -22,9 +22,9 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from .data_specs import DataError, VideoSource
-from .fsutil import atomic_path, atomic_write_bytes, sha256_file
-from .video_io import VideoError, open_video, resize_frames
+from vqcodec.train.data_specs import DataError, VideoSource
+from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
+from vqcodec.io.reader import VideoError, open_video, resize_frames
 
 __all__ = ["FrameCache", "read_frames", "CACHE_VERSION"]
 

@@ -1,9 +1,9 @@
 """Training / evaluation clips for vqv: :func:`build_dataset` and :class:`VideoClipDataset`.
 
-A data spec names the videos of a split (:mod:`vqcodec.data_specs`); each is decoded once, at the
-clip rate, into the frame cache (:mod:`vqcodec.frame_cache`: the codec's own reader and resizer),
+A data spec names the videos of a split (:mod:`vqcodec.train.data_specs`); each is decoded once, at the
+clip rate, into the frame cache (:mod:`vqcodec.train.frame_cache`: the codec's own reader and resizer),
 and clips are cut from the cached arrays. Frames are uint8 RGB; a clip is uint8
-``(T, size, size, 3)``: a square crop resized with :func:`vqcodec.video_io.resize_frames`.
+``(T, size, size, 3)``: a square crop resized with :func:`vqcodec.io.reader.resize_frames`.
 
 Short videos: a clip that would run past the end of its video (or of its split range) is
 padded by repeating the last frame -- both in training and in evaluation (never looped).
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .data_specs import DataError, VideoSource, list_sources
-from .frame_cache import FrameCache
-from .video_io import resize_frames
+from vqcodec.train.data_specs import DataError, VideoSource, list_sources
+from vqcodec.train.frame_cache import FrameCache
+from vqcodec.io.reader import resize_frames
 
 # DataError, VideoSource and list_sources are defined in data_specs; they are named here too,
 # as the data API's users import them from this module

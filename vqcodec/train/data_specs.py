@@ -14,9 +14,9 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import VqvError
-from .formats.errors import one_line
-from .video_io import VIDEO_EXTS
+from vqcodec.errors import VqvError
+from vqcodec.formats.errors import one_line
+from vqcodec.io.reader import VIDEO_EXTS
 
 __all__ = ["DataError", "VideoSource", "list_sources"]
 
@@ -57,7 +57,7 @@ def _need_dir(p: Path, what: str) -> Path:
 
 
 def _corpus_sources(root: Path, split: str) -> list[VideoSource]:
-    from .corpus import CorpusError, load_manifest
+    from vqcodec.train.corpus import CorpusError, load_manifest
 
     _need_dir(root, "corpus")
     try:

@@ -4,9 +4,9 @@ A :class:`Prior` answers one question: given a :class:`SliceContext` (which stre
 time slice, the codes already decoded before it: earlier slices, the reference GOP's last slices,
 the lower stage, and which positions of the slice are coded rather than copied), what integer table
 (or tables, one per coded position) codes this slice's symbols? The GOP coder
-(:mod:`vqcodec.gop_coding`) asks that for every slice of every stream, on both sides, so a new
+(:mod:`vqcodec.coding.gop_coding`) asks that for every slice of every stream, on both sides, so a new
 prior needs no codec change. Tables are integers summing to ``2**PRECISION_BITS`` (see
-:mod:`vqcodec.entropy`), computed with integer arithmetic only, so decoding is bit-exact.
+:mod:`vqcodec.entropy.rans`), computed with integer arithmetic only, so decoding is bit-exact.
 
 The kinds here ignore the context beyond the stream's name (one table per stream):
 
@@ -21,9 +21,9 @@ The kinds here ignore the context beyond the stream's name (one table per stream
   *quantised* histogram that is sent is exactly what both sides turn into tables, with integer
   arithmetic only.
 
-The learned conditional prior (``"learned"``) is :mod:`vqcodec.learned_prior`.
+The learned conditional prior (``"learned"``) is :mod:`vqcodec.entropy.learned_prior`.
 :func:`prior_from_header` rebuilds a table prior on the decoder side. Every byte string read back
-is validated and problems raise :class:`~vqcodec.entropy.EntropyError` with a one-line message.
+is validated and problems raise :class:`~vqcodec.entropy.rans.EntropyError` with a one-line message.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ import msgpack
 import numpy as np
 import zstandard
 
-from .entropy import MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs, freqs_from_counts, uniform_freqs
+from vqcodec.entropy.rans import MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs, freqs_from_counts, uniform_freqs
 
 __all__ = [
     "StreamSymbols", "SliceContext", "extended_slices", "grid_ratio", "Prior", "UniformPrior", "EmpiricalStaticPrior",

@@ -25,10 +25,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .codes import CodeLevel, Codes
-from .errors import VqvError
-from .quantizer import QuantOut, ResidualVQ
-from .tiling import map_tiled
+from vqcodec.codes import CodeLevel, Codes
+from vqcodec.errors import VqvError
+from vqcodec.net.quantizer import QuantOut, ResidualVQ
+from vqcodec.net.tiling import map_tiled
 
 Stride = tuple[int, int, int]
 
@@ -140,7 +140,7 @@ PRESETS["tiny-linear"] = replace(PRESETS["tiny"], name="tiny-linear", linear_pat
 # at 0.57 bpp raw (~0.5 after entropy coding); the linear start gives 28.4 dB there, so 30 dB needs
 # training to add ~1.6 dB. Only the decoder's first conv grows: decoding costs about the same as `cpu`.
 # (Training got the ceiling to 30.1 dB; the shipped file reaches 30.3 dB at 0.49 bpp with the ladder's
-# scalar and enhancement layers, vqcodec/ladder.py.)
+# scalar and enhancement layers, vqcodec/coding/ladder.py.)
 PRESETS["cpu-hq"] = ModelConfig(
     name="cpu-hq", linear_path=True, latent_dim=64, bottom_stages=14,
     operating_points=((2, 0), (4, 0), (4, 1), (4, 2), (4, 3), (4, 4), (4, 6), (4, 8), (4, 10), (4, 12), (4, 14)),

@@ -8,7 +8,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from pytorch_msssim import ssim
 
-from .errors import VqvError
+from vqcodec.errors import VqvError
 
 
 def frames_2d(x: torch.Tensor) -> torch.Tensor:

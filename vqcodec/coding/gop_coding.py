@@ -2,16 +2,16 @@
 
 The payload of a GOP is one rANS stream holding, level by level (top, then bottom):
 
-1. the level's copy decisions, slice by slice (:mod:`vqcodec.copy_flags`), when the file uses copy
+1. the level's copy decisions, slice by slice (:mod:`vqcodec.entropy.copy_flags`), when the file uses copy
    mode; slice 0 has decisions only when the GOP is predicted (its reference is the previous GOP's
    last slice);
 2. then, stage by stage and slice by slice, the codes of the positions that are *not* copied,
-   each slice under the tables the prior gives for it (:class:`~vqcodec.priors.SliceContext`);
+   each slice under the tables the prior gives for it (:class:`~vqcodec.entropy.priors.SliceContext`);
 3. at a scalar point, after every level, the bottom latent's integer symbols slice by slice, each
-   slice under the tables its previous slice selects (:mod:`vqcodec.scalar_prior`);
+   slice under the tables its previous slice selects (:mod:`vqcodec.entropy.scalar_prior`);
 4. at an enhanced point, last, the enhancement layer's coefficient symbols on the bottom grid, coded
    exactly as the scalar layer (its own copy decisions, then the symbols of the positions not
-   copied) with its own tables (:mod:`vqcodec.enhancement`).
+   copied) with its own tables (:mod:`vqcodec.coding.enhancement`).
 
 Encoder and decoder walk exactly the same code (:func:`code_gop`), differing only in the
 channel: the encoder's (:class:`EncodeChannel`) records the symbols it is given, the decoder's
@@ -31,12 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
-from .copy_flags import CopyFlagModel
-from .entropy import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
-from .entropy import information_bits, uniform_freqs
-from .priors import Prior, SliceContext, extended_slices, grid_ratio
-from .scalar_prior import ScalarTables
+from vqcodec.codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
+from vqcodec.entropy.copy_flags import CopyFlagModel
+from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
+from vqcodec.entropy.rans import information_bits, uniform_freqs
+from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
+from vqcodec.entropy.scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
 SCALAR_LABEL = "scalar"  # the scalar layer's symbol count in a chunk, and its bit-report label

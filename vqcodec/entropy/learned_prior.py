@@ -33,7 +33,7 @@ Bit-exact everywhere by construction
                                                 to cand_0
 
     so every row sums to exactly ``2**PRECISION_BITS`` with every entry ``>= 1`` and no float ever
-    touches a decoder-side decision; :mod:`vqcodec.entropy` hands the integer tables to the coder
+    touches a decoder-side decision; :mod:`vqcodec.entropy.rans` hands the integer tables to the coder
     exactly. Floats are used only when fitting (the fitted integers are what is shipped).
 
 Decoding is sequential per stream and per latent time slice (one batched numpy pass per slice:
@@ -47,9 +47,9 @@ from typing import Mapping, NamedTuple, Sequence
 import msgpack
 import numpy as np
 
-from .codes import Codes, lower_stream, parse_stream_name, stream_name
-from .entropy import PRECISION_BITS, TOTAL, EntropyError, TableRows, check_freqs, freqs_from_counts
-from .priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
+from vqcodec.codes import Codes, lower_stream, parse_stream_name, stream_name
+from vqcodec.entropy.rans import PRECISION_BITS, TOTAL, EntropyError, TableRows, check_freqs, freqs_from_counts
+from vqcodec.entropy.priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
                      grid_ratio, unpack_msgpack,
                      zstd_compress, zstd_decompress)
 
@@ -405,7 +405,7 @@ class _FitSample(NamedTuple):
     """One GOP of one stream, as :meth:`LearnedPrior.fit` sees it."""
 
     fold: int                   # cross-fitting fold (by source video)
-    ext: np.ndarray             # the stream's extended slices (see :class:`~vqcodec.priors.SliceContext`)
+    ext: np.ndarray             # the stream's extended slices (see :class:`~vqcodec.entropy.priors.SliceContext`)
     low_ext: np.ndarray | None  # the same for its lower / parent stream
     symbols: np.ndarray         # its coded symbols, (t, y, x) C order
     coded: np.ndarray           # (T * H * W,) bool: which positions are coded (not copied)

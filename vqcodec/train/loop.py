@@ -17,13 +17,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, DistributedSampler
 
-from .codes import stream_name
-from .errors import VqvError
-from .fsutil import atomic_path
-from .linear_init import init_linear_code
-from .losses import SSIMLoss, VGG16Perceptual, reconstruction_loss
-from .metrics import PSNR_CAP, QualityAccumulator, psnr_from_mse
-from .model import MSVQVAE, ModelConfig, get_config, to_uint8, uint8_to_input
+from vqcodec.codes import stream_name
+from vqcodec.errors import VqvError
+from vqcodec.io.files import atomic_path
+from vqcodec.net.linear_init import init_linear_code
+from vqcodec.train.losses import SSIMLoss, VGG16Perceptual, reconstruction_loss
+from vqcodec.metrics import PSNR_CAP, QualityAccumulator, psnr_from_mse
+from vqcodec.net.model import MSVQVAE, ModelConfig, get_config, to_uint8, uint8_to_input
 
 CHECKPOINT = "checkpoint.pt"
 # The best network so far by validation (see ``val_score``), beside the checkpoint: weights, config, step and
@@ -182,7 +182,7 @@ def train(tc: TrainConfig, log=print) -> dict:
 
 
 def _train(tc: TrainConfig, log) -> dict:
-    from .data import ClipSpec, build_dataset  # noqa: PLC0415 - keeps `vqv model-info` light
+    from vqcodec.train.data import ClipSpec, build_dataset  # noqa: PLC0415 - keeps `vqv model-info` light
 
     rank, world, local_rank = _dist_info()
     use_cuda = torch.cuda.is_available()
@@ -214,7 +214,7 @@ def _train(tc: TrainConfig, log) -> dict:
         cfg = get_config(tc.config)
 
     if state is None and tc.init:
-        from .weights import load_model  # noqa: PLC0415
+        from vqcodec.weights import load_model  # noqa: PLC0415
         warm = load_model(tc.init).net
         cfg = warm.cfg
     model = MSVQVAE(cfg).to(device)

@@ -22,7 +22,7 @@ Split policy (recorded in the manifest): validation is ``carphone_pristine.mp4``
 the LAST 20 % by time of ``bikes.mp4``; everything else, including the first 80 % of
 ``bikes.mp4`` and all stills, is training.  Per-file ``split`` is ``"train"``, ``"val"`` or
 ``"train+val"``; the latter carries ``time_split = {"train": [0.0, 0.8], "val": [0.8, 1.0]}``
-(fractions of the clip's duration; :mod:`vqcodec.data` turns them into frame ranges).
+(fractions of the clip's duration; :mod:`vqcodec.train.data` turns them into frame ranges).
 
 The fetch is idempotent: a file already present with the hash the manifest records is kept,
 and a source whose files are all present is not downloaded again.
@@ -46,10 +46,10 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .errors import VqvError
-from .formats.errors import one_line
-from .fsutil import atomic_write_bytes, sha256_file
-from .video_io import VIDEO_EXTS
+from vqcodec.errors import VqvError
+from vqcodec.formats.errors import one_line
+from vqcodec.io.files import atomic_write_bytes, sha256_file
+from vqcodec.io.reader import VIDEO_EXTS
 
 __all__ = [
     "CorpusError",
@@ -151,7 +151,7 @@ class CorpusManifest:
     def to_json(self) -> dict:
         return {
             "version": MANIFEST_VERSION,
-            "created_by": "vqcodec.corpus.fetch_corpus",
+            "created_by": "vqcodec.train.corpus.fetch_corpus",
             "split_policy": self.split_policy,
             "missing_sources": list(self.missing),
             "stills": self.stills,

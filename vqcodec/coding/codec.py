@@ -1,7 +1,7 @@
 """The codec core: GOPs of frames -> codes -> entropy-coded chunks -> a .vqv container, and back.
 
 Data flows one way on encode (frames -> network latents -> rate-distortion decisions
-(:mod:`vqcodec.rdo`) -> :class:`Codes` with copy maps -> :mod:`vqcodec.gop_coding` under a prior ->
+(:mod:`vqcodec.coding.rdo`) -> :class:`Codes` with copy maps -> :mod:`vqcodec.coding.gop_coding` under a prior ->
 chunks) and straight back on decode (chunks -> codes -> network -> frames). A GOP is either a
 *refresh* GOP, decodable alone, or *predicted* from the previous GOP's decoded codes (its first
 slice may copy their last slice, and the prior sees them as context); ``refresh`` sets how often
@@ -22,19 +22,19 @@ import torch
 
 from vqcodec.formats import GopChunk, Header, VqvReader, VqvWriter
 
-from . import enhancement, rdo
-from .codes import CodeLevel, Codes, ScalarCodes, stream_name
-from .copy_flags import CopyFlagModel
-from .entropy import EntropyError
-from .errors import ModelMismatchError, OptionError, VqvError
-from .gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop,
+from vqcodec.coding import enhancement, rdo
+from vqcodec.codes import CodeLevel, Codes, ScalarCodes, stream_name
+from vqcodec.entropy.copy_flags import CopyFlagModel
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import ModelMismatchError, OptionError, VqvError
+from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, GopReference, LevelLayout, copy_summary, decode_gop, encode_gop,
                          layout_of)
-from .scalar_prior import ScalarTables
-from .learned_prior import LearnedPrior, load_learned
-from .priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
+from vqcodec.entropy.scalar_prior import ScalarTables
+from vqcodec.entropy.learned_prior import LearnedPrior, load_learned
+from vqcodec.entropy.priors import (EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, StreamSymbols, UniformPrior, extended_slices,
                      grid_ratio, prior_from_header)
-from .model import TILE_HALO_PIXELS, TILE_PIXELS
-from .weights import CodecModel
+from vqcodec.net.model import TILE_HALO_PIXELS, TILE_PIXELS
+from vqcodec.weights import CodecModel
 
 GOP_FRAMES = 32
 #: Memory the GOPs in the network at once may take together (see :func:`network_workers`).

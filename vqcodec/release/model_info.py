@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import math
 
-from .ladder import LadderPoint
-from .model import MSVQVAE, count_parameters, get_config, stage_bits
+from vqcodec.coding.ladder import LadderPoint
+from vqcodec.net.model import MSVQVAE, count_parameters, get_config, stage_bits
 
 CLIP = (32, 64, 64)  # the paper's clip: 32 frames of 64x64
 
@@ -17,7 +17,7 @@ def model_info(config_name: str | None = None, model_path=None) -> dict:
         net = MSVQVAE(cfg)
         source = f"preset {config_name}"
     else:
-        from .weights import load_model  # noqa: PLC0415
+        from vqcodec.weights import load_model  # noqa: PLC0415
         m = load_model(model_path)
         net, cfg, card = m.net, m.cfg, m.card
         source = f"{m.path} (sha256 {m.sha256[:16]}...)"

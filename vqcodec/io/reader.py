@@ -21,7 +21,7 @@ file comes out exactly as stored; a variable-rate file is kept in step with its 
 source frame whose time is ``<= t``; the output covers the source's duration (last frame's time
 plus one source period).
 
-Resizing is :func:`resize_frames`. Writing is :mod:`vqcodec.video_writer`.
+Resizing is :func:`resize_frames`. Writing is :mod:`vqcodec.io.writer`.
 
 Failures are :class:`VideoError` with a one-line message; PyAV and Pillow exceptions never escape.
 An input that is read but not quite as stored (variable frame rate, a file that ends early) gives
@@ -41,8 +41,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .errors import VqvError, describe_error
-from .formats.errors import one_line
+from vqcodec.errors import VqvError, describe_error
+from vqcodec.formats.errors import one_line
 
 __all__ = [
     "VideoError",

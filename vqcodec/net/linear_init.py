@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import torch
 
-from .errors import VqvError
-from .model import MSVQVAE, space_to_depth
-from .quantizer import kmeans
+from vqcodec.errors import VqvError
+from vqcodec.net.model import MSVQVAE, space_to_depth
+from vqcodec.net.quantizer import kmeans
 
 
 def pixel_blocks(x: torch.Tensor, factor: tuple[int, int, int]) -> torch.Tensor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .entropy import TOTAL
+from vqcodec.entropy.rans import TOTAL
 
 N_PASSES = 2
 N_PREV = 3                  # previous slice's decision here: coded, copied, none

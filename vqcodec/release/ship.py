@@ -5,7 +5,7 @@
 1. round the weights to the shipped precision (int8 kernels by default) and use that network from here on, so
    the priors and measurements describe exactly what users get;
 2. fit the empirical-static and learned priors on the codes the real encoder produces on training
-   clips (copy decisions included; :mod:`vqcodec.prior_fitting`);
+   clips (copy decisions included; :mod:`vqcodec.release.prior_fitting`);
 3. measure every operating point on the validation clips through the real codec (file bytes,
    PSNR, SSIM, for each prior);
 4. write the weights with the priors and the measurements (the model card) inside, and record the
@@ -25,14 +25,14 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import codec
-from .errors import VqvError
-from .fsutil import atomic_write_bytes
-from .metrics import PSNR_CAP, psnr, ssim
-from .model import ModelConfig
-from .pipeline import torch_threads
-from .prior_fitting import fit_ladder, refit_priors
-from .weights import (LADDER_KIND, WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
+from vqcodec.coding import codec
+from vqcodec.errors import VqvError
+from vqcodec.io.files import atomic_write_bytes
+from vqcodec.metrics import PSNR_CAP, psnr, ssim
+from vqcodec.net.model import ModelConfig
+from vqcodec.pipeline import torch_threads
+from vqcodec.release.prior_fitting import fit_ladder, refit_priors
+from vqcodec.weights import (LADDER_KIND, WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
                       round_to, save_weights)
 
 Log = Callable[[str], None]
@@ -40,7 +40,7 @@ Log = Callable[[str], None]
 
 # ------------------------------------------------------------------------------------------ clips
 def _dataset(data: str, split: str, cfg: ModelConfig, cache_dir):
-    from .data import ClipSpec, build_dataset  # noqa: PLC0415
+    from vqcodec.train.data import ClipSpec, build_dataset  # noqa: PLC0415
 
     return build_dataset(data, split, ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0), cache_dir, train=False,
                          progress=False)
@@ -161,9 +161,9 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
 
 # ----------------------------------------------------------------------------------- quality ladder
 def add_ladder(model_path, points, *, data: str, cache_dir, threads: int | None = None, log: Log = print) -> dict:
-    """Give a weights file a quality ladder (:mod:`vqcodec.ladder`): ``points`` are ``(top, bottom,
+    """Give a weights file a quality ladder (:mod:`vqcodec.coding.ladder`): ``points`` are ``(top, bottom,
     None)`` VQ points and ``(top, 0, step)`` scalar points, smallest files first, each with an optional
-    fourth element, an enhancement step (:func:`~vqcodec.prior_fitting.fit_ladder`). The tables are
+    fourth element, an enhancement step (:func:`~vqcodec.release.prior_fitting.fit_ladder`). The tables are
     fitted on every training clip; every point is measured on the validation clips into the card. The
     file is rewritten in place (its earlier release stays readable: :func:`resave_weights` keeps its
     priors as a legacy entry, and without a ladder a release's qualities are its VQ points)."""

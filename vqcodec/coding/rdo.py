@@ -34,12 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .codes import CodeLevel, ScalarCodes
-from .copy_flags import CopyFlagModel
-from .entropy import PRECISION_BITS, symbol_freqs
-from .gop_coding import LevelLayout
-from .priors import Prior, SliceContext, extended_slices
-from .scalar_prior import ScalarTables
+from vqcodec.codes import CodeLevel, ScalarCodes
+from vqcodec.entropy.copy_flags import CopyFlagModel
+from vqcodec.entropy.rans import PRECISION_BITS, symbol_freqs
+from vqcodec.coding.gop_coding import LevelLayout
+from vqcodec.entropy.priors import Prior, SliceContext, extended_slices
+from vqcodec.entropy.scalar_prior import ScalarTables
 
 TOP_SCALE_WITH_BOTTOM = 64.0
 

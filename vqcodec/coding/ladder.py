@@ -4,9 +4,9 @@ optionally an enhancement layer on top.
 Without a ladder a model's qualities are its network's VQ operating points (``cfg.operating_points``:
 top and bottom stage counts). A weights file may ship a ladder (the prior kind ``"scalar"``) that
 replaces them: each point is either a VQ point ``(top, bottom)`` or a *scalar* point ``(top, step)``,
-whose bottom latent is coded as integer symbols under :class:`~vqcodec.scalar_prior.ScalarTables`
+whose bottom latent is coded as integer symbols under :class:`~vqcodec.entropy.scalar_prior.ScalarTables`
 (``docs/scalar_layer_design.md``). Any point may add an *enhancement* layer (``enh_num > 0``): the
-residual of its reconstruction coded on a pixel basis (:mod:`vqcodec.enhancement`) at step
+residual of its reconstruction coded on a pixel basis (:mod:`vqcodec.coding.enhancement`) at step
 ``enh_num / STEP_DEN`` in 8-bit pixel units, under tables of its own. A file's header names only its
 quality, so a ladder is part of the weights file's identity: a file decodes with the ladder of the
 weights file it names.
@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 import msgpack
 
-from .codes import STEP_DEN
-from .enhancement import PixelBasis
-from .entropy import EntropyError
-from .priors import unpack_msgpack, zstd_compress, zstd_decompress
-from .scalar_prior import ScalarTables
+from vqcodec.codes import STEP_DEN
+from vqcodec.coding.enhancement import PixelBasis
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.entropy.priors import unpack_msgpack, zstd_compress, zstd_decompress
+from vqcodec.entropy.scalar_prior import ScalarTables
 
 __all__ = ["LadderPoint", "Ladder", "MAX_POINTS"]
 

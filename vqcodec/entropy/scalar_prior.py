@@ -25,10 +25,10 @@ from typing import Iterable
 import msgpack
 import numpy as np
 
-from .codes import STEP_DEN
-from .entropy import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, TableRows,
+from vqcodec.codes import STEP_DEN
+from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, TableRows,
                       check_freqs, encode_streams, freqs_from_counts)
-from .priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
+from vqcodec.entropy.priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 
 __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNELS", "context_classes",
            "encode_symbols", "decode_symbols", "quantise"]

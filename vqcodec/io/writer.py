@@ -18,10 +18,10 @@ folder) and moved into place by :meth:`VideoWriter.close`, so a failed or abando
 a half-written file where the user's output should be. With ``overwrite=False`` a file that appears
 at the output meanwhile is kept and the write fails. A write killed outright (SIGKILL) leaves its
 temporary, named after its process, for the next writer in that folder to remove
-(:func:`~vqcodec.fsutil.sweep_stale_temps`). An ``.npy`` output of known frame count reserves its disk
+(:func:`~vqcodec.io.files.sweep_stale_temps`). An ``.npy`` output of known frame count reserves its disk
 space up front, so a full disk fails at the start with one line.
 
-Failures are :class:`~vqcodec.video_io.VideoError` with a one-line message.
+Failures are :class:`~vqcodec.io.reader.VideoError` with a one-line message.
 """
 from __future__ import annotations
 
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import describe_error
-from .fsutil import commit_file, make_temp
-from .video_io import VideoError, is_frame_pattern, to_fraction
+from vqcodec.errors import describe_error
+from vqcodec.io.files import commit_file, make_temp
+from vqcodec.io.reader import VideoError, is_frame_pattern, to_fraction
 
 __all__ = ["VideoWriter", "MP4_CRF", "MP4_PRESET", "MP4_TUNE"]
 

@@ -1,0 +1,1 @@
+"""Frames <-> codes <-> chunks: GOPs, the encoder's decisions, the GOP payload walk, the quality ladder, the enhancement layer."""

@@ -1,0 +1,1 @@
+"""Files: the one video reader, the video/frames writer, atomic writes."""

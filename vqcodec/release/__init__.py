@@ -1,0 +1,1 @@
+"""Making a shipped model: `vqv ship`, `vqv train-prior`, prior and ladder fitting, model info."""

@@ -1,0 +1,1 @@
+"""Training: settings and presets, the loop, losses, the open corpus and the clip dataset."""
