@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from bd import bd_numbers, extrapolate_log, interp_at
-from clips import Clip
-from curves import aggregate, setting_key, vqv_best
-from report import read_points_csv
+from benchmarks.bd import bd_numbers, extrapolate_log, interp_at
+from benchmarks.clips import Clip
+from benchmarks.curves import aggregate, setting_key, vqv_best
+from benchmarks.report import read_points_csv
 from vqcodec.errors import describe_error
 
 

@@ -12,15 +12,15 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-import report
-from baseline import check_baseline, compare_baseline
-from bd import BD_METHOD, MIN_BD_OVERLAP
-from clips import PROTOCOL_FPS, PROTOCOL_FRAMES, PROTOCOL_SIZE, Clip
-from curves import aggregate, codec_speed, compare, make_point, setting_key, vqv_best
-from machine import PeakRSS, machine_info
-from peers import PEER_PIX_FMT, PEER_THREADS, PEERS, Peer, check_peer, encode_peer, yuv420_roundtrip
+from benchmarks import report
+from benchmarks.baseline import check_baseline, compare_baseline
+from benchmarks.bd import BD_METHOD, MIN_BD_OVERLAP
+from benchmarks.clips import PROTOCOL_FPS, PROTOCOL_FRAMES, PROTOCOL_SIZE, Clip
+from benchmarks.curves import aggregate, codec_speed, compare, make_point, setting_key, vqv_best
+from benchmarks.machine import PeakRSS, machine_info
+from benchmarks.peers import PEER_PIX_FMT, PEER_THREADS, PEERS, Peer, check_peer, encode_peer, yuv420_roundtrip
+from benchmarks.vqv_runner import load_vqv, run_vqv
 from vqcodec import metrics as M
-from vqv_runner import load_vqv, run_vqv
 
 ALL_CODECS = (*PEERS, "vqv")
 
@@ -48,6 +48,42 @@ def run_benchmark(clips: list[Clip], out: Path, *, log: Callable[[str], None], c
         check_baseline(baseline, clips, frames)
         baseline_label = baseline_label or baseline.get("label") or "baseline"
 
+    codec_info, plans = _plans(codecs, smoke=smoke, threads=threads, weights=weights, priors=priors,
+                               vqv_options=vqv_options, vqv_label=vqv_label, log=log)
+    points, rss = _measure(plans, clips, codec_info, progress=progress, log=log)
+    report.write_points_csv(points, out / "points.csv")
+    per_codec, speed = _curves(points, codec_info, threads=threads, baseline=baseline, log=log)
+    peer_names = [n for n in PEERS if n in per_codec]
+    bd, matched_grid, matched_vqv = compare(per_codec, peer_names)
+    ceiling = _yuv420_ceiling(clips)
+
+    summary = {
+        "protocol": {**_protocol(clips, frames, input_spec, smoke), "memory": rss.method},
+        "threads": {"peers": PEER_THREADS, "torch": threads},
+        "machine": machine_info(),
+        "codecs": codec_info,
+        "speed": speed,
+        "yuv420_ceiling": ceiling,
+        "curves": per_codec,
+        "bd": bd,
+        "matched_bpp": matched_grid,
+        "matched_vqv": matched_vqv,
+    }
+    if baseline is not None:
+        summary["baseline"] = _against_baseline(baseline, baseline_label, per_codec, peer_names)
+    report.write_summary(summary, out)
+    if per_codec:
+        report.plot(per_codec, out, len(clips), summary["yuv420_ceiling"], frames=frames, vqv_label=vqv_label,
+                    baseline=baseline["curves"] if baseline is not None else None,
+                    baseline_label=baseline_label or "baseline")
+    return summary
+
+
+def _plans(codecs: Sequence[str], *, smoke: bool, threads: int, weights: str | None, priors: list[str] | None,
+           vqv_options: dict | None, vqv_label: str | None, log: Callable[[str], None]
+           ) -> tuple[dict[str, dict], list[tuple[str, object, list]]]:
+    """What each codec will run: summary.json's ``codecs`` entries (a peer PyAV cannot run is skipped
+    with the reason) and ``(codec, (peer, decoder) or VqvHook, settings)`` for every codec that runs."""
     codec_info: dict[str, dict] = {}
     plans: list[tuple[str, object, list]] = []  # (codec, (peer, decoder) or VqvHook, settings)
     for name in codecs:
@@ -72,7 +108,13 @@ def run_benchmark(clips: list[Clip], out: Path, *, log: Callable[[str], None], c
         if vqv_label:
             codec_info["vqv"]["label"] = vqv_label
         plans.append(("vqv", vqv, [(q, p) for q in qs for p in vqv.priors]))
+    return codec_info, plans
 
+
+def _measure(plans: list[tuple[str, object, list]], clips: list[Clip], codec_info: dict[str, dict], *,
+             progress: bool, log: Callable[[str], None]) -> tuple[list[dict], PeakRSS]:
+    """Every plan on every clip: the points, sorted by codec, setting and clip (each codec's peak RSS
+    and wall time go into ``codec_info``)."""
     rss = PeakRSS()
     points: list[dict] = []
     total = sum(len(settings) for _, _, settings in plans) * len(clips)
@@ -87,9 +129,14 @@ def run_benchmark(clips: list[Clip], out: Path, *, log: Callable[[str], None], c
         codec_info[name]["peak_rss_mb"] = round(rss.peak_mb(), 1)
         codec_info[name]["wall_seconds"] = round(time.perf_counter() - t_codec, 2)
     bar.close()
-
     points.sort(key=lambda p: (p["codec"], setting_key(p["setting"]), p["clip"]))
-    report.write_points_csv(points, out / "points.csv")
+    return points, rss
+
+
+def _curves(points: list[dict], codec_info: dict[str, dict], *, threads: int, baseline: dict | None,
+            log: Callable[[str], None]) -> tuple[dict[str, list[dict]], dict[str, dict]]:
+    """points.csv's points -> the mean curve and the speed of every codec, vqv-best, and the
+    baseline's curves of the peers this run did not measure."""
     per_codec = aggregate(points)
     speed = {c: {"enc_fps": e, "dec_fps": d, "threads": threads if c.startswith("vqv") else PEER_THREADS}
              for c, (e, d) in codec_speed(points).items()}
@@ -103,45 +150,32 @@ def run_benchmark(clips: list[Clip], out: Path, *, log: Callable[[str], None], c
                 if baseline["speed"].get(name):
                     speed[name] = {**baseline["speed"][name], "from_baseline": True}
                 log(f"{name}: curve taken from the baseline {baseline['path']}")
-    peer_names = [n for n in PEERS if n in per_codec]
-    bd, matched_grid, matched_vqv = compare(per_codec, peer_names)
+    return per_codec, speed
 
+
+def _yuv420_ceiling(clips: list[Clip]) -> dict:
+    """What the RGB -> YUV 4:2:0 -> RGB conversion alone costs, mean over the clips."""
     ceiling_p, ceiling_s = [], []
     for clip in clips:
         rt = yuv420_roundtrip(clip.frames)
         ceiling_p.append(M.psnr(clip.frames, rt, cap=M.PSNR_CAP))
         ceiling_s.append(M.ssim(clip.frames, rt))
+    return {"psnr": float(np.mean(ceiling_p)), "ssim": float(np.mean(ceiling_s))}
 
-    summary = {
-        "protocol": {**_protocol(clips, frames, input_spec, smoke), "memory": rss.method},
-        "threads": {"peers": PEER_THREADS, "torch": threads},
-        "machine": machine_info(),
-        "codecs": codec_info,
-        "speed": speed,
-        "yuv420_ceiling": {"psnr": float(np.mean(ceiling_p)), "ssim": float(np.mean(ceiling_s))},
-        "curves": per_codec,
-        "bd": bd,
-        "matched_bpp": matched_grid,
-        "matched_vqv": matched_vqv,
+
+def _against_baseline(baseline: dict, baseline_label: str, per_codec: dict, peer_names: list[str]) -> dict:
+    """summary.json's ``baseline``: every vqv curve of this run against the baseline's."""
+    return {
+        "path": baseline["path"], "label": baseline_label, "vqv": baseline["codecs"].get("vqv"),
+        "curves": {c: r for c, r in baseline["curves"].items() if c.startswith("vqv")},
+        "bd": "anchor = the baseline's same-named vqv curve, test = this run's; bd_rate < 0 means this run "
+              "needs fewer bits; max_psnr_loss.db > 0 is the largest PSNR shortfall of any point of this run "
+              "against the baseline curve interpolated (linearly in log-rate) at that point's own rate",
+        "vs": compare_baseline(per_codec, baseline["curves"]),
+        # the baseline's vqv-best against the same peer curves, recomputed with this module
+        "bd_vs_peers": compare({c: r for c, r in baseline["curves"].items()
+                                if c == "vqv-best" or c in peer_names}, peer_names)[0].get("vqv-best", {}),
     }
-    if baseline is not None:
-        summary["baseline"] = {
-            "path": baseline["path"], "label": baseline_label, "vqv": baseline["codecs"].get("vqv"),
-            "curves": {c: r for c, r in baseline["curves"].items() if c.startswith("vqv")},
-            "bd": "anchor = the baseline's same-named vqv curve, test = this run's; bd_rate < 0 means this run "
-                  "needs fewer bits; max_psnr_loss.db > 0 is the largest PSNR shortfall of any point of this run "
-                  "against the baseline curve interpolated (linearly in log-rate) at that point's own rate",
-            "vs": compare_baseline(per_codec, baseline["curves"]),
-            # the baseline's vqv-best against the same peer curves, recomputed with this module
-            "bd_vs_peers": compare({c: r for c, r in baseline["curves"].items()
-                                    if c == "vqv-best" or c in peer_names}, peer_names)[0].get("vqv-best", {}),
-        }
-    report.write_summary(summary, out)
-    if per_codec:
-        report.plot(per_codec, out, len(clips), summary["yuv420_ceiling"], frames=frames, vqv_label=vqv_label,
-                    baseline=baseline["curves"] if baseline is not None else None,
-                    baseline_label=baseline_label or "baseline")
-    return summary
 
 
 def _run_peer(peer: Peer, decoder: str, settings: list[int], clips: list[Clip], points: list[dict], bar) -> None:

@@ -7,8 +7,8 @@ import re
 
 import numpy as np
 
-from bd import bd_numbers, interp_at
-from clips import PROTOCOL_FPS, Clip
+from benchmarks.bd import bd_numbers, interp_at
+from benchmarks.clips import PROTOCOL_FPS, Clip
 from vqcodec import metrics as M
 
 #: bits per pixel at which every codec's quality is interpolated (summary.json's matched_bpp)

@@ -1,7 +1,6 @@
-#!/usr/bin/env python
 """Training-data loader throughput (clips/s) for a data spec, with N DataLoader workers.
 
-    python benchmarks/loader.py -i corpus:data/corpus --cache-dir data/cache --workers 0,2
+    python -m benchmarks.loader -i corpus:data/corpus --cache-dir data/cache --workers 0,2
 
 The clips are :func:`vqcodec.train.data.build_dataset`'s training clips (random crops of the cached
 frames); the cache is built first, untimed. Per worker count the first batch (worker start-up) is
@@ -13,7 +12,7 @@ import time
 
 import click
 
-from options import cache_dir_option, input_option
+from benchmarks.options import cache_dir_option, input_option
 
 
 def measure_loader(dataset, batch_size: int = 8, num_workers: int = 0, seconds: float = 10.0) -> float:

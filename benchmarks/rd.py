@@ -1,9 +1,8 @@
-#!/usr/bin/env python
 """Rate-distortion, speed and memory benchmark of vqv against x264, x265, VP9 and AV1.
 
 Every input clip is cut the same way (16 fps, centre square crop, 64x64, 32 frames) and encoded on
 its own by every codec at every setting; see benchmarks/README.md for the protocol and the files
-it writes. Run ``python benchmarks/rd.py --help``.
+it writes. Run ``python -m benchmarks.rd --help`` from the repository root.
 """
 from __future__ import annotations
 
@@ -15,11 +14,11 @@ if __name__ == "__main__" and "OMP_NUM_THREADS" not in os.environ:
 
 import click  # noqa: E402
 
-from baseline import load_baseline  # noqa: E402
-from benchmark import ALL_CODECS, run_benchmark  # noqa: E402
-from options import cache_dir_option, input_option  # noqa: E402
-from clips import PROTOCOL_FRAMES, load_clips  # noqa: E402
-from report import print_table  # noqa: E402
+from benchmarks.baseline import load_baseline  # noqa: E402
+from benchmarks.benchmark import ALL_CODECS, run_benchmark  # noqa: E402
+from benchmarks.options import cache_dir_option, input_option  # noqa: E402
+from benchmarks.clips import PROTOCOL_FRAMES, load_clips  # noqa: E402
+from benchmarks.report import print_table  # noqa: E402
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

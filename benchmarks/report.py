@@ -1,5 +1,6 @@
-"""What a run writes: points.csv, summary.json, summary.md (the README's tables), the plots
-rd_psnr.png / rd_ssim.png, and the table on the terminal; and points.csv read back."""
+"""What a run writes: points.csv, summary.json, summary.md (its tables in markdown; the top-level
+README quotes the matched-rate table of docs/bench/summary.md), the plots rd_psnr.png /
+rd_ssim.png, and the table on the terminal; and points.csv read back."""
 from __future__ import annotations
 
 import csv
@@ -11,9 +12,9 @@ from pathlib import Path
 import click
 import numpy as np
 
-from clips import PROTOCOL_FPS, PROTOCOL_FRAMES, PROTOCOL_SIZE
-from curves import setting_key
-from peers import PEERS
+from benchmarks.clips import PROTOCOL_FPS, PROTOCOL_FRAMES, PROTOCOL_SIZE
+from benchmarks.curves import setting_key
+from benchmarks.peers import PEERS
 
 CSV_FIELDS = ["codec", "setting", "clip", "frames", "width", "height", "bytes", "raw_bytes", "bpp", "kbps",
               "psnr", "ssim", "enc_fps", "dec_fps"]
@@ -114,7 +115,8 @@ def _fmt(v, spec: str) -> str:
 
 
 def summary_markdown(summary: dict) -> str:
-    """The README's benchmark tables: quality at matched rates, BD numbers, speed."""
+    """summary.md: the run's clips and vqv options, quality at matched rates, BD numbers, the comparison
+    with a baseline, vqv-best's operating points, speed and memory."""
     proto = summary["protocol"]
     clips = proto["clips"]
     vinfo = (summary.get("codecs") or {}).get("vqv") or {}

@@ -1,12 +1,12 @@
-#!/usr/bin/env python
 """Encode and decode speed of vqv (frames/s) on one clip, at every quality, with N torch threads.
 
 Uses rd.py's clip protocol (clips.py: 16 fps, centre square crop, 64x64; ``--frames`` long) and its
 vqv hook (vqv_runner.py), so it measures whichever ``vqcodec`` is importable: put an older checkout first on PYTHONPATH to
-time that one (the line ``vqcodec:`` says which was used).
+time that one, with ``python -P`` so that the working tree's own ``vqcodec`` does not come first (the line ``vqcodec:``
+says which was used). From the repository root:
 
-    python benchmarks/speed.py --threads 2 --frames 128            # new code, working tree
-    PYTHONPATH=/tmp/vqv-old python benchmarks/speed.py --threads 2 --frames 128   # first release
+    python -m benchmarks.speed --threads 2 --frames 128                                  # new code, working tree
+    PYTHONPATH=/tmp/vqv-old-site:. python -P -m benchmarks.speed --threads 2 --frames 128   # an older release
 
 Per quality: one untimed warm-up, then ``--repeats`` encodes and decodes; the median time counts.
 Encode = ``encode_frames`` (uint8 frames in, bytes out), decode = ``decode_bytes`` (bytes in, uint8
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import click
 
-from options import cache_dir_option, input_option
+from benchmarks.options import cache_dir_option, input_option
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,9 +46,9 @@ def main(input_spec, cache_dir, frames, clip_name, threads, qualities, prior, re
     import numpy as np
     import torch
 
-    from clips import PROTOCOL_FPS, load_clips
-    from machine import machine_info
-    from vqv_runner import load_vqv
+    from benchmarks.clips import PROTOCOL_FPS, load_clips
+    from benchmarks.machine import machine_info
+    from benchmarks.vqv_runner import load_vqv
 
     torch.set_num_threads(threads)
 

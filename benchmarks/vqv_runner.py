@@ -1,6 +1,6 @@
-"""vqv in the benchmark: ``vqcodec.coding.codec.encode_frames`` / ``decode_bytes`` with a model, and a
+"""vqv in the benchmark: ``vqcodec.coding.encoder.encode_frames`` / ``decode_bytes`` with a model, and a
 record of which code and weights were measured (whichever ``vqcodec`` is imported: put an older
-release first on PYTHONPATH to measure it)."""
+release first on PYTHONPATH, run with ``python -P``, to measure it: benchmarks/README.md)."""
 from __future__ import annotations
 
 import hashlib
@@ -13,10 +13,13 @@ import click
 import numpy as np
 import torch
 
-import vqcodec.coding.codec
-from clips import PROTOCOL_FPS, Clip
-from curves import make_point
-from vqcodec.coding.codec import PRIOR_CHOICES, decode_bytes, encode_frames
+import vqcodec
+import vqcodec.coding.encoder
+from benchmarks.clips import PROTOCOL_FPS, Clip
+from benchmarks.curves import make_point
+from vqcodec.coding.decoder import decode_bytes
+from vqcodec.coding.encoder import encode_frames
+from vqcodec.settings import PRIOR_CHOICES
 from vqcodec.errors import VqvError, describe_error
 from vqcodec.io.files import sha256_file
 from vqcodec.weights import load_model
@@ -50,8 +53,8 @@ def encoder_defaults(encode) -> dict:
 
 def codec_fingerprint() -> dict:
     """Where the imported codec lives and a digest of its package's .py files (which code was measured)."""
-    module = Path(vqcodec.coding.codec.__file__).resolve()
-    pkg = module.parent
+    module = Path(vqcodec.coding.encoder.__file__).resolve()
+    pkg = Path(vqcodec.__file__).resolve().parent
     h = hashlib.sha256()
     for q in sorted(pkg.rglob("*.py")):
         h.update(q.relative_to(pkg).as_posix().encode() + b"\0" + q.read_bytes())

@@ -1,1 +1,1 @@
-"""The vqv command line."""
+"""The `vqv` command line: parses arguments, prints reports, sets exit codes (the work lives in vqcodec)."""

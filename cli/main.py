@@ -107,21 +107,25 @@ QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's
               help="scale of the rate-distortion trade-off of temporal copies (0: copy mode off)")
 @click.option("--refresh", type=click.IntRange(min=0, max=1 << 31), default=8, show_default=True, metavar="N",
               help="a refresh GOP (decodable alone) every N GOPs; 0: only the first")
+@click.option("--motion/--no-motion", default=False, show_default=True,
+              help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file)")
+@click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
+              help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
 @click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
 @click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
 @data_errors
-def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, psnr, threads, force,
-           quiet, as_json):
+def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_search, psnr,
+           threads, force, quiet, as_json):
     """Encode a video (any file PyAV opens, a .npy (T,H,W,3) uint8 array or a folder of PNGs) to .vqv."""
     from vqcodec import pipeline  # noqa: PLC0415
 
     _refuse_overwrite(output, force)
     report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
-                                  prior=prior, rdo_strength=rdo_strength, refresh=refresh,
-                                  measure_quality=psnr, threads=threads,
+                                  prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
+                                  motion_search=motion_search, measure_quality=psnr, threads=threads,
                                   progress=not quiet, overwrite=force)
     _emit(report, as_json, quiet, reports.format_encode)
 
@@ -196,55 +200,75 @@ def model_info(config_name, model_path, as_json):
     _emit(report, as_json, False, reports.format_model_info)
 
 
+# `vqv train`'s settings are vqcodec/train/config.py's (light: no torch); the options show the cpu preset's values.
+from vqcodec.train.config import CHOICES as TRAIN_CHOICES, TRAIN_PRESETS, train_config  # noqa: E402
+
+_CPU = train_config("cpu")
+
+
 @main.command()
-@click.option("--config", "config_name", default="cpu", show_default=True, help="model preset")
-@click.option("--data", required=True, metavar="corpus:DIR|ucf101:DIR|folder:DIR", help="training data")
-@click.option("--out", required=True, type=click.Path(path_type=Path), help="run directory")
-@click.option("--steps", default=20000, show_default=True, help="length of the LR schedule")
+@click.option("--preset", type=click.Choice(list(TRAIN_PRESETS)), default=None,
+              help="named training settings (vqcodec/train/config.py); without it: cpu, with --data and --out "
+                   "required")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="any TrainConfig field, parsed by its type; applied after the preset and the options (repeatable)")
+@click.option("--config", default=_CPU.config, show_default=True, help="model preset")
+@click.option("--data", default=None, metavar="corpus:DIR|ucf101:DIR|folder:DIR",
+              help="training data (required without --preset)")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="run directory (required without --preset)")
+@click.option("--steps", default=_CPU.steps, show_default=True, help="length of the LR schedule")
 @click.option("--max-minutes", type=float, default=None, help="stop (and checkpoint) after this long")
-@click.option("--batch-size", default=8, show_default=True)
-@click.option("--crop", default="16x48", show_default=True, metavar="FRAMESxSIZE", help="random training sub-crop")
-@click.option("--lr", default=1e-3, show_default=True)
-@click.option("--commit-weight", default=0.05, show_default=True, help="commitment loss weight")
-@click.option("--bypass-prob", default=0.2, show_default=True,
+@click.option("--batch-size", default=_CPU.batch_size, show_default=True)
+@click.option("--crop", default=f"{_CPU.crop_frames}x{_CPU.crop_size}", show_default=True, metavar="FRAMESxSIZE",
+              help="random training sub-crop")
+@click.option("--lr", default=_CPU.lr, show_default=True)
+@click.option("--commit-weight", default=_CPU.commit_weight, show_default=True, help="commitment loss weight")
+@click.option("--bypass-prob", default=_CPU.bypass_prob, show_default=True,
               help="share of steps whose decoder sees the unquantised latents")
-@click.option("--perceptual", type=click.Choice(["ssim", "vgg", "none"]), default="ssim", show_default=True)
-@click.option("--perceptual-weight", default=0.05, show_default=True)
+@click.option("--perceptual", type=click.Choice(TRAIN_CHOICES["perceptual"]), default=_CPU.perceptual,
+              show_default=True)
+@click.option("--perceptual-weight", default=_CPU.perceptual_weight, show_default=True)
 @click.option("--vgg-weights", type=click.Path(path_type=Path), default=None,
               help="torchvision VGG16 .pth for --perceptual vgg (never downloaded)")
-@click.option("--recon", type=click.Choice(["mse", "l1", "mse+l1"]), default="mse", show_default=True)
-@click.option("--seed", default=0, show_default=True)
+@click.option("--recon", type=click.Choice(TRAIN_CHOICES["recon"]), default=_CPU.recon, show_default=True)
+@click.option("--seed", default=_CPU.seed, show_default=True)
 @click.option("--threads", type=int, default=None, help="torch CPU threads")
-@click.option("--workers", default=0, show_default=True, help="data loader processes")
-@click.option("--val-every", default=500, show_default=True)
-@click.option("--ckpt-every", default=250, show_default=True)
+@click.option("--workers", default=_CPU.workers, show_default=True, help="data loader processes")
+@click.option("--val-every", default=_CPU.val_every, show_default=True)
+@click.option("--ckpt-every", default=_CPU.ckpt_every, show_default=True)
 @click.option("--cache-dir", type=click.Path(path_type=Path), default=None, help="decoded-frame cache")
-@click.option("--ucf-split", type=click.IntRange(1, 3), default=1, show_default=True)
+@click.option("--ucf-split", type=click.IntRange(1, 3), default=_CPU.ucf_split, show_default=True)
 @click.option("--resume", is_flag=True, help="continue the run in --out from its checkpoint")
-@click.option("--init", "init_weights", type=click.Path(path_type=Path), default=None,
+@click.option("--init", type=click.Path(path_type=Path), default=None,
               help="warm-start a new run from a weights file (e.g. the shipped model)")
 @click.option("-q", "--quiet", is_flag=True)
 @data_errors
-def train(config_name, data, out, steps, max_minutes, batch_size, crop, lr, commit_weight, bypass_prob, perceptual, perceptual_weight,
-          vgg_weights, recon, seed, threads, workers, val_every, ckpt_every, cache_dir, ucf_split, resume,
-          init_weights, quiet):
-    """Train an MS-VQ-VAE (single process, or DDP under torchrun)."""
-    from vqcodec.train.loop import TrainConfig, train as run  # noqa: PLC0415
+def train(preset, settings, crop, quiet, **options):
+    """Train an MS-VQ-VAE (single process, or DDP under torchrun).
 
-    try:
-        cf, cs = (int(v) for v in crop.lower().split("x"))
-    except ValueError:
-        raise click.BadParameter("expected FRAMESxSIZE, e.g. 16x48", param_hint="--crop") from None
-    tc = TrainConfig(config=config_name, data=data, out=str(out), steps=steps, max_minutes=max_minutes,
-                     batch_size=batch_size, crop_frames=cf, crop_size=cs, lr=lr, commit_weight=commit_weight,
-                     bypass_prob=bypass_prob, perceptual=perceptual,
-                     perceptual_weight=perceptual_weight, vgg_weights=str(vgg_weights) if vgg_weights else None,
-                     recon=recon, seed=seed, threads=threads, workers=workers, val_every=val_every,
-                     ckpt_every=ckpt_every, cache_dir=str(cache_dir) if cache_dir else None, ucf_split=ucf_split,
-                     resume=resume, init=str(init_weights) if init_weights else None, progress=not quiet)
+    The run's settings are the --preset's (the defaults shown are the cpu preset's), then the options
+    given on this command line, then every --set KEY=VALUE (any field of TrainConfig in
+    vqcodec/train/config.py).
+    """
+    from vqcodec.train.loop import train as run  # noqa: PLC0415
+
+    ctx = click.get_current_context()
+    given = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()
+             if ctx.get_parameter_source(k) is not click.core.ParameterSource.DEFAULT}
+    for name in ("data", "out"):
+        if preset is None and given.get(name) is None:
+            raise click.UsageError(f"Missing option '--{name}' (or name a --preset).")
+    if ctx.get_parameter_source("crop") is not click.core.ParameterSource.DEFAULT:
+        try:
+            given["crop_frames"], given["crop_size"] = (int(v) for v in crop.lower().split("x"))
+        except ValueError:
+            raise click.BadParameter("expected FRAMESxSIZE, e.g. 16x48", param_hint="--crop") from None
+    if quiet:
+        given["progress"] = False
+    tc = train_config(preset or "cpu", given, settings)
     result = run(tc)
     if not quiet:
-        click.echo(f"stopped at step {result['step']}; checkpoint in {out}")
+        click.echo(f"stopped at step {result['step']}; checkpoint in {tc.out}")
 
 
 @main.command()

@@ -20,6 +20,7 @@ def format_encode(r: dict) -> str:
         "  copies    " + (_fmt_copies(r) if r.get("copied") else
                             "off" if not r.get("rdo_strength") else "none chosen")
         + f"; {r['gops']} GOPs, {r['refresh_gops']} refresh (every {r['refresh'] or 'first only'})",
+        *([f"  motion    {_fmt_motion(r['motion'])}"] if r.get("motion") else []),
         f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads)",
     ]
     if "psnr" in r:
@@ -31,6 +32,11 @@ def _fmt_copies(r: dict) -> str:
     bits = r.get("copy_bits", {})
     return ", ".join(f"{k} {100 * v:.1f}% of positions copied ({bits.get(k, 0):.0f} bits of decisions)"
                      for k, v in r["copied"].items())
+
+
+def _fmt_motion(m: dict) -> str:
+    return (f"{100 * m['predicted']:.1f}% of blocks predicted from the previous frame "
+            f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors)")
 
 
 def format_decode(r: dict) -> str:
@@ -54,6 +60,8 @@ def format_info(r: dict, gops: bool = True) -> str:
     ]
     if r.get("copied"):
         lines.append(f"  copies    {_fmt_copies(r)}")
+    if r.get("motion"):
+        lines.append(f"  motion    {_fmt_motion(r['motion'])}")
     elif "copy_stats" in r:
         lines.append(f"  copies    {r['copy_stats']}")
     if gops:

@@ -7,16 +7,18 @@ Byte layout: SPEC.md beside this file. Typical use::
     with open("clip.vqv", "rb") as f:
         r = VqvReader(f); gop3 = r.read_chunk(3); start = r.refresh_point(3)
 
-Writers write version 2.0 (``VqvWriter(f, version=(1, 0))`` still writes 1.0); readers read 1.x and 2.x.
+Writers write version 2.0, or 3.0 when payloads carry the motion layer (``VqvWriter(f, version=(1, 0))``
+still writes 1.0); readers read 1.x, 2.x and 3.x.
 """
 
 from .chunk import GopChunk
-from .container import FORMAT_VERSION, MAGIC, SUPPORTED_MAJORS, VqvReader, VqvWriter, read_vqv, write_vqv
+from .container import FORMAT_VERSION, MAGIC, MOTION_VERSION, SUPPORTED_MAJORS, VqvReader, VqvWriter, read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header
 
 __all__ = [
     "FORMAT_VERSION",
+    "MOTION_VERSION",
     "MAGIC",
     "PRIOR_KINDS",
     "SUPPORTED_MAJORS",

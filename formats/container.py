@@ -1,4 +1,5 @@
-"""The .vqv file: preamble + header + GOP chunks + index + tail. Streaming writer, random-access reader."""
+"""The .vqv file: preamble + header + GOP chunks + index + tail (the last two: index.py). Streaming writer,
+random-access reader."""
 
 from __future__ import annotations
 
@@ -12,13 +13,12 @@ from typing import BinaryIO, Union
 from .chunk import ChunkFields, GopChunk, decode_chunk, encode_chunk, parse_chunk_fields, validate_chunk
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import Header, decode_header, encode_header, validate_header
+from .index import TAIL_BYTES, decode_index, encode_index, index_entry
 from .wire import (
-    MAX_CHUNK_BYTES,
     MAX_CHUNK_FRAMING_BYTES,
     MAX_HEADER_BYTES,
     MAX_INDEX_BYTES,
     MAX_VARINT_BYTES,
-    MIN_CHUNK_BYTES,
     Cursor,
     ShortBuffer,
     crc32,
@@ -30,10 +30,10 @@ from .wire import (
 
 MAGIC = b"VQV"
 FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2)  # what readers read (any minor)
-WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0))
+MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
-TAIL_BYTES = 8  # u32 index length + u32 CRC32
 SPOOL_MEMORY_BYTES = 8 << 20  # bytes kept in RAM before a spool spills to a temp file (writer, piped reader)
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
@@ -41,17 +41,6 @@ PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 def _preamble(version: tuple[int, int]) -> bytes:
     return MAGIC + bytes(version)
-
-
-def _index_entry(major: int, size: int, refresh: bool) -> int:
-    """The varint value stored in the index for one chunk: 1.x plain size, 2.x ``size << 1 | refresh``."""
-    return size if major < 2 else (size << 1) | int(refresh)
-
-
-def _index_bytes(major: int, sizes: list[int], refresh: list[bool]) -> bytes:
-    body = b"".join(encode_varint(_index_entry(major, s, r)) for s, r in zip(sizes, refresh))
-    length = pack_u32(len(body))
-    return body + length + pack_u32(crc32(body, length))
 
 
 def _check_writable_version(version: object) -> tuple[int, int]:
@@ -116,6 +105,8 @@ class VqvWriter:
             raise ValueError("a chunk is predicted but header.gop_prediction is False")
         if self.version[0] < 2 and (header.copy_mode or header.refresh_interval):
             raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
+        if self.version[0] >= 3 and not header.copy_mode:
+            raise ValueError("a version 3.0 file (motion layer) needs copy_mode")
 
     def finish(self, header: Header) -> None:
         """Write preamble, header, all chunks, index and tail to the file object."""
@@ -129,7 +120,7 @@ class VqvWriter:
         self._out.write(head + pack_u32(crc32(head)))
         self._spool.seek(0)
         shutil.copyfileobj(self._spool, self._out, 1 << 20)
-        self._out.write(_index_bytes(self.version[0], self._sizes, self._refresh))
+        self._out.write(encode_index(self.version[0], self._sizes, self._refresh))
         self.close()
 
     def close(self) -> None:
@@ -210,7 +201,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x and 2.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x, 2.x and 3.x; ``version`` is the file's.
     """
 
     header: Header
@@ -235,7 +226,8 @@ class VqvReader:
             raise TruncatedError(f"file ends inside the preamble (after {len(head)} bytes)")
         major, minor = head[3], head[4]
         if major not in SUPPORTED_MAJORS:
-            known = " and ".join(f"{m}.x" for m in SUPPORTED_MAJORS)
+            names = [f"{m}.x" for m in SUPPORTED_MAJORS]
+            known = ", ".join(names[:-1]) + " and " + names[-1]
             raise UnsupportedVersionError(
                 f"unsupported .vqv version {major}.{minor} (this reader knows {known})"
             )
@@ -258,10 +250,6 @@ class VqvReader:
             raise CrcError("header", "preamble or header bytes")
         return decode_header(rest[:hlen]), start + hlen + 4
 
-    @property
-    def _v2(self) -> bool:
-        return self.version[0] >= 2
-
     def _read_index(self) -> tuple[list[int], list[bool] | None]:
         src, start = self._src, self._header_end
         if src.size - start < TAIL_BYTES:
@@ -274,45 +262,9 @@ class VqvReader:
         body = src.read_at(istart, ilen, "index")
         if crc32(body, tail[:4]) != unpack_u32(tail, 4):
             self._diagnose("index or tail bytes")
-        want = self.header.gop_count
-        # Bound the claims before expanding anything: every chunk takes at least MIN_CHUNK_BYTES and
-        # every index entry 1..MAX_VARINT_BYTES bytes, so a hostile header or index cannot make the
-        # reader build millions of entries for a small file.
-        room = istart - start
-        if want * MIN_CHUNK_BYTES > room:
-            raise VqvFormatError(
-                f"the header (frame_count {self.header.frame_count}) implies {want} GOPs, but the file has room "
-                f"for at most {room // MIN_CHUNK_BYTES}"
-            )
-        if not want <= ilen <= want * MAX_VARINT_BYTES:
-            raise VqvFormatError(f"index of {ilen} bytes cannot list the {want} chunks the header implies")
-        cur, entries = Cursor(body, "index"), []
-        try:
-            while cur.remaining and len(entries) <= want:
-                entries.append(cur.varint(f"entry of chunk {len(entries)}"))
-        except ShortBuffer as e:
-            raise VqvFormatError(f"malformed {e}") from None
-        if len(entries) != want:
-            raise VqvFormatError(
-                f"index lists {len(entries)} chunks but the header (frame_count {self.header.frame_count}, "
-                f"gop_length {self.header.gop_length}) implies {want}"
-            )
-        refresh: list[bool] | None = None
-        sizes = entries
-        if self._v2:  # entry = size << 1 | refresh
-            sizes = [e >> 1 for e in entries]
-            bits = [bool(e & 1) for e in entries]
-            if bits and not bits[0]:
-                raise VqvFormatError("index: GOP 0 is not marked as a refresh point")
-            if not self.header.gop_prediction and not all(bits):
-                raise VqvFormatError(
-                    f"index: GOP {bits.index(False)} is marked as predicted but the header's gop_prediction is false"
-                )
-            refresh = bits
+        sizes, refresh = decode_index(body, self.header, self.version[0], istart - start)
         offsets, pos = [], start
-        for i, s in enumerate(sizes):
-            if not MIN_CHUNK_BYTES <= s <= MAX_CHUNK_BYTES:
-                raise VqvFormatError(f"index: chunk {i} size {s} out of range")
+        for s in sizes:
             offsets.append(pos)
             pos += s
         if pos != istart:
@@ -359,7 +311,7 @@ class VqvReader:
             if pos + f.chunk_len > src.size:
                 raise TruncatedError(f"file ends inside GOP {k} (after {src.size} bytes)")
             decode_chunk(src.read_at(pos, f.chunk_len, what), what)
-            entry_bytes += varint_len(_index_entry(self.version[0], f.chunk_len, not f.predicted))
+            entry_bytes += varint_len(index_entry(self.version[0], f.chunk_len, not f.predicted))
             pos += f.chunk_len
         need = entry_bytes + TAIL_BYTES
         if src.size - pos < need:

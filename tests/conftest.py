@@ -42,11 +42,21 @@ def synthetic_video(t: int = 40, h: int = 48, w: int = 40, seed: int = 0) -> np.
     return v.clip(0, 255).astype(np.uint8)
 
 
+def pan_video(t: int = 48, h: int = 32, w: int = 32, dx: int = 1, dy: int = 0) -> np.ndarray:
+    """A still, textured picture moving ``dx``, ``dy`` pixels per frame: uint8 (t, h, w, 3)."""
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[0:h + abs(dy) * t + 8, 0:w + abs(dx) * t + 8]
+    pic = np.stack([np.sin(xx / (3 + c)) * np.cos(yy / (5 - c)) for c in range(3)], -1) * 90 + 128
+    pic = (pic + rng.normal(0, 4, pic.shape)).clip(0, 255).astype(np.uint8)
+    oy, ox = 4 + (abs(dy) * t if dy < 0 else 0), 4 + (abs(dx) * t if dx < 0 else 0)
+    return np.stack([pic[oy + dy * k:oy + dy * k + h, ox + dx * k:ox + dx * k + w] for k in range(t)])
+
+
 def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
     import torch
 
-    from vqcodec.coding.codec import coded_symbols
+    from vqcodec.coding.gops import coded_symbols
     from vqcodec.net.model import MSVQVAE, get_config, uint8_to_input
     from vqcodec.entropy.priors import EmpiricalStaticPrior
     from vqcodec.weights import save_weights
@@ -59,7 +69,7 @@ def make_tiny_weights(path: Path, seed: int = 0) -> Path:
         net(uint8_to_input(torch.from_numpy(clips)))
     net.eval()
     counts: dict[str, np.ndarray] = {}
-    codes = net.encode(clips, quality=len(net.cfg.operating_points))
+    codes = net.encode(clips, stages=net.cfg.operating_points[-1])
     for s in (s for c in codes.unbatch() for s in coded_symbols(c)):
         counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
     # lower-quality points use a prefix of the same streams, so the top quality covers them all

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,18 +12,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from benchmarks import baseline, bd, clips, peers, rd, report, vqv_runner
 from conftest import synthetic_video
 from vqcodec import metrics as M
-from vqcodec.coding.codec import decode_bytes, encode_frames
+from vqcodec.coding.decoder import decode_bytes
+from vqcodec.coding.encoder import encode_frames
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-import baseline  # noqa: E402
-import bd  # noqa: E402
-import clips  # noqa: E402
-import peers  # noqa: E402
-import rd  # noqa: E402
-import report  # noqa: E402
-import vqv_runner  # noqa: E402
 
 RATES = [0.05, 0.1, 0.2, 0.4]
 PSNRS = [28.0, 31.0, 34.0, 37.0]

@@ -151,12 +151,12 @@ def test_console_script_exit_codes(tmp_path):
 
 
 def test_user_errors_and_bugs_are_told_apart():
-    from vqcodec.train.corpus import CorpusError
-    from vqcodec.train.data import DataError
     from vqcodec.entropy.rans import EntropyError
     from vqcodec.errors import OptionError, VqvError, is_user_error
     from vqcodec.formats import NotVqvError
     from vqcodec.io.reader import VideoError
+    from vqcodec.train.corpus import CorpusError
+    from vqcodec.train.data import DataError
     from vqcodec.weights import WeightsError
 
     user = [VqvError("x"), OptionError("x"), WeightsError("x"), CorpusError("x"), VideoError("x"), DataError("x"),
@@ -228,13 +228,13 @@ def test_sigterm_during_a_decode_leaves_nothing_behind(tiny_weights, tmp_path):
     import signal
     import time
 
-    from vqcodec.coding import codec
-    from vqcodec.weights import load_model
-
     from conftest import synthetic_video
 
+    from vqcodec.coding.encoder import encode_frames
+    from vqcodec.weights import load_model
+
     src = tmp_path / "long.vqv"
-    src.write_bytes(codec.encode_frames(synthetic_video(32 * 24, 32, 32, seed=1), 16, model=load_model(tiny_weights)))
+    src.write_bytes(encode_frames(synthetic_video(32 * 24, 32, 32, seed=1), 16, model=load_model(tiny_weights)))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     p = subprocess.Popen([sys.executable, "-m", "vqcodec.cli.main", "decode", str(src), str(out_dir / "v.npy"),
@@ -256,6 +256,7 @@ def test_an_input_read_not_as_stored_is_one_warning_line(tiny_weights, tmp_path)
     from fractions import Fraction
 
     from conftest import synthetic_video
+
     from vqcodec.io.writer import VideoWriter
 
     whole = tmp_path / "v.mp4"
@@ -274,6 +275,7 @@ def test_an_input_read_not_as_stored_is_one_warning_line(tiny_weights, tmp_path)
 def test_files_made_by_an_earlier_default_model_decode_without_model(tmp_path, video_npy, monkeypatch):
     """Shipping a new default keeps the old one listed; decode/info/codes pick the model a file names."""
     from conftest import make_tiny_weights
+
     from vqcodec import weights
 
     wdir = tmp_path / "weights"

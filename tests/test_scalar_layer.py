@@ -6,15 +6,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import make_tiny_weights, synthetic_video
 
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import GopEncoder, encode_frames
+from vqcodec.coding.gops import chunk_streams, gop_layout, scalar_tables
+from vqcodec.coding.ladder import Ladder
+from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import GopChunk, VqvReader
-from vqcodec.coding.ladder import Ladder
 from vqcodec.release.prior_fitting import _bottom_latents, fit_ladder
+from vqcodec.settings import EncodeSettings
 from vqcodec.weights import WEIGHTS_VERSION, WeightsError, load_model, save_weights
-
-from conftest import make_tiny_weights, synthetic_video
 
 # VQ 1+0, 1+1, 1+2, then scalar points at coarse to fine steps
 POINTS = [(1, 0, None), (1, 1, None), (1, 2, None), (1, 0, 0.5), (1, 0, 0.2), (1, 0, 0.08)]
@@ -45,19 +48,19 @@ def test_scalar_points_round_trip_and_trade_bits_for_quality(smodel):
     frames = synthetic_video(40, 48, 40, seed=3)
     sizes = []
     for q in (4, 5, 6):
-        data = codec.encode_frames(frames, 16, model=smodel, quality=q)
-        enc = codec.GopEncoder(smodel, q, 40, 48)
+        data = encode_frames(frames, 16, model=smodel, quality=q)
+        enc = GopEncoder(smodel, EncodeSettings.build(smodel, quality=q), 40, 48)
         for f in frames:
             enc.add_frame(f)
         want = [g.codes for g in enc.finish()]
-        got = list(codec.read_gop_codes(VqvReader(io.BytesIO(data)), smodel))
+        got = list(read_gop_codes(VqvReader(io.BytesIO(data)), smodel))
         assert len(got) == 2
         for g, w in zip(got, want):
             assert g.codes.scalar is not None and g.codes.level("bottom").stages == 0
             np.testing.assert_array_equal(g.codes.scalar.symbols, w.scalar.symbols)
             np.testing.assert_array_equal(g.codes.scalar.copy_map(), w.scalar.copy_map())
             assert g.bits.get("scalar", 0) + g.bits["copy.scalar"] > 0     # (all may be copies)
-        assert codec.decode_bytes(data, model=smodel).shape == frames.shape
+        assert decode_bytes(data, model=smodel).shape == frames.shape
         sizes.append(len(data))
     assert sizes[0] < sizes[1] < sizes[2], sizes
 
@@ -66,10 +69,10 @@ def test_copies_make_a_still_video_cheap_and_keep_it_exact(smodel):
     """A frozen video: with copy mode (the default) positions repeat the slice before instead of
     being coded, which makes the file smaller; copied symbols repeat exactly."""
     still = np.repeat(synthetic_video(1, 32, 32, seed=8), 64, axis=0)
-    on = codec.encode_frames(still, 16, model=smodel, quality=6)
-    off = codec.encode_frames(still, 16, model=smodel, quality=6, rdo_strength=0)
+    on = encode_frames(still, 16, model=smodel, quality=6)
+    off = encode_frames(still, 16, model=smodel, quality=6, rdo_strength=0)
     assert len(on) < 0.75 * len(off)        # (the first slice, coded either way, is most of it)
-    got = list(codec.read_gop_codes(VqvReader(io.BytesIO(on)), smodel))
+    got = list(read_gop_codes(VqvReader(io.BytesIO(on)), smodel))
     sc = [g.codes.scalar for g in got]
     # (not every position: where the tables make a repeated symbol cheaper than a copy flag, the
     # encoder codes it; and the latent changes near the GOP's edges, which its convolutions see)
@@ -87,8 +90,8 @@ def test_finer_steps_carry_the_latent_more_exactly(smodel):
     z = next(_bottom_latents(smodel, [frames], 1))
     errors = []
     for q in (4, 5, 6):       # without copy decisions the top codes are the natural ones _bottom_latents uses
-        data = codec.encode_frames(frames, 16, model=smodel, quality=q, rdo_strength=0)
-        sc = next(codec.read_gop_codes(VqvReader(io.BytesIO(data)), smodel)).codes.scalar
+        data = encode_frames(frames, 16, model=smodel, quality=q, rdo_strength=0)
+        sc = next(read_gop_codes(VqvReader(io.BytesIO(data)), smodel)).codes.scalar
         err = float(np.mean((sc.latent() - z) ** 2))
         assert err <= (sc.step ** 2) / 12 * 1.5          # uniform rounding error, nothing clipped away
         errors.append(err)
@@ -96,15 +99,15 @@ def test_finer_steps_carry_the_latent_more_exactly(smodel):
 
 
 def test_a_damaged_scalar_payload_is_an_error_not_zeros(smodel):
-    data = codec.encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=smodel, quality=5)
+    data = encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=smodel, quality=5)
     reader = VqvReader(io.BytesIO(data))
     chunk = reader.read_chunk(0)
-    layout = codec.gop_layout(smodel, 5, 32, 32, 32)
-    scalar = codec.scalar_tables(smodel, 5)
-    names = codec.chunk_streams(layout, scalar)
+    layout = gop_layout(smodel, smodel.point(5), 32, 32, 32)
+    scalar = scalar_tables(smodel, smodel.point(5))
+    names = chunk_streams(layout, scalar)
     assert names[-1] == "scalar"
     counts = dict(zip(names, chunk.symbol_counts))
-    prior = codec._file_prior(reader, smodel, layout)
+    prior = file_prior(reader, smodel, layout)
     from vqcodec.coding.gop_coding import decode_gop
     with pytest.raises(EntropyError):
         decode_gop(layout, prior, chunk.payload[:-8], counts, copy_mode=reader.header.copy_mode, reference=None,

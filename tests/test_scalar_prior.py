@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from vqcodec.entropy.rans import TOTAL, EntropyError, ideal_bits
 from vqcodec.entropy.scalar_prior import (CONTEXT_CLIP, N_CLASSES, STEP_DEN, ScalarTables, context_classes, decode_symbols,
                                   encode_symbols, quantise)
+from vqcodec.errors import ModelDataError, describe_error, is_user_error
 
 
 def correlated_latent(rng, c=4, t=8, h=5, w=6, scale=3.0) -> np.ndarray:
@@ -82,12 +83,22 @@ def test_bytes_round_trip_and_hostile_blobs(tables):
     np.testing.assert_array_equal(back.freqs, tables.freqs)
     assert back.to_bytes() == blob
     for bad in (b"", b"junk", blob[:-3], blob[:10]):
-        with pytest.raises(EntropyError):
+        with pytest.raises(ModelDataError):
             ScalarTables.from_bytes(bad)
-    with pytest.raises(EntropyError):                   # rows that do not sum to the total
+    with pytest.raises(ModelDataError):                   # rows that do not sum to the total
         ScalarTables(512, 20, tables.freqs + 1)
-    with pytest.raises(EntropyError):
+    with pytest.raises(ModelDataError):
         ScalarTables(512, 19, tables.freqs)
+
+
+def test_malformed_tables_are_a_user_error_of_model_data_not_of_entropy_coding(tables):
+    for make in (lambda: ScalarTables.from_bytes(b"junk"), lambda: ScalarTables(512, 20, tables.freqs + 1)):
+        with pytest.raises(ModelDataError) as e:
+            make()
+        assert is_user_error(e.value) and not isinstance(e.value, EntropyError)
+        assert describe_error(e.value) == str(e.value) and "\n" not in str(e.value)
+    with pytest.raises(ModelDataError, match="^scalar tables: not a zstd frame$"):
+        ScalarTables.from_bytes(b"junk")
 
 
 def test_symbols_outside_the_tables_are_refused(tables):

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import synthetic_video
 
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import decode_bytes
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.errors import VqvError
 from vqcodec.release.ship import ship
 from vqcodec.train.loop import TrainConfig, train
 from vqcodec.weights import WeightsError, load_model
-
-from conftest import synthetic_video
 
 
 def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
@@ -22,7 +22,7 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
                       crop_frames=8, crop_size=16, val_every=100, ckpt_every=100, cache_dir=str(tmp_path / "cache"),
                       threads=1, progress=False, warmup=1, samples_per_epoch=16))
     out = tmp_path / "tiny-shipped.pt"
-    # a run warm-restarted from step 10 of another (scripts/pca_init.py) counts those steps too
+    # a run warm-restarted from step 10 of another (tools/pca_init.py) counts those steps too
     (tmp_path / "run" / "lineage.json").write_text('{"from_step": 10, "from_train_seconds": 36.0}')
     rep = ship(tmp_path / "run" / "checkpoint.pt", out, data=f"folder:{data}", cache_dir=tmp_path / "cache",
                make_default=False, operating_points=[(1, 0), (1, 2)], default_quality=1, log=lambda m: None)
@@ -38,7 +38,7 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
     # the shipped file codes video with every prior it carries
     frames = synthetic_video(8, 16, 16)
     for prior in ("empirical-static", "learned"):
-        assert codec.decode_bytes(codec.encode_frames(frames, 16, model=m, prior=prior), model=m).shape == frames.shape
+        assert decode_bytes(encode_frames(frames, 16, model=m, prior=prior), model=m).shape == frames.shape
 
 
 @pytest.mark.parametrize("points, default, match", [
@@ -49,6 +49,7 @@ def test_ship_writes_weights_with_priors_and_measured_points(tmp_path):
 ])
 def test_bad_operating_points_are_refused(points, default, match):
     from dataclasses import replace
+
     from vqcodec.net.model import get_config
     from vqcodec.release.ship import check_operating_points
     with pytest.raises(VqvError, match=match):
@@ -66,6 +67,7 @@ def test_corrupted_weights_are_refused(tmp_path, tiny_weights):
 
 def test_shipped_weights_are_verified_against_the_manifest(tmp_path, tiny_weights, monkeypatch):
     import json
+
     from vqcodec import weights
     wdir = tmp_path / "weights"
     wdir.mkdir()
@@ -82,6 +84,7 @@ def test_shipped_weights_are_verified_against_the_manifest(tmp_path, tiny_weight
 
 def test_the_manifest_records_shipped_and_refitted_files(tmp_path, tiny_weights, monkeypatch):
     import json
+
     from vqcodec import weights
     wdir = tmp_path / "weights"
     wdir.mkdir()

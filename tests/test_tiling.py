@@ -52,11 +52,11 @@ def test_model_tiled_encode_and_decode_match_whole_frames(tiny_model, monkeypatc
     """Codes and decoded pixels of a frame larger than the tile equal the whole-frame run."""
     net = tiny_model.net
     video = synthetic_video(8, 96, 80, seed=3)
-    codes_whole = net.encode(video, quality=len(net.cfg.operating_points))
+    codes_whole = net.encode(video, stages=net.cfg.operating_points[-1])
     frames_whole = net.decode(codes_whole)
     monkeypatch.setattr(model_module, "TILE_PIXELS", 32)
     monkeypatch.setattr(model_module, "TILE_HALO_PIXELS", 32)
-    codes_tiled = net.encode(video, quality=len(net.cfg.operating_points))
+    codes_tiled = net.encode(video, stages=net.cfg.operating_points[-1])
     for a, b in zip(codes_whole.levels, codes_tiled.levels):
         np.testing.assert_array_equal(a.indices, b.indices)
     frames_tiled = net.decode(codes_whole)

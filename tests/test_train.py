@@ -5,13 +5,16 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from vqcodec.train.loop import TrainConfig, lr_at, sample_stages, train, val_score
+from vqcodec.errors import OptionError
+from vqcodec.train.config import TRAIN_PRESETS, parse_setting, train_config
+from vqcodec.train.loop import TrainConfig, lr_at, sample_stages, train, unpack_init, val_score
 from vqcodec.net.model import get_config
 
 from conftest import synthetic_video
@@ -78,6 +81,133 @@ def test_best_checkpoint_follows_validation_across_resume(tmp_path, clip_folder)
     assert best["best"]["score"] == pytest.approx(scores[want])
     assert res["best_step"] in (3, 6)
     net_from_checkpoint(run / "best.pt")      # loads as a checkpoint (what `vqv ship` reads)
+
+
+# ------------------------------------------------------------------------------- settings and presets
+
+# The `cpu-hq` run as scripts/train_hq.py (now `vqv train --preset cpu-hq`) wrote it, its HQ settings.
+TRAIN_HQ = dict(config="cpu-hq", data="corpus:data/corpus", cache_dir="data/cache", out="runs/hq", steps=4000,
+                lr=4e-4, warmup=100, commit_weight=0.0, bypass_prob=0.3, batch_size=8, crop_frames=16, crop_size=64,
+                threads=1, val_every=250, ckpt_every=100, progress=False)
+
+
+def test_presets_round_trip_into_train_config():
+    for name, fields_ in TRAIN_PRESETS.items():
+        tc = train_config(name)
+        assert tc == TrainConfig(**fields_)
+        assert {k: v for k, v in asdict(tc).items() if k in fields_} == fields_
+        # every value survives being written as --set KEY=VALUE and read back
+        assert train_config("cpu", settings=[f"{k}={v}" for k, v in asdict(tc).items()]) == tc
+    assert train_config("cpu") == TrainConfig() == train_config()   # cpu: the defaults
+
+
+def test_cpu_hq_preset_is_the_train_hq_run():
+    assert train_config("cpu-hq") == TrainConfig(**TRAIN_HQ)
+    # the ablation arms, as train_hq.py ran them: --out runs/commit-cpu --steps 5000 --set config=cpu
+    # --set lr=0.0001 --set commit_weight=0.25 (and --set config=single-scale, --out runs/commit-single)
+    arm = dict(TRAIN_HQ, out="runs/commit-cpu", steps=5000, config="cpu", lr=0.0001, commit_weight=0.25)
+    assert train_config("commit-cpu") == TrainConfig(**arm)
+    assert train_config("commit-single") == TrainConfig(**dict(arm, config="single-scale", out="runs/commit-single"))
+
+
+def test_set_parses_each_field_by_its_type():
+    assert parse_setting("lr=0.0001") == ("lr", 0.0001)
+    key, steps = parse_setting("steps=5000")
+    assert (key, steps) == ("steps", 5000) and type(steps) is int
+    _, minutes = parse_setting("max_minutes=90")
+    assert minutes == 90.0 and type(minutes) is float
+    assert parse_setting("max_minutes=none") == ("max_minutes", None)
+    assert parse_setting("init_fit_rows=null") == ("init_fit_rows", None)
+    assert parse_setting("progress=false") == ("progress", False) and parse_setting("resume=yes") == ("resume", True)
+    assert parse_setting("init=vqcodec/weights/vqv-cpu-hq.pt") == ("init", "vqcodec/weights/vqv-cpu-hq.pt")
+    assert parse_setting("config=single-scale") == ("config", "single-scale")
+    assert parse_setting("data=folder:a=b") == ("data", "folder:a=b")       # the first "=" splits
+    assert parse_setting("perceptual=none") == ("perceptual", "none")       # a str field: "none" is a value
+    # the preset, then the options, then --set (the last word)
+    tc = train_config("cpu-hq", {"steps": 10, "seed": 3}, ["lr=0.0001", "steps=20"])
+    assert tc == replace(train_config("cpu-hq"), steps=20, seed=3, lr=0.0001)
+
+
+def test_set_errors_are_one_line_option_errors():
+    for item, words in [("lrr=1", "no TrainConfig field 'lrr' (did you mean lr?)"),
+                        ("zzz=1", "no TrainConfig field 'zzz'"),
+                        ("steps=1.5", "steps takes an integer"), ("lr=fast", "lr takes a number"),
+                        ("threads=two", "threads takes an integer"), ("progress=maybe", "true or false"),
+                        ("perceptual=lpips", "one of ssim, vgg, none"), ("lr", "expected KEY=VALUE")]:
+        with pytest.raises(OptionError) as e:
+            parse_setting(item)
+        assert words in str(e.value) and "\n" not in str(e.value), item
+    with pytest.raises(OptionError, match="unknown training preset 'nope'"):
+        train_config("nope")
+
+
+def _vqv_train(*args):
+    from click.testing import CliRunner
+
+    from vqcodec.cli.main import main
+    r = CliRunner().invoke(main, ["train", *map(str, args)])
+    return r.exit_code, r.output
+
+
+def test_vqv_train_options_apply_onto_the_preset(tmp_path, monkeypatch):
+    import vqcodec.train.loop as loop
+    got = []
+    monkeypatch.setattr(loop, "train", lambda tc: got.append(tc) or {"step": tc.steps})
+    # every option as before: the same TrainConfig the command wrote out by hand
+    code, out = _vqv_train(
+        "--config", "tiny", "--data", "folder:d", "--out", tmp_path / "r", "--steps", 7, "--max-minutes", 1.5,
+        "--batch-size", 2, "--crop", "8x16", "--lr", 0.002, "--commit-weight", 0.1, "--bypass-prob", 0.3,
+        "--perceptual", "none", "--perceptual-weight", 0.2, "--vgg-weights", "v.pth", "--recon", "l1", "--seed", 3,
+        "--threads", 1, "--workers", 2, "--val-every", 5, "--ckpt-every", 4, "--cache-dir", "c", "--ucf-split", 2,
+        "--resume", "--init", "w.pt", "-q")
+    assert code == 0, out
+    assert got[-1] == TrainConfig(
+        config="tiny", data="folder:d", out=str(tmp_path / "r"), steps=7, max_minutes=1.5, batch_size=2,
+        crop_frames=8, crop_size=16, lr=0.002, commit_weight=0.1, bypass_prob=0.3, perceptual="none",
+        perceptual_weight=0.2, vgg_weights="v.pth", recon="l1", seed=3, threads=1, workers=2, val_every=5,
+        ckpt_every=4, cache_dir="c", ucf_split=2, resume=True, init="w.pt", progress=False)
+    # no --preset: the cpu settings, --data and --out given
+    code, out = _vqv_train("--data", "folder:d", "--out", "r")
+    assert code == 0 and got[-1] == TrainConfig(data="folder:d", out="r")
+    assert "stopped at step 20000; checkpoint in r" in out
+    # a preset, an option onto it, then --set
+    code, out = _vqv_train("--preset", "cpu-hq", "--steps", 10, "--set", "lr=0.0001", "--set", "seed=2", "--resume")
+    assert code == 0, out
+    assert got[-1] == replace(train_config("cpu-hq"), steps=10, lr=0.0001, seed=2, resume=True)
+    code, out = _vqv_train("--preset", "cpu-hq", "--steps", 10, "--set", "steps=12")
+    assert got[-1].steps == 12
+    assert len(got) == 4
+
+
+def test_vqv_train_usage_errors(monkeypatch):
+    import vqcodec.train.loop as loop
+    monkeypatch.setattr(loop, "train", lambda tc: pytest.fail("ran"))
+    for args, words in [(("--preset", "cpu-hq", "--set", "lrr=1"), "--set lrr=1: no TrainConfig field 'lrr'"),
+                        (("--preset", "cpu-hq", "--set", "steps=x"), "--set steps=x: steps takes an integer"),
+                        (("--preset", "cpu-hq", "--set", "lr"), "--set lr: expected KEY=VALUE"),
+                        (("--preset", "nope"), "'nope' is not one of"),
+                        (("--data", "folder:d"), "Missing option '--out'"),
+                        (("--out", "r"), "Missing option '--data'"),
+                        (("--preset", "cpu", "--crop", "8x"), "expected FRAMESxSIZE")]:
+        code, out = _vqv_train(*args)
+        assert code == 2 and words in out.strip().splitlines()[-1], (args, out)
+
+
+def test_vqv_train_help_names_every_preset():
+    code, out = _vqv_train("--help")
+    assert code == 0 and "--set KEY=VALUE" in out
+    for name in TRAIN_PRESETS:
+        assert name in out
+
+
+def test_a_zstd_compressed_init_is_unpacked_into_the_run(tmp_path):
+    import zstandard
+    packed = tmp_path / "w.pt.zst"
+    packed.write_bytes(zstandard.ZstdCompressor().compress(b"weights" * 100))
+    tc = unpack_init(TrainConfig(out=str(tmp_path / "run"), init=str(packed)))
+    assert tc.init == str(tmp_path / "run" / "w.pt") and Path(tc.init).read_bytes() == b"weights" * 100
+    plain = TrainConfig(out=str(tmp_path / "run2"), init="w.pt")
+    assert unpack_init(plain) is plain and not (tmp_path / "run2").exists()
 
 
 def test_val_score():
@@ -238,12 +368,12 @@ def test_added_bottom_stages_keep_the_ladder_and_extend_it():
     new, rep = add_bottom_stages(net, torch.from_numpy(clips), 2, kmeans_iters=5, fit_rows=None)
     assert new.cfg.bottom_stages == net.cfg.bottom_stages + 2 and len(rep["residual_left_after_new_stage"]) == 2
     assert rep["residual_left_after_new_stage"][1] < rep["residual_left_after_new_stage"][0] < 1
-    for q in net.qualities:
-        a, b = net.encode(clips[:2], quality=q), new.encode(clips[:2], quality=q)
+    for st in net.cfg.operating_points:
+        a, b = net.encode(clips[:2], stages=st), new.encode(clips[:2], stages=st)
         for la, lb in zip(a.levels, b.levels):
             assert torch.equal(torch.as_tensor(la.indices), torch.as_tensor(lb.indices))
         assert np.array_equal(net.decode(a), new.decode(b))
     top = net.cfg.operating_points[-1]
     new.cfg = replace(new.cfg, operating_points=net.cfg.operating_points + ((top[0], top[1] + 1), (top[0], top[1] + 2)))
-    err = [psnr(clips[0], new.decode(new.encode(clips[0], quality=q))) for q in new.qualities[-3:]]
+    err = [psnr(clips[0], new.decode(new.encode(clips[0], stages=st))) for st in new.cfg.operating_points[-3:]]
     assert err[0] < err[1] < err[2], err

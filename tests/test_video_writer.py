@@ -214,10 +214,10 @@ _DECODE_STOPPED_AT_FIRST_FRAME = textwrap.dedent("""
 
 @pytest.mark.parametrize("output", ["v.npy", "%06d.png"])   # a sibling file; a folder inside "out"
 def test_sigterm_during_a_decode_leaves_nothing(tiny_weights, tiny_model, tmp_path, output):
-    from vqcodec.coding import codec
+    from vqcodec.coding.encoder import encode_frames
 
     src = tmp_path / "in.vqv"
-    src.write_bytes(codec.encode_frames(clip(8), 16, model=tiny_model))
+    src.write_bytes(encode_frames(clip(8), 16, model=tiny_model))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     p = subprocess.Popen([sys.executable, "-c", _DECODE_STOPPED_AT_FIRST_FRAME, "decode", str(src),

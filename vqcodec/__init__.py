@@ -22,8 +22,8 @@ def __getattr__(name: str):
         from vqcodec.pipeline import read_codes
         return read_codes
     if name in ("encode_frames", "decode_bytes"):
-        from vqcodec.coding import codec
-        return getattr(codec, name)
+        from vqcodec.coding import decoder, encoder
+        return getattr(encoder if name == "encode_frames" else decoder, name)
     if name in ("Codes", "CodeLevel", "ScalarCodes"):
         from vqcodec import codes
         return getattr(codes, name)

@@ -94,13 +94,31 @@ class ScalarCodes:
 
 
 @dataclass(frozen=True)
+class MotionField:
+    """The motion layer of one GOP, on the bottom grid: ``flags`` bool ``(T, H, W)`` says which blocks
+    (a bottom position's 4 frames x 8x8 pixels) are predicted from the previous decoded frame instead
+    of taken from the network's reconstruction; ``vectors`` int32 ``(T, H, W, 2)`` their displacement
+    ``(dy, dx)`` per frame, in quarter pixels (zero where not flagged). Every frame of a flagged block
+    is its previous frame's pixels moved by the vector (:mod:`vqcodec.coding.motion`)."""
+
+    flags: np.ndarray
+    vectors: np.ndarray
+
+    @property
+    def grid(self) -> tuple[int, int, int]:
+        t, h, w = self.flags.shape
+        return int(t), int(h), int(w)
+
+
+@dataclass(frozen=True)
 class Codes:
-    """All levels of one clip or batch, coarsest first, the scalar bottom latent at a scalar point, and
-    the enhancement layer's coefficients at an enhanced point."""
+    """All levels of one clip or batch, coarsest first, the scalar bottom latent at a scalar point,
+    the enhancement layer's coefficients at an enhanced point, and the motion layer (one clip only)."""
 
     levels: tuple[CodeLevel, ...]
     scalar: ScalarCodes | None = None
     enhancement: ScalarCodes | None = None
+    motion: MotionField | None = None          # the motion layer, when the file has one
 
     @property
     def batched(self) -> bool:

@@ -2,10 +2,19 @@
 
 A user error (bad file, bad option, missing path, full disk) is reported as one line; anything else
 is a bug and must surface as one, with its traceback (:func:`is_user_error` decides).
+
+:func:`one_line` (every message on one line, capped) is defined with the container's errors in
+:mod:`vqcodec.formats.errors`, which must stay importable without the rest of vqcodec; library code
+imports it from here.
 """
 from __future__ import annotations
 
 import errno
+
+from vqcodec.formats.errors import one_line
+
+__all__ = ["VqvError", "OptionError", "ModelMismatchError", "ModelDataError", "one_line", "describe_error",
+           "is_user_error", "PATH_ERRORS", "DISK_ERRNOS"]
 
 
 class VqvError(Exception):
@@ -20,6 +29,16 @@ class ModelMismatchError(VqvError):
     """The .vqv file was made with other weights than the ones given for decoding."""
 
 
+class ModelDataError(VqvError, ValueError):
+    """A model's own data is malformed or does not fit its network: a quality ladder, a pixel basis or
+    scalar tables (read from a weights file, or built by a tool). Not an entropy-coding failure of a
+    file (:class:`~vqcodec.entropy.rans.EntropyError`). A ``ValueError`` as well, as those raised
+    before it was introduced were. ``str(e)`` is one line."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(one_line(message))
+
+
 #: OS errors about the user's own paths: reported as one line, never as a bug.
 PATH_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError, PermissionError)
 #: Other OS errors that are the user's machine, not vqv: a full disk or quota, a read-only file system,
@@ -30,7 +49,6 @@ DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.ENAMETOO
 def describe_error(e: BaseException) -> str:
     """One line for an exception: an OS error's own words (``strerror``), a missing key named as such,
     otherwise its message, else its type's name."""
-    from vqcodec.formats.errors import one_line  # noqa: PLC0415
     text = getattr(e, "strerror", None) or str(e).strip() or type(e).__name__
     if isinstance(e, KeyError):
         text = f"missing key {text}"

@@ -1,7 +1,7 @@
 """File-level codec: a video file -> coded-size frames -> GOPs -> a .vqv file, and back.
 
 Frames are streamed: the input is read one frame at a time, resized to the coded size and handed
-to :class:`~vqcodec.coding.codec.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
+to :class:`~vqcodec.coding.encoder.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
 network has produced it. Each function returns a plain dict report that the CLI prints.
 """
 from __future__ import annotations
@@ -14,20 +14,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.formats import VqvFormatError, VqvReader
-
-from vqcodec.coding import codec
+from vqcodec.coding.decoder import check_model, decode_gops, read_gop_codes
+from vqcodec.coding.encoder import EncodedGop, EncodeStats, GopEncoder, write_container
+from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary
+from vqcodec.coding.gops import MAX_CODED_SIDE, synthesise
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import OptionError, VqvError
-from vqcodec.coding.gop_coding import copy_summary, label_level
-from vqcodec.metrics import QualityAccumulator
+from vqcodec.formats import VqvFormatError, VqvReader
 from vqcodec.io.files import atomic_path, check_output_folder
 from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
 from vqcodec.io.writer import VideoWriter
+from vqcodec.metrics import QualityAccumulator
+from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
+                              EncodeSettings)
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
-MAX_SIDE = codec.MAX_CODED_SIDE
+MAX_SIDE = MAX_CODED_SIDE
 MAX_THREADS = 256       # torch's thread pool crashes (SIGSEGV) when asked for ~100,000 threads
 
 
@@ -98,7 +101,8 @@ def _progress(enabled: bool, total: int | None, desc: str):
 
 def encode_file(input: str | Path, output: str | Path, *, quality: int | None = None, size: str | None = None,
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
-                rdo_strength: float = codec.DEFAULT_RDO_STRENGTH, refresh: int = codec.DEFAULT_REFRESH,
+                rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
+                motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
                 measure_quality: bool = False, threads: int | None = None,
                 progress: bool = True, model: CodecModel | None = None, overwrite: bool = True) -> dict:
     output = Path(output)
@@ -108,41 +112,58 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
     t0 = time.perf_counter()
     with torch_threads(threads):
         model = model or load_model(model_path)
-        q = quality if quality is not None else model.default_quality
-        if q not in model.qualities:
-            raise OptionError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
+        settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
+                                        refresh=refresh, motion=motion, motion_search=motion_search)
         info, frames = open_video(input, fps=parse_fps(fps))
         cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
-        quality_acc = QualityAccumulator()
-
-        def measure(gop: np.ndarray, n: int, codes) -> None:
-            rec = codec.synthesise(model, codes)
-            quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
-
-        enc = codec.GopEncoder(model, q, cw, ch, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
-                               on_gop=measure if measure_quality else None)
-        n = 0
-        with _progress(progress, info.frame_count, "encode") as bar:
-            for frame in frames:
-                enc.add_frame(resize_frames(frame[None], cw, ch)[0])
-                n += 1
-                bar.update(1)
+        quality_acc = QualityAccumulator() if measure_quality else None
+        gops, n = _encode_gops(model, settings, frames, (cw, ch), info.frame_count, progress, quality_acc)
         if n == 0:
             raise VqvError(f"{input}: empty video")
-        gops = enc.finish()
         with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp, open(tmp, "wb") as f:
-            stats = codec.write_container(f, model, q, gops, prior_kind=prior,
-                                          source_size=(info.width, info.height), coded_size=(cw, ch), fps=info.fps,
-                                          copy_mode=enc.copy_mode, refresh=refresh)
+            stats = write_container(f, model, settings, gops, source_size=(info.width, info.height),
+                                    coded_size=(cw, ch), fps=info.fps)
     seconds = time.perf_counter() - t0
+    report = _encode_report(input, output, info, settings, stats, n, (cw, ch), seconds)
+    report["threads"] = torch.get_num_threads() if threads is None else threads
+    if quality_acc is not None:
+        report["psnr"] = quality_acc.psnr_value(cap=100.0)
+        report["ssim"] = quality_acc.ssim
+    return report
+
+
+def _encode_gops(model: CodecModel, settings: EncodeSettings, frames, size: tuple[int, int], total: int | None,
+                 progress: bool, quality_acc: QualityAccumulator | None) -> tuple[list[EncodedGop], int]:
+    """Source frames -> coded-size frames -> the encoder's GOPs, with the progress bar; measures
+    each GOP's reconstruction into ``quality_acc`` if given."""
+    cw, ch = size
+
+    def measure(gop: np.ndarray, n: int, codes, recon: np.ndarray | None) -> None:
+        rec = recon if recon is not None else synthesise(model, codes)
+        quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
+
+    enc = GopEncoder(model, settings, cw, ch, on_gop=measure if quality_acc is not None else None)
+    n = 0
+    with _progress(progress, total, "encode") as bar:
+        for frame in frames:
+            enc.add_frame(resize_frames(frame[None], cw, ch)[0])
+            n += 1
+            bar.update(1)
+    return (enc.finish() if n else []), n
+
+
+def _encode_report(input, output: Path, info, settings: EncodeSettings, stats: EncodeStats, n: int,
+                   size: tuple[int, int], seconds: float) -> dict:
+    cw, ch = size
     nbytes = output.stat().st_size
     with open(output, "rb") as f:
         overhead = VqvReader(f).overhead()
     raw = n * cw * ch * 3
     duration = n / float(info.fps)
-    report = {
+    return {
         "input": str(input), "output": str(output), "frames": n, "fps": str(info.fps), "duration_s": duration,
-        "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": q, "prior": stats.prior,
+        "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": settings.quality,
+        "prior": stats.prior,
         "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
         "ratio_vs_rgb24": raw / nbytes,
         "ratio_vs_input": (info.source_bytes / nbytes) if info.source_bytes else None,
@@ -152,14 +173,11 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
         "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
         "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
-        "rdo_strength": rdo_strength, "refresh": refresh,
+        "rdo_strength": settings.rdo_strength, "refresh": settings.refresh,
+        **({"motion": {k: round(v, 4 if k == "predicted" else 1) for k, v in stats.motion.items()},
+            "motion_search": settings.motion_search} if settings.motion_layer else {}),
         "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
-        "threads": torch.get_num_threads() if threads is None else threads,
     }
-    if measure_quality:
-        report["psnr"] = quality_acc.psnr_value(cap=100.0)
-        report["ssim"] = quality_acc.ssim
-    return report
 
 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
@@ -197,7 +215,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         if h.frame_count == 0:
             raise VqvError(f"{input}: the file holds no frames")
         model = model or model_for_file(h.model_digest, model_path)
-        codec.check_model(h, model)
+        check_model(h, model)
         ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
         if scale_to_source and max(ow, oh) > MAX_SOURCE_SIDE:
             raise VqvError(f"the file's source size {ow}x{oh} exceeds {MAX_SOURCE_SIDE} per side; "
@@ -206,7 +224,7 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
         n = 0
         with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer, \
                 _progress(progress, h.frame_count, "decode") as bar:
-            for gop in codec.decode_gops(reader, model):
+            for gop in decode_gops(reader, model):
                 for frame in gop:
                     # frame by frame: memory holds one output frame, however large the source was
                     writer.write(resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
@@ -260,11 +278,13 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
     if model.for_digest(reader.header.model_digest) is None:
         return {"copy_stats": "unavailable (the file was made with another model; pass --model)"}
     try:
-        gops = list(codec.read_gop_codes(reader, model))
+        gops = list(read_gop_codes(reader, model))
     except (VqvError, VqvFormatError, EntropyError) as e:    # info still shows the header and index
         return {"copy_stats": f"unavailable ({e})"}
     copied, bits = copy_summary((g.codes, g.bits) for g in gops)
-    return {"copied": {k: round(v, 4) for k, v in copied.items()}, "copy_bits": {k: round(v, 1) for k, v in bits.items()}}
+    motion = motion_summary((g.codes, g.bits) for g in gops)
+    return {"copied": {k: round(v, 4) for k, v in copied.items()}, "copy_bits": {k: round(v, 1) for k, v in bits.items()},
+            **({"motion": {k: round(v, 4 if k == "predicted" else 1) for k, v in motion.items()}} if motion else {})}
 
 
 class CodeFile:
@@ -293,7 +313,9 @@ class CodeFile:
         ``bottom_scalar`` (gops, C, T, H, W) int32 symbols, ``bottom_scalar_step`` (latent = symbols * step)
         and ``bottom_scalar_copied`` (gops, T, H, W), where the encoder repeated the slice before; at an
         enhanced point ``enhancement`` (gops, K, T, H, W) int32 symbols of the pixel-basis coefficients
-        and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units)."""
+        and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units); in a file with the
+        motion layer ``motion_predicted`` (gops, T, H, W) bool, the blocks predicted from the previous
+        frame, and ``motion_vectors`` (gops, T, H, W, 2) int32, their (dy, dx) in quarter pixels per frame."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
@@ -305,6 +327,9 @@ class CodeFile:
         if self.gops[0].enhancement is not None:
             out["enhancement"] = np.stack([g.enhancement.symbols for g in self.gops]).astype(np.int32)
             out["enhancement_step"] = np.array(self.gops[0].enhancement.step, np.float64)
+        if self.gops[0].motion is not None:   # the motion layer: predicted blocks and their vectors
+            out["motion_predicted"] = np.stack([g.motion.flags for g in self.gops])
+            out["motion_vectors"] = np.stack([g.motion.vectors for g in self.gops]).astype(np.int32)
         return out
 
 
@@ -314,7 +339,7 @@ def read_codes(path: str | Path, model_path: str | Path | None = None, *, model:
     with f:
         model = model or model_for_file(reader.header.model_digest, model_path)
         gops, counts = [], []
-        for g in codec.read_gop_codes(reader, model):
+        for g in read_gop_codes(reader, model):
             gops.append(g.codes)
             counts.append(g.frames)
         return CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())

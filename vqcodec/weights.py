@@ -18,9 +18,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.errors import VqvError
+from vqcodec.errors import ModelDataError, VqvError
 from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
-from vqcodec.entropy.rans import EntropyError
 from vqcodec.coding.ladder import Ladder, LadderPoint
 from vqcodec.net.model import MSVQVAE, ModelConfig
 
@@ -96,7 +95,7 @@ class CodecModel:
                     cfg = self.cfg
                     lad.check_network(0 if cfg.single_level else cfg.top_stages, cfg.bottom_stages, cfg.latent_dim,
                                       cfg.bottom_factor)
-                except EntropyError as e:
+                except ModelDataError as e:
                     raise WeightsError(f"the model's quality ladder is unusable: {e}") from None
                 self._ladder = lad
         return self._ladder

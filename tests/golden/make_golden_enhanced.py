@@ -21,7 +21,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import synthetic_video  # noqa: E402
 
-from vqcodec.coding import codec  # noqa: E402
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.release.prior_fitting import fit_ladder  # noqa: E402
 from vqcodec.weights import load_model, save_weights  # noqa: E402
@@ -37,15 +38,15 @@ def main() -> None:
                  priors={**base.priors, "scalar": ladder.to_bytes()}, card=base.card)
     model = load_model(HERE / "tiny_enhanced.pt")
     frames = synthetic_video(40, 48, 40, seed=22)
-    data = codec.encode_frames(frames, 16, model=model, quality=3)
+    data = encode_frames(frames, 16, model=model, quality=3)
     (HERE / "golden_enhanced.vqv").write_bytes(data)
     arrays = {}
-    for g in codec.read_gop_codes(VqvReader(io.BytesIO(data)), model):
+    for g in read_gop_codes(VqvReader(io.BytesIO(data)), model):
         arrays[f"gop{g.index}_scalar"] = g.codes.scalar.symbols
         arrays[f"gop{g.index}_enhancement"] = g.codes.enhancement.symbols
         arrays[f"gop{g.index}_enhancement_copied"] = g.codes.enhancement.copy_map()
     np.savez_compressed(HERE / "golden_enhanced_codes.npz", **arrays)
-    np.save(HERE / "golden_enhanced_frames.npy", codec.decode_bytes(data, model=model))
+    np.save(HERE / "golden_enhanced_frames.npy", decode_bytes(data, model=model))
     print(f"golden_enhanced.vqv: {len(data)} bytes")
 
 

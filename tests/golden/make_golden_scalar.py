@@ -21,7 +21,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import synthetic_video  # noqa: E402
 
-from vqcodec.coding import codec  # noqa: E402
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.release.prior_fitting import fit_ladder  # noqa: E402
 from vqcodec.weights import load_model, save_weights  # noqa: E402
@@ -36,17 +37,17 @@ def main() -> None:
                  priors={**base.priors, "scalar": ladder.to_bytes()}, card=base.card)
     model = load_model(HERE / "tiny_scalar.pt")
     frames = synthetic_video(40, 48, 40, seed=21)
-    data = codec.encode_frames(frames, 16, model=model, quality=6)
+    data = encode_frames(frames, 16, model=model, quality=6)
     (HERE / "golden_scalar.vqv").write_bytes(data)
     arrays = {}
-    for g in codec.read_gop_codes(VqvReader(io.BytesIO(data)), model):
+    for g in read_gop_codes(VqvReader(io.BytesIO(data)), model):
         top = g.codes.level("top")
         arrays[f"gop{g.index}_top"] = top.indices
         arrays[f"gop{g.index}_top_copied"] = top.copy_map()
         arrays[f"gop{g.index}_scalar"] = g.codes.scalar.symbols
         arrays[f"gop{g.index}_scalar_copied"] = g.codes.scalar.copy_map()
     np.savez_compressed(HERE / "golden_scalar_codes.npz", **arrays)
-    np.save(HERE / "golden_scalar_frames.npy", codec.decode_bytes(data, model=model))
+    np.save(HERE / "golden_scalar_frames.npy", decode_bytes(data, model=model))
     print(f"golden_scalar.vqv: {len(data)} bytes")
 
 

@@ -20,7 +20,8 @@ sys.path.insert(0, str(HERE.parent))
 
 from conftest import synthetic_video  # noqa: E402
 
-from vqcodec.coding import codec  # noqa: E402
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 
@@ -29,17 +30,17 @@ def main() -> None:
     model = load_model(HERE / "tiny_learned.pt")
     still = np.repeat(synthetic_video(1, 48, 40, seed=3), 40, axis=0)
     frames = np.concatenate([still, synthetic_video(60, 48, 40, seed=7)])
-    data = codec.encode_frames(frames, 16, model=model, quality=3, prior="learned", refresh=2)
+    data = encode_frames(frames, 16, model=model, quality=3, prior="learned", refresh=2)
     reader = VqvReader(io.BytesIO(data))
     assert reader.header.copy_mode and reader.refresh_points() == [0, 2]
     (HERE / "golden_v2.vqv").write_bytes(data)
     arrays = {}
-    for g in codec.read_gop_codes(reader, model):
+    for g in read_gop_codes(reader, model):
         for lv in g.codes.levels:
             arrays[f"gop{g.index}_{lv.name}"] = lv.indices
             arrays[f"gop{g.index}_{lv.name}_copied"] = lv.copy_map()
     np.savez(HERE / "golden_v2_codes.npz", **arrays)
-    np.save(HERE / "golden_v2_frames.npy", codec.decode_bytes(data, model=model))
+    np.save(HERE / "golden_v2_frames.npy", decode_bytes(data, model=model))
     print(f"golden_v2.vqv: {len(data)} bytes")
 
 

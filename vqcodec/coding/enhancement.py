@@ -7,9 +7,9 @@ bottom grid (``block`` = the network's bottom factor, e.g. 4x8x8, so one block p
 position), each block projected on an orthonormal basis fitted by PCA on the residuals of the
 training clips, the first ``K`` coefficients quantised with one uniform step (in 8-bit pixel units)
 and entropy-coded like the scalar layer (:class:`~vqcodec.entropy.scalar_prior.ScalarTables`, one table per
-coefficient and context class). ``scripts/enhancement_probe.py`` measured it: on the validation clips
+coefficient and context class). A probe measured it first: on the validation clips
 it adds +0.85 dB for 0.05 bpp on top of the step-0.58 scalar point, where a finer scalar step adds
-+0.36 dB for 0.10 bpp (``docs/enhancement_probe.json``).
++0.36 dB for 0.10 bpp (``docs/MODEL_CARD.md``, ``experiments/enhancement_probe/README.md``).
 
 A block's 3·bt·bh·bw values are ordered (t, y, x, rgb), the last fastest. The decoder adds
 ``mean + basis @ (symbols * step)`` to each block of the base reconstruction, rounds to the nearest
@@ -31,14 +31,15 @@ import msgpack
 import numpy as np
 
 from vqcodec.codes import STEP_DEN
+from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import EntropyError
-from vqcodec.entropy.priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
+from vqcodec.errors import ModelDataError
 
 __all__ = ["PixelBasis", "ROUNDING", "MAX_BASIS_CHANNELS", "fit_basis", "quantise"]
 
 # Dead-zone rounding of the coefficients: |c|/step + ROUNDING, truncated. Plain rounding (0.5) spends
 # bits on coefficients barely past half a step; measured on the validation clips, 0.3 gives the same
-# PSNR for 26-40% fewer enhancement bits (0.2: 2-4 points more; docs/enhancement_probe.json).
+# PSNR for 26-40% fewer enhancement bits (0.2: 2-4 points more; experiments/enhancement_probe/README.md).
 ROUNDING = 0.3
 MAX_BASIS_CHANNELS = 4096
 _MAGIC = "vqv-pixel-basis"
@@ -73,15 +74,15 @@ class PixelBasis:
     def __post_init__(self) -> None:
         blk = tuple(int(v) for v in self.block)
         if len(blk) != 3 or min(blk) < 1 or max(blk) > 64:
-            raise EntropyError(f"pixel basis: bad block {self.block!r}")
+            raise ModelDataError(f"pixel basis: bad block {self.block!r}")
         d = 3 * blk[0] * blk[1] * blk[2]
         mean = np.ascontiguousarray(self.mean, np.float32)
         basis = np.ascontiguousarray(self.basis, np.float32)
         if mean.shape != (d,) or basis.ndim != 2 or basis.shape[0] != d \
                 or not 1 <= basis.shape[1] <= min(d, MAX_BASIS_CHANNELS):
-            raise EntropyError(f"pixel basis: shapes {mean.shape} and {basis.shape} do not fit block {blk}")
+            raise ModelDataError(f"pixel basis: shapes {mean.shape} and {basis.shape} do not fit block {blk}")
         if not (np.isfinite(mean).all() and np.isfinite(basis).all()):
-            raise EntropyError("pixel basis: values are not finite")
+            raise ModelDataError("pixel basis: values are not finite")
         object.__setattr__(self, "block", blk)
         object.__setattr__(self, "mean", mean)
         object.__setattr__(self, "basis", basis)
@@ -136,17 +137,17 @@ class PixelBasis:
     @classmethod
     def from_bytes(cls, data: bytes) -> "PixelBasis":
         what = "pixel basis"
-        obj = unpack_msgpack(zstd_decompress(bytes(data), what, MAX_BLOB), what)
+        obj = unpack_msgpack(zstd_decompress(bytes(data), what, MAX_BLOB, ModelDataError), what, ModelDataError)
         if not isinstance(obj, dict) or obj.get("magic") != _MAGIC or obj.get("v") != 1:
-            raise EntropyError(f"{what}: unknown format")
+            raise ModelDataError(f"{what}: unknown format")
         blk, k, mean, basis = obj.get("block"), obj.get("channels"), obj.get("mean"), obj.get("basis")
         if not (isinstance(blk, list) and len(blk) == 3 and all(isinstance(v, int) and 1 <= v <= 64 for v in blk)
                 and isinstance(k, int) and 1 <= k <= MAX_BASIS_CHANNELS
                 and isinstance(mean, bytes) and isinstance(basis, bytes)):
-            raise EntropyError(f"{what}: bad fields")
+            raise ModelDataError(f"{what}: bad fields")
         d = 3 * blk[0] * blk[1] * blk[2]
         if len(mean) != 4 * d or len(basis) != 4 * d * k:
-            raise EntropyError(f"{what}: {len(mean)} + {len(basis)} bytes do not fit {d}x{k}")
+            raise ModelDataError(f"{what}: {len(mean)} + {len(basis)} bytes do not fit {d}x{k}")
         return cls(tuple(blk), np.frombuffer(mean, "<f4").copy(), np.frombuffer(basis, "<f4").reshape(d, k).copy())
 
 

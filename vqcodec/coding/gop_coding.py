@@ -31,11 +31,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vqcodec.codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
+from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes, lower_stream, parse_stream_name, stream_name
 from vqcodec.entropy.copy_flags import CopyFlagModel
-from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError, PayloadDecoder, check_freqs, encode_streams
-from vqcodec.entropy.rans import information_bits, uniform_freqs
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
+from vqcodec.entropy.rans import (
+    MAX_SYMBOLS,
+    EntropyError,
+    PayloadDecoder,
+    check_freqs,
+    encode_streams,
+    information_bits,
+    uniform_freqs,
+)
+from vqcodec.coding.motion import MOTION_LABEL, VECTOR_LABEL, MotionCoder, VectorModel
 from vqcodec.entropy.scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
@@ -78,6 +86,8 @@ def label_level(label: str) -> str:
     a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
     ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
+    if name in (MOTION_LABEL, VECTOR_LABEL):
+        return MOTION_LABEL
     if name == SCALAR_LABEL:
         return "bottom"
     if name == ENHANCEMENT_LABEL:
@@ -108,13 +118,30 @@ def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
     return {k: v[0] / v[1] for k, v in counts.items() if v[1]}, bits
 
 
+def motion_summary(gops) -> dict[str, float]:
+    """Over ``(codes, bits)`` pairs of a file's GOPs with a motion layer: the share of blocks predicted
+    from the previous frame, and the bits of the flags and of the vectors (empty without the layer)."""
+    n = flagged = 0
+    flag_bits = vector_bits = 0.0
+    for codes, gop_bits in gops:
+        if codes.motion is None:
+            continue
+        n += codes.motion.flags.size
+        flagged += int(codes.motion.flags.sum())
+        flag_bits += gop_bits.get(MOTION_LABEL, 0.0)
+        vector_bits += gop_bits.get(VECTOR_LABEL, 0.0)
+    if not n:
+        return {}
+    return {"predicted": flagged / n, "flag_bits": flag_bits, "vector_bits": vector_bits}
+
+
 @dataclass
 class GopReference:
     """What a predicted GOP needs of the GOP before it: its resolved codes (with copy maps) and
     the copy-decision models' state after it."""
 
     codes: Codes
-    flag_models: dict[str, CopyFlagModel] = field(default_factory=dict)
+    flag_models: dict[str, CopyFlagModel | VectorModel] = field(default_factory=dict)
 
 
 @dataclass
@@ -209,33 +236,28 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
              counts: dict[str, int] | None = None, scalar: ScalarTables | None = None,
-             enhancement: ScalarTables | None = None) -> CodedGop:
+             enhancement: ScalarTables | None = None, motion: bool = False) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
     ``reference`` is the previous GOP's state for a predicted GOP, ``None`` for a refresh GOP.
     ``scalar``: at a scalar point, the tables of the bottom latent's symbols, coded after the levels.
-    ``enhancement``: at an enhanced point, the tables of the enhancement layer, coded last.
+    ``enhancement``: at an enhanced point, the tables of the enhancement layer, coded after the scalar layer.
+    ``motion``: the file has a motion layer (version 3), coded last (:mod:`vqcodec.coding.motion`).
     """
     encoding = codes is not None
-    lowers = slice_contexts_for(layout)
-    exts: dict[str, np.ndarray] = {}
-    levels, got_counts = [], {}
-    models = {}
+    walk = _LevelWalk(prior, channel, slice_contexts_for(layout), None if encoding else counts)
+    levels, models = [], {}
     for lv in layout:
-        t_, h, w = lv.grid
         ref_level = reference.codes.level(lv.name) if reference is not None else None
-        if ref_level is not None and (ref_level.grid != lv.grid or ref_level.stages < lv.stages):
-            raise EntropyError(f"level {lv.name}: the reference GOP's codes do not fit this GOP")
         given = codes.level(lv.name) if encoding else None
-        if given is not None and (given.grid != lv.grid or given.stages != lv.stages):
-            raise EntropyError(f"level {lv.name}: codes of shape {given.indices.shape} do not fit the layout")
+        _check_level(lv, ref_level, given)
         if lv.stages == 0:
-            levels.append(CodeLevel(lv.name, lv.codebook_size, np.zeros((0, t_, h, w), np.int32),
-                                    np.zeros((t_, h, w), bool)))
+            levels.append(CodeLevel(lv.name, lv.codebook_size, np.zeros((0, *lv.grid), np.int32),
+                                    np.zeros(lv.grid, bool)))
             continue
         # 1. copy decisions
-        copied = np.zeros((t_, h, w), bool)
+        copied = np.zeros(lv.grid, bool)
         if given is not None:
             want = given.copy_map()
             if want.any() and not copy_mode:
@@ -243,51 +265,10 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
             if ref_level is None and want[0].any():
                 raise EntropyError(f"level {lv.name}: a refresh GOP cannot copy into its first slice")
         if copy_mode:
-            fm = reference.flag_models[lv.name].clone() if reference is not None and lv.name in reference.flag_models \
-                else CopyFlagModel()
-            models[lv.name] = fm
-            for t in range(t_):
-                if t == 0 and ref_level is None:
-                    continue
-                prev = copied[t - 1] if t else ref_level.copy_map()[-1]
-                copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + lv.name),
-                                          want[t] if given is not None else None, prev, (h, w))
-        n_coded = int((~copied).sum())
+            models[lv.name] = _code_copy_map(lv, channel, reference, ref_level, given, copied)
         # 2. codes of the coded positions, stage by stage, slice by slice
-        idx = np.zeros((lv.stages, t_, h, w), np.int64)
-        for s, name in enumerate(lv.streams()):
-            if not encoding:
-                want_n = counts.get(name) if counts is not None else None
-                if want_n != n_coded:
-                    raise EntropyError(f"stream {name}: {want_n} symbols stored but the copy decisions leave {n_coded}")
-                if n_coded > MAX_SYMBOLS:
-                    raise EntropyError(f"stream {name}: {n_coded} symbols exceed the limit")
-            ext = extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
-            exts[name] = ext
-            low, ratio = lowers[name]
-            for t in range(t_):
-                keep = copied[t]
-                if keep.any():
-                    ext[2 + t][keep] = ext[1 + t][keep]
-                coded = ~keep
-                ctx = SliceContext(name, lv.codebook_size, t, ext, exts.get(low) if low else None, ratio, coded)
-                sym_in = None
-                if encoding:
-                    g = np.asarray(given.indices[s, t], np.int64)
-                    if keep.any() and not np.array_equal(g[keep], ext[2 + t][keep]):
-                        raise EntropyError(f"stream {name}: copied positions of slice {t} differ from the slice before")
-                    sym_in = g[coded]
-                n = int(coded.sum())
-                if n:
-                    channel.check_not_exhausted()      # before the tables: they may be large
-                    tables = prior.slice_tables(ctx)
-                    sym = channel.code(tables, n, sym_in, name)
-                    if int(np.max(sym)) >= lv.codebook_size:
-                        raise EntropyError(f"stream {name}: decoded symbol out of range")
-                    ext[2 + t][coded] = sym
-            idx[s] = ext[2:]
-            got_counts[name] = n_coded
-        levels.append(CodeLevel(lv.name, lv.codebook_size, idx.astype(np.int32), copied))
+        levels.append(CodeLevel(lv.name, lv.codebook_size, walk.level_codes(lv, ref_level, given, copied), copied))
+    got_counts = walk.counts
     scalar_codes = None
     if scalar is not None:
         scalar_codes = _code_scalar(layout, scalar, channel, codes.scalar if encoding else None,
@@ -300,9 +281,108 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
                                  None if encoding else counts, copy_mode=copy_mode, reference=reference,
                                  models=models, label=ENHANCEMENT_LABEL)
         got_counts[ENHANCEMENT_LABEL] = enhancement.channels * int((~enh_codes.copy_map()).sum())
-    out_codes = Codes(tuple(levels), scalar_codes, enh_codes)
+    motion_field = None
+    if motion:
+        motion_field = _code_motion(layout, channel, codes.motion if encoding else None, reference, models)
+        got_counts[MOTION_LABEL] = int(motion_field.flags.sum())
+        if not encoding and (counts or {}).get(MOTION_LABEL) != got_counts[MOTION_LABEL]:
+            raise EntropyError(f"motion layer: {(counts or {}).get(MOTION_LABEL)} predicted blocks stored but "
+                               f"{got_counts[MOTION_LABEL]} decoded")
+    out_codes = Codes(tuple(levels), scalar_codes, enh_codes, motion_field)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
+
+
+def _code_motion(layout: list[LevelLayout], channel, given: MotionField | None, reference: GopReference | None,
+                 models: dict) -> MotionField:
+    """The motion layer of a GOP on the bottom grid; its models carry over to a predicted GOP."""
+    grid = next(lv for lv in layout if lv.name == "bottom").grid
+    before = None if reference is None else reference.codes.motion
+    if reference is not None and (before is None or before.grid != grid):
+        raise EntropyError("motion layer: the reference GOP's motion layer does not fit this GOP")
+    if given is not None and given.grid != grid:
+        raise EntropyError(f"motion layer: a field of grid {given.grid} does not fit the layout's {grid}")
+    keep = reference is not None
+    coder = MotionCoder(reference.flag_models.get(MOTION_LABEL) if keep else None,
+                        reference.flag_models.get(VECTOR_LABEL) if keep else None)
+    field = coder.code(channel, grid, given, before)
+    models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
+    return field
+
+
+def _check_level(lv: LevelLayout, ref_level: CodeLevel | None, given: CodeLevel | None) -> None:
+    if ref_level is not None and (ref_level.grid != lv.grid or ref_level.stages < lv.stages):
+        raise EntropyError(f"level {lv.name}: the reference GOP's codes do not fit this GOP")
+    if given is not None and (given.grid != lv.grid or given.stages != lv.stages):
+        raise EntropyError(f"level {lv.name}: codes of shape {given.indices.shape} do not fit the layout")
+
+
+def _code_copy_map(lv: LevelLayout, channel, reference: GopReference | None, ref_level: CodeLevel | None,
+                   given: CodeLevel | None, copied: np.ndarray) -> CopyFlagModel:
+    """A level's copy decisions, slice by slice, into ``copied``; returns the flag model after them."""
+    t_, h, w = lv.grid
+    fm = reference.flag_models[lv.name].clone() if reference is not None and lv.name in reference.flag_models \
+        else CopyFlagModel()
+    want = given.copy_map() if given is not None else None
+    for t in range(t_):
+        if t == 0 and ref_level is None:
+            continue
+        prev = copied[t - 1] if t else ref_level.copy_map()[-1]
+        copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + lv.name),
+                                  want[t] if want is not None else None, prev, (h, w))
+    return fm
+
+
+class _LevelWalk:
+    """The codes of a GOP's levels under a prior, stream by stream: each stream's slices extended
+    with the reference's last slice, copied positions filled from the slice before, the rest coded."""
+
+    def __init__(self, prior: Prior, channel, lowers: dict, counts: dict[str, int] | None) -> None:
+        self.prior, self.channel, self.lowers = prior, channel, lowers
+        self.stored = counts              # decoding: the chunk's symbol counts; encoding: None
+        self.exts: dict[str, np.ndarray] = {}
+        self.counts: dict[str, int] = {}
+
+    def level_codes(self, lv: LevelLayout, ref_level: CodeLevel | None, given: CodeLevel | None,
+                    copied: np.ndarray) -> np.ndarray:
+        n_coded = int((~copied).sum())
+        idx = np.zeros((lv.stages, *lv.grid), np.int64)
+        for s, name in enumerate(lv.streams()):
+            if given is None:
+                want_n = self.stored.get(name) if self.stored is not None else None
+                if want_n != n_coded:
+                    raise EntropyError(f"stream {name}: {want_n} symbols stored but the copy decisions leave {n_coded}")
+                if n_coded > MAX_SYMBOLS:
+                    raise EntropyError(f"stream {name}: {n_coded} symbols exceed the limit")
+            ext = extended_slices(None, ref_level.indices[s] if ref_level is not None else None, lv.grid)
+            self.exts[name] = ext
+            for t in range(lv.grid[0]):
+                self._code_slice(lv, name, s, t, ext, copied[t], given)
+            idx[s] = ext[2:]
+            self.counts[name] = n_coded
+        return idx.astype(np.int32)
+
+    def _code_slice(self, lv: LevelLayout, name: str, s: int, t: int, ext: np.ndarray, keep: np.ndarray,
+                    given: CodeLevel | None) -> None:
+        if keep.any():
+            ext[2 + t][keep] = ext[1 + t][keep]
+        coded = ~keep
+        low, ratio = self.lowers[name]
+        ctx = SliceContext(name, lv.codebook_size, t, ext, self.exts.get(low) if low else None, ratio, coded)
+        sym_in = None
+        if given is not None:
+            g = np.asarray(given.indices[s, t], np.int64)
+            if keep.any() and not np.array_equal(g[keep], ext[2 + t][keep]):
+                raise EntropyError(f"stream {name}: copied positions of slice {t} differ from the slice before")
+            sym_in = g[coded]
+        n = int(coded.sum())
+        if n:
+            self.channel.check_not_exhausted()      # before the tables: they may be large
+            tables = self.prior.slice_tables(ctx)
+            sym = self.channel.code(tables, n, sym_in, name)
+            if int(np.max(sym)) >= lv.codebook_size:
+                raise EntropyError(f"stream {name}: decoded symbol out of range")
+            ext[2 + t][coded] = sym
 
 
 def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given: ScalarCodes | None,
@@ -380,11 +460,12 @@ class _Labelled:
 
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
                reference: GopReference | None, end_check: bool = True,
-               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None) -> CodedGop:
+               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
+               motion: bool = False) -> CodedGop:
     """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar,
-                   enhancement=enhancement)
+                   enhancement=enhancement, motion=motion)
     res.payload = ch.payload(end_check)
     res.bits = ch.bits
     return res
@@ -392,10 +473,11 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True,
-               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None) -> CodedGop:
+               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
+               motion: bool = False) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar,
-                   enhancement=enhancement)
+                   enhancement=enhancement, motion=motion)
     ch.finish()
     res.bits = ch.bits
     return res

@@ -19,9 +19,9 @@ import msgpack
 
 from vqcodec.codes import STEP_DEN
 from vqcodec.coding.enhancement import PixelBasis
-from vqcodec.entropy.rans import EntropyError
-from vqcodec.entropy.priors import unpack_msgpack, zstd_compress, zstd_decompress
+from vqcodec.entropy.blob import unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.scalar_prior import ScalarTables
+from vqcodec.errors import ModelDataError
 
 __all__ = ["LadderPoint", "Ladder", "MAX_POINTS"]
 
@@ -74,18 +74,18 @@ class Ladder:
 
     def __post_init__(self) -> None:
         if not 1 <= len(self.points) <= MAX_POINTS:
-            raise EntropyError(f"ladder: {len(self.points)} points (1..{MAX_POINTS})")
+            raise ModelDataError(f"ladder: {len(self.points)} points (1..{MAX_POINTS})")
         for p in self.points:
             if p.scalar and (p.bottom != 0 or p.step_num not in self.tables):
-                raise EntropyError(f"ladder: scalar point {p} has bottom stages or no tables")
+                raise ModelDataError(f"ladder: scalar point {p} has bottom stages or no tables")
             if p.enhanced and (self.basis is None or p.enh_num not in self.enh_tables):
-                raise EntropyError(f"ladder: enhanced point {p} has no pixel basis or no tables")
+                raise ModelDataError(f"ladder: enhanced point {p} has no pixel basis or no tables")
         channels = {t.channels for t in self.tables.values()}
         if len(channels) > 1:
-            raise EntropyError("ladder: scalar tables of different channel counts")
+            raise ModelDataError("ladder: scalar tables of different channel counts")
         if self.enh_tables and (self.basis is None
                                 or any(t.channels != self.basis.channels for t in self.enh_tables.values())):
-            raise EntropyError("ladder: enhancement tables do not fit the pixel basis")
+            raise ModelDataError("ladder: enhancement tables do not fit the pixel basis")
 
     @property
     def version(self) -> int:
@@ -103,12 +103,12 @@ class Ladder:
         the enhancement blocks on the bottom grid."""
         for p in self.points:
             if not (0 <= p.top <= n_top and 0 <= p.bottom <= n_bottom):
-                raise EntropyError(f"ladder point {p.describe()} needs more stages than the network has")
+                raise ModelDataError(f"ladder point {p.describe()} needs more stages than the network has")
         for t in self.tables.values():
             if t.channels != latent_dim:
-                raise EntropyError(f"ladder: scalar tables for {t.channels} channels, the latent has {latent_dim}")
+                raise ModelDataError(f"ladder: scalar tables for {t.channels} channels, the latent has {latent_dim}")
         if self.basis is not None and bottom_factor is not None and self.basis.block != tuple(bottom_factor):
-            raise EntropyError(f"ladder: enhancement blocks {self.basis.block} are not the bottom grid's "
+            raise ModelDataError(f"ladder: enhancement blocks {self.basis.block} are not the bottom grid's "
                                f"{tuple(bottom_factor)}")
 
     def to_bytes(self) -> bytes:
@@ -126,24 +126,24 @@ class Ladder:
     @classmethod
     def from_bytes(cls, data: bytes) -> "Ladder":
         what = "quality ladder"
-        obj = unpack_msgpack(zstd_decompress(bytes(data), what), what)
+        obj = unpack_msgpack(zstd_decompress(bytes(data), what, error=ModelDataError), what, ModelDataError)
         if not isinstance(obj, dict) or obj.get("magic") != _MAGIC or obj.get("v") not in (1, 2):
-            raise EntropyError(f"{what}: unknown format")
+            raise ModelDataError(f"{what}: unknown format")
         version = obj["v"]
         pts, tabs = obj.get("points"), obj.get("tables")
         if not isinstance(pts, list) or not isinstance(tabs, list) or len(tabs) > MAX_POINTS:
-            raise EntropyError(f"{what}: bad fields")
+            raise ModelDataError(f"{what}: bad fields")
         points = []
         for p in pts:
             if not (isinstance(p, list) and len(p) == 2 + version
                     and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 1 << 31 for v in p)):
-                raise EntropyError(f"{what}: bad point {p!r}")
+                raise ModelDataError(f"{what}: bad point {p!r}")
             points.append(LadderPoint(*p))
         basis, enh = None, {}
         if version == 2:
             b, et = obj.get("basis"), obj.get("enh_tables")
             if not isinstance(b, bytes) or not isinstance(et, list) or len(et) > MAX_POINTS:
-                raise EntropyError(f"{what}: bad enhancement fields")
+                raise ModelDataError(f"{what}: bad enhancement fields")
             basis, enh = PixelBasis.from_bytes(b), _tables(et, what)
         return cls(tuple(points), _tables(tabs, what), basis, enh)
 
@@ -152,7 +152,7 @@ def _tables(blobs: list, what: str) -> dict[int, ScalarTables]:
     tables = {}
     for b in blobs:
         if not isinstance(b, bytes):
-            raise EntropyError(f"{what}: bad tables")
+            raise ModelDataError(f"{what}: bad tables")
         t = ScalarTables.from_bytes(b)
         tables[t.step_num] = t
     return tables

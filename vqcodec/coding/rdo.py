@@ -11,7 +11,7 @@ encoder compares
 
 and keeps the smaller ``D + lambda * R``. Distortion is measured in the latent, a cheap proxy of
 the pixel error: with the linear path the bottom latent is an orthonormal projection of the pixel
-block, so a latent error is that much pixel error (``scripts/rdo_check.py`` compares the two).
+block, so a latent error is that much pixel error (``experiments/rdo_check/README.md`` compares the two).
 
 ``lambda`` is the operating point's own exchange rate between distortion and bits, measured on the
 GOP being coded: the latent distortion one more residual stage would remove per bit it would cost,
@@ -20,11 +20,11 @@ knob (``strength``) scales it; 0 turns copy mode off.
 
 The top level's latent error is a poor proxy when a bottom level is coded too: the bottom latent is
 computed from the top codes actually sent, so the bottom absorbs most of a top copy's error.
-Measured with ``scripts/rdo_check.py`` (one copy at a time, decoded): a bottom copy's pixel error
+Measured (``docs/DESIGN.md``, "Copy mode"; one copy at a time, decoded): a bottom copy's pixel error
 follows its latent error (correlation 0.94), a top copy's hardly does (0.26-0.75) and costs 10-60x
 less pixel error per unit of latent error. So at operating points with bottom stages the top's
 lambda is scaled by :data:`TOP_SCALE_WITH_BOTTOM` (chosen on training clips with
-``scripts/rdo_sweep.py --top-scale``; README, "Copy mode"). Decisions use floats and only the encoder
+``experiments/rdo_sweep/README.md``; docs/DESIGN.md, "Copy mode"). Decisions use floats and only the encoder
 makes them: the decoder reads them from the bitstream.
 """
 from __future__ import annotations
@@ -35,10 +35,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from vqcodec.codes import CodeLevel, ScalarCodes
-from vqcodec.entropy.copy_flags import CopyFlagModel
-from vqcodec.entropy.rans import PRECISION_BITS, symbol_freqs
 from vqcodec.coding.gop_coding import LevelLayout
+from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices
+from vqcodec.entropy.rans import PRECISION_BITS, symbol_freqs
 from vqcodec.entropy.scalar_prior import ScalarTables
 
 TOP_SCALE_WITH_BOTTOM = 64.0
@@ -92,8 +92,8 @@ class _Recorder:
 
 
 def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference: CodeLevel | None,
-                 flag_model: CopyFlagModel | None, lam: float, lower: tuple[np.ndarray, tuple] | None = None
-                 ) -> CodeLevel:
+                 flag_model: CopyFlagModel | None, lam: float, lower: tuple[np.ndarray, tuple] | None = None,
+                 rates: np.ndarray | None = None) -> CodeLevel:
     """Copy decisions and resolved codes of one level of one GOP.
 
     ``reference`` is this level of the previous GOP (resolved, with its copy map) for a
@@ -101,7 +101,8 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
     in the state the coder will have (advanced here exactly as the coder will advance it); ``None``
     turns copying off. ``lower`` is the extended array
     and grid ratio of the stream conditioning this level's first stage (``top.0`` for the bottom),
-    already resolved. Returns the level: resolved indices and copy map.
+    already resolved. Returns the level: resolved indices and copy map. ``rates`` (T, H, W), if
+    given, receives the estimated bits of each position's chosen option (the motion decisions use it).
     """
     t_, h, w = lv.grid
     s_n = lv.stages
@@ -142,6 +143,8 @@ def decide_level(lv: LevelLayout, lat: LevelLatents, prior: Prior, *, reference:
         cost_code = d_code + lam * (r_code.reshape(h, w) + f_code)
         cost_copy = d_copy + lam * f_copy
         copy = cost_copy < cost_code
+        if rates is not None:
+            rates[t] = np.where(copy, f_copy, r_code.reshape(h, w) + f_code)
         copied[t] = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
         for s in range(s_n):
             exts[s][2 + t][copy] = exts[s][1 + t][copy]
@@ -159,7 +162,8 @@ def scalar_lambda(step: float, strength: float) -> float:
 
 
 def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | None,
-                  flag_model: CopyFlagModel | None, lam: float, symbols: np.ndarray | None = None) -> ScalarCodes:
+                  flag_model: CopyFlagModel | None, lam: float, symbols: np.ndarray | None = None,
+                  rates: np.ndarray | None = None) -> ScalarCodes:
     """Copy decisions and resolved symbols of one GOP's scalar layer (``z`` the bottom latent (C, T, H, W)):
     per position of each slice, in decode order, the cheaper in ``D + lambda * R`` of coding its own
     symbols (their table cost in the real context + the flag's "coded" cost) and repeating the slice
@@ -167,7 +171,8 @@ def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | 
     predicted GOP; ``flag_model`` advanced as the coder will advance it (``None``: no copies).
     ``symbols``: the quantised ``z`` when the encoder rounds its own way (the enhancement layer's
     dead zone); by default the nearest multiples of the step. The same decisions serve the
-    enhancement layer (``z`` its coefficients: an orthonormal basis keeps pixel distortion)."""
+    enhancement layer (``z`` its coefficients: an orthonormal basis keeps pixel distortion). ``rates``
+    (T, H, W), if given, receives the estimated bits of each position's chosen option."""
     nat = tables.quantise(z) if symbols is None else np.asarray(symbols, np.int32)
     c, t_, h, w = nat.shape
     copied = np.zeros((t_, h, w), bool)
@@ -185,6 +190,8 @@ def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | 
         d_code = ((z[:, t] - step * nat[:, t]) ** 2).sum(0)
         d_copy = ((z[:, t] - step * before) ** 2).sum(0)
         copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
+        if rates is not None:
+            rates[t] = np.where(copy, f_copy, r_code + f_code)
         copied[t] = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
         out[:, t][:, copy] = before[:, copy]
     return ScalarCodes(out, tables.step_num, copied)

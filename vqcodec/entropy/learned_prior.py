@@ -48,10 +48,10 @@ import msgpack
 import numpy as np
 
 from vqcodec.codes import Codes, lower_stream, parse_stream_name, stream_name
+from vqcodec.entropy.blob import unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import PRECISION_BITS, TOTAL, EntropyError, TableRows, check_freqs, freqs_from_counts
 from vqcodec.entropy.priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
-                     grid_ratio, unpack_msgpack,
-                     zstd_compress, zstd_decompress)
+                                    grid_ratio)
 
 __all__ = [
     "LearnedPrior", "StreamModel", "mixture_tables", "stream_context", "N_SLOTS",
@@ -317,18 +317,7 @@ class LearnedPrior(Prior):
         names = sorted(codebook_sizes, key=_stream_order)
         gops = [[(c.stream_arrays(), _coded_maps(c)) for c in seq] for seq in sequences]
         grids = {n: next(g[n].shape for seq in gops for g, _ in seq if n in g) for n in names}
-        # each training sample: (fold, gop, its coded maps, reference-or-None); the refresh view
-        # of GOPs that have a predecessor is added too, so class 0 and slice 0 are learned for both
-        samples = []
-        src = list(range(len(gops))) if sources is None else [int(v) for v in sources]
-        if len(src) != len(gops):
-            raise ValueError("sources must name one video per sequence")
-        for j, seq in enumerate(gops):
-            for i, (g, coded) in enumerate(seq):
-                if i > 0:
-                    samples.append((src[j] % 2, g, coded, seq[i - 1][0]))
-                refresh = {n: np.concatenate([np.ones_like(m[:1]), m[1:]]) for n, m in coded.items()}
-                samples.append((src[j] % 2, g, refresh, None))
+        samples = _fit_views(gops, sources)
         models: dict[str, StreamModel] = {}
         for name in names:
             k = int(codebook_sizes[name])
@@ -338,67 +327,101 @@ class LearnedPrior(Prior):
             if ratio is None:
                 low = None
             kl = int(codebook_sizes[low]) if low else 0
-            data = []
-            for fold, g, coded, pv in samples:
-                if name not in g:
-                    continue
-                mask = coded[name].reshape(-1)
-                data.append(_FitSample(
-                    fold, extended_slices(g[name], None if pv is None else pv.get(name), grids[name]),
-                    extended_slices(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
-                    np.asarray(g[name]).reshape(-1).astype(np.int64)[mask], mask))
+            data = _stream_samples(samples, name, low, grids)
             if not data or not sum(d.symbols.size for d in data):
                 continue
-            # cross-fitting: the candidate tables that the mixture weights are fitted against come
-            # from the other fold, so the weights reflect how the tables do on unseen video
-            cl_parts, cd_parts = [], []
-            for fold in (0, 1):
-                other = [d for d in data if d.fold != fold] or data
-                succ, cooc = _candidate_tables(other, k, kl, ratio, grids[name])
-                proto = StreamModel(k, np.ones(k, np.int64), succ, cooc, _default_weights())
-                for d in data:
-                    if d.fold == fold:
-                        c, cd = stream_context(d.ext, np.arange(grids[name][0]), proto, d.low_ext, ratio)
-                        cl_parts.append(c[d.coded])
-                        cd_parts.append(cd[d.coded])
-            x = np.concatenate([d.symbols for fold in (0, 1) for d in data if d.fold == fold])
-            cl = np.concatenate(cl_parts)
-            cd = np.concatenate(cd_parts)
-            hit = cd == x[:, None]                       # (N, M)
-            glob = np.bincount(x, minlength=k)
-            static = freqs_from_counts(glob + 1)
-            # classes are shrunk toward their group's pooled weights (group 0: no P, group 1: the
-            # rest), so rare or unseen classes behave like the average instead of like noise
-            group = np.minimum(cl, 1)
-            start = np.zeros(N_SLOTS + 1)
-            start[0] = 0.5
-            start[1:] = 0.5 / N_SLOTS
-            w = np.tile(start, (N_CLASSES, 1))
-            pooled = np.tile(start, (2, 1))
-            n_cls = np.bincount(cl, minlength=N_CLASSES).astype(np.float64)
-            n_grp = np.bincount(group, minlength=2).astype(np.float64)
-            for _ in range(iters):
-                ps = static[x].astype(np.float64) / TOTAL
-                for _ in range(em_iters):
-                    for level in (0, 1):                   # 0: pooled per group, 1: per class
-                        wc = pooled[group] if level == 0 else w[cl]
-                        lik = np.concatenate([wc[:, :1] * ps[:, None], wc[:, 1:] * hit], axis=1)
-                        resp = lik / lik.sum(axis=1, keepdims=True)
-                        if level == 0:
-                            acc = np.stack([np.bincount(group, weights=resp[:, j], minlength=2)
-                                            for j in range(N_SLOTS + 1)], axis=1)
-                            pooled = (acc + 1e-3) / (n_grp[:, None] + 1e-3 * (N_SLOTS + 1))
-                        else:
-                            acc = np.stack([np.bincount(cl, weights=resp[:, j], minlength=N_CLASSES)
-                                            for j in range(N_SLOTS + 1)], axis=1)
-                            pri = pooled[np.minimum(np.arange(N_CLASSES), 1)]
-                            w = (acc + smoothing * pri) / (n_cls[:, None] + smoothing)
-                # refit the static part on what the spikes do not explain (EM for the base)
-                base_counts = np.bincount(x, weights=resp[:, 0], minlength=k)
-                static = freqs_from_counts(np.rint(base_counts).astype(np.int64) + 1)
+            x, cl, cd = _cross_fitted_contexts(data, k, kl, ratio, grids[name])
+            static, w = _fit_mixture(x, cl, cd == x[:, None], k, iters, em_iters, smoothing)
             succ, cooc = _candidate_tables(data, k, kl, ratio, grids[name])
             models[name] = StreamModel(k, static, succ, cooc, _quantise_weights(w))
         return cls(models)
+
+
+def _fit_views(gops: list, sources: Sequence[int] | None) -> list[tuple]:
+    """Each training sample: (fold, gop, its coded maps, reference-or-None); the refresh view of GOPs
+    that have a predecessor is added too, so class 0 and slice 0 are learned for both."""
+    samples = []
+    src = list(range(len(gops))) if sources is None else [int(v) for v in sources]
+    if len(src) != len(gops):
+        raise ValueError("sources must name one video per sequence")
+    for j, seq in enumerate(gops):
+        for i, (g, coded) in enumerate(seq):
+            if i > 0:
+                samples.append((src[j] % 2, g, coded, seq[i - 1][0]))
+            refresh = {n: np.concatenate([np.ones_like(m[:1]), m[1:]]) for n, m in coded.items()}
+            samples.append((src[j] % 2, g, refresh, None))
+    return samples
+
+
+def _stream_samples(samples: list[tuple], name: str, low: str | None, grids: Mapping[str, tuple]) -> list["_FitSample"]:
+    """The samples of stream ``name`` (with its lower stream ``low``, if any), ready for fitting."""
+    data = []
+    for fold, g, coded, pv in samples:
+        if name not in g:
+            continue
+        mask = coded[name].reshape(-1)
+        data.append(_FitSample(
+            fold, extended_slices(g[name], None if pv is None else pv.get(name), grids[name]),
+            extended_slices(g[low], None if pv is None else pv.get(low), grids[low]) if low else None,
+            np.asarray(g[name]).reshape(-1).astype(np.int64)[mask], mask))
+    return data
+
+
+def _cross_fitted_contexts(data: Sequence["_FitSample"], k: int, kl: int, ratio, grid
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The coded symbols ``x`` (N,), their classes (N,) and candidate codes (N, M), fold 0 then fold 1.
+    Cross-fitting: the candidate tables that the mixture weights are fitted against come from the
+    other fold, so the weights reflect how the tables do on unseen video."""
+    cl_parts, cd_parts = [], []
+    for fold in (0, 1):
+        other = [d for d in data if d.fold != fold] or data
+        succ, cooc = _candidate_tables(other, k, kl, ratio, grid)
+        proto = StreamModel(k, np.ones(k, np.int64), succ, cooc, _default_weights())
+        for d in data:
+            if d.fold == fold:
+                c, cd = stream_context(d.ext, np.arange(grid[0]), proto, d.low_ext, ratio)
+                cl_parts.append(c[d.coded])
+                cd_parts.append(cd[d.coded])
+    x = np.concatenate([d.symbols for fold in (0, 1) for d in data if d.fold == fold])
+    return x, np.concatenate(cl_parts), np.concatenate(cd_parts)
+
+
+def _fit_mixture(x: np.ndarray, cl: np.ndarray, hit: np.ndarray, k: int, iters: int, em_iters: int,
+                 smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """EM for one stream: the static table and the mixture weights (N_CLASSES, N_SLOTS + 1, float)
+    of symbols ``x`` with classes ``cl``, where ``hit`` (N, M) says which candidates equal the symbol."""
+    glob = np.bincount(x, minlength=k)
+    static = freqs_from_counts(glob + 1)
+    # classes are shrunk toward their group's pooled weights (group 0: no P, group 1: the
+    # rest), so rare or unseen classes behave like the average instead of like noise
+    group = np.minimum(cl, 1)
+    start = np.zeros(N_SLOTS + 1)
+    start[0] = 0.5
+    start[1:] = 0.5 / N_SLOTS
+    w = np.tile(start, (N_CLASSES, 1))
+    pooled = np.tile(start, (2, 1))
+    n_cls = np.bincount(cl, minlength=N_CLASSES).astype(np.float64)
+    n_grp = np.bincount(group, minlength=2).astype(np.float64)
+    for _ in range(iters):
+        ps = static[x].astype(np.float64) / TOTAL
+        for _ in range(em_iters):
+            for level in (0, 1):                   # 0: pooled per group, 1: per class
+                wc = pooled[group] if level == 0 else w[cl]
+                lik = np.concatenate([wc[:, :1] * ps[:, None], wc[:, 1:] * hit], axis=1)
+                resp = lik / lik.sum(axis=1, keepdims=True)
+                if level == 0:
+                    acc = np.stack([np.bincount(group, weights=resp[:, j], minlength=2)
+                                    for j in range(N_SLOTS + 1)], axis=1)
+                    pooled = (acc + 1e-3) / (n_grp[:, None] + 1e-3 * (N_SLOTS + 1))
+                else:
+                    acc = np.stack([np.bincount(cl, weights=resp[:, j], minlength=N_CLASSES)
+                                    for j in range(N_SLOTS + 1)], axis=1)
+                    pri = pooled[np.minimum(np.arange(N_CLASSES), 1)]
+                    w = (acc + smoothing * pri) / (n_cls[:, None] + smoothing)
+        # refit the static part on what the spikes do not explain (EM for the base)
+        base_counts = np.bincount(x, weights=resp[:, 0], minlength=k)
+        static = freqs_from_counts(np.rint(base_counts).astype(np.int64) + 1)
+    return static, w
 
 
 class _FitSample(NamedTuple):

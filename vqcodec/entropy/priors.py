@@ -35,20 +35,18 @@ from typing import Iterable, Mapping, Sequence
 
 import msgpack
 import numpy as np
-import zstandard
 
+from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, check_freqs, freqs_from_counts, uniform_freqs
 
 __all__ = [
     "StreamSymbols", "SliceContext", "extended_slices", "grid_ratio", "Prior", "UniformPrior", "EmpiricalStaticPrior",
     "EmpiricalAdaptivePrior", "prior_from_header", "check_stream_name",
-    "check_codebook_size", "stream_symbols", "zstd_compress", "zstd_decompress", "unpack_msgpack",
+    "check_codebook_size", "stream_symbols",
 ]
 
 MAX_STREAMS = 4096            # streams described by one side-info blob
 MAX_NAME_LEN = 128
-MAX_BLOB = 64 << 20           # decompressed side-info / static-table blob
-_ZSTD_LEVEL = 19
 
 
 # ------------------------------------------------------------------------------ stream records
@@ -136,39 +134,6 @@ def stream_symbols(s: StreamSymbols) -> np.ndarray:
     if sym.size > MAX_SYMBOLS:
         raise EntropyError(f"stream {s.name}: more than {MAX_SYMBOLS} symbols")
     return sym.astype(np.int32)
-
-
-# ----------------------------------------------------------------------- bounded (de)serialising
-def zstd_compress(raw: bytes) -> bytes:
-    return zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_content_size=True,
-                                    write_checksum=False).compress(raw)
-
-
-def zstd_decompress(data: bytes, what: str, limit: int = MAX_BLOB) -> bytes:
-    try:
-        size = zstandard.get_frame_parameters(data).content_size
-    except zstandard.ZstdError:
-        raise EntropyError(f"{what}: not a zstd frame") from None
-    if not 0 <= size <= limit:
-        raise EntropyError(f"{what}: missing or oversized content size")
-    dctx = zstandard.ZstdDecompressor()
-    try:
-        try:
-            raw = dctx.decompress(data, allow_extra_data=False)
-        except TypeError:                            # zstandard < 0.23: no such argument
-            raw = dctx.decompress(data)
-    except zstandard.ZstdError as e:
-        raise EntropyError(f"{what}: corrupt zstd data ({e})".splitlines()[0]) from None
-    if len(raw) != size:
-        raise EntropyError(f"{what}: decompressed size mismatch")
-    return raw
-
-
-def unpack_msgpack(raw: bytes, what: str):
-    try:
-        return msgpack.unpackb(raw, raw=False, strict_map_key=True, use_list=True)
-    except Exception as e:                           # msgpack raises many types on garbage
-        raise EntropyError(f"{what}: corrupt msgpack ({type(e).__name__})") from None
 
 
 # ------------------------------------------------------------------------------------- priors

@@ -38,7 +38,7 @@ from typing import Callable, Sequence
 import constriction
 import numpy as np
 
-from vqcodec.formats.errors import one_line
+from vqcodec.errors import one_line
 
 __all__ = [
     "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",

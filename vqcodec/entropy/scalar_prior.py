@@ -9,7 +9,7 @@ table of channel ``c`` and context class
     1 + CONTEXT_CLIP + clip(s[c, t-1, y, x], ±CONTEXT_CLIP)   otherwise
 
 so a decoder that has the slice before knows every table of the next slice. This is the design of
-``docs/scalar_layer_design.md``; ``scripts/sq_refinement_probe.py`` measured it (one slice of
+``docs/scalar_layer_design.md``; ``docs/MODEL_CARD.md`` has the measurement (one slice of
 context takes 16-35% off a plain per-channel table).
 
 Everything the decoder uses is integer: the tables are ``entropy.freqs_from_counts`` of training
@@ -26,9 +26,10 @@ import msgpack
 import numpy as np
 
 from vqcodec.codes import STEP_DEN
+from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, TableRows,
-                      check_freqs, encode_streams, freqs_from_counts)
-from vqcodec.entropy.priors import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
+                                  check_freqs, encode_streams, freqs_from_counts)
+from vqcodec.errors import ModelDataError
 
 __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNELS", "context_classes",
            "encode_symbols", "decode_symbols", "quantise"]
@@ -67,13 +68,17 @@ class ScalarTables:
 
     def __post_init__(self) -> None:
         if not isinstance(self.step_num, int) or not 1 <= self.step_num <= 1 << 30:
-            raise EntropyError(f"scalar tables: step {self.step_num!r}/{STEP_DEN} out of range")
+            raise ModelDataError(f"scalar tables: step {self.step_num!r}/{STEP_DEN} out of range")
         if not isinstance(self.limit, int) or not 1 <= self.limit <= MAX_LIMIT:
-            raise EntropyError(f"scalar tables: symbol limit {self.limit!r} out of range")
+            raise ModelDataError(f"scalar tables: symbol limit {self.limit!r} out of range")
         f = np.asarray(self.freqs)
         if f.ndim != 3 or not 1 <= f.shape[0] <= MAX_CHANNELS or f.shape[1:] != (N_CLASSES, 2 * self.limit + 1):
-            raise EntropyError(f"scalar tables: shape {f.shape} does not fit {N_CLASSES} classes and limit {self.limit}")
-        object.__setattr__(self, "freqs", check_freqs(f.reshape(-1, f.shape[2])).reshape(f.shape))
+            raise ModelDataError(f"scalar tables: shape {f.shape} does not fit {N_CLASSES} classes and limit {self.limit}")
+        try:
+            freqs = check_freqs(f.reshape(-1, f.shape[2])).reshape(f.shape)
+        except EntropyError as e:
+            raise ModelDataError(str(e)) from None
+        object.__setattr__(self, "freqs", freqs)
 
     @property
     def step(self) -> float:
@@ -163,18 +168,18 @@ class ScalarTables:
     @classmethod
     def from_bytes(cls, data: bytes) -> "ScalarTables":
         what = "scalar tables"
-        obj = unpack_msgpack(zstd_decompress(bytes(data), what, MAX_BLOB), what)
+        obj = unpack_msgpack(zstd_decompress(bytes(data), what, MAX_BLOB, ModelDataError), what, ModelDataError)
         if not isinstance(obj, dict) or obj.get("magic") != _MAGIC or obj.get("v") != 1:
-            raise EntropyError(f"{what}: unknown format")
+            raise ModelDataError(f"{what}: unknown format")
         if obj.get("precision") != PRECISION_BITS or obj.get("classes") != N_CLASSES:
-            raise EntropyError(f"{what}: precision or context classes differ from this decoder's")
+            raise ModelDataError(f"{what}: precision or context classes differ from this decoder's")
         step_num, limit, channels, raw = (obj.get(k) for k in ("step_num", "limit", "channels", "freqs"))
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in (step_num, limit, channels)):
-            raise EntropyError(f"{what}: bad fields")
+            raise ModelDataError(f"{what}: bad fields")
         if not isinstance(raw, bytes) or not 1 <= channels <= MAX_CHANNELS or not 1 <= limit <= MAX_LIMIT:
-            raise EntropyError(f"{what}: bad fields")
+            raise ModelDataError(f"{what}: bad fields")
         if len(raw) != 4 * channels * N_CLASSES * (2 * limit + 1):
-            raise EntropyError(f"{what}: {len(raw)} bytes of tables for {channels} channels and limit {limit}")
+            raise ModelDataError(f"{what}: {len(raw)} bytes of tables for {channels} channels and limit {limit}")
         freqs = np.frombuffer(raw, "<i4").astype(np.int64).reshape(channels, N_CLASSES, 2 * limit + 1)
         return cls(step_num, limit, freqs)
 

@@ -12,11 +12,12 @@ with the length of the video. Accepted inputs:
 Frames are at most :data:`MAX_SOURCE_SIDE` pixels per side.
 
 Timing. A video file's frames are timed by their presentation timestamps, relative to the first
-frame; timestamps that are missing, go backwards or jump by more than :data:`MAX_GAP_SECONDS`
-are broken (as in AVI files with packed B-frames), and from there on frames are one source period
-apart. By default every frame is kept at the source's (average) frame rate, so a constant-rate
-file comes out exactly as stored; a variable-rate file is kept in step with its timestamps
-(frames repeated or dropped, like ffmpeg's ``-vsync cfr``) with a :class:`VideoWarning`.
+frame; timestamps that are missing, go backwards or jump by more than
+:data:`~vqcodec.io.timing.MAX_GAP_SECONDS` are broken (as in AVI files with packed B-frames), and
+from there on frames are one source period apart (:mod:`vqcodec.io.timing`). By default every
+frame is kept at the source's (average) frame rate, so a constant-rate file comes out exactly as
+stored; a variable-rate file is kept in step with its timestamps (frames repeated or dropped, like
+ffmpeg's ``-vsync cfr``) with a :class:`VideoWarning`.
 ``fps=`` resamples by timestamp: output frame ``k`` shows, at time ``t = k / fps``, the latest
 source frame whose time is ``<= t``; the output covers the source's duration (last frame's time
 plus one source period).
@@ -29,11 +30,9 @@ one :class:`VideoWarning` (one line) through :mod:`warnings`.
 """
 from __future__ import annotations
 
-import math
 import os
 import re
 import warnings
-from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,8 +40,8 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from vqcodec.errors import VqvError, describe_error
-from vqcodec.formats.errors import one_line
+from vqcodec.errors import VqvError, describe_error, one_line
+from vqcodec.io import timing
 
 __all__ = [
     "VideoError",
@@ -60,11 +59,6 @@ DEFAULT_SEQUENCE_FPS = Fraction(16)
 #: The largest input frame, per side: 8K video fits; a 12000x12000 image (432 MB a frame) does not.
 #: Decoding with ``--scale-to-source`` refuses a larger source size for the same reason.
 MAX_SOURCE_SIDE = 8192
-#: A timestamp jump longer than this is a broken timestamp (a discontinuity), not a pause.
-MAX_GAP_SECONDS = 30
-#: Frames read ahead of the one being timed, so that timestamps broken from the start (packed
-#: B-frames: 1, 3, 2, 5, 4, ...) are found before any frame has been timed by them.
-_TIMESTAMP_LOOKAHEAD = 4
 #: A file that yields fewer frames than this share of the count it declares has ended early.
 _EARLY_END_SHARE = Fraction(95, 100)
 
@@ -220,105 +214,6 @@ def resize_frames(frames: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------------
-# timing
-
-
-def _timed(stamped: Iterator[tuple[Fraction | None, object]],
-           period: Fraction) -> Iterator[tuple[Fraction, object]]:
-    """(time, item) from (timestamp or None, item) in decoding order: times relative to the first
-    frame, increasing. From the first broken timestamp on (missing, not increasing, or a jump of
-    more than :data:`MAX_GAP_SECONDS`), found :data:`_TIMESTAMP_LOOKAHEAD` frames ahead, frames
-    are one ``period`` apart."""
-    pending: deque = deque()
-    broken = False
-    last_stamp: Fraction | None = None
-    first_stamp: Fraction | None = None
-    prev_t: Fraction | None = None
-
-    def timed(stamp, item):
-        nonlocal first_stamp, prev_t
-        if prev_t is None:
-            t, first_stamp = Fraction(0), stamp
-        elif broken:
-            t = prev_t + period
-        else:
-            t = stamp - first_stamp
-        prev_t = t
-        return t, item
-
-    for stamp, item in stamped:
-        if not broken:
-            if stamp is None or (last_stamp is not None and not 0 < stamp - last_stamp <= MAX_GAP_SECONDS):
-                broken = True
-            last_stamp = stamp
-        pending.append((stamp, item))
-        if len(pending) > _TIMESTAMP_LOOKAHEAD:
-            yield timed(*pending.popleft())
-    while pending:
-        yield timed(*pending.popleft())
-
-
-def _resample(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction,
-              period: Fraction) -> Iterator[np.ndarray]:
-    """For each output time k/fps yield the latest source frame with time <= t.
-
-    ``timed`` yields (time, frame) pairs in presentation order, times relative to the first frame
-    (the first one is 0). ``period`` is the duration of one source frame, used to end the output
-    at the end of the last source frame.
-    """
-    k = 0
-    prev: np.ndarray | None = None
-    prev_t = Fraction(0)
-    for t, frame in timed:
-        while prev is not None and Fraction(k) / fps < t:
-            yield prev
-            k += 1
-        prev, prev_t = frame, t
-    if prev is None:
-        return
-    end = prev_t + period
-    while Fraction(k) / fps < end:
-        yield prev
-        k += 1
-
-
-def _constant_rate(timed: Iterator[tuple[Fraction, np.ndarray]], fps: Fraction, what: str,
-                   warn: Callable[[str], None]) -> Iterator[np.ndarray]:
-    """Every source frame once, at ``fps``, unless that drifts from the timestamps by more than a
-    frame: then a frame is repeated (a long gap) or dropped (frames closer than 1/fps) to catch up,
-    as ffmpeg's ``-vsync cfr`` does, and ``warn`` is told once. A constant-rate file (timestamps
-    within rounding of one period apart) comes out frame for frame as stored."""
-    k = 0  # frames yielded
-    prev: np.ndarray | None = None
-    prev_t = Fraction(0)
-    warned = False
-    for t, frame in timed:
-        if prev is not None:
-            due = t * fps  # this frame's place in the output, in frames
-            n = 1 if abs(due - (k + 1)) <= 1 else max(0, round(due - k))
-            if n != 1 and not warned:
-                warned = True
-                warn(f"{what}: variable frame rate (a {float(t - prev_t) * 1000:.0f} ms frame gap at "
-                      f"{float(prev_t):.2f} s; {1000 / float(fps):.0f} ms at its {_rate(fps)} fps): coded at "
-                      f"a constant {_rate(fps)} fps, repeating or dropping frames to keep its timing "
-                      f"(--fps sets another rate)")
-            for _ in range(n):
-                yield prev
-            k += n
-        prev, prev_t = frame, t
-    if prev is not None:
-        yield prev
-
-
-def _rate(fps: Fraction) -> str:
-    return f"{float(fps):.3f}".rstrip("0").rstrip(".")
-
-
-def _resampled_count(n: int, src_fps: Fraction, fps: Fraction) -> int:
-    return max(1, math.ceil(Fraction(n) / src_fps * fps))
-
-
-# ----------------------------------------------------------------------------------------------
 # reading
 
 
@@ -346,8 +241,8 @@ def _open_sequence(frames_src: list, read: Callable[[object], np.ndarray], what:
         for i, f in enumerate(frames()):
             yield Fraction(i) / src_fps, f
 
-    info = VideoInfo(w, h, fps, _resampled_count(n, src_fps, fps), source_bytes)
-    return info, _resample(timed(), fps, 1 / src_fps)
+    info = VideoInfo(w, h, fps, timing.resampled_count(n, src_fps, fps), source_bytes)
+    return info, timing.resample(timed(), fps, 1 / src_fps)
 
 
 def _open_npy(path: Path, fps, src_fps):
@@ -392,79 +287,108 @@ def _open_images(files: list[Path], what: str, fps, src_fps):
 
 
 def _open_av(path: Path, fps: Fraction | None):
+    """A file PyAV opens: its first video stream, its first frame decoded here (so that unreadable and
+    empty files fail at open time), then the frames timed by their timestamps."""
+    container = _open_container(path)
+    try:
+        stream, facts = _stream_facts(container, path)
+        decoded = container.decode(stream)
+        first = _first_frame(decoded, path)
+        w, h = first.width, first.height
+        _check_source_size(w, h, str(path))
+    except BaseException:
+        container.close()
+        raise
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = None
+    src_fps = facts.src_fps or DEFAULT_SEQUENCE_FPS
+    end = _EndCheck(path, facts.declared, facts.duration, src_fps)
+    frames = _rgb_frames(timing.timed(_stamped(container, first, decoded, end), 1 / src_fps), path, w, h)
+    if fps is None:
+        return (VideoInfo(w, h, src_fps, facts.count, size),
+                timing.constant_rate(frames, src_fps, str(path), end.variable_rate))
+    est = timing.resampled_count(facts.count, src_fps, fps) if facts.count else None
+    return VideoInfo(w, h, fps, est, size), timing.resample(frames, fps, 1 / src_fps)
+
+
+def _decode_errors() -> tuple[type[BaseException], ...]:
+    """What decoding a damaged file raises: after the first frame it ends the stream (what decoded is
+    kept, with a warning)."""
+    import av
+
+    return av.FFmpegError, OSError, ValueError, MemoryError
+
+
+def _open_container(path: Path):
     import av
 
     try:
-        container = av.open(str(path), mode="r")
+        return av.open(str(path), mode="r")
     except av.error.EOFError:
         raise VideoError(f"{path}: empty or truncated video (end of file while reading the header)") from None
     except av.FFmpegError as e:
         raise VideoError(f"{path}: not a video or unreadable ({describe_error(e)})") from None
     except (OSError, ValueError, UnicodeDecodeError) as e:
         raise VideoError(f"{path}: not a video or unreadable ({describe_error(e)})") from None
-    try:
-        if not container.streams.video:
-            raise VideoError(f"{path}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        src_fps = Fraction(rate) if rate else None
-        if src_fps is not None and src_fps <= 0:
-            src_fps = None
-        declared: int | None = int(stream.frames) if stream.frames else None  # from the index
-        dur = None
-        if stream.duration is not None and stream.time_base is not None:
-            dur = float(stream.duration * stream.time_base)
-        elif container.duration:
-            dur = container.duration / 1_000_000
-        count = declared
-        if count is None and dur and src_fps:
-            count = max(1, round(dur * src_fps))
-        decoded = container.decode(stream)
-        # a failure after the first frame ends the stream (a damaged or truncated file): what
-        # decoded is kept, with a warning
-        decode_errors = (av.FFmpegError, OSError, ValueError, MemoryError)
-        try:
-            first = next(decoded, None)
-        except decode_errors as e:
-            raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
-        if first is None:
-            raise VideoError(f"{path}: empty video (no frames)")
-        w, h = first.width, first.height
-        _check_source_size(w, h, str(path))
-    except BaseException:
-        container.close()
-        raise
-    if src_fps is None:
-        src_fps = DEFAULT_SEQUENCE_FPS
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = None
 
-    ended_early = False
 
-    def stamped() -> Iterator[tuple[Fraction | None, object]]:
-        """(presentation timestamp in seconds or None, frame) in decoding order; a warning at the
-        end if the stream ended early: decoding failed, or it stopped well short of the frame
-        count or the duration that the file declares."""
-        nonlocal ended_early
-        n, failure, stamps = 0, None, []
-        try:
-            fr = first
-            while fr is not None:
-                stamp = None
-                if fr.pts is not None and fr.time_base is not None:
-                    stamp = Fraction(fr.pts) * Fraction(fr.time_base)
-                    stamps = [min(stamps[0], stamp), max(stamps[1], stamp)] if stamps else [stamp, stamp]
-                yield stamp, fr
-                n += 1
-                try:
-                    fr = next(decoded, None)
-                except decode_errors as e:
-                    fr, failure = None, describe_error(e)
-        finally:
-            container.close()
+@dataclass
+class _StreamFacts:
+    """What a file declares about its video stream: rate (None if none usable), frame count from
+    the index, duration in seconds, and the frame count to report (declared, else from the duration)."""
+
+    src_fps: Fraction | None
+    declared: int | None
+    duration: float | None
+    count: int | None
+
+
+def _stream_facts(container, path: Path):
+    """The first video stream (decoded with threads) and what the file declares about it."""
+    if not container.streams.video:
+        raise VideoError(f"{path}: no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    src_fps = Fraction(rate) if rate else None
+    if src_fps is not None and src_fps <= 0:
+        src_fps = None
+    declared: int | None = int(stream.frames) if stream.frames else None  # from the index
+    dur = None
+    if stream.duration is not None and stream.time_base is not None:
+        dur = float(stream.duration * stream.time_base)
+    elif container.duration:
+        dur = container.duration / 1_000_000
+    count = declared
+    if count is None and dur and src_fps:
+        count = max(1, round(dur * src_fps))
+    return stream, _StreamFacts(src_fps, declared, dur, count)
+
+
+def _first_frame(decoded, path: Path):
+    try:
+        first = next(decoded, None)
+    except _decode_errors() as e:
+        raise VideoError(f"{path}: decoding failed ({describe_error(e)})") from None
+    if first is None:
+        raise VideoError(f"{path}: empty video (no frames)")
+    return first
+
+
+class _EndCheck:
+    """Whether a stream ended early (decoding failed, or it stopped well short of the frame count or
+    the duration that the file declares): one warning at its end, and then no variable-frame-rate
+    warning (frames lost where a file was cut are not a variable frame rate)."""
+
+    def __init__(self, path: Path, declared: int | None, dur: float | None, src_fps: Fraction) -> None:
+        self.path, self.declared, self.dur, self.src_fps = path, declared, dur, src_fps
+        self.ended_early = False
+
+    def finished(self, n: int, failure: str | None, stamps: list) -> None:
+        """The stream gave ``n`` frames, with ``stamps`` [first, last] timestamps, and ``failure``."""
+        declared, dur, src_fps = self.declared, self.dur, self.src_fps
         if declared:
             short = n < declared * _EARLY_END_SHARE and declared - n >= 2
             read = f"{n} of {declared} frames readable" if n < declared else f"{n} frames readable"
@@ -473,30 +397,50 @@ def _open_av(path: Path, fps: Fraction | None):
             short = bool(dur) and seconds < dur * _EARLY_END_SHARE and dur - seconds >= 2 / src_fps
             read = f"{seconds:.1f} of {dur:.1f} s readable" if dur and seconds < dur else f"{n} frames readable"
         if failure or short:
-            ended_early = True
+            self.ended_early = True
             cause = f"decoding failed: {failure}; " if failure else ""
-            _warn(f"{path}: input ends early: {read} ({cause}file truncated?)")
+            _warn(f"{self.path}: input ends early: {read} ({cause}file truncated?)")
 
-    def variable_rate(message: str) -> None:
-        if not ended_early:  # frames lost where a file was cut are not a variable frame rate
+    def variable_rate(self, message: str) -> None:
+        if not self.ended_early:
             _warn(message)
 
-    def rgb(timed) -> Iterator[tuple[Fraction, np.ndarray]]:
-        for t, fr in timed:
-            try:
-                img = fr.to_ndarray(format="rgb24")
-            except (av.FFmpegError, ValueError) as e:
-                raise VideoError(f"{path}: cannot convert frame to RGB ({describe_error(e)})") from None
-            if img.shape[:2] != (h, w):
-                raise VideoError(f"{path}: frame size changes mid-stream "
-                                 f"({w}x{h} -> {img.shape[1]}x{img.shape[0]}), not supported")
-            yield t, img
 
-    timed = rgb(_timed(stamped(), 1 / src_fps))
-    if fps is None:
-        return VideoInfo(w, h, src_fps, count, size), _constant_rate(timed, src_fps, str(path), variable_rate)
-    est = _resampled_count(count, src_fps, fps) if count else None
-    return VideoInfo(w, h, fps, est, size), _resample(timed, fps, 1 / src_fps)
+def _stamped(container, first, decoded, end: _EndCheck) -> Iterator[tuple[Fraction | None, object]]:
+    """(presentation timestamp in seconds or None, frame) in decoding order; closes the container,
+    then tells ``end`` how the stream ended."""
+    decode_errors = _decode_errors()
+    n, failure, stamps = 0, None, []
+    try:
+        fr = first
+        while fr is not None:
+            stamp = None
+            if fr.pts is not None and fr.time_base is not None:
+                stamp = Fraction(fr.pts) * Fraction(fr.time_base)
+                stamps = [min(stamps[0], stamp), max(stamps[1], stamp)] if stamps else [stamp, stamp]
+            yield stamp, fr
+            n += 1
+            try:
+                fr = next(decoded, None)
+            except decode_errors as e:
+                fr, failure = None, describe_error(e)
+    finally:
+        container.close()
+    end.finished(n, failure, stamps)
+
+
+def _rgb_frames(timed, path: Path, w: int, h: int) -> Iterator[tuple[Fraction, np.ndarray]]:
+    import av
+
+    for t, fr in timed:
+        try:
+            img = fr.to_ndarray(format="rgb24")
+        except (av.FFmpegError, ValueError) as e:
+            raise VideoError(f"{path}: cannot convert frame to RGB ({describe_error(e)})") from None
+        if img.shape[:2] != (h, w):
+            raise VideoError(f"{path}: frame size changes mid-stream "
+                             f"({w}x{h} -> {img.shape[1]}x{img.shape[0]}), not supported")
+        yield t, img
 
 
 def open_video(path: str | Path, *, fps: Fraction | None = None,

@@ -1,6 +1,6 @@
 """Start the network as a linear transform code: bottom latent = PCA of pixel blocks, bottom stages = k-means.
 
-Measured on the first run (``scripts/rvq_diagnostics.py --pca-reference``): after 3,280 CPU steps the
+Measured on the first run (``docs/DESIGN.md``, "Design choices, and why"): after 3,280 CPU steps the
 autoencoder reconstructed the validation clips at 22.4 dB even from its *unquantised* latents, while a
 PCA with the same 32 coefficients per 4x8x8 pixel block gives 27.1 dB, and those coefficients coded by
 six k-means residual stages 25.0 dB. Deep autoencoders reach and pass a linear code only after long
@@ -55,7 +55,7 @@ def init_linear_code(net: MSVQVAE, x: torch.Tensor, *, kmeans_iters: int = 10, m
     ``fit_rows=N``: the PCA sees every block, and each stage's k-means a fresh random subset of N blocks
     (what the stages before it left of them), so later stages are fitted to out-of-sample residuals, as
     they meet them in use; with many (augmented) clips this is 0.4-0.7 dB better on the validation clips
-    from ~6 stages up (``scripts/width_sweep.py``, docs/width_sweep.md).
+    from ~6 stages up (``experiments/width_sweep/README.md``).
     """
     cfg = net.cfg
     if not cfg.linear_path:

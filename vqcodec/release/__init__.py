@@ -1,1 +1,1 @@
-"""Making a shipped model: `vqv ship`, `vqv train-prior`, prior and ladder fitting, model info."""
+"""Making a shipped model: `vqv ship`, `vqv train-prior`, their clips and measurements, the ladder, model info."""

@@ -2,7 +2,7 @@
 
 The statistics a prior must learn depend on the encoder: with temporal copies chosen by rate and
 distortion, repeated codes are mostly copied rather than coded, and what is coded is what changed.
-So the priors are fitted on the codes :class:`~vqcodec.coding.codec.GopEncoder` emits (copy decisions,
+So the priors are fitted on the codes :class:`~vqcodec.coding.encoder.GopEncoder` emits (copy decisions,
 cross-GOP prediction and all), at every operating point, on training clips:
 
 * ``empirical-static``: per-stream histograms of the *coded* symbols;
@@ -21,14 +21,18 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from vqcodec.coding import codec
 from vqcodec.codes import STEP_DEN, Codes
+from vqcodec.coding.encoder import EncodedGop, GopEncoder, code_file
 from vqcodec.coding.enhancement import fit_basis
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
+from vqcodec.coding.gop_coding import LevelLayout, layout_of
+from vqcodec.coding.gops import GOP_FRAMES, coded_symbols, gop_layout, layout_streams, pad_gop, padded_size, synthesise
 from vqcodec.coding.ladder import Ladder, LadderPoint
+from vqcodec.coding.prior_choice import decision_prior
 from vqcodec.entropy.learned_prior import LearnedPrior
-from vqcodec.entropy.scalar_prior import MAX_LIMIT, ScalarTables, quantise
 from vqcodec.entropy.priors import EmpiricalStaticPrior, Prior
+from vqcodec.entropy.scalar_prior import MAX_LIMIT, ScalarTables, quantise
+from vqcodec.settings import DEFAULT_RDO_STRENGTH, EncodeSettings
 from vqcodec.weights import LADDER_KIND, CodecModel
 
 Log = Callable[[str], None]
@@ -36,16 +40,16 @@ Log = Callable[[str], None]
 
 def codebook_sizes(model: CodecModel) -> dict[str, int]:
     """``{stream name: K}`` of every stream the network has (its top operating point and beyond)."""
-    layout = codec.gop_layout(model, model.vq_qualities[-1], *_clip_grid(model))
-    full = [codec.LevelLayout(lv.name, lv.codebook_size,
+    layout = gop_layout(model, model.point(model.vq_qualities[-1]), *_clip_grid(model))
+    full = [LevelLayout(lv.name, lv.codebook_size,
                               model.cfg.top_stages if lv.name == "top" else max(model.cfg.bottom_stages, 0), lv.grid)
             for lv in layout]
-    return dict(codec.layout_streams(full))
+    return dict(layout_streams(full))
 
 
 def _clip_grid(model: CodecModel) -> tuple[int, int, int]:
     c = model.cfg.clip_size
-    return codec.GOP_FRAMES, c, c
+    return GOP_FRAMES, c, c
 
 
 def runs_of(keys: Sequence[tuple[int, int]], lengths: Sequence[int]) -> list[list[int]]:
@@ -62,12 +66,13 @@ def runs_of(keys: Sequence[tuple[int, int]], lengths: Sequence[int]) -> list[lis
 
 
 def encode_runs(model: CodecModel, clips: Sequence[np.ndarray], runs: list[list[int]], quality: int, *,
-                prior: Prior, rdo_strength: float = codec.DEFAULT_RDO_STRENGTH) -> list[list[Codes]]:
+                prior: Prior, rdo_strength: float = DEFAULT_RDO_STRENGTH) -> list[list[Codes]]:
     """Each run coded as one video by the real encoder at ``quality``: its GOPs' codes."""
     out = []
     for run in runs:
         _, h, w, _ = clips[run[0]].shape
-        enc = codec.GopEncoder(model, quality, w, h, prior=prior, rdo_strength=rdo_strength, refresh=0)
+        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality, rdo_strength=rdo_strength, refresh=0), w, h,
+                         pricing_prior=prior)
         for i in run:
             for f in clips[i]:
                 enc.add_frame(f)
@@ -82,7 +87,7 @@ def fit_priors(model: CodecModel, sequences: list[list[Codes]], sources: Sequenc
     counts: dict[str, np.ndarray] = {}
     for seq in sequences:
         for codes in seq:
-            for s in codec.coded_symbols(codes):
+            for s in coded_symbols(codes):
                 counts[s.name] = counts.get(s.name, 0) + np.bincount(s.symbols, minlength=s.codebook_size)
     static = EmpiricalStaticPrior.from_counts(counts)
     learned = LearnedPrior.fit(sequences, codebook_sizes(model), sources=sources)
@@ -91,7 +96,7 @@ def fit_priors(model: CodecModel, sequences: list[list[Codes]], sources: Sequenc
 
 def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[tuple[int, int]], *,
                  qualities: Sequence[int] | None = None, rounds: int = 2,
-                 rdo_strength: float = codec.DEFAULT_RDO_STRENGTH, log: Log = print) -> tuple[dict[str, bytes], dict]:
+                 rdo_strength: float = DEFAULT_RDO_STRENGTH, log: Log = print) -> tuple[dict[str, bytes], dict]:
     """Fit the priors in ``rounds`` rounds (see the module docstring); returns them and a report."""
     runs = runs_of(keys, [len(c) for c in clips])
     qualities = list(qualities or model.vq_qualities)          # scalar points code no VQ bottom streams
@@ -100,7 +105,7 @@ def refit_priors(model: CodecModel, clips: Sequence[np.ndarray], keys: Sequence[
     for r in range(rounds):
         t0 = time.time()
         # the decisions are priced as the encoder prices them with these priors
-        decider = codec.decision_prior(CodecModel.unsaved(model.net, priors), "auto")
+        decider = decision_prior(CodecModel.unsaved(model.net, priors), "auto")
         seqs = [seq for q in qualities for seq in encode_runs(model, clips, runs, q, prior=decider,
                                                              rdo_strength=rdo_strength)]
         # folds by source video: runs of one video, at any quality, stay on one side
@@ -119,8 +124,8 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
     out = {}
     for kind, prior in (("learned", LearnedPrior.from_bytes(priors["learned"])),
                         ("empirical-static", EmpiricalStaticPrior.from_bytes(priors["empirical-static"]))):
-        out[kind] = sum(sum(c.bits.values()) for seq in seqs for c in codec.code_file(
-            prior, codec.layout_of(seq[0]), [codec.EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
+        out[kind] = sum(sum(c.bits.values()) for seq in seqs for c in code_file(
+            prior, layout_of(seq[0]), [EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
             copy_mode=True))
     return out
 
@@ -193,7 +198,7 @@ def _coded_symbols(model: CodecModel, clips: Sequence[np.ndarray], quality: int,
     refresh GOP each) at ``quality``, and the positions it codes rather than copies."""
     syms, coded = [], []
     for clip in clips:
-        enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
+        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality), clip.shape[2], clip.shape[1])
         for f in clip:
             enc.add_frame(f)
         for g in enc.finish():
@@ -207,17 +212,17 @@ def _reconstructions(model: CodecModel, clips: Sequence[np.ndarray], quality: in
     """Per clip, its reconstruction (uint8, padded GOP) at ``quality``, each clip one refresh GOP coded
     as the encoder codes it."""
     for clip in clips:
-        enc = codec.GopEncoder(model, quality, clip.shape[2], clip.shape[1])
+        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality), clip.shape[2], clip.shape[1])
         for f in clip:
             enc.add_frame(f)
         (g,) = enc.finish()
-        yield codec.synthesise(model, g.codes)
+        yield synthesise(model, g.codes)
 
 
 def _as_coded(model: CodecModel, clip: np.ndarray) -> np.ndarray:
     """A clip as the encoder sees it: one GOP padded to the network's stride."""
-    pw, ph = codec.padded_size(clip.shape[2], clip.shape[1], model.cfg.stride)
-    return codec.pad_gop(np.asarray(clip), codec.GOP_FRAMES, ph, pw)
+    pw, ph = padded_size(clip.shape[2], clip.shape[1], model.cfg.stride)
+    return pad_gop(np.asarray(clip), GOP_FRAMES, ph, pw)
 
 
 def _fit_base_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[tuple[int, int, float | None]],

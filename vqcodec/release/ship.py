@@ -7,92 +7,38 @@
 2. fit the empirical-static and learned priors on the codes the real encoder produces on training
    clips (copy decisions included; :mod:`vqcodec.release.prior_fitting`);
 3. measure every operating point on the validation clips through the real codec (file bytes,
-   PSNR, SSIM, for each prior);
+   PSNR, SSIM, for each prior; :func:`~vqcodec.release.measure.measure_points`);
 4. write the weights with the priors and the measurements (the model card) inside, and record the
    file in the manifest.
 
 ``vqv train-prior`` (:func:`train_prior`) refits the priors of a weights file the same way (step 2)
 and writes them into it, or those of a checkpoint's network into a separate file.
+
+Both read their clips through :mod:`vqcodec.release.clips`.
 """
 from __future__ import annotations
 
 import json
 import time
-from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
 import torch
 
-from vqcodec.coding import codec
 from vqcodec.errors import VqvError
 from vqcodec.io.files import atomic_write_bytes
-from vqcodec.metrics import PSNR_CAP, psnr, ssim
-from vqcodec.net.model import ModelConfig
+from vqcodec.net.config import ModelConfig
 from vqcodec.pipeline import torch_threads
-from vqcodec.release.prior_fitting import fit_ladder, refit_priors
-from vqcodec.weights import (LADDER_KIND, WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
+from vqcodec.release.clips import clip_dataset, clips_of, training_clips, validation_clips
+from vqcodec.release.measure import measure_points
+from vqcodec.release.prior_fitting import refit_priors
+from vqcodec.weights import (WEIGHTS_DIR, CodecModel, load_model, net_from_checkpoint, record_in_manifest, resave_weights,
                       round_to, save_weights)
 
 Log = Callable[[str], None]
 
 
-# ------------------------------------------------------------------------------------------ clips
-def _dataset(data: str, split: str, cfg: ModelConfig, cache_dir):
-    from vqcodec.train.data import ClipSpec, build_dataset  # noqa: PLC0415
-
-    return build_dataset(data, split, ClipSpec(cfg.clip_frames, cfg.clip_size, 16.0), cache_dir, train=False,
-                         progress=False)
-
-
-def _clips(ds, idx: list[int]) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
-    """The clips ``idx`` of a dataset and their (segment, start frame) keys."""
-    return [ds[i].numpy() for i in idx], [tuple(int(v) for v in ds.clips[i]) for i in idx]
-
-
-def training_clips(data: str, cache_dir, cfg: ModelConfig, max_clips: int | None
-                   ) -> tuple[list[np.ndarray], list[tuple[int, int]]]:
-    """Training clips of the data spec (train split, centre crops) and their (segment, start) keys.
-    With ``max_clips``, runs of two consecutive clips spread over the set (so prediction across
-    GOPs is learned too)."""
-    if max_clips is not None and max_clips < 1:
-        raise VqvError("--max-clips must be at least 1")
-    ds = _dataset(data, "train", cfg, cache_dir)
-    n = len(ds)
-    idx = list(range(n))
-    if max_clips is not None and max_clips < n:
-        starts = np.linspace(0, max(n - 2, 0), max(1, max_clips // 2)).astype(int)
-        idx = sorted({int(v) for v in starts} | {min(n - 1, int(v) + 1) for v in starts})[:max_clips]
-    return _clips(ds, idx)
-
-
 # ------------------------------------------------------------------------------------------ ship
-def measure_points(model: CodecModel, clips: list[np.ndarray], priors=("uniform", "empirical-static",
-                                                                        "empirical-adaptive", "learned", "auto")) -> dict:
-    """Mean bpp (real .vqv bytes, each clip its own file), PSNR, SSIM of every quality and prior."""
-    out = {}
-    for q in model.qualities:
-        rec = {}
-        by_prior = {}
-        for p in priors:
-            nbytes, ps, ss = [], [], []
-            for clip in clips:
-                data = codec.encode_frames(clip, Fraction(16), model=model, quality=q, prior=p)
-                nbytes.append(len(data))
-                if p == "auto":
-                    back = codec.decode_bytes(data, model=model)
-                    ps.append(psnr(clip, back, cap=PSNR_CAP))
-                    ss.append(ssim(clip, back))
-            t, h, w, _ = clips[0].shape
-            by_prior[p] = float(np.mean(nbytes)) * 8 / (t * h * w)
-            if p == "auto":
-                rec = {"bpp": by_prior[p], "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss))}
-        rec["bpp_by_prior"] = by_prior
-        out[str(q)] = rec
-    return out
-
-
 def check_operating_points(cfg: ModelConfig) -> None:
     """Every point must be a stage count the network has, and points must grow in bits (Q1 smallest)."""
     pts = list(cfg.operating_points)
@@ -124,17 +70,17 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     check_operating_points(net.cfg)
     state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     round_to(net, precision)       # what users get
-    train_ds = _dataset(data, "train", net.cfg, cache_dir)
-    train_clips, keys = _clips(train_ds, list(range(len(train_ds)))[:prior_clips])
+    train_ds = clip_dataset(data, "train", net.cfg, cache_dir)
+    train_clips, keys = clips_of(train_ds, list(range(len(train_ds)))[:prior_clips])
     log(f"static and learned priors from {len(train_clips)} training clips")
     # Consecutive clips of a video are coded as runs, so prediction across GOPs is learned too.
     priors, _ = refit_priors(CodecModel.unsaved(net), train_clips, keys, log=log)
-    val_ds = _dataset(data, "val", net.cfg, cache_dir)
-    val_clips, _ = _clips(val_ds, list(range(len(val_ds))))
+    val_clips = validation_clips(data, cache_dir, net.cfg)
     t0 = time.time()
     points = measure_points(CodecModel.unsaved(net, priors), val_clips)
     log(f"measured {len(points)} operating points on {len(val_clips)} validation clips in {time.time() - t0:.0f}s")
-    # A run warm-restarted from another (scripts/pca_init.py) counts the steps and time before it too.
+    # A run warm-restarted from another (tools/pca_init.py, docs/TRAINING.md) counts the steps and time
+    # before it too.
     steps, seconds, restart = int(state["step"]), float(state.get("train_seconds", 0.0)), {}
     lineage = Path(checkpoint).with_name("lineage.json")
     if lineage.is_file():
@@ -149,7 +95,7 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
         "training_wall_hours": round(seconds / 3600, 2),
         "precision": precision, "operating_points": points,
     }
-    if "extended" in state:     # bottom stages added by k-means after training (scripts/extend_stages.py)
+    if "extended" in state:     # bottom stages added by k-means after training (tools/extend_stages.py)
         ext = state["extended"]
         card["stages_added_by_kmeans"] = {"count": len(ext.get("residual_left_after_new_stage", [])),
                                           "fitted_on_rows": ext.get("kmeans_rows")}
@@ -157,35 +103,6 @@ def ship(checkpoint: str | Path, out: str | Path, *, data: str, cache_dir: str |
     if make_default:
         record_in_manifest(out, sha, name)
     return {"file": str(out), "sha256": sha, "bytes": out.stat().st_size, **card}
-
-
-# ----------------------------------------------------------------------------------- quality ladder
-def add_ladder(model_path, points, *, data: str, cache_dir, threads: int | None = None, log: Log = print) -> dict:
-    """Give a weights file a quality ladder (:mod:`vqcodec.coding.ladder`): ``points`` are ``(top, bottom,
-    None)`` VQ points and ``(top, 0, step)`` scalar points, smallest files first, each with an optional
-    fourth element, an enhancement step (:func:`~vqcodec.release.prior_fitting.fit_ladder`). The tables are
-    fitted on every training clip; every point is measured on the validation clips into the card. The
-    file is rewritten in place (its earlier release stays readable: :func:`resave_weights` keeps its
-    priors as a legacy entry, and without a ladder a release's qualities are its VQ points)."""
-    with torch_threads(threads):
-        model = load_model(model_path)
-        train_ds = _dataset(data, "train", model.cfg, cache_dir)
-        clips, _ = _clips(train_ds, list(range(len(train_ds))))
-        log(f"scalar tables from {len(clips)} training clips")
-        ladder = fit_ladder(model, clips, points, log=log)
-        priors = {**model.priors, LADDER_KIND: ladder.to_bytes()}
-        new = model.with_priors(priors)
-        val_ds = _dataset(data, "val", model.cfg, cache_dir)
-        val_clips, _ = _clips(val_ds, list(range(len(val_ds))))
-        t0 = time.time()
-        measured = measure_points(new, val_clips, priors=("auto",))
-        log(f"measured {len(measured)} operating points on {len(val_clips)} validation clips in {time.time() - t0:.0f}s")
-        card = {**model.card, "operating_points": measured,
-                "ladder": [p.describe() for p in ladder.points]}
-        sha = resave_weights(model, priors=priors, card=card)
-        changed = record_in_manifest(model.path, sha)
-    return {"file": str(model.path), "sha256": sha, "manifest_updated": changed, "bytes": Path(model.path).stat().st_size,
-            "ladder": card["ladder"], "operating_points": measured}
 
 
 # ----------------------------------------------------------------------------------- train-prior

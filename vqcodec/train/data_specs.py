@@ -14,8 +14,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vqcodec.errors import VqvError
-from vqcodec.formats.errors import one_line
+from vqcodec.errors import VqvError, one_line
 from vqcodec.io.reader import VIDEO_EXTS
 
 __all__ = ["DataError", "VideoSource", "list_sources"]

@@ -1,0 +1,184 @@
+"""The motion layer (format 3.0): integer prediction, its coding, the encoder's decisions, files."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec.codes import CodeLevel, MotionField
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import GopEncoder, encode_frames
+from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
+from vqcodec.coding.gops import synthesise
+from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks
+from vqcodec.coding.motion_search import force_level_copies, search_vectors
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.formats import CrcError, VqvReader
+from vqcodec.pipeline import read_codes
+from vqcodec.settings import EncodeSettings
+from vqcodec.weights import load_model
+
+from conftest import pan_video
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def emodel():
+    """The tiny model with an enhanced point (the only tiny points whose reconstruction is good
+    enough for prediction from it to pay)."""
+    return load_model(GOLDEN / "tiny_enhanced.pt")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(255 ** 2 / ((a.astype(float) - b) ** 2).mean()))
+
+
+# ------------------------------------------------------------------------------------------ prediction
+def test_prediction_is_an_integer_shift_or_an_integer_blend():
+    rng = np.random.default_rng(0)
+    ref = rng.integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    vec = np.zeros((4, 4, 2), np.int32)
+    mask = np.zeros((4, 4), bool)
+    mask[1, 2] = True
+    vec[1, 2] = (8, -4)                                     # 2 pixels down, 1 left
+    np.testing.assert_array_equal(predict_blocks(ref, vec, mask, (8, 8))[0], ref[10:18, 15:23])
+    vec[1, 2] = (2, 0)                                      # half a pixel down: the rounded mean
+    want = (ref[8:16, 16:24].astype(int) * 8 + ref[9:17, 16:24].astype(int) * 8 + 8) >> 4
+    np.testing.assert_array_equal(predict_blocks(ref, vec, mask, (8, 8))[0], want)
+    vec[0, 0], mask[0, 0] = (-32, -32), True                # beyond the edge: clamped to it
+    np.testing.assert_array_equal(predict_blocks(ref, vec, mask, (8, 8))[0], np.broadcast_to(ref[0, 0], (8, 8, 3)))
+
+
+def test_a_slice_is_predicted_from_the_frame_before_it_moved_j_plus_one_times():
+    frames = pan_video(8, 16, 16, dx=1)
+    field = MotionField(np.ones((2, 2, 2), bool), np.tile(np.array([0, 4], np.int32), (2, 2, 2, 1)))
+    field.flags[0] = False
+    out = apply_motion(frames, field, None, (4, 8, 8))
+    np.testing.assert_array_equal(out[:4], frames[:4])
+    for j in range(4):          # frame 4 + j = frame 3 moved j + 1 pixels, away from the right edge
+        np.testing.assert_array_equal(out[4 + j][:, :16 - (j + 1)], frames[3][:, j + 1:])
+    with pytest.raises(EntropyError, match="no frame before"):
+        apply_motion(frames, MotionField(np.ones((2, 2, 2), bool), field.vectors), None, (4, 8, 8))
+
+
+def test_search_finds_the_pan_video():
+    frames = pan_video(5, 32, 32, dx=2, dy=-1)
+    vec = search_vectors(frames[1:5], frames[0], (8, 8), 4)
+    inner = vec[1:-1, 1:-1].reshape(-1, 2)
+    assert (inner == [-4, 8]).all(), inner
+
+
+# ------------------------------------------------------------------------------------------ coding
+def test_motion_field_round_trips_through_the_coder_and_damage_is_an_error():
+    rng = np.random.default_rng(1)
+    grid = (8, 4, 5)
+    flags = rng.random(grid) < 0.5
+    flags[0] = False
+    vectors = np.where(flags[..., None], rng.integers(-MAX_VECTOR, MAX_VECTOR + 1, (*grid, 2)), 0).astype(np.int32)
+    field = MotionField(flags, vectors)
+    ch = EncodeChannel()
+    got = MotionCoder().code(ch, grid, field, None)
+    np.testing.assert_array_equal(got.flags, flags)
+    np.testing.assert_array_equal(got.vectors, vectors)
+    payload = ch.payload()
+    dec = DecodeChannel(payload)
+    back = MotionCoder().code(dec, grid, None, None)
+    dec.finish()
+    np.testing.assert_array_equal(back.flags, flags)
+    np.testing.assert_array_equal(back.vectors, vectors)
+    bad = MotionField(flags, np.where(flags[..., None], MAX_VECTOR + 1, 0).astype(np.int32))
+    with pytest.raises(EntropyError, match="beyond"):
+        MotionCoder().code(EncodeChannel(), grid, bad, None)
+    with pytest.raises(EntropyError):                       # a cut payload runs out
+        dec = DecodeChannel(payload[:len(payload) // 2])
+        MotionCoder().code(dec, grid, None, None)
+        dec.finish()
+
+
+def test_forced_copies_keep_the_chain_of_other_positions():
+    idx = np.arange(1 * 4 * 2 * 2).reshape(1, 4, 2, 2).astype(np.int32)
+    copied = np.zeros((4, 2, 2), bool)
+    copied[2, 0, 0] = True                                  # slice 2 repeats slice 1 there
+    idx[0, 2, 0, 0] = idx[0, 1, 0, 0]
+    flags = np.zeros((4, 2, 2), bool)
+    flags[1, 0, 0] = True                                   # slice 1 becomes a motion block there
+    out = force_level_copies(CodeLevel("bottom", 16, idx, copied), flags, None)
+    assert out.copied[1, 0, 0] and out.indices[0, 1, 0, 0] == idx[0, 0, 0, 0]
+    # slice 2 had copied slice 1's old codes: it keeps them, now coded rather than copied
+    assert not out.copied[2, 0, 0] and out.indices[0, 2, 0, 0] == idx[0, 2, 0, 0]
+
+
+# ------------------------------------------------------------------------------------------ files
+def test_motion_files_round_trip_and_the_decoder_makes_what_the_encoder_saw(emodel):
+    frames = pan_video(40, 32, 32)
+    settings = EncodeSettings.build(emodel, quality=3, motion=True)
+    seen = []
+    enc = GopEncoder(emodel, settings, 32, 32, on_gop=lambda g, n, codes, recon: seen.append(recon[:n]))
+    for f in frames:
+        enc.add_frame(f)
+    enc.finish()
+    data = encode_frames(frames, 16, model=emodel, quality=3, motion=True)
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (3, 0) and reader.header.copy_mode
+    np.testing.assert_array_equal(decode_bytes(data, model=emodel), np.concatenate(seen))
+    gops = list(read_gop_codes(reader, emodel))
+    assert all(g.codes.motion is not None for g in gops) and gops[0].codes.motion.flags.any()
+    assert not gops[0].codes.motion.flags[0].any()          # a refresh GOP's first slice: nothing before it
+    off = encode_frames(frames, 16, model=emodel, quality=3)
+    assert VqvReader(io.BytesIO(off)).version == (2, 0)     # without the layer: a 2.0 file, as before
+
+
+def test_a_pan_costs_well_under_half_the_bits_and_its_vectors_are_the_pan_video(emodel, tmp_path):
+    frames = pan_video(48, 32, 32, dx=1)
+    off = encode_frames(frames, 16, model=emodel, quality=4)
+    on = encode_frames(frames, 16, model=emodel, quality=4, motion=True)
+    assert len(on) < 0.5 * len(off), (len(on), len(off))
+    assert psnr(decode_bytes(on, model=emodel), frames) >= psnr(decode_bytes(off, model=emodel), frames)
+    (tmp_path / "pan.vqv").write_bytes(on)
+    arrays = read_codes(tmp_path / "pan.vqv", model=emodel).arrays()
+    predicted = arrays["motion_predicted"]
+    assert predicted.mean() > 0.5
+    vectors = arrays["motion_vectors"][predicted]
+    assert (np.median(vectors, axis=0) == [0, 4]).all()     # 1 pixel per frame to the left = +4 quarter pixels
+
+
+def test_refresh_gops_decode_alone_and_damage_names_the_gop(emodel):
+    frames = pan_video(96, 32, 32)
+    data = encode_frames(frames, 16, model=emodel, quality=3, motion=True, refresh=1)
+    whole = decode_bytes(data, model=emodel)
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.refresh_points() == [0, 1, 2]
+    (g,) = read_gop_codes(reader, emodel, [2])
+    alone = apply_motion(synthesise(emodel, g.codes), g.codes.motion, None, (2, 4, 4))
+    np.testing.assert_array_equal(alone, whole[64:96])
+    start = reader._offsets[1]
+    bad = bytearray(data)
+    bad[start + 12] ^= 0x10
+    with pytest.raises(CrcError, match="GOP 1"):
+        decode_bytes(bytes(bad), model=emodel)
+
+
+def test_same_bytes_and_pixels_for_any_thread_count(emodel):
+    import torch
+    frames = pan_video(72, 32, 32, dx=1, dy=1)
+    out = []
+    for n in (1, 2, 3):
+        torch.set_num_threads(n)
+        data = encode_frames(frames, 16, model=emodel, quality=4, motion=True, refresh=0)
+        out.append((data, decode_bytes(data, model=emodel)))
+    torch.set_num_threads(1)
+    for data, pix in out[1:]:
+        assert data == out[0][0]
+        np.testing.assert_array_equal(pix, out[0][1])
+
+
+def test_motion_needs_copy_mode_and_a_sane_range(emodel):
+    from vqcodec.errors import OptionError
+    frames = pan_video(8, 32, 32)
+    data = encode_frames(frames, 16, model=emodel, quality=3, motion=True, rdo_strength=0)
+    assert VqvReader(io.BytesIO(data)).version == (2, 0)    # no copies, no motion layer
+    with pytest.raises(OptionError, match="motion-search"):
+        EncodeSettings.build(emodel, motion=True, motion_search=0)

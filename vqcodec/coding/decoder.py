@@ -1,0 +1,163 @@
+"""The decoder: a .vqv container -> each GOP's chunk -> codes (entropy decoding, no network) ->
+the network -> frames. Straight back along the encoder's path; a predicted GOP's codes need the
+previous GOP's, so reading one GOP alone decodes the codes from its refresh point first."""
+from __future__ import annotations
+
+import io
+from typing import Iterable, Iterator, NamedTuple
+
+import numpy as np
+
+from vqcodec.codes import Codes
+from vqcodec.coding.gop_coding import CodedGop, GopReference, decode_gop
+from vqcodec.coding.gops import (
+    GOP_FRAMES,
+    MAX_CODED_SIDE,
+    chunk_streams,
+    enhancement_tables,
+    gop_layout,
+    network_pool,
+    network_round,
+    padded_size,
+    scalar_tables,
+    synthesise,
+)
+from vqcodec.coding.motion import apply_motion
+from vqcodec.coding.prior_choice import file_prior
+from vqcodec.entropy.learned_prior import LearnedPrior
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import ModelMismatchError, VqvError
+from vqcodec.formats import Header, VqvReader
+from vqcodec.weights import CodecModel
+
+
+def check_model(header: Header, model: CodecModel) -> CodecModel:
+    """The model to decode ``header``'s file with: ``model`` itself, or ``model`` as the earlier
+    release that wrote the file (same network, that release's priors)."""
+    found = model.for_digest(header.model_digest)
+    if found is None:
+        raise ModelMismatchError(
+            f"file was encoded with model {header.model_digest.hex()}, but the loaded model is "
+            f"{model.digest.hex()} (pass the right --model)")
+    if header.quality not in found.qualities:
+        raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
+    return found
+
+
+class DecodedGop(NamedTuple):
+    index: int
+    codes: Codes                # resolved, with copy maps (and the motion layer, if the file has one)
+    frames: int                 # real frames (the last GOP may be padded)
+    bits: dict[str, float]      # ideal bits per stream and per level's copy decisions ("copy.<level>")
+    refresh: bool = True        # decodable alone (a refresh GOP)
+
+
+class _ChunkDecoder:
+    """Decodes one GOP's chunk of a file into codes, given the previous GOP's reference."""
+
+    def __init__(self, reader: VqvReader, model: CodecModel) -> None:
+        h = reader.header
+        if h.gop_length != GOP_FRAMES:
+            raise VqvError(f"unsupported GOP length {h.gop_length} (this decoder uses {GOP_FRAMES})")
+        if max(h.coded_width, h.coded_height) > MAX_CODED_SIDE:
+            # bounded before anything is allocated: the entropy tables and the network scale with it
+            raise VqvError(f"coded size {h.coded_width}x{h.coded_height} exceeds {MAX_CODED_SIDE} per side "
+                           "(no vqv encoder writes that: damaged or hostile file)")
+        pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
+        point = model.point(h.quality)
+        self.reader, self.quality = reader, h.quality
+        self.layout = gop_layout(model, point, GOP_FRAMES, ph, pw)
+        self.prior = file_prior(reader, model, self.layout)
+        self.scalar, self.enh = scalar_tables(model, point), enhancement_tables(model, point)
+        self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
+        self.motion = reader.version[0] >= 3      # a 3.x payload ends with the motion layer
+        self.names = chunk_streams(self.layout, self.scalar, self.enh, self.motion)
+        if reader.version[0] < 2 and not isinstance(self.prior, LearnedPrior) and h.gop_prediction:
+            raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
+
+    def __call__(self, i: int, ref: GopReference | None) -> CodedGop:
+        chunk = self.reader.read_chunk(i)
+        if len(chunk.symbol_counts) != len(self.names):
+            raise VqvError(f"GOP {i}: {len(chunk.symbol_counts)} streams stored, the model's quality "
+                           f"{self.quality} has {len(self.names)}")
+        if chunk.predicted and ref is None:
+            raise VqvError(f"GOP {i} is predicted from GOP {i - 1}, which is not available")
+        try:
+            return decode_gop(self.layout, self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
+                              copy_mode=self.copy_mode, reference=ref if chunk.predicted else None,
+                              end_check=self.reader.version[0] >= 2, scalar=self.scalar, enhancement=self.enh,
+                              motion=self.motion)
+        except EntropyError as e:
+            ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
+            raise EntropyError(f"GOP {i}{ctx}: {e}") from None
+
+
+def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None
+                   ) -> Iterator[DecodedGop]:
+    """Each GOP's codes (all GOPs, or the ones asked for, in the order asked), without pixels.
+
+    A predicted GOP needs the previous GOP's decoded codes: asking for it alone decodes the codes
+    of the GOPs from the nearest refresh point first (entropy decoding only, no network).
+    """
+    model = check_model(reader.header, model)
+    decode = _ChunkDecoder(reader, model)
+    last: tuple[int, CodedGop] | None = None      # the last GOP decoded
+    for i in (range(len(reader)) if indices is None else indices):
+        i = int(i)
+        if not 0 <= i < len(reader):
+            raise VqvError(f"GOP {i} out of range (the file has {len(reader)})")
+        if last is not None and last[0] == i:
+            res = last[1]
+        else:
+            start = i if last is not None and last[0] == i - 1 else reader.refresh_point(i)
+            ref = last[1].reference if last is not None and last[0] == start - 1 else None
+            for j in range(start, i + 1):
+                res = decode(j, ref)
+                ref = res.reference
+            last = (i, res)
+        yield DecodedGop(i, res.codes, _frame_count(reader, i), res.bits, reader.is_refresh(i))
+
+
+def _frame_count(reader: VqvReader, i: int) -> int:
+    h = reader.header
+    return min(h.gop_length, h.frame_count - i * h.gop_length)
+
+
+def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
+    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
+    the network, each alone on one worker (see :func:`~vqcodec.coding.gops.network_pool`), then the
+    motion layer GOP by GOP in order (each predicts from the frame before it)."""
+    h = reader.header
+    model = check_model(h, model)     # an earlier release's file: that release's ladder (its pixel basis)
+    block = tuple(int(b) for b in model.cfg.bottom_factor)
+    batch: list[DecodedGop] = []
+    last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
+
+    def run(pool, items):
+        frames = pool.map(lambda g: synthesise(model, g.codes), items)
+        for f, g in zip(frames, items):
+            if g.codes.motion is not None:
+                f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block)
+                last[0] = f[-1]
+            yield f[:g.frames, :h.coded_height, :h.coded_width]
+
+    pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
+    workers, per_round = network_round(ph, pw)
+    with network_pool(workers) as pool:
+        for g in read_gop_codes(reader, model):
+            batch.append(g)
+            if len(batch) == per_round:
+                yield from run(pool, batch)
+                batch = []
+        if batch:
+            yield from run(pool, batch)
+
+
+def decode_bytes(data: bytes, *, model: CodecModel) -> np.ndarray:
+    """.vqv bytes -> uint8 frames (T, coded H, coded W, 3)."""
+    reader = VqvReader(io.BytesIO(data))
+    parts = list(decode_gops(reader, model))
+    h = reader.header
+    if not parts:
+        return np.zeros((0, h.coded_height, h.coded_width, 3), np.uint8)
+    return np.concatenate(parts)

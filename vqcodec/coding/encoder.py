@@ -1,0 +1,412 @@
+"""The encoder: frames -> GOPs -> network latents -> rate-distortion decisions -> codes -> one
+entropy-coded chunk per GOP -> a .vqv container.
+
+Data flows one way: :class:`GopEncoder` turns frames into each GOP's codes with copy decisions
+(:mod:`vqcodec.coding.rdo`), in decode order; :func:`write_container` entropy-codes them under a prior
+(:mod:`vqcodec.coding.gop_coding`) and writes the file. Both take the :class:`EncodeSettings` built once
+from the user's options. A GOP is either a *refresh* GOP, decodable alone, or *predicted* from the
+previous GOP's decoded codes (its first slice may copy their last slice, and the prior sees them as
+context); ``settings.refresh`` sets how often a refresh GOP comes.
+"""
+from __future__ import annotations
+
+import io
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import BinaryIO, Callable
+
+import numpy as np
+import torch
+
+from vqcodec.codes import CodeLevel, Codes, ScalarCodes
+from vqcodec.coding import rdo
+from vqcodec.coding.enhancement import quantise as quantise_coefficients
+from vqcodec.coding.gop_coding import (
+    ENHANCEMENT_LABEL,
+    SCALAR_LABEL,
+    CodedGop,
+    LevelLayout,
+    copy_summary,
+    motion_summary,
+    encode_gop,
+    layout_of,
+)
+from vqcodec.coding.gops import (
+    GOP_FRAMES,
+    chunk_streams,
+    enhancement_tables,
+    gop_layout,
+    is_refresh,
+    network_pool,
+    network_round,
+    pad_gop,
+    padded_size,
+    scalar_tables,
+)
+from vqcodec.coding.motion import apply_motion
+from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, decide_gop, force_level_copies, force_scalar_copies
+from vqcodec.coding.prior_choice import candidate_priors, decision_prior
+from vqcodec.entropy.copy_flags import CopyFlagModel
+from vqcodec.entropy.priors import Prior, extended_slices, grid_ratio
+from vqcodec.entropy.scalar_prior import ScalarTables
+from vqcodec.errors import VqvError
+from vqcodec.formats import FORMAT_VERSION, MOTION_VERSION, GopChunk, Header, VqvWriter
+from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
+                              EncodeSettings)
+from vqcodec.weights import CodecModel
+
+
+@dataclass
+class EncodeStats:
+    gops: int = 0
+    frames: int = 0
+    payload_bytes: int = 0
+    ideal_bits: float = 0.0
+    bits_per_stream: dict[str, float] = field(default_factory=dict)   # streams and "copy.<level>"
+    copied: dict[str, float] = field(default_factory=dict)            # level -> fraction of positions copied
+    copy_bits: dict[str, float] = field(default_factory=dict)         # level -> bits of its copy decisions
+    refresh_gops: int = 0
+    prior: str = ""
+    prior_params_bytes: int = 0
+    motion: dict[str, float] = field(default_factory=dict)            # the motion layer's share and bits
+
+
+@dataclass
+class EncodedGop:
+    codes: Codes            # resolved codes with copy maps
+    frames: int             # real frames in the GOP
+    refresh: bool           # decodable alone
+
+
+class GopEncoder:
+    """Turns a stream of frames into GOP codes with copy decisions (the model's part of encoding).
+
+    Frames arrive one at a time at the coded size; every round of full GOPs goes through the
+    network's analysis together, then the rate-distortion decisions run GOP by GOP in decode
+    order (a predicted GOP's decisions need the previous GOP's result). Only the codes are kept
+    (int16), so memory does not grow with video length in any way that matters; the prior then
+    needs all of them (adaptive histograms) before a single byte is written. ``on_gop(frames,
+    n, codes, recon)`` is called with each GOP's padded input frames, its codes and, with the motion
+    layer, its reconstruction as the decoder will make it (None otherwise; the pipeline uses it to
+    measure quality). With the motion layer (``settings.motion_layer``) each round also decides which
+    blocks the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the
+    network's reconstruction of the codes, copies those blocks' codes, and reconstructs again. ``pricing_prior`` overrides the prior the decisions are priced with
+    (prior fitting prices them with the prior being refitted).
+    """
+
+    def __init__(self, model: CodecModel, settings: EncodeSettings, width: int, height: int, *,
+                 on_gop: Callable[[np.ndarray, int, Codes, np.ndarray | None], None] | None = None,
+                 pricing_prior: Prior | None = None) -> None:
+        self.model, self.settings = model, settings
+        self.width, self.height = width, height
+        self.pw, self.ph = padded_size(width, height, model.cfg.stride)
+        self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)
+        self.scalar = scalar_tables(model, settings.point)
+        self.enhancement = enhancement_tables(model, settings.point)
+        self.prior = pricing_prior if pricing_prior is not None else decision_prior(model, settings.prior)
+        self.on_gop = on_gop
+        self._frames: list[np.ndarray] = []
+        self._pending: list[tuple[np.ndarray, int]] = []
+        self.workers, self.round = network_round(self.ph, self.pw)
+        self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
+        self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
+        self._ref_scalar: ScalarCodes | None = None       # the previous GOP's scalar layer
+        self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
+        self.motion = settings.motion_layer
+        self.block = tuple(int(b) for b in model.cfg.bottom_factor)
+        self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
+        self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
+        self._rates: list[np.ndarray] = []                # with motion: per GOP of the round, each position's bits
+        self._lams: list[dict[str, float]] = []           # per GOP of the round: each level's lambda
+        self.gops: list[EncodedGop] = []
+
+    def add_frame(self, frame: np.ndarray) -> None:
+        self._frames.append(frame)
+        if len(self._frames) == GOP_FRAMES:
+            self._push_gop()
+
+    def finish(self) -> list[EncodedGop]:
+        if self._frames:
+            self._push_gop()
+        self._encode_pending()
+        return self.gops
+
+    def _push_gop(self) -> None:
+        n = len(self._frames)
+        gop = pad_gop(np.stack(self._frames), GOP_FRAMES, self.ph, self.pw)
+        self._frames = []
+        self._pending.append((gop, n))
+        if len(self._pending) >= self.round:
+            self._encode_pending()
+
+    def _encode_pending(self) -> None:
+        if not self._pending:
+            return
+        net = self.model.net
+        first = len(self.gops)
+        refresh = [is_refresh(first + i, self.settings.refresh) for i in range(len(self._pending))]
+        grid = self.layout[-1].grid
+        self._rates = [np.zeros(grid) for _ in self._pending]
+        self._lams = [{} for _ in self._pending]
+        with network_pool(self.workers) as pool:
+            analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (pixel term, h_b, z_t)
+            decided, z_bottom = self._decide_levels(pool, analysed, refresh)
+        scalars = self._decide_scalar(z_bottom, refresh)
+        all_codes = [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
+                                 for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])
+                     for i in range(len(self._pending))]
+        if self.motion:
+            all_codes = self._decide_motion(all_codes, refresh)
+        bases = self._decode_all(all_codes) if self.enhancement is not None or self.motion else None
+        if self.enhancement is not None:
+            all_codes = self._decide_enhancement(all_codes, bases, refresh)
+        recons = self._final_frames(all_codes, bases, refresh) if self.motion else [None] * len(all_codes)
+        for i, (gop, n) in enumerate(self._pending):
+            codes = all_codes[i]
+            self.gops.append(EncodedGop(codes, n, refresh[i]))
+            if self.on_gop is not None:
+                self.on_gop(gop, n, codes, recons[i])
+        self._pending = []
+
+    def _decode_all(self, all_codes: list[Codes]) -> list[np.ndarray]:
+        """The network's reconstruction of each GOP's codes (no enhancement, no motion)."""
+        with network_pool(self.workers) as pool:
+            return list(pool.map(lambda c: self.model.net.decode(c), all_codes))
+
+    def _flag_model(self, label: str, refresh: bool) -> CopyFlagModel | None:
+        """The copy-decision model for ``label`` in this GOP: carried on from the previous GOP's,
+        or fresh in a refresh GOP; None without copy mode."""
+        if not self.settings.copy_mode:
+            return None
+        old = None if refresh else self._ref_flags.get(label)
+        fm = old.clone() if old is not None else CopyFlagModel()
+        self._ref_flags[label] = fm
+        return fm
+
+    def _decide_levels(self, pool: ThreadPoolExecutor, analysed: list, refresh: list[bool]
+                       ) -> tuple[list[dict[str, CodeLevel]], list[torch.Tensor]]:
+        """Every VQ level's codes and copy decisions, top first (the bottom latent is computed from
+        the top codes actually sent); also each GOP's bottom latent."""
+        net, n = self.model.net, len(analysed)
+        decided: list[dict[str, CodeLevel]] = [{} for _ in range(n)]
+        ref_top: list[CodeLevel | None] = []
+        z_bottom: list[torch.Tensor] = []
+        for lv in self.layout:
+            if lv.name == "bottom":
+                def bottom_latent(i: int) -> torch.Tensor:
+                    pixel_term, h_b, z_t = analysed[i]
+                    top_idx = None if z_t is None else torch.from_numpy(decided[i]["top"].indices[None].astype(np.int64))
+                    return net.bottom_latent(pixel_term, h_b, top_idx)
+                z_bottom = list(pool.map(bottom_latent, range(n)))
+                if self.scalar is not None:          # the scalar layer codes it (below): no VQ stages
+                    for i in range(n):
+                        decided[i][lv.name] = self._ref_levels[lv.name] = CodeLevel(
+                            lv.name, lv.codebook_size, np.zeros((0, *lv.grid), np.int32), np.zeros(lv.grid, bool))
+                    continue
+                lat = list(pool.map(lambda z: level_latents(net.bottom_quantizer, z)[0], z_bottom))
+            else:
+                lat = list(pool.map(lambda a: level_latents(net.top_quantizer, a[2])[0], analysed))
+            for i in range(n):
+                ref = None if refresh[i] else self._ref_levels.get(lv.name)
+                if lv.name == "top":
+                    ref_top.append(ref)
+                level = self._decide_level(i, lv, lat[i], ref, refresh[i], decided[i],
+                                           ref_top[i] if lv.name == "bottom" and ref_top else None)
+                decided[i][lv.name] = level
+                self._ref_levels[lv.name] = level
+        return decided, z_bottom
+
+    def _decide_level(self, i: int, lv: LevelLayout, lat: rdo.LevelLatents, ref: CodeLevel | None, refresh: bool,
+                      decided: dict[str, CodeLevel], ref_top: CodeLevel | None) -> CodeLevel:
+        lower = None
+        if lv.name == "bottom" and "top" in decided and decided["top"].stages:
+            top = decided["top"]
+            lower = (extended_slices(top.indices[0], None if ref_top is None else ref_top.indices[0], top.grid),
+                     grid_ratio(lv.grid, top.grid))
+        fm = self._flag_model(lv.name, refresh) if lv.stages else None
+        lam = rdo.level_lambda(lat, lv.name, lv.stages, self.layout[-1].stages, self.settings.rdo_strength)
+        self._lams[i][lv.name] = lam
+        rates = self._rates[i] if self.motion and lv.name == "bottom" else None
+        return rdo.decide_level(lv, lat, self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower, rates=rates)
+
+    def _decide_scalar(self, z_bottom: list[torch.Tensor], refresh: list[bool]) -> list[ScalarCodes | None]:
+        """At a scalar point: the bottom latent given the top codes sent, as symbols with copy decisions."""
+        scalars: list[ScalarCodes | None] = [None] * len(self._pending)
+        if self.scalar is None:
+            return scalars
+        lam = rdo.scalar_lambda(self.scalar.step, self.settings.rdo_strength)
+        for i, z in enumerate(z_bottom):    # in decode order: a predicted GOP copies from the one before
+            fm = self._flag_model(SCALAR_LABEL, refresh[i])
+            scalars[i] = rdo.decide_scalar(self.scalar, z[0].double().cpu().numpy(),
+                                           None if refresh[i] else self._ref_scalar, fm, lam,
+                                           rates=self._rates[i] if self.motion else None)
+            self._ref_scalar = scalars[i]
+        return scalars
+
+    def _decide_enhancement(self, all_codes: list[Codes], bases: list[np.ndarray], refresh: list[bool]) -> list[Codes]:
+        """At an enhanced point: the enhancement layer's symbols for what the network's reconstruction
+        (``bases``) leaves out, with copy decisions (and copies at the motion layer's blocks)."""
+        basis, tabs = self.model.ladder.basis, self.enhancement
+        out = list(all_codes)
+        for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
+            coef = basis.coefficients(gop, base)
+            sym = quantise_coefficients(coef, tabs.step_num, tabs.limit)
+            fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
+            before = None if refresh[i] else self._ref_enh
+            enh = rdo.decide_scalar(tabs, coef, before, fm, rdo.scalar_lambda(tabs.step, self.settings.rdo_strength),
+                                    symbols=sym)
+            if all_codes[i].motion is not None:
+                enh = force_scalar_copies(enh, all_codes[i].motion.flags, None if before is None else before.symbols[:, -1])
+            self._ref_enh = enh
+            out[i] = Codes(all_codes[i].levels, all_codes[i].scalar, enh, all_codes[i].motion)
+        return out
+
+    # ---------------------------------------------------------------------------------- motion layer
+    def _motion_lambda(self, i: int) -> float:
+        """Pixel squared error per bit at this point: the finest layer's lambda, in 8-bit pixel units."""
+        strength = self.settings.rdo_strength
+        if self.enhancement is not None:
+            return rdo.scalar_lambda(self.enhancement.step, strength)
+        if self.scalar is not None:
+            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT
+        lams = self._lams[i]
+        return PIXEL_SSE_PER_LATENT * (lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0))
+
+    def _enhancement_estimate(self, gop: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What the enhancement layer would add to ``base`` (no copies), and its bits per position."""
+        basis, tabs = self.model.ladder.basis, self.enhancement
+        sym = quantise_coefficients(basis.coefficients(gop, base), tabs.step_num, tabs.limit)
+        rates = np.stack([tabs.symbol_bits(sym[:, t - 1] if t else None, sym[:, t]) for t in range(sym.shape[1])])
+        return basis.apply(base, sym, tabs.step), rates
+
+    def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> list[Codes]:
+        """The motion layer of each GOP of the round, decided on the network's reconstruction of the
+        codes so far; the motion blocks' codes become copies of the slice before."""
+        out, est_last = [], self._last_frame
+        for i, ((gop, _), base, codes) in enumerate(zip(self._pending, self._decode_all(all_codes), all_codes)):
+            recon, rates = base, self._rates[i]
+            if self.enhancement is not None:
+                recon, enh_rates = self._enhancement_estimate(gop, base)
+                rates = rates + enh_rates
+            field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
+                                      self.settings.motion_search, self.block)
+            est_last = final[-1]
+            prev = None if refresh[i] else self._prev_codes
+            bottom = force_level_copies(codes.level("bottom"), field.flags,
+                                        None if prev is None else prev.level("bottom").indices[:, -1])
+            scalar = force_scalar_copies(codes.scalar, field.flags,
+                                         None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
+            codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
+            out.append(codes)
+            self._prev_codes = codes
+        # the next round's decisions copy from the last GOP as it will be coded
+        self._ref_levels["bottom"], self._ref_scalar = out[-1].level("bottom"), out[-1].scalar
+        return out
+
+    def _final_frames(self, all_codes: list[Codes], bases: list[np.ndarray], refresh: list[bool]) -> list[np.ndarray]:
+        """Each GOP of the round as the decoder will reconstruct it (padded size), in order."""
+        out = []
+        for i, (codes, base) in enumerate(zip(all_codes, bases)):
+            frames = base
+            if codes.enhancement is not None:
+                frames = self.model.ladder.basis.apply(base, codes.enhancement.symbols, codes.enhancement.step)
+            frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block)
+            self._last_frame = frames[-1]
+            out.append(frames)
+        return out
+
+
+@torch.no_grad()
+def level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
+    """Per clip of a batch: the latent, the natural codes of every stage and the codebooks."""
+    was_training = quantizer.training
+    quantizer.eval()                   # no codebook updates
+    try:
+        out = quantizer(z)
+    finally:
+        quantizer.train(was_training)
+    cbs = torch.stack([layer.codebook for layer in quantizer.layers]).double().cpu().numpy()
+    zz = z.double().cpu().numpy()
+    idx = out.indices.cpu().numpy()
+    return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
+
+
+# ------------------------------------------------------------------------------------------ entropy coding
+
+def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
+              scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
+              motion: bool = False) -> list[CodedGop]:
+    """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
+    out, ref = [], None
+    for g in gops:
+        res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
+                         scalar=scalar, enhancement=enhancement, motion=motion)
+        out.append(res)
+        ref = res.reference
+    return out
+
+
+def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, gops: list[EncodedGop], *,
+                    source_size: tuple[int, int], coded_size: tuple[int, int], fps: Fraction) -> EncodeStats:
+    """Entropy-code every GOP with one prior and write the container to ``out``.
+
+    Under ``auto`` every available prior codes the whole file and the smallest real total (payload
+    bytes + side info) wins (ties: the earliest of uniform, static, adaptive, learned).
+    """
+    if not gops:
+        raise VqvError("empty video")
+    layout = layout_of(gops[0].codes)
+    scalar, enh = scalar_tables(model, settings.point), enhancement_tables(model, settings.point)
+    best = None
+    for prior in candidate_priors(model, settings.prior, [g.codes for g in gops]):
+        coded = code_file(prior, layout, gops, settings.copy_mode, scalar, enh, settings.motion_layer)
+        size = sum(len(c.payload) for c in coded) + len(prior.params())
+        if best is None or size < best[0]:
+            best = (size, prior, coded)
+    _, prior, coded = best
+    stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
+    writer = VqvWriter(out, MOTION_VERSION if settings.motion_layer else FORMAT_VERSION)
+    names = chunk_streams(layout, scalar, enh, settings.motion_layer)
+    for i, (g, c) in enumerate(zip(gops, coded)):
+        writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
+                                    predicted=not g.refresh, payload=c.payload))
+        stats.gops += 1
+        stats.refresh_gops += int(g.refresh)
+        stats.frames += g.frames
+        stats.payload_bytes += len(c.payload)
+        for k, b in c.bits.items():
+            stats.bits_per_stream[k] = stats.bits_per_stream.get(k, 0.0) + b
+            stats.ideal_bits += b
+    stats.copied, stats.copy_bits = copy_summary((g.codes, c.bits) for g, c in zip(gops, coded))
+    stats.motion = motion_summary((c.codes, c.bits) for c in coded)
+    fr = Fraction(fps).limit_denominator(1_000_000)
+    header = Header(model_digest=model.digest, source_width=source_size[0], source_height=source_size[1],
+                    coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,
+                    fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=settings.quality,
+                    prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
+                    copy_mode=settings.copy_mode, refresh_interval=settings.refresh)
+    writer.finish(header)
+    return stats
+
+
+def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
+                  prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
+                  refresh: int = DEFAULT_REFRESH, motion: bool = DEFAULT_MOTION,
+                  motion_search: int = DEFAULT_MOTION_SEARCH) -> bytes:
+    """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
+    frames = np.asarray(frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
+        raise VqvError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
+    if frames.shape[0] == 0:
+        raise VqvError("empty video")
+    settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
+                                    refresh=refresh, motion=motion, motion_search=motion_search)
+    _, h, w, _ = frames.shape
+    enc = GopEncoder(model, settings, w, h)
+    for f in frames:
+        enc.add_frame(f)
+    buf = io.BytesIO()
+    write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h),
+                    fps=Fraction(fps).limit_denominator(1_000_000))
+    return buf.getvalue()

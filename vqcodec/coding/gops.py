@@ -1,0 +1,148 @@
+"""GOPs: their geometry (padding, refresh points), the levels and streams a GOP carries at a ladder
+point, the network's reconstruction of a GOP's codes, and the worker threads that run the network
+one GOP at a time."""
+from __future__ import annotations
+
+import contextlib
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+import torch
+
+from vqcodec.codes import Codes, stream_name
+from vqcodec.coding.gop_coding import ENHANCEMENT_LABEL, SCALAR_LABEL, LevelLayout
+from vqcodec.coding.motion import MOTION_LABEL
+from vqcodec.entropy.priors import StreamSymbols
+from vqcodec.entropy.scalar_prior import ScalarTables
+from vqcodec.errors import VqvError
+from vqcodec.net.model import TILE_HALO_PIXELS, TILE_PIXELS
+
+if TYPE_CHECKING:
+    from vqcodec.coding.ladder import LadderPoint
+    from vqcodec.weights import CodecModel
+
+GOP_FRAMES = 32
+#: Memory the GOPs in the network at once may take together (see :func:`network_round`).
+NETWORK_MEMORY_BUDGET = 4 << 30
+ENCODE_BATCH = 4        # GOPs analysed per round (spread over the worker threads), decided in order
+ROUND_PIXELS = 4 * 32 * 64 * 64 * 4   # fewer GOPs per round when frames are large (memory, not speed)
+MAX_CODED_SIDE = 4096   # the encoder codes at most this per side; a file claiming more is refused
+
+
+# ------------------------------------------------------------------------------------------ geometry
+
+def padded_size(width: int, height: int, stride: tuple[int, int, int]) -> tuple[int, int]:
+    """The model's input size for a coded size: each side rounded up to the spatial stride."""
+    return -(-width // stride[2]) * stride[2], -(-height // stride[1]) * stride[1]
+
+
+def pad_gop(frames: np.ndarray, t: int, h: int, w: int) -> np.ndarray:
+    """Pad (n, H0, W0, 3) to (t, h, w, 3) by repeating the last frame / edge pixels."""
+    n, h0, w0, _ = frames.shape
+    if (n, h0, w0) == (t, h, w):
+        return frames
+    return np.pad(frames, ((0, t - n), (0, h - h0), (0, w - w0), (0, 0)), mode="edge")
+
+
+def is_refresh(gop_index: int, refresh: int) -> bool:
+    """GOP 0 always; then every ``refresh`` GOPs (``refresh`` 0: never again)."""
+    return gop_index == 0 or (refresh > 0 and gop_index % refresh == 0)
+
+
+# ------------------------------------------------------------------------------------------ network runs
+
+def gop_network_bytes(height: int, width: int) -> int:
+    """About how much memory one GOP of ``height`` x ``width`` frames needs in the network: the
+    full-resolution tile at work (``TILE_PIXELS`` plus margins; ~180 bytes per pixel and frame)
+    and the GOP's buffers (~12 bytes per pixel and frame). Measured: 1.3 GB for a 720p GOP."""
+    side = TILE_PIXELS + 2 * TILE_HALO_PIXELS
+    tile = min(height, side) * min(width, side)
+    return GOP_FRAMES * (180 * tile + 12 * height * width)
+
+
+def network_round(height: int, width: int) -> tuple[int, int]:
+    """(GOPs run at once, GOPs per round) for frames of ``height`` x ``width``. At once: torch's
+    thread count (``--threads``), fewer where those GOPs together would need more than
+    :data:`NETWORK_MEMORY_BUDGET` (720p: 3, 4K: 1). Per round: ``ENCODE_BATCH`` at small sizes, down
+    to one per worker for large frames, whose decoded GOPs alone are hundreds of megabytes. Neither
+    changes the output."""
+    threads = max(1, torch.get_num_threads())
+    workers = max(1, min(threads, NETWORK_MEMORY_BUDGET // gop_network_bytes(height, width)))
+    return workers, max(workers, min(ENCODE_BATCH, ROUND_PIXELS // (GOP_FRAMES * height * width)))
+
+
+@contextlib.contextmanager
+def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
+    """Worker threads for the network, one GOP each, every op single-threaded.
+
+    The same output for any thread count: a conv's result can depend on how many threads split
+    it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
+    one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
+    ``workers`` workers (default: as many as torch had threads, ``--threads``).
+    """
+    threads = max(1, torch.get_num_threads())
+    torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max_workers=workers or threads) as pool:
+            yield pool
+    finally:
+        torch.set_num_threads(threads)
+
+
+def synthesise(model: CodecModel, codes: Codes) -> np.ndarray:
+    """Codes of one GOP (padded size) -> uint8 frames (T, H, W, 3): the network's reconstruction,
+    plus the enhancement layer at an enhanced point."""
+    frames = model.net.decode(codes)
+    if codes.enhancement is None:
+        return frames
+    basis = model.ladder.basis
+    if basis is None:
+        raise VqvError("these codes carry an enhancement layer but the model has no pixel basis")
+    return basis.apply(frames, codes.enhancement.symbols, codes.enhancement.step)
+
+
+# ------------------------------------------------------------------------------------------ layout
+
+def gop_layout(model: CodecModel, point: LadderPoint, t: int, h: int, w: int) -> list[LevelLayout]:
+    """The levels a GOP of this padded size carries at this ladder point, in coding order."""
+    grids = model.cfg.latent_grids(t, h, w)
+    out = []
+    if "top" in grids:
+        out.append(LevelLayout("top", model.cfg.top_codebook, point.top, grids["top"]))
+    out.append(LevelLayout("bottom", model.cfg.bottom_codebook, point.bottom, grids["bottom"]))
+    return out
+
+
+def scalar_tables(model: CodecModel, point: LadderPoint) -> ScalarTables | None:
+    """The scalar layer's tables at a scalar point, else None."""
+    return model.ladder.tables[point.step_num] if point.scalar else None
+
+
+def enhancement_tables(model: CodecModel, point: LadderPoint) -> ScalarTables | None:
+    """The enhancement layer's tables at an enhanced point, else None."""
+    return model.ladder.enh_tables[point.enh_num] if point.enhanced else None
+
+
+def layout_streams(layout: list[LevelLayout]) -> list[tuple[str, int]]:
+    """``(stream name, codebook size)`` of every coded stream, in coding order (the chunk's order)."""
+    return [(n, lv.codebook_size) for lv in layout for n in lv.streams()]
+
+
+def chunk_streams(layout: list[LevelLayout], scalar: ScalarTables | None,
+                  enhancement: ScalarTables | None = None, motion: bool = False) -> list[str]:
+    """The names of the symbol counts a chunk stores, in order: every VQ stream, then the scalar
+    layer, then the enhancement layer, then the motion layer (its number of predicted blocks)."""
+    return [n for n, _ in layout_streams(layout)] + ([SCALAR_LABEL] if scalar is not None else []) \
+        + ([ENHANCEMENT_LABEL] if enhancement is not None else []) + ([MOTION_LABEL] if motion else [])
+
+
+def coded_symbols(codes: Codes) -> list[StreamSymbols]:
+    """The symbols a GOP actually codes (copied positions left out), per stream."""
+    out = []
+    for lv in codes.levels:
+        keep = ~lv.copy_map()
+        for s in range(lv.stages):
+            out.append(StreamSymbols(stream_name(lv.name, s), lv.codebook_size,
+                                     np.ascontiguousarray(lv.indices[s][keep]).astype(np.int32)))
+    return out

@@ -1,0 +1,213 @@
+"""The motion layer: blocks of the decoded picture predicted from the previous decoded frame, moved.
+
+A *block* is one bottom-grid position: ``bt`` frames x ``bh`` x ``bw`` pixels (4 x 8 x 8 for the
+shipped model), the pixels one bottom latent position codes. Per block of each latent slice the
+encoder chooses (:mod:`vqcodec.coding.motion_search`) between the network's reconstruction and a
+*motion-compensated prediction*: frame ``j`` of the block is the decoded frame before the slice
+displaced by ``j + 1`` times the block's vector ``(dy, dx)``, in quarter pixels per frame (constant
+motion over the slice's 4 frames, a quarter second at 16 fps). A flagged block's
+latent codes are copies of the slice before (nearly free), so it costs its flag and its vector.
+
+Everything the decoder computes here is integer arithmetic on uint8 frames: the sub-pixel
+interpolation is bilinear on a quarter-pixel grid, ``(sum of weight * pixel + 8) >> 4`` with integer
+weights summing to 16, and positions outside the frame clamp to its edge. So the prediction from a
+given frame is the same on every machine. (The frames it predicts from include the network's
+reconstruction, whose float convolutions may round a pixel differently on another CPU: such a
+difference is carried along a chain of predicted blocks until a block the network reconstructs or
+a refresh GOP; docs/DESIGN.md, "Motion", has the measured drift.)
+
+Coding (in a GOP's payload after every other layer; SPEC.md, "Motion layer"): per slice, the flags
+with the copy decisions' adaptive checkerboard model (:class:`~vqcodec.entropy.copy_flags.CopyFlagModel`,
+context = the previous slice's flags), then the vectors of the flagged blocks in two checkerboard
+passes, each component as its difference from a prediction (pass 0: the block's vector in the slice
+before if it was flagged there, else 0; pass 1: the median of the flagged 4-neighbours of pass 0,
+else as pass 0) under an adaptive integer table (:class:`VectorModel`). Slice 0 of a refresh GOP has
+nothing to predict from and carries no motion layer.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vqcodec.codes import MotionField
+from vqcodec.entropy.copy_flags import CopyFlagModel, checkerboard
+from vqcodec.entropy.rans import EntropyError, freqs_from_counts
+
+MOTION_LABEL = "motion"                  # the flags' bit-report label and the chunk's count of flagged blocks
+VECTOR_LABEL = "motion.vectors"          # the vectors' bit-report label
+SUBPEL = 4                               # vectors are in quarter pixels
+MAX_VECTOR = 8 * SUBPEL                  # |dy|, |dx| <= 8 pixels per frame
+MAX_DIFF = 2 * MAX_VECTOR                # a difference from a prediction within the range
+DIFF_SYMBOLS = 2 * MAX_DIFF + 1
+COUNT_LIMIT = 1 << 12                    # vector counts are halved past this: recent slices weigh more
+
+
+# ------------------------------------------------------------------------------------------ prediction
+
+def predict_blocks(ref: np.ndarray, vectors: np.ndarray, mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """The blocks ``mask`` (H', W') selects, predicted from ``ref`` uint8 (H, W, 3) moved by their
+    ``vectors`` (H', W', 2) quarter pixels -> uint8 (n, bh, bw, 3), in row-major block order."""
+    bh, bw = block
+    h, w = ref.shape[:2]
+    by, bx = np.nonzero(mask)
+    v = vectors[by, bx].astype(np.int64)
+    ys = (by[:, None] * bh + np.arange(bh)[None, :]) * SUBPEL + v[:, :1]      # (n, bh) quarter pixels
+    xs = (bx[:, None] * bw + np.arange(bw)[None, :]) * SUBPEL + v[:, 1:]      # (n, bw)
+    y0, fy = ys >> 2, ys & 3
+    x0, fx = xs >> 2, xs & 3
+    y1, x1 = np.clip(y0 + 1, 0, h - 1), np.clip(x0 + 1, 0, w - 1)
+    y0, x0 = np.clip(y0, 0, h - 1), np.clip(x0, 0, w - 1)
+    r = ref.astype(np.int32)
+
+    def at(yy, xx):
+        return r[yy[:, :, None], xx[:, None, :]]                            # (n, bh, bw, 3)
+
+    wy1, wx1 = fy[:, :, None, None], fx[:, None, :, None]
+    wy0, wx0 = SUBPEL - wy1, SUBPEL - wx1
+    acc = wy0 * wx0 * at(y0, x0) + wy0 * wx1 * at(y0, x1) + wy1 * wx0 * at(y1, x0) + wy1 * wx1 * at(y1, x1)
+    return ((acc + 8) >> 4).astype(np.uint8)
+
+
+def block_view(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """A writable view (H', W', bh, bw, 3) of a frame (H, W, 3) cut into blocks."""
+    bh, bw = block
+    h, w, c = frame.shape
+    return frame.reshape(h // bh, bh, w // bw, bw, c).transpose(0, 2, 1, 3, 4)
+
+
+def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.ndarray | None,
+                  block: tuple[int, int, int]) -> None:
+    """Replace the flagged blocks of slice ``t`` of ``frames`` (T, H, W, 3, in place) by their
+    prediction: frame ``j`` of the slice is the frame before the slice (``before`` for the GOP's first
+    slice) moved by ``j + 1`` times the block's vector, so no frame is interpolated from an
+    interpolated one."""
+    bt, bh, bw = block
+    mask = field.flags[t]
+    if not mask.any():
+        return
+    ref = frames[t * bt - 1] if t else before
+    if ref is None:
+        raise EntropyError("motion layer: a block of the GOP's first slice is predicted, but there is no "
+                           "frame before it")
+    ref = np.array(ref, copy=True)            # the slice's frames may be written below
+    for j in range(bt):
+        vec = field.vectors[t] * (j + 1)
+        block_view(frames[t * bt + j], (bh, bw))[mask] = predict_blocks(ref, vec, mask, (bh, bw))
+
+
+def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarray | None,
+                 block: tuple[int, int, int]) -> np.ndarray:
+    """The GOP's frames (T, H, W, 3 uint8, padded size) with every flagged block predicted, in frame
+    order; ``before`` is the previous GOP's last decoded frame (None in a refresh GOP)."""
+    if field is None or not field.flags.any():
+        return frames
+    out = np.array(frames, np.uint8, copy=True)
+    for t in range(field.flags.shape[0]):
+        predict_slice(out, field, t, before, block)
+    return out
+
+
+# ------------------------------------------------------------------------------------------ coding
+
+def _median_of_neighbours(vectors: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per position: the lower median of its flagged 4-neighbours' vectors (H, W, 2), and whether it has any."""
+    h, w = flags.shape
+    pv = np.pad(vectors.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
+    pf = np.pad(flags, 1)
+    shifts = [(0, 1), (2, 1), (1, 0), (1, 2)]
+    vals = np.stack([pv[a:a + h, b:b + w] for a, b in shifts])                 # (4, H, W, 2)
+    have = np.stack([pf[a:a + h, b:b + w] for a, b in shifts])                 # (4, H, W)
+    big = np.int64(1 << 40)
+    keyed = np.where(have[..., None], vals, big)
+    keyed.sort(axis=0)
+    n = have.sum(0)
+    idx = np.maximum((n - 1) // 2, 0)
+    med = np.take_along_axis(keyed, np.broadcast_to(idx[None, :, :, None], (1, h, w, 2)), axis=0)[0]
+    return np.where(n[..., None] > 0, med, 0), n > 0
+
+
+class VectorModel:
+    """Adaptive integer tables of the vector differences: one per pass and component (integer counts
+    only, so both sides build the same tables everywhere)."""
+
+    def __init__(self) -> None:
+        d = np.abs(np.arange(DIFF_SYMBOLS) - MAX_DIFF)
+        start = np.maximum(1, 32 >> np.minimum(d, 6))                          # small differences likelier
+        self.counts = np.tile(start, (2, 2, 1)).astype(np.int64)
+
+    def clone(self) -> "VectorModel":
+        m = VectorModel()
+        m.counts = self.counts.copy()
+        return m
+
+    def table(self, pass_: int, comp: int) -> np.ndarray:
+        return freqs_from_counts(self.counts[pass_, comp])
+
+    def update(self, pass_: int, comp: int, diffs: np.ndarray) -> None:
+        self.counts[pass_, comp] += 2 * np.bincount(diffs, minlength=DIFF_SYMBOLS)
+        if self.counts[pass_, comp].sum() > COUNT_LIMIT:
+            self.counts[pass_, comp] = (self.counts[pass_, comp] + 1) >> 1
+
+
+class MotionCoder:
+    """Codes one GOP's motion layer through a channel (``gop_coding``'s encode or decode channel):
+    the encoder passes the field, the decoder ``None``; both get the field back."""
+
+    def __init__(self, flags: CopyFlagModel | None = None, vectors: VectorModel | None = None) -> None:
+        self.flags = flags.clone() if flags is not None else CopyFlagModel()
+        self.vectors = vectors.clone() if vectors is not None else VectorModel()
+
+    def code(self, channel, grid: tuple[int, int, int], given: MotionField | None,
+             before: MotionField | None) -> MotionField:
+        t_, h, w = grid
+        flags = np.zeros(grid, bool)
+        vectors = np.zeros((*grid, 2), np.int32)
+        for t in range(t_):
+            if t == 0 and before is None:
+                if given is not None and given.flags[0].any():
+                    raise EntropyError("motion layer: a refresh GOP cannot predict its first slice")
+                continue
+            prev_flags = flags[t - 1] if t else before.flags[-1]
+            prev_vec = vectors[t - 1] if t else before.vectors[-1]
+            flags[t] = self.flags.code_slice(_Tagged(channel, MOTION_LABEL),
+                                             None if given is None else given.flags[t], prev_flags, (h, w))
+            vectors[t] = self._code_vectors(channel, flags[t], prev_flags, prev_vec,
+                                            None if given is None else given.vectors[t])
+        return MotionField(flags, vectors)
+
+    def _code_vectors(self, channel, flags: np.ndarray, prev_flags: np.ndarray, prev_vec: np.ndarray,
+                      given: np.ndarray | None) -> np.ndarray:
+        out = np.zeros((*flags.shape, 2), np.int32)
+        base = np.where(prev_flags[..., None], prev_vec, 0).astype(np.int64)
+        for p, mask in enumerate(checkerboard(*flags.shape)):
+            sel = mask & flags
+            n = int(sel.sum())
+            if not n:
+                continue
+            pred = base
+            if p == 1:
+                med, have = _median_of_neighbours(out, flags & ~mask)
+                pred = np.where(have[..., None], med, base)
+            for comp in range(2):
+                want = None
+                if given is not None:
+                    v = np.asarray(given[..., comp][sel], np.int64)
+                    if np.abs(v).max() > MAX_VECTOR:
+                        raise EntropyError(f"motion layer: a vector beyond +-{MAX_VECTOR} quarter pixels")
+                    want = v - pred[..., comp][sel] + MAX_DIFF
+                sym = np.asarray(channel.code(self.vectors.table(p, comp), n, want, VECTOR_LABEL), np.int64)
+                v = sym - MAX_DIFF + pred[..., comp][sel]
+                if np.abs(v).max() > MAX_VECTOR:
+                    raise EntropyError(f"motion layer: a decoded vector beyond +-{MAX_VECTOR} quarter pixels")
+                out[..., comp][sel] = v
+                self.vectors.update(p, comp, sym)
+        return out
+
+
+class _Tagged:
+    """A channel that tags what passes through it (for the per-stream bit report)."""
+
+    def __init__(self, channel, label: str) -> None:
+        self.channel, self.label = channel, label
+
+    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None) -> np.ndarray:
+        return self.channel.code(tables, n, symbols, self.label)

@@ -1,0 +1,169 @@
+"""The encoder's motion decisions: for every block of every slice, in decode order, keep the network's
+reconstruction or predict the block from the previous decoded frame (:mod:`vqcodec.coding.motion`),
+whichever costs less in ``D + lambda * R``.
+
+* Search: the integer vector within ``search`` pixels that best matches the slice's first source
+  frame from the previous decoded frame (sum of absolute differences per block, ties to the shorter
+  vector), refined to half and then quarter pixels around it.
+* Decision: ``D`` is the block's squared error over its frames against the source (the prediction
+  run frame by frame as the decoder runs it), ``R`` the bits the network's codes of the position
+  cost (their rate as the copy decisions priced them) against the motion layer's flag and vector.
+  A block chosen for motion has its latent codes copied from the slice before (nearly free), which
+  is where the saving comes from.
+
+Decisions use floats; only the encoder makes them, the decoder reads flags and vectors.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
+from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, block_view, predict_blocks, predict_slice
+
+DEFAULT_SEARCH = 6            # integer pixels per frame, each way
+#: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
+#: projection of the pixel block scaled to [-1, 1] (docs/DESIGN.md, "Copy mode").
+PIXEL_SSE_PER_LATENT = 127.5 ** 2
+#: Estimated bits of a motion block's flag (its vector's are :func:`vector_bits`).
+FLAG_BITS = float(__import__("os").environ.get("VQV_MOTION_BITS", "1.0"))
+
+
+def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """Squared error per block over frames: (T, H, W, 3) pairs -> (H', W')."""
+    d = a.astype(np.int64) - b.astype(np.int64)
+    bh, bw = block
+    t, h, w, c = d.shape
+    return (d * d).reshape(t, h // bh, bh, w // bw, bw, c).sum(axis=(0, 2, 4, 5))
+
+
+def _block_sad(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    bh, bw = block
+    h, w, c = a.shape
+    return np.abs(a - b).reshape(h // bh, bh, w // bw, bw, c).sum(axis=(1, 3, 4))
+
+
+def vector_bits(v: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """Estimated bits of vectors ``v`` (..., 2) coded as differences from ``pred``: an exp-Golomb-like
+    length per component (what an adaptive table of small differences approaches)."""
+    d = np.abs(np.asarray(v, np.int64) - pred)
+    return (2 * np.log2(d + 1) + 1).sum(-1)
+
+
+def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int], search: int,
+                   pred: np.ndarray | None = None, mu: float = 0.0) -> np.ndarray:
+    """Per block of the slice ``targets`` (bt, H, W, 3): the quarter-pixel vector (H', W', 2) whose
+    prediction from ``ref`` (frame ``j`` moved by ``j + 1`` vectors) costs least: sum of absolute
+    differences over the slice + ``mu`` x the vector's estimated bits as a difference from ``pred``
+    (H', W', 2), so that vectors stay coherent where the match is as good."""
+    bh, bw = block
+    bt = targets.shape[0]
+    h, w = ref.shape[:2]
+    search = int(min(search, MAX_VECTOR // SUBPEL))
+    tgt = targets.astype(np.int32)
+    reach = bt * search
+    pad = np.pad(ref.astype(np.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
+    best = np.full((h // bh, w // bw), np.inf)
+    vec = np.zeros((h // bh, w // bw, 2), np.int32)
+    pred = np.zeros(vec.shape, np.int64) if pred is None else np.asarray(pred, np.int64)
+    steps = sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+                   key=lambda v: (abs(v[0]) + abs(v[1]), v))
+    for dy, dx in steps:          # edge padding = the prediction's clamping at the frame's edge
+        sad = sum(_block_sad(tgt[j], pad[reach + (j + 1) * dy:reach + (j + 1) * dy + h,
+                                         reach + (j + 1) * dx:reach + (j + 1) * dx + w], block) for j in range(bt))
+        sad = sad + mu * vector_bits(np.array([dy * SUBPEL, dx * SUBPEL]), pred)
+        better = sad < best
+        best[better] = sad[better]
+        vec[better] = (dy * SUBPEL, dx * SUBPEL)
+    everywhere = np.ones(best.shape, bool)
+    tb = [block_view(tgt[j], block)[everywhere] for j in range(bt)]
+    for step in (SUBPEL // 2, SUBPEL // 4):
+        centre = vec.copy()
+        for oy in (-step, 0, step):
+            for ox in (-step, 0, step):
+                if oy == ox == 0:
+                    continue
+                cand = np.clip(centre + np.array([oy, ox], np.int32), -MAX_VECTOR, MAX_VECTOR)
+                sad = sum(np.abs(predict_blocks(ref, cand * (j + 1), everywhere, block).astype(np.int32) - tb[j])
+                          .sum(axis=(1, 2, 3)) for j in range(bt)).reshape(best.shape)
+                sad = sad + mu * vector_bits(cand, pred)
+                better = sad < best
+                best[better] = sad[better]
+                vec[better] = cand[better]
+    return vec
+
+
+def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
+                 search: int, block: tuple[int, int, int], pred: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
+    before the slice, ``rate`` (H', W') the bits of each position's codes. Returns the flags (H', W'),
+    the vectors (H', W', 2) and the slice as the decoder will reconstruct it."""
+    bt, bh, bw = block
+    mu = np.sqrt(lam)           # SAD per bit, as x264's motion lambda is the root of its mode lambda
+    vec = search_vectors(source, before, (bh, bw), search, pred, mu)
+    every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
+    trial = np.array(recon, copy=True)
+    predict_slice(trial, every, 0, before, block)
+    d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
+    d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
+    flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred)) < d_net + lam * rate
+    vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
+    final = np.array(recon, copy=True)
+    predict_slice(final, MotionField(flags[None], vectors[None]), 0, before, block)
+    return flags, vectors, final
+
+
+def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
+               search: int, block: tuple[int, int, int]) -> tuple[MotionField, np.ndarray]:
+    """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
+    reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP)."""
+    bt = block[0]
+    t_ = rates.shape[0]
+    flags = np.zeros(rates.shape, bool)
+    vectors = np.zeros((*rates.shape, 2), np.int32)
+    final = np.array(recon, copy=True)
+    pred = np.zeros((*rates.shape[1:], 2), np.int64)
+    for t in range(t_):
+        prev = final[t * bt - 1] if t else before
+        if prev is None:
+            continue                      # a refresh GOP's first slice: nothing to predict from
+        sl = slice(t * bt, (t + 1) * bt)
+        flags[t], vectors[t], final[sl] = decide_slice(source[sl], final[sl], prev, rates[t], lam, search, block,
+                                                       pred)
+        if flags[t].any():                # the coder predicts from the slice before where it moved
+            pred = np.where(flags[t][..., None], vectors[t], pred)
+    return MotionField(flags, vectors), final
+
+
+def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (S, T, H, W) with the motion blocks' positions copied from the slice before. A
+    position the encoder had copied whose source changed that way is coded again with its own values
+    (else a block the network reconstructs would inherit stale codes down a chain of copies)."""
+    out = np.array(values, copy=True)
+    new_copied = np.array(copied, copy=True)
+    for t in range(out.shape[1]):
+        src = out[:, t - 1] if t else before
+        if src is None:
+            continue
+        same = (src == values[:, t]).all(axis=0)
+        new_copied[t] = flags[t] | (copied[t] & same)
+        out[:, t][:, flags[t]] = src[:, flags[t]]
+    return out, new_copied
+
+
+def force_level_copies(level: CodeLevel, flags: np.ndarray, before: np.ndarray | None) -> CodeLevel:
+    """The level with the motion blocks' positions copied from the slice before (``before``: the
+    previous GOP's last slice of indices as coded, None in a refresh GOP)."""
+    if level.stages == 0 or not flags.any():
+        return level
+    idx, copied = _force_copies(level.indices, level.copy_map(), flags, before)
+    return CodeLevel(level.name, level.codebook_size, idx, copied)
+
+
+def force_scalar_copies(sc: ScalarCodes | None, flags: np.ndarray, before: np.ndarray | None) -> ScalarCodes | None:
+    """The same for a scalar or enhancement layer (``before``: the previous GOP's last slice of symbols)."""
+    if sc is None or not flags.any():
+        return sc
+    sym, copied = _force_copies(sc.symbols, sc.copy_map(), flags, before)
+    return ScalarCodes(sym, sc.step_num, copied)

@@ -1,0 +1,76 @@
+"""Which prior codes a file: the one the encoder prices its decisions with, the candidates ``auto``
+tries, and the one a file's header names (for the decoder)."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vqcodec.codes import Codes
+from vqcodec.coding.gop_coding import LevelLayout
+from vqcodec.coding.gops import coded_symbols, layout_streams
+from vqcodec.entropy.learned_prior import LearnedPrior, load_learned
+from vqcodec.entropy.priors import EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, UniformPrior, prior_from_header
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import VqvError
+from vqcodec.settings import PRIOR_CHOICES
+
+if TYPE_CHECKING:
+    from vqcodec.formats import VqvReader
+    from vqcodec.weights import CodecModel
+
+
+def static_prior(model: CodecModel) -> EmpiricalStaticPrior | None:
+    return EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
+
+
+def learned_prior(model: CodecModel) -> LearnedPrior | None:
+    try:
+        return load_learned(model.priors)
+    except EntropyError as e:
+        raise VqvError(f"the model's learned prior is unusable: {e}") from None
+
+
+def decision_prior(model: CodecModel, kind: str) -> Prior:
+    """The prior whose costs the encoder's decisions are made with: the one asked for, or (for
+    ``auto``, or ``empirical-adaptive``, which is fitted after the decisions) the best the model
+    ships: learned, else static, else uniform."""
+    if kind == "uniform":
+        return UniformPrior()
+    if kind == "empirical-static":
+        static = static_prior(model)
+        if static is None:
+            raise VqvError("this model ships no empirical-static prior")
+        return static
+    if kind == "learned":
+        learned = learned_prior(model)
+        if learned is None:
+            raise VqvError("this model ships no learned prior (add one with `vqv train-prior`)")
+        return learned
+    if kind not in PRIOR_CHOICES:
+        raise VqvError(f"unknown prior {kind!r} (choose from {', '.join(PRIOR_CHOICES)})")
+    return learned_prior(model) or static_prior(model) or UniformPrior()
+
+
+def candidate_priors(model: CodecModel, kind: str, gop_codes: list[Codes]) -> list[Prior]:
+    """The priors to try for a file: the one asked for, or under ``auto`` every available one."""
+    if kind == "empirical-adaptive":
+        return [EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c))]
+    if kind != "auto":
+        return [decision_prior(model, kind)]
+    static, learned = static_prior(model), learned_prior(model)
+    return [p for p in (UniformPrior(), static, EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c)),
+                        learned) if p is not None]
+
+
+def file_prior(reader: VqvReader, model: CodecModel, layout: list[LevelLayout]) -> Prior:
+    """The prior a file's header names, with its side information, checked against the layout."""
+    h = reader.header
+    streams = layout_streams(layout)
+    if h.prior == "learned":
+        if h.prior_params:
+            raise EntropyError("learned prior takes no params")
+        learned = learned_prior(model)
+        if learned is None:
+            raise VqvError("file uses the learned prior but the model ships none")
+        learned.check_streams(streams)
+        return learned
+    return prior_from_header(h.prior, h.prior_params, streams, static_prior(model))

@@ -1,0 +1,66 @@
+"""What the user chose for one encode, checked once against the model and handed down.
+
+:class:`EncodeSettings` is built once (by :func:`EncodeSettings.build`, from the CLI's or the API's
+options) and given to the encoder and the container writer; nothing they decide travels back into it.
+The quality is resolved here, and only here, into the model's ladder point (the ladder is the one
+owner of what a quality means: :meth:`vqcodec.weights.CodecModel.point`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from vqcodec.errors import OptionError, VqvError
+
+if TYPE_CHECKING:
+    from vqcodec.coding.ladder import LadderPoint
+    from vqcodec.weights import CodecModel
+
+PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
+# A refresh GOP every 8 GOPs (256 frames, 16 s at 16 fps; x264's default keyint is 250 frames).
+# Seeking decodes at most 7 earlier GOPs' *codes* (entropy decoding only, no network), and damage
+# stops at the next refresh point. docs/DESIGN.md ("Refresh points") has the measured cost of others.
+DEFAULT_REFRESH = 8
+DEFAULT_RDO_STRENGTH = 1.0
+DEFAULT_MOTION = False
+DEFAULT_MOTION_SEARCH = 6       # integer pixels per frame, each way (the motion layer's limit is 8)
+
+
+@dataclass(frozen=True)
+class EncodeSettings:
+    quality: int                 # the model's quality number (1..)
+    point: LadderPoint           # what that quality is: stage counts, scalar step, enhancement step
+    prior: str = "auto"          # one of PRIOR_CHOICES
+    rdo_strength: float = DEFAULT_RDO_STRENGTH   # lambda scale of the copy decisions; 0 = copy mode off
+    refresh: int = DEFAULT_REFRESH               # a refresh GOP every this many GOPs (0: only the first)
+    motion: bool = DEFAULT_MOTION                # the motion layer (format 3.0); needs copy mode
+    motion_search: int = DEFAULT_MOTION_SEARCH   # the motion search's range, pixels per frame
+
+    @property
+    def copy_mode(self) -> bool:
+        return self.rdo_strength > 0
+
+    @property
+    def motion_layer(self) -> bool:
+        """Whether files carry the motion layer: asked for, copy mode on, and a bottom latent coded at
+        this point (a motion block saves its bottom codes by copying them; at a top-only point there
+        is nothing to save)."""
+        return self.motion and self.copy_mode and (self.point.bottom > 0 or self.point.scalar)
+
+    @classmethod
+    def build(cls, model: CodecModel, *, quality: int | None = None, prior: str = "auto",
+              rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
+              motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH) -> EncodeSettings:
+        """Check every option against ``model`` (an :class:`OptionError` names the bad one)."""
+        q = quality if quality is not None else model.default_quality
+        if q not in model.qualities:
+            raise OptionError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
+        if not rdo_strength >= 0 or rdo_strength == float("inf"):
+            raise OptionError(f"--rdo-strength must be a finite number >= 0, got {rdo_strength}")
+        if refresh < 0:
+            raise OptionError(f"--refresh must be >= 0, got {refresh}")
+        if not 1 <= motion_search <= 8:
+            raise OptionError(f"--motion-search must be in 1..8 pixels, got {motion_search}")
+        if prior not in PRIOR_CHOICES:
+            raise VqvError(f"unknown prior {prior!r} (choose from {', '.join(PRIOR_CHOICES)})")
+        return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search))
