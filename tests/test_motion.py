@@ -13,7 +13,7 @@ from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks
-from vqcodec.coding.motion_search import force_level_copies, search_vectors
+from vqcodec.coding.motion_search import PhasePlanes, force_level_copies, search_vectors
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
 from vqcodec.pipeline import read_codes
@@ -64,7 +64,21 @@ def test_a_slice_is_predicted_from_the_frame_before_it_moved_j_plus_one_times():
         apply_motion(frames, MotionField(np.ones((2, 2, 2), bool), field.vectors), None, (4, 8, 8))
 
 
-def test_search_finds_the_pan_video():
+def test_the_search_predicts_with_the_same_integers_as_the_decoder():
+    rng = np.random.default_rng(2)
+    ref = rng.integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    planes = PhasePlanes(ref, 4 * 9)
+    everywhere = np.ones((3, 5), bool)
+    for mult in (1, 2, 4):
+        vec = rng.integers(-MAX_VECTOR, MAX_VECTOR + 1, (3, 5, 2)).astype(np.int32) * mult
+        want = predict_blocks(ref, vec, everywhere, (8, 8)).reshape(3, 5, 8, 8, 3)
+        np.testing.assert_array_equal(planes.blocks(vec, (8, 8)), want)
+        one = np.broadcast_to(vec[1, 2], vec.shape).copy()
+        whole = predict_blocks(ref, one, everywhere, (8, 8)).reshape(3, 5, 8, 8, 3).transpose(0, 2, 1, 3, 4)
+        np.testing.assert_array_equal(planes.frame(*(int(c) for c in vec[1, 2])), whole.reshape(24, 40, 3))
+
+
+def test_search_finds_the_pan():
     frames = pan_video(5, 32, 32, dx=2, dy=-1)
     vec = search_vectors(frames[1:5], frames[0], (8, 8), 4)
     inner = vec[1:-1, 1:-1].reshape(-1, 2)
@@ -131,7 +145,7 @@ def test_motion_files_round_trip_and_the_decoder_makes_what_the_encoder_saw(emod
     assert VqvReader(io.BytesIO(off)).version == (2, 0)     # without the layer: a 2.0 file, as before
 
 
-def test_a_pan_costs_well_under_half_the_bits_and_its_vectors_are_the_pan_video(emodel, tmp_path):
+def test_a_pan_costs_well_under_half_the_bits_and_its_vectors_are_the_pan(emodel, tmp_path):
     frames = pan_video(48, 32, 32, dx=1)
     off = encode_frames(frames, 16, model=emodel, quality=4)
     on = encode_frames(frames, 16, model=emodel, quality=4, motion=True)

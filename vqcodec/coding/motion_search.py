@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
-from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, block_view, predict_blocks, predict_slice
+from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, block_view, predict_slice
 
 DEFAULT_SEARCH = 6            # integer pixels per frame, each way
 #: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
@@ -49,6 +49,36 @@ def vector_bits(v: np.ndarray, pred: np.ndarray) -> np.ndarray:
     return (2 * np.log2(d + 1) + 1).sum(-1)
 
 
+class PhasePlanes:
+    """``ref`` interpolated at the 16 quarter-pixel phases, edge-padded by ``reach`` pixels: a block
+    moved by any vector within reach is then a slice of one plane (the same integers
+    :func:`~vqcodec.coding.motion.predict_blocks` computes, which the tests check)."""
+
+    def __init__(self, ref: np.ndarray, reach: int) -> None:
+        self.reach = reach
+        self.h, self.w = ref.shape[:2]
+        pad = np.pad(ref.astype(np.int32), ((reach, reach + 1), (reach, reach + 1), (0, 0)), mode="edge")
+        a, b, c, d = pad[:-1, :-1], pad[:-1, 1:], pad[1:, :-1], pad[1:, 1:]
+        self.planes = np.stack([((SUBPEL - fy) * (SUBPEL - fx) * a + (SUBPEL - fy) * fx * b + fy * (SUBPEL - fx) * c
+                                 + fy * fx * d + 8) >> 4 for fy in range(SUBPEL) for fx in range(SUBPEL)])
+
+    def frame(self, vy: int, vx: int) -> np.ndarray:
+        """The whole frame moved by one vector (quarter pixels, within reach)."""
+        plane = self.planes[(vy & 3) * SUBPEL + (vx & 3)]
+        y, x = self.reach + (vy >> 2), self.reach + (vx >> 2)
+        return plane[y:y + self.h, x:x + self.w]
+
+    def blocks(self, vectors: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+        """Every block (H', W') moved by its own vector (H', W', 2) -> (H', W', bh, bw, 3)."""
+        bh, bw = block
+        hb, wb = vectors.shape[:2]
+        v = vectors.astype(np.int64)
+        phase = (v[..., 0] & 3) * SUBPEL + (v[..., 1] & 3)
+        ys = self.reach + np.arange(hb)[:, None, None] * bh + (v[..., 0] >> 2)[..., None] + np.arange(bh)
+        xs = self.reach + np.arange(wb)[None, :, None] * bw + (v[..., 1] >> 2)[..., None] + np.arange(bw)
+        return self.planes[phase[..., None, None], ys[..., :, None], xs[..., None, :]]
+
+
 def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int], search: int,
                    pred: np.ndarray | None = None, mu: float = 0.0) -> np.ndarray:
     """Per block of the slice ``targets`` (bt, H, W, 3): the quarter-pixel vector (H', W', 2) whose
@@ -60,22 +90,20 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     h, w = ref.shape[:2]
     search = int(min(search, MAX_VECTOR // SUBPEL))
     tgt = targets.astype(np.int32)
-    reach = bt * search
-    pad = np.pad(ref.astype(np.int32), ((reach, reach), (reach, reach), (0, 0)), mode="edge")
+    planes = PhasePlanes(ref, bt * (search + 1))
     best = np.full((h // bh, w // bw), np.inf)
     vec = np.zeros((h // bh, w // bw, 2), np.int32)
     pred = np.zeros(vec.shape, np.int64) if pred is None else np.asarray(pred, np.int64)
     steps = sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
                    key=lambda v: (abs(v[0]) + abs(v[1]), v))
     for dy, dx in steps:          # edge padding = the prediction's clamping at the frame's edge
-        sad = sum(_block_sad(tgt[j], pad[reach + (j + 1) * dy:reach + (j + 1) * dy + h,
-                                         reach + (j + 1) * dx:reach + (j + 1) * dx + w], block) for j in range(bt))
+        sad = sum(_block_sad(tgt[j], planes.frame((j + 1) * dy * SUBPEL, (j + 1) * dx * SUBPEL), block)
+                  for j in range(bt))
         sad = sad + mu * vector_bits(np.array([dy * SUBPEL, dx * SUBPEL]), pred)
         better = sad < best
         best[better] = sad[better]
         vec[better] = (dy * SUBPEL, dx * SUBPEL)
-    everywhere = np.ones(best.shape, bool)
-    tb = [block_view(tgt[j], block)[everywhere] for j in range(bt)]
+    tb = [block_view(tgt[j], block) for j in range(bt)]
     for step in (SUBPEL // 2, SUBPEL // 4):
         centre = vec.copy()
         for oy in (-step, 0, step):
@@ -83,8 +111,7 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
                 if oy == ox == 0:
                     continue
                 cand = np.clip(centre + np.array([oy, ox], np.int32), -MAX_VECTOR, MAX_VECTOR)
-                sad = sum(np.abs(predict_blocks(ref, cand * (j + 1), everywhere, block).astype(np.int32) - tb[j])
-                          .sum(axis=(1, 2, 3)) for j in range(bt)).reshape(best.shape)
+                sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(2, 3, 4)) for j in range(bt))
                 sad = sad + mu * vector_bits(cand, pred)
                 better = sad < best
                 best[better] = sad[better]
