@@ -2,14 +2,16 @@
 reconstruction or predict the block from the previous decoded frame (:mod:`vqcodec.coding.motion`),
 whichever costs less in ``D + lambda * R``.
 
-* Search: the integer vector within ``search`` pixels that best matches the slice's first source
-  frame from the previous decoded frame (sum of absolute differences per block, ties to the shorter
-  vector), refined to half and then quarter pixels around it.
-* Decision: ``D`` is the block's squared error over its frames against the source (the prediction
-  run frame by frame as the decoder runs it), ``R`` the bits the network's codes of the position
-  cost (their rate as the copy decisions priced them) against the motion layer's flag and vector.
-  A block chosen for motion has its latent codes copied from the slice before (nearly free), which
-  is where the saving comes from.
+* Search: per block, the vector whose prediction of the slice's frames (frame ``j`` moved by ``j + 1``
+  vectors from the decoded frame before the slice) is closest to the source, by sum of absolute
+  differences plus sqrt(lambda) x the vector's estimated bits (so vectors stay coherent): an integer
+  full search within ``search`` pixels per frame (ties to the shorter vector), refined to half and
+  then quarter pixels, on the reference interpolated once at every quarter-pixel phase.
+* Decision: ``D`` is the block's squared error over its frames against the source (predicted as the
+  decoder predicts it), ``R`` the bits the network's codes of the position cost (their rate as the
+  copy decisions priced them) against the motion layer's flag and vector. A block chosen for motion
+  has its latent codes copied from the slice before (nearly free), which is where the saving comes
+  from.
 
 Decisions use floats; only the encoder makes them, the decoder reads flags and vectors.
 """
@@ -20,12 +22,11 @@ import numpy as np
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
 from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, block_view, predict_slice
 
-DEFAULT_SEARCH = 6            # integer pixels per frame, each way
 #: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
 #: projection of the pixel block scaled to [-1, 1] (docs/DESIGN.md, "Copy mode").
 PIXEL_SSE_PER_LATENT = 127.5 ** 2
 #: Estimated bits of a motion block's flag (its vector's are :func:`vector_bits`).
-FLAG_BITS = float(__import__("os").environ.get("VQV_MOTION_BITS", "1.0"))
+FLAG_BITS = 1.0
 
 
 def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
