@@ -18,6 +18,7 @@ from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
 from vqcodec.pipeline import read_codes
 from vqcodec.settings import EncodeSettings
+from vqcodec.metrics import psnr
 from vqcodec.weights import load_model
 
 from conftest import pan_video
@@ -30,10 +31,6 @@ def emodel():
     """The tiny model with an enhanced point (the only tiny points whose reconstruction is good
     enough for prediction from it to pay)."""
     return load_model(GOLDEN / "tiny_enhanced.pt")
-
-
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return float(10 * np.log10(255 ** 2 / ((a.astype(float) - b) ** 2).mean()))
 
 
 # ------------------------------------------------------------------------------------------ prediction

@@ -174,10 +174,14 @@ def _encode_report(input, output: Path, info, settings: EncodeSettings, stats: E
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
         "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
         "rdo_strength": settings.rdo_strength, "refresh": settings.refresh,
-        **({"motion": {k: round(v, 4 if k == "predicted" else 1) for k, v in stats.motion.items()},
-            "motion_search": settings.motion_search} if settings.motion_layer else {}),
+        **({"motion": _rounded_motion(stats.motion), "motion_search": settings.motion_search}
+           if settings.motion_layer else {}),
         "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
     }
+
+
+def _rounded_motion(m: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 4 if k == "predicted" else 1) for k, v in m.items()}
 
 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
@@ -284,7 +288,7 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
     copied, bits = copy_summary((g.codes, g.bits) for g in gops)
     motion = motion_summary((g.codes, g.bits) for g in gops)
     return {"copied": {k: round(v, 4) for k, v in copied.items()}, "copy_bits": {k: round(v, 1) for k, v in bits.items()},
-            **({"motion": {k: round(v, 4 if k == "predicted" else 1) for k, v in motion.items()}} if motion else {})}
+            **({"motion": _rounded_motion(motion)} if motion else {})}
 
 
 class CodeFile:

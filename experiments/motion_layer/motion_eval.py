@@ -8,6 +8,8 @@ from vqcodec.coding.gop_coding import label_level
 from vqcodec.io.reader import open_video, resize_frames
 from fractions import Fraction
 
+from vqcodec.metrics import psnr
+
 def clip(path, start, n):
     info, frames = open_video(path, fps=Fraction(16))
     out = []
@@ -19,10 +21,6 @@ def clip(path, start, n):
     h, w = x.shape[1:3]; s = 64 / min(h, w)
     cw, ch = max(8, round(w * s / 8) * 8), max(8, round(h * s / 8) * 8)
     return resize_frames(x, cw, ch)
-
-def psnr(a, b):
-    mse = ((a.astype(float) - b) ** 2).mean()
-    return 10 * np.log10(255 ** 2 / mse)
 
 if __name__ == "__main__":
     m = load_model()

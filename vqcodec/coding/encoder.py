@@ -87,9 +87,9 @@ class GopEncoder:
     order (a predicted GOP's decisions need the previous GOP's result). Only the codes are kept
     (int16), so memory does not grow with video length in any way that matters; the prior then
     needs all of them (adaptive histograms) before a single byte is written. ``on_gop(frames,
-    n, codes, recon)`` is called with each GOP's padded input frames, its codes and, with the motion
-    layer, its reconstruction as the decoder will make it (None otherwise; the pipeline uses it to
-    measure quality). With the motion layer (``settings.motion_layer``) each round also decides which
+    n, codes, recon)`` is called with each GOP's padded input frames, its codes and, where the encoder
+    reconstructed the GOP anyway (the enhancement or motion layer), that reconstruction as the decoder
+    will make it (None otherwise; the pipeline uses it to measure quality). With the motion layer (``settings.motion_layer``) each round also decides which
     blocks the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the
     network's reconstruction of the codes, copies those blocks' codes, and reconstructs again. ``pricing_prior`` overrides the prior the decisions are priced with
     (prior fitting prices them with the prior being refitted).
@@ -147,7 +147,7 @@ class GopEncoder:
         first = len(self.gops)
         refresh = [is_refresh(first + i, self.settings.refresh) for i in range(len(self._pending))]
         grid = self.layout[-1].grid
-        self._rates = [np.zeros(grid) for _ in self._pending]
+        self._rates = [np.zeros(grid) for _ in self._pending] if self.motion else []
         self._lams = [{} for _ in self._pending]
         with network_pool(self.workers) as pool:
             analysed = list(pool.map(lambda g: net.analyse(g[0][None]), self._pending))   # (pixel term, h_b, z_t)
@@ -161,7 +161,7 @@ class GopEncoder:
         bases = self._decode_all(all_codes) if self.enhancement is not None or self.motion else None
         if self.enhancement is not None:
             all_codes = self._decide_enhancement(all_codes, bases, refresh)
-        recons = self._final_frames(all_codes, bases, refresh) if self.motion else [None] * len(all_codes)
+        recons = self._final_frames(all_codes, bases, refresh) if bases is not None else [None] * len(all_codes)
         for i, (gop, n) in enumerate(self._pending):
             codes = all_codes[i]
             self.gops.append(EncodedGop(codes, n, refresh[i]))
@@ -311,8 +311,9 @@ class GopEncoder:
             frames = base
             if codes.enhancement is not None:
                 frames = self.model.ladder.basis.apply(base, codes.enhancement.symbols, codes.enhancement.step)
-            frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block)
-            self._last_frame = frames[-1]
+            if codes.motion is not None:
+                frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block)
+                self._last_frame = frames[-1]
             out.append(frames)
         return out
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes, lower_stream, parse_stream_name, stream_name
-from vqcodec.entropy.copy_flags import CopyFlagModel
+from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import (
     MAX_SYMBOLS,
@@ -328,7 +328,7 @@ def _code_copy_map(lv: LevelLayout, channel, reference: GopReference | None, ref
         if t == 0 and ref_level is None:
             continue
         prev = copied[t - 1] if t else ref_level.copy_map()[-1]
-        copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + lv.name),
+        copied[t] = fm.code_slice(LabelledChannel(channel, COPY_LABEL + lv.name),
                                   want[t] if want is not None else None, prev, (h, w))
     return fm
 
@@ -419,7 +419,7 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
             if t == 0 and ref is None:
                 continue
             prev = copied[t - 1] if t else ref.copy_map()[-1]
-            copied[t] = fm.code_slice(_Labelled(channel, COPY_LABEL + label),
+            copied[t] = fm.code_slice(LabelledChannel(channel, COPY_LABEL + label),
                                       want[t] if given is not None else None, prev, (h, w))
     n = c * int((~copied).sum())
     if given is None:
@@ -446,16 +446,6 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
                            label)
         sym[:, t][:, coded] = tables.unoffset(got, (c, m))
     return ScalarCodes(sym, tables.step_num, copied)
-
-
-class _Labelled:
-    """A channel that tags what passes through it (for the per-stream bit report)."""
-
-    def __init__(self, channel, label: str) -> None:
-        self.channel, self.label = channel, label
-
-    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None) -> np.ndarray:
-        return self.channel.code(tables, n, symbols, self.label)
 
 
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,

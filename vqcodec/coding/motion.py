@@ -29,7 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.codes import MotionField
-from vqcodec.entropy.copy_flags import CopyFlagModel, checkerboard
+from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
 from vqcodec.entropy.rans import EntropyError, freqs_from_counts
 
 MOTION_LABEL = "motion"                  # the flags' bit-report label and the chunk's count of flagged blocks
@@ -168,7 +168,7 @@ class MotionCoder:
                 continue
             prev_flags = flags[t - 1] if t else before.flags[-1]
             prev_vec = vectors[t - 1] if t else before.vectors[-1]
-            flags[t] = self.flags.code_slice(_Tagged(channel, MOTION_LABEL),
+            flags[t] = self.flags.code_slice(LabelledChannel(channel, MOTION_LABEL),
                                              None if given is None else given.flags[t], prev_flags, (h, w))
             vectors[t] = self._code_vectors(channel, flags[t], prev_flags, prev_vec,
                                             None if given is None else given.vectors[t])
@@ -201,13 +201,3 @@ class MotionCoder:
                 out[..., comp][sel] = v
                 self.vectors.update(p, comp, sym)
         return out
-
-
-class _Tagged:
-    """A channel that tags what passes through it (for the per-stream bit report)."""
-
-    def __init__(self, channel, label: str) -> None:
-        self.channel, self.label = channel, label
-
-    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None) -> np.ndarray:
-        return self.channel.code(tables, n, symbols, self.label)

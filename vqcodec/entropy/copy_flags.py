@@ -48,6 +48,17 @@ def _neighbour_feature(flags: np.ndarray) -> np.ndarray:
     return np.where(n == 0, 0, np.where(n == m, 2, 1))
 
 
+class LabelledChannel:
+    """A channel for :meth:`CopyFlagModel.code_slice` that tags what passes through it with ``label``
+    (for the per-stream bit report of ``gop_coding``'s channels)."""
+
+    def __init__(self, channel, label: str) -> None:
+        self.channel, self.label = channel, label
+
+    def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None) -> np.ndarray:
+        return self.channel.code(tables, n, symbols, self.label)
+
+
 class CopyFlagModel:
     """The adaptive context model of one level's copy decisions (integer state only)."""
 
