@@ -1,7 +1,8 @@
 """The `vqv` command: parses arguments, prints reports and sets exit codes; the work lives in vqcodec.
 
-Exit status: 0 ok, 1 a data error (one line on stderr naming it) or a bug (its traceback), 2 a usage
-error (click's own).
+Exit status: 0 ok, 1 a data error (one line on stderr naming it; an existing output without -y) or a bug
+(its traceback), 2 a usage error (click's own, an invalid option value, an output of the wrong type; always
+reported before an existing output is). Shared options and ``-`` for stdin/stdout: :mod:`vqcodec.cli.options`.
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import click
 
-from . import reports
+from vqcodec import __version__
+from vqcodec.net.config import PRESETS as MODEL_PRESETS
+
+from . import options, reports
 
 
 class UserError(click.ClickException):
@@ -54,7 +58,7 @@ def data_errors(fn):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="vqv")
+@click.version_option(__version__, prog_name="vqv", message="%(prog)s %(version)s")
 def main() -> None:
     """vqv: a neural video codec (multi-scale space-time VQ-VAE + rANS bitstream)."""
     # SIGTERM / SIGHUP unwind like Ctrl-C: every partial output and temporary file is removed by the
@@ -89,12 +93,12 @@ def _exit_on_signal(signum, frame) -> None:
 # vqcodec.weights.PRECISIONS, spelt out here because the CLI imports no torch until a command runs
 # (tests/test_cli.py keeps the two equal)
 WEIGHT_PRECISIONS = ("float", "half", "int8")
-QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's middle point)"
+QUALITY_HELP = options.QUALITY_HELP
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("input")
+@click.argument("output")
 @click.option("--quality", "-Q", type=int, default=None, help=QUALITY_HELP)
 @click.option("--size", default=None, metavar="WxH|native",
               help="coded size (default: short side scaled down to 64, aspect kept, never upscaled)")
@@ -112,82 +116,85 @@ QUALITY_HELP = "operating point 1..N, smallest files first (default: the model's
 @click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
               help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
-@click.option("--threads", type=int, default=None, help="torch CPU threads")
-@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
-@click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--threads", type=int, default=None, help=options.THREADS_HELP)
+@options.overwrite_options
+@options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_search, psnr,
-           threads, force, quiet, as_json):
-    """Encode a video (any file PyAV opens, a .npy (T,H,W,3) uint8 array or a folder of PNGs) to .vqv."""
+           threads, force, never, quiet, as_json, progress_file):
+    """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
+    or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
+    OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
+    replace = options.overwrite(force, never)
+    source, target = options.input_source(input), options.output_target(output)
     from vqcodec import pipeline  # noqa: PLC0415
-
-    _refuse_overwrite(output, force)
-    report = pipeline.encode_file(input, output, quality=quality, size=size, fps=fps, model_path=model_path,
+    report = pipeline.encode_file(source, target, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, measure_quality=psnr, threads=threads,
-                                  progress=not quiet, overwrite=force)
-    _emit(report, as_json, quiet, reports.format_encode)
+                                  progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace)
+    _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("input")
+@click.argument("output")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model that made the file)")
 @click.option("--scale-to-source", is_flag=True, help="resize to the source's original size")
-@click.option("--threads", type=int, default=None, help="torch CPU threads")
-@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
-@click.option("-q", "--quiet", is_flag=True, help="no progress bar or report")
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--threads", type=int, default=None, help=options.THREADS_HELP)
+@options.overwrite_options
+@options.report_options
 @data_errors
-def decode(input, output, model_path, scale_to_source, threads, force, quiet, as_json):
-    """Decode a .vqv file. OUTPUT by extension: .mp4/.mkv (H.264, CRF 12, near-lossless),
-    .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB PNGs)."""
+def decode(input, output, model_path, scale_to_source, threads, force, never, quiet, as_json, progress_file):
+    """Decode a .vqv file (- : from standard input). OUTPUT by extension: .mp4/.mkv (H.264, CRF 12,
+    near-lossless), .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB
+    PNGs), or - for y4m on standard output (vqv decode x.vqv - | ffmpeg -i - out.mkv)."""
+    replace = options.overwrite(force, never)
+    source, target = options.input_source(input), options.output_target(output)
     from vqcodec import pipeline  # noqa: PLC0415
-
-    _refuse_overwrite(output, force, empty_folder_ok=True)
-    report = pipeline.decode_file(input, output, model_path=model_path, scale_to_source=scale_to_source,
-                                  threads=threads, progress=not quiet, overwrite=force)
-    _emit(report, as_json, quiet, reports.format_decode)
+    report = pipeline.decode_file(source, target, model_path=model_path, scale_to_source=scale_to_source,
+                                  threads=threads, progress=not (quiet or as_json), progress_file=progress_file,
+                                  overwrite=replace)
+    _emit(report, as_json, quiet, reports.format_decode, err=output == options.STDIO)
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("input")
 @click.option("--json", "as_json", is_flag=True, help="print as JSON")
 @click.option("--gops/--no-gops", default=True, help="list every GOP")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights, for the copy statistics (default: the shipped model that made the file)")
 @data_errors
 def info(input, as_json, gops, model_path):
-    """Show a .vqv file's header, model, prior, per-GOP bits and overhead; with the file's model,
-    also the copy decisions (fraction of positions copied, bits spent on them) per level."""
+    """Show a .vqv file's header, model, prior, per-GOP bits and overhead (- : from standard input); with
+    the file's model, also the copy decisions (fraction of positions copied, bits spent on them) per level."""
     from vqcodec import pipeline  # noqa: PLC0415
 
-    report = pipeline.file_info(input, model_path=model_path)
+    report = pipeline.file_info(options.input_source(input), model_path=model_path)
     _emit(report, as_json, False, functools.partial(reports.format_info, gops=gops))
 
 
 @main.command()
-@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("input")
 @click.argument("output", type=click.Path(path_type=Path))
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model that made the file)")
-@click.option("-f", "--force", is_flag=True, help="overwrite OUTPUT if it exists")
+@options.overwrite_options
 @data_errors
-def codes(input, output, model_path, force):
-    """Write the code indices of a .vqv file to OUTPUT.npz without decoding pixels (ML-ready latents)."""
+def codes(input, output, model_path, force, never):
+    """Write the code indices of a .vqv file (- : from standard input) to OUTPUT.npz without decoding
+    pixels (ML-ready latents)."""
+    replace = options.overwrite(force, never)
     from vqcodec import pipeline  # noqa: PLC0415
-
-    _refuse_overwrite(output, force)
-    summary = pipeline.export_codes(input, output, model_path=model_path)
+    summary = pipeline.export_codes(options.input_source(input), output, model_path=model_path, overwrite=replace)
     click.echo(reports.format_codes(summary))
 
 
 # ------------------------------------------------------------------------------------------ training
 
 @main.command("model-info")
-@click.option("--config", "config_name", default=None, help="a preset (cpu, paper, single-scale, tiny)")
+@click.option("--config", "config_name", type=click.Choice(list(MODEL_PRESETS)), default=None,
+              help="a model preset (vqcodec/net/config.py)")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="weights file (default: the shipped model, when no --config is given)")
 @click.option("--json", "as_json", is_flag=True)
@@ -364,19 +371,12 @@ def parse_points(text: str) -> list[tuple[int, int]]:
     return pts
 
 
-def _refuse_overwrite(path: Path, force: bool, empty_folder_ok: bool = False) -> None:
-    # An empty folder holds nothing to lose: decoding frames into one needs no -f.
-    if empty_folder_ok and path.is_dir() and not any(path.iterdir()):
-        return
-    if path.exists() and not force:
-        raise UserError(f"{path} exists (use -f to overwrite)")
-
-
-def _emit(report: dict, as_json: bool, quiet: bool, fmt) -> None:
+def _emit(report: dict, as_json: bool, quiet: bool, fmt, err: bool = False) -> None:
+    """The report on standard output, or on standard error where standard output carries the data."""
     if as_json:
-        click.echo(json.dumps(report, indent=2, default=str))
+        click.echo(json.dumps(report, indent=2, default=str), err=err)
     elif not quiet:
-        click.echo(fmt(report))
+        click.echo(fmt(report), err=err)
 
 
 if __name__ == "__main__":

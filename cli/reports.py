@@ -1,5 +1,9 @@
-"""Human-readable reports for the CLI (the JSON form is the dict itself)."""
+"""Human-readable reports for the CLI (the JSON form is the dict itself). Names from the file system
+or from a file (paths, a model's name, its card) are printed with their control characters escaped
+(:func:`vqcodec.errors.printable`): a file name holding ESC or a newline cannot rewrite the terminal."""
 from __future__ import annotations
+
+from vqcodec.formats.errors import printable
 
 
 def _fmt_bytes(n: int) -> str:
@@ -8,7 +12,7 @@ def _fmt_bytes(n: int) -> str:
 
 def format_encode(r: dict) -> str:
     lines = [
-        f"{r['output']}: {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, "
+        f"{printable(r['output'])}: {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, "
         f"coded {r['coded_size'][0]}x{r['coded_size'][1]} (source {r['source_size'][0]}x{r['source_size'][1]})",
         f"  size      {_fmt_bytes(r['bytes'])}  {r['bpp']:.4f} bpp  {r['kbps']:.2f} kbps  "
         f"quality {r['quality']}  prior {r['prior']}",
@@ -40,14 +44,14 @@ def _fmt_motion(m: dict) -> str:
 
 
 def format_decode(r: dict) -> str:
-    return (f"{r['output']}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']} fps, "
+    return (f"{printable(r['output'])}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']} fps, "
             f"{r['decode_seconds']:.2f} s, {r['decode_fps']:.1f} frames/s")
 
 
 def format_info(r: dict, gops: bool = True) -> str:
     ov = r["overhead"]
     lines = [
-        f"{r['file']}: .vqv {r['format_version']}, model {r['model']}",
+        f"{printable(r['file'])}: .vqv {r['format_version']}, model {r['model']}",
         f"  video     {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, coded "
         f"{r['coded_size'][0]}x{r['coded_size'][1]}, source {r['source_size'][0]}x{r['source_size'][1]}",
         f"  coding    quality {r['quality']}, prior {r['prior']} ({r['prior_params_bytes']} B of side info), "
@@ -73,12 +77,12 @@ def format_info(r: dict, gops: bool = True) -> str:
 
 def format_codes(r: dict) -> str:
     arrays = ", ".join(f"{k} {tuple(v)}" for k, v in r["arrays"].items())
-    return f"{r['output']}: {r['gops']} GOPs at quality {r['quality']}; {arrays} (gops, stages, T, H, W)"
+    return f"{printable(r['output'])}: {r['gops']} GOPs at quality {r['quality']}; {arrays} (gops, stages, T, H, W)"
 
 
 def format_model_info(r: dict) -> str:
     lines = [
-        f"{r['name']}: {r['source']}",
+        f"{printable(r['name'])}: {printable(r['source'])}",
         f"  parameters   {r['parameters']:,}  ({r['conv']} residual convs, latent dim {r['latent_dim']})",
         f"  stride       {'x'.join(map(str, r['stride']))} (T x H x W)",
         "  latent grids " + ", ".join(f"{k} {'x'.join(map(str, v))}" for k, v in r["latent_grids"].items())
@@ -104,7 +108,7 @@ def format_model_info(r: dict) -> str:
     for k, v in r.get("card", {}).items():
         if k == "operating_points":
             continue                                   # shown above, per point
-        lines.append(f"  {k}: {'(a table: see --json)' if isinstance(v, (dict, list)) else v}")
+        lines.append(f"  {printable(k)}: {'(a table: see --json)' if isinstance(v, (dict, list)) else printable(v)}")
     return "\n".join(lines)
 
 

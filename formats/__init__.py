@@ -11,7 +11,7 @@ Writers write version 2.0, or 3.0 when payloads carry the motion layer (``VqvWri
 still writes 1.0); readers read 1.x, 2.x and 3.x.
 """
 
-from .chunk import GopChunk
+from .chunk import GopChunk, check_payload_present
 from .container import FORMAT_VERSION, MAGIC, MOTION_VERSION, SUPPORTED_MAJORS, VqvReader, VqvWriter, read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header
@@ -31,6 +31,7 @@ __all__ = [
     "VqvFormatError",
     "VqvReader",
     "VqvWriter",
+    "check_payload_present",
     "read_vqv",
     "write_vqv",
 ]

@@ -116,6 +116,16 @@ def parse_chunk_fields(buf: bytes, what: str) -> ChunkFields:
     return ChunkFields(index, frame_count, predicted, counts, payload_len, cur.pos)
 
 
+def check_payload_present(c: GopChunk, what: str) -> None:
+    """A version-1.x payload has no end check (SPEC.md, "Differences in version 1.x"): an empty one
+    decodes as all-zero symbols whatever its counts, so a payload that is gone would decode to
+    silent zeros. Codec readers of 1.x files call this: symbols to decode but no payload is an error."""
+    n = sum(c.symbol_counts)
+    if n and not c.payload:
+        raise VqvFormatError(f"{what}: {n} symbols but an empty payload (a version-1 payload that is missing: "
+                             "damaged or hostile file)")
+
+
 def decode_chunk(region: bytes, what: str) -> GopChunk:
     """Decode a whole chunk (exactly its bytes, as delimited by the index). Verifies the CRC first."""
     if len(region) < 8:

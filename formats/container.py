@@ -35,6 +35,7 @@ SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3)  # what readers read (any minor)
 WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
 SPOOL_MEMORY_BYTES = 8 << 20  # bytes kept in RAM before a spool spills to a temp file (writer, piped reader)
+MAX_SPOOL_BYTES = 1 << 30  # the longest .vqv stream a reader spools from a pipe (a file has no limit)
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
@@ -169,7 +170,14 @@ class _Source:
             raise NotVqvError(f"not a .vqv file (starts with bytes {head.hex()}, expected {MAGIC.hex()})")
         spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)
         spool.write(head)
-        shutil.copyfileobj(fileobj, spool, 1 << 20)
+        total = len(head)
+        while b := fileobj.read(1 << 20):
+            total += len(b)
+            if total > MAX_SPOOL_BYTES:       # a stream that never ends must not fill the disk
+                spool.close()
+                raise VqvFormatError(f"a .vqv stream longer than {MAX_SPOOL_BYTES} bytes is not read from a pipe "
+                                     "(give the file itself)")
+            spool.write(b)
         self._f = spool
         self._base = 0
         self.size = spool.tell()

@@ -131,13 +131,13 @@ def test_decode_errors(encoded, tiny_weights, tmp_path):
     not_vqv = tmp_path / "x.vqv"
     not_vqv.write_bytes(b"hello world, not a vqv file")
     code, out, _ = run("decode", not_vqv, tmp_path / "o.npy", "--model", tiny_weights)
-    assert code == 1 and "not a .vqv file" in out
+    assert code == 1 and f"{not_vqv}: not a .vqv file (it looks like a text file)" in out
     trunc = tmp_path / "t.vqv"
     trunc.write_bytes(encoded.read_bytes()[:-20])
     code, out, _ = run("decode", trunc, tmp_path / "o.npy", "--model", tiny_weights)
     assert code == 1 and len(out.strip().splitlines()) == 1
     code, out, _ = run("decode", encoded, tmp_path / "o.avi", "--model", tiny_weights)
-    assert code == 1 and "unsupported output" in out
+    assert code == 2 and "unsupported output" in out      # a usage mistake
     assert not (tmp_path / "o.npy").exists()
 
 
@@ -209,7 +209,10 @@ def test_model_info_presets():
     rep = json.loads(out)
     assert rep["latent_grids"] == {"top": [4, 8, 8], "bottom": [8, 16, 16]}
     code, out, _ = run("model-info", "--config", "nope")
-    assert code == 1
+    assert code == 2 and "cpu-hq" in out                  # a usage mistake, the presets listed
+    code, out, _ = run("model-info", "--help")
+    from vqcodec.net.config import PRESETS
+    assert all(name in out for name in PRESETS)
 
 
 def test_ship_points_option_is_parsed_and_checked(tmp_path):

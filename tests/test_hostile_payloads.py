@@ -121,7 +121,8 @@ def test_a_payload_moved_to_another_gop_fails_or_decodes_as_that_gop(model, base
 def test_a_version_1_payload_cut_short_is_an_error_unless_it_is_gone(model):
     """Version 1 has no end check: a cut payload still fails (a stack coder that is not back in its
     empty state), but an empty one decodes as all-zero codes, exactly as an encoder of 1.0 writes
-    an all-zero GOP. That limitation of 1.x is why 2.0 ends every payload with two check bytes."""
+    an all-zero GOP. That limitation of 1.x is why 2.0 ends every payload with two check bytes.
+    (Issue #25 refuses the empty case too, with formats.check_payload_present: test_hostile_limits.)"""
     data = (GOLDEN / "golden_learned.vqv").read_bytes()
     f, chunks = parts(data)
     for cut in (lambda p: p[:-4], lambda p: p[4:], lambda p: p[: len(p) // 2 // 4 * 4]):

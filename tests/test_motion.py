@@ -11,7 +11,7 @@ from vqcodec.codes import CodeLevel, MotionField
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
-from vqcodec.coding.gops import synthesise
+from vqcodec.coding.gops import enhancement_residual, synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks
 from vqcodec.coding.motion_search import PhasePlanes, force_level_copies, search_vectors
 from vqcodec.entropy.rans import EntropyError
@@ -90,22 +90,25 @@ def test_motion_field_round_trips_through_the_coder_and_damage_is_an_error():
     flags[0] = False
     vectors = np.where(flags[..., None], rng.integers(-MAX_VECTOR, MAX_VECTOR + 1, (*grid, 2)), 0).astype(np.int32)
     field = MotionField(flags, vectors)
+    copied = flags | (rng.random(grid) < 0.3)                # flags are coded only at copied positions
     ch = EncodeChannel()
-    got = MotionCoder().code(ch, grid, field, None)
+    got = MotionCoder().code(ch, grid, field, None, copied)
     np.testing.assert_array_equal(got.flags, flags)
     np.testing.assert_array_equal(got.vectors, vectors)
     payload = ch.payload()
     dec = DecodeChannel(payload)
-    back = MotionCoder().code(dec, grid, None, None)
+    back = MotionCoder().code(dec, grid, None, None, copied)
     dec.finish()
     np.testing.assert_array_equal(back.flags, flags)
     np.testing.assert_array_equal(back.vectors, vectors)
     bad = MotionField(flags, np.where(flags[..., None], MAX_VECTOR + 1, 0).astype(np.int32))
     with pytest.raises(EntropyError, match="beyond"):
-        MotionCoder().code(EncodeChannel(), grid, bad, None)
+        MotionCoder().code(EncodeChannel(), grid, bad, None, copied)
+    with pytest.raises(EntropyError, match="not copies"):   # a predicted block must copy its codes
+        MotionCoder().code(EncodeChannel(), grid, field, None, copied & ~flags)
     with pytest.raises(EntropyError):                       # a cut payload runs out
         dec = DecodeChannel(payload[:len(payload) // 2])
-        MotionCoder().code(dec, grid, None, None)
+        MotionCoder().code(dec, grid, None, None, copied)
         dec.finish()
 
 
@@ -138,6 +141,11 @@ def test_motion_files_round_trip_and_the_decoder_makes_what_the_encoder_saw(emod
     gops = list(read_gop_codes(reader, emodel))
     assert all(g.codes.motion is not None for g in gops) and gops[0].codes.motion.flags.any()
     assert not gops[0].codes.motion.flags[0].any()          # a refresh GOP's first slice: nothing before it
+    # at an enhanced point a predicted block either codes its residual or keeps the prediction as is:
+    # both kinds are in this file, and the decoder made what the encoder saw of each
+    predicted = np.concatenate([g.codes.motion.flags for g in gops])
+    kept = np.concatenate([g.codes.enhancement.copy_map() for g in gops])
+    assert (predicted & kept).any() and (predicted & ~kept).any()
     off = encode_frames(frames, 16, model=emodel, quality=3)
     assert VqvReader(io.BytesIO(off)).version == (2, 0)     # without the layer: a 2.0 file, as before
 
@@ -163,7 +171,8 @@ def test_refresh_gops_decode_alone_and_damage_names_the_gop(emodel):
     reader = VqvReader(io.BytesIO(data))
     assert reader.refresh_points() == [0, 1, 2]
     (g,) = read_gop_codes(reader, emodel, [2])
-    alone = apply_motion(synthesise(emodel, g.codes), g.codes.motion, None, (2, 4, 4))
+    alone = apply_motion(synthesise(emodel, g.codes, enhance=False), g.codes.motion, None, (2, 4, 4),
+                         enhancement_residual(emodel, g.codes))
     np.testing.assert_array_equal(alone, whole[64:96])
     start = reader._offsets[1]
     bad = bytearray(data)

@@ -8,7 +8,9 @@ Python API::
 """
 from __future__ import annotations
 
-__version__ = "0.1.0"
+#: The one place the version is written: pyproject.toml reads it (``[tool.setuptools.dynamic]``) and
+#: ``vqv --version`` prints it. Release 0.7 is in progress (CHANGELOG.md).
+__version__ = "0.7.0.dev0"
 
 __all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes", "CodeLevel", "ScalarCodes", "__version__"]
 

@@ -3,7 +3,8 @@
 A user error (bad file, bad option, missing path, full disk) is reported as one line; anything else
 is a bug and must surface as one, with its traceback (:func:`is_user_error` decides).
 
-:func:`one_line` (every message on one line, capped) is defined with the container's errors in
+:func:`one_line` (every message on one line, capped, control characters escaped) and :func:`printable`
+(a name from the file system with its control characters escaped, for reports) are defined with the container's errors in
 :mod:`vqcodec.formats.errors`, which must stay importable without the rest of vqcodec; library code
 imports it from here.
 """
@@ -11,9 +12,9 @@ from __future__ import annotations
 
 import errno
 
-from vqcodec.formats.errors import one_line
+from vqcodec.formats.errors import one_line, printable
 
-__all__ = ["VqvError", "OptionError", "ModelMismatchError", "ModelDataError", "one_line", "describe_error",
+__all__ = ["VqvError", "OptionError", "ModelMismatchError", "ModelDataError", "one_line", "printable", "describe_error",
            "is_user_error", "PATH_ERRORS", "DISK_ERRNOS"]
 
 

@@ -3,10 +3,17 @@
 Frames are streamed: the input is read one frame at a time, resized to the coded size and handed
 to :class:`~vqcodec.coding.encoder.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
 network has produced it. Each function returns a plain dict report that the CLI prints.
+
+Inputs and outputs are paths or binary streams (standard input and output, ``-`` on the command
+line): a video read from a pipe as it arrives, a .vqv file written to one when complete, a .vqv
+file read from one (spooled), decoded frames written to one as YUV4MPEG2. Options are checked
+before anything else, an existing output (kept without ``overwrite``) before any input is read.
 """
 from __future__ import annotations
 
 import contextlib
+import shutil
+import tempfile
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +27,12 @@ from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary
 from vqcodec.coding.gops import MAX_CODED_SIDE, synthesise
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import OptionError, VqvError
-from vqcodec.formats import VqvFormatError, VqvReader
-from vqcodec.io.files import atomic_path, check_output_folder
+from vqcodec.formats import MAGIC, NotVqvError, VqvFormatError, VqvReader
+from vqcodec.io.files import atomic_path, check_output_folder, refuse_existing
+from vqcodec.io.progress import Progress
 from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
-from vqcodec.io.writer import VideoWriter
+from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_stream, not_vqv_message, read_head
+from vqcodec.io.writer import VideoWriter, output_kind
 from vqcodec.metrics import QualityAccumulator
 from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
                               EncodeSettings)
@@ -48,23 +57,10 @@ def parse_fps(value: str | float | Fraction | None) -> Fraction | None:
     return f
 
 
-def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[int, int]:
-    """The size frames are coded at.
-
-    Default: scaled down so the short side is 64 with each side rounded to the model's spatial
-    stride, aspect kept; a source already that small is kept as it is (never upscaled; the codec
-    pads to the stride internally and crops after). ``WxH`` or ``native`` override it.
-    """
-    if size is None:
-        short = min(src_w, src_h)
-        if short <= DEFAULT_SHORT_SIDE:
-            return src_w, src_h
-        scale = DEFAULT_SHORT_SIDE / short
-        w = max(stride, int(round(src_w * scale / stride)) * stride)
-        h = max(stride, int(round(src_h * scale / stride)) * stride)
-        return w, h
-    if size == "native":
-        return src_w, src_h
+def parse_size(size: str | None) -> tuple[int, int] | str | None:
+    """``--size``: None (the default size), ``"native"`` or ``(w, h)``; anything else is an option error."""
+    if size is None or size == "native":
+        return size
     try:
         w_s, h_s = size.lower().split("x")
         w, h = int(w_s), int(h_s)
@@ -75,15 +71,41 @@ def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[i
     return w, h
 
 
+def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[int, int]:
+    """The size frames are coded at.
+
+    Default: scaled down so the short side is 64 with each side rounded to the model's spatial
+    stride, aspect kept; a source already that small is kept as it is (never upscaled; the codec
+    pads to the stride internally and crops after). ``WxH`` or ``native`` override it.
+    """
+    parsed = parse_size(size)
+    if parsed is None:
+        short = min(src_w, src_h)
+        if short <= DEFAULT_SHORT_SIDE:
+            return src_w, src_h
+        scale = DEFAULT_SHORT_SIDE / short
+        w = max(stride, int(round(src_w * scale / stride)) * stride)
+        h = max(stride, int(round(src_h * scale / stride)) * stride)
+        return w, h
+    if parsed == "native":
+        return src_w, src_h
+    return parsed
+
+
+def check_threads(n: int | None) -> None:
+    """``--threads``: None (as torch has them) or 1..MAX_THREADS; else an option error."""
+    if n is not None and not 1 <= n <= MAX_THREADS:
+        raise OptionError(f"--threads must be in 1..{MAX_THREADS}, got {n}")
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None):
     """Run the block with ``n`` torch CPU threads (``None``: as they are); ``n`` out of 1..MAX_THREADS
-    is an option error."""
+    is an option error. (The codec runs that many GOPs at once, each on one thread.)"""
+    check_threads(n)
     if n is None:
         yield
         return
-    if not 1 <= n <= MAX_THREADS:
-        raise OptionError(f"--threads must be in 1..{MAX_THREADS}, got {n}")
     old = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
@@ -92,39 +114,44 @@ def torch_threads(n: int | None):
         torch.set_num_threads(old)
 
 
-def _progress(enabled: bool, total: int | None, desc: str):
-    from tqdm import tqdm  # noqa: PLC0415
-    return tqdm(total=total, desc=desc, unit="frame", disable=not enabled, leave=False, dynamic_ncols=True)
-
-
 # ------------------------------------------------------------------------------------------ encode
 
-def encode_file(input: str | Path, output: str | Path, *, quality: int | None = None, size: str | None = None,
+def encode_file(input, output, *, quality: int | None = None, size: str | None = None,
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
                 measure_quality: bool = False, threads: int | None = None,
-                progress: bool = True, model: CodecModel | None = None, overwrite: bool = True) -> dict:
-    output = Path(output)
-    if output.suffix.lower() != ".vqv":
-        raise VqvError(f"output {output} should end in .vqv")
-    check_output_folder(output)            # before the encode, not after it
+                progress: bool = True, progress_file: str | Path | None = None,
+                model: CodecModel | None = None, overwrite: bool = True) -> dict:
+    """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe);
+    ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
+    checked first, then an existing output (refused without ``overwrite``), then the input is read.
+    ``progress``: a bar on a terminal; ``progress_file``: key=value lines (:mod:`vqcodec.io.progress`)."""
+    if not is_stream(output) and Path(output).suffix.lower() != ".vqv":
+        raise OptionError(f"the output of encode is a .vqv file: {output} does not end in .vqv")
+    fps = parse_fps(fps)
+    parse_size(size)
+    check_threads(threads)
     t0 = time.perf_counter()
     with torch_threads(threads):
         model = model or load_model(model_path)
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
                                         refresh=refresh, motion=motion, motion_search=motion_search)
-        info, frames = open_video(input, fps=parse_fps(fps))
-        cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
-        quality_acc = QualityAccumulator() if measure_quality else None
-        gops, n = _encode_gops(model, settings, frames, (cw, ch), info.frame_count, progress, quality_acc)
-        if n == 0:
-            raise VqvError(f"{input}: empty video")
-        with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp, open(tmp, "wb") as f:
-            stats = write_container(f, model, settings, gops, source_size=(info.width, info.height),
-                                    coded_size=(cw, ch), fps=info.fps)
+        if not is_stream(output):
+            check_output_folder(output)            # before the encode, not after it
+            refuse_existing(output, overwrite)
+        with Progress("encode", bar=progress, log=progress_file) as bar:
+            info, frames = open_video(input, fps=fps)
+            cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
+            bar.start(info.frame_count)
+            quality_acc = QualityAccumulator() if measure_quality else None
+            gops, n = _encode_gops(model, settings, frames, (cw, ch), bar, quality_acc)
+            if n == 0:
+                raise VqvError(f"{display_name(input, '<stdin>')}: empty video")
+            bar.note("writing the file")
+            stats, written = _write_vqv(output, model, settings, gops, info, (cw, ch), overwrite)
     seconds = time.perf_counter() - t0
-    report = _encode_report(input, output, info, settings, stats, n, (cw, ch), seconds)
+    report = _encode_report(input, output, info, settings, stats, n, (cw, ch), seconds, written)
     report["threads"] = torch.get_num_threads() if threads is None else threads
     if quality_acc is not None:
         report["psnr"] = quality_acc.psnr_value(cap=100.0)
@@ -132,36 +159,56 @@ def encode_file(input: str | Path, output: str | Path, *, quality: int | None = 
     return report
 
 
-def _encode_gops(model: CodecModel, settings: EncodeSettings, frames, size: tuple[int, int], total: int | None,
-                 progress: bool, quality_acc: QualityAccumulator | None) -> tuple[list[EncodedGop], int]:
-    """Source frames -> coded-size frames -> the encoder's GOPs, with the progress bar; measures
-    each GOP's reconstruction into ``quality_acc`` if given."""
+def _write_vqv(output, model: CodecModel, settings: EncodeSettings, gops: list[EncodedGop], info,
+               size: tuple[int, int], overwrite: bool) -> tuple[EncodeStats, tuple[int, int]]:
+    """The container, to a file (atomically) or a stream (once complete); returns the encoder's stats
+    and (bytes written, container overhead in bytes)."""
+    kw = {"source_size": (info.width, info.height), "coded_size": size, "fps": info.fps}
+    if is_stream(output):
+        with tempfile.SpooledTemporaryFile(max_size=64 << 20) as buf:
+            stats = write_container(buf, model, settings, gops, **kw)
+            nbytes = buf.tell()
+            buf.seek(0)
+            overhead = VqvReader(buf).overhead()["overhead"]
+            buf.seek(0)
+            shutil.copyfileobj(buf, output, 1 << 20)
+            output.flush()
+        return stats, (nbytes, overhead)
+    with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp, open(tmp, "wb") as f:
+        stats = write_container(f, model, settings, gops, **kw)
+    with open(output, "rb") as f:
+        return stats, (Path(output).stat().st_size, VqvReader(f).overhead()["overhead"])
+
+
+def _encode_gops(model: CodecModel, settings: EncodeSettings, frames, size: tuple[int, int], bar: Progress,
+                 quality_acc: QualityAccumulator | None) -> tuple[list[EncodedGop], int]:
+    """Source frames -> coded-size frames -> the encoder's GOPs; ``bar`` counts the frames as their GOP
+    is coded; measures each GOP's reconstruction into ``quality_acc`` if given."""
     cw, ch = size
 
-    def measure(gop: np.ndarray, n: int, codes, recon: np.ndarray | None) -> None:
-        rec = recon if recon is not None else synthesise(model, codes)
-        quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
+    def coded(gop: np.ndarray, n: int, codes, recon: np.ndarray | None) -> None:
+        if quality_acc is not None:
+            rec = recon if recon is not None else synthesise(model, codes)
+            quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
+        bar.update(n)
 
-    enc = GopEncoder(model, settings, cw, ch, on_gop=measure if quality_acc is not None else None)
+    enc = GopEncoder(model, settings, cw, ch, on_gop=coded)
     n = 0
-    with _progress(progress, total, "encode") as bar:
-        for frame in frames:
-            enc.add_frame(resize_frames(frame[None], cw, ch)[0])
-            n += 1
-            bar.update(1)
+    for frame in frames:
+        enc.add_frame(resize_frames(frame[None], cw, ch)[0])
+        n += 1
     return (enc.finish() if n else []), n
 
 
-def _encode_report(input, output: Path, info, settings: EncodeSettings, stats: EncodeStats, n: int,
-                   size: tuple[int, int], seconds: float) -> dict:
+def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeStats, n: int,
+                   size: tuple[int, int], seconds: float, written: tuple[int, int]) -> dict:
     cw, ch = size
-    nbytes = output.stat().st_size
-    with open(output, "rb") as f:
-        overhead = VqvReader(f).overhead()
+    nbytes, overhead = written
     raw = n * cw * ch * 3
     duration = n / float(info.fps)
     return {
-        "input": str(input), "output": str(output), "frames": n, "fps": str(info.fps), "duration_s": duration,
+        "input": display_name(input, "<stdin>"), "output": display_name(output, "<stdout>"), "frames": n,
+        "fps": str(info.fps), "duration_s": duration,
         "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": settings.quality,
         "prior": stats.prior,
         "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
@@ -170,7 +217,7 @@ def _encode_report(input, output: Path, info, settings: EncodeSettings, stats: E
         "bits_per_stream": {k: round(v, 1) for k, v in stats.bits_per_stream.items()},
         "bits_per_level": _per_level(stats.bits_per_stream),
         "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,
-        "overhead_bytes": overhead["overhead"], "prior_params_bytes": stats.prior_params_bytes,
+        "overhead_bytes": overhead, "prior_params_bytes": stats.prior_params_bytes,
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
         "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
         "rdo_strength": settings.rdo_strength, "refresh": settings.refresh,
@@ -194,30 +241,52 @@ def _per_level(bits: dict[str, float]) -> dict[str, float]:
 
 # ------------------------------------------------------------------------------------------ decode
 
-def _open_reader(path: str | Path):
-    p = Path(path)
-    if not p.exists():
-        raise VqvError(f"{p}: no such file")
-    if p.is_dir():
-        raise VqvError(f"{p} is a folder, not a .vqv file")
-    f = open(p, "rb")
+def _open_reader(source):
+    """(the file object to close, its :class:`VqvReader`) of a .vqv path or stream (read to its end and
+    spooled); a file that is not a .vqv file is refused with its name and what it looks like."""
+    if is_stream(source):
+        name = display_name(source, "<stdin>")
+        head = read_head(source, SNIFF_BYTES, need=len(MAGIC))     # no wait past the magic on an open pipe
+        f = PrefixedStream(head, source)
+    else:
+        p = Path(source)
+        if not p.exists():
+            raise VqvError(f"{p}: no such file")
+        if p.is_dir():
+            raise VqvError(f"{p} is a folder, not a .vqv file")
+        name, f = str(p), open(p, "rb")
     try:
         return f, VqvReader(f)
+    except NotVqvError:
+        if not is_stream(source):
+            f.seek(0)
+            head = f.read(SNIFF_BYTES)
+        f.close()
+        raise NotVqvError(not_vqv_message(name, head)) from None
     except BaseException:
         f.close()
         raise
 
 
-def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path | None = None,
+def decode_file(input, output, *, model_path: str | Path | None = None,
                 scale_to_source: bool = False, threads: int | None = None, progress: bool = True,
-                model: CodecModel | None = None, overwrite: bool = True) -> dict:
-    """``overwrite=False``: an output that appears while decoding is not replaced (the CLI without -f)."""
+                progress_file: str | Path | None = None, model: CodecModel | None = None,
+                overwrite: bool = True) -> dict:
+    """``input``: a .vqv path or stream; ``output``: a path (its type by extension, see
+    :class:`~vqcodec.io.writer.VideoWriter`) or a binary stream (YUV4MPEG2, written as frames are decoded).
+    ``overwrite=False``: an existing output, or one that appears while decoding, is not replaced (the CLI
+    without -y/-f); an empty folder may be decoded into."""
+    check_threads(threads)
+    if not is_stream(output):
+        output_kind(output)                                        # an unknown type: a usage mistake
+        refuse_existing(output, overwrite, empty_folder_ok=True)
     t0 = time.perf_counter()
     f, reader = _open_reader(input)
+    name = display_name(input, "<stdin>")
     with f, torch_threads(threads):
         h = reader.header
         if h.frame_count == 0:
-            raise VqvError(f"{input}: the file holds no frames")
+            raise VqvError(f"{name}: the file holds no frames")
         model = model or model_for_file(h.model_digest, model_path)
         check_model(h, model)
         ow, oh = (h.source_width, h.source_height) if scale_to_source else (h.coded_width, h.coded_height)
@@ -226,22 +295,24 @@ def decode_file(input: str | Path, output: str | Path, *, model_path: str | Path
                            "decode at the coded size (without --scale-to-source) and resize it yourself")
         fps = Fraction(h.fps_num, h.fps_den)
         n = 0
-        with VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer, \
-                _progress(progress, h.frame_count, "decode") as bar:
+        with Progress("decode", bar=progress, log=progress_file) as bar, \
+                VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer:
+            bar.start(h.frame_count)
             for gop in decode_gops(reader, model):
                 for frame in gop:
                     # frame by frame: memory holds one output frame, however large the source was
                     writer.write(resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
-                n += len(gop)
-                bar.update(len(gop))
+                    n += 1
+                    bar.update(1)
+            bar.note("finishing the output")
     seconds = time.perf_counter() - t0
-    return {"input": str(input), "output": str(output), "frames": n, "size": [ow, oh], "fps": str(fps),
-            "decode_seconds": seconds, "decode_fps": n / seconds}
+    return {"input": name, "output": display_name(output, "<stdout>"), "frames": n, "size": [ow, oh],
+            "fps": str(fps), "decode_seconds": seconds, "decode_fps": n / seconds}
 
 
 # ------------------------------------------------------------------------------------------ inspect
 
-def file_info(input: str | Path, *, model_path: str | Path | None = None, model: CodecModel | None = None) -> dict:
+def file_info(input, *, model_path: str | Path | None = None, model: CodecModel | None = None) -> dict:
     """Header, prior, per-GOP sizes and overhead of a .vqv file (no model needed); with the model
     that made it (the shipped one, or ``model_path``), also the copy decisions: the fraction of
     positions copied and the bits they cost, per level."""
@@ -258,7 +329,7 @@ def file_info(input: str | Path, *, model_path: str | Path | None = None, model:
     pixels = frames * h.coded_width * h.coded_height
     total = ov["total"]
     return {
-        "file": str(input), "format_version": f"{version[0]}.{version[1]}", "model": h.model_digest.hex(),
+        "file": display_name(input, "<stdin>"), "format_version": f"{version[0]}.{version[1]}", "model": h.model_digest.hex(),
         "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
         "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length,
         "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
@@ -273,8 +344,8 @@ def file_info(input: str | Path, *, model_path: str | Path | None = None, model:
 
 def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict:
     """Per level: fraction of positions copied and bits of copy decisions (needs the file's model)."""
-    if not reader.header.copy_mode or reader.header.frame_count == 0:
-        return {}
+    if not reader.header.copy_mode or reader.header.frame_count == 0 or reader.version[0] < 2:
+        return {}       # a 1.x file has no copy decisions (SPEC.md): nothing to decode for them
     try:
         model = model or model_for_file(reader.header.model_digest, model_path)
     except VqvError:
@@ -337,7 +408,7 @@ class CodeFile:
         return out
 
 
-def read_codes(path: str | Path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
+def read_codes(path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
     """Read the code indices of a .vqv file (the model is needed only for its priors and grids)."""
     f, reader = _open_reader(path)
     with f:
@@ -349,15 +420,19 @@ def read_codes(path: str | Path, model_path: str | Path | None = None, *, model:
         return CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
 
 
-def export_codes(input: str | Path, output: str | Path, *, model_path: str | Path | None = None) -> dict:
+def export_codes(input, output: str | Path, *, model_path: str | Path | None = None,
+                 overwrite: bool = True) -> dict:
+    """``input``: a .vqv path or stream; ``output``: an .npz path (an existing one is refused without
+    ``overwrite``)."""
     output = Path(output)
     if output.suffix != ".npz":
-        raise VqvError(f"output {output} should end in .npz")
+        raise OptionError(f"the output of codes is an .npz file: {output} does not end in .npz")
     check_output_folder(output)
+    refuse_existing(output, overwrite)
     cf = read_codes(input, model_path)
     arrays = cf.arrays()
     h = cf.header
-    with atomic_path(output, make_parents=False) as tmp:
+    with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays, frame_counts=np.array(cf.frame_counts, np.int32),
                                 fps=np.array([h.fps_num, h.fps_den], np.int64),

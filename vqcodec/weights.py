@@ -18,10 +18,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.errors import ModelDataError, VqvError
-from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
 from vqcodec.coding.ladder import Ladder, LadderPoint
+from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
 from vqcodec.net.model import MSVQVAE, ModelConfig
+from vqcodec.weights_check import (
+    WeightsError,
+    card_from_json,
+    check_archive,
+    check_tensors,
+    config_from_json,
+    field_error,
+    prior_blobs,
+)
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
@@ -34,10 +42,6 @@ DIGEST_BYTES = 8
 PRECISIONS = ("float", "half", "int8")
 # Quantiser statistics only training needs (EMA sums and counts, idle counters): not shipped.
 TRAINING_ONLY = (".ema_sum", ".ema_count", ".idle")
-
-
-class WeightsError(VqvError):
-    """A weights file is missing, corrupted or not a vqv model."""
 
 
 @dataclass
@@ -95,8 +99,9 @@ class CodecModel:
                     cfg = self.cfg
                     lad.check_network(0 if cfg.single_level else cfg.top_stages, cfg.bottom_stages, cfg.latent_dim,
                                       cfg.bottom_factor)
-                except ModelDataError as e:
-                    raise WeightsError(f"the model's quality ladder is unusable: {e}") from None
+                except ValueError as e:         # ModelDataError, or EntropyError from its tables
+                    where = f"{self.path}: " if self.path is not None else ""
+                    raise WeightsError(f"{where}the model's quality ladder is unusable: {e}") from None
                 self._ladder = lad
         return self._ladder
 
@@ -177,10 +182,21 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     blob = _torch_load(p, "model weights")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise WeightsError(f"{p} is not a vqv weights file")
-    if not isinstance(blob.get("version", 1), int) or blob.get("version", 1) > WEIGHTS_VERSION:
-        raise WeightsError(f"{p} is a weights file of a newer vqv (version {blob.get('version')}); upgrade vqv")
+    version = blob.get("version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise field_error(p, "version", f"is {version!r}, not a version number")
+    if version > WEIGHTS_VERSION:
+        raise WeightsError(f"{p} is a weights file of a newer vqv (version {version}); upgrade vqv")
+    # every field checked (type, range, size) before it is used: see vqcodec.weights_check
+    cfg = config_from_json(p, blob.get("config"))
+    check_tensors(p, blob, cfg, TRAINING_ONLY)
+    priors = prior_blobs(p, blob, "priors")
+    card = card_from_json(p, blob.get("card", "{}"))
+    legacy: dict[str, dict[str, bytes]] = {}
+    for key, v in prior_blobs(p, blob, "legacy_priors", legacy=True).items():      # "<sha256>/<kind>"
+        sha_old, _, kind = key.partition("/")
+        legacy.setdefault(sha_old, {})[kind] = v
     try:
-        cfg = ModelConfig.from_dict(json.loads(blob["config"]))
         net = MSVQVAE(cfg)
         missing, unexpected = net.load_state_dict(unpack_state(blob), strict=False)
         missing = [k for k in missing if not k.endswith(TRAINING_ONLY)]
@@ -189,12 +205,6 @@ def load_model(path: str | Path | None = None, *, device: str | torch.device = "
     except Exception as e:  # noqa: BLE001
         raise WeightsError(f"{p} does not match this version's model: {str(e).splitlines()[0]}") from None
     net.to(device).eval()
-    priors = {k: bytes(v.numpy().tobytes()) for k, v in blob.get("priors", {}).items()}
-    card = json.loads(blob.get("card", "{}"))
-    legacy: dict[str, dict[str, bytes]] = {}
-    for key, v in blob.get("legacy_priors", {}).items():      # "<sha256>/<kind>"
-        sha_old, _, kind = key.partition("/")
-        legacy.setdefault(sha_old, {})[kind] = bytes(v.numpy().tobytes())
     return CodecModel(net, sha, p, priors, card, legacy)
 
 
@@ -227,6 +237,7 @@ def _torch_load(p: Path, what: str):
     unreadable file is a :class:`WeightsError`."""
     if not p.is_file():
         raise WeightsError(f"{what} not found: {p}")
+    check_archive(p, what)          # no record larger than the file, before torch reads one
     try:
         return torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the same user error

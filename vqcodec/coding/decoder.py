@@ -14,6 +14,7 @@ from vqcodec.coding.gops import (
     GOP_FRAMES,
     MAX_CODED_SIDE,
     chunk_streams,
+    enhancement_residual,
     enhancement_tables,
     gop_layout,
     network_pool,
@@ -27,7 +28,7 @@ from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.learned_prior import LearnedPrior
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import ModelMismatchError, VqvError
-from vqcodec.formats import Header, VqvReader
+from vqcodec.formats import Header, VqvReader, check_payload_present
 from vqcodec.weights import CodecModel
 
 
@@ -77,6 +78,8 @@ class _ChunkDecoder:
 
     def __call__(self, i: int, ref: GopReference | None) -> CodedGop:
         chunk = self.reader.read_chunk(i)
+        if self.reader.version[0] < 2:          # no end check: a missing payload would decode to zeros
+            check_payload_present(chunk, f"GOP {i}")
         if len(chunk.symbol_counts) != len(self.names):
             raise VqvError(f"GOP {i}: {len(chunk.symbol_counts)} streams stored, the model's quality "
                            f"{self.quality} has {len(self.names)}")
@@ -134,10 +137,11 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
 
     def run(pool, items):
-        frames = pool.map(lambda g: synthesise(model, g.codes), items)
+        frames = pool.map(lambda g: synthesise(model, g.codes, enhance=g.codes.motion is None), items)
         for f, g in zip(frames, items):
             if g.codes.motion is not None:
-                f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block)
+                f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
+                                 enhancement_residual(model, g.codes))
                 last[0] = f[-1]
             yield f[:g.frames, :h.coded_height, :h.coded_width]
 

@@ -19,7 +19,7 @@ from typing import BinaryIO, Callable
 import numpy as np
 import torch
 
-from vqcodec.codes import CodeLevel, Codes, ScalarCodes
+from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes
 from vqcodec.coding import rdo
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
 from vqcodec.coding.gop_coding import (
@@ -35,8 +35,10 @@ from vqcodec.coding.gop_coding import (
 from vqcodec.coding.gops import (
     GOP_FRAMES,
     chunk_streams,
+    enhancement_residual,
     enhancement_tables,
     gop_layout,
+    predicted_residual,
     is_refresh,
     network_pool,
     network_round,
@@ -44,8 +46,14 @@ from vqcodec.coding.gops import (
     padded_size,
     scalar_tables,
 )
-from vqcodec.coding.motion import apply_motion
-from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, decide_gop, force_level_copies, force_scalar_copies
+from vqcodec.coding.motion import apply_motion, predict_slice
+from vqcodec.coding.motion_search import (
+    PIXEL_SSE_PER_LATENT,
+    decide_gop,
+    decide_predicted_enhancement,
+    force_level_copies,
+    force_scalar_copies,
+)
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.entropy.priors import Prior, extended_slices, grid_ratio
@@ -55,6 +63,12 @@ from vqcodec.formats import FORMAT_VERSION, MOTION_VERSION, GopChunk, Header, Vq
 from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
                               EncodeSettings)
 from vqcodec.weights import CodecModel
+
+
+#: The motion decisions' lambda against the point's own. A predicted block is also the reference of
+#: the blocks predicted from it later, which a greedy decision does not see; half the point's lambda
+#: measured best on the validation clips (the sweep: docs/DESIGN.md, "Motion").
+MOTION_LAMBDA_SCALE = 0.5
 
 
 @dataclass
@@ -249,29 +263,55 @@ class GopEncoder:
         (``bases``) leaves out, with copy decisions (and copies at the motion layer's blocks)."""
         basis, tabs = self.model.ladder.basis, self.enhancement
         out = list(all_codes)
+        lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength)
+        last = self._last_frame
         for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
-            coef = basis.coefficients(gop, base)
-            sym = quantise_coefficients(coef, tabs.step_num, tabs.limit)
             fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
             before = None if refresh[i] else self._ref_enh
-            enh = rdo.decide_scalar(tabs, coef, before, fm, rdo.scalar_lambda(tabs.step, self.settings.rdo_strength),
-                                    symbols=sym)
-            if all_codes[i].motion is not None:
-                enh = force_scalar_copies(enh, all_codes[i].motion.flags, None if before is None else before.symbols[:, -1])
+            field = all_codes[i].motion
+            if field is not None:
+                enh, last = self._enhance_predicted(gop, base, field, None if refresh[i] else last, before, fm, lam)
+            else:
+                coef = basis.coefficients(gop, base)
+                enh = rdo.decide_scalar(tabs, coef, before, fm, lam,
+                                        symbols=quantise_coefficients(coef, tabs.step_num, tabs.limit))
             self._ref_enh = enh
             out[i] = Codes(all_codes[i].levels, all_codes[i].scalar, enh, all_codes[i].motion)
         return out
 
+    def _enhance_predicted(self, gop: np.ndarray, base: np.ndarray, field: MotionField, last: np.ndarray | None,
+                           before: ScalarCodes | None, fm: CopyFlagModel | None, lam: float
+                           ) -> tuple[ScalarCodes, np.ndarray]:
+        """A GOP with a motion layer: its enhancement decisions slice by slice, each on the slice as
+        predicted from the one before as enhanced (the order the decoder reconstructs in); returns
+        the layer and the GOP's last frame."""
+        basis, tabs, bt = self.model.ladder.basis, self.enhancement, self.block[0]
+        frames = np.array(base, copy=True)
+        t_, h, w = field.flags.shape
+        sym = np.zeros((tabs.channels, t_, h, w), np.int32)
+        copied = np.zeros((t_, h, w), bool)
+        for t in range(t_):
+            sl = slice(t * bt, (t + 1) * bt)
+            predict_slice(frames, field, t, last, self.block)
+            prev = sym[:, t - 1] if t else None if before is None else before.symbols[:, -1]
+            prev_flags = copied[t - 1] if t else None if before is None else before.copy_map()[-1]
+            sym[:, t], copied[t] = decide_predicted_enhancement(tabs, basis, gop[sl], frames[sl], field.flags[t],
+                                                                prev, prev_flags, fm, lam)
+            frames[sl] = predicted_residual(basis, frames[sl], sym[:, t], tabs.step, field.flags[t] & copied[t])
+        return ScalarCodes(sym, tabs.step_num, copied), frames[-1]
+
     # ---------------------------------------------------------------------------------- motion layer
     def _motion_lambda(self, i: int) -> float:
-        """Pixel squared error per bit at this point: the finest layer's lambda, in 8-bit pixel units."""
-        strength = self.settings.rdo_strength
+        """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit
+        pixel units, times :data:`MOTION_LAMBDA_SCALE`."""
+        strength = self.settings.rdo_strength * MOTION_LAMBDA_SCALE
         if self.enhancement is not None:
             return rdo.scalar_lambda(self.enhancement.step, strength)
         if self.scalar is not None:
             return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT
         lams = self._lams[i]
-        return PIXEL_SSE_PER_LATENT * (lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0))
+        top = lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0)
+        return PIXEL_SSE_PER_LATENT * top * MOTION_LAMBDA_SCALE
 
     def _enhancement_estimate(self, gop: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the enhancement layer would add to ``base`` (no copies), and its bits per position."""
@@ -279,6 +319,12 @@ class GopEncoder:
         sym = quantise_coefficients(basis.coefficients(gop, base), tabs.step_num, tabs.limit)
         rates = np.stack([tabs.symbol_bits(sym[:, t - 1] if t else None, sym[:, t]) for t in range(sym.shape[1])])
         return basis.apply(base, sym, tabs.step), rates
+
+    def _residual_estimate(self, source: np.ndarray, frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One slice's ``frames`` with the enhancement of what they miss of ``source`` (no copies), and
+        its bits per position (the motion search's price of a predicted block's residual)."""
+        enhanced, rates = self._enhancement_estimate(source, frames)
+        return enhanced, rates[0]
 
     def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> list[Codes]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
@@ -290,7 +336,8 @@ class GopEncoder:
                 recon, enh_rates = self._enhancement_estimate(gop, base)
                 rates = rates + enh_rates
             field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
-                                      self.settings.motion_search, self.block)
+                                      self.settings.motion_search, self.block,
+                                      self._residual_estimate if self.enhancement is not None else None)
             est_last = final[-1]
             prev = None if refresh[i] else self._prev_codes
             bottom = force_level_copies(codes.level("bottom"), field.flags,
@@ -309,11 +356,12 @@ class GopEncoder:
         out = []
         for i, (codes, base) in enumerate(zip(all_codes, bases)):
             frames = base
-            if codes.enhancement is not None:
-                frames = self.model.ladder.basis.apply(base, codes.enhancement.symbols, codes.enhancement.step)
             if codes.motion is not None:
-                frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block)
+                frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block,
+                                      enhancement_residual(self.model, codes))
                 self._last_frame = frames[-1]
+            elif codes.enhancement is not None:
+                frames = self.model.ladder.basis.apply(base, codes.enhancement.symbols, codes.enhancement.step)
             out.append(frames)
         return out
 

@@ -283,7 +283,10 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
         got_counts[ENHANCEMENT_LABEL] = enhancement.channels * int((~enh_codes.copy_map()).sum())
     motion_field = None
     if motion:
-        motion_field = _code_motion(layout, channel, codes.motion if encoding else None, reference, models)
+        bottom = next(lv for lv in levels if lv.name == "bottom")
+        copied = bottom.copy_map() if bottom.stages else scalar_codes.copy_map() if scalar_codes is not None \
+            else np.zeros(bottom.grid, bool)
+        motion_field = _code_motion(layout, channel, codes.motion if encoding else None, reference, models, copied)
         got_counts[MOTION_LABEL] = int(motion_field.flags.sum())
         if not encoding and (counts or {}).get(MOTION_LABEL) != got_counts[MOTION_LABEL]:
             raise EntropyError(f"motion layer: {(counts or {}).get(MOTION_LABEL)} predicted blocks stored but "
@@ -294,8 +297,9 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
 
 
 def _code_motion(layout: list[LevelLayout], channel, given: MotionField | None, reference: GopReference | None,
-                 models: dict) -> MotionField:
-    """The motion layer of a GOP on the bottom grid; its models carry over to a predicted GOP."""
+                 models: dict, copied: np.ndarray) -> MotionField:
+    """The motion layer of a GOP on the bottom grid (flags only where ``copied``, the bottom latent's
+    copy map); its models carry over to a predicted GOP."""
     grid = next(lv for lv in layout if lv.name == "bottom").grid
     before = None if reference is None else reference.codes.motion
     if reference is not None and (before is None or before.grid != grid):
@@ -305,7 +309,7 @@ def _code_motion(layout: list[LevelLayout], channel, given: MotionField | None, 
     keep = reference is not None
     coder = MotionCoder(reference.flag_models.get(MOTION_LABEL) if keep else None,
                         reference.flag_models.get(VECTOR_LABEL) if keep else None)
-    field = coder.code(channel, grid, given, before)
+    field = coder.code(channel, grid, given, before, copied)
     models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
     return field
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 import torch
@@ -90,16 +90,44 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
         torch.set_num_threads(threads)
 
 
-def synthesise(model: CodecModel, codes: Codes) -> np.ndarray:
+def synthesise(model: CodecModel, codes: Codes, enhance: bool = True) -> np.ndarray:
     """Codes of one GOP (padded size) -> uint8 frames (T, H, W, 3): the network's reconstruction,
-    plus the enhancement layer at an enhanced point."""
+    plus the enhancement layer at an enhanced point (unless ``enhance`` is False: a GOP with a motion
+    layer adds it slice by slice after the prediction, :func:`enhancement_residual`)."""
     frames = model.net.decode(codes)
-    if codes.enhancement is None:
+    if codes.enhancement is None or not enhance:
         return frames
-    basis = model.ladder.basis
-    if basis is None:
+    return _pixel_basis(model).apply(frames, codes.enhancement.symbols, codes.enhancement.step)
+
+
+def enhancement_residual(model: CodecModel, codes: Codes) -> Callable[[np.ndarray, int], np.ndarray] | None:
+    """``(frames, t) -> frames`` adding slice ``t`` of the GOP's enhancement layer to one slice's
+    frames (the motion layer's ``residual``), or None without an enhancement layer."""
+    enh = codes.enhancement
+    if enh is None:
+        return None
+    basis = _pixel_basis(model)
+    if codes.motion is None:
+        return lambda frames, t: basis.apply(frames, enh.symbols[:, t:t + 1], enh.step)
+    skip = codes.motion.flags & enh.copy_map()
+    return lambda frames, t: predicted_residual(basis, frames, enh.symbols[:, t], enh.step, skip[t])
+
+
+def predicted_residual(basis, frames: np.ndarray, symbols: np.ndarray, step: float, skip: np.ndarray) -> np.ndarray:
+    """One slice's ``frames`` (bt, H, W, 3) plus the enhancement ``symbols`` (K, H', W'), except at the
+    ``skip`` blocks (H', W'): motion blocks whose enhancement is a copy keep their prediction as is."""
+    out = basis.apply(frames, symbols[:, None], step)
+    if skip.any():
+        bh, bw = basis.block[1:]
+        pick = np.repeat(np.repeat(skip, bh, 0), bw, 1)[None, :, :, None]
+        out = np.where(pick, frames, out)
+    return out
+
+
+def _pixel_basis(model: CodecModel):
+    if model.ladder.basis is None:
         raise VqvError("these codes carry an enhancement layer but the model has no pixel basis")
-    return basis.apply(frames, codes.enhancement.symbols, codes.enhancement.step)
+    return model.ladder.basis
 
 
 # ------------------------------------------------------------------------------------------ layout

@@ -17,7 +17,8 @@ difference is carried along a chain of predicted blocks until a block the networ
 a refresh GOP; docs/DESIGN.md, "Motion", has the measured drift.)
 
 Coding (in a GOP's payload after every other layer; SPEC.md, "Motion layer"): per slice, the flags
-with the copy decisions' adaptive checkerboard model (:class:`~vqcodec.entropy.copy_flags.CopyFlagModel`,
+of the positions whose bottom codes are copies (a predicted block's always are; the others cannot be
+predicted and have no flag) with the copy decisions' adaptive checkerboard model (:class:`~vqcodec.entropy.copy_flags.CopyFlagModel`,
 context = the previous slice's flags), then the vectors of the flagged blocks in two checkerboard
 passes, each component as its difference from a prediction (pass 0: the block's vector in the slice
 before if it was flagged there, else 0; pass 1: the median of the flagged 4-neighbours of pass 0,
@@ -25,6 +26,8 @@ else as pass 0) under an adaptive integer table (:class:`VectorModel`). Slice 0 
 nothing to predict from and carries no motion layer.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 import numpy as np
 
@@ -38,6 +41,7 @@ SUBPEL = 4                               # vectors are in quarter pixels
 MAX_VECTOR = 8 * SUBPEL                  # |dy|, |dx| <= 8 pixels per frame
 MAX_DIFF = 2 * MAX_VECTOR                # a difference from a prediction within the range
 DIFF_SYMBOLS = 2 * MAX_DIFF + 1
+COUNT_STEP = 8                           # what one coded difference adds to its count
 COUNT_LIMIT = 1 << 12                    # vector counts are halved past this: recent slices weigh more
 
 
@@ -95,14 +99,22 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
 
 
 def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarray | None,
-                 block: tuple[int, int, int]) -> np.ndarray:
-    """The GOP's frames (T, H, W, 3 uint8, padded size) with every flagged block predicted, in frame
-    order; ``before`` is the previous GOP's last decoded frame (None in a refresh GOP)."""
-    if field is None or not field.flags.any():
+                 block: tuple[int, int, int], residual: Callable[[np.ndarray, int], np.ndarray] | None = None
+                 ) -> np.ndarray:
+    """The GOP's frames (T, H, W, 3 uint8, padded size) with every flagged block predicted, slice by
+    slice in order; ``before`` is the previous GOP's last decoded frame (None in a refresh GOP).
+    ``residual(frames, t)``, at an enhanced point: slice ``t``'s frames with its enhancement layer
+    added, applied to each slice after its prediction (so a predicted block's enhancement codes what
+    the prediction missed, and the next slice predicts from the enhanced frame)."""
+    if residual is None and (field is None or not field.flags.any()):
         return frames
     out = np.array(frames, np.uint8, copy=True)
-    for t in range(field.flags.shape[0]):
-        predict_slice(out, field, t, before, block)
+    bt = block[0]
+    for t in range(out.shape[0] // bt):
+        if field is not None:
+            predict_slice(out, field, t, before, block)
+        if residual is not None:
+            out[t * bt:(t + 1) * bt] = residual(out[t * bt:(t + 1) * bt], t)
     return out
 
 
@@ -131,7 +143,8 @@ class VectorModel:
 
     def __init__(self) -> None:
         d = np.abs(np.arange(DIFF_SYMBOLS) - MAX_DIFF)
-        start = np.maximum(1, 32 >> np.minimum(d, 6))                          # small differences likelier
+        # half the differences are 0 and a quarter +-1 (moving training clips, docs/DESIGN.md "Motion")
+        start = np.select([d == 0, d == 1, d == 2, d <= 4, d <= 8], [512, 140, 52, 16, 6], 1)
         self.counts = np.tile(start, (2, 2, 1)).astype(np.int64)
 
     def clone(self) -> "VectorModel":
@@ -143,7 +156,7 @@ class VectorModel:
         return freqs_from_counts(self.counts[pass_, comp])
 
     def update(self, pass_: int, comp: int, diffs: np.ndarray) -> None:
-        self.counts[pass_, comp] += 2 * np.bincount(diffs, minlength=DIFF_SYMBOLS)
+        self.counts[pass_, comp] += COUNT_STEP * np.bincount(diffs, minlength=DIFF_SYMBOLS)
         if self.counts[pass_, comp].sum() > COUNT_LIMIT:
             self.counts[pass_, comp] = (self.counts[pass_, comp] + 1) >> 1
 
@@ -157,8 +170,11 @@ class MotionCoder:
         self.vectors = vectors.clone() if vectors is not None else VectorModel()
 
     def code(self, channel, grid: tuple[int, int, int], given: MotionField | None,
-             before: MotionField | None) -> MotionField:
+             before: MotionField | None, copied: np.ndarray) -> MotionField:
+        """``copied`` (T, H, W): the bottom latent's copy map; only copied positions can be predicted."""
         t_, h, w = grid
+        if given is not None and (given.flags & ~copied).any():
+            raise EntropyError("motion layer: a predicted block whose bottom codes are not copies")
         flags = np.zeros(grid, bool)
         vectors = np.zeros((*grid, 2), np.int32)
         for t in range(t_):
@@ -169,7 +185,8 @@ class MotionCoder:
             prev_flags = flags[t - 1] if t else before.flags[-1]
             prev_vec = vectors[t - 1] if t else before.vectors[-1]
             flags[t] = self.flags.code_slice(LabelledChannel(channel, MOTION_LABEL),
-                                             None if given is None else given.flags[t], prev_flags, (h, w))
+                                             None if given is None else given.flags[t], prev_flags, (h, w),
+                                             where=copied[t])
             vectors[t] = self._code_vectors(channel, flags[t], prev_flags, prev_vec,
                                             None if given is None else given.vectors[t])
         return MotionField(flags, vectors)

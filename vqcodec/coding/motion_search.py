@@ -17,6 +17,8 @@ Decisions use floats; only the encoder makes them, the decoder reads flags and v
 """
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
@@ -120,29 +122,73 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     return vec
 
 
+#: ``(source, frames) -> (frames, bits)``: a slice's frames with the enhancement layer the encoder would
+#: add (without copies), and its estimated bits per block (H', W').
+Residual = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
 def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
-                 search: int, block: tuple[int, int, int], pred: np.ndarray | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
+                 residual: Residual | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
-    before the slice, ``rate`` (H', W') the bits of each position's codes. Returns the flags (H', W'),
-    the vectors (H', W', 2) and the slice as the decoder will reconstruct it."""
+    before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
+    enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
+    Returns the flags (H', W'), the vectors (H', W', 2) and the slice as the decoder will reconstruct
+    it (its enhancement estimated)."""
     bt, bh, bw = block
     mu = np.sqrt(lam)           # SAD per bit, as x264's motion lambda is the root of its mode lambda
     vec = search_vectors(source, before, (bh, bw), search, pred, mu)
     every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
     trial = np.array(recon, copy=True)
-    predict_slice(trial, every, 0, before, block)
+    predict_slice(trial, every, 0, before, block)     # a block's prediction reads only the frame before
     d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
+    extra = 0.0
+    if residual is not None:                          # the prediction alone, or with its residual coded
+        enhanced, bits = residual(source, trial)
+        d_res = block_sse(enhanced, source, (bh, bw)).astype(np.float64)
+        use = d_res + lam * bits < d_mc
+        d_mc, extra = np.where(use, d_res, d_mc), np.where(use, bits, 0.0)
+        trial = np.where(_pixels(use, (bh, bw)), enhanced, trial)
     d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
-    flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred)) < d_net + lam * rate
+    flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred) + extra) < d_net + lam * rate
     vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
-    final = np.array(recon, copy=True)
-    predict_slice(final, MotionField(flags[None], vectors[None]), 0, before, block)
-    return flags, vectors, final
+    return flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon)
+
+
+def _pixels(mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """A block mask (H', W') as a pixel mask (1, H, W, 1) for frames (T, H, W, 3)."""
+    return np.repeat(np.repeat(mask, block[0], 0), block[1], 1)[None, :, :, None]
+
+
+def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.ndarray, predicted: np.ndarray,
+                                 before: np.ndarray | None, prev_flags: np.ndarray | None, flag_model, lam: float
+                                 ) -> tuple[np.ndarray, np.ndarray]:
+    """One slice of the enhancement layer of a GOP with a motion layer: ``frames`` (bt, H, W, 3) the
+    slice as predicted, ``predicted`` (H', W') its motion blocks, ``before`` (K, H', W') the symbols
+    of the slice before (None: no copies). Per block, in ``D + lambda * R`` (D in pixels), code its
+    own symbols or copy; a copied motion block keeps its prediction as it is (no residual), any
+    other copied block repeats the symbols before. Returns the symbols (K, H', W') and copy flags."""
+    from vqcodec.coding.enhancement import quantise      # (enhancement imports nothing of motion)
+    from vqcodec.coding.rdo import _Recorder
+
+    block = basis.block[1:]
+    nat = quantise(basis.coefficients(source, frames), tables.step_num, tables.limit)[:, 0]
+    h, w = predicted.shape
+    if before is None or flag_model is None:
+        return nat, np.zeros((h, w), bool)
+    d_code = block_sse(basis.apply(frames, nat[:, None], tables.step), source, block)
+    d_copy = np.where(predicted, block_sse(frames, source, block),
+                      block_sse(basis.apply(frames, before[:, None], tables.step), source, block))
+    r_code = tables.symbol_bits(before, nat)
+    f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
+    copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
+    copied = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
+    return np.where(copied[None], before, nat), copied
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
-               search: int, block: tuple[int, int, int]) -> tuple[MotionField, np.ndarray]:
+               search: int, block: tuple[int, int, int], residual: Residual | None = None
+               ) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP)."""
     bt = block[0]
@@ -157,7 +203,7 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
         flags[t], vectors[t], final[sl] = decide_slice(source[sl], final[sl], prev, rates[t], lam, search, block,
-                                                       pred)
+                                                       pred, residual)
         if flags[t].any():                # the coder predicts from the slice before where it moved
             pred = np.where(flags[t][..., None], vectors[t], pred)
     return MotionField(flags, vectors), final

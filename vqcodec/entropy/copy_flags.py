@@ -99,13 +99,18 @@ class CopyFlagModel:
         return (pass_ * N_PREV + prev_feat) * N_NEIGH + neigh
 
     def code_slice(self, channel, flags: np.ndarray | None, prev: np.ndarray | None,
-                   shape: tuple[int, int]) -> np.ndarray:
+                   shape: tuple[int, int], where: np.ndarray | None = None) -> np.ndarray:
         """Code one slice's decisions through ``channel`` (see ``gop_coding.SymbolChannel``): the
-        encoder passes ``flags`` (H, W) bool, the decoder ``None``; both get the decisions back."""
+        encoder passes ``flags`` (H, W) bool, the decoder ``None``; both get the decisions back.
+        ``where`` (H, W) bool, if given: only those positions have a decision; the rest are 0."""
         h, w = shape
         out = np.zeros((h, w), bool)
         masks = checkerboard(h, w)
+        if flags is not None and where is not None and (flags & ~where).any():
+            raise ValueError("a decision set outside the positions that can have one")
         for p, mask in enumerate(masks):
+            if where is not None:
+                mask = mask & where
             ctx = self.contexts(p, prev, out, shape)[mask]
             sym = channel.code(self.tables(ctx), int(mask.sum()), None if flags is None else flags[mask])
             out[mask] = np.asarray(sym, bool)

@@ -33,10 +33,10 @@ def commit_file(tmp: str | Path, path: str | Path, *, overwrite: bool = True) ->
     try:
         os.link(tmp, path)
     except FileExistsError:
-        raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -f)") from None
+        raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -y to overwrite)") from None
     except OSError:               # a filesystem without hard links: check, then rename
         if os.path.lexists(path):
-            raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -f)") from None
+            raise FileExistsError(f"{path} appeared while vqv was writing it; not replaced (use -y to overwrite)") from None
         os.replace(tmp, path)
         return
     os.unlink(tmp)
@@ -104,6 +104,17 @@ def check_output_folder(path: str | Path) -> None:
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(errno.ENOENT, f"{path}: folder {str(parent)!r} does not exist", str(path))
+
+
+def refuse_existing(path: str | Path, overwrite: bool, *, empty_folder_ok: bool = False) -> None:
+    """Refuse (:class:`FileExistsError`, one line) to write over an existing ``path`` unless ``overwrite``;
+    with ``empty_folder_ok`` an empty folder holds nothing to lose (frames can be decoded into it)."""
+    path = Path(path)
+    if overwrite or not os.path.lexists(path):
+        return
+    if empty_folder_ok and path.is_dir() and not any(path.iterdir()):
+        return
+    raise FileExistsError(errno.EEXIST, f"{path} exists (use -y or -f to overwrite it)", str(path))
 
 
 @contextlib.contextmanager

@@ -7,7 +7,9 @@ with the length of the video. Accepted inputs:
 * anything PyAV/FFmpeg opens (mp4, mkv, avi, webm, mov, y4m, ...): the first video stream;
 * a ``.npy`` array ``(T, H, W, 3)`` uint8 (memory-mapped), taken at ``source_fps`` (default 16);
 * a folder of PNG frames (sorted by name, numbers compared as numbers), at ``source_fps``;
-* a printf pattern such as ``dir/%06d.png`` (every existing file that matches, in numeric order).
+* a printf pattern such as ``dir/%06d.png`` (every existing file that matches, in numeric order);
+* a binary stream (standard input, a pipe) or a named pipe: what FFmpeg reads from a pipe (y4m,
+  matroska, nut, mpegts...), read as it arrives, frame by frame.
 
 Frames are at most :data:`MAX_SOURCE_SIDE` pixels per side.
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -42,6 +45,7 @@ import numpy as np
 
 from vqcodec.errors import VqvError, describe_error, one_line
 from vqcodec.io import timing
+from vqcodec.io.streams import display_name, is_stream
 
 __all__ = [
     "VideoError",
@@ -242,7 +246,7 @@ def _open_sequence(frames_src: list, read: Callable[[object], np.ndarray], what:
             yield Fraction(i) / src_fps, f
 
     info = VideoInfo(w, h, fps, timing.resampled_count(n, src_fps, fps), source_bytes)
-    return info, timing.resample(timed(), fps, 1 / src_fps)
+    return info, timing.resample(timed(), fps, 1 / src_fps, what)
 
 
 def _open_npy(path: Path, fps, src_fps):
@@ -286,10 +290,11 @@ def _open_images(files: list[Path], what: str, fps, src_fps):
     return _open_sequence(files, _read_png, what, size, src_fps, fps)
 
 
-def _open_av(path: Path, fps: Fraction | None):
-    """A file PyAV opens: its first video stream, its first frame decoded here (so that unreadable and
-    empty files fail at open time), then the frames timed by their timestamps."""
-    container = _open_container(path)
+def _open_av(source, path: str, fps: Fraction | None, size: int | None):
+    """A file (or stream) PyAV opens: its first video stream, its first frame decoded here (so that
+    unreadable and empty files fail at open time), then the frames timed by their timestamps. ``path``
+    names it in messages; ``size`` is its size in bytes (None for a pipe)."""
+    container = _open_container(source, path)
     try:
         stream, facts = _stream_facts(container, path)
         decoded = container.decode(stream)
@@ -299,10 +304,6 @@ def _open_av(path: Path, fps: Fraction | None):
     except BaseException:
         container.close()
         raise
-    try:
-        size = path.stat().st_size
-    except OSError:
-        size = None
     src_fps = facts.src_fps or DEFAULT_SEQUENCE_FPS
     end = _EndCheck(path, facts.declared, facts.duration, src_fps)
     frames = _rgb_frames(timing.timed(_stamped(container, first, decoded, end), 1 / src_fps), path, w, h)
@@ -310,7 +311,7 @@ def _open_av(path: Path, fps: Fraction | None):
         return (VideoInfo(w, h, src_fps, facts.count, size),
                 timing.constant_rate(frames, src_fps, str(path), end.variable_rate))
     est = timing.resampled_count(facts.count, src_fps, fps) if facts.count else None
-    return VideoInfo(w, h, fps, est, size), timing.resample(frames, fps, 1 / src_fps)
+    return VideoInfo(w, h, fps, est, size), timing.resample(frames, fps, 1 / src_fps, str(path))
 
 
 def _decode_errors() -> tuple[type[BaseException], ...]:
@@ -321,11 +322,11 @@ def _decode_errors() -> tuple[type[BaseException], ...]:
     return av.FFmpegError, OSError, ValueError, MemoryError
 
 
-def _open_container(path: Path):
+def _open_container(source, path: str):
     import av
 
     try:
-        return av.open(str(path), mode="r")
+        return av.open(source if is_stream(source) else str(source), mode="r")
     except av.error.EOFError:
         raise VideoError(f"{path}: empty or truncated video (end of file while reading the header)") from None
     except av.FFmpegError as e:
@@ -443,7 +444,7 @@ def _rgb_frames(timed, path: Path, w: int, h: int) -> Iterator[tuple[Fraction, n
         yield t, img
 
 
-def open_video(path: str | Path, *, fps: Fraction | None = None,
+def open_video(path, *, fps: Fraction | None = None,
                source_fps: Fraction | None = None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Open a video and return ``(info, frames)``; ``frames`` yields uint8 RGB ``(H, W, 3)`` arrays.
 
@@ -458,9 +459,11 @@ def open_video(path: str | Path, *, fps: Fraction | None = None,
     fps = None if fps is None else to_fraction(fps)
     seq_fps = DEFAULT_SEQUENCE_FPS if source_fps is None else to_fraction(source_fps)
     try:
+        if is_stream(path):
+            return _open_av(path, display_name(path, "<stdin>"), fps, None)
         return _open_any(path, fps, seq_fps)
     except OSError as e:  # permissions, vanished files, ...
-        raise VideoError(f"{path}: cannot read ({describe_error(e)})") from None
+        raise VideoError(f"{display_name(path, '<stdin>')}: cannot read ({describe_error(e)})") from None
 
 
 def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
@@ -477,9 +480,12 @@ def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
         return _open_npy(p, fps, seq_fps)
     if p.suffix.lower() in _IMAGE_EXTS:
         return _open_images([p], str(p), fps, seq_fps)
-    if p.stat().st_size == 0:
+    st = p.stat()
+    if not stat.S_ISREG(st.st_mode):      # a named pipe, /dev/stdin, a character device: read as it comes
+        return _open_av(p, str(p), fps, None)
+    if st.st_size == 0:
         raise VideoError(f"{p}: empty file, not a video")
-    return _open_av(p, fps)
+    return _open_av(p, str(p), fps, st.st_size)
 
 
 def probe_frames(path: str | Path) -> int:

@@ -11,7 +11,9 @@
   PNG files ``000000.png, 000001.png, ...``; or a printf pattern like ``out/%06d.png`` (numbered
   from 0). Other files in an existing folder are left alone. A frame file of the same name as one
   this write creates is refused (before any frame is written when the frame count is known) unless
-  ``overwrite=True``, which replaces it.
+  ``overwrite=True``, which replaces it;
+* a binary stream (standard output, a pipe) in place of a path: YUV4MPEG2 as for ``.y4m``, written as
+  the frames come (``vqv decode x.vqv - | ffmpeg -i - out.mkv``); what was written stays written.
 
 Everything is written to a temporary (a hidden sibling, or a hidden folder inside an existing target
 folder) and moved into place by :meth:`VideoWriter.close`, so a failed or abandoned write never leaves
@@ -21,7 +23,8 @@ temporary, named after its process, for the next writer in that folder to remove
 (:func:`~vqcodec.io.files.sweep_stale_temps`). An ``.npy`` output of known frame count reserves its disk
 space up front, so a full disk fails at the start with one line.
 
-Failures are :class:`~vqcodec.io.reader.VideoError` with a one-line message.
+Failures are :class:`~vqcodec.io.reader.VideoError` with a one-line message; an output type this
+writer does not know is an :class:`OutputTypeError` (also an option error: a usage mistake).
 """
 from __future__ import annotations
 
@@ -35,11 +38,12 @@ from pathlib import Path
 
 import numpy as np
 
-from vqcodec.errors import describe_error
+from vqcodec.errors import OptionError, describe_error
 from vqcodec.io.files import commit_file, make_temp
 from vqcodec.io.reader import VideoError, is_frame_pattern, to_fraction
+from vqcodec.io.streams import display_name, is_stream
 
-__all__ = ["VideoWriter", "MP4_CRF", "MP4_PRESET", "MP4_TUNE"]
+__all__ = ["MP4_CRF", "MP4_PRESET", "MP4_TUNE", "OutputTypeError", "VideoWriter", "output_kind"]
 
 #: CRF of the H.264 files written for ``.mp4``/``.mkv`` outputs: near-lossless (visually lossless;
 #: PSNR typically well above 40 dB) while still far smaller than raw video.
@@ -49,6 +53,28 @@ MP4_PRESET = "medium"
 #: meant to be faithful copies of the frames (e.g. for measuring a decoder's output).
 MP4_TUNE = "psnr"
 _WRITE_VIDEO_EXTS = {".mp4": "mp4", ".mkv": "matroska"}
+
+
+class OutputTypeError(VideoError, OptionError):
+    """An output path of a type the writer does not write (a usage mistake, exit status 2)."""
+
+
+def output_kind(path) -> str:
+    """What :class:`VideoWriter` writes to ``path``: ``"png"`` (frames in a folder or a pattern), ``"h264"``,
+    ``"y4m"`` or ``"npy"``; a stream is ``"y4m"``. Raises :class:`OutputTypeError` for other types."""
+    if is_stream(path):
+        return "y4m"
+    spath = str(path)
+    p = Path(path)
+    if is_frame_pattern(spath) or spath.endswith(("/", os.sep)) or p.is_dir() or p.suffix == "":
+        return "png"
+    ext = p.suffix.lower()
+    if ext in _WRITE_VIDEO_EXTS:
+        return "h264"
+    if ext in (".y4m", ".npy"):
+        return ext[1:]
+    raise OutputTypeError(f"{path}: unsupported output type {ext!r} "
+                          "(use .mp4, .mkv, .y4m, .npy, a folder, a %06d.png pattern or - for y4m on stdout)")
 
 
 def _umask() -> int:
@@ -87,38 +113,25 @@ class VideoWriter:
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction, *,
                  frame_count: int | None = None, overwrite: bool = True) -> None:
-        self.path = Path(path)
+        self._out_stream = path if is_stream(path) else None
+        self.path = Path(display_name(path, "<stdout>"))
         self.overwrite = overwrite          # False: existing frame files and a file that appears meanwhile are kept
         self.width = int(width)
         self.height = int(height)
         if self.width <= 0 or self.height <= 0:
-            raise VideoError(f"{path}: bad frame size {width}x{height}")
+            raise VideoError(f"{self.path}: bad frame size {width}x{height}")
         self.fps = to_fraction(fps)
         self.frame_count = None if frame_count is None else int(frame_count)
         self.frames_written = 0
         self._closed = False
         self._failed = False
         self._tmp: Path | None = None  # temporary file or folder
-        spath = str(path)
-        if is_frame_pattern(spath):
-            self.kind = "png"
-            self._pattern = Path(spath).name
-            self._target_dir = Path(spath).parent
-        elif spath.endswith(("/", os.sep)) or self.path.is_dir() or self.path.suffix == "":
-            self.kind = "png"
-            self._pattern = "%06d.png"
-            self._target_dir = self.path
-        else:
-            ext = self.path.suffix.lower()
-            if ext in _WRITE_VIDEO_EXTS:
-                self.kind = "h264"
-            elif ext == ".y4m":
-                self.kind = "y4m"
-            elif ext == ".npy":
-                self.kind = "npy"
-            else:
-                raise VideoError(f"{path}: unsupported output type {ext!r} "
-                                 "(use .mp4, .mkv, .y4m, .npy, a folder or a %06d.png pattern)")
+        self.kind = output_kind(path)
+        if self.kind == "png":
+            spath = str(path)
+            pattern = is_frame_pattern(spath)
+            self._pattern = Path(spath).name if pattern else "%06d.png"
+            self._target_dir = Path(spath).parent if pattern else self.path
         try:
             self._open()
         except VideoError:
@@ -126,7 +139,7 @@ class VideoWriter:
             raise
         except Exception as e:  # PyAV / OS errors
             self._cleanup()
-            raise VideoError(f"{path}: cannot open for writing ({describe_error(e)})") from None
+            raise VideoError(f"{self.path}: cannot open for writing ({describe_error(e)})") from None
 
     # -- set up -----------------------------------------------------------------------------
     def _tmp_sibling(self, target: Path, *, folder: bool) -> Path:
@@ -162,7 +175,8 @@ class VideoWriter:
             if self.frame_count is not None:
                 self._reserve(len(self._npy_header) + self.frame_count * self.height * self.width * 3)
         elif self.kind == "y4m":
-            self._tmp = self._tmp_sibling(self.path, folder=False)
+            if self._out_stream is None:
+                self._tmp = self._tmp_sibling(self.path, folder=False)
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
         else:  # h264
             self._tmp = self._tmp_sibling(self.path, folder=False)
@@ -172,7 +186,7 @@ class VideoWriter:
 
     def _check_frame_name(self, name: str) -> None:
         if name in self._existing:
-            raise VideoError(f"{self._target_dir / name} exists (use -f to overwrite)")
+            raise VideoError(f"{self._target_dir / name} exists (use -y or -f to overwrite it)")
 
     def _reserve(self, nbytes: int) -> None:
         """Allocate the whole ``.npy`` now: a full disk is one line at the start, not a late failure."""
@@ -190,7 +204,8 @@ class VideoWriter:
         import av
 
         copts = {"movflags": "+faststart"} if fmt == "mp4" else {}
-        self._container = av.open(str(self._tmp), mode="w", format=fmt, options=copts)
+        target = self._out_stream if self._out_stream is not None else str(self._tmp)
+        self._container = av.open(target, mode="w", format=fmt, options=copts)
         stream = self._container.add_stream(codec, rate=self.fps)
         self._pad = (0, 0)
         if pix == "yuv420p":
@@ -275,8 +290,11 @@ class VideoWriter:
                     self._container.mux(pkt)
                 self._container.close()
                 self._container = None
-                commit_file(self._tmp, self.path, overwrite=self.overwrite)
-                self._tmp = None
+                if self._out_stream is not None:
+                    self._out_stream.flush()
+                else:
+                    commit_file(self._tmp, self.path, overwrite=self.overwrite)
+                    self._tmp = None
         except VideoError:
             self.abort()
             raise
