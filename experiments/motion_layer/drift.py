@@ -14,8 +14,8 @@ data = encode_frames(frames, 16, model=m, quality=q, motion=True, refresh=0)
 ref = list(decoder.decode_gops(VqvReader(io.BytesIO(data)), m))
 rng = np.random.default_rng(0)
 orig = gops.synthesise
-def noisy(model, codes):
-    f = orig(model, codes).astype(np.int16)
+def noisy(model, codes, enhance=True):
+    f = orig(model, codes, enhance).astype(np.int16)
     mask = rng.random(f.shape) < 0.01
     f[mask] += rng.choice([-1, 1], int(mask.sum()))
     return f.clip(0, 255).astype(np.uint8)
