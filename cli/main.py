@@ -190,6 +190,59 @@ def codes(input, output, model_path, force, never):
     click.echo(reports.format_codes(summary))
 
 
+@main.command()
+@click.argument("input")
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights (default: the shipped model that made the file)")
+@options.overwrite_options
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@data_errors
+def latents(input, output, model_path, force, never, as_json):
+    """Write the latents of a .vqv file (- : from standard input) to OUTPUT.npz without decoding pixels:
+    per level the float32 latent the decoder consumes, (gops, C, T, H, W) with the same C at every
+    quality, its copy map and valid slices, the real frames per GOP; a `layout` entry names each axis."""
+    replace = options.overwrite(force, never)
+    from vqcodec.latents import export_latents  # noqa: PLC0415
+    summary = export_latents(options.input_source(input), output, model_path=model_path, overwrite=replace)
+    _emit(summary, as_json, False, reports.format_codes)
+
+
+@main.command("encode-dataset")
+@click.argument("src")
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--quality", "-Q", type=int, default=None, help=QUALITY_HELP)
+@click.option("--size", default=None, metavar="WxH|native", help="coded size (as encode)")
+@click.option("--fps", default=None, metavar="RATE", help="resample to this frame rate")
+@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+              help="model weights (default: the shipped model)")
+@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
+              default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
+@click.option("--motion/--no-motion", default=False, show_default=True, help="motion layer (as encode)")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
+              help="files encoded at once (processes, or Ray CPUs when Ray is started here)")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local processes, or Ray tasks (pip install 'vqv[cluster]')")
+@click.option("--address", default=None, metavar="HOST:PORT|auto",
+              help="the Ray cluster to use (default: a local Ray started for the run)")
+@options.overwrite_options
+@click.option("-q", "--quiet", is_flag=True, help="no progress bar or summary")
+@click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
+@data_errors
+def encode_dataset(src, dst, model_path, workers, engine, address, force, never, quiet, as_json, **enc):
+    """Encode every video of SRC (a folder tree, a glob pattern, or a CSV/text manifest of paths) into
+    DST, mirroring the tree (SRC/a/x.mp4 -> DST/a/x.vqv). Files already done are skipped (a rerun
+    resumes); each outcome is a line of DST/vqv-manifest.jsonl; a bad file is recorded and the others
+    go on (exit status 1 if any failed). -y re-encodes existing outputs."""
+    replace = options.overwrite(force, never)
+    from vqcodec.batch import encode_dataset as run  # noqa: PLC0415
+    summary = run(src, dst, engine=engine, workers=workers, address=address, model_path=model_path,
+                  force=replace, progress=not (quiet or as_json), **enc)
+    _emit(summary, as_json, quiet, reports.format_encode_dataset)
+    if summary["failed"]:
+        sys.exit(1)
+
+
 # ------------------------------------------------------------------------------------------ training
 
 @main.command("model-info")

@@ -76,8 +76,22 @@ def format_info(r: dict, gops: bool = True) -> str:
 
 
 def format_codes(r: dict) -> str:
-    arrays = ", ".join(f"{k} {tuple(v)}" for k, v in r["arrays"].items())
-    return f"{printable(r['output'])}: {r['gops']} GOPs at quality {r['quality']}; {arrays} (gops, stages, T, H, W)"
+    """``vqv codes`` and ``vqv latents``: the file, then each array's shape and axes, one a line."""
+    layout = r.get("layout", {})
+    lines = [f"{printable(r['output'])}: {r['gops']} GOPs at quality {r['quality']}"
+             + (f", {r['frames']} frames" if "frames" in r else "")]
+    width = max((len(k) for k in r["arrays"]), default=0)
+    for k, v in r["arrays"].items():
+        lines.append(f"  {k:<{width}}  {str(tuple(v)):<22} {layout.get(k, '')}".rstrip())
+    return "\n".join(lines)
+
+
+def format_encode_dataset(r: dict) -> str:
+    speed = (f"; {r['files_per_s']:.2f} files/s, {r['frames_per_s']:.1f} frames/s" if r["encoded"] else "")
+    failed = f", {r['failed']} FAILED (see the manifest)" if r["failed"] else ""
+    return (f"encode-dataset: {r['encoded']} of {r['files']} files encoded, {r['skipped'] + r['found']} already done"
+            f"{failed}; {r['frames']} frames in {r['seconds']:.1f} s{speed} ({r['engine']}, {r['workers']} workers); "
+            f"manifest {printable(r['manifest'])}")
 
 
 def format_model_info(r: dict) -> str:

@@ -2,9 +2,12 @@
 
 Python API::
 
-    from vqcodec import load_model, read_codes, encode_frames, decode_bytes
+    from vqcodec import load_model, read_codes, read_latents, encode_frames, decode_bytes
     codes = read_codes("clip.vqv")          # code indices per GOP and level, no pixels decoded
-    codes.level("bottom").shape             # (gops, stages, T, H, W)
+    codes.level("bottom").shape             # (gops, stages, T, H, W): stages vary with the quality
+    lat = read_latents("clip.vqv")          # the float latents the decoder consumes
+    lat["bottom"].shape                     # (gops, C, T, H, W): the same C at every quality
+    ds = VqvDataset("folder/")              # a torch Dataset: one GOP per item (vqcodec.dataset)
 """
 from __future__ import annotations
 
@@ -12,7 +15,8 @@ from __future__ import annotations
 #: ``vqv --version`` prints it. Release 0.7 is in progress (CHANGELOG.md).
 __version__ = "0.7.0.dev0"
 
-__all__ = ["load_model", "read_codes", "encode_frames", "decode_bytes", "Codes", "CodeLevel", "ScalarCodes", "__version__"]
+__all__ = ["load_model", "read_codes", "read_latents", "encode_frames", "decode_bytes", "encode_dataset", "Codes",
+           "CodeLevel", "ScalarCodes", "MotionField", "Latents", "VqvDataset", "__version__"]
 
 
 def __getattr__(name: str):
@@ -26,7 +30,16 @@ def __getattr__(name: str):
     if name in ("encode_frames", "decode_bytes"):
         from vqcodec.coding import decoder, encoder
         return getattr(encoder if name == "encode_frames" else decoder, name)
-    if name in ("Codes", "CodeLevel", "ScalarCodes"):
+    if name in ("read_latents", "Latents"):
+        from vqcodec import latents
+        return getattr(latents, name)
+    if name == "VqvDataset":
+        from vqcodec.dataset import VqvDataset
+        return VqvDataset
+    if name == "encode_dataset":
+        from vqcodec.batch import encode_dataset
+        return encode_dataset
+    if name in ("Codes", "CodeLevel", "ScalarCodes", "MotionField"):
         from vqcodec import codes
         return getattr(codes, name)
     raise AttributeError(name)

@@ -12,6 +12,7 @@ before anything else, an existing output (kept without ``overwrite``) before any
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
 import time
@@ -362,6 +363,20 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
             **({"motion": _rounded_motion(motion)} if motion else {})}
 
 
+#: the axes of each array ``vqv codes`` writes (``frame_counts``: real frames per GOP, the last padded)
+CODE_LAYOUT = {"top": "(gops, stages, T, H, W) indices", "bottom": "(gops, stages, T, H, W) indices",
+               "_copied": "(gops, T, H, W) copy map", "bottom_scalar": "(gops, C, T, H, W) symbols",
+               "bottom_scalar_step": "() step: latent = symbols x step",
+               "enhancement": "(gops, K, T, H, W) symbols", "enhancement_step": "() step: coefficients = symbols x step",
+               "motion_predicted": "(gops, T, H, W) flags", "motion_vectors": "(gops, T, H, W, 2) (dy, dx) quarter pixels"}
+FILE_LAYOUT = {"frame_counts": "(gops,) real frames per GOP (the last GOP is padded to 32)",
+               "fps": "(2,) numerator, denominator", "coded_size": "(2,) width, height", "quality": "() the point"}
+
+
+def _axes(name: str) -> str:
+    return CODE_LAYOUT.get(name) or CODE_LAYOUT["_copied" if name.endswith("_copied") else name]
+
+
 class CodeFile:
     """The code indices of a .vqv file, per GOP, without decoding pixels (see :func:`read_codes`)."""
 
@@ -373,6 +388,18 @@ class CodeFile:
 
     def __len__(self) -> int:
         return len(self.gops)
+
+    def __repr__(self) -> str:
+        h = self.header
+        shapes = "; ".join(f"{k} {'x'.join(map(str, v.shape))} {_axes(k)}" for k, v in self.arrays().items()
+                           if v.ndim > 0 and not k.endswith("_copied"))
+        return (f"CodeFile({len(self)} GOPs, {sum(self.frame_counts)} frames at {h.coded_width}x{h.coded_height}, "
+                f"quality {h.quality}; {shapes or 'no codes'})")
+
+    def layout(self) -> dict[str, str]:
+        """The axes of each array of :meth:`arrays` and what it holds, by name (``vqv codes`` writes
+        it into the .npz as ``layout``, a JSON string)."""
+        return {k: _axes(k) for k in self.arrays()}
 
     def level(self, name: str) -> np.ndarray:
         """All GOPs of one level stacked: int array (gops, stages, T, H, W)."""
@@ -434,9 +461,10 @@ def export_codes(input, output: str | Path, *, model_path: str | Path | None = N
     h = cf.header
     with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp:
         with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays, frame_counts=np.array(cf.frame_counts, np.int32),
+            np.savez_compressed(f, **arrays, layout=np.array(json.dumps({**cf.layout(), **FILE_LAYOUT})),
+                                frame_counts=np.array(cf.frame_counts, np.int32),
                                 fps=np.array([h.fps_num, h.fps_den], np.int64),
                                 coded_size=np.array([h.coded_width, h.coded_height], np.int32),
                                 quality=np.array(h.quality, np.int32))
     return {"output": str(output), "gops": len(cf), "model": cf.model,
-            "arrays": {k: list(v.shape) for k, v in arrays.items()}, "quality": h.quality}
+            "arrays": {k: list(v.shape) for k, v in arrays.items()}, "layout": cf.layout(), "quality": h.quality}

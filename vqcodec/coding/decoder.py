@@ -4,7 +4,7 @@ previous GOP's, so reading one GOP alone decodes the codes from its refresh poin
 from __future__ import annotations
 
 import io
-from typing import Iterable, Iterator, NamedTuple
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import numpy as np
 
@@ -27,8 +27,8 @@ from vqcodec.coding.motion import apply_motion
 from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.learned_prior import LearnedPrior
 from vqcodec.entropy.rans import EntropyError
-from vqcodec.errors import ModelMismatchError, VqvError
-from vqcodec.formats import Header, VqvReader, check_payload_present
+from vqcodec.errors import ModelMismatchError, VqvError, one_line
+from vqcodec.formats import Header, VqvFormatError, VqvReader, check_payload_present
 from vqcodec.weights import CodecModel
 
 
@@ -43,6 +43,9 @@ def check_model(header: Header, model: CodecModel) -> CodecModel:
     if header.quality not in found.qualities:
         raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
     return found
+
+
+FILLS = ("freeze", "black", "drop")        # what stands for a damaged GOP's frames (--skip-damaged)
 
 
 class DecodedGop(NamedTuple):
@@ -126,15 +129,57 @@ def _frame_count(reader: VqvReader, i: int) -> int:
     return min(h.gop_length, h.frame_count - i * h.gop_length)
 
 
-def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
+class DamagedGop(NamedTuple):
+    """A GOP that could not be decoded (``--skip-damaged``): its own damage, or a damaged GOP it is
+    predicted from (``reason`` says which)."""
+
+    index: int
+    frames: int                 # real frames it held
+    reason: str
+
+
+def tolerant_gop_codes(reader: VqvReader, model: CodecModel) -> Iterator[DecodedGop | DamagedGop]:
+    """Each GOP's codes in order, as :func:`read_gop_codes`, except that a GOP that cannot be
+    decoded (CRC, framing or payload damage) is a :class:`DamagedGop`, and so is every GOP after it
+    up to the next refresh point, which starts afresh (nothing decoded from damaged data is used)."""
+    model = check_model(reader.header, model)
+    decode = _ChunkDecoder(reader, model)
+    ref: GopReference | None = None
+    broken: int | None = None                    # the damaged GOP the chain hangs on
+    for i in range(len(reader)):
+        n = _frame_count(reader, i)
+        try:
+            refresh = reader.is_refresh(i)
+            if broken is not None and not refresh:
+                yield DamagedGop(i, n, f"predicted from damaged GOP {broken}")
+                continue
+            res = decode(i, None if refresh else ref)
+        except (VqvError, VqvFormatError, EntropyError) as e:
+            broken, ref = i, None
+            yield DamagedGop(i, n, one_line(e))
+            continue
+        broken, ref = None, res.reference
+        yield DecodedGop(i, res.codes, n, res.bits, refresh)
+
+
+def decode_gops(reader: VqvReader, model: CodecModel, *,
+                on_damage: Callable[[DamagedGop], None] | None = None, fill: str = "freeze") -> Iterator[np.ndarray]:
     """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
     the network, each alone on one worker (see :func:`~vqcodec.coding.gops.network_pool`), then the
-    motion layer GOP by GOP in order (each predicts from the frame before it)."""
+    motion layer GOP by GOP in order (each predicts from the frame before it).
+
+    ``on_damage`` (``--skip-damaged``): a damaged GOP (and the GOPs predicted from it, up to the next
+    refresh point) does not stop the decode (:func:`tolerant_gop_codes`); ``on_damage`` is told of
+    it, and in its place come its frames filled as ``fill`` says ("freeze": the last good frame,
+    black before any; "black"; "drop": no frames)."""
+    if fill not in FILLS:
+        raise VqvError(f"unknown fill {fill!r} (choose from {', '.join(FILLS)})")
     h = reader.header
     model = check_model(h, model)     # an earlier release's file: that release's ladder (its pixel basis)
     block = tuple(int(b) for b in model.cfg.bottom_factor)
     batch: list[DecodedGop] = []
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
+    shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
 
     def run(pool, items):
         frames = pool.map(lambda g: synthesise(model, g.codes, enhance=g.codes.motion is None), items)
@@ -143,12 +188,29 @@ def decode_gops(reader: VqvReader, model: CodecModel) -> Iterator[np.ndarray]:
                 f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
                                  enhancement_residual(model, g.codes))
                 last[0] = f[-1]
-            yield f[:g.frames, :h.coded_height, :h.coded_width]
+            out = f[:g.frames, :h.coded_height, :h.coded_width]
+            shown[0] = out[-1]
+            yield out
+
+    def filled(d: DamagedGop):
+        last[0] = None
+        if fill == "drop":
+            return np.zeros((0, h.coded_height, h.coded_width, 3), np.uint8)
+        frame = shown[0] if fill == "freeze" and shown[0] is not None \
+            else np.zeros((h.coded_height, h.coded_width, 3), np.uint8)
+        return np.broadcast_to(frame, (d.frames, *frame.shape)).copy()
 
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     workers, per_round = network_round(ph, pw)
+    gops = tolerant_gop_codes(reader, model) if on_damage is not None else read_gop_codes(reader, model)
     with network_pool(workers) as pool:
-        for g in read_gop_codes(reader, model):
+        for g in gops:
+            if isinstance(g, DamagedGop):
+                yield from run(pool, batch)
+                batch = []
+                on_damage(g)
+                yield filled(g)
+                continue
             batch.append(g)
             if len(batch) == per_round:
                 yield from run(pool, batch)

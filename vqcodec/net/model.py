@@ -317,6 +317,46 @@ class MSVQVAE(nn.Module):
             return self._bottom_latent(pixel_term, feats)
 
     @torch.no_grad()
+    def dequantise(self, codes: Codes) -> dict[str, torch.Tensor]:
+        """Codes (one clip or a batch) -> the float32 latents the decoder consumes, without decoding
+        pixels: ``{"top": q_t, "bottom": q_b}`` (no ``"top"`` in a single-level network), each
+        ``(N, latent_dim, T, H, W)`` (``N`` = 1 for one clip) on the level's grid whatever the
+        operating point: the sum of the kept residual stages' codebook vectors, the scalar symbols
+        times their step at a scalar point, zeros where a level keeps no stage. The same values as
+        :meth:`decode` feeds its decoder (tests/test_latents.py)."""
+        batched = codes.batched
+
+        def idx(name: str) -> torch.Tensor:
+            a = codes.level(name).indices
+            return torch.from_numpy(np.ascontiguousarray(a if batched else a[None])).long().to(self.device)
+        out: dict[str, torch.Tensor] = {}
+        if not self.cfg.single_level:
+            out["top"] = self.top_quantizer.decode(idx("top"))
+        q_b_idx = idx("bottom")
+        if codes.scalar is not None:
+            lat = codes.scalar.latent()
+            out["bottom"] = torch.from_numpy(np.ascontiguousarray(lat if batched else lat[None])).to(self.device)
+        elif q_b_idx.shape[1] == 0:
+            b, _, t, h, w = q_b_idx.shape
+            out["bottom"] = torch.zeros(b, self.cfg.latent_dim, t, h, w, device=self.device)
+        else:
+            out["bottom"] = self.bottom_quantizer.decode(q_b_idx)
+        return out
+
+    @torch.no_grad()
+    def decode_latents(self, latents: dict[str, torch.Tensor]) -> np.ndarray:
+        """The latents of :meth:`dequantise` (batched, ``(N, C, T, H, W)``) -> uint8 frames
+        (N, T, H, W, 3): the network's part of :meth:`decode`, for latents read from a file (or
+        edited)."""
+        with _eval(self):
+            bottom = latents["bottom"].to(self.device, torch.float32)
+            u_t = None if self.cfg.single_level else self.dec_top(latents["top"].to(self.device, torch.float32))
+            z = bottom if u_t is None else torch.cat([u_t, bottom], 1)
+            y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
+                            Fraction(self.cfg.bottom_factor[1]))
+        return y.permute(0, 2, 3, 4, 1).cpu().numpy()
+
+    @torch.no_grad()
     def decode(self, codes: Codes) -> np.ndarray:
         """Codes (one clip or a batch) -> uint8 frames (T, H, W, 3) or (N, T, H, W, 3)."""
         batched = codes.batched

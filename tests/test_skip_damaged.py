@@ -1,0 +1,79 @@
+"""Decoding past damage (``--skip-damaged``): every GOP outside a damaged chain decodes, the damaged
+span is filled or dropped as asked, and what was damaged is reported."""
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vqcodec.coding.decoder import decode_bytes, decode_gops
+from vqcodec.coding.encoder import encode_frames
+from vqcodec.errors import VqvError
+from vqcodec.formats import CrcError, VqvReader
+from vqcodec.weights import load_model
+
+from conftest import pan_video, synthetic_video
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(scope="module")
+def five_gops(tiny_model):
+    """A 5-GOP file (the last one short) with refresh points at GOPs 0, 2 and 4."""
+    frames = synthetic_video(4 * 32 + 10, 32, 32, seed=3)
+    data = encode_frames(frames, 16, model=tiny_model, quality=2, refresh=2)
+    assert VqvReader(io.BytesIO(data)).refresh_points() == [0, 2, 4]
+    return data, decode_bytes(data, model=tiny_model)
+
+
+def _damage(data: bytes, gop: int) -> bytes:
+    bad = bytearray(data)
+    bad[VqvReader(io.BytesIO(data))._offsets[gop] + 12] ^= 0x10      # inside the chunk: its CRC fails
+    return bytes(bad)
+
+
+def _decode(data: bytes, model, fill: str = "freeze"):
+    seen = []
+    parts = list(decode_gops(VqvReader(io.BytesIO(data)), model, on_damage=seen.append, fill=fill))
+    return parts, seen
+
+
+def test_a_damaged_gop_is_filled_and_the_rest_decode_as_before(tiny_model, five_gops):
+    data, whole = five_gops
+    bad = _damage(data, 1)
+    with pytest.raises(CrcError, match="GOP 1"):             # without the option: refused, as before
+        decode_bytes(bad, model=tiny_model)
+    parts, seen = _decode(bad, tiny_model)
+    assert [(d.index, d.frames) for d in seen] == [(1, 32)] and "CRC" in seen[0].reason
+    got = np.concatenate(parts)
+    assert got.shape == whole.shape
+    np.testing.assert_array_equal(got[:32], whole[:32])
+    np.testing.assert_array_equal(got[64:], whole[64:])                # from the next refresh point on
+    np.testing.assert_array_equal(got[32:64], np.broadcast_to(whole[31], (32, *whole.shape[1:])))
+
+
+def test_damage_in_a_refresh_gop_takes_its_predicted_gops_with_it(tiny_model, five_gops):
+    data, whole = five_gops
+    parts, seen = _decode(_damage(data, 2), tiny_model, fill="black")
+    assert [d.index for d in seen] == [2, 3] and "damaged GOP 2" in seen[1].reason
+    got = np.concatenate(parts)
+    np.testing.assert_array_equal(got[:64], whole[:64])
+    assert not got[64:128].any()
+    np.testing.assert_array_equal(got[128:], whole[128:])
+    parts, _ = _decode(_damage(data, 2), tiny_model, fill="drop")
+    np.testing.assert_array_equal(np.concatenate(parts), np.concatenate([whole[:64], whole[128:]]))
+    with pytest.raises(VqvError, match="unknown fill"):
+        _decode(data, tiny_model, fill="grey")
+
+
+def test_a_damaged_motion_gop_does_not_feed_the_prediction_after_it():
+    model = load_model(GOLDEN / "tiny_enhanced.pt")
+    frames = pan_video(96, 32, 32)
+    data = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=2)
+    whole = decode_bytes(data, model=model)
+    parts, seen = _decode(_damage(data, 1), model)
+    assert [d.index for d in seen] == [1]
+    got = np.concatenate(parts)
+    np.testing.assert_array_equal(got[64:], whole[64:])      # GOP 2 is a refresh GOP: predicts from nothing before
