@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import sys
 import warnings
 from pathlib import Path
@@ -18,7 +17,7 @@ import click
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
 
-from . import options, reports
+from . import options, reports, signals
 
 
 class UserError(click.ClickException):
@@ -43,9 +42,9 @@ def data_errors(fn):
             raise
         except OptionError as e:           # a bad option value: a usage error, exit status 2
             raise click.UsageError(describe_error(e)) from None
-        except KeyboardInterrupt:
-            click.echo("vqv: interrupted", err=True)
-            sys.exit(130)
+        except KeyboardInterrupt as e:     # Ctrl-C or another stop signal (cli/signals.py)
+            click.echo(signals.stop_message(e), err=True)
+            sys.exit(signals.stopped_status(e))
         except MemoryError:
             raise UserError("out of memory") from None
         except Exception as e:
@@ -57,15 +56,24 @@ def data_errors(fn):
     return wrapper
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class VqvGroup(click.Group):
+    """The command group, run under :class:`~vqcodec.cli.signals.SignalStop`: SIGINT, SIGTERM and SIGHUP
+    unwind like Ctrl-C (every partial output and temporary removed by the context manager that owns it),
+    then the process ends at once with status 128 + signal, whatever threads are still at work."""
+
+    def main(self, *args, **kwargs):
+        stop = signals.SignalStop()
+        stop.install()
+        try:
+            return super().main(*args, **kwargs)
+        finally:
+            stop.finish()
+
+
+@click.group(cls=VqvGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="vqv", message="%(prog)s %(version)s")
 def main() -> None:
     """vqv: a neural video codec (multi-scale space-time VQ-VAE + rANS bitstream)."""
-    # SIGTERM / SIGHUP unwind like Ctrl-C: every partial output and temporary file is removed by the
-    # context managers that own them, instead of being left behind by an abrupt exit.
-    for name in ("SIGTERM", "SIGHUP"):
-        if hasattr(signal, name):
-            signal.signal(getattr(signal, name), _exit_on_signal)
     warnings.showwarning = _show_warning
 
 
@@ -83,17 +91,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_showwarning = warnings.showwarning
 
 
-def _exit_on_signal(signum, frame) -> None:
-    click.echo(f"vqv: stopped by signal {signal.Signals(signum).name}", err=True)
-    raise SystemExit(128 + signum)
-
-
 # --------------------------------------------------------------------------------------------- codec
 
 # vqcodec.weights.PRECISIONS, spelt out here because the CLI imports no torch until a command runs
 # (tests/test_cli.py keeps the two equal)
 WEIGHT_PRECISIONS = ("float", "half", "int8")
 QUALITY_HELP = options.QUALITY_HELP
+EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the output is incomplete
 
 
 @main.command()
@@ -116,12 +120,14 @@ QUALITY_HELP = options.QUALITY_HELP
 @click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
               help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
+@click.option("--audio/--no-audio", default=True, show_default=True,
+              help="carry the input's first audio track, its packets as they are (a version 4.0 file)")
 @click.option("--threads", type=int, default=None, help=options.THREADS_HELP)
 @options.overwrite_options
 @options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_search, psnr,
-           threads, force, never, quiet, as_json, progress_file):
+           audio, threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -131,7 +137,8 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
     report = pipeline.encode_file(source, target, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, measure_quality=psnr, threads=threads,
-                                  progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace)
+                                  progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
+                                  audio=audio)
     _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)
 
 
@@ -141,21 +148,37 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model that made the file)")
 @click.option("--scale-to-source", is_flag=True, help="resize to the source's original size")
+@click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p"]), default=None,
+              help="pixel format of .mp4/.mkv outputs: yuv420p (default: plays in browsers and on hardware "
+                   "decoders) or yuv444p (full chroma, H.264 High 4:4:4, which browsers do not play)")
 @click.option("--threads", type=int, default=None, help=options.THREADS_HELP)
+@click.option("--skip-damaged", is_flag=True,
+              help=f"decode past damaged GOPs (from the next refresh point on), list them on standard error, "
+                   f"exit {EXIT_DAMAGED}")
+@click.option("--fill", type=click.Choice(["freeze", "black", "drop"]), default=None,
+              help="with --skip-damaged, what stands for damaged frames: the last good frame (default), "
+                   "black, or nothing")
 @options.overwrite_options
 @options.report_options
 @data_errors
-def decode(input, output, model_path, scale_to_source, threads, force, never, quiet, as_json, progress_file):
+def decode(input, output, model_path, scale_to_source, pix_fmt, threads, skip_damaged, fill, force, never, quiet,
+           as_json, progress_file):
     """Decode a .vqv file (- : from standard input). OUTPUT by extension: .mp4/.mkv (H.264, CRF 12,
-    near-lossless), .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB
+    near-lossless, 4:2:0 unless --pix-fmt yuv444p, with the file's audio track), .y4m (raw YUV), .npy (exact uint8 RGB), a folder or a %06d.png pattern (exact RGB
     PNGs), or - for y4m on standard output (vqv decode x.vqv - | ffmpeg -i - out.mkv)."""
     replace = options.overwrite(force, never)
+    if fill is not None and not skip_damaged:
+        raise click.UsageError("--fill needs --skip-damaged")
     source, target = options.input_source(input), options.output_target(output)
     from vqcodec import pipeline  # noqa: PLC0415
     report = pipeline.decode_file(source, target, model_path=model_path, scale_to_source=scale_to_source,
                                   threads=threads, progress=not (quiet or as_json), progress_file=progress_file,
-                                  overwrite=replace)
+                                  overwrite=replace, skip_damaged=skip_damaged, fill=fill or "freeze", pix_fmt=pix_fmt)
     _emit(report, as_json, quiet, reports.format_decode, err=output == options.STDIO)
+    for span in report.get("damaged", []):
+        click.echo(f"vqv: warning: {reports.format_damage(span, fill or 'freeze')}", err=True)
+    if report.get("damaged"):
+        sys.exit(EXIT_DAMAGED)
 
 
 @main.command()
@@ -176,36 +199,39 @@ def info(input, as_json, gops, model_path):
 
 @main.command()
 @click.argument("input")
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("output")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model that made the file)")
 @options.overwrite_options
 @data_errors
 def codes(input, output, model_path, force, never):
-    """Write the code indices of a .vqv file (- : from standard input) to OUTPUT.npz without decoding
-    pixels (ML-ready latents)."""
+    """Write the code indices of a .vqv file (- : from standard input) to OUTPUT.npz (- : standard
+    output) without decoding pixels; a `layout` entry names each array's axes."""
     replace = options.overwrite(force, never)
+    source, target = options.input_source(input), options.output_target(output)
     from vqcodec import pipeline  # noqa: PLC0415
-    summary = pipeline.export_codes(options.input_source(input), output, model_path=model_path, overwrite=replace)
-    click.echo(reports.format_codes(summary))
+    summary = pipeline.export_codes(source, target, model_path=model_path, overwrite=replace)
+    _emit(summary, False, False, reports.format_codes, err=output == options.STDIO)
 
 
 @main.command()
 @click.argument("input")
-@click.argument("output", type=click.Path(path_type=Path))
+@click.argument("output")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model that made the file)")
 @options.overwrite_options
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @data_errors
 def latents(input, output, model_path, force, never, as_json):
-    """Write the latents of a .vqv file (- : from standard input) to OUTPUT.npz without decoding pixels:
-    per level the float32 latent the decoder consumes, (gops, C, T, H, W) with the same C at every
-    quality, its copy map and valid slices, the real frames per GOP; a `layout` entry names each axis."""
+    """Write the latents of a .vqv file (- : from standard input) to OUTPUT.npz (- : standard output)
+    without decoding pixels: per level the float32 latent the decoder consumes, (gops, C, T, H, W)
+    with the same C at every quality, its copy map and valid slices, the real frames per GOP; a
+    `layout` entry names each axis."""
     replace = options.overwrite(force, never)
+    source, target = options.input_source(input), options.output_target(output)
     from vqcodec.latents import export_latents  # noqa: PLC0415
-    summary = export_latents(options.input_source(input), output, model_path=model_path, overwrite=replace)
-    _emit(summary, as_json, False, reports.format_codes)
+    summary = export_latents(source, target, model_path=model_path, overwrite=replace)
+    _emit(summary, as_json, False, reports.format_codes, err=output == options.STDIO)
 
 
 @main.command("encode-dataset")

@@ -10,6 +10,15 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B" if n < 10_000 else f"{n / 1000:.1f} kB"
 
 
+def _fmt_audio(a: dict | str) -> str:
+    """An audio track in a report: ``aac 48000 Hz stereo, 119 packets, 38.2 kB``, or why it was not written."""
+    if isinstance(a, str):
+        return a
+    return (f"{printable(a['codec'])} {a['sample_rate']} Hz {printable(a['layout'] or str(a['channels']) + ' channels')}, "
+            f"{a['packets']} packets, {_fmt_bytes(a['bytes'])}"
+            + (f" (section {_fmt_bytes(a['section_bytes'])})" if "section_bytes" in a else ""))
+
+
 def format_encode(r: dict) -> str:
     lines = [
         f"{printable(r['output'])}: {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, "
@@ -25,6 +34,7 @@ def format_encode(r: dict) -> str:
                             "off" if not r.get("rdo_strength") else "none chosen")
         + f"; {r['gops']} GOPs, {r['refresh_gops']} refresh (every {r['refresh'] or 'first only'})",
         *([f"  motion    {_fmt_motion(r['motion'])}"] if r.get("motion") else []),
+        *([f"  audio     {_fmt_audio(r['audio'])}, packets copied"] if r.get("audio") else []),
         f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads)",
     ]
     if "psnr" in r:
@@ -45,7 +55,18 @@ def _fmt_motion(m: dict) -> str:
 
 def format_decode(r: dict) -> str:
     return (f"{printable(r['output'])}: {r['frames']} frames {r['size'][0]}x{r['size'][1]} at {r['fps']} fps, "
-            f"{r['decode_seconds']:.2f} s, {r['decode_fps']:.1f} frames/s")
+            f"{r['decode_seconds']:.2f} s, {r['decode_fps']:.1f} frames/s"
+            + (f"; audio {_fmt_audio(r['audio'])}" if r.get("audio") else ""))
+
+
+FILLED = {"freeze": "the last good frame repeated", "black": "black frames", "drop": "dropped"}
+
+
+def format_damage(span: dict, fill: str) -> str:
+    """One damaged span of ``vqv decode --skip-damaged``: its GOPs, frames, cause and what replaced it."""
+    (g0, g1), (f0, f1) = span["gops"], span["frames"]
+    gops = f"GOP {g0}" if g0 == g1 else f"GOPs {g0}-{g1}"
+    return f"{gops} (frames {f0}-{f1}) damaged, {FILLED[fill]}: {printable(span['reason'])}"
 
 
 def format_info(r: dict, gops: bool = True) -> str:
@@ -61,6 +82,7 @@ def format_info(r: dict, gops: bool = True) -> str:
         f"  size      {_fmt_bytes(r['bytes'])}" + (f", {r['bpp']:.4f} bpp, {r['kbps']:.2f} kbps" if r["bpp"] else ""),
         f"  overhead  {ov['overhead']} B: preamble {ov['preamble']}, header {ov['header']}, "
         f"chunk framing {ov['chunk_framing']}, index {ov['index']}; payload {ov['payload']} B",
+        *([f"  audio     {_fmt_audio(r['audio'])}, {r['audio']['duration_s']:.2f} s"] if r.get("audio") else []),
     ]
     if r.get("copied"):
         lines.append(f"  copies    {_fmt_copies(r)}")
@@ -90,7 +112,7 @@ def format_encode_dataset(r: dict) -> str:
     speed = (f"; {r['files_per_s']:.2f} files/s, {r['frames_per_s']:.1f} frames/s" if r["encoded"] else "")
     failed = f", {r['failed']} FAILED (see the manifest)" if r["failed"] else ""
     return (f"encode-dataset: {r['encoded']} of {r['files']} files encoded, {r['skipped'] + r['found']} already done"
-            f"{failed}; {r['frames']} frames in {r['seconds']:.1f} s{speed} ({r['engine']}, {r['workers']} workers); "
+            f"{failed}; {r['frames']} frames in {r['seconds']:.1f} s{speed} ({r['engine']}, {r['workers']} worker{'s' if r['workers'] != 1 else ''}); "
             f"manifest {printable(r['manifest'])}")
 
 

@@ -7,18 +7,22 @@ Byte layout: SPEC.md beside this file. Typical use::
     with open("clip.vqv", "rb") as f:
         r = VqvReader(f); gop3 = r.read_chunk(3); start = r.refresh_point(3)
 
-Writers write version 2.0, or 3.0 when payloads carry the motion layer (``VqvWriter(f, version=(1, 0))``
-still writes 1.0); readers read 1.x, 2.x and 3.x.
+Writers write version 2.0, 3.0 when payloads carry the motion layer, or 4.0 when the file carries sections
+(the source's audio track: ``formats.audio``), see ``version_for``; ``VqvWriter(f, version=(1, 0))`` still
+writes 1.0. Readers read 1.x to 4.x.
 """
 
 from .chunk import GopChunk, check_payload_present
-from .container import FORMAT_VERSION, MAGIC, MOTION_VERSION, SUPPORTED_MAJORS, VqvReader, VqvWriter, read_vqv, write_vqv
+from .container import (FORMAT_VERSION, MAGIC, MOTION_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS, VqvReader, VqvWriter,
+                        version_for)
+from .files import read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header
 
 __all__ = [
     "FORMAT_VERSION",
     "MOTION_VERSION",
+    "SECTIONS_VERSION",
     "MAGIC",
     "PRIOR_KINDS",
     "SUPPORTED_MAJORS",
@@ -33,5 +37,6 @@ __all__ = [
     "VqvWriter",
     "check_payload_present",
     "read_vqv",
+    "version_for",
     "write_vqv",
 ]

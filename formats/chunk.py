@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import numpy as np
 
 from .errors import CrcError, VqvFormatError
 from .wire import (
+    MAX_CHUNK_FRAMING_BYTES,
     MAX_PAYLOAD_BYTES,
     MAX_STREAMS,
     MAX_SYMBOL_COUNT,
@@ -21,6 +23,8 @@ from .wire import (
     pack_u32,
     unpack_u32,
 )
+
+SCAN_BLOCK_BYTES = 1 << 20  # what :func:`scan_chunk` reads at a time
 
 
 @dataclass
@@ -133,12 +137,33 @@ def decode_chunk(region: bytes, what: str) -> GopChunk:
     body = region[:-4]
     if crc32(body) != unpack_u32(region, len(region) - 4):
         raise CrcError(what)
+    f = _body_fields(body, len(body), what)
+    return GopChunk(f.index, f.frame_count, f.symbol_counts, f.predicted, body[f.fields_len :])
+
+
+def scan_chunk(read_at: Callable[[int, int, str], bytes], start: int, length: int, what: str) -> ChunkFields:
+    """The fields of the ``length``-byte chunk at ``start`` (``read_at(offset, n, what)`` reads the file),
+    verified as :func:`decode_chunk` verifies a chunk, CRC included, but read in blocks of
+    :data:`SCAN_BLOCK_BYTES`: memory stays at one block however long the payload (statistics of a
+    file, ``vqv info``, never hold a payload)."""
+    if length < 8:
+        raise VqvFormatError(f"{what}: {length} bytes is too short for a chunk")
+    body_len, crc = length - 4, 0
+    for pos in range(0, body_len, SCAN_BLOCK_BYTES):
+        crc = zlib.crc32(read_at(start + pos, min(SCAN_BLOCK_BYTES, body_len - pos), what), crc)
+    if crc != unpack_u32(read_at(start + body_len, 4, what), 0):
+        raise CrcError(what)
+    return _body_fields(read_at(start, min(body_len, MAX_CHUNK_FRAMING_BYTES), what), body_len, what)
+
+
+def _body_fields(head: bytes, body_len: int, what: str) -> ChunkFields:
+    """The fields at the start (``head``) of a chunk body of ``body_len`` bytes whose CRC checked out."""
     try:
-        f = parse_chunk_fields(body, what)
+        f = parse_chunk_fields(head, what)
     except ShortBuffer as e:
         raise VqvFormatError(f"malformed {e}") from None
-    if f.fields_len + f.payload_len != len(body):
+    if f.fields_len + f.payload_len != body_len:
         raise VqvFormatError(
-            f"{what}: fields and payload take {f.fields_len + f.payload_len} bytes but the chunk has {len(body)}"
+            f"{what}: fields and payload take {f.fields_len + f.payload_len} bytes but the chunk has {body_len}"
         )
-    return GopChunk(f.index, f.frame_count, f.symbol_counts, f.predicted, body[f.fields_len :])
+    return f

@@ -1,5 +1,5 @@
-"""The .vqv file: preamble + header + GOP chunks + index + tail (the last two: index.py). Streaming writer,
-random-access reader."""
+"""The .vqv file: preamble + header + GOP chunks + sections (4.x) + index + tail (the last two: index.py).
+Streaming writer, random-access reader."""
 
 from __future__ import annotations
 
@@ -7,13 +7,16 @@ import io
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import BinaryIO, Union
 
-from .chunk import ChunkFields, GopChunk, decode_chunk, encode_chunk, parse_chunk_fields, validate_chunk
+from .chunk import (ChunkFields, GopChunk, decode_chunk, encode_chunk, parse_chunk_fields, scan_chunk,
+                    validate_chunk)
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import Header, decode_header, encode_header, validate_header
 from .index import TAIL_BYTES, decode_index, encode_index, index_entry
+from .sections import check_sections, frame_section, section_body, section_name
 from .wire import (
     MAX_CHUNK_FRAMING_BYTES,
     MAX_HEADER_BYTES,
@@ -31,8 +34,9 @@ from .wire import (
 MAGIC = b"VQV"
 FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
 MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3)  # what readers read (any minor)
-WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0))
+SECTIONS_VERSION: tuple[int, int] = (4, 0)  # files with sections (an audio track); written only with them
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
 SPOOL_MEMORY_BYTES = 8 << 20  # bytes kept in RAM before a spool spills to a temp file (writer, piped reader)
 MAX_SPOOL_BYTES = 1 << 30  # the longest .vqv stream a reader spools from a pipe (a file has no limit)
@@ -42,6 +46,12 @@ PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
 
 def _preamble(version: tuple[int, int]) -> bytes:
     return MAGIC + bytes(version)
+
+
+def version_for(motion_layer: bool, sections: bool) -> tuple[int, int]:
+    """The version the reference writer gives a file: 4.0 with sections (an audio track), else 3.0 with
+    the motion layer, else 2.0 (so a file without audio has the bytes it had before sections existed)."""
+    return SECTIONS_VERSION if sections else MOTION_VERSION if motion_layer else FORMAT_VERSION
 
 
 def _check_writable_version(version: object) -> tuple[int, int]:
@@ -62,8 +72,10 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
-    ``version`` is (2, 0) (the default) or (1, 0); 1.0 files cannot carry ``copy_mode`` or
-    ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``.
+    ``version`` is (2, 0) (the default), (3, 0), (4, 0) or (1, 0); 1.0 files cannot carry ``copy_mode`` or
+    ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 file may
+    carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end with
+    the motion layer; the writer fills in ``header.sections``.
     """
 
     def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
@@ -75,6 +87,15 @@ class VqvWriter:
         self._sizes: list[int] = []
         self._frames: list[int] = []
         self._refresh: list[bool] = []
+        self._sections: list[tuple[int, bytes]] = []
+
+    def add_section(self, kind: int, body: bytes) -> None:
+        """A section to write after the last chunk (version 4.0 only), in the order added."""
+        if self.version[0] < 4:
+            raise ValueError(f"a version {self.version[0]}.{self.version[1]} file cannot carry sections")
+        data = frame_section(bytes(body))
+        check_sections([*((k, len(d)) for k, d in self._sections), (kind, len(data))])
+        self._sections.append((kind, data))
 
     def write_chunk(self, chunk: GopChunk) -> None:
         """Append the next GOP; ``chunk.index`` must equal the number of chunks written so far."""
@@ -106,13 +127,22 @@ class VqvWriter:
             raise ValueError("a chunk is predicted but header.gop_prediction is False")
         if self.version[0] < 2 and (header.copy_mode or header.refresh_interval):
             raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
-        if self.version[0] >= 3 and not header.copy_mode:
+        if self.version[0] == 3 and not header.copy_mode:
             raise ValueError("a version 3.0 file (motion layer) needs copy_mode")
+        if self.version[0] < 4 and (header.motion_layer or header.sections):
+            raise ValueError("motion_layer and sections are header fields of version 4.0 files")
+        if self.version[0] >= 4:
+            if header.motion_layer and not header.copy_mode:
+                raise ValueError("a file with the motion layer needs copy_mode")
+            if {16, 17} & set(header.extra):
+                raise ValueError("header extra keys 16 and 17 are defined fields in a version 4.0 file")
 
     def finish(self, header: Header) -> None:
         """Write preamble, header, all chunks, index and tail to the file object."""
         if self._spool is None:
             raise ValueError("VqvWriter is finished or closed")
+        if self.version[0] >= 4:
+            header = replace(header, sections=tuple((k, len(d)) for k, d in self._sections))
         self._check_consistency(header)
         hmap = encode_header(header)
         if len(hmap) > MAX_HEADER_BYTES:
@@ -121,6 +151,8 @@ class VqvWriter:
         self._out.write(head + pack_u32(crc32(head)))
         self._spool.seek(0)
         shutil.copyfileobj(self._spool, self._out, 1 << 20)
+        for _, data in self._sections:
+            self._out.write(data)
         self._out.write(encode_index(self.version[0], self._sizes, self._refresh))
         self.close()
 
@@ -129,6 +161,7 @@ class VqvWriter:
         if self._spool is not None:
             self._spool.close()
             self._spool = None
+        self._sections = []
 
     def __enter__(self) -> "VqvWriter":
         return self
@@ -209,7 +242,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x, 2.x and 3.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x to 4.x; ``version`` is the file's.
     """
 
     header: Header
@@ -219,8 +252,13 @@ class VqvReader:
         self._src = _Source(fileobj)
         self.version = self._read_preamble()
         self.header, self._header_end = self._read_header()
-        # start of each chunk, then the index start; refresh bit of each chunk (2.x only, else None)
+        # start of each chunk, then the end of the last; refresh bit of each chunk (2.x only, else None)
         self._offsets, self._refresh = self._read_index()
+        # (kind, offset, size) of each section (4.x), between the last chunk and the index
+        self.sections: list[tuple[int, int, int]] = []
+        for kind, size in self.header.sections:
+            start = self.sections[-1][1] + self.sections[-1][2] if self.sections else self._offsets[-1]
+            self.sections.append((kind, start, size))
         self._refresh_v1: dict[int, bool] = {}  # 1.x: is_refresh answers read from chunk framing
 
     # -- construction steps
@@ -256,7 +294,7 @@ class VqvReader:
         covered = src.read_upto(0, start) + rest[:hlen]
         if crc32(covered) != unpack_u32(rest, hlen):
             raise CrcError("header", "preamble or header bytes")
-        return decode_header(rest[:hlen]), start + hlen + 4
+        return decode_header(rest[:hlen], self.version[0]), start + hlen + 4
 
     def _read_index(self) -> tuple[list[int], list[bool] | None]:
         src, start = self._src, self._header_end
@@ -270,18 +308,25 @@ class VqvReader:
         body = src.read_at(istart, ilen, "index")
         if crc32(body, tail[:4]) != unpack_u32(tail, 4):
             self._diagnose("index or tail bytes")
-        sizes, refresh = decode_index(body, self.header, self.version[0], istart - start)
+        self._index_start = istart
+        sections = sum(size for _, size in self.header.sections)
+        if sections > istart - start:
+            raise VqvFormatError(f"the header's sections take {sections} bytes but the file has {istart - start} "
+                                 "between the header and the index")
+        sizes, refresh = decode_index(body, self.header, self.version[0], istart - start - sections)
         offsets, pos = [], start
         for s in sizes:
             offsets.append(pos)
             pos += s
-        if pos != istart:
+        if pos + sections != istart:
             last = f"GOP {len(sizes) - 1}" if sizes else "the header"
+            where = "the sections start" if sections else "the index starts"
             raise VqvFormatError(
                 self._misplaced_chunk(offsets, sizes)
-                or f"index: {last} ends at byte {pos} but the index starts at byte {istart} "
-                + ("(bytes inserted after it?)" if pos < istart else "(the index claims more than the file holds)"))
-        offsets.append(istart)
+                or f"index: {last} ends at byte {pos} but {where} at byte {istart - sections} "
+                + ("(bytes inserted after it?)" if pos + sections < istart
+                   else "(the index claims more than the file holds)"))
+        offsets.append(pos)
         return offsets, refresh
 
     def _misplaced_chunk(self, offsets: list[int], sizes: list[int]) -> str | None:
@@ -321,6 +366,10 @@ class VqvReader:
             decode_chunk(src.read_at(pos, f.chunk_len, what), what)
             entry_bytes += varint_len(index_entry(self.version[0], f.chunk_len, not f.predicted))
             pos += f.chunk_len
+        for i, (kind, size) in enumerate(self.header.sections):
+            what = f"section {i} ({section_name(kind)})"
+            section_body(src.read_at(pos, size, what), what)
+            pos += size
         need = entry_bytes + TAIL_BYTES
         if src.size - pos < need:
             raise TruncatedError(f"file ends inside the index (after {src.size} bytes)")
@@ -346,19 +395,38 @@ class VqvReader:
     def __len__(self) -> int:
         return len(self._offsets) - 1
 
+    @property
+    def motion_layer(self) -> bool:
+        """Whether the payloads end with the motion layer: always in 3.x, as the header says in 4.x."""
+        return self.version[0] == 3 or (self.version[0] >= 4 and self.header.motion_layer)
+
+    def read_section(self, i: int) -> bytes:
+        """The body of section ``i`` (of ``sections``), its CRC32 checked."""
+        kind, start, size = self.sections[i]
+        what = f"section {i} ({section_name(kind)})"
+        return section_body(self._src.read_at(start, size, what), what)
+
     def read_chunk(self, i: int) -> GopChunk:
         """Read GOP ``i`` via the index and verify its CRC and consistency with header and index."""
         self._check_range(i)
-        n = len(self)
-        what = f"GOP {i}"
         start, end = self._offsets[i], self._offsets[i + 1]
-        c = decode_chunk(self._src.read_at(start, end - start, what), what)
+        return self._checked(i, decode_chunk(self._src.read_at(start, end - start, f"GOP {i}"), f"GOP {i}"))
+
+    def chunk_fields(self, i: int) -> ChunkFields:
+        """GOP ``i``'s framing (symbol counts, payload length), verified as :meth:`read_chunk` verifies the
+        chunk (its CRC too) but in bounded memory: the payload is read in blocks, never held."""
+        self._check_range(i)
+        start, end = self._offsets[i], self._offsets[i + 1]
+        return self._checked(i, scan_chunk(self._src.read_at, start, end - start, f"GOP {i}"))
+
+    def _checked(self, i: int, c):
+        """``c`` (a chunk or its fields) if it is GOP ``i`` as the header and the index describe it."""
+        n, g = len(self), self.header.gop_length
         if c.index != i:
             raise VqvFormatError(f"chunk at index position {i} says it is GOP {c.index}")
-        g = self.header.gop_length
         want = g if i < n - 1 else self.header.frame_count - (n - 1) * g
         if c.frame_count != want:
-            raise VqvFormatError(f"{what} has {c.frame_count} frames, expected {want}")
+            raise VqvFormatError(f"GOP {i} has {c.frame_count} frames, expected {want}")
         self._check_prediction(i, c.predicted)
         return c
 
@@ -415,49 +483,12 @@ class VqvReader:
             "preamble": PREAMBLE_BYTES,
             "header": self._header_end - PREAMBLE_BYTES,
             "chunk_framing": chunks - payload,
-            "index": total - self._offsets[-1],
+            "index": total - self._index_start,
             "payload": payload,
             "total": total,
         }
-        d["overhead"] = total - payload
+        sections = self._index_start - self._offsets[-1]
+        if sections:            # not video: neither payload nor container overhead
+            d["sections"] = sections
+        d["overhead"] = total - payload - sections
         return d
-
-
-# --------------------------------------------------------------------------- one-call helpers
-
-
-def _write_to(f: BinaryIO, header: Header, chunks: Iterable[GopChunk], version: tuple[int, int]) -> None:
-    with VqvWriter(f, version) as w:
-        for c in chunks:
-            w.write_chunk(c)
-        w.finish(header)
-
-
-def write_vqv(path_or_file: PathOrFile, header: Header, chunks: Iterable[GopChunk],
-              version: tuple[int, int] = FORMAT_VERSION) -> None:
-    """Write a whole .vqv file (``version`` as for VqvWriter). A path is removed again if writing fails."""
-    validate_header(header)
-    version = _check_writable_version(version)
-    if isinstance(path_or_file, (str, os.PathLike)):
-        path = os.fspath(path_or_file)
-        try:
-            with open(path, "wb") as f:
-                _write_to(f, header, chunks, version)
-        except BaseException:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
-            raise
-    else:
-        _write_to(path_or_file, header, chunks, version)
-
-
-def read_vqv(path_or_file: PathOrFile) -> tuple[Header, list[GopChunk]]:
-    """Read and verify a whole .vqv file: its header and every chunk."""
-    if isinstance(path_or_file, (str, os.PathLike)):
-        with open(os.fspath(path_or_file), "rb") as f:
-            r = VqvReader(f)
-            return r.header, list(r)
-    r = VqvReader(path_or_file)
-    return r.header, list(r)

@@ -9,6 +9,7 @@ import msgpack
 import zstandard
 
 from .errors import VqvFormatError
+from .sections import check_sections
 from .wire import MAX_PRIOR_PARAMS_BYTES, coerce_bool, coerce_int
 
 PRIOR_KINDS: tuple[str, ...] = ("uniform", "empirical-static", "empirical-adaptive", "learned")
@@ -31,6 +32,10 @@ K_GOP_PREDICTION = 13  # "GOP context" in 1.x: the same flag
 K_COPY_MODE = 14
 K_REFRESH_INTERVAL = 15
 KNOWN_KEYS = frozenset(range(16))
+# version 4.x only (in 1.x-3.x files these keys are unknown keys, kept in `extra`)
+K_MOTION_LAYER = 16  # the payloads end with the motion layer (3.x: always; 2.x: never)
+K_SECTIONS = 17  # [kind, size] of each section after the last GOP chunk (sections.py)
+KNOWN_KEYS_V4 = frozenset(range(18))
 
 DEFAULT_FPS_NUM = 30
 DEFAULT_FPS_DEN = 1
@@ -61,6 +66,8 @@ class Header:
     gop_prediction: bool = False  # some GOP is predicted from the previous GOP's codes
     copy_mode: bool = False  # chunk payloads carry per-position copy decisions (2.x only)
     refresh_interval: int = 0  # informational: the encoder's --refresh N (0 = only GOP 0 is a refresh point)
+    motion_layer: bool = False  # 4.x: the payloads end with the motion layer (a 3.x file always has it)
+    sections: tuple = ()  # 4.x: (kind, size) of each section, in file order (the writer fills it in)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -69,6 +76,9 @@ class Header:
             setattr(self, name, coerce_int(getattr(self, name)))
         self.gop_prediction = coerce_bool(self.gop_prediction)
         self.copy_mode = coerce_bool(self.copy_mode)
+        self.motion_layer = coerce_bool(self.motion_layer)
+        if isinstance(self.sections, list):
+            self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
         if isinstance(self.model_digest, (bytearray, memoryview)):
             self.model_digest = bytes(self.model_digest)
         if isinstance(self.prior_params, (bytearray, memoryview)):
@@ -109,15 +119,17 @@ def validate_header(h: Header) -> None:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
     if not isinstance(h.prior_params, bytes) or len(h.prior_params) > MAX_PRIOR_PARAMS_BYTES:
         raise ValueError(f"prior_params must be bytes of at most {MAX_PRIOR_PARAMS_BYTES} bytes")
-    for name in ("gop_prediction", "copy_mode"):
+    for name in ("gop_prediction", "copy_mode", "motion_layer"):
         v = getattr(h, name)
         if not isinstance(v, bool):
             raise ValueError(f"{name} must be a bool, got {v!r}")
+    check_sections(h.sections)
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
+    v4 = h.motion_layer or h.sections
     for k in h.extra:
         if _is_int(k):
-            if k in KNOWN_KEYS:
+            if k in (KNOWN_KEYS_V4 if v4 else KNOWN_KEYS):
                 raise ValueError(f"extra key {k} collides with a defined header key")
             if not -(1 << 63) <= k < 1 << 64:
                 raise ValueError(f"extra key {k} out of msgpack int range")
@@ -165,6 +177,10 @@ def encode_header(h: Header) -> bytes:
         m[K_COPY_MODE] = True
     if h.refresh_interval != 0:
         m[K_REFRESH_INTERVAL] = h.refresh_interval
+    if h.motion_layer:
+        m[K_MOTION_LAYER] = True
+    if h.sections:
+        m[K_SECTIONS] = [list(s) for s in h.sections]
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -211,11 +227,12 @@ _INT_FIELDS = {
     K_QUALITY: "quality",
     K_REFRESH_INTERVAL: "refresh_interval",
 }
-_BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode"}
+_BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer"}
 
 
-def decode_header(data: bytes) -> Header:
-    """Parse the header map bytes; unknown keys go to ``extra``. Raises VqvFormatError."""
+def decode_header(data: bytes, major: int = 2) -> Header:
+    """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
+    (keys 16 and 17 are known from version 4 on). Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
             data, raw=False, strict_map_key=False, use_list=True, object_pairs_hook=_pairs_to_dict
@@ -231,8 +248,9 @@ def decode_header(data: bytes) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
+    known = KNOWN_KEYS_V4 if major >= 4 else KNOWN_KEYS
     for k, v in m.items():
-        if _is_int(k) and k in KNOWN_KEYS:
+        if _is_int(k) and k in known:
             if k in _INT_FIELDS:
                 if not _is_int(v):
                     raise VqvFormatError(f"header key {k} ({_INT_FIELDS[k]}) must be an int")
@@ -255,6 +273,11 @@ def decode_header(data: bytes) -> Header:
                 if not isinstance(v, bool):
                     raise VqvFormatError(f"header key {k} ({_BOOL_FIELDS[k]}) must be a bool")
                 kw[_BOOL_FIELDS[k]] = v
+            elif k == K_SECTIONS:
+                try:
+                    kw["sections"] = check_sections(v)
+                except ValueError as e:
+                    raise VqvFormatError(f"header key 17 (sections): {e}") from None
         elif _is_int(k) or isinstance(k, str):
             kw["extra"][k] = v
         else:

@@ -139,3 +139,29 @@ class VqvFile:
             body = b"".join(varint(e) for e in entries)
         ln = u32(len(body) if self.index_len is None else self.index_len)
         return self.head() + b"".join(self.chunks) + body + ln + crc(body + ln)
+
+
+def sparse_file(path, hmap: bytes, chunk_count: int, payload_bytes: int, counts=()) -> list[int]:
+    """A .vqv file at ``path`` of ``chunk_count`` refresh chunks of 32 frames, each with ``payload_bytes``
+    zero bytes of payload and every CRC correct, written sparse (the zeros are holes: 3 GiB of them take
+    no disk). Returns the offset of each chunk's CRC (to damage one)."""
+    zeros = bytes(1 << 20)
+    file = VqvFile(hmap)
+    crc_offsets, entries = [], []
+    with open(path, "wb") as f:
+        f.write(file.head())
+        for i in range(chunk_count):
+            fields = varint(i) + varint(32 << 1) + varint(len(counts)) + b"".join(map(varint, counts)) \
+                + varint(payload_bytes)
+            c = zlib.crc32(fields)
+            for pos in range(0, payload_bytes, len(zeros)):
+                c = zlib.crc32(zeros[:payload_bytes - pos], c)
+            f.write(fields)
+            f.seek(payload_bytes, 1)
+            crc_offsets.append(f.tell())
+            f.write(u32(c))
+            entries.append((len(fields) + payload_bytes + 4) << 1 | 1)
+        body = b"".join(varint(e) for e in entries)
+        ln = u32(len(body))
+        f.write(body + ln + crc(body + ln))
+    return crc_offsets

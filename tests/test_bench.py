@@ -279,3 +279,22 @@ def test_baseline_must_match(tmp_path):
     baseline.check_baseline(dict(base, clips=["a"]), cut, 4)
     with pytest.raises(click.ClickException, match="no summary.json or points.csv"):
         baseline.load_baseline(tmp_path)
+
+
+def test_speed_peers_end_to_end_on_a_tiny_clip(tiny_weights, tmp_path):
+    """benchmarks.speed_peers: vqv and x264 on the same small clip, ratios in the JSON."""
+    from benchmarks import speed_peers
+
+    assert speed_peers.parse_sizes("64x64, 320x240") == [(64, 64), (320, 240)]
+    assert speed_peers.make_clip(None, 48, 32, 3).shape == (3, 32, 48, 3)
+    with pytest.raises(click.BadParameter):
+        speed_peers.parse_sizes("64")
+    res = CliRunner().invoke(speed_peers.main, ["--sizes", "48x32", "--frames", "8", "--native-frames", "8",
+                                                "--repeats", "1", "--threads", "1", "--weights", str(tiny_weights),
+                                                "--peers", "x264 veryslow", "--crfs", "30,40",
+                                                "--json", str(tmp_path / "s.json")])
+    assert res.exit_code == 0, res.output
+    row = json.loads((tmp_path / "s.json").read_text())["rows"][0]
+    assert row["size"] == "48x32" and row["vqv"]["enc_fps"] > 0
+    assert set(row["peers"]["x264 veryslow"]["ratios"]) == {"enc_vs_roundtrip", "dec_vs_roundtrip", "enc_vs_enc",
+                                                            "dec_vs_dec"}

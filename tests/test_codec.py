@@ -223,3 +223,69 @@ def test_scale_to_source_refuses_an_absurd_source_size(tiny_model, tmp_path):
     assert not (tmp_path / "o.npy").exists()
     pipeline.decode_file(src, tmp_path / "o.npy", model=tiny_model, progress=False)   # coded size: fine
     assert np.load(tmp_path / "o.npy").shape == (8, 16, 16, 3)
+
+
+def test_the_encoder_searches_only_the_stages_it_reads(tiny_model):
+    """level_latents with fewer stages gives the same codes for those stages (a residual stage
+    depends only on the ones before it), so the encoder quantises one stage past its point, not all."""
+    import torch
+
+    from vqcodec.coding.encoder import level_latents
+
+    frames = synthetic_video(8, 48, 48)
+    net = tiny_model.net
+    pixel_term, h_b, z_t = net.analyse(frames[None])
+    z_b = net.bottom_latent(pixel_term, h_b, net.top_quantizer(z_t).indices)
+    with torch.no_grad():
+        for quantizer, z in ((net.top_quantizer, z_t), (net.bottom_quantizer, z_b)):
+            full = level_latents(quantizer, z)[0]
+            for n in range(1, quantizer.stages + 1):
+                part = level_latents(quantizer, z, n)[0]
+                np.testing.assert_array_equal(part.codes, full.codes[:n])
+                np.testing.assert_array_equal(part.codebooks, full.codebooks[:n])
+
+
+def test_the_models_priors_are_parsed_once(tiny_model):
+    """An encode or decode asks for the model's priors several times: each blob is parsed once, and
+    a replaced blob is parsed again."""
+    from dataclasses import replace
+
+    from vqcodec.coding.prior_choice import learned_prior, static_prior
+
+    model = replace(tiny_model, parsed_priors={})
+    assert static_prior(model) is static_prior(model) is not None
+    assert learned_prior(model) is learned_prior(model)
+    model.priors = dict(model.priors, **{"empirical-static": bytes(bytearray(model.priors["empirical-static"]))})
+    first = model.parsed_priors["empirical-static"][1]
+    assert static_prior(model) is not first
+
+
+@pytest.mark.parametrize("quality,motion", [(4, False), (12, True)])
+def test_auto_prices_every_prior_in_one_walk_exactly(quality, motion):
+    """code_file_each (one walk, the prior-independent symbols prepared once) gives each candidate
+    prior the payloads, bits and counts of coding the file under that prior alone (shipped model:
+    all four priors; a scalar point with the enhancement and motion layers)."""
+    from vqcodec.coding.encoder import code_file
+    from vqcodec.coding.gop_coding import layout_of
+    from vqcodec.coding.gops import enhancement_tables, scalar_tables
+    from vqcodec.coding.pricing import code_file_each
+    from vqcodec.coding.prior_choice import candidate_priors
+    from vqcodec.weights import load_model
+
+    model = load_model()
+    frames = synthetic_video(72, 32, 48, seed=4)
+    settings = EncodeSettings.build(model, quality=quality, motion=motion, refresh=2)
+    enc = GopEncoder(model, settings, 48, 32)
+    for f in frames:
+        enc.add_frame(f)
+    gops = enc.finish()
+    layout = layout_of(gops[0].codes)
+    extra = (scalar_tables(model, settings.point), enhancement_tables(model, settings.point), settings.motion_layer)
+    priors = candidate_priors(model, "auto", [g.codes for g in gops])
+    assert len(priors) == 4
+    each = code_file_each(priors, layout, [(g.codes, g.refresh) for g in gops], True, *extra)
+    for prior, coded in zip(priors, each):
+        alone = code_file(prior, layout, gops, True, *extra)
+        assert [c.payload for c in coded] == [c.payload for c in alone]
+        assert [c.bits for c in coded] == [c.bits for c in alone]
+        assert [c.counts for c in coded] == [c.counts for c in alone]

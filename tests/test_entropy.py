@@ -378,3 +378,32 @@ def test_table_rows_code_like_whole_tables_and_are_built_in_blocks(monkeypatch):
     bad = TableRows(n, k, lambda rows: tables[rows][:, :-1])
     with pytest.raises(EntropyError):
         encode_streams([(symbols, bad)])
+
+
+def test_a_symbols_start_and_frequency_code_like_its_whole_table():
+    """The encoder codes a symbol of a per-symbol table from its (start, freq) alone, in a 3-entry
+    table (interval_tables): the same bytes as the whole K-entry table, for the first, the last and
+    any other symbol, skewed and flat tables; symbol_intervals reads them off arrays, TableRows
+    (built in blocks or given directly) and shared tables alike."""
+    from vqcodec.entropy.rans import TableRows, encode_streams, interval_tables, symbol_intervals
+
+    rng = np.random.default_rng(7)
+    for k in (3, 4, 7, 256, 1024):
+        counts = rng.integers(0, 40, (600, k)) * (rng.random((600, k)) < 0.3)
+        counts[:100, 0] = 10 ** 9                            # nearly all mass on the first symbol
+        counts[100:200, -1] = 10 ** 9                        # ... on the last
+        tables = freqs_from_counts(counts)
+        symbols = rng.integers(0, k, 600).astype(np.int32)
+        symbols[::4], symbols[1::4] = 0, k - 1
+        want = encode_streams([(symbols, tables)])
+        start, freq = symbol_intervals(tables, symbols)
+        assert encode_streams([interval_tables(start, freq)]) == want
+        rows = TableRows(600, k, lambda sl: tables[sl])
+        given = TableRows(600, k, lambda sl: tables[sl], lambda s: (start, freq))
+        for t in (rows, given):
+            got = symbol_intervals(t, symbols)
+            np.testing.assert_array_equal(got[0], start)
+            np.testing.assert_array_equal(got[1], freq)
+        shared = tables[0]
+        s1, f1 = symbol_intervals(shared, symbols)
+        assert encode_streams([interval_tables(s1, f1)]) == encode_streams([(symbols, shared)])

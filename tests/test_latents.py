@@ -148,3 +148,22 @@ def test_codes_labels_each_array_with_its_own_layout(files, tmp_path):
     assert "(gops, T, H, W)" in lines["top_copied"] and "stages" not in lines["top_copied"]
     layout = json.loads(str(np.load(tmp_path / "c.npz")["layout"]))
     assert layout["bottom_scalar"].startswith("(gops, C, T, H, W)") and "frame_counts" in layout
+
+
+@pytest.mark.parametrize("command", ["codes", "latents"])
+def test_codes_and_latents_to_standard_output(files, tmp_path, command):
+    """OUTPUT - : the .npz on standard output (read back as it is), the summary on standard error."""
+    import io
+    import subprocess
+    import sys
+    m, q, p = files[2]
+    ref = tmp_path / "ref.npz"
+    assert CliRunner().invoke(main, [command, str(p), str(ref), "--model", str(m.path)]).exit_code == 0
+    r = subprocess.run([sys.executable, "-m", "vqcodec.cli.main", command, str(p), "-", "--model", str(m.path)],
+                       capture_output=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert b"<stdout>" in r.stderr
+    got, want = np.load(io.BytesIO(r.stdout)), np.load(ref)
+    assert set(got.files) == set(want.files)
+    for k in want.files:
+        np.testing.assert_array_equal(got[k], want[k])

@@ -21,6 +21,7 @@ from vqcodec.entropy.learned_prior import (
     LearnedPrior,
     mixture_tables,
 )
+from vqcodec.entropy.mixture import mixture_intervals
 from vqcodec.entropy.priors import EmpiricalStaticPrior
 from vqcodec.entropy.rans import TOTAL, check_freqs, freqs_from_counts
 from vqcodec.formats import VqvReader
@@ -50,6 +51,30 @@ def test_mixture_tables_are_valid_for_extreme_weights():
     tabs = check_freqs(mixture_tables(static, w, cls, cands))
     np.testing.assert_array_equal(tabs[0], static)         # no context: exactly the static table
     assert tabs[1, cands[1, 0]] > TOTAL * 0.99 and tabs[3, 7] > TOTAL * 0.99
+
+
+def test_mixture_intervals_are_each_rows_start_and_frequency():
+    """What the encoder reads of a row without building it (mixture_intervals) is that row's
+    integers: the entries before the symbol summed, and its own entry (spikes on candidates that
+    repeat, on the symbol, before and after it, classes without spikes)."""
+    rng = np.random.default_rng(3)
+    for k in (4, 50, 1024):
+        static = freqs_from_counts(rng.integers(0, 1000, k))
+        w = rng.integers(0, 2000, (N_CLASSES, N_SLOTS + 1))
+        w[:, 0] += 64
+        w = w * W_ONE // w.sum(axis=1, keepdims=True)
+        w[:, 0] += W_ONE - w.sum(axis=1)
+        w[0] = 0
+        w[0, 0] = W_ONE                                    # class 0: the static table alone
+        n = 300
+        cls = rng.integers(0, N_CLASSES, n)
+        cands = rng.integers(0, k, (n, N_SLOTS))
+        cands[::3, :8] = cands[::3, :1]
+        sym = np.where(rng.random(n) < 0.5, cands[np.arange(n), rng.integers(0, N_SLOTS, n)], rng.integers(0, k, n))
+        rows = mixture_tables(static, w, cls, cands)
+        start, freq = mixture_intervals(static, w, cls, cands, sym)
+        np.testing.assert_array_equal(freq, rows[np.arange(n), sym])
+        np.testing.assert_array_equal(start, (np.cumsum(rows, axis=1) - rows)[np.arange(n), sym])
 
 
 # ------------------------------------------------------------------------------ it exploits time

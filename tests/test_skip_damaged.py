@@ -77,3 +77,46 @@ def test_a_damaged_motion_gop_does_not_feed_the_prediction_after_it():
     assert [d.index for d in seen] == [1]
     got = np.concatenate(parts)
     np.testing.assert_array_equal(got[64:], whole[64:])      # GOP 2 is a refresh GOP: predicts from nothing before
+
+
+def _cli(*args):
+    from click.testing import CliRunner
+
+    from vqcodec.cli.main import main
+    r = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+    return r.exit_code, r.stdout, r.stderr
+
+
+def test_cli_skip_damaged_reports_the_span_and_exits_3(tiny_weights, tiny_model, five_gops, tmp_path):
+    data, whole = five_gops
+    bad = tmp_path / "bad.vqv"
+    bad.write_bytes(_damage(data, 2))
+    out = tmp_path / "out.npy"
+    code, _, err = _cli("decode", bad, out, "--model", tiny_weights, "-q")
+    assert code == 1 and "GOP 2" in err and not out.exists()             # without the option: as before
+    code, _, err = _cli("decode", bad, out, "--model", tiny_weights, "-q", "--skip-damaged", "--fill", "drop")
+    assert code == 3
+    lines = [x for x in err.splitlines() if x]
+    assert len(lines) == 1 and lines[0].startswith("vqv: warning: GOPs 2-3 (frames 64-127) damaged, dropped")
+    np.testing.assert_array_equal(np.load(out), np.concatenate([whole[:64], whole[128:]]))
+    code, _, err = _cli("decode", bad, out, "--model", tiny_weights, "-y", "--skip-damaged", "--json")
+    assert code == 3 and np.load(out).shape == whole.shape                # freeze: every frame is there
+    code, _, err = _cli("decode", tmp_path / "bad.vqv", tmp_path / "x.npy", "--fill", "black")
+    assert code == 2 and "--fill needs --skip-damaged" in err
+
+
+def test_cli_skip_damaged_on_an_intact_file_is_a_plain_decode(tiny_weights, five_gops, tmp_path):
+    data, whole = five_gops
+    good = tmp_path / "good.vqv"
+    good.write_bytes(data)
+    code, _, err = _cli("decode", good, tmp_path / "o.npy", "--model", tiny_weights, "-q", "--skip-damaged")
+    assert code == 0 and err == ""
+    np.testing.assert_array_equal(np.load(tmp_path / "o.npy"), whole)
+
+
+def test_cli_nothing_decodable_is_a_data_error(tiny_weights, tiny_model, tmp_path):
+    data = encode_frames(synthetic_video(20, 32, 32, seed=1), 16, model=tiny_model, quality=2)
+    bad = tmp_path / "bad.vqv"
+    bad.write_bytes(_damage(data, 0))
+    code, _, err = _cli("decode", bad, tmp_path / "o.npy", "--model", tiny_weights, "--skip-damaged", "--fill", "drop")
+    assert code == 1 and "no GOP could be decoded" in err and not (tmp_path / "o.npy").exists()

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vqcodec.net import model as model_module
-from vqcodec.net.tiling import map_tiled, tile_starts
+from vqcodec.net.tiling import map_tiled, tile_plan, tile_starts
 
 from conftest import synthetic_video
 
@@ -61,3 +61,54 @@ def test_model_tiled_encode_and_decode_match_whole_frames(tiny_model, monkeypatc
         np.testing.assert_array_equal(a.indices, b.indices)
     frames_tiled = net.decode(codes_whole)
     assert np.abs(frames_tiled.astype(int) - frames_whole.astype(int)).max() <= 1
+
+
+def test_tile_plan_covers_the_frame_with_fewer_pixels_and_no_larger_tiles():
+    """Given the reach, the plan's cores still cover each axis once, its margins hold the reach (on
+    the grid), no tile is larger than a whole fixed one (core and margins: what the memory estimate
+    of coding.gops assumes), and it computes fewer pixels: the whole frame when it is no larger."""
+    for h, w in ((240, 320), (360, 640), (720, 1280), (384, 384)):
+        fixed = tile_plan(h, w, core=256, halo=64)
+        rows, cols = tile_plan(h, w, core=256, halo=64, reach=36, grid=8, min_side=128)
+        for spans, size in ((rows, h), (cols, w)):
+            assert [s.start for s in spans] == [0] + [s.stop for s in spans[:-1]] and spans[-1].stop == size
+            assert all(s.start % 8 == 0 and s.start - s.lo in (s.start, 40) for s in spans)
+            assert all(s.hi - s.stop in (size - s.stop, 40) for s in spans)
+        area = lambda plan: sum(s.hi - s.lo for s in plan[0]) * sum(s.hi - s.lo for s in plan[1])  # noqa: E731
+        assert area((rows, cols)) < area(fixed)
+        assert max(r.hi - r.lo for r in rows) * max(c.hi - c.lo for c in cols) <= min(h, 384) * min(w, 384)
+        assert (len(rows) * len(cols) == 1) == (h * w <= 384 * 384)
+
+
+def test_tile_plan_keeps_the_fixed_tiles_where_it_could_change_the_numbers():
+    """Fixed tiles when the reach exceeds the fixed margin (those tiles are not exact), when a tile
+    of either tiling is thinner than min_side (torch may run it with another conv algorithm), and
+    when the frame fits in one core."""
+    fixed = tile_plan(720, 1280, core=256, halo=64)
+    assert tile_plan(720, 1280, core=256, halo=64, reach=72, grid=8, min_side=128) == fixed
+    assert tile_plan(1080, 1920, core=256, halo=64, reach=36, grid=8, min_side=128) == \
+        tile_plan(1080, 1920, core=256, halo=64)              # the fixed tiling's last row: 120 px
+    assert tile_plan(200, 250, core=256, halo=64, reach=36, grid=8, min_side=128) == tile_plan(200, 250, core=256, halo=64)
+    assert tile_plan(720, 1280, core=256, halo=64, reach=36, grid=8, min_side=128) != fixed
+
+
+def test_planned_tiles_equal_the_whole_frame_for_a_local_net():
+    torch.manual_seed(1)
+    net = torch.nn.Sequential(torch.nn.Conv3d(3, 5, 3, padding=1), torch.nn.Conv3d(5, 4, (1, 2, 2), stride=(1, 2, 2)))
+    x = torch.randn(1, 3, 2, 40, 36, dtype=torch.float64)
+    net = net.double()
+    with torch.no_grad():
+        whole = net(x)
+        tiled = map_tiled(net, x, scale=Fraction(1, 2), core=8, halo=4, reach=1, grid=2, min_side=0)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-12)
+
+
+def test_the_reach_of_the_networks_tile_pieces():
+    """Measured on the shipped model's layout (docs/speed.md): the analysis reaches 36 pixels (tile
+    margin 40), the decoder 44 (margin 48)."""
+    from vqcodec.net.model import MSVQVAE, conv_reach, get_config
+
+    with torch.device("meta"):
+        net = MSVQVAE(get_config("cpu-hq"))
+    assert conv_reach(net.enc_bottom, Fraction(1))[0] == 36
+    assert net._synthesis_reach() == 44

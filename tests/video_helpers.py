@@ -33,7 +33,9 @@ def make_clip(t: int = T, h: int = H, w: int = W, seed: int = 0) -> np.ndarray:
 
 
 def write(path, clip, fps=Fraction(24), frame_count=None):
-    with VideoWriter(path, clip.shape[2], clip.shape[1], fps, frame_count=frame_count) as w:
+    """``clip`` to ``path``; .mp4/.mkv in 4:4:4 (full chroma: the reader tests compare colours closely)."""
+    pix = "yuv444p" if Path(str(path)).suffix in (".mp4", ".mkv") else None
+    with VideoWriter(path, clip.shape[2], clip.shape[1], fps, frame_count=frame_count, pix_fmt=pix) as w:
         for f in clip:
             w.write(f)
 

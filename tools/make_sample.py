@@ -40,7 +40,7 @@ def frame(k: int, w: int = 128, h: int = 96) -> np.ndarray:
 
 def main() -> None:
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    with VideoWriter(OUT, 128, 96, Fraction(16)) as w:
+    with VideoWriter(OUT, 128, 96, Fraction(16), pix_fmt="yuv444p") as w:   # as the sample was made
         for k in range(64):
             w.write(frame(k))
     print(f"{OUT}: {OUT.stat().st_size} bytes")

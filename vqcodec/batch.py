@@ -17,6 +17,7 @@ and skipped, the others go on; the run's exit status says whether any failed.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -24,7 +25,7 @@ import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from vqcodec.errors import OptionError, VqvError, describe_error, is_user_error
@@ -35,6 +36,7 @@ MANIFEST = "vqv-manifest.jsonl"
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg", ".flv", ".wmv", ".ogv",
                   ".ts", ".y4m", ".npy", ".gif")
 ENGINES = ("local", "ray")
+STOP_GRACE_SECONDS = 1.0  # a stopped run waits this long for each killed worker to end
 MAX_ATTEMPTS = 2          # a file whose worker died is tried again once (another file may have killed it)
 
 
@@ -175,6 +177,24 @@ def sweep_temporaries(jobs: list[Job]) -> None:
 
 # ------------------------------------------------------------------------------------------ engines
 
+@contextlib.contextmanager
+def _stopped_at_once(pool: ProcessPoolExecutor, jobs: list[Job]):
+    """The pool, shut down as usual at the end; on Ctrl-C or a stop signal its workers are killed
+    instead of finishing the files they hold, and their temporaries removed."""
+    try:
+        yield pool
+    except KeyboardInterrupt:
+        procs = list((pool._processes or {}).values())
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.join(STOP_GRACE_SECONDS)
+        pool.shutdown(wait=False, cancel_futures=True)
+        sweep_temporaries(jobs)
+        raise
+    pool.shutdown(wait=True)
+
+
 def run_local(jobs: list[Job], workers: int, done) -> None:
     """Every job on a pool of ``workers`` processes (in this process when 1), ``done(record)`` as each
     ends. A worker that dies (killed, out of memory) fails the files it held: each is tried again once
@@ -186,7 +206,8 @@ def run_local(jobs: list[Job], workers: int, done) -> None:
     attempts = {j.output: 0 for j in jobs}
     queue = list(reversed(jobs))
     while queue:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        with _stopped_at_once(pool, jobs):
             running = {}
             try:
                 while queue or running:
@@ -199,6 +220,11 @@ def run_local(jobs: list[Job], workers: int, done) -> None:
                         del running[fut]
             except BrokenProcessPool:
                 for job in running.values():
+                    if not job.overwrite and Path(job.output).exists():     # it died after its rename:
+                        rec = _found(job.rel, Path(job.output), job.out_rel)   # encoded by this run all the same
+                        rec.pop("found", None)
+                        done(rec)
+                        continue
                     attempts[job.output] += 1
                     if attempts[job.output] < MAX_ATTEMPTS:
                         queue.append(job)

@@ -138,7 +138,7 @@ def _gop_frames(reader: VqvReader, model, g: int) -> np.ndarray:
     from vqcodec.coding.gops import enhancement_residual, synthesise
     from vqcodec.coding.motion import apply_motion
 
-    motion = reader.version[0] >= 3
+    motion = reader.motion_layer
     start = reader.refresh_point(g) if motion else g
     block = tuple(int(b) for b in model.cfg.bottom_factor)
     last, frames = None, None

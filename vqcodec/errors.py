@@ -10,12 +10,13 @@ imports it from here.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 
 from vqcodec.formats.errors import one_line, printable
 
 __all__ = ["VqvError", "OptionError", "ModelMismatchError", "ModelDataError", "one_line", "printable", "describe_error",
-           "is_user_error", "PATH_ERRORS", "DISK_ERRNOS"]
+           "is_user_error", "naming_the_file", "PATH_ERRORS", "DISK_ERRNOS"]
 
 
 class VqvError(Exception):
@@ -68,3 +69,20 @@ def is_user_error(e: BaseException) -> bool:
     from vqcodec.formats import VqvFormatError  # noqa: PLC0415
     from vqcodec.entropy.rans import EntropyError  # noqa: PLC0415
     return isinstance(e, (VqvFormatError, EntropyError))
+
+
+@contextlib.contextmanager
+def naming_the_file(name: str):
+    """In the block, an error about a file's contents (its container, payloads or priors, a model or
+    quality it asks for) starts with the file's name, escaped (``name: message``), unless it already
+    does. Errors about anything else (options, a weights file, an output, a video) are left as they are."""
+    shown = printable(name)
+    try:
+        yield
+    except Exception as e:
+        from vqcodec.formats import VqvFormatError  # noqa: PLC0415 - heavy, as in is_user_error
+        from vqcodec.entropy.rans import EntropyError  # noqa: PLC0415
+        about_the_file = isinstance(e, (VqvFormatError, EntropyError)) or type(e) in (VqvError, ModelMismatchError)
+        if about_the_file and not str(e).startswith(f"{shown}:"):
+            e.args = (one_line(f"{shown}: {e}"),)
+        raise

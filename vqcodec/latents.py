@@ -186,11 +186,13 @@ def read_latents(path, model=None, *, model_path: str | Path | None = None) -> L
     where the file has them. ``model``: a loaded :class:`~vqcodec.weights.CodecModel` (default: the
     shipped model that made the file, or ``model_path``)."""
     from vqcodec.coding.decoder import read_gop_codes
+    from vqcodec.errors import naming_the_file
+    from vqcodec.io.streams import display_name
     from vqcodec.pipeline import _open_reader
     from vqcodec.weights import model_for_file
 
     f, reader = _open_reader(path)
-    with f:
+    with f, naming_the_file(display_name(path, "<stdin>")):
         model = model or model_for_file(reader.header.model_digest, model_path)
         gops, counts = [], []
         for g in read_gop_codes(reader, model):
@@ -205,14 +207,10 @@ def export_latents(input, output: str | Path, *, model_path: str | Path | None =
     ``overwrite``, written atomically), with ``layout`` (a JSON string: each array's axes) beside them."""
     import json
 
-    from vqcodec.errors import OptionError
-    from vqcodec.io.files import atomic_path, check_output_folder, refuse_existing
+    from vqcodec.io.files import check_npz_output, save_npz
+    from vqcodec.io.streams import display_name
 
-    output = Path(output)
-    if output.suffix != ".npz":
-        raise OptionError(f"the output of latents is an .npz file: {output} does not end in .npz")
-    check_output_folder(output)
-    refuse_existing(output, overwrite)
+    check_npz_output(output, overwrite, "latents")
     lat = read_latents(input, model_path=model_path)
     arrays = lat.arrays()
     layout = {k: LAYOUT.get(k) or LAYOUT[_generic(k)] for k in arrays}
@@ -222,10 +220,8 @@ def export_latents(input, output: str | Path, *, model_path: str | Path | None =
     layout.update({"fps": "(2,) numerator, denominator", "coded_size": "(2,) width, height of the coded frames",
                    "quality": "() the file's quality",
                    "frames_per_slice": f"(levels,) frames per latent slice of {', '.join(lv.name for lv in lat.levels)}"})
-    with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays, **extra, layout=np.array(json.dumps(layout)))
-    return {"output": str(output), "gops": len(lat), "frames": lat.frames, "model": lat.model,
+    save_npz(output, {**arrays, **extra, "layout": np.array(json.dumps(layout))}, overwrite=overwrite)
+    return {"output": display_name(output, "<stdout>"), "gops": len(lat), "frames": lat.frames, "model": lat.model,
             "quality": lat.quality, "arrays": {k: list(v.shape) for k, v in arrays.items()}, "layout": layout}
 
 

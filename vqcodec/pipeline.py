@@ -22,18 +22,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vqcodec.coding.decoder import check_model, decode_gops, read_gop_codes
+from vqcodec.coding.decoder import FILLS, DamageLog, check_model, decode_gops, read_gop_codes
 from vqcodec.coding.encoder import EncodedGop, EncodeStats, GopEncoder, write_container
 from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary
 from vqcodec.coding.gops import MAX_CODED_SIDE, synthesise
 from vqcodec.entropy.rans import EntropyError
-from vqcodec.errors import OptionError, VqvError
+from vqcodec.errors import OptionError, VqvError, naming_the_file
 from vqcodec.formats import MAGIC, NotVqvError, VqvFormatError, VqvReader
-from vqcodec.io.files import atomic_path, check_output_folder, refuse_existing
+from vqcodec.formats.audio import section_size
+from vqcodec.io.audio import AudioCapture, audio_summary, describe_track, load_audio
+from vqcodec.io.files import atomic_path, check_npz_output, check_output_folder, refuse_existing, save_npz
 from vqcodec.io.progress import Progress
 from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
 from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_stream, not_vqv_message, read_head
-from vqcodec.io.writer import VideoWriter, output_kind
+from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
 from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
                               EncodeSettings)
@@ -123,8 +125,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
                 measure_quality: bool = False, threads: int | None = None,
                 progress: bool = True, progress_file: str | Path | None = None,
-                model: CodecModel | None = None, overwrite: bool = True) -> dict:
-    """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe);
+                model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
+    """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
+    its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
     checked first, then an existing output (refused without ``overwrite``), then the input is read.
     ``progress``: a bar on a terminal; ``progress_file``: key=value lines (:mod:`vqcodec.io.progress`)."""
@@ -142,7 +145,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
         with Progress("encode", bar=progress, log=progress_file) as bar:
-            info, frames = open_video(input, fps=fps)
+            capture = AudioCapture() if audio else None
+            info, frames = open_video(input, fps=fps, audio=capture)
             cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
             bar.start(info.frame_count)
             quality_acc = QualityAccumulator() if measure_quality else None
@@ -150,10 +154,13 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
             if n == 0:
                 raise VqvError(f"{display_name(input, '<stdin>')}: empty video")
             bar.note("writing the file")
-            stats, written = _write_vqv(output, model, settings, gops, info, (cw, ch), overwrite)
+            track = capture and capture.track(Fraction(n) / info.fps, display_name(input, "<stdin>"))
+            stats, written = _write_vqv(output, model, settings, gops, info, (cw, ch), overwrite, track)
     seconds = time.perf_counter() - t0
     report = _encode_report(input, output, info, settings, stats, n, (cw, ch), seconds, written)
     report["threads"] = torch.get_num_threads() if threads is None else threads
+    if track:
+        report["audio"] = {**describe_track(track), "section_bytes": section_size(track)}
     if quality_acc is not None:
         report["psnr"] = quality_acc.psnr_value(cap=100.0)
         report["ssim"] = quality_acc.ssim
@@ -161,10 +168,10 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
 
 
 def _write_vqv(output, model: CodecModel, settings: EncodeSettings, gops: list[EncodedGop], info,
-               size: tuple[int, int], overwrite: bool) -> tuple[EncodeStats, tuple[int, int]]:
-    """The container, to a file (atomically) or a stream (once complete); returns the encoder's stats
-    and (bytes written, container overhead in bytes)."""
-    kw = {"source_size": (info.width, info.height), "coded_size": size, "fps": info.fps}
+               size: tuple[int, int], overwrite: bool, audio=None) -> tuple[EncodeStats, tuple[int, int]]:
+    """The container (with ``audio``, an audio section), to a file (atomically) or a stream (once complete);
+    returns the encoder's stats and (bytes written, container overhead in bytes)."""
+    kw = {"source_size": (info.width, info.height), "coded_size": size, "fps": info.fps, "audio": audio}
     if is_stream(output):
         with tempfile.SpooledTemporaryFile(max_size=64 << 20) as buf:
             stats = write_container(buf, model, settings, gops, **kw)
@@ -257,7 +264,8 @@ def _open_reader(source):
             raise VqvError(f"{p} is a folder, not a .vqv file")
         name, f = str(p), open(p, "rb")
     try:
-        return f, VqvReader(f)
+        with naming_the_file(name):
+            return f, VqvReader(f)
     except NotVqvError:
         if not is_stream(source):
             f.seek(0)
@@ -272,19 +280,25 @@ def _open_reader(source):
 def decode_file(input, output, *, model_path: str | Path | None = None,
                 scale_to_source: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None,
-                overwrite: bool = True) -> dict:
+                overwrite: bool = True, skip_damaged: bool = False, fill: str = "freeze",
+                pix_fmt: str | None = None) -> dict:
     """``input``: a .vqv path or stream; ``output``: a path (its type by extension, see
     :class:`~vqcodec.io.writer.VideoWriter`) or a binary stream (YUV4MPEG2, written as frames are decoded).
     ``overwrite=False``: an existing output, or one that appears while decoding, is not replaced (the CLI
-    without -y/-f); an empty folder may be decoded into."""
+    without -y/-f); an empty folder may be decoded into. ``skip_damaged``: damaged GOPs (and those
+    predicted from them) are filled as ``fill`` says (:data:`~vqcodec.coding.decoder.FILLS`) and listed
+    in the report's ``damaged`` spans instead of stopping the decode. ``pix_fmt``: of .mp4/.mkv outputs
+    (:data:`~vqcodec.io.writer.PIX_FMTS`). The file's audio track goes into .mp4/.mkv outputs."""
     check_threads(threads)
+    if fill not in FILLS:
+        raise OptionError(f"unknown fill {fill!r} (choose from {', '.join(FILLS)})")
+    check_pix_fmt(pix_fmt, output_kind(output))                    # an unknown type: a usage mistake
     if not is_stream(output):
-        output_kind(output)                                        # an unknown type: a usage mistake
         refuse_existing(output, overwrite, empty_folder_ok=True)
     t0 = time.perf_counter()
     f, reader = _open_reader(input)
     name = display_name(input, "<stdin>")
-    with f, torch_threads(threads):
+    with f, torch_threads(threads), naming_the_file(name):
         h = reader.header
         if h.frame_count == 0:
             raise VqvError(f"{name}: the file holds no frames")
@@ -296,19 +310,29 @@ def decode_file(input, output, *, model_path: str | Path | None = None,
                            "decode at the coded size (without --scale-to-source) and resize it yourself")
         fps = Fraction(h.fps_num, h.fps_den)
         n = 0
+        damage = DamageLog(h.gop_length) if skip_damaged else None
+        frame_count = None if skip_damaged and fill == "drop" else h.frame_count
+        track = load_audio(reader, name, tolerant=skip_damaged)
         with Progress("decode", bar=progress, log=progress_file) as bar, \
-                VideoWriter(output, ow, oh, fps, frame_count=h.frame_count, overwrite=overwrite) as writer:
+                VideoWriter(output, ow, oh, fps, frame_count=frame_count, overwrite=overwrite, pix_fmt=pix_fmt,
+                            audio=track) as writer:
             bar.start(h.frame_count)
-            for gop in decode_gops(reader, model):
+            for gop in decode_gops(reader, model, on_damage=damage, fill=fill):
                 for frame in gop:
                     # frame by frame: memory holds one output frame, however large the source was
                     writer.write(resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
                     n += 1
                     bar.update(1)
+                if not len(gop):
+                    bar.update(h.gop_length)            # a dropped GOP
+            if n == 0:
+                raise VqvError(f"{name}: no GOP could be decoded ({damage.spans[0]['reason']})")
             bar.note("finishing the output")
     seconds = time.perf_counter() - t0
     return {"input": name, "output": display_name(output, "<stdout>"), "frames": n, "size": [ow, oh],
-            "fps": str(fps), "decode_seconds": seconds, "decode_fps": n / seconds}
+            "fps": str(fps), "decode_seconds": seconds, "decode_fps": n / seconds,
+            **({"audio": writer.audio_status} if writer.audio_status else {}),
+            **({"damaged": damage.spans} if damage is not None else {})}
 
 
 # ------------------------------------------------------------------------------------------ inspect
@@ -318,13 +342,14 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
     that made it (the shipped one, or ``model_path``), also the copy decisions: the fraction of
     positions copied and the bits they cost, per level."""
     f, reader = _open_reader(input)
-    with f:
+    with f, naming_the_file(display_name(input, "<stdin>")):
         h = reader.header
-        chunks = list(reader)
+        chunks = [reader.chunk_fields(i) for i in range(len(reader))]    # no payload held: O(1) memory
         ov = reader.overhead()
         version = reader.version
         refresh = [reader.is_refresh(i) for i in range(len(reader))]
         copy_stats = _copy_stats(reader, model, model_path)
+        audio = audio_summary(reader)
     frames = h.frame_count
     fps = Fraction(h.fps_num, h.fps_den)
     pixels = frames * h.coded_width * h.coded_height
@@ -337,8 +362,9 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
         "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
         "bytes": total, "bpp": 8 * total / pixels if pixels else None,
         "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
+        **({"audio": audio} if audio else {}),
         **copy_stats,
-        "gops": [{"index": c.index, "frames": c.frame_count, "payload_bytes": len(c.payload),
+        "gops": [{"index": c.index, "frames": c.frame_count, "payload_bytes": c.payload_len,
                   "symbols": list(c.symbol_counts), "refresh": r} for c, r in zip(chunks, refresh)],
     }
 
@@ -438,7 +464,7 @@ class CodeFile:
 def read_codes(path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
     """Read the code indices of a .vqv file (the model is needed only for its priors and grids)."""
     f, reader = _open_reader(path)
-    with f:
+    with f, naming_the_file(display_name(path, "<stdin>")):
         model = model or model_for_file(reader.header.model_digest, model_path)
         gops, counts = [], []
         for g in read_gop_codes(reader, model):
@@ -450,21 +476,15 @@ def read_codes(path, model_path: str | Path | None = None, *, model: CodecModel 
 def export_codes(input, output: str | Path, *, model_path: str | Path | None = None,
                  overwrite: bool = True) -> dict:
     """``input``: a .vqv path or stream; ``output``: an .npz path (an existing one is refused without
-    ``overwrite``)."""
-    output = Path(output)
-    if output.suffix != ".npz":
-        raise OptionError(f"the output of codes is an .npz file: {output} does not end in .npz")
-    check_output_folder(output)
-    refuse_existing(output, overwrite)
+    ``overwrite``) or a binary stream."""
+    check_npz_output(output, overwrite, "codes")
     cf = read_codes(input, model_path)
     arrays = cf.arrays()
     h = cf.header
-    with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, **arrays, layout=np.array(json.dumps({**cf.layout(), **FILE_LAYOUT})),
-                                frame_counts=np.array(cf.frame_counts, np.int32),
-                                fps=np.array([h.fps_num, h.fps_den], np.int64),
-                                coded_size=np.array([h.coded_width, h.coded_height], np.int32),
-                                quality=np.array(h.quality, np.int32))
-    return {"output": str(output), "gops": len(cf), "model": cf.model,
+    save_npz(output, {**arrays, "layout": np.array(json.dumps({**cf.layout(), **FILE_LAYOUT})),
+                      "frame_counts": np.array(cf.frame_counts, np.int32),
+                      "fps": np.array([h.fps_num, h.fps_den], np.int64),
+                      "coded_size": np.array([h.coded_width, h.coded_height], np.int32),
+                      "quality": np.array(h.quality, np.int32)}, overwrite=overwrite)
+    return {"output": display_name(output, "<stdout>"), "gops": len(cf), "model": cf.model,
             "arrays": {k: list(v.shape) for k, v in arrays.items()}, "layout": cf.layout(), "quality": h.quality}

@@ -57,6 +57,8 @@ class CodecModel:
     # its priors. Files those releases wrote name that digest; they decode with this file too.
     legacy: dict[str, dict[str, bytes]] = field(default_factory=dict)
     _ladder: Ladder | None = field(default=None, repr=False, compare=False)
+    # priors parsed from ``priors`` (kind -> (the blob parsed, the prior)): see coding.prior_choice
+    parsed_priors: dict = field(default_factory=dict, repr=False, compare=False)
 
     def for_digest(self, digest: bytes) -> "CodecModel | None":
         """This model as the release whose file had ``digest`` (same network, that release's

@@ -74,7 +74,7 @@ class _ChunkDecoder:
         self.prior = file_prior(reader, model, self.layout)
         self.scalar, self.enh = scalar_tables(model, point), enhancement_tables(model, point)
         self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
-        self.motion = reader.version[0] >= 3      # a 3.x payload ends with the motion layer
+        self.motion = reader.motion_layer         # a 3.x payload ends with the motion layer (4.x: as the header says)
         self.names = chunk_streams(self.layout, self.scalar, self.enh, self.motion)
         if reader.version[0] < 2 and not isinstance(self.prior, LearnedPrior) and h.gop_prediction:
             raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
@@ -136,6 +136,24 @@ class DamagedGop(NamedTuple):
     index: int
     frames: int                 # real frames it held
     reason: str
+
+
+class DamageLog:
+    """``on_damage`` for :func:`decode_gops` that gathers damaged GOPs into spans of consecutive GOPs,
+    each with its frame range and the damage that started it (``vqv decode --skip-damaged``)."""
+
+    def __init__(self, gop_length: int) -> None:
+        self.gop_length = gop_length
+        self.spans: list[dict] = []
+
+    def __call__(self, d: DamagedGop) -> None:
+        first = d.index * self.gop_length
+        last = first + d.frames - 1
+        if self.spans and self.spans[-1]["gops"][1] == d.index - 1:
+            self.spans[-1]["gops"][1] = d.index
+            self.spans[-1]["frames"][1] = last
+        else:
+            self.spans.append({"gops": [d.index, d.index], "frames": [first, last], "reason": d.reason})
 
 
 def tolerant_gop_codes(reader: VqvReader, model: CodecModel) -> Iterator[DecodedGop | DamagedGop]:

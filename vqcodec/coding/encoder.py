@@ -55,11 +55,14 @@ from vqcodec.coding.motion_search import (
     force_scalar_copies,
 )
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
+from vqcodec.coding.pricing import code_file_each
 from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.entropy.priors import Prior, extended_slices, grid_ratio
 from vqcodec.entropy.scalar_prior import ScalarTables
 from vqcodec.errors import VqvError
-from vqcodec.formats import FORMAT_VERSION, MOTION_VERSION, GopChunk, Header, VqvWriter
+from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
+from vqcodec.formats.audio import AudioTrack, encode_audio
+from vqcodec.formats.sections import SECTION_AUDIO
 from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
                               EncodeSettings)
 from vqcodec.weights import CodecModel
@@ -218,9 +221,10 @@ class GopEncoder:
                         decided[i][lv.name] = self._ref_levels[lv.name] = CodeLevel(
                             lv.name, lv.codebook_size, np.zeros((0, *lv.grid), np.int32), np.zeros(lv.grid, bool))
                     continue
-                lat = list(pool.map(lambda z: level_latents(net.bottom_quantizer, z)[0], z_bottom))
+                # the decisions read one stage past the point's own (its lambda's slope), no more
+                lat = list(pool.map(lambda z: level_latents(net.bottom_quantizer, z, lv.stages + 1)[0], z_bottom))
             else:
-                lat = list(pool.map(lambda a: level_latents(net.top_quantizer, a[2])[0], analysed))
+                lat = list(pool.map(lambda a: level_latents(net.top_quantizer, a[2], lv.stages + 1)[0], analysed))
             for i in range(n):
                 ref = None if refresh[i] else self._ref_levels.get(lv.name)
                 if lv.name == "top":
@@ -367,15 +371,18 @@ class GopEncoder:
 
 
 @torch.no_grad()
-def level_latents(quantizer, z: torch.Tensor) -> list[rdo.LevelLatents]:
-    """Per clip of a batch: the latent, the natural codes of every stage and the codebooks."""
+def level_latents(quantizer, z: torch.Tensor, stages: int | None = None) -> list[rdo.LevelLatents]:
+    """Per clip of a batch: the latent, the natural codes of the first ``stages`` stages (default:
+    every stage) and their codebooks. A stage's codes depend only on the stages before it, so
+    fewer stages give the same codes for those."""
+    n = quantizer.stages if stages is None else min(quantizer.stages, stages)
     was_training = quantizer.training
     quantizer.eval()                   # no codebook updates
     try:
-        out = quantizer(z)
+        out = quantizer(z, n)
     finally:
         quantizer.train(was_training)
-    cbs = torch.stack([layer.codebook for layer in quantizer.layers]).double().cpu().numpy()
+    cbs = torch.stack([layer.codebook for layer in quantizer.layers[:n]]).double().cpu().numpy()
     zz = z.double().cpu().numpy()
     idx = out.indices.cpu().numpy()
     return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
@@ -397,25 +404,30 @@ def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], c
 
 
 def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, gops: list[EncodedGop], *,
-                    source_size: tuple[int, int], coded_size: tuple[int, int], fps: Fraction) -> EncodeStats:
-    """Entropy-code every GOP with one prior and write the container to ``out``.
+                    source_size: tuple[int, int], coded_size: tuple[int, int], fps: Fraction,
+                    audio: AudioTrack | None = None) -> EncodeStats:
+    """Entropy-code every GOP with one prior and write the container to ``out`` (with ``audio``, a 4.0
+    file with an audio section; the video's bytes do not depend on it).
 
-    Under ``auto`` every available prior codes the whole file and the smallest real total (payload
-    bytes + side info) wins (ties: the earliest of uniform, static, adaptive, learned).
+    Under ``auto`` every available prior codes the whole file (in one walk of the GOPs:
+    :mod:`vqcodec.coding.pricing`) and the smallest real total (payload bytes + side info) wins
+    (ties: the earliest of uniform, static, adaptive, learned).
     """
     if not gops:
         raise VqvError("empty video")
     layout = layout_of(gops[0].codes)
     scalar, enh = scalar_tables(model, settings.point), enhancement_tables(model, settings.point)
     best = None
-    for prior in candidate_priors(model, settings.prior, [g.codes for g in gops]):
-        coded = code_file(prior, layout, gops, settings.copy_mode, scalar, enh, settings.motion_layer)
+    candidates = candidate_priors(model, settings.prior, [g.codes for g in gops])
+    coded_each = code_file_each(candidates, layout, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
+                                scalar, enh, settings.motion_layer)
+    for prior, coded in zip(candidates, coded_each):
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
-    writer = VqvWriter(out, MOTION_VERSION if settings.motion_layer else FORMAT_VERSION)
+    writer = VqvWriter(out, version_for(settings.motion_layer, audio is not None))
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
@@ -434,7 +446,10 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,
                     fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=settings.quality,
                     prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
-                    copy_mode=settings.copy_mode, refresh_interval=settings.refresh)
+                    copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
+                    motion_layer=settings.motion_layer and audio is not None)
+    if audio is not None:
+        writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
     return stats
 

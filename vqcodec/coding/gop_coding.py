@@ -38,9 +38,12 @@ from vqcodec.entropy.rans import (
     MAX_SYMBOLS,
     EntropyError,
     PayloadDecoder,
+    bits_of_freqs,
     check_freqs,
     encode_streams,
     information_bits,
+    interval_tables,
+    symbol_intervals,
     uniform_freqs,
 )
 from vqcodec.coding.motion import MOTION_LABEL, VECTOR_LABEL, MotionCoder, VectorModel
@@ -163,16 +166,33 @@ class EncodeChannel:
         self.bits: dict[str, float] = {}
 
     def code(self, tables: np.ndarray, n: int, symbols: np.ndarray | None, label: str = "") -> np.ndarray:
+        sym, pair, bits = self.prepare(tables, n, symbols, label)
+        self.add(pair, bits, label)
+        return sym
+
+    @staticmethod
+    def prepare(tables: np.ndarray, n: int, symbols: np.ndarray | None, label: str = ""
+                ) -> tuple[np.ndarray, tuple | None, float]:
+        """The checked symbols, the ``(symbols, tables)`` pair to code (None for none) and its bits."""
         sym = np.asarray(symbols).reshape(-1)
         if sym.size != n:
             raise EntropyError(f"{label}: {sym.size} symbols where {n} are coded")
         if n and (int(sym.min()) < 0 or int(sym.max()) >= tables.shape[-1]):
             raise EntropyError(f"{label}: symbol out of range(0, {tables.shape[-1]})")
         sym = np.ascontiguousarray(sym, dtype=np.int32)
+        if n and tables.ndim == 2 and tables.shape[-1] > 3:
+            # per-symbol tables: keep only each symbol's (start, freq), which codes to the same
+            # bytes as the whole rows (interval_tables) without building them twice or holding them
+            start, freq = symbol_intervals(tables, sym)
+            return sym, interval_tables(start, freq), bits_of_freqs(freq)
         if n:
-            self.bits[label] = self.bits.get(label, 0.0) + information_bits(tables, sym)
-            self.pairs.append((sym, tables))
-        return sym
+            return sym, (sym, tables), information_bits(tables, sym)
+        return sym, None, 0.0
+
+    def add(self, pair: tuple | None, bits: float, label: str) -> None:
+        if pair is not None:
+            self.bits[label] = self.bits.get(label, 0.0) + bits
+            self.pairs.append(pair)
 
     def payload(self, end_check: bool = True) -> bytes:
         return encode_streams(self.pairs + ([(END_CHECK, _BYTE_TABLE)] if end_check else []))

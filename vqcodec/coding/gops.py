@@ -79,13 +79,21 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     The same output for any thread count: a conv's result can depend on how many threads split
     it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
     one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
-    ``workers`` workers (default: as many as torch had threads, ``--threads``).
+    ``workers`` workers (default: as many as torch had threads, ``--threads``). On an exception out of
+    the block the GOPs in flight are left to finish in the background (results dropped).
     """
     threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)
+    pool = ThreadPoolExecutor(max_workers=workers or threads)
     try:
-        with ThreadPoolExecutor(max_workers=workers or threads) as pool:
-            yield pool
+        yield pool
+    except BaseException:
+        # stopped (a signal, an error, the caller gone): GOPs not yet started are dropped and the ones
+        # in the network are not waited for, which at 720p would take a minute or more
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown(wait=True)
     finally:
         torch.set_num_threads(threads)
 

@@ -10,23 +10,41 @@ from vqcodec.coding.gops import coded_symbols, layout_streams
 from vqcodec.entropy.learned_prior import LearnedPrior, load_learned
 from vqcodec.entropy.priors import EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, UniformPrior, prior_from_header
 from vqcodec.entropy.rans import EntropyError
-from vqcodec.errors import VqvError
+from vqcodec.errors import VqvError, one_line, printable
 from vqcodec.settings import PRIOR_CHOICES
+from vqcodec.weights_check import WeightsError
 
 if TYPE_CHECKING:
     from vqcodec.formats import VqvReader
     from vqcodec.weights import CodecModel
 
 
+def _parsed(model: CodecModel, kind: str, parse):
+    """``parse(blob)`` of the model's ``kind`` prior (None if it ships none), parsed once per blob:
+    the learned prior takes 50 ms to read, and every encode and decode asks for it."""
+    blob = model.priors.get(kind)
+    hit = model.parsed_priors.get(kind)
+    if hit is None or hit[0] is not blob:
+        try:
+            parsed = None if blob is None else parse(blob)
+        except EntropyError as e:
+            raise _unusable(model, kind, e) from None
+        hit = model.parsed_priors[kind] = (blob, parsed)
+    return hit[1]
+
+
 def static_prior(model: CodecModel) -> EmpiricalStaticPrior | None:
-    return EmpiricalStaticPrior.from_bytes(model.priors["empirical-static"]) if "empirical-static" in model.priors else None
+    return _parsed(model, "empirical-static", EmpiricalStaticPrior.from_bytes)
 
 
 def learned_prior(model: CodecModel) -> LearnedPrior | None:
-    try:
-        return load_learned(model.priors)
-    except EntropyError as e:
-        raise VqvError(f"the model's learned prior is unusable: {e}") from None
+    return _parsed(model, "learned", lambda blob: load_learned({"learned": blob}))
+
+
+def _unusable(model: CodecModel, kind: str, e: Exception) -> WeightsError:
+    """A prior of the weights file that does not parse: the error names the file."""
+    where = f"{printable(model.path)}: " if model.path is not None else ""
+    return WeightsError(one_line(f"{where}the model's {kind} prior is unusable: {e}"))
 
 
 def decision_prior(model: CodecModel, kind: str) -> Prior:

@@ -21,6 +21,8 @@ over from one GOP to the next while GOPs are predicted and starts afresh at a re
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from vqcodec.entropy.rans import TOTAL
@@ -32,20 +34,37 @@ N_CONTEXTS = N_PASSES * N_PREV * N_NEIGH
 COUNT_LIMIT = 1 << 10       # counts are halved past this: recent slices weigh more
 
 
+@lru_cache(maxsize=16)
 def checkerboard(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
-    """Boolean masks (H, W) of pass 0 (``(y + x)`` even) and pass 1."""
+    """Boolean masks (H, W) of pass 0 (``(y + x)`` even) and pass 1 (read-only: shared)."""
     even = (np.add.outer(np.arange(h), np.arange(w)) % 2) == 0
-    return even, ~even
+    odd = ~even
+    even.setflags(write=False)
+    odd.setflags(write=False)
+    return even, odd
+
+
+def _neighbour_sums(f: np.ndarray) -> np.ndarray:
+    """Per position of ``f`` (H, W), the sum of its in-grid 4-neighbours."""
+    n = np.zeros_like(f)
+    n[1:] += f[:-1]
+    n[:-1] += f[1:]
+    n[:, 1:] += f[:, :-1]
+    n[:, :-1] += f[:, 1:]
+    return n
+
+
+@lru_cache(maxsize=16)
+def _neighbour_counts(h: int, w: int) -> np.ndarray:
+    n = _neighbour_sums(np.ones((h, w), np.int64))
+    n.setflags(write=False)
+    return n
 
 
 def _neighbour_feature(flags: np.ndarray) -> np.ndarray:
     """(H, W) -> 0/1/2: none / some / all of a position's in-grid 4-neighbours are set."""
-    f = flags.astype(np.int64)
-    p = np.pad(f, 1)
-    valid = np.pad(np.ones_like(f), 1)
-    n = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:]
-    m = valid[:-2, 1:-1] + valid[2:, 1:-1] + valid[1:-1, :-2] + valid[1:-1, 2:]
-    return np.where(n == 0, 0, np.where(n == m, 2, 1))
+    n = _neighbour_sums(flags.astype(np.int64))
+    return np.where(n == 0, 0, np.where(n == _neighbour_counts(*flags.shape), 2, 1))
 
 
 class LabelledChannel:

@@ -49,6 +49,7 @@ import numpy as np
 
 from vqcodec.codes import Codes, lower_stream, parse_stream_name, stream_name
 from vqcodec.entropy.blob import unpack_msgpack, zstd_compress, zstd_decompress
+from vqcodec.entropy.mixture import W_BITS, W_ONE, mixture_intervals, mixture_tables
 from vqcodec.entropy.rans import PRECISION_BITS, TOTAL, EntropyError, TableRows, check_freqs, freqs_from_counts
 from vqcodec.entropy.priors import (MAX_STREAMS, Prior, SliceContext, check_codebook_size, check_stream_name, extended_slices,
                                     grid_ratio)
@@ -61,8 +62,6 @@ __all__ = [
 MAGIC = "vqv-learned-prior"
 VERSION = 1
 CONTEXT_VERSION = 1          # the definition of candidates and classes below
-W_BITS = 16
-W_ONE = 1 << W_BITS
 W0_MIN = 1 << 6              # the static part keeps >= 1/1024 of the mass: every code stays codable
 N_SUCC = 32                   # most frequent training successors of P
 N_COOC = 8                    # most frequent training co-occurrents of the lower stage's code
@@ -104,46 +103,6 @@ class StreamModel:
         for a in (st, succ, cooc, w):
             a.setflags(write=False)
         return StreamModel(k, st, succ, cooc, w)
-
-
-# ------------------------------------------------------------------------------ integer core
-def mixture_tables(static: np.ndarray, weights: np.ndarray, cls: np.ndarray, cands: np.ndarray,
-                   base_cache: dict | None = None) -> np.ndarray:
-    """Per-symbol integer tables ``(n, K)`` of the mixture (see module docstring). Integer only."""
-    cls = np.asarray(cls, np.int64)
-    cands = np.asarray(cands, np.int64)
-    n = cls.size
-    k = static.shape[0]
-    if n == 0:
-        return np.zeros((0, k), np.int64)
-    used = np.unique(cls)
-    if base_cache is None:
-        base_cache = {}
-    fm1 = static - 1
-    need = [int(c) for c in used if int(c) not in base_cache]
-    if need:
-        a = weights[need, 0]
-        b = ((fm1[None, :] * a[:, None]) >> W_BITS) + 1
-        for i, c in enumerate(need):
-            base_cache[c] = (b[i], TOTAL - int(b[i].sum()))
-    lut_idx = np.full(int(used.max()) + 1, -1, np.int64)
-    lut_idx[used] = np.arange(used.size)
-    bases = np.stack([base_cache[int(c)][0] for c in used])
-    rests = np.array([base_cache[int(c)][1] for c in used], np.int64)
-    j = lut_idx[cls]
-    rows = bases[j]                                   # (n, K) copy
-    rest = rests[j]                                   # R per row
-    w = weights[cls]                                  # (n, 1 + M)
-    denom = W_ONE - w[:, 0]
-    safe = np.maximum(denom, 1)
-    ar = np.arange(n)
-    given = np.zeros(n, np.int64)
-    for s in range(cands.shape[1]):
-        r = np.where(denom > 0, rest * w[:, 1 + s] // safe, 0)
-        rows[ar, cands[:, s]] += r
-        given += r
-    rows[ar, cands[:, 0]] += rest - given
-    return rows
 
 
 def _clamp_shift(a: np.ndarray, axis: int, d: int) -> np.ndarray:
@@ -248,7 +207,8 @@ class LearnedPrior(Prior):
         cls, cands = stream_context(ctx.ext, np.array([ctx.t]), m, low_ext, ratio)
         coded = np.asarray(ctx.coded, bool).reshape(-1)
         cls, cands, bases = cls[coded], cands[coded], self._bases.setdefault(ctx.name, {})
-        return TableRows(cls.size, k, lambda rows: mixture_tables(m.static, m.weights, cls[rows], cands[rows], bases))
+        return TableRows(cls.size, k, lambda rows: mixture_tables(m.static, m.weights, cls[rows], cands[rows], bases),
+                         lambda sym: mixture_intervals(m.static, m.weights, cls, cands, sym, bases))
 
     # ---------------------------------------------------------------------------- bytes
     def to_bytes(self) -> bytes:

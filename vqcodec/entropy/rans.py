@@ -42,7 +42,8 @@ from vqcodec.errors import one_line
 
 __all__ = [
     "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",
-    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "symbol_freqs", "information_bits", "encode", "decode", "ideal_bits",
+    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "symbol_freqs", "symbol_intervals",
+    "interval_tables", "information_bits", "bits_of_freqs", "encode", "decode", "ideal_bits",
     "encode_streams", "decode_streams",
 ]
 
@@ -136,13 +137,17 @@ def uniform_freqs(k: int) -> np.ndarray:
 class TableRows:
     """Per-symbol tables ``(n, K)`` built a block of rows at a time by ``make(rows)`` (a slice): the
     coder takes them block by block, so a large slice never holds all of them at once (one 720p
-    slice of the learned prior would be 118 MB per stage). Each block is checked as it is built."""
+    slice of the learned prior would be 118 MB per stage). Each block is checked as it is built.
+    ``intervals(symbols)``, if given, returns each of the n symbols' ``(start, freq)`` under its
+    row without building the rows (:func:`symbol_intervals`); it must agree with ``make``."""
 
     ndim = 2
 
-    def __init__(self, n: int, k: int, make: Callable[[slice], np.ndarray]) -> None:
+    def __init__(self, n: int, k: int, make: Callable[[slice], np.ndarray],
+                 intervals: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] | None = None) -> None:
         self.shape = (int(n), int(k))
         self._make = make
+        self.intervals = intervals
 
     def rows(self, sl: slice) -> np.ndarray:
         block = check_freqs(self._make(sl))
@@ -160,10 +165,44 @@ def symbol_freqs(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> np.ndarr
     """The frequency of each symbol under its table (one shared table, or one per symbol)."""
     if freqs.ndim == 1:
         return freqs[symbols]
+    if isinstance(freqs, TableRows) and freqs.intervals is not None:
+        return freqs.intervals(symbols)[1]
     out = np.empty(symbols.size, np.int64)
     for sl in _chunks(symbols.size, freqs.shape[-1]):
         out[sl] = table_rows(freqs, sl)[np.arange(sl.stop - sl.start), symbols[sl]]
     return out
+
+
+def symbol_intervals(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each symbol's ``(start, freq)`` under its table: the sum of the entries before it and its
+    own entry, int64 (n,) each. That is all the coder uses of a table to code a known symbol."""
+    if freqs.ndim == 1:
+        return (np.cumsum(freqs) - freqs)[symbols], freqs[symbols]
+    if isinstance(freqs, TableRows) and freqs.intervals is not None:
+        return freqs.intervals(symbols)
+    start, freq = np.empty(symbols.size, np.int64), np.empty(symbols.size, np.int64)
+    for sl in _chunks(symbols.size, freqs.shape[-1]):
+        block, ar = table_rows(freqs, sl), np.arange(sl.stop - sl.start)
+        freq[sl] = block[ar, symbols[sl]]
+        start[sl] = (np.cumsum(block, axis=1) - block)[ar, symbols[sl]]
+    return start, freq
+
+
+def interval_tables(start: np.ndarray, freq: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per symbol a 3-entry table and the symbol's index in it under which the coder does exactly
+    what it does under the symbol's own K-entry table: an rANS step reads only the symbol's start
+    and frequency, and the hand-over to constriction is exact for any K (module docstring). So a
+    payload is coded from ``(start, freq)`` alone, to the same bytes. Needs ``freq <= 2**24 - 2``
+    (true of every table with K >= 3 entries, each >= 1)."""
+    start, freq = np.asarray(start, np.int64), np.asarray(freq, np.int64)
+    tail = TOTAL - start - freq
+    first, last = start == 0, tail == 0
+    one = np.ones_like(start)
+    tables = np.stack([np.where(first, freq, np.where(last, one, start)),
+                       np.where(first, one, np.where(last, start - 1, freq)),
+                       np.where(first, tail - 1, np.where(last, freq, tail))], axis=1)
+    symbols = np.where(first, 0, np.where(last, 2, 1)).astype(np.int32)
+    return symbols, tables
 
 
 def check_freqs(freqs) -> np.ndarray:
@@ -316,7 +355,7 @@ class PayloadDecoder:
             sym, f = _pop(self._coder, freqs, n)
         except (ValueError, KeyError, RuntimeError) as e:
             raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
-        return sym, _bits_of(f)
+        return sym, bits_of_freqs(f)
 
     def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
         if not self._coder.is_empty():
@@ -347,10 +386,10 @@ def ideal_bits(symbols: np.ndarray, freqs: np.ndarray) -> float:
 def information_bits(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> float:
     """:func:`ideal_bits` of checked int32 symbols and tables, without checking them again (the
     GOP coder reports every stream's bits this way)."""
-    return _bits_of(symbol_freqs(freqs, symbols)) if symbols.size else 0.0
+    return bits_of_freqs(symbol_freqs(freqs, symbols)) if symbols.size else 0.0
 
 
-def _bits_of(freqs_of_symbols: np.ndarray) -> float:
+def bits_of_freqs(freqs_of_symbols: np.ndarray) -> float:
     """Information content of symbols whose table frequencies are ``freqs_of_symbols``."""
     if freqs_of_symbols.size == 0:
         return 0.0

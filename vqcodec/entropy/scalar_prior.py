@@ -79,6 +79,7 @@ class ScalarTables:
         except EntropyError as e:
             raise ModelDataError(str(e)) from None
         object.__setattr__(self, "freqs", freqs)
+        object.__setattr__(self, "_starts", np.cumsum(freqs, axis=2) - freqs)   # each entry's start
 
     @property
     def step(self) -> float:
@@ -110,8 +111,9 @@ class ScalarTables:
             raise EntropyError(f"scalar layer: {c} channels, the tables have {self.channels}")
         rows = np.arange(c, dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, shape)
         rows = rows.ravel() if coded is None else rows[:, coded].ravel()
-        flat = self.freqs.reshape(-1, self.alphabet)
-        return TableRows(rows.size, self.alphabet, lambda sl: flat[rows[sl]])
+        flat, starts = self.freqs.reshape(-1, self.alphabet), self._starts.reshape(-1, self.alphabet)
+        return TableRows(rows.size, self.alphabet, lambda sl: flat[rows[sl]],
+                         lambda sym: (starts[rows, sym], flat[rows, sym]))
 
     def symbol_bits(self, prev: np.ndarray | None, s: np.ndarray) -> np.ndarray:
         """Bits (H, W) of coding each position's C symbols ``s`` (C, H, W) after slice ``prev``:

@@ -59,7 +59,17 @@ def _process_is_gone(pid: int) -> bool:
         return True
     except (OSError, OverflowError):   # PermissionError: alive, someone else's
         return False
-    return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that has ended but not been reaped (its parent was killed too and the container's init
+    does not reap orphans) still answers ``kill(pid, 0)``; it will never remove its temporaries."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:        # not Linux, or gone meanwhile
+        return False
+    return stat[stat.rfind(")") + 2:].startswith("Z")
 
 
 def sweep_stale_temps(folder: str | Path) -> None:
@@ -153,3 +163,30 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def check_npz_output(output, overwrite: bool, command: str) -> None:
+    """Before any work: an ``.npz`` path whose folder exists and that is free (or ``overwrite``); a
+    stream (``-``) is written as it is."""
+    if hasattr(output, "write"):
+        return
+    from vqcodec.errors import OptionError
+    output = Path(output)
+    if output.suffix != ".npz":
+        raise OptionError(f"the output of {command} is an .npz file (or - for standard output): "
+                          f"{output} does not end in .npz")
+    check_output_folder(output)
+    refuse_existing(output, overwrite)
+
+
+def save_npz(output, arrays: dict, *, overwrite: bool) -> None:
+    """``arrays`` as a compressed ``.npz``: to a stream as it is (a zip written without seeking), or
+    to a path atomically (an existing file kept without ``overwrite``)."""
+    import numpy as np
+    if hasattr(output, "write"):
+        np.savez_compressed(output, **arrays)
+        output.flush()
+        return
+    with atomic_path(output, overwrite=overwrite, make_parents=False) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)

@@ -290,14 +290,15 @@ def _open_images(files: list[Path], what: str, fps, src_fps):
     return _open_sequence(files, _read_png, what, size, src_fps, fps)
 
 
-def _open_av(source, path: str, fps: Fraction | None, size: int | None):
+def _open_av(source, path: str, fps: Fraction | None, size: int | None, audio=None):
     """A file (or stream) PyAV opens: its first video stream, its first frame decoded here (so that
     unreadable and empty files fail at open time), then the frames timed by their timestamps. ``path``
-    names it in messages; ``size`` is its size in bytes (None for a pipe)."""
+    names it in messages; ``size`` is its size in bytes (None for a pipe); ``audio``, an
+    :class:`~vqcodec.io.audio.AudioCapture`, keeps the first audio track's packets as the video is read."""
     container = _open_container(source, path)
     try:
         stream, facts = _stream_facts(container, path)
-        decoded = container.decode(stream)
+        decoded = container.decode(stream) if audio is None else audio.demux(container, stream)
         first = _first_frame(decoded, path)
         w, h = first.width, first.height
         _check_source_size(w, h, str(path))
@@ -444,14 +445,15 @@ def _rgb_frames(timed, path: Path, w: int, h: int) -> Iterator[tuple[Fraction, n
         yield t, img
 
 
-def open_video(path, *, fps: Fraction | None = None,
-               source_fps: Fraction | None = None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
+def open_video(path, *, fps: Fraction | None = None, source_fps: Fraction | None = None,
+               audio=None) -> tuple[VideoInfo, Iterator[np.ndarray]]:
     """Open a video and return ``(info, frames)``; ``frames`` yields uint8 RGB ``(H, W, 3)`` arrays.
 
     ``fps`` resamples by timestamp (see the module docstring); ``None`` keeps every source frame at
     the source rate (a variable-rate file is kept in step with its timestamps, with a
     :class:`VideoWarning`). ``source_fps`` is the rate assumed for ``.npy`` and PNG inputs, which
-    carry none (default :data:`DEFAULT_SEQUENCE_FPS`); it is ignored for real video files.
+    carry none (default :data:`DEFAULT_SEQUENCE_FPS`); it is ignored for real video files. ``audio``: an
+    :class:`~vqcodec.io.audio.AudioCapture` that keeps a video file's first audio track (packets as stored).
 
     The first frame is decoded here, so unreadable and empty inputs fail at open time. Raises
     :class:`VideoError`.
@@ -460,13 +462,13 @@ def open_video(path, *, fps: Fraction | None = None,
     seq_fps = DEFAULT_SEQUENCE_FPS if source_fps is None else to_fraction(source_fps)
     try:
         if is_stream(path):
-            return _open_av(path, display_name(path, "<stdin>"), fps, None)
-        return _open_any(path, fps, seq_fps)
+            return _open_av(path, display_name(path, "<stdin>"), fps, None, audio)
+        return _open_any(path, fps, seq_fps, audio)
     except OSError as e:  # permissions, vanished files, ...
         raise VideoError(f"{display_name(path, '<stdin>')}: cannot read ({describe_error(e)})") from None
 
 
-def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
+def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction, audio=None):
     spath = str(path)
     if is_frame_pattern(spath) and not Path(spath).exists():
         files = _pattern_files(spath)
@@ -482,10 +484,10 @@ def _open_any(path: str | Path, fps: Fraction | None, seq_fps: Fraction):
         return _open_images([p], str(p), fps, seq_fps)
     st = p.stat()
     if not stat.S_ISREG(st.st_mode):      # a named pipe, /dev/stdin, a character device: read as it comes
-        return _open_av(p, str(p), fps, None)
+        return _open_av(p, str(p), fps, None, audio)
     if st.st_size == 0:
         raise VideoError(f"{p}: empty file, not a video")
-    return _open_av(p, str(p), fps, st.st_size)
+    return _open_av(p, str(p), fps, st.st_size, audio)
 
 
 def probe_frames(path: str | Path) -> int:

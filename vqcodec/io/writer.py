@@ -3,8 +3,12 @@
 :class:`VideoWriter` picks the format from the path:
 
 * ``.mp4`` / ``.mkv``: H.264 (libx264) at CRF :data:`MP4_CRF` ("near-lossless"), preset medium,
-  ``tune=psnr``, YUV 4:4:4 (BT.601 limited range, tagged) when libx264 offers it, else 4:2:0 with
-  odd frame sizes padded to even by edge replication (the file is then one pixel larger);
+  ``tune=psnr``, BT.601 limited range (tagged), YUV 4:2:0 by default (``pix_fmt``, :data:`PIX_FMTS`:
+  High profile 4:2:0 is what browsers and hardware decoders play; ``"yuv444p"`` keeps full chroma, High
+  4:4:4 Predictive, which they do not) with odd frame sizes padded to even by edge replication (the
+  file is then one pixel larger); with ``audio`` (a :class:`~vqcodec.formats.audio.AudioTrack`) also
+  that track, its packets copied as they are (:mod:`vqcodec.io.audio`; other outputs say in one
+  warning that they have no audio);
 * ``.y4m``: raw YUV4MPEG2, 4:4:4 (C444), BT.601 limited range — near exact;
 * ``.npy``: exact uint8 RGB ``(T, H, W, 3)``;
 * a folder (a path without an extension, an existing directory, or one ending in ``/``): exact RGB
@@ -32,6 +36,7 @@ import errno
 import io
 import math
 import os
+import re
 import shutil
 from fractions import Fraction
 from pathlib import Path
@@ -39,11 +44,13 @@ from pathlib import Path
 import numpy as np
 
 from vqcodec.errors import OptionError, describe_error
+from vqcodec.io.audio import open_audio
 from vqcodec.io.files import commit_file, make_temp
 from vqcodec.io.reader import VideoError, is_frame_pattern, to_fraction
 from vqcodec.io.streams import display_name, is_stream
 
-__all__ = ["MP4_CRF", "MP4_PRESET", "MP4_TUNE", "OutputTypeError", "VideoWriter", "output_kind"]
+__all__ = ["MP4_CRF", "MP4_PRESET", "MP4_TUNE", "PIX_FMTS", "OutputTypeError", "VideoWriter", "check_pix_fmt",
+           "output_kind"]
 
 #: CRF of the H.264 files written for ``.mp4``/``.mkv`` outputs: near-lossless (visually lossless;
 #: PSNR typically well above 40 dB) while still far smaller than raw video.
@@ -52,6 +59,8 @@ MP4_PRESET = "medium"
 #: x264 tuning of those files: ``tune=psnr`` (no psycho-visual trade-offs) because the files are
 #: meant to be faithful copies of the frames (e.g. for measuring a decoder's output).
 MP4_TUNE = "psnr"
+#: pixel formats of ``.mp4``/``.mkv`` outputs, the default first (docs/DESIGN.md, "Decoded video files")
+PIX_FMTS = ("yuv420p", "yuv444p")
 _WRITE_VIDEO_EXTS = {".mp4": "mp4", ".mkv": "matroska"}
 
 
@@ -66,6 +75,8 @@ def output_kind(path) -> str:
         return "y4m"
     spath = str(path)
     p = Path(path)
+    if is_frame_pattern(spath):
+        check_frame_pattern(p.name, spath)
     if is_frame_pattern(spath) or spath.endswith(("/", os.sep)) or p.is_dir() or p.suffix == "":
         return "png"
     ext = p.suffix.lower()
@@ -77,17 +88,49 @@ def output_kind(path) -> str:
                           "(use .mp4, .mkv, .y4m, .npy, a folder, a %06d.png pattern or - for y4m on stdout)")
 
 
+#: the widest %d field of a PNG frame pattern, and the longest frame file name (NAME_MAX of Linux file
+#: systems): checked before anything is written (``%2000000000d`` made 2 GB names, 6 GB of memory)
+MAX_PATTERN_WIDTH = 32
+MAX_NAME_BYTES = 255
+_FIELD = re.compile(r"%0?(\d*)d")
+
+
+def check_frame_pattern(name: str, path: str) -> None:
+    """A frame pattern's file ``name`` (``%06d.png``) must number frames with one narrow %d field and give
+    names the file system takes; else an :class:`OutputTypeError` (a usage mistake) naming ``path``."""
+    width = _FIELD.search(name).group(1)
+    if len(width) > 2 or int(width or 0) > MAX_PATTERN_WIDTH:
+        raise OutputTypeError(f"{path}: the %d field of a frame pattern is at most {MAX_PATTERN_WIDTH} wide")
+    try:
+        longest = name % (10 ** 10 - 1)
+    except (TypeError, ValueError):
+        raise OutputTypeError(f"{path}: a frame pattern has one %d field and no other % (write %% for %)") from None
+    if len(os.fsencode(longest)) > MAX_NAME_BYTES:
+        raise OutputTypeError(f"{path}: frame file names would be longer than {MAX_NAME_BYTES} bytes")
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
 
 
-def _h264_pix_fmt() -> str:
+def check_pix_fmt(pix_fmt: str | None, kind: str) -> None:
+    """``pix_fmt`` (None: the default) for an output of ``kind``; a wrong one is an option error."""
+    if pix_fmt is not None and pix_fmt not in PIX_FMTS:
+        raise OptionError(f"unknown pixel format {pix_fmt!r} (choose from {', '.join(PIX_FMTS)})")
+    if pix_fmt is not None and kind != "h264":
+        what = {"y4m": "a .y4m output (always 4:4:4)", "npy": "an .npy output (RGB)"}.get(kind, "PNG frames (RGB)")
+        raise OptionError(f"a pixel format (--pix-fmt) is for .mp4/.mkv outputs, not {what}")
+
+
+def _h264_pix_fmt(requested: str | None = None) -> str:
     import av
 
-    fmts = {f.name for f in (av.Codec("libx264", "w").video_formats or [])}
-    return "yuv444p" if "yuv444p" in fmts else "yuv420p"
+    pix = requested or PIX_FMTS[0]
+    if pix not in {f.name for f in (av.Codec("libx264", "w").video_formats or [])}:
+        raise VideoError(f"this FFmpeg's libx264 cannot write {pix}")
+    return pix
 
 
 def _make_temp(parent: Path, label: str = "", *, suffix: str = "", folder: bool) -> Path:
@@ -112,7 +155,8 @@ class VideoWriter:
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Fraction, *,
-                 frame_count: int | None = None, overwrite: bool = True) -> None:
+                 frame_count: int | None = None, overwrite: bool = True, pix_fmt: str | None = None,
+                 audio=None) -> None:
         self._out_stream = path if is_stream(path) else None
         self.path = Path(display_name(path, "<stdout>"))
         self.overwrite = overwrite          # False: existing frame files and a file that appears meanwhile are kept
@@ -127,6 +171,9 @@ class VideoWriter:
         self._failed = False
         self._tmp: Path | None = None  # temporary file or folder
         self.kind = output_kind(path)
+        check_pix_fmt(pix_fmt, self.kind)
+        self.pix_fmt, self._audio_track = pix_fmt, audio
+        self._audio, self.audio_status = None, None    # the AudioMux; what the report says of the track
         if self.kind == "png":
             spath = str(path)
             pattern = is_frame_pattern(spath)
@@ -180,9 +227,11 @@ class VideoWriter:
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
         else:  # h264
             self._tmp = self._tmp_sibling(self.path, folder=False)
-            pix = _h264_pix_fmt()
+            pix = _h264_pix_fmt(self.pix_fmt)
             opts = {"crf": str(MP4_CRF), "preset": MP4_PRESET, "tune": MP4_TUNE}
             self._open_av(_WRITE_VIDEO_EXTS[self.path.suffix.lower()], "libx264", pix, opts)
+        self._audio, self.audio_status = open_audio(getattr(self, "_container", None), self._audio_track,
+                                                    self.kind, self.path)
 
     def _check_frame_name(self, name: str) -> None:
         if name in self._existing:
@@ -267,6 +316,8 @@ class VideoWriter:
             vf = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
             vf = vf.reformat(format=self._pix, dst_colorspace="ITU601", dst_color_range="MPEG")
             vf.pts = i
+            if self._audio is not None:             # the audio that starts before this frame
+                self._audio.mux_until(i / self.fps)
             for pkt in self._stream.encode(vf):
                 self._container.mux(pkt)
 
@@ -288,6 +339,8 @@ class VideoWriter:
             else:
                 for pkt in self._stream.encode(None):
                     self._container.mux(pkt)
+                if self._audio is not None:
+                    self._audio.mux_until(None)
                 self._container.close()
                 self._container = None
                 if self._out_stream is not None:
@@ -333,7 +386,7 @@ class VideoWriter:
             for name in sorted(os.listdir(self._tmp)):
                 commit_file(self._tmp / name, target / name, overwrite=self.overwrite)
                 moved.append(name)
-        except FileExistsError:   # a frame file appeared meanwhile: keep it, take back ours
+        except BaseException:     # a frame file appeared meanwhile, or a signal: take back ours
             for name in moved:
                 (target / name).unlink(missing_ok=True)
             raise
@@ -372,8 +425,12 @@ class VideoWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is not None:
             self.abort()
-        else:
+            return
+        try:
             self.close()
+        except BaseException:       # a signal while finishing (close() itself handles errors)
+            self.abort()
+            raise
 
     def __del__(self) -> None:  # an abandoned writer leaves no temporary behind
         try:

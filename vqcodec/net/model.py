@@ -39,6 +39,10 @@ from vqcodec.net.tiling import map_tiled
 #: whole-frame ones exactly from 48 pixels up (tests/test_tiling.py).
 TILE_PIXELS = 256
 TILE_HALO_PIXELS = 64
+#: Tiles of other sizes than the fixed ones (tiling.tile_plan) are used only where every tile is at
+#: least this wide and tall: torch runs a conv on thin inputs with another algorithm, whose floats
+#: differ (on the shipped model the analysis's first conv switches below 107 pixels of height).
+MIN_TILE_PIXELS = 128
 
 
 # ----------------------------------------------------------------------------------------------- blocks
@@ -129,6 +133,30 @@ class Up(nn.Module):
 
 def _stage(ch: int, n: int, conv: str) -> nn.Sequential:
     return nn.Sequential(*[ResBlock3d(ch, conv) for _ in range(n)])
+
+
+def conv_reach(modules: nn.Sequential, scale: Fraction) -> tuple[Fraction, Fraction]:
+    """How far (in pixels, each way) the spatial kernels of ``modules`` reach, run in order with
+    the first at ``scale`` pixels per position; and the scale after them. A tile whose margins are
+    at least this wide computes its core as the whole frame would (tiling.py)."""
+    reach = Fraction(0)
+    for m in modules:
+        if isinstance(m, nn.Sequential):
+            r, scale = conv_reach(m, scale)
+            reach += r
+        elif isinstance(m, Down):
+            scale *= m.s[1]
+            reach += m.conv.kernel_size[1] // 2 * scale
+        elif isinstance(m, Up):
+            reach += m.conv.kernel_size[1] // 2 * scale
+            scale /= m.s[1]
+        elif isinstance(m, ResBlock3d):
+            reach += (m.c1.kernel_size[1] // 2 + m.c2.kernel_size[1] // 2) * scale
+        elif isinstance(m, nn.Conv3d):
+            reach += m.kernel_size[1] // 2 * scale
+        elif not isinstance(m, nn.SiLU):
+            raise TypeError(f"no reach known for {type(m).__name__}")
+    return reach, scale
 
 
 # ------------------------------------------------------------------------------------------------ model
@@ -237,20 +265,30 @@ class MSVQVAE(nn.Module):
             y = y + depth_to_space(self.lin_dec(z[:, -self.cfg.latent_dim:]), self.cfg.bottom_factor)
         return y
 
-    def _tiled(self, piece, x: torch.Tensor, scale: Fraction, halo_pixels: int = -1) -> torch.Tensor:
+    def _tiled(self, piece, x: torch.Tensor, scale: Fraction, halo_pixels: int = -1,
+               reach_pixels: Fraction | None = None) -> torch.Tensor:
         """``piece(x)`` for a full-resolution end of the network (codec path): in spatial tiles of
         :data:`TILE_PIXELS` plus a :data:`TILE_HALO_PIXELS` margin when the frames are larger, so
-        a 720p GOP needs about a gigabyte instead of six (see ``tiling.py``)."""
+        a 720p GOP needs about a gigabyte instead of six (see ``tiling.py``); given the piece's
+        ``reach_pixels``, in the tiles of ``tiling.tile_plan``, which give the same numbers."""
         halo_pixels = TILE_HALO_PIXELS if halo_pixels < 0 else halo_pixels
         per_pixel = Fraction(1) / scale if scale > 1 else Fraction(1)      # input units per pixel
+        grid = int(per_pixel * self.cfg.bottom_factor[1]) if scale < 1 else 1    # input units per output unit
+        reach = None if reach_pixels is None else math.ceil(reach_pixels * per_pixel)
         return map_tiled(piece, x, scale=scale, core=int(TILE_PIXELS * per_pixel),
-                         halo=int(halo_pixels * per_pixel))
+                         halo=int(halo_pixels * per_pixel), reach=reach, grid=grid,
+                         min_side=int(MIN_TILE_PIXELS * per_pixel))
+
+    def _synthesis_reach(self) -> Fraction:
+        """How far (pixels) the decoder's tile piece reaches (``lin_dec`` is per position)."""
+        return conv_reach(self.decoder, Fraction(self.cfg.bottom_factor[1]))[0]
 
     def _analyse_pixels(self, u8: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """uint8 (N, 3, T, H, W) -> (the linear path's term or None, bottom features h_b), tile by
         tile: the float input never exists for the whole frame."""
         down = Fraction(1, self.cfg.bottom_factor[1])
-        h_b = self._tiled(lambda t: self.enc_bottom(bytes_to_unit(t)), u8, down)
+        h_b = self._tiled(lambda t: self.enc_bottom(bytes_to_unit(t)), u8, down,
+                          reach_pixels=conv_reach(self.enc_bottom, Fraction(1))[0])
         pixel_term = None
         if self.cfg.linear_path:          # a per-block projection: tiles need no margin
             pixel_term = self._tiled(lambda t: self._pixel_term(bytes_to_unit(t)), u8, down, halo_pixels=0)
@@ -353,7 +391,7 @@ class MSVQVAE(nn.Module):
             u_t = None if self.cfg.single_level else self.dec_top(latents["top"].to(self.device, torch.float32))
             z = bottom if u_t is None else torch.cat([u_t, bottom], 1)
             y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
-                            Fraction(self.cfg.bottom_factor[1]))
+                            Fraction(self.cfg.bottom_factor[1]), reach_pixels=self._synthesis_reach())
         return y.permute(0, 2, 3, 4, 1).cpu().numpy()
 
     @torch.no_grad()
@@ -380,7 +418,7 @@ class MSVQVAE(nn.Module):
                 q_b = self.bottom_quantizer.decode(q_b_idx)
             z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
             y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
-                            Fraction(self.cfg.bottom_factor[1]))
+                            Fraction(self.cfg.bottom_factor[1]), reach_pixels=self._synthesis_reach())
         finally:
             self.train(was_training)
         out = y.permute(0, 2, 3, 4, 1).cpu().numpy()

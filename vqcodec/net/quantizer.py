@@ -63,7 +63,10 @@ class VectorQuantizer(nn.Module):
         super().__init__()
         self.dim, self.codebook_size = dim, codebook_size
         self.decay, self.eps, self.dead_after = decay, eps, dead_after
-        self.register_buffer("codebook", torch.randn(codebook_size, dim) * 0.1)
+        codebook = torch.empty(codebook_size, dim)
+        if not codebook.is_meta:    # (random numbers on the meta device cost seconds of torch imports)
+            codebook = torch.randn(codebook_size, dim) * 0.1
+        self.register_buffer("codebook", codebook)
         self.register_buffer("ema_count", torch.ones(codebook_size))
         self.register_buffer("ema_sum", self.codebook.clone())
         self.register_buffer("initialised", torch.zeros((), dtype=torch.bool))

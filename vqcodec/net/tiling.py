@@ -7,15 +7,34 @@ so memory follows the tile, not the frame. The overlap (``halo``) is wider than 
 piece's convolutions that matters in practice, so tiled and whole-frame results agree to float
 rounding (tests/test_tiling.py measures it). The tiling is a function of the frame size alone, the
 same on every machine, so encoder and decoder see the same numbers wherever they run.
+
+The fixed tiling (``core``-wide cores from the top left, each with the whole ``halo``) computes
+up to 2.25x the pixels it keeps. Given the piece's true ``reach``, :func:`tile_plan` instead covers
+the frame with the fewest pixels computed: the whole frame when it is no larger than one fixed tile,
+else cores of equal size with margins of only the reach, no tile larger than a fixed one (so memory
+stays as bounded). When the reach is within the halo, both tilings are exact, and the convolutions
+give every pixel the same floats in any tile large enough for torch to run each layer with the same
+algorithm (it picks another for thin inputs): so the plan is used only where every tile of both is
+at least ``min_side`` wide and tall, and the numbers, the codes and the bytes are those of the fixed
+tiling (tests/test_tiling.py; docs/speed.md has the measurements).
 """
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import torch
 
 Piece = Callable[[torch.Tensor], torch.Tensor]
+
+
+class Span(NamedTuple):
+    """One tile along an axis: its core ``[start, stop)`` and its extent with margins ``[lo, hi)``."""
+
+    start: int
+    stop: int
+    lo: int
+    hi: int
 
 
 def tile_starts(size: int, core: int) -> list[int]:
@@ -23,33 +42,79 @@ def tile_starts(size: int, core: int) -> list[int]:
     return list(range(0, size, core))
 
 
-def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo: int) -> torch.Tensor:
+def fixed_spans(size: int, core: int, halo: int) -> list[Span]:
+    """The fixed tiling of an axis: ``core``-wide cores from 0, each with ``halo`` on both sides."""
+    return [Span(a, min(a + core, size), max(0, a - halo), min(size, a + core + halo)) for a in tile_starts(size, core)]
+
+
+def even_spans(size: int, n: int, grid: int, margin: int) -> list[Span] | None:
+    """``n`` cores of equal size (a multiple of ``grid``; the last may be shorter) with ``margin``
+    on both sides, or None if ``n`` such cores would leave one empty."""
+    core = -(-size // (n * grid)) * grid
+    if (n - 1) * core >= size:
+        return None
+    return fixed_spans(size, core, margin)
+
+
+def _extents(spans: list[Span]) -> list[int]:
+    return [s.hi - s.lo for s in spans]
+
+
+def tile_plan(h: int, w: int, *, core: int, halo: int, reach: int | None = None, grid: int = 1,
+              min_side: int = 0) -> tuple[list[Span], list[Span]]:
+    """The tiles (rows, columns) a piece runs on over an ``h`` x ``w`` input: the fixed tiling, or,
+    given the piece's ``reach`` (input units, at most ``halo``), the one computing the fewest pixels
+    with no tile larger than a fixed one, its margins ``reach`` rounded up to ``grid`` (see the
+    module docstring for when it is used)."""
+    fixed = fixed_spans(h, core, halo), fixed_spans(w, core, halo)
+    if reach is None or reach > halo or (h <= core and w <= core):
+        return fixed
+    margin = -(-reach // grid) * grid
+    budget = (min(h, core + 2 * halo)) * min(w, core + 2 * halo)
+    best = None
+    for ny in range(1, len(fixed[0]) + 1):
+        for nx in range(1, len(fixed[1]) + 1):
+            rows, cols = even_spans(h, ny, grid, margin), even_spans(w, nx, grid, margin)
+            if rows is None or cols is None or max(_extents(rows)) * max(_extents(cols)) > budget:
+                continue
+            cost = sum(_extents(rows)) * sum(_extents(cols))
+            if best is None or cost < best[0]:
+                best = (cost, rows, cols)
+    if best is None:
+        return fixed
+    for spans, size in ((fixed[0], h), (fixed[1], w), (best[1], h), (best[2], w)):
+        if any(e < min_side and e != size for e in _extents(spans)):
+            return fixed
+    return best[1], best[2]
+
+
+def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo: int, reach: int | None = None,
+              grid: int = 1, min_side: int = 0) -> torch.Tensor:
     """``piece(x)`` computed tile by tile over the last two (spatial) axes of ``x`` (N, C, T, H, W).
 
-    ``piece`` maps an input of spatial size (h, w) to an output of (h * scale, w * scale); ``core``
-    and ``halo`` are in input units and must keep ``* scale`` whole (multiples of the piece's
-    stride), so every tile samples the same grid phase as the whole frame. A frame that fits in
-    one core is passed through whole.
+    ``piece`` maps an input of spatial size (h, w) to an output of (h * scale, w * scale); ``core``,
+    ``halo`` and ``grid`` are in input units and must keep ``* scale`` whole (multiples of the
+    piece's stride), so every tile samples the same grid phase as the whole frame. A frame that fits
+    in one core is passed through whole. ``reach``, ``grid``, ``min_side``: see :func:`tile_plan`.
     """
     h, w = x.shape[-2:]
     if h <= core and w <= core:
         return piece(x)
-    for v in (core, halo):
+    for v in (core, halo) + ((grid,) if reach is not None else ()):
         if (v * scale).denominator != 1:
             raise ValueError(f"tile size {v} does not keep the scale {scale} whole")
+    rows, cols = tile_plan(h, w, core=core, halo=halo, reach=reach, grid=grid, min_side=min_side)
+    if len(rows) == len(cols) == 1:
+        return piece(x)
     out = None
-    for y0 in tile_starts(h, core):
-        y1 = min(y0 + core, h)
-        for x0 in tile_starts(w, core):
-            x1 = min(x0 + core, w)
-            ey0, ey1 = max(0, y0 - halo), min(h, y1 + halo)       # the tile with its halo
-            ex0, ex1 = max(0, x0 - halo), min(w, x1 + halo)
-            y = piece(x[..., ey0:ey1, ex0:ex1])
+    for r in rows:
+        for c in cols:
+            y = piece(x[..., r.lo:r.hi, c.lo:c.hi])
             if out is None:
                 out = y.new_empty(*y.shape[:-2], int(h * scale), int(w * scale))
-            oy, ox = int((y0 - ey0) * scale), int((x0 - ex0) * scale)
-            ch, cw = int((y1 - y0) * scale), int((x1 - x0) * scale)
-            out[..., int(y0 * scale):int(y1 * scale), int(x0 * scale):int(x1 * scale)] = \
+            oy, ox = int((r.start - r.lo) * scale), int((c.start - c.lo) * scale)
+            ch, cw = int((r.stop - r.start) * scale), int((c.stop - c.start) * scale)
+            out[..., int(r.start * scale):int(r.stop * scale), int(c.start * scale):int(c.stop * scale)] = \
                 y[..., oy:oy + ch, ox:ox + cw]
             del y
     return out
