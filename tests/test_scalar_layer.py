@@ -14,7 +14,7 @@ from vqcodec.coding.gops import chunk_streams, gop_layout, scalar_tables
 from vqcodec.coding.ladder import Ladder
 from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.rans import EntropyError
-from vqcodec.formats import GopChunk, VqvReader
+from vqcodec.formats import VqvReader
 from vqcodec.release.prior_fitting import _bottom_latents, fit_ladder
 from vqcodec.settings import EncodeSettings
 from vqcodec.weights import WEIGHTS_VERSION, WeightsError, load_model, save_weights

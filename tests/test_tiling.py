@@ -88,7 +88,8 @@ def test_tile_plan_keeps_the_fixed_tiles_where_it_could_change_the_numbers():
     assert tile_plan(720, 1280, core=256, halo=64, reach=72, grid=8, min_side=128) == fixed
     assert tile_plan(1080, 1920, core=256, halo=64, reach=36, grid=8, min_side=128) == \
         tile_plan(1080, 1920, core=256, halo=64)              # the fixed tiling's last row: 120 px
-    assert tile_plan(200, 250, core=256, halo=64, reach=36, grid=8, min_side=128) == tile_plan(200, 250, core=256, halo=64)
+    assert tile_plan(200, 250, core=256, halo=64, reach=36, grid=8, min_side=128) == \
+        tile_plan(200, 250, core=256, halo=64)
     assert tile_plan(720, 1280, core=256, halo=64, reach=36, grid=8, min_side=128) != fixed
 
 

@@ -64,7 +64,7 @@ def _sse(ref: np.ndarray, test: np.ndarray) -> float:
     """Sum of squared errors, frame by frame so a long clip never doubles in memory as floats."""
     total = 0.0
     for r, t in zip(ref, test):
-        d = (r.astype(np.int32) - t.astype(np.int32)).ravel()
+        d = (r.astype(np.int64) - t.astype(np.int64)).ravel()     # int32 dot products overflow at 720p
         total += float(np.dot(d, d))
     return total
 
