@@ -43,8 +43,7 @@ def data_errors(fn):
         except OptionError as e:           # a bad option value: a usage error, exit status 2
             raise click.UsageError(describe_error(e)) from None
         except KeyboardInterrupt as e:     # Ctrl-C or another stop signal (cli/signals.py)
-            click.echo(signals.stop_message(e), err=True)
-            sys.exit(signals.stopped_status(e))
+            sys.exit(signals.report_stop(e))
         except MemoryError:
             raise UserError("out of memory") from None
         except Exception as e:

@@ -65,11 +65,24 @@ class SignalStop:
                 signal.signal(sig, handler)
             self._previous = {}
         if self.signum is not None:     # received during the command, or while its handlers were put back
+            if not _reported:           # the stop surfaced as another exception (e.g. a Rust extension's
+                print(stop_message(Stopped(self.signum)), file=sys.stderr)     # panic around it): say it
             exit_now(exit_status(self.signum))
 
 
 def exit_status(signum: int) -> int:
     return 128 + signum
+
+
+_reported = False       # the stop message was printed (by the command's error handler)
+
+
+def report_stop(e: KeyboardInterrupt) -> int:
+    """Print the stop message once; the exit status."""
+    global _reported
+    _reported = True
+    print(stop_message(e), file=sys.stderr)
+    return stopped_status(e)
 
 
 def stop_message(e: KeyboardInterrupt) -> str:

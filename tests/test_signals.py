@@ -176,3 +176,14 @@ def test_the_network_pool_does_not_wait_for_gops_in_flight_when_stopped():
     assert futures[1].cancelled() and futures[2].cancelled()   # GOPs not started are dropped
     release.set()
     assert futures[0].result(timeout=10) == 0
+
+
+def test_a_stop_that_surfaces_as_another_exception_is_still_reported():
+    """A signal raised inside an extension's callback may come back as that extension's own error (a
+    Rust panic): the process still says it was stopped and exits 128 + signal."""
+    import subprocess
+    import sys
+    code = ("import signal\nfrom vqcodec.cli import signals\ns = signals.SignalStop()\n"
+            "s.signum = signal.SIGTERM\ntry:\n    raise BaseException('a panic')\nfinally:\n    s.finish()\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 143 and r.stderr.strip() == "vqv: stopped by signal SIGTERM"
