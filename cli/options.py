@@ -44,22 +44,21 @@ def report_options(fn):
 
 def input_source(raw: str):
     """INPUT as given: ``-`` is standard input (not a terminal), anything else a path."""
-    if raw != STDIO:
-        return Path(raw)
-    stream = getattr(sys.stdin, "buffer", sys.stdin)
-    if is_terminal(stream):
-        raise click.UsageError("INPUT is - but standard input is a terminal: pipe the data in "
-                               "(e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv)")
-    return stream
+    return _path_or_stream(raw, sys.stdin, "INPUT is - but standard input is a terminal: pipe the data in "
+                           "(e.g. ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv)")
 
 
 def output_target(raw: str):
     """OUTPUT as given: ``-`` is standard output (not a terminal), anything else a path."""
+    return _path_or_stream(raw, sys.stdout, "OUTPUT is - but standard output is a terminal: redirect or pipe it "
+                           "(e.g. vqv decode x.vqv - | ffplay -)")
+
+
+def _path_or_stream(raw: str, std, on_terminal: str):
     if raw != STDIO:
         return Path(raw)
-    stream = getattr(sys.stdout, "buffer", sys.stdout)
+    stream = getattr(std, "buffer", std)
     if is_terminal(stream):
-        raise click.UsageError("OUTPUT is - but standard output is a terminal: redirect or pipe it "
-                               "(e.g. vqv decode x.vqv - | ffplay -)")
+        raise click.UsageError(on_terminal)
     return stream
 

@@ -185,20 +185,10 @@ def read_latents(path, model=None, *, model_path: str | Path | None = None) -> L
     the copy maps, the real frame count per GOP, and the enhancement coefficients and motion layer
     where the file has them. ``model``: a loaded :class:`~vqcodec.weights.CodecModel` (default: the
     shipped model that made the file, or ``model_path``)."""
-    from vqcodec.coding.decoder import read_gop_codes
-    from vqcodec.errors import naming_the_file
-    from vqcodec.io.streams import display_name
-    from vqcodec.pipeline import _open_reader
-    from vqcodec.weights import model_for_file
+    from vqcodec.pipeline import read_codes_with_model
 
-    f, reader = _open_reader(path)
-    with f, naming_the_file(display_name(path, "<stdin>")):
-        model = model or model_for_file(reader.header.model_digest, model_path)
-        gops, counts = [], []
-        for g in read_gop_codes(reader, model):
-            gops.append(g.codes)
-            counts.append(g.frames)
-        return latents_from_codes(model, gops, counts, reader.header)
+    model, cf = read_codes_with_model(path, model_path, model=model)
+    return latents_from_codes(model, cf.gops, cf.frame_counts, cf.header)
 
 
 def export_latents(input, output: str | Path, *, model_path: str | Path | None = None,

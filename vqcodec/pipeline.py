@@ -463,6 +463,12 @@ class CodeFile:
 
 def read_codes(path, model_path: str | Path | None = None, *, model: CodecModel | None = None) -> CodeFile:
     """Read the code indices of a .vqv file (the model is needed only for its priors and grids)."""
+    return read_codes_with_model(path, model_path, model=model)[1]
+
+
+def read_codes_with_model(path, model_path: str | Path | None = None, *, model: CodecModel | None = None
+                          ) -> tuple[CodecModel, CodeFile]:
+    """:func:`read_codes`, and the model that read them (the file's, unless ``model`` is given)."""
     f, reader = _open_reader(path)
     with f, naming_the_file(display_name(path, "<stdin>")):
         model = model or model_for_file(reader.header.model_digest, model_path)
@@ -470,7 +476,7 @@ def read_codes(path, model_path: str | Path | None = None, *, model: CodecModel 
         for g in read_gop_codes(reader, model):
             gops.append(g.codes)
             counts.append(g.frames)
-        return CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
+        return model, CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
 
 
 def export_codes(input, output: str | Path, *, model_path: str | Path | None = None,

@@ -111,16 +111,22 @@ def _ints(p: Path, name: str, v: object, bounds: tuple[int, int], n: int | None 
     return tuple(_int(p, f"{name}[{i}]", x, bounds) for i, x in enumerate(v))
 
 
-def config_from_json(p: Path, text: object) -> ModelConfig:
-    """The network's config from the file's ``config`` field (JSON), every field checked."""
+def _json_map(p: Path, field: str, text: object) -> dict:
+    """A field holding JSON text of a map, parsed; anything else a one-line error naming the field."""
     if not isinstance(text, str):
-        raise field_error(p, "config", f"is {_a(text)}, not JSON text")
+        raise field_error(p, field, f"is {_a(text)}, not JSON text")
     try:
         d = json.loads(text)
     except (ValueError, RecursionError) as e:
-        raise field_error(p, "config", f"is not JSON ({type(e).__name__})") from None
+        raise field_error(p, field, f"is not JSON ({type(e).__name__})") from None
     if not isinstance(d, dict):
-        raise field_error(p, "config", f"is JSON {_a(d)}, not a map")
+        raise field_error(p, field, f"is JSON {_a(d)}, not a map")
+    return d
+
+
+def config_from_json(p: Path, text: object) -> ModelConfig:
+    """The network's config from the file's ``config`` field (JSON), every field checked."""
+    d = _json_map(p, "config", text)
     b = CONFIG_BOUNDS
     kw: dict = {}
     strides = d.get("bottom_strides", [list(s) for s in ModelConfig.bottom_strides])
@@ -265,14 +271,7 @@ def prior_blobs(p: Path, blob: dict, name: str, legacy: bool = False) -> dict[st
 
 def card_from_json(p: Path, text: object) -> dict:
     """The model card: JSON of a map; its measured ``operating_points`` a map of quality -> numbers."""
-    if not isinstance(text, str):
-        raise field_error(p, "card", f"is {_a(text)}, not JSON text")
-    try:
-        card = json.loads(text)
-    except (ValueError, RecursionError) as e:
-        raise field_error(p, "card", f"is not JSON ({type(e).__name__})") from None
-    if not isinstance(card, dict):
-        raise field_error(p, "card", f"is JSON {_a(card)}, not a map")
+    card = _json_map(p, "card", text)
     ops = card.get("operating_points", {})
     if not isinstance(ops, dict):
         raise field_error(p, "card.operating_points", f"is JSON {_a(ops)}, not a map")
