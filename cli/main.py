@@ -116,6 +116,8 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
               help="a refresh GOP (decodable alone) every N GOPs; 0: only the first")
 @click.option("--motion/--no-motion", default=False, show_default=True,
               help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file)")
+@click.option("--motion-residual/--no-motion-residual", default=True, show_default=True,
+              help="with --motion: a predicted block may carry a residual (a version 5.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
               help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
@@ -125,8 +127,8 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @options.overwrite_options
 @options.report_options
 @data_errors
-def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_search, psnr,
-           audio, threads, force, never, quiet, as_json, progress_file):
+def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_residual,
+           motion_search, psnr, audio, threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -135,7 +137,8 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
     from vqcodec import pipeline  # noqa: PLC0415
     report = pipeline.encode_file(source, target, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
-                                  motion_search=motion_search, measure_quality=psnr, threads=threads,
+                                  motion_search=motion_search, motion_residual=motion_residual,
+                                  measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)
     _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)

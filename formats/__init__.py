@@ -7,25 +7,29 @@ Byte layout: SPEC.md beside this file. Typical use::
     with open("clip.vqv", "rb") as f:
         r = VqvReader(f); gop3 = r.read_chunk(3); start = r.refresh_point(3)
 
-Writers write version 2.0, 3.0 when payloads carry the motion layer, or 4.0 when the file carries sections
-(the source's audio track: ``formats.audio``), see ``version_for``; ``VqvWriter(f, version=(1, 0))`` still
-writes 1.0. Readers read 1.x to 4.x.
+Writers write version 2.0, 3.0 when payloads carry the motion layer, 4.0 when the file carries sections
+(the source's audio track: ``formats.audio``), or 5.0 when the motion layer carries a residual (header key 18,
+``Header.motion_residual``), see ``version_for`` (``formats.versions``); ``VqvWriter(f, version=(1, 0))``
+still writes 1.0. Readers read 1.x to 5.x.
 """
 
 from .chunk import GopChunk, check_payload_present
-from .container import (FORMAT_VERSION, MAGIC, MOTION_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS, VqvReader, VqvWriter,
-                        version_for)
+from .container import MAGIC, VqvReader, VqvWriter
 from .files import read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
-from .header import PRIOR_KINDS, Header
+from .header import PRIOR_KINDS, Header, check_motion_residual
+from .versions import (FORMAT_VERSION, MOTION_VERSION, RESIDUAL_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS,
+                       WRITABLE_VERSIONS, version_for)
 
 __all__ = [
     "FORMAT_VERSION",
     "MOTION_VERSION",
     "SECTIONS_VERSION",
+    "RESIDUAL_VERSION",
     "MAGIC",
     "PRIOR_KINDS",
     "SUPPORTED_MAJORS",
+    "WRITABLE_VERSIONS",
     "CrcError",
     "GopChunk",
     "Header",
@@ -35,6 +39,7 @@ __all__ = [
     "VqvFormatError",
     "VqvReader",
     "VqvWriter",
+    "check_motion_residual",
     "check_payload_present",
     "read_vqv",
     "version_for",

@@ -1,5 +1,5 @@
-"""The .vqv file: preamble + header + GOP chunks + sections (4.x) + index + tail (the last two: index.py).
-Streaming writer, random-access reader."""
+"""The .vqv file: preamble + header + GOP chunks + sections (4.x, 5.x) + index + tail (the last two: index.py).
+Streaming writer, random-access reader; the versions: versions.py."""
 
 from __future__ import annotations
 
@@ -17,6 +17,13 @@ from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionErr
 from .header import Header, decode_header, encode_header, validate_header
 from .index import TAIL_BYTES, decode_index, encode_index, index_entry
 from .sections import check_sections, frame_section, section_body, section_name
+from .versions import FORMAT_VERSION, check_header_for_version, check_writable_version, known_majors_text
+from .versions import MOTION_VERSION as MOTION_VERSION  # re-exported: formats.container's names of before
+from .versions import RESIDUAL_VERSION as RESIDUAL_VERSION
+from .versions import SECTIONS_VERSION as SECTIONS_VERSION
+from .versions import SUPPORTED_MAJORS
+from .versions import WRITABLE_VERSIONS as WRITABLE_VERSIONS
+from .versions import version_for as version_for
 from .wire import (
     MAX_CHUNK_FRAMING_BYTES,
     MAX_HEADER_BYTES,
@@ -32,11 +39,6 @@ from .wire import (
 )
 
 MAGIC = b"VQV"
-FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
-MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
-SECTIONS_VERSION: tuple[int, int] = (4, 0)  # files with sections (an audio track); written only with them
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4)  # what readers read (any minor)
-WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0))
 PREAMBLE_BYTES = len(MAGIC) + 2
 SPOOL_MEMORY_BYTES = 8 << 20  # bytes kept in RAM before a spool spills to a temp file (writer, piped reader)
 MAX_SPOOL_BYTES = 1 << 30  # the longest .vqv stream a reader spools from a pipe (a file has no limit)
@@ -48,20 +50,7 @@ def _preamble(version: tuple[int, int]) -> bytes:
     return MAGIC + bytes(version)
 
 
-def version_for(motion_layer: bool, sections: bool) -> tuple[int, int]:
-    """The version the reference writer gives a file: 4.0 with sections (an audio track), else 3.0 with
-    the motion layer, else 2.0 (so a file without audio has the bytes it had before sections existed)."""
-    return SECTIONS_VERSION if sections else MOTION_VERSION if motion_layer else FORMAT_VERSION
-
-
-def _check_writable_version(version: object) -> tuple[int, int]:
-    try:
-        v = tuple(version)  # type: ignore[arg-type]
-    except TypeError:
-        v = None
-    if v not in WRITABLE_VERSIONS:
-        raise ValueError(f"version must be one of {WRITABLE_VERSIONS}, got {version!r}")
-    return WRITABLE_VERSIONS[WRITABLE_VERSIONS.index(v)]  # type: ignore[arg-type]
+_check_writable_version = check_writable_version  # the name formats.files imports
 
 
 # --------------------------------------------------------------------------- writer
@@ -72,10 +61,11 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
-    ``version`` is (2, 0) (the default), (3, 0), (4, 0) or (1, 0); 1.0 files cannot carry ``copy_mode`` or
-    ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 file may
-    carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end with
-    the motion layer; the writer fills in ``header.sections``.
+    ``version`` is (2, 0) (the default), (3, 0), (4, 0), (5, 0) or (1, 0); 1.0 files cannot carry ``copy_mode``
+    or ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 or 5.0 file
+    may carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end with
+    the motion layer; the writer fills in ``header.sections``. A 5.0 file, and only it, has a non-empty
+    ``header.motion_residual`` (see ``version_for``).
     """
 
     def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
@@ -90,7 +80,7 @@ class VqvWriter:
         self._sections: list[tuple[int, bytes]] = []
 
     def add_section(self, kind: int, body: bytes) -> None:
-        """A section to write after the last chunk (version 4.0 only), in the order added."""
+        """A section to write after the last chunk (version 4.0 or 5.0 only), in the order added."""
         if self.version[0] < 4:
             raise ValueError(f"a version {self.version[0]}.{self.version[1]} file cannot carry sections")
         data = frame_section(bytes(body))
@@ -125,17 +115,7 @@ class VqvWriter:
             raise ValueError("GOP 0 cannot be predicted from a previous GOP")
         if not all(self._refresh) and not header.gop_prediction:
             raise ValueError("a chunk is predicted but header.gop_prediction is False")
-        if self.version[0] < 2 and (header.copy_mode or header.refresh_interval):
-            raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
-        if self.version[0] == 3 and not header.copy_mode:
-            raise ValueError("a version 3.0 file (motion layer) needs copy_mode")
-        if self.version[0] < 4 and (header.motion_layer or header.sections):
-            raise ValueError("motion_layer and sections are header fields of version 4.0 files")
-        if self.version[0] >= 4:
-            if header.motion_layer and not header.copy_mode:
-                raise ValueError("a file with the motion layer needs copy_mode")
-            if {16, 17} & set(header.extra):
-                raise ValueError("header extra keys 16 and 17 are defined fields in a version 4.0 file")
+        check_header_for_version(self.version, header)
 
     def finish(self, header: Header) -> None:
         """Write preamble, header, all chunks, index and tail to the file object."""
@@ -242,7 +222,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x to 4.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x to 5.x; ``version`` is the file's.
     """
 
     header: Header
@@ -272,10 +252,8 @@ class VqvReader:
             raise TruncatedError(f"file ends inside the preamble (after {len(head)} bytes)")
         major, minor = head[3], head[4]
         if major not in SUPPORTED_MAJORS:
-            names = [f"{m}.x" for m in SUPPORTED_MAJORS]
-            known = ", ".join(names[:-1]) + " and " + names[-1]
             raise UnsupportedVersionError(
-                f"unsupported .vqv version {major}.{minor} (this reader knows {known})"
+                f"unsupported .vqv version {major}.{minor} (this reader knows {known_majors_text()})"
             )
         return (major, minor)
 
@@ -397,8 +375,14 @@ class VqvReader:
 
     @property
     def motion_layer(self) -> bool:
-        """Whether the payloads end with the motion layer: always in 3.x, as the header says in 4.x."""
+        """Whether the payloads end with the motion layer: always in 3.x, as the header says in 4.x and 5.x."""
         return self.version[0] == 3 or (self.version[0] >= 4 and self.header.motion_layer)
+
+    @property
+    def motion_residual(self) -> tuple[tuple[int, int], ...]:
+        """The header's ``(first, count)`` pairs of the motion layer's residual (key 18): non-empty in a 5.x
+        file, empty in every other version."""
+        return self.header.motion_residual if self.version[0] >= 5 else ()
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

@@ -36,6 +36,13 @@ KNOWN_KEYS = frozenset(range(16))
 K_MOTION_LAYER = 16  # the payloads end with the motion layer (3.x: always; 2.x: never)
 K_SECTIONS = 17  # [kind, size] of each section after the last GOP chunk (sections.py)
 KNOWN_KEYS_V4 = frozenset(range(18))
+# version 5.x only (in 1.x-4.x files this key is an unknown key, kept in `extra`); 16 and 17 as in 4.x
+K_MOTION_RESIDUAL = 18  # [first, count] pairs: what of the motion layer carries a residual (5.x payloads)
+KNOWN_KEYS_V5 = frozenset(range(19))
+MAX_RESIDUAL_PAIRS = 15
+MAX_RESIDUAL_FIRST = 255
+MAX_RESIDUAL_COUNT = 8
+RESIDUAL_END = 256  # first + count is at most this
 
 DEFAULT_FPS_NUM = 30
 DEFAULT_FPS_DEN = 1
@@ -68,6 +75,7 @@ class Header:
     refresh_interval: int = 0  # informational: the encoder's --refresh N (0 = only GOP 0 is a refresh point)
     motion_layer: bool = False  # 4.x: the payloads end with the motion layer (a 3.x file always has it)
     sections: tuple = ()  # 4.x: (kind, size) of each section, in file order (the writer fills it in)
+    motion_residual: tuple = ()  # 5.x: (first, count) pairs, key 18; empty = absent (every other version)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -79,6 +87,9 @@ class Header:
         self.motion_layer = coerce_bool(self.motion_layer)
         if isinstance(self.sections, list):
             self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
+        if isinstance(self.motion_residual, (list, tuple)):
+            self.motion_residual = tuple(tuple(coerce_int(v) for v in p) if isinstance(p, (list, tuple)) else p
+                                         for p in self.motion_residual)
         if isinstance(self.model_digest, (bytearray, memoryview)):
             self.model_digest = bytes(self.model_digest)
         if isinstance(self.prior_params, (bytearray, memoryview)):
@@ -92,6 +103,38 @@ class Header:
 
 def _is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
+    """``pairs`` (the header's key 18) as a tuple of ``(first, count)``; raises ValueError (one line) when it
+    is not a list of 1..15 int pairs with 0 <= first <= 255, 1 <= count <= 8 and first + count <= 256."""
+    if not isinstance(pairs, (list, tuple)) or not 1 <= len(pairs) <= MAX_RESIDUAL_PAIRS:
+        raise ValueError(f"must be a list of 1..{MAX_RESIDUAL_PAIRS} [first, count] pairs")
+    out = []
+    for p in pairs:
+        if not isinstance(p, (list, tuple)) or len(p) != 2 or not all(_is_int(v) for v in p):
+            raise ValueError(f"a pair must be [first, count], two ints, got {p!r}")
+        first, count = p
+        if not (0 <= first <= MAX_RESIDUAL_FIRST and 1 <= count <= MAX_RESIDUAL_COUNT
+                and first + count <= RESIDUAL_END):
+            raise ValueError(f"pair [{first}, {count}] out of range (0 <= first <= {MAX_RESIDUAL_FIRST}, "
+                             f"1 <= count <= {MAX_RESIDUAL_COUNT}, first + count <= {RESIDUAL_END})")
+        out.append((first, count))
+    return tuple(out)
+
+
+def _check_extra_keys(h: Header) -> None:
+    if not isinstance(h.extra, dict):
+        raise ValueError("extra must be a dict")
+    known = KNOWN_KEYS_V5 if h.motion_residual else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
+    for k in h.extra:
+        if _is_int(k):
+            if k in known:
+                raise ValueError(f"extra key {k} collides with a defined header key")
+            if not -(1 << 63) <= k < 1 << 64:
+                raise ValueError(f"extra key {k} out of msgpack int range")
+        elif not isinstance(k, str):
+            raise ValueError(f"extra keys must be int or str, got {k!r}")
 
 
 def validate_header(h: Header) -> None:
@@ -124,17 +167,14 @@ def validate_header(h: Header) -> None:
         if not isinstance(v, bool):
             raise ValueError(f"{name} must be a bool, got {v!r}")
     check_sections(h.sections)
-    if not isinstance(h.extra, dict):
-        raise ValueError("extra must be a dict")
-    v4 = h.motion_layer or h.sections
-    for k in h.extra:
-        if _is_int(k):
-            if k in (KNOWN_KEYS_V4 if v4 else KNOWN_KEYS):
-                raise ValueError(f"extra key {k} collides with a defined header key")
-            if not -(1 << 63) <= k < 1 << 64:
-                raise ValueError(f"extra key {k} out of msgpack int range")
-        elif not isinstance(k, str):
-            raise ValueError(f"extra keys must be int or str, got {k!r}")
+    if h.motion_residual != ():
+        try:
+            check_motion_residual(h.motion_residual)
+        except ValueError as e:
+            raise ValueError(f"motion_residual (header key 18): {e}") from None
+        if not (h.motion_layer and h.copy_mode):
+            raise ValueError("motion_residual (header key 18) needs motion_layer and copy_mode")
+    _check_extra_keys(h)
 
 
 def _compress(raw: bytes) -> bytes:
@@ -181,6 +221,8 @@ def encode_header(h: Header) -> bytes:
         m[K_MOTION_LAYER] = True
     if h.sections:
         m[K_SECTIONS] = [list(s) for s in h.sections]
+    if h.motion_residual:
+        m[K_MOTION_RESIDUAL] = [list(p) for p in h.motion_residual]
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -232,7 +274,8 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
 
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
-    (keys 16 and 17 are known from version 4 on). Raises VqvFormatError."""
+    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on; a 5.x header must have key 18).
+    Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
             data, raw=False, strict_map_key=False, use_list=True, object_pairs_hook=_pairs_to_dict
@@ -248,7 +291,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V4 if major >= 4 else KNOWN_KEYS
+    known = KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 else KNOWN_KEYS
     for k, v in m.items():
         if _is_int(k) and k in known:
             if k in _INT_FIELDS:
@@ -278,10 +321,17 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                     kw["sections"] = check_sections(v)
                 except ValueError as e:
                     raise VqvFormatError(f"header key 17 (sections): {e}") from None
+            elif k == K_MOTION_RESIDUAL:
+                try:
+                    kw["motion_residual"] = check_motion_residual(v)
+                except ValueError as e:
+                    raise VqvFormatError(f"header key 18 (motion_residual): {e}") from None
         elif _is_int(k) or isinstance(k, str):
             kw["extra"][k] = v
         else:
             raise VqvFormatError(f"header key {k!r} is neither int nor str")
+    if major >= 5 and "motion_residual" not in kw:
+        raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     kw.setdefault("coded_width", kw["source_width"])
     kw.setdefault("coded_height", kw["source_height"])
     h = Header(**kw)

@@ -99,10 +99,15 @@ class MotionField:
     (a bottom position's 4 frames x 8x8 pixels) are predicted from the previous decoded frame instead
     of taken from the network's reconstruction; ``vectors`` int32 ``(T, H, W, 2)`` their displacement
     ``(dy, dx)`` per frame, in quarter pixels (zero where not flagged). Every frame of a flagged block
-    is its previous frame's pixels moved by the vector (:mod:`vqcodec.coding.motion`)."""
+    is its previous frame's pixels moved by the vector (:mod:`vqcodec.coding.motion`), plus its
+    residual where it has one (:mod:`vqcodec.coding.motion_residual`)."""
 
     flags: np.ndarray
     vectors: np.ndarray
+    #: with a motion residual (version 5): per block its option (0 = none, else 1-based into the file's
+    #: options) int32 (T, H, W), and its codes int32 (T, H, W, S), one per stage of the option (0 beyond)
+    residual: np.ndarray | None = None
+    residual_codes: np.ndarray | None = None
 
     @property
     def grid(self) -> tuple[int, int, int]:

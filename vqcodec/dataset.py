@@ -134,13 +134,14 @@ def _gop_frames(reader: VqvReader, model, g: int) -> np.ndarray:
     """GOP ``g``'s decoded frames (32, padded H, padded W, 3), as :func:`~vqcodec.coding.decoder.decode_gops`
     makes them; with the motion layer the GOPs from the refresh point on are decoded first (each
     predicts from the frame before it)."""
-    from vqcodec.coding.decoder import read_gop_codes
+    from vqcodec.coding.decoder import file_motion_residual, read_gop_codes
     from vqcodec.coding.gops import enhancement_residual, synthesise
     from vqcodec.coding.motion import apply_motion
 
     motion = reader.motion_layer
     start = reader.refresh_point(g) if motion else g
     block = tuple(int(b) for b in model.cfg.bottom_factor)
+    residual = file_motion_residual(reader, model)
     last, frames = None, None
     for gop in read_gop_codes(reader, model, range(start, g + 1)):
         if gop.codes.motion is None:
@@ -148,6 +149,6 @@ def _gop_frames(reader: VqvReader, model, g: int) -> np.ndarray:
             continue
         frames = synthesise(model, gop.codes, enhance=False)
         frames = apply_motion(frames, gop.codes.motion, None if gop.refresh else last, block,
-                              enhancement_residual(model, gop.codes))
+                              enhancement_residual(model, gop.codes), residual)
         last = frames[-1]
     return frames

@@ -25,6 +25,7 @@ import torch
 from vqcodec.coding.decoder import FILLS, DamageLog, check_model, decode_gops, read_gop_codes
 from vqcodec.coding.encoder import EncodedGop, EncodeStats, GopEncoder, write_container
 from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary
+from vqcodec.coding.motion import motion_arrays
 from vqcodec.coding.gops import MAX_CODED_SIDE, synthesise
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import OptionError, VqvError, naming_the_file
@@ -122,7 +123,7 @@ def torch_threads(n: int | None):
 def encode_file(input, output, *, quality: int | None = None, size: str | None = None,
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
-                motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
+                motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = True,
                 measure_quality: bool = False, threads: int | None = None,
                 progress: bool = True, progress_file: str | Path | None = None,
                 model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
@@ -140,7 +141,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
     with torch_threads(threads):
         model = model or load_model(model_path)
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
-                                        refresh=refresh, motion=motion, motion_search=motion_search)
+                                        refresh=refresh, motion=motion, motion_search=motion_search,
+                                        motion_residual=motion_residual)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -236,7 +238,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
 
 
 def _rounded_motion(m: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4 if k == "predicted" else 1) for k, v in m.items()}
+    return {k: round(v, 4 if k in ("predicted", "residual") else 1) for k, v in m.items()}
 
 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
@@ -394,7 +396,8 @@ CODE_LAYOUT = {"top": "(gops, stages, T, H, W) indices", "bottom": "(gops, stage
                "_copied": "(gops, T, H, W) copy map", "bottom_scalar": "(gops, C, T, H, W) symbols",
                "bottom_scalar_step": "() step: latent = symbols x step",
                "enhancement": "(gops, K, T, H, W) symbols", "enhancement_step": "() step: coefficients = symbols x step",
-               "motion_predicted": "(gops, T, H, W) flags", "motion_vectors": "(gops, T, H, W, 2) (dy, dx) quarter pixels"}
+               "motion_predicted": "(gops, T, H, W) flags", "motion_vectors": "(gops, T, H, W, 2) (dy, dx) quarter pixels",
+               "motion_residual": "(gops, T, H, W) option, 0 none", "motion_residual_codes": "(gops, T, H, W, S) codes"}
 FILE_LAYOUT = {"frame_counts": "(gops,) real frames per GOP (the last GOP is padded to 32)",
                "fps": "(2,) numerator, denominator", "coded_size": "(2,) width, height", "quality": "() the point"}
 
@@ -443,7 +446,8 @@ class CodeFile:
         enhanced point ``enhancement`` (gops, K, T, H, W) int32 symbols of the pixel-basis coefficients
         and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units); in a file with the
         motion layer ``motion_predicted`` (gops, T, H, W) bool, the blocks predicted from the previous
-        frame, and ``motion_vectors`` (gops, T, H, W, 2) int32, their (dy, dx) in quarter pixels per frame."""
+        frame, and ``motion_vectors`` (gops, T, H, W, 2) int32, their (dy, dx) in quarter pixels per frame
+        (with a motion residual, version 5, also ``motion_residual`` and ``motion_residual_codes``)."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}
@@ -456,8 +460,7 @@ class CodeFile:
             out["enhancement"] = np.stack([g.enhancement.symbols for g in self.gops]).astype(np.int32)
             out["enhancement_step"] = np.array(self.gops[0].enhancement.step, np.float64)
         if self.gops[0].motion is not None:   # the motion layer: predicted blocks and their vectors
-            out["motion_predicted"] = np.stack([g.motion.flags for g in self.gops])
-            out["motion_vectors"] = np.stack([g.motion.vectors for g in self.gops]).astype(np.int32)
+            out.update(motion_arrays([g.motion for g in self.gops]))
         return out
 
 

@@ -24,6 +24,7 @@ DEFAULT_REFRESH = 8
 DEFAULT_RDO_STRENGTH = 1.0
 DEFAULT_MOTION = False
 DEFAULT_MOTION_SEARCH = 6       # integer pixels per frame, each way (the motion layer's limit is 8)
+DEFAULT_MOTION_RESIDUAL = True  # with --motion: predicted blocks may carry a residual
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class EncodeSettings:
     refresh: int = DEFAULT_REFRESH               # a refresh GOP every this many GOPs (0: only the first)
     motion: bool = DEFAULT_MOTION                # the motion layer (format 3.0); needs copy mode
     motion_search: int = DEFAULT_MOTION_SEARCH   # the motion search's range, pixels per frame
+    motion_residual: tuple = ()  # the residual options this model offers, if asked for (format 5.0)
 
     @property
     def copy_mode(self) -> bool:
@@ -48,10 +50,20 @@ class EncodeSettings:
         more than it saved on the moving training clips, e.g. bikes Q2: +5.5% bits for +0.05 dB)."""
         return self.motion and self.copy_mode and (self.point.bottom >= 2 or self.point.scalar)
 
+    @property
+    def residual_options(self) -> tuple[tuple[int, int], ...]:
+        """The motion residual's options (stages of the bottom quantiser, :mod:`vqcodec.coding.motion_residual`),
+        or () where files carry none: with the motion layer, unless turned off, at points without an
+        enhancement layer (which codes a predicted block's residual itself)."""
+        if not self.motion_layer or self.point.enh_num:
+            return ()
+        return self.motion_residual
+
     @classmethod
     def build(cls, model: CodecModel, *, quality: int | None = None, prior: str = "auto",
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
-              motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH) -> EncodeSettings:
+              motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
+              motion_residual: bool = DEFAULT_MOTION_RESIDUAL) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one)."""
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
@@ -62,6 +74,12 @@ class EncodeSettings:
             raise OptionError(f"--refresh must be >= 0, got {refresh}")
         if not 1 <= motion_search <= 8:
             raise OptionError(f"--motion-search must be in 1..8 pixels, got {motion_search}")
+        from vqcodec.coding.motion_residual import options_for
         if prior not in PRIOR_CHOICES:
             raise VqvError(f"unknown prior {prior!r} (choose from {', '.join(PRIOR_CHOICES)})")
-        return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search))
+        # the residual reads the bottom quantiser's codebooks through the linear path: a model without
+        # one (or with too few stages) cannot carry it
+        basis = model.motion_residual_basis if motion_residual else None
+        residual = () if basis is None else options_for(basis.stages)
+        return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
+                   residual)

@@ -59,6 +59,7 @@ class CodecModel:
     _ladder: Ladder | None = field(default=None, repr=False, compare=False)
     # priors parsed from ``priors`` (kind -> (the blob parsed, the prior)): see coding.prior_choice
     parsed_priors: dict = field(default_factory=dict, repr=False, compare=False)
+    _residual_basis: tuple | None = field(default=None, repr=False, compare=False)
 
     def for_digest(self, digest: bytes) -> "CodecModel | None":
         """This model as the release whose file had ``digest`` (same network, that release's
@@ -106,6 +107,15 @@ class CodecModel:
                     raise WeightsError(f"{where}the model's quality ladder is unusable: {e}") from None
                 self._ladder = lad
         return self._ladder
+
+    @property
+    def motion_residual_basis(self):
+        """The integer tables of the motion residual (:mod:`vqcodec.coding.motion_residual`), or None for
+        a network without a linear path."""
+        if self._residual_basis is None:
+            from vqcodec.coding.motion_residual import ResidualBasis
+            self._residual_basis = (ResidualBasis.from_network(self.net),)
+        return self._residual_basis[0]
 
     def point(self, quality: int) -> LadderPoint:
         """The operating point of ``quality`` (ValueError when it is not offered)."""

@@ -23,7 +23,7 @@ from vqcodec.coding.gops import (
     scalar_tables,
     synthesise,
 )
-from vqcodec.coding.motion import apply_motion
+from vqcodec.coding.motion import MotionResidual, apply_motion
 from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.learned_prior import LearnedPrior
 from vqcodec.entropy.rans import EntropyError
@@ -75,6 +75,8 @@ class _ChunkDecoder:
         self.scalar, self.enh = scalar_tables(model, point), enhancement_tables(model, point)
         self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
         self.motion = reader.motion_layer         # a 3.x payload ends with the motion layer (4.x: as the header says)
+        if file_motion_residual(reader, model) is not None:
+            self.motion = reader.motion_residual  # 5.x: with a residual for predicted blocks, these options
         self.names = chunk_streams(self.layout, self.scalar, self.enh, self.motion)
         if reader.version[0] < 2 and not isinstance(self.prior, LearnedPrior) and h.gop_prediction:
             raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
@@ -180,6 +182,21 @@ def tolerant_gop_codes(reader: VqvReader, model: CodecModel) -> Iterator[Decoded
         yield DecodedGop(i, res.codes, n, res.bits, refresh)
 
 
+def file_motion_residual(reader: VqvReader, model: CodecModel) -> MotionResidual | None:
+    """A 5.x file's motion residual: its options with the model's integer tables (None in other files)."""
+    options = reader.motion_residual
+    if not options:
+        return None
+    basis = model.motion_residual_basis
+    if basis is None:
+        raise VqvError("this file's motion residual needs a model with a linear path; this model has none")
+    try:
+        basis.check_options(options)
+    except EntropyError as e:
+        raise VqvError(str(e)) from None
+    return MotionResidual(tuple(tuple(o) for o in options), basis)
+
+
 def decode_gops(reader: VqvReader, model: CodecModel, *,
                 on_damage: Callable[[DamagedGop], None] | None = None, fill: str = "freeze") -> Iterator[np.ndarray]:
     """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
@@ -195,6 +212,7 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     h = reader.header
     model = check_model(h, model)     # an earlier release's file: that release's ladder (its pixel basis)
     block = tuple(int(b) for b in model.cfg.bottom_factor)
+    motion_residual = file_motion_residual(reader, model)
     batch: list[DecodedGop] = []
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
     shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
@@ -204,7 +222,7 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
         for f, g in zip(frames, items):
             if g.codes.motion is not None:
                 f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
-                                 enhancement_residual(model, g.codes))
+                                 enhancement_residual(model, g.codes), motion_residual)
                 last[0] = f[-1]
             out = f[:g.frames, :h.coded_height, :h.coded_width]
             shown[0] = out[-1]

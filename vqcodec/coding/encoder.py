@@ -46,7 +46,7 @@ from vqcodec.coding.gops import (
     padded_size,
     scalar_tables,
 )
-from vqcodec.coding.motion import apply_motion, predict_slice
+from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import (
     PIXEL_SSE_PER_LATENT,
     decide_gop,
@@ -63,8 +63,8 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              EncodeSettings)
+from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_RESIDUAL, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH,
+                              DEFAULT_REFRESH, EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -131,6 +131,8 @@ class GopEncoder:
         self._ref_scalar: ScalarCodes | None = None       # the previous GOP's scalar layer
         self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
         self.motion = settings.motion_layer
+        options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
+        self.coded_residual = MotionResidual(options, model.motion_residual_basis) if options else None
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -341,7 +343,8 @@ class GopEncoder:
                 rates = rates + enh_rates
             field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
                                       self.settings.motion_search, self.block,
-                                      self._residual_estimate if self.enhancement is not None else None)
+                                      self._residual_estimate if self.enhancement is not None else None,
+                                      self.coded_residual)
             est_last = final[-1]
             prev = None if refresh[i] else self._prev_codes
             bottom = force_level_copies(codes.level("bottom"), field.flags,
@@ -362,7 +365,7 @@ class GopEncoder:
             frames = base
             if codes.motion is not None:
                 frames = apply_motion(frames, codes.motion, None if refresh[i] else self._last_frame, self.block,
-                                      enhancement_residual(self.model, codes))
+                                      enhancement_residual(self.model, codes), self.coded_residual)
                 self._last_frame = frames[-1]
             elif codes.enhancement is not None:
                 frames = self.model.ladder.basis.apply(base, codes.enhancement.symbols, codes.enhancement.step)
@@ -419,15 +422,16 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     scalar, enh = scalar_tables(model, settings.point), enhancement_tables(model, settings.point)
     best = None
     candidates = candidate_priors(model, settings.prior, [g.codes for g in gops])
+    motion = settings.residual_options or settings.motion_layer     # the residual's options (5.0), or whether
     coded_each = code_file_each(candidates, layout, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
-                                scalar, enh, settings.motion_layer)
+                                scalar, enh, motion)
     for prior, coded in zip(candidates, coded_each):
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
-    writer = VqvWriter(out, version_for(settings.motion_layer, audio is not None))
+    writer = VqvWriter(out, version_for(settings.motion_layer, audio is not None, bool(settings.residual_options)))
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
@@ -447,7 +451,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=settings.quality,
                     prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
                     copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
-                    motion_layer=settings.motion_layer and audio is not None)
+                    motion_layer=settings.motion_layer and (audio is not None or bool(settings.residual_options)),
+                    motion_residual=settings.residual_options)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -457,7 +462,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
 def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
                   prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
                   refresh: int = DEFAULT_REFRESH, motion: bool = DEFAULT_MOTION,
-                  motion_search: int = DEFAULT_MOTION_SEARCH) -> bytes:
+                  motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = DEFAULT_MOTION_RESIDUAL) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -465,7 +470,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
     if frames.shape[0] == 0:
         raise VqvError("empty video")
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
-                                    refresh=refresh, motion=motion, motion_search=motion_search)
+                                    refresh=refresh, motion=motion, motion_search=motion_search,
+                                    motion_residual=motion_residual)
     _, h, w, _ = frames.shape
     enc = GopEncoder(model, settings, w, h)
     for f in frames:

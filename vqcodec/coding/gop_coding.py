@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes, lower_stream, parse_stream_name, stream_name
+from vqcodec.codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import (
@@ -46,7 +46,8 @@ from vqcodec.entropy.rans import (
     symbol_intervals,
     uniform_freqs,
 )
-from vqcodec.coding.motion import MOTION_LABEL, VECTOR_LABEL, MotionCoder, VectorModel
+from vqcodec.coding.motion import MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
+from vqcodec.coding.motion_residual import RESIDUAL_LABEL
 from vqcodec.entropy.scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
@@ -89,7 +90,7 @@ def label_level(label: str) -> str:
     a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
     ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
-    if name in (MOTION_LABEL, VECTOR_LABEL):
+    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL):
         return MOTION_LABEL
     if name == SCALAR_LABEL:
         return "bottom"
@@ -125,7 +126,8 @@ def motion_summary(gops) -> dict[str, float]:
     """Over ``(codes, bits)`` pairs of a file's GOPs with a motion layer: the share of blocks predicted
     from the previous frame, and the bits of the flags and of the vectors (empty without the layer)."""
     n = flagged = 0
-    flag_bits = vector_bits = 0.0
+    flag_bits = vector_bits = residual_bits = 0.0
+    with_residual: int | None = None
     for codes, gop_bits in gops:
         if codes.motion is None:
             continue
@@ -133,9 +135,15 @@ def motion_summary(gops) -> dict[str, float]:
         flagged += int(codes.motion.flags.sum())
         flag_bits += gop_bits.get(MOTION_LABEL, 0.0)
         vector_bits += gop_bits.get(VECTOR_LABEL, 0.0)
+        if codes.motion.residual is not None:
+            with_residual = (with_residual or 0) + int((codes.motion.residual > 0).sum())
+            residual_bits += gop_bits.get(RESIDUAL_LABEL, 0.0)
     if not n:
         return {}
-    return {"predicted": flagged / n, "flag_bits": flag_bits, "vector_bits": vector_bits}
+    out = {"predicted": flagged / n, "flag_bits": flag_bits, "vector_bits": vector_bits}
+    if with_residual is not None:          # version 5: the share of predicted blocks with a residual
+        out.update(residual=with_residual / max(flagged, 1), residual_bits=residual_bits)
+    return out
 
 
 @dataclass
@@ -256,14 +264,15 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
              counts: dict[str, int] | None = None, scalar: ScalarTables | None = None,
-             enhancement: ScalarTables | None = None, motion: bool = False) -> CodedGop:
+             enhancement: ScalarTables | None = None, motion: bool | tuple = False) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
     ``reference`` is the previous GOP's state for a predicted GOP, ``None`` for a refresh GOP.
     ``scalar``: at a scalar point, the tables of the bottom latent's symbols, coded after the levels.
     ``enhancement``: at an enhanced point, the tables of the enhancement layer, coded after the scalar layer.
-    ``motion``: the file has a motion layer (version 3), coded last (:mod:`vqcodec.coding.motion`).
+    ``motion``: the file has a motion layer (version 3), coded last (:mod:`vqcodec.coding.motion`): True,
+    or (version 5) the residual options of its predicted blocks, a non-empty tuple of (first, count).
     """
     encoding = codes is not None
     walk = _LevelWalk(prior, channel, slice_contexts_for(layout), None if encoding else counts)
@@ -306,7 +315,8 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
         bottom = next(lv for lv in levels if lv.name == "bottom")
         copied = bottom.copy_map() if bottom.stages else scalar_codes.copy_map() if scalar_codes is not None \
             else np.zeros(bottom.grid, bool)
-        motion_field = _code_motion(layout, channel, codes.motion if encoding else None, reference, models, copied)
+        motion_field = code_motion_layer(bottom.grid, channel, codes.motion if encoding else None, reference, models,
+                                         copied, None if motion is True else motion, bottom.codebook_size)
         got_counts[MOTION_LABEL] = int(motion_field.flags.sum())
         if not encoding and (counts or {}).get(MOTION_LABEL) != got_counts[MOTION_LABEL]:
             raise EntropyError(f"motion layer: {(counts or {}).get(MOTION_LABEL)} predicted blocks stored but "
@@ -314,24 +324,6 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
     out_codes = Codes(tuple(levels), scalar_codes, enh_codes, motion_field)
     ref_next = GopReference(out_codes, models)
     return CodedGop(out_codes, got_counts, ref_next)
-
-
-def _code_motion(layout: list[LevelLayout], channel, given: MotionField | None, reference: GopReference | None,
-                 models: dict, copied: np.ndarray) -> MotionField:
-    """The motion layer of a GOP on the bottom grid (flags only where ``copied``, the bottom latent's
-    copy map); its models carry over to a predicted GOP."""
-    grid = next(lv for lv in layout if lv.name == "bottom").grid
-    before = None if reference is None else reference.codes.motion
-    if reference is not None and (before is None or before.grid != grid):
-        raise EntropyError("motion layer: the reference GOP's motion layer does not fit this GOP")
-    if given is not None and given.grid != grid:
-        raise EntropyError(f"motion layer: a field of grid {given.grid} does not fit the layout's {grid}")
-    keep = reference is not None
-    coder = MotionCoder(reference.flag_models.get(MOTION_LABEL) if keep else None,
-                        reference.flag_models.get(VECTOR_LABEL) if keep else None)
-    field = coder.code(channel, grid, given, before, copied)
-    models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
-    return field
 
 
 def _check_level(lv: LevelLayout, ref_level: CodeLevel | None, given: CodeLevel | None) -> None:
@@ -475,7 +467,7 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
                reference: GopReference | None, end_check: bool = True,
                scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-               motion: bool = False) -> CodedGop:
+               motion: bool | tuple = False) -> CodedGop:
     """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar,
@@ -488,7 +480,7 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True,
                scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-               motion: bool = False) -> CodedGop:
+               motion: bool | tuple = False) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar,
                    enhancement=enhancement, motion=motion)

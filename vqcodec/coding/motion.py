@@ -27,11 +27,13 @@ nothing to predict from and carries no motion layer.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from vqcodec.codes import MotionField
+from vqcodec.coding.motion_residual import RESIDUAL_LABEL, ResidualBasis, ResidualCoder, add_residual
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
 from vqcodec.entropy.rans import EntropyError, freqs_from_counts
 
@@ -43,6 +45,17 @@ MAX_DIFF = 2 * MAX_VECTOR                # a difference from a prediction within
 DIFF_SYMBOLS = 2 * MAX_DIFF + 1
 COUNT_STEP = 8                           # what one coded difference adds to its count
 COUNT_LIMIT = 1 << 12                    # vector counts are halved past this: recent slices weigh more
+
+
+RESIDUAL_MODEL = RESIDUAL_LABEL         # the residual coder's key among a GOP's carried models
+
+
+@dataclass(frozen=True)
+class MotionResidual:
+    """What a version-5 file's motion residual needs: its options (header key 18) and the model's basis."""
+
+    options: tuple[tuple[int, int], ...]
+    basis: ResidualBasis
 
 
 # ------------------------------------------------------------------------------------------ prediction
@@ -79,11 +92,12 @@ def block_view(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
 
 
 def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.ndarray | None,
-                  block: tuple[int, int, int]) -> None:
+                  block: tuple[int, int, int], residual: MotionResidual | None = None) -> None:
     """Replace the flagged blocks of slice ``t`` of ``frames`` (T, H, W, 3, in place) by their
     prediction: frame ``j`` of the slice is the frame before the slice (``before`` for the GOP's first
     slice) moved by ``j + 1`` times the block's vector, so no frame is interpolated from an
-    interpolated one."""
+    interpolated one; plus, with ``residual`` (the file's options and the model's basis), each
+    block's residual where the field gives it one."""
     bt, bh, bw = block
     mask = field.flags[t]
     if not mask.any():
@@ -93,16 +107,22 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
         raise EntropyError("motion layer: a block of the GOP's first slice is predicted, but there is no "
                            "frame before it")
     ref = np.array(ref, copy=True)            # the slice's frames may be written below
+    pred = np.stack([predict_blocks(ref, field.vectors[t] * (j + 1), mask, (bh, bw)) for j in range(bt)], 1)
+    if residual is not None and field.residual is not None and field.residual[t].any():
+        opt = field.residual[t][mask]
+        has = opt > 0
+        pred[has] = add_residual(pred[has], residual.basis.pixels(residual.options, opt[has],
+                                                                  field.residual_codes[t][mask][has]))
     for j in range(bt):
-        vec = field.vectors[t] * (j + 1)
-        block_view(frames[t * bt + j], (bh, bw))[mask] = predict_blocks(ref, vec, mask, (bh, bw))
+        block_view(frames[t * bt + j], (bh, bw))[mask] = pred[:, j]
 
 
 def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarray | None,
-                 block: tuple[int, int, int], residual: Callable[[np.ndarray, int], np.ndarray] | None = None
-                 ) -> np.ndarray:
+                 block: tuple[int, int, int], residual: Callable[[np.ndarray, int], np.ndarray] | None = None,
+                 motion_residual: MotionResidual | None = None) -> np.ndarray:
     """The GOP's frames (T, H, W, 3 uint8, padded size) with every flagged block predicted, slice by
     slice in order; ``before`` is the previous GOP's last decoded frame (None in a refresh GOP).
+    ``motion_residual``: the file's residual options and the model's basis (version 5).
     ``residual(frames, t)``, at an enhanced point: slice ``t``'s frames with its enhancement layer
     added, applied to each slice after its prediction (so a predicted block's enhancement codes what
     the prediction missed, and the next slice predicts from the enhanced frame)."""
@@ -112,7 +132,7 @@ def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarr
     bt = block[0]
     for t in range(out.shape[0] // bt):
         if field is not None:
-            predict_slice(out, field, t, before, block)
+            predict_slice(out, field, t, before, block, motion_residual)
         if residual is not None:
             out[t * bt:(t + 1) * bt] = residual(out[t * bt:(t + 1) * bt], t)
     return out
@@ -165,9 +185,11 @@ class MotionCoder:
     """Codes one GOP's motion layer through a channel (``gop_coding``'s encode or decode channel):
     the encoder passes the field, the decoder ``None``; both get the field back."""
 
-    def __init__(self, flags: CopyFlagModel | None = None, vectors: VectorModel | None = None) -> None:
+    def __init__(self, flags: CopyFlagModel | None = None, vectors: VectorModel | None = None,
+                 residual: ResidualCoder | None = None) -> None:
         self.flags = flags.clone() if flags is not None else CopyFlagModel()
         self.vectors = vectors.clone() if vectors is not None else VectorModel()
+        self.residual = residual.clone() if residual is not None else None
 
     def code(self, channel, grid: tuple[int, int, int], given: MotionField | None,
              before: MotionField | None, copied: np.ndarray) -> MotionField:
@@ -177,6 +199,14 @@ class MotionCoder:
             raise EntropyError("motion layer: a predicted block whose bottom codes are not copies")
         flags = np.zeros(grid, bool)
         vectors = np.zeros((*grid, 2), np.int32)
+        res = None
+        if self.residual is None and given is not None and given.residual is not None and given.residual.any():
+            raise EntropyError("motion layer: residuals given, but this file carries none (not a 5.x file)")
+        if self.residual is not None:
+            width = max(c for _, c in self.residual.options)
+            res = np.zeros(grid, np.int32), np.zeros((*grid, width), np.int32)
+            if given is not None and given.residual is not None and (given.residual[~given.flags] != 0).any():
+                raise EntropyError("motion layer: a residual for a block that is not predicted")
         for t in range(t_):
             if t == 0 and before is None:
                 if given is not None and given.flags[0].any():
@@ -189,7 +219,16 @@ class MotionCoder:
                                              where=copied[t])
             vectors[t] = self._code_vectors(channel, flags[t], prev_flags, prev_vec,
                                             None if given is None else given.vectors[t])
-        return MotionField(flags, vectors)
+            if res is not None:
+                want_opt = want_codes = None
+                if given is not None:
+                    has = given.residual is not None
+                    want_opt = given.residual[t] if has else np.zeros((h, w), np.int32)
+                    want_codes = given.residual_codes[t] if has else res[1][t]
+                res[0][t], res[1][t] = self.residual.code_slice(channel, flags[t], want_opt, want_codes)
+        if res is None:
+            return MotionField(flags, vectors)
+        return MotionField(flags, vectors, res[0], res[1])
 
     def _code_vectors(self, channel, flags: np.ndarray, prev_flags: np.ndarray, prev_vec: np.ndarray,
                       given: np.ndarray | None) -> np.ndarray:
@@ -218,3 +257,39 @@ class MotionCoder:
                 out[..., comp][sel] = v
                 self.vectors.update(p, comp, sym)
         return out
+
+
+def motion_arrays(fields: list[MotionField]) -> dict[str, np.ndarray]:
+    """What ``vqv codes`` exports of a file's motion fields (one per GOP): ``motion_predicted`` (gops, T,
+    H, W) bool and ``motion_vectors`` (gops, T, H, W, 2) int32; with a residual (version 5) also
+    ``motion_residual`` (gops, T, H, W) int32, each block's option (0 = none), and
+    ``motion_residual_codes`` (gops, T, H, W, S) int32, its codes stage by stage."""
+    out = {"motion_predicted": np.stack([f.flags for f in fields]),
+           "motion_vectors": np.stack([f.vectors for f in fields]).astype(np.int32)}
+    if fields[0].residual is not None:
+        out["motion_residual"] = np.stack([f.residual for f in fields]).astype(np.int32)
+        out["motion_residual_codes"] = np.stack([f.residual_codes for f in fields]).astype(np.int32)
+    return out
+
+
+def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | None, reference, models: dict,
+                      copied: np.ndarray, residual: tuple | None = None, codebook_size: int = 0) -> MotionField:
+    """The motion layer of a GOP on the bottom grid (flags only where ``copied``, the bottom latent's
+    copy map; ``residual``: the file's residual options, version 5); its models carry over to a
+    predicted GOP (``reference``: the previous GOP's ``GopReference``, None in a refresh GOP)."""
+    before = None if reference is None else reference.codes.motion
+    if reference is not None and (before is None or before.grid != grid):
+        raise EntropyError("motion layer: the reference GOP's motion layer does not fit this GOP")
+    if given is not None and given.grid != grid:
+        raise EntropyError(f"motion layer: a field of grid {given.grid} does not fit the layout's {grid}")
+    keep = reference is not None
+    old = reference.flag_models.get if keep else (lambda _: None)
+    res_coder = None
+    if residual:
+        res_coder = old(RESIDUAL_MODEL) or ResidualCoder(residual, codebook_size)
+    coder = MotionCoder(old(MOTION_LABEL), old(VECTOR_LABEL), res_coder)
+    field = coder.code(channel, grid, given, before, copied)
+    models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
+    if coder.residual is not None:
+        models[RESIDUAL_MODEL] = coder.residual
+    return field

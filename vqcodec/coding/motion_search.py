@@ -22,7 +22,8 @@ from typing import Callable
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
-from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, block_view, predict_slice
+from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, predict_slice
+from vqcodec.coding.motion_residual import slice_residuals
 
 #: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
 #: projection of the pixel block scaled to [-1, 1] (docs/DESIGN.md, "Copy mode").
@@ -129,12 +130,14 @@ Residual = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
-                 residual: Residual | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 residual: Residual | None = None, coded: MotionResidual | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
-    Returns the flags (H', W'), the vectors (H', W', 2) and the slice as the decoder will reconstruct
-    it (its enhancement estimated)."""
+    ``coded``, with a motion residual (version 5): a predicted block is priced with its best residual
+    option too. Returns the flags (H', W'), the vectors (H', W', 2), the slice as the decoder will
+    reconstruct it (its enhancement estimated) and, with ``coded``, the residual (option, codes)."""
     bt, bh, bw = block
     mu = np.sqrt(lam)           # SAD per bit, as x264's motion lambda is the root of its mode lambda
     vec = search_vectors(source, before, (bh, bw), search, pred, mu)
@@ -149,10 +152,15 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
         use = d_res + lam * bits < d_mc
         d_mc, extra = np.where(use, d_res, d_mc), np.where(use, bits, 0.0)
         trial = np.where(_pixels(use, (bh, bw)), enhanced, trial)
+    chosen = None
+    if coded is not None:
+        option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
     d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
     flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred) + extra) < d_net + lam * rate
     vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
-    return flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon)
+    if coded is not None:
+        chosen = np.where(flags, option, 0).astype(np.int32), np.where(flags[..., None], codes, 0).astype(np.int32)
+    return flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen
 
 
 def _pixels(mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -187,14 +195,16 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
-               search: int, block: tuple[int, int, int], residual: Residual | None = None
-               ) -> tuple[MotionField, np.ndarray]:
+               search: int, block: tuple[int, int, int], residual: Residual | None = None,
+               coded: MotionResidual | None = None) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP)."""
     bt = block[0]
     t_ = rates.shape[0]
     flags = np.zeros(rates.shape, bool)
     vectors = np.zeros((*rates.shape, 2), np.int32)
+    width = 0 if coded is None else max(c for _, c in coded.options)
+    option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
     final = np.array(recon, copy=True)
     pred = np.zeros((*rates.shape[1:], 2), np.int64)
     for t in range(t_):
@@ -202,11 +212,15 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if prev is None:
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
-        flags[t], vectors[t], final[sl] = decide_slice(source[sl], final[sl], prev, rates[t], lam, search, block,
-                                                       pred, residual)
+        flags[t], vectors[t], final[sl], chosen = decide_slice(source[sl], final[sl], prev, rates[t], lam, search,
+                                                               block, pred, residual, coded)
+        if chosen is not None:
+            option[t], codes[t] = chosen
         if flags[t].any():                # the coder predicts from the slice before where it moved
             pred = np.where(flags[t][..., None], vectors[t], pred)
-    return MotionField(flags, vectors), final
+    if coded is None:
+        return MotionField(flags, vectors), final
+    return MotionField(flags, vectors, option, codes), final
 
 
 def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None

@@ -1,0 +1,62 @@
+"""The .vqv format versions (SPEC.md, "Versioning"): which ones a reader reads and a writer writes, which
+one the reference writer gives a file, and the header fields each version allows when writing."""
+
+from __future__ import annotations
+
+from .header import K_MOTION_LAYER, K_MOTION_RESIDUAL, K_SECTIONS, Header
+
+FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
+MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
+SECTIONS_VERSION: tuple[int, int] = (4, 0)  # files with sections (an audio track); written only with them
+RESIDUAL_VERSION: tuple[int, int] = (5, 0)  # the motion layer carries a residual (written only with it)
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0))
+
+
+def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 5.0 when the motion layer carries a residual
+    (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer, else 2.0
+    (so a file has the bytes and version it had before each later feature existed)."""
+    if motion_residual:
+        return RESIDUAL_VERSION
+    return SECTIONS_VERSION if sections else MOTION_VERSION if motion_layer else FORMAT_VERSION
+
+
+def known_majors_text() -> str:
+    """``"1.x, 2.x, ... and 5.x"``: the majors this reader knows, for the refusal message."""
+    names = [f"{m}.x" for m in SUPPORTED_MAJORS]
+    return ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def check_writable_version(version: object) -> tuple[int, int]:
+    """``version`` as one of WRITABLE_VERSIONS; raises ValueError for any other."""
+    try:
+        v = tuple(version)  # type: ignore[arg-type]
+    except TypeError:
+        v = None
+    if v not in WRITABLE_VERSIONS:
+        raise ValueError(f"version must be one of {WRITABLE_VERSIONS}, got {version!r}")
+    return WRITABLE_VERSIONS[WRITABLE_VERSIONS.index(v)]  # type: ignore[arg-type]
+
+
+def check_header_for_version(version: tuple[int, int], header: Header) -> None:
+    """Raise ValueError if ``header`` (already valid by itself) cannot be written in a file of ``version``."""
+    major = version[0]
+    if major != 5 and header.motion_residual:
+        raise ValueError("motion_residual (header key 18) is a field of version 5.0 files only")
+    if major < 2 and (header.copy_mode or header.refresh_interval):
+        raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
+    if major == 3 and not header.copy_mode:
+        raise ValueError("a version 3.0 file (motion layer) needs copy_mode")
+    if major < 4 and (header.motion_layer or header.sections):
+        raise ValueError("motion_layer and sections are header fields of version 4.0 files")
+    if major >= 4:
+        if header.motion_layer and not header.copy_mode:
+            raise ValueError("a file with the motion layer needs copy_mode")
+        if {K_MOTION_LAYER, K_SECTIONS} & set(header.extra):
+            raise ValueError("header extra keys 16 and 17 are defined fields in a version 4.0 file")
+    if major == 5:
+        if not header.motion_residual:
+            raise ValueError("a version 5.0 file needs motion_residual (header key 18): write 4.0 without it")
+        if K_MOTION_RESIDUAL in header.extra:
+            raise ValueError("header extra key 18 is a defined field in a version 5.0 file")

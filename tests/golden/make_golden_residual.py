@@ -1,0 +1,66 @@
+"""Regenerate the motion-residual golden fixtures (by hand, only when the motion residual's format
+changes on purpose, or after make_tiny_linear.py: a changed file means files in the wild stop decoding).
+
+    python tests/golden/make_golden_residual.py
+
+Writes golden_residual.vqv (version 5.0: tiny_linear.pt's top quality, 1 top + 2 bottom stages, with
+the motion layer and its residual, options ((1, 1),): the second bottom stage's codebook; a 40-frame
+32x40 pan of 1 pixel per frame down and right, two GOPs, the second predicted, refresh 0),
+golden_residual_codes.npz (per GOP: the VQ indices and copy maps, the motion flags and vectors, each
+predicted block's residual option and codes) and golden_residual_frames.npy. Refuses to write a file
+in which no block carries a residual.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from conftest import pan_video  # noqa: E402
+
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.encoder import encode_frames  # noqa: E402
+from vqcodec.formats import VqvReader  # noqa: E402
+from vqcodec.weights import load_model  # noqa: E402
+
+QUALITY = 3
+
+
+def golden_input() -> np.ndarray:
+    return pan_video(40, 32, 40, dx=1, dy=1)
+
+
+def main() -> None:
+    import torch
+    torch.set_num_threads(1)
+    model = load_model(HERE / "tiny_linear.pt")
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, motion=True, refresh=0)
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (5, 0) and reader.motion_residual == ((1, 1),), (reader.version, reader.motion_residual)
+    arrays = {}
+    with_residual = []
+    for g in read_gop_codes(reader, model):
+        for lv in g.codes.levels:
+            arrays[f"gop{g.index}_{lv.name}"] = lv.indices
+            arrays[f"gop{g.index}_{lv.name}_copied"] = lv.copy_map()
+        m = g.codes.motion
+        arrays[f"gop{g.index}_motion_predicted"] = m.flags
+        arrays[f"gop{g.index}_motion_vectors"] = m.vectors
+        arrays[f"gop{g.index}_motion_residual"] = m.residual
+        arrays[f"gop{g.index}_motion_residual_codes"] = m.residual_codes
+        with_residual.append(int((m.residual > 0).sum()))
+    if not all(with_residual):
+        raise SystemExit(f"blocks with a residual per GOP {with_residual}: choose a clip where every GOP has some")
+    (HERE / "golden_residual.vqv").write_bytes(data)
+    np.savez_compressed(HERE / "golden_residual_codes.npz", **arrays)
+    np.save(HERE / "golden_residual_frames.npy", decode_bytes(data, model=model))
+    print(f"golden_residual.vqv: {len(data)} bytes, blocks with a residual per GOP: {with_residual}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,208 @@
+"""The motion residual: what a predicted block's prediction missed, coded with the bottom quantiser's
+own residual codebooks through the linear path (no training).
+
+A predicted block (:mod:`vqcodec.coding.motion`) may carry a *residual*: one of a few *options*
+``(first, count)``, each meaning "stages ``first .. first + count - 1`` of the bottom residual VQ",
+and one code per stage. The decoder adds to the block's prediction the pixels
+
+    res = (Wd · sum of the stages' codewords + 2^23) >> 24        (Wd: the linear decoder, lin_dec)
+
+computed in integers only: ``Wd`` is ``lin_dec``'s weight times 127.5 x 2^12 and each codeword is
+times 2^12, both rounded to int64 once from the shipped float32 weights (exact), so every machine
+adds the same pixels. The encoder projects the pixel residual with the linear encoder (``lin_enc``)
+and picks the codes greedily, stage by stage (floats: only the encoder decides).
+
+Why these codebooks fit: a prediction's residual latent has the norm of the later stages' codewords
+(docs/DESIGN.md, "Motion residual", has the measurements).
+
+Coding (SPEC.md, payload item 5(c)): per slice, after the vectors, the option of every predicted
+block (0 = none) in row-major order under an adaptive integer table, then, in the same order, the
+codes of the blocks with an option, stage by stage, each under a uniform table of the codebook's size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from vqcodec.entropy.rans import EntropyError, freqs_from_counts, uniform_freqs
+
+RESIDUAL_LABEL = "motion.residual"        # the residual's bit-report label
+#: The options the reference encoder offers: stages (first, count) of the bottom quantiser
+#: (experiments/motion_layer/latent_residual.py measured these against wider sets).
+DEFAULT_OPTIONS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (3, 1), (2, 2))
+
+
+def options_for(stages: int) -> tuple[tuple[int, int], ...]:
+    """The default options a quantiser of ``stages`` bottom stages can take (none below 2 stages)."""
+    return tuple(o for o in DEFAULT_OPTIONS if o[0] + o[1] <= stages)
+
+
+WEIGHT_SHIFT = 12                          # Wd and the codewords are scaled by 2^12 each
+PIXEL_SCALE = 127.5                        # one latent unit in 8-bit pixel levels (the net's input scale)
+OPTION_START = (48, 16)                    # starting counts: no residual, each option
+COUNT_STEP = 8
+COUNT_LIMIT = 1 << 12
+
+
+@dataclass(frozen=True)
+class ResidualBasis:
+    """The integer tables a decoder needs (and the float ones the encoder searches with)."""
+
+    codebooks: tuple[np.ndarray, ...]      # per bottom stage: int64 (K, C), codewords x 2^12
+    decoder: np.ndarray                    # int64 (3 * bt * bh * bw, C): lin_dec x 127.5 x 2^12
+    encoder: np.ndarray                    # float64 (C, 3 * bt * bh * bw): lin_enc / 127.5 (encoder only)
+    float_codebooks: tuple[np.ndarray, ...]
+    block: tuple[int, int, int]
+
+    @property
+    def codebook_size(self) -> int:
+        return int(self.codebooks[0].shape[0])
+
+    @property
+    def stages(self) -> int:
+        return len(self.codebooks)
+
+    @classmethod
+    def from_network(cls, net) -> "ResidualBasis | None":
+        """From a network with a linear path (None without one)."""
+        if not getattr(net.cfg, "linear_path", False):
+            return None
+        scale = float(1 << WEIGHT_SHIFT)
+        cbs = [layer.codebook.detach().cpu().float().numpy().astype(np.float64) for layer in net.bottom_quantizer.layers]
+        wd = net.lin_dec.weight.detach().cpu().float().numpy().astype(np.float64).reshape(net.lin_dec.weight.shape[0], -1)
+        we = net.lin_enc.weight.detach().cpu().float().numpy().astype(np.float64).reshape(net.lin_enc.weight.shape[0], -1)
+        return cls(tuple(np.rint(c * scale).astype(np.int64) for c in cbs),
+                   np.rint(wd * (PIXEL_SCALE * scale)).astype(np.int64), we / PIXEL_SCALE, tuple(cbs),
+                   tuple(int(v) for v in net.cfg.bottom_factor))
+
+    def check_options(self, options) -> None:
+        """A data error if the file's options name stages this model does not have."""
+        for first, count in options:
+            if first + count > self.stages:
+                raise EntropyError(f"motion residual: stages {first}..{first + count - 1} named, but the model's "
+                                   f"bottom quantiser has {self.stages}")
+
+    def pixels(self, options, option: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The residual of ``n`` blocks: ``option`` (n,) in 1..len(options), ``codes`` (n, S) ->
+        int64 (n, bt, bh, bw, 3) pixel levels, in integers only."""
+        n = len(option)
+        q = np.zeros((n, self.decoder.shape[1]), np.int64)
+        for k, (first, count) in enumerate(options, start=1):
+            sel = option == k
+            for i in range(count):
+                q[sel] += self.codebooks[first + i][codes[sel, i]]
+        r = (q @ self.decoder.T + (1 << (2 * WEIGHT_SHIFT - 1))) >> (2 * WEIGHT_SHIFT)
+        bt, bh, bw = self.block
+        return r.reshape(n, 3, bt, bh, bw).transpose(0, 2, 3, 4, 1)
+
+
+def add_residual(pred: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """A block's prediction (uint8) plus its residual, clipped to 0..255."""
+    return np.clip(pred.astype(np.int64) + res, 0, 255).astype(np.uint8)
+
+
+def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np.ndarray, lam: float,
+                     option_bits: float) -> tuple:
+    """Per block (n source and predicted blocks, (n, bt, bh, bw, 3) uint8): the option of least
+    ``D + lam * R`` among ``options`` (each greedy; R: the codes' bits plus ``option_bits``), with
+    its codes and reconstruction. Returns (option (n,) 1-based, codes (n, S), blocks uint8, SSE (n,),
+    bits (n,)) for the best option (the caller weighs it against no residual)."""
+    n = source.shape[0]
+    diff = (source.astype(np.float64) - pred).transpose(0, 4, 1, 2, 3).reshape(n, -1)
+    r = diff @ basis.encoder.T
+    width = max(c for _, c in options)
+    best = None
+    for k, (first, count) in enumerate(options, start=1):
+        codes = np.zeros((n, width), np.int64)
+        left = r.copy()
+        for i in range(count):
+            cb = basis.float_codebooks[first + i]
+            d = (left * left).sum(1)[:, None] - 2 * left @ cb.T + (cb * cb).sum(1)[None]
+            codes[:, i] = d.argmin(1)
+            left -= cb[codes[:, i]]
+        blocks = add_residual(pred, basis.pixels(options, np.full(n, k), codes))
+        sse = ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
+        bits = np.full(n, count * np.log2(basis.codebook_size) + option_bits)
+        if best is None:
+            best = [np.full(n, k), codes, blocks, sse, bits]
+            continue
+        take = sse + lam * bits < best[3] + lam * best[4]
+        for j, v in enumerate((np.full(n, k), codes, blocks, sse, bits)):
+            best[j] = np.where(take.reshape((n,) + (1,) * (v.ndim - 1)), v, best[j])
+    return tuple(best)  # type: ignore[return-value]
+
+
+class ResidualCoder:
+    """Codes the residual options and codes of a slice's predicted blocks (adaptive option counts,
+    carried from GOP to GOP like the vectors' tables)."""
+
+    def __init__(self, options, codebook_size: int, counts: np.ndarray | None = None) -> None:
+        self.options = tuple(tuple(int(v) for v in o) for o in options)
+        self.codebook_size = int(codebook_size)
+        if counts is None:
+            counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * len(self.options), np.int64)
+        self.counts = np.array(counts, np.int64)
+
+    def clone(self) -> "ResidualCoder":
+        return ResidualCoder(self.options, self.codebook_size, self.counts)
+
+    def code_slice(self, channel, flags: np.ndarray, option: np.ndarray | None, codes: np.ndarray | None
+                   ) -> tuple[np.ndarray, np.ndarray]:
+        """One slice: ``flags`` (H, W) the predicted blocks; the encoder passes ``option`` (H, W) and
+        ``codes`` (H, W, S), the decoder None. Returns both as coded."""
+        width = max(c for _, c in self.options)
+        out_opt = np.zeros(flags.shape, np.int32)
+        out_codes = np.zeros((*flags.shape, width), np.int32)
+        n = int(flags.sum())
+        if not n:
+            return out_opt, out_codes
+        want = None if option is None else np.asarray(option[flags], np.int64)
+        got = np.asarray(channel.code(freqs_from_counts(self.counts), n, want, RESIDUAL_LABEL), np.int64)
+        out_opt[flags] = got
+        self.counts += COUNT_STEP * np.bincount(got, minlength=len(self.counts))
+        if self.counts.sum() > COUNT_LIMIT:
+            self.counts = (self.counts + 1) >> 1
+        table = uniform_freqs(self.codebook_size)
+        for k, (_, count) in enumerate(self.options, start=1):
+            sel = flags & (out_opt == k)
+            m = int(sel.sum())
+            for i in range(count if m else 0):
+                w = None if codes is None else np.asarray(codes[..., i][sel], np.int64)
+                out_codes[..., i][sel] = channel.code(table, m, w, RESIDUAL_LABEL)
+        return out_opt, out_codes
+
+
+#: Estimated bits of a predicted block's option symbol: "none", and one of the options (the
+#: adaptive table's typical costs; the codes' bits come on top)
+NONE_BITS = 1.0
+OPTION_BITS = 3.0
+
+
+def _blocks(frames: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
+    """A slice (bt, H, W, 3) -> its blocks (H' * W', bt, bh, bw, 3), row-major."""
+    bt, bh, bw = block
+    _, h, w, c = frames.shape
+    return frames.reshape(bt, h // bh, bh, w // bw, bw, c).transpose(1, 3, 0, 2, 4, 5).reshape(-1, bt, bh, bw, c)
+
+
+def _unblocks(blocks: np.ndarray, h: int, w: int) -> np.ndarray:
+    n, bt, bh, bw, c = blocks.shape
+    return blocks.reshape(h // bh, w // bw, bt, bh, bw, c).transpose(2, 0, 3, 1, 4, 5).reshape(bt, h, w, c)
+
+
+def slice_residuals(coded, source: np.ndarray, trial: np.ndarray, d_mc: np.ndarray, lam: float):
+    """One slice's predicted blocks (``trial``, every block predicted) with the residual that pays
+    against none (``coded``: a :class:`~vqcodec.coding.motion.MotionResidual`). Returns (option (H', W'),
+    codes (H', W', S), the slice with the residuals added, each block's SSE and its residual's bits)."""
+    basis = coded.basis
+    hb, wb = d_mc.shape
+    option, codes, blocks, sse, bits = choose_residuals(basis, coded.options, _blocks(source, basis.block),
+                                                        _blocks(trial, basis.block), lam, OPTION_BITS)
+    use = (sse + lam * bits < d_mc.reshape(-1) + lam * NONE_BITS)
+    h, w = source.shape[1:3]
+    pred = _blocks(trial, basis.block)
+    out = _unblocks(np.where(use[:, None, None, None, None], blocks, pred), h, w)
+    return (np.where(use, option, 0).reshape(hb, wb), np.where(use[:, None], codes, 0).reshape(hb, wb, -1), out,
+            np.where(use, sse, d_mc.reshape(-1)).reshape(hb, wb),
+            np.where(use, bits, NONE_BITS).reshape(hb, wb))
