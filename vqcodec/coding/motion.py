@@ -22,7 +22,8 @@ predicted and have no flag) with the copy decisions' adaptive checkerboard model
 context = the previous slice's flags), then the vectors of the flagged blocks in two checkerboard
 passes, each component as its difference from a prediction (pass 0: the block's vector in the slice
 before if it was flagged there, else 0; pass 1: the median of the flagged 4-neighbours of pass 0,
-else as pass 0) under an adaptive integer table (:class:`VectorModel`). Slice 0 of a refresh GOP has
+else as pass 0) under an adaptive integer table (:class:`VectorModel`); in a version-5 file then the
+residual of the flagged blocks (:mod:`vqcodec.coding.motion_residual`). Slice 0 of a refresh GOP has
 nothing to predict from and carries no motion layer.
 """
 from __future__ import annotations
@@ -45,9 +46,6 @@ MAX_DIFF = 2 * MAX_VECTOR                # a difference from a prediction within
 DIFF_SYMBOLS = 2 * MAX_DIFF + 1
 COUNT_STEP = 8                           # what one coded difference adds to its count
 COUNT_LIMIT = 1 << 12                    # vector counts are halved past this: recent slices weigh more
-
-
-RESIDUAL_MODEL = RESIDUAL_LABEL         # the residual coder's key among a GOP's carried models
 
 
 @dataclass(frozen=True)
@@ -286,10 +284,10 @@ def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | 
     old = reference.flag_models.get if keep else (lambda _: None)
     res_coder = None
     if residual:
-        res_coder = old(RESIDUAL_MODEL) or ResidualCoder(residual, codebook_size)
+        res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual, codebook_size)
     coder = MotionCoder(old(MOTION_LABEL), old(VECTOR_LABEL), res_coder)
     field = coder.code(channel, grid, given, before, copied)
     models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
     if coder.residual is not None:
-        models[RESIDUAL_MODEL] = coder.residual
+        models[RESIDUAL_LABEL] = coder.residual
     return field

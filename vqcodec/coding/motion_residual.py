@@ -16,8 +16,9 @@ Why these codebooks fit: a prediction's residual latent has the norm of the late
 (docs/DESIGN.md, "Motion residual", has the measurements).
 
 Coding (SPEC.md, payload item 5(c)): per slice, after the vectors, the option of every predicted
-block (0 = none) in row-major order under an adaptive integer table, then, in the same order, the
-codes of the blocks with an option, stage by stage, each under a uniform table of the codebook's size.
+block (0 = none) in row-major order under an adaptive integer table, then option by option and stage
+by stage the codes of the blocks with that option, in row-major order, under a uniform table of the
+codebook's size.
 """
 from __future__ import annotations
 
