@@ -145,10 +145,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
 
 
 @main.command()
-@click.argument("input")
-@click.argument("output")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="model weights (default: the shipped model that made the file)")
+@options.file_to_file
 @click.option("--scale-to-source", is_flag=True, help="resize to the source's original size")
 @click.option("--pix-fmt", type=click.Choice(["yuv420p", "yuv444p"]), default=None,
               help="pixel format of .mp4/.mkv outputs: yuv420p (default: plays in browsers and on hardware "
@@ -200,10 +197,7 @@ def info(input, as_json, gops, model_path):
 
 
 @main.command()
-@click.argument("input")
-@click.argument("output")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="model weights (default: the shipped model that made the file)")
+@options.file_to_file
 @options.overwrite_options
 @data_errors
 def codes(input, output, model_path, force, never):
@@ -217,10 +211,7 @@ def codes(input, output, model_path, force, never):
 
 
 @main.command()
-@click.argument("input")
-@click.argument("output")
-@click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
-              help="model weights (default: the shipped model that made the file)")
+@options.file_to_file
 @options.overwrite_options
 @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
 @data_errors

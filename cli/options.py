@@ -27,6 +27,14 @@ def overwrite_options(fn):
     return click.option("-y", "-f", "--force", "force", is_flag=True, help="overwrite OUTPUT if it exists")(fn)
 
 
+def file_to_file(fn):
+    """INPUT (a .vqv file or -), OUTPUT (or -) and ``--model`` (default: the shipped model that made
+    the file): the opening of every command that reads a .vqv file into another file."""
+    fn = click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
+                      help="model weights (default: the shipped model that made the file)")(fn)
+    return click.argument("input")(click.argument("output")(fn))
+
+
 def overwrite(force: bool, never: bool) -> bool:
     """Whether an existing output may be replaced; ``-y`` with ``-n`` is a usage error."""
     if force and never:

@@ -17,7 +17,7 @@ import msgpack
 
 from .errors import VqvFormatError
 from .sections import SECTION_AUDIO
-from .wire import MAX_HEADER_BYTES, Cursor, ShortBuffer, encode_varint
+from .wire import MAX_HEADER_BYTES, Cursor, ShortBuffer, encode_varint, is_int
 
 # track map keys (SPEC.md). Never renumber.
 K_CODEC, K_SAMPLE_RATE, K_CHANNELS, K_LAYOUT, K_TIME_BASE, K_PACKETS, K_EXTRADATA, K_BIT_RATE, K_FRAME_SIZE = range(9)
@@ -89,9 +89,6 @@ def _unzigzag(z: int) -> int:
     return (z >> 1) if not z & 1 else -((z + 1) >> 1)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
 
 def check_track(t: AudioTrack) -> None:
     """Raise ValueError if ``t`` cannot be written."""
@@ -101,10 +98,10 @@ def check_track(t: AudioTrack) -> None:
         raise ValueError(f"audio layout must be at most 64 printable ASCII characters, got {t.layout!r}")
     for name, v, lo, hi in (("sample_rate", t.sample_rate, 1, _I31), ("channels", t.channels, 1, 255),
                             ("bit_rate", t.bit_rate, 0, (1 << 63) - 1), ("frame_size", t.frame_size, 0, _I31)):
-        if not _is_int(v) or not lo <= v <= hi:
+        if not is_int(v) or not lo <= v <= hi:
             raise ValueError(f"audio {name} must be an int in {lo}..{hi}, got {v!r}")
     tb = tuple(t.time_base)
-    if len(tb) != 2 or not all(_is_int(v) and 1 <= v <= _I31 for v in tb):
+    if len(tb) != 2 or not all(is_int(v) and 1 <= v <= _I31 for v in tb):
         raise ValueError(f"audio time_base must be two ints in 1..{_I31}, got {t.time_base!r}")
     if not isinstance(t.extradata, bytes):
         raise ValueError("audio extradata must be bytes")
@@ -148,12 +145,12 @@ def _table(t: AudioTrack) -> bytes:
     for p in t.packets:
         if not isinstance(p.data, bytes) or not 1 <= len(p.data) <= MAX_PACKET_BYTES:
             raise ValueError(f"an audio packet must be 1..{MAX_PACKET_BYTES} bytes")
-        if not _is_int(p.duration) or not 0 <= p.duration <= MAX_TIMESTAMP:
+        if not is_int(p.duration) or not 0 <= p.duration <= MAX_TIMESTAMP:
             raise ValueError(f"audio packet duration out of range: {p.duration!r}")
         for v in (p.pts, p.dts):
-            if v is not None and (not _is_int(v) or abs(v) > MAX_TIMESTAMP):
+            if v is not None and (not is_int(v) or abs(v) > MAX_TIMESTAMP):
                 raise ValueError(f"audio packet timestamp out of range: {v!r}")
-        if p.skip is not None and (len(p.skip) != 2 or not all(_is_int(v) and 0 <= v <= _U32 for v in p.skip)):
+        if p.skip is not None and (len(p.skip) != 2 or not all(is_int(v) and 0 <= v <= _U32 for v in p.skip)):
             raise ValueError(f"audio packet skip must be two ints in 0..{_U32}, got {p.skip!r}")
         rec = [len(p.data), p.flags(), _zigzag(p.duration - prev_dur)]
         if p.dts is not None:
@@ -175,7 +172,7 @@ def _field(m: dict, key: int, name: str, kind, default: Any = None) -> Any:
             raise VqvFormatError(f"audio section: the track map lacks key {key} ({name})")
         return default
     v = m[key]
-    ok = _is_int(v) if kind is int else isinstance(v, kind)
+    ok = is_int(v) if kind is int else isinstance(v, kind)
     if not ok:
         raise VqvFormatError(f"audio section: key {key} ({name}) must be {kind.__name__}, got {type(v).__name__}")
     return v

@@ -22,6 +22,7 @@ from .wire import (
     encode_varint,
     pack_u32,
     unpack_u32,
+    is_int,
 )
 
 SCAN_BLOCK_BYTES = 1 << 20  # what :func:`scan_chunk` reads at a time
@@ -49,22 +50,19 @@ class GopChunk:
             self.payload = bytes(self.payload)
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
 
 def validate_chunk(c: GopChunk) -> None:
     """Raise ValueError/TypeError if ``c`` cannot be written."""
     if not isinstance(c, GopChunk):
         raise TypeError(f"expected GopChunk, got {type(c).__name__}")
-    if not _is_int(c.index) or not 0 <= c.index < 1 << 32:
+    if not is_int(c.index) or not 0 <= c.index < 1 << 32:
         raise ValueError(f"chunk index must be an int in 0..2**32-1, got {c.index!r}")
-    if not _is_int(c.frame_count) or not 1 <= c.frame_count <= 0xFFFF:
+    if not is_int(c.frame_count) or not 1 <= c.frame_count <= 0xFFFF:
         raise ValueError(f"chunk frame_count must be an int in 1..65535, got {c.frame_count!r}")
     if not isinstance(c.symbol_counts, tuple) or len(c.symbol_counts) > MAX_STREAMS:
         raise ValueError(f"symbol_counts must be a tuple of at most {MAX_STREAMS} ints")
     for n in c.symbol_counts:
-        if not _is_int(n) or not 0 <= n <= MAX_SYMBOL_COUNT:
+        if not is_int(n) or not 0 <= n <= MAX_SYMBOL_COUNT:
             raise ValueError(f"symbol count out of range: {n!r}")
     if not isinstance(c.predicted, bool):
         raise ValueError(f"predicted must be a bool, got {c.predicted!r}")

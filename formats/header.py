@@ -10,7 +10,7 @@ import zstandard
 
 from .errors import VqvFormatError
 from .sections import check_sections
-from .wire import MAX_PRIOR_PARAMS_BYTES, coerce_bool, coerce_int
+from .wire import MAX_PRIOR_PARAMS_BYTES, coerce_bool, coerce_int, int_pair, is_int
 
 PRIOR_KINDS: tuple[str, ...] = ("uniform", "empirical-static", "empirical-adaptive", "learned")
 
@@ -101,9 +101,6 @@ class Header:
         return -(-self.frame_count // self.gop_length)
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
 
 def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
     """``pairs`` (the header's key 18) as a tuple of ``(first, count)``; raises ValueError (one line) when it
@@ -112,9 +109,9 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
         raise ValueError(f"must be a list of 1..{MAX_RESIDUAL_PAIRS} [first, count] pairs")
     out = []
     for p in pairs:
-        if not isinstance(p, (list, tuple)) or len(p) != 2 or not all(_is_int(v) for v in p):
+        if int_pair(p) is None:
             raise ValueError(f"a pair must be [first, count], two ints, got {p!r}")
-        first, count = p
+        first, count = int_pair(p)
         if not (0 <= first <= MAX_RESIDUAL_FIRST and 1 <= count <= MAX_RESIDUAL_COUNT
                 and first + count <= RESIDUAL_END):
             raise ValueError(f"pair [{first}, {count}] out of range (0 <= first <= {MAX_RESIDUAL_FIRST}, "
@@ -128,7 +125,7 @@ def _check_extra_keys(h: Header) -> None:
         raise ValueError("extra must be a dict")
     known = KNOWN_KEYS_V5 if h.motion_residual else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
     for k in h.extra:
-        if _is_int(k):
+        if is_int(k):
             if k in known:
                 raise ValueError(f"extra key {k} collides with a defined header key")
             if not -(1 << 63) <= k < 1 << 64:
@@ -145,7 +142,7 @@ def validate_header(h: Header) -> None:
         raise ValueError("model_digest must be 1..32 bytes (normally 8)")
     for name in ("source_width", "source_height", "coded_width", "coded_height"):
         v = getattr(h, name)
-        if not _is_int(v) or not 1 <= v <= _U16_MAX:
+        if not is_int(v) or not 1 <= v <= _U16_MAX:
             raise ValueError(f"{name} must be an int in 1..65535, got {v!r}")
     for name, lo, hi in (
         ("fps_num", 1, _U32_MAX),
@@ -156,7 +153,7 @@ def validate_header(h: Header) -> None:
         ("refresh_interval", 0, _U32_MAX),
     ):
         v = getattr(h, name)
-        if not _is_int(v) or not lo <= v <= hi:
+        if not is_int(v) or not lo <= v <= hi:
             raise ValueError(f"{name} must be an int in {lo}..{hi}, got {v!r}")
     if h.prior not in PRIOR_KINDS:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
@@ -293,9 +290,9 @@ def decode_header(data: bytes, major: int = 2) -> Header:
     kw: dict[str, Any] = {"extra": {}}
     known = KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 else KNOWN_KEYS
     for k, v in m.items():
-        if _is_int(k) and k in known:
+        if is_int(k) and k in known:
             if k in _INT_FIELDS:
-                if not _is_int(v):
+                if not is_int(v):
                     raise VqvFormatError(f"header key {k} ({_INT_FIELDS[k]}) must be an int")
                 kw[_INT_FIELDS[k]] = v
             elif k == K_MODEL_DIGEST:
@@ -303,7 +300,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                     raise VqvFormatError("header key 0 (model_digest) must be bytes")
                 kw["model_digest"] = v
             elif k == K_PRIOR:
-                if not _is_int(v) or not 0 <= v < len(PRIOR_KINDS):
+                if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
@@ -326,7 +323,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                     kw["motion_residual"] = check_motion_residual(v)
                 except ValueError as e:
                     raise VqvFormatError(f"header key 18 (motion_residual): {e}") from None
-        elif _is_int(k) or isinstance(k, str):
+        elif is_int(k) or isinstance(k, str):
             kw["extra"][k] = v
         else:
             raise VqvFormatError(f"header key {k!r} is neither int nor str")

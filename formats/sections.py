@@ -9,7 +9,7 @@ some), after checking that they fit in the file.
 from __future__ import annotations
 
 from .errors import CrcError, VqvFormatError
-from .wire import crc32, pack_u32, unpack_u32
+from .wire import crc32, int_pair, pack_u32, unpack_u32
 
 #: kind of the section that holds an audio track (formats/audio.py)
 SECTION_AUDIO = 0
@@ -21,9 +21,6 @@ MAX_SECTION_BYTES = (256 << 20) + 4  # 256 MiB of body and its CRC32
 MAX_SECTION_KIND = (1 << 32) - 1
 
 
-def _is_int(v: object) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
 
 def check_sections(sections: object) -> tuple[tuple[int, int], ...]:
     """``sections`` (the header's key 17, or what a writer was given) as a tuple of ``(kind, size)``;
@@ -32,9 +29,9 @@ def check_sections(sections: object) -> tuple[tuple[int, int], ...]:
         raise ValueError(f"sections must be a list of at most {MAX_SECTIONS} [kind, size] pairs")
     out = []
     for s in sections:
-        if not isinstance(s, (list, tuple)) or len(s) != 2 or not all(_is_int(v) for v in s):
+        if int_pair(s) is None:
             raise ValueError(f"a section must be a [kind, size] pair of ints, got {s!r}")
-        kind, size = s
+        kind, size = int_pair(s)
         if not 0 <= kind <= MAX_SECTION_KIND:
             raise ValueError(f"section kind {kind} out of range 0..{MAX_SECTION_KIND}")
         if not MIN_SECTION_BYTES <= size <= MAX_SECTION_BYTES:

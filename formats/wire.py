@@ -11,6 +11,18 @@ import numpy as np
 
 from .errors import VqvFormatError
 
+def is_int(v: object) -> bool:
+    """An int and not a bool (msgpack gives both; a header field that is an int is never true/false)."""
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def int_pair(p: object) -> tuple[int, int] | None:
+    """``p`` as an ``(a, b)`` tuple if it is a list or tuple of two ints, else None."""
+    if isinstance(p, (list, tuple)) and len(p) == 2 and all(is_int(v) for v in p):
+        return int(p[0]), int(p[1])
+    return None
+
+
 # Bounds checked on every size read from a file, before allocating anything.
 MAX_VARINT_BYTES = 10  # enough for any value < 2**64
 MAX_HEADER_BYTES = 1 << 20  # 1 MiB: msgpack header map, as stored (prior_params possibly compressed)

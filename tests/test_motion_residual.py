@@ -52,6 +52,17 @@ def golden():
     return (GOLDEN / "golden_residual.vqv").read_bytes()
 
 
+def encoder_view(model, settings, frames) -> tuple[list[np.ndarray], list[Codes]]:
+    """Each GOP's frames as the encoder reconstructed them (real frames only) and its codes."""
+    seen, codes = [], []
+    enc = GopEncoder(model, settings, frames.shape[2], frames.shape[1],
+                     on_gop=lambda g, n, c, recon: (seen.append(recon[:n]), codes.append(c)))
+    for f in frames:
+        enc.add_frame(f)
+    enc.finish()
+    return seen, codes
+
+
 def ramp_pan(step: int = 1) -> np.ndarray:
     """The golden's pan getting ``step`` levels brighter every frame: what a moved block misses."""
     f = pan_video(40, 32, 40, dx=1, dy=1).astype(np.int16)
@@ -276,11 +287,7 @@ def test_the_decoder_makes_what_the_encoder_saw_with_the_same_bytes_on_any_threa
     frames = ramp_pan()
     settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0)
     assert settings.residual_options == ((1, 1),)
-    seen, codes = [], []
-    enc = GopEncoder(lmodel, settings, 40, 32, on_gop=lambda g, n, c, recon: (seen.append(recon[:n]), codes.append(c)))
-    for f in frames:
-        enc.add_frame(f)
-    enc.finish()
+    seen, codes = encoder_view(lmodel, settings, frames)
     assert all(c.motion.residual is not None for c in codes)
     assert sum(int((c.motion.residual > 0).sum()) for c in codes) > 20
     out = []
@@ -386,11 +393,7 @@ def test_scalar_points_carry_the_residual_and_enhanced_points_do_not(lmodel, tmp
     frames = ramp_pan()[:24]
     settings = EncodeSettings.build(model, quality=2, motion=True, refresh=0)
     assert settings.residual_options == ((1, 1),)
-    seen, codes = [], []
-    enc = GopEncoder(model, settings, 40, 32, on_gop=lambda g, n, c, recon: (seen.append(recon[:n]), codes.append(c)))
-    for f in frames:
-        enc.add_frame(f)
-    enc.finish()
+    seen, codes = encoder_view(model, settings, frames)
     assert codes[0].scalar is not None and (codes[0].motion.residual > 0).any()
     data = encode_frames(frames, 16, model=model, quality=2, motion=True, refresh=0)
     assert VqvReader(io.BytesIO(data)).version == (5, 0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from vqcodec.coding.motion_residual import options_for
 from vqcodec.errors import OptionError, VqvError
 
 if TYPE_CHECKING:
@@ -74,7 +75,6 @@ class EncodeSettings:
             raise OptionError(f"--refresh must be >= 0, got {refresh}")
         if not 1 <= motion_search <= 8:
             raise OptionError(f"--motion-search must be in 1..8 pixels, got {motion_search}")
-        from vqcodec.coding.motion_residual import options_for
         if prior not in PRIOR_CHOICES:
             raise VqvError(f"unknown prior {prior!r} (choose from {', '.join(PRIOR_CHOICES)})")
         # the residual reads the bottom quantiser's codebooks through the linear path: a model without

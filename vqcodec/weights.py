@@ -11,6 +11,7 @@ with their SHA-256, checked before use; the entry ``default`` is the model ``vqv
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 import torch
 
 from vqcodec.coding.ladder import Ladder, LadderPoint
+from vqcodec.coding.motion_residual import ResidualBasis
 from vqcodec.io.files import atomic_path, atomic_write_bytes, sha256_file
 from vqcodec.net.model import MSVQVAE, ModelConfig
 from vqcodec.weights_check import (
@@ -59,7 +61,6 @@ class CodecModel:
     _ladder: Ladder | None = field(default=None, repr=False, compare=False)
     # priors parsed from ``priors`` (kind -> (the blob parsed, the prior)): see coding.prior_choice
     parsed_priors: dict = field(default_factory=dict, repr=False, compare=False)
-    _residual_basis: tuple | None = field(default=None, repr=False, compare=False)
 
     def for_digest(self, digest: bytes) -> "CodecModel | None":
         """This model as the release whose file had ``digest`` (same network, that release's
@@ -108,14 +109,11 @@ class CodecModel:
                 self._ladder = lad
         return self._ladder
 
-    @property
-    def motion_residual_basis(self):
+    @functools.cached_property
+    def motion_residual_basis(self) -> ResidualBasis | None:
         """The integer tables of the motion residual (:mod:`vqcodec.coding.motion_residual`), or None for
         a network without a linear path."""
-        if self._residual_basis is None:
-            from vqcodec.coding.motion_residual import ResidualBasis
-            self._residual_basis = (ResidualBasis.from_network(self.net),)
-        return self._residual_basis[0]
+        return ResidualBasis.from_network(self.net)
 
     def point(self, quality: int) -> LadderPoint:
         """The operating point of ``quality`` (ValueError when it is not offered)."""
