@@ -280,7 +280,7 @@ def test_auto_prices_every_prior_in_one_walk_exactly(quality, motion):
         enc.add_frame(f)
     gops = enc.finish()
     layout = layout_of(gops[0].codes)
-    extra = (scalar_tables(model, settings.point), enhancement_tables(model, settings.point), settings.motion_layer)
+    extra = (scalar_tables(model, settings.point), enhancement_tables(model, settings.point), settings.motion_coding)
     priors = candidate_priors(model, "auto", [g.codes for g in gops])
     assert len(priors) == 4
     each = code_file_each(priors, layout, [(g.codes, g.refresh) for g in gops], True, *extra)

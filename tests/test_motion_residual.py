@@ -376,10 +376,10 @@ def test_the_residual_pays_on_a_pan_getting_brighter(lmodel):
     assert len(on) <= 1.1 * len(off), (len(on), len(off))
 
 
-def test_scalar_points_carry_the_residual_and_enhanced_points_do_not(lmodel, tmp_path):
+def test_scalar_and_enhanced_points_carry_the_residual(lmodel, tmp_path):
     """The shipped models' qualities are mostly scalar points: there the bottom quantiser's stages are not
-    sent, but its codebooks still code the residual of a predicted block; an enhancement layer codes
-    that residual itself, so an enhanced point writes a 3.0 file as before."""
+    sent, but its codebooks still code the residual of a predicted block; at an enhanced point the
+    enhancement layer is added on top of it (the decoder applies both in the encoder's order)."""
     from conftest import synthetic_video
     from vqcodec.release.prior_fitting import fit_ladder
     from vqcodec.weights import save_weights
@@ -398,6 +398,12 @@ def test_scalar_points_carry_the_residual_and_enhanced_points_do_not(lmodel, tmp
     data = encode_frames(frames, 16, model=model, quality=2, motion=True, refresh=0)
     assert VqvReader(io.BytesIO(data)).version == (5, 0)
     np.testing.assert_array_equal(decode_bytes(data, model=model), np.concatenate(seen))
-    assert EncodeSettings.build(model, quality=3, motion=True).residual_options == ()
+    settings = EncodeSettings.build(model, quality=3, motion=True, refresh=0)
+    assert settings.residual_options == ((1, 1),)
+    seen, codes = encoder_view(model, settings, frames)
+    assert codes[0].enhancement is not None and codes[0].motion.residual is not None
     enhanced = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0)
-    assert VqvReader(io.BytesIO(enhanced)).version == (3, 0)
+    assert VqvReader(io.BytesIO(enhanced)).version == (5, 0)
+    np.testing.assert_array_equal(decode_bytes(enhanced, model=model), np.concatenate(seen))
+    plain = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, motion_residual=False)
+    assert VqvReader(io.BytesIO(plain)).version == (3, 0)

@@ -54,11 +54,15 @@ class EncodeSettings:
     @property
     def residual_options(self) -> tuple[tuple[int, int], ...]:
         """The motion residual's options (stages of the bottom quantiser, :mod:`vqcodec.coding.motion_residual`),
-        or () where files carry none: with the motion layer, unless turned off, at points without an
-        enhancement layer (which codes a predicted block's residual itself)."""
-        if not self.motion_layer or self.point.enh_num:
-            return ()
-        return self.motion_residual
+        or () where files carry none: with the motion layer, unless turned off (at an enhanced point the
+        enhancement layer then codes what the residual left)."""
+        return self.motion_residual if self.motion_layer else ()
+
+    @property
+    def motion_coding(self) -> bool | tuple[tuple[int, int], ...]:
+        """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options (5.0), else
+        whether files carry the motion layer."""
+        return self.residual_options or self.motion_layer
 
     @classmethod
     def build(cls, model: CodecModel, *, quality: int | None = None, prior: str = "auto",

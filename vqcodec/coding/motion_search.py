@@ -145,16 +145,15 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     trial = np.array(recon, copy=True)
     predict_slice(trial, every, 0, before, block)     # a block's prediction reads only the frame before
     d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
-    extra = 0.0
+    extra, chosen = 0.0, None
+    if coded is not None:                             # the motion residual, then the enhancement on top
+        option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
         d_res = block_sse(enhanced, source, (bh, bw)).astype(np.float64)
         use = d_res + lam * bits < d_mc
-        d_mc, extra = np.where(use, d_res, d_mc), np.where(use, bits, 0.0)
+        d_mc, extra = np.where(use, d_res, d_mc), extra + np.where(use, bits, 0.0)
         trial = np.where(_pixels(use, (bh, bw)), enhanced, trial)
-    chosen = None
-    if coded is not None:
-        option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
     d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
     flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred) + extra) < d_net + lam * rate
     vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
@@ -174,7 +173,7 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
     """One slice of the enhancement layer of a GOP with a motion layer: ``frames`` (bt, H, W, 3) the
     slice as predicted, ``predicted`` (H', W') its motion blocks, ``before`` (K, H', W') the symbols
     of the slice before (None: no copies). Per block, in ``D + lambda * R`` (D in pixels), code its
-    own symbols or copy; a copied motion block keeps its prediction as it is (no residual), any
+    own symbols or copy; a copied motion block keeps its prediction as it is (no enhancement), any
     other copied block repeats the symbols before. Returns the symbols (K, H', W') and copy flags."""
     from vqcodec.coding.enhancement import quantise      # (enhancement imports nothing of motion)
     from vqcodec.coding.rdo import _Recorder
