@@ -83,7 +83,7 @@ def residual_for(lam):
     return residual
 
 
-def decide_slice(source, recon, before, rate, lam, search, block, pred=None, residual=None):
+def decide_slice(source, recon, before, rate, lam, search, block, pred=None, residual=None, coded=None):
     bt, bh, bw = block
     mu = np.sqrt(lam)
     vec = ms.search_vectors(source, before, (bh, bw), search, pred, mu)
@@ -100,7 +100,8 @@ def decide_slice(source, recon, before, rate, lam, search, block, pred=None, res
     used["bits"] += float(extra[flags].sum()) + float(flags.sum())     # + a use flag a predicted block
     used["blocks"] += int((flags & use).sum())
     used["pred"] += int(flags.sum())
-    return flags, np.where(flags[..., None], vec, 0).astype(np.int32), np.where(ms._pixels(flags, (bh, bw)), trial, recon)
+    return (flags, np.where(flags[..., None], vec, 0).astype(np.int32),
+            np.where(ms._pixels(flags, (bh, bw)), trial, recon), None)
 
 
 ms.decide_slice = decide_slice
@@ -113,7 +114,8 @@ def curve():
         pts = []
         for q in V.QS:
             used.update(bits=0.0, blocks=0, pred=0)
-            st = EncodeSettings.build(m, quality=q, prior="auto", rdo_strength=1.0, refresh=8, motion=True, motion_search=6)
+            st = EncodeSettings.build(m, quality=q, prior="auto", rdo_strength=1.0, refresh=8, motion=True, motion_search=6,
+                                      motion_residual=False)   # the shipped residual off: this script adds its own
             enc = GopEncoder(m, st, 64, 64)
             got = []
             enc.on_gop = lambda gop, n, codes, recon: got.append(recon)

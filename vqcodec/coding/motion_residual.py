@@ -40,6 +40,7 @@ def options_for(stages: int) -> tuple[tuple[int, int], ...]:
 
 
 WEIGHT_SHIFT = 12                          # Wd and the codewords are scaled by 2^12 each
+EXACT_FLOAT = 1 << 53                      # integers below this are exact in float64, sums of them too
 PIXEL_SCALE = 127.5                        # one latent unit in 8-bit pixel levels (the net's input scale)
 OPTION_START = (48, 16)                    # starting counts: no residual, each option
 COUNT_STEP = 8
@@ -55,6 +56,8 @@ class ResidualBasis:
     encoder: np.ndarray                    # float64 (C, 3 * bt * bh * bw): lin_enc / 127.5 (encoder only)
     float_codebooks: tuple[np.ndarray, ...]
     block: tuple[int, int, int]
+    decoder_float: np.ndarray              # ``decoder`` as float64 (the same integers)
+    decoder_reach: int                     # the largest sum of |Wd| over a row: |Wd q| <= it x max|q|
 
     @property
     def codebook_size(self) -> int:
@@ -73,9 +76,10 @@ class ResidualBasis:
         cbs = [layer.codebook.detach().cpu().float().numpy().astype(np.float64) for layer in net.bottom_quantizer.layers]
         wd = net.lin_dec.weight.detach().cpu().float().numpy().astype(np.float64).reshape(net.lin_dec.weight.shape[0], -1)
         we = net.lin_enc.weight.detach().cpu().float().numpy().astype(np.float64).reshape(net.lin_enc.weight.shape[0], -1)
-        return cls(tuple(np.rint(c * scale).astype(np.int64) for c in cbs),
-                   np.rint(wd * (PIXEL_SCALE * scale)).astype(np.int64), we / PIXEL_SCALE, tuple(cbs),
-                   tuple(int(v) for v in net.cfg.bottom_factor))
+        dec = np.rint(wd * (PIXEL_SCALE * scale)).astype(np.int64)
+        return cls(tuple(np.rint(c * scale).astype(np.int64) for c in cbs), dec, we / PIXEL_SCALE, tuple(cbs),
+                   tuple(int(v) for v in net.cfg.bottom_factor), dec.astype(np.float64),
+                   int(np.abs(dec).sum(1).max()))
 
     def check_options(self, options) -> None:
         """A data error if the file's options name stages this model does not have."""
@@ -93,7 +97,12 @@ class ResidualBasis:
             sel = option == k
             for i in range(count):
                 q[sel] += self.codebooks[first + i][codes[sel, i]]
-        r = (q @ self.decoder.T + (1 << (2 * WEIGHT_SHIFT - 1))) >> (2 * WEIGHT_SHIFT)
+        if n and self.decoder_reach * int(np.abs(q).max()) < EXACT_FLOAT:
+            # every product and partial sum is an integer below 2^53, so float64 (BLAS, any order) is exact
+            wq = np.rint(q.astype(np.float64) @ self.decoder_float.T).astype(np.int64)
+        else:
+            wq = q @ self.decoder.T
+        r = (wq + (1 << (2 * WEIGHT_SHIFT - 1))) >> (2 * WEIGHT_SHIFT)
         bt, bh, bw = self.block
         return r.reshape(n, 3, bt, bh, bw).transpose(0, 2, 3, 4, 1)
 
