@@ -40,12 +40,6 @@ def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarra
     return (d * d).reshape(t, h // bh, bh, w // bw, bw, c).sum(axis=(0, 2, 4, 5))
 
 
-def _block_sad(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-    bh, bw = block
-    h, w, c = a.shape
-    return np.abs(a - b).reshape(h // bh, bh, w // bw, bw, c).sum(axis=(1, 3, 4))
-
-
 def vector_bits(v: np.ndarray, pred: np.ndarray) -> np.ndarray:
     """Estimated bits of vectors ``v`` (..., 2) coded as differences from ``pred``: an exp-Golomb-like
     length per component (what an adaptive table of small differences approaches)."""
@@ -72,10 +66,14 @@ class PhasePlanes:
         y, x = self.reach + (vy >> 2), self.reach + (vx >> 2)
         return plane[y:y + self.h, x:x + self.w]
 
+    def frames(self, vectors: np.ndarray) -> np.ndarray:
+        """The whole frame moved by each of ``vectors`` (N, 2), whole pixels -> (N, H, W, 3)."""
+        return np.stack([self.frame(int(vy), int(vx)) for vy, vx in vectors])
+
     def blocks(self, vectors: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-        """Every block (H', W') moved by its own vector (H', W', 2) -> (H', W', bh, bw, 3)."""
+        """Every block (H', W') moved by its own vector (..., H', W', 2) -> (..., H', W', bh, bw, 3)."""
         bh, bw = block
-        hb, wb = vectors.shape[:2]
+        hb, wb = vectors.shape[-3:-1]
         v = vectors.astype(np.int64)
         phase = (v[..., 0] & 3) * SUBPEL + (v[..., 1] & 3)
         ys = self.reach + np.arange(hb)[:, None, None] * bh + (v[..., 0] >> 2)[..., None] + np.arange(bh)
@@ -88,39 +86,78 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     """Per block of the slice ``targets`` (bt, H, W, 3): the quarter-pixel vector (H', W', 2) whose
     prediction from ``ref`` (frame ``j`` moved by ``j + 1`` vectors) costs least: sum of absolute
     differences over the slice + ``mu`` x the vector's estimated bits as a difference from ``pred``
-    (H', W', 2), so that vectors stay coherent where the match is as good."""
+    (H', W', 2), so that vectors stay coherent where the match is as good.
+
+    Candidates are priced in batches (one numpy pass per batch instead of per candidate); the choice
+    is the first candidate of least cost in the search order, exactly as one by one (same integer
+    SADs, same float costs)."""
     bh, bw = block
     bt = targets.shape[0]
     h, w = ref.shape[:2]
     search = int(min(search, MAX_VECTOR // SUBPEL))
     tgt = targets.astype(np.int32)
     planes = PhasePlanes(ref, bt * (search + 1))
+    pred = np.zeros((h // bh, w // bw, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
+    steps = np.array(sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+                            key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
+    # the integer full search; edge padding = the prediction's clamping at the frame's edge
     best = np.full((h // bh, w // bw), np.inf)
     vec = np.zeros((h // bh, w // bw, 2), np.int32)
-    pred = np.zeros(vec.shape, np.int64) if pred is None else np.asarray(pred, np.int64)
-    steps = sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
-                   key=lambda v: (abs(v[0]) + abs(v[1]), v))
-    for dy, dx in steps:          # edge padding = the prediction's clamping at the frame's edge
-        sad = sum(_block_sad(tgt[j], planes.frame((j + 1) * dy * SUBPEL, (j + 1) * dx * SUBPEL), block)
-                  for j in range(bt))
-        sad = sad + mu * vector_bits(np.array([dy * SUBPEL, dx * SUBPEL]), pred)
-        better = sad < best
-        best[better] = sad[better]
-        vec[better] = (dy * SUBPEL, dx * SUBPEL)
-    tb = [block_view(tgt[j], block) for j in range(bt)]
+    whole = planes.planes[0].astype(np.int16)          # phase (0, 0): the reference at whole pixels
+    tgt16 = targets.astype(np.int16)
+    chunk = max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
+    for start in range(0, len(steps), chunk):
+        cand = steps[start:start + chunk]
+        moved = [np.stack([whole[y:y + h, x:x + w] for y, x in planes.reach + cand * (j + 1) // SUBPEL])
+                 for j in range(bt)]
+        sad = _slice_sads(moved, tgt16, block)
+        cost = sad + mu * vector_bits(cand[:, None, None, :], pred)
+        vec, best = _first_least(vec, best, np.broadcast_to(cand[:, None, None, :], (*cost.shape, 2)), cost)
+    # refined to half, then quarter pixels around the integer vector (ties keep the centre)
+    tb = np.stack([block_view(tgt[j], block) for j in range(bt)])
+    offsets = np.array([(oy, ox) for oy in (-1, 0, 1) for ox in (-1, 0, 1) if oy or ox], np.int64)
     for step in (SUBPEL // 2, SUBPEL // 4):
-        centre = vec.copy()
-        for oy in (-step, 0, step):
-            for ox in (-step, 0, step):
-                if oy == ox == 0:
-                    continue
-                cand = np.clip(centre + np.array([oy, ox], np.int32), -MAX_VECTOR, MAX_VECTOR)
-                sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(2, 3, 4)) for j in range(bt))
-                sad = sad + mu * vector_bits(cand, pred)
-                better = sad < best
-                best[better] = sad[better]
-                vec[better] = cand[better]
+        cand = np.clip(vec[None].astype(np.int64) + offsets[:, None, None, :] * step, -MAX_VECTOR, MAX_VECTOR)
+        sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(-3, -2, -1)) for j in range(bt))
+        vec, best = _first_least(vec, best, cand, sad + mu * vector_bits(cand, pred))
     return vec
+
+
+#: How many pixel values one batch of the integer search compares at once: small enough (int16, 512 KiB)
+#: to stay in cache; larger batches measured slower (fresh memory), smaller ones pay numpy per call.
+SEARCH_BATCH_PIXELS = 1 << 18
+
+
+def _slice_sads(moved: list[np.ndarray], targets: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """Per candidate and block, the SAD summed over a slice: ``moved[j]`` (N, H, W, 3) int16 frame ``j``
+    as each candidate moves it, ``targets`` (bt, H, W, 3) int16 -> int64 (N, H', W'). The sums are
+    integers below 2^24, so float32 (BLAS) adds them exactly; larger blocks sum in int64."""
+    bh, bw = block
+    n, h, w, _ = moved[0].shape
+    acc = np.abs(moved[0] - targets[0])
+    if len(moved) * 3 * bh * bw * 255 >= 1 << 24 or len(moved) * 255 > np.iinfo(np.int16).max:
+        total = sum(np.abs(m.astype(np.int64) - t) for m, t in zip(moved, targets))
+        return total.reshape(n, h // bh, bh, w // bw, bw, 3).sum(axis=(2, 4, 5))
+    for m, t in zip(moved[1:], targets[1:]):
+        acc += np.abs(m - t)
+    pix = acc[..., 0].astype(np.float32)
+    pix += acc[..., 1]
+    pix += acc[..., 2]
+    rows = pix.reshape(n, h // bh, bh, w).sum(2)                              # (N, H', W)
+    cols = np.kron(np.eye(w // bw, dtype=np.float32), np.ones((bw, 1), np.float32))   # (W, W') block sums
+    return (rows @ cols).astype(np.int64)
+
+
+def _first_least(vec: np.ndarray, best: np.ndarray, cand: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per block, the incumbent (``vec``, ``best``) or the first of the candidates ``cand`` (N, H', W', 2)
+    of least ``cost`` (N, H', W') that is strictly cheaper: what trying them one by one keeps."""
+    all_cost = np.concatenate([best[None], cost])
+    k = np.argmin(all_cost, axis=0)                  # the first of the least: the incumbent on a tie
+    take = k > 0
+    out = vec.copy()
+    pick = np.take_along_axis(cand, np.maximum(k - 1, 0)[None, ..., None], axis=0)[0]
+    out[take] = pick[take]
+    return out, np.take_along_axis(all_cost, k[None], axis=0)[0]
 
 
 #: ``(source, frames) -> (frames, bits)``: a slice's frames with the enhancement layer the encoder would
