@@ -108,7 +108,7 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @click.option("--fps", default=None, metavar="RATE", help="resample to this frame rate (e.g. 16 or 30000/1001)")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model)")
-@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
+@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned", "rank"]),
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
 @click.option("--rdo-strength", type=click.FloatRange(min=0, max=1e6), default=1.0, show_default=True,
               help="scale of the rate-distortion trade-off of temporal copies (0: copy mode off)")
@@ -235,7 +235,7 @@ def latents(input, output, model_path, force, never, as_json):
 @click.option("--fps", default=None, metavar="RATE", help="resample to this frame rate")
 @click.option("--model", "model_path", type=click.Path(path_type=Path), default=None,
               help="model weights (default: the shipped model)")
-@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned"]),
+@click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned", "rank"]),
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
 @click.option("--motion/--no-motion", default=False, show_default=True, help="motion layer (as encode)")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,

@@ -8,9 +8,10 @@ Byte layout: SPEC.md beside this file. Typical use::
         r = VqvReader(f); gop3 = r.read_chunk(3); start = r.refresh_point(3)
 
 Writers write version 2.0, 3.0 when payloads carry the motion layer, 4.0 when the file carries sections
-(the source's audio track: ``formats.audio``), or 5.0 when the motion layer carries a residual (header key 18,
-``Header.motion_residual``), see ``version_for`` (``formats.versions``); ``VqvWriter(f, version=(1, 0))``
-still writes 1.0. Readers read 1.x to 5.x.
+(the source's audio track: ``formats.audio``), 5.0 when the motion layer carries a residual (header key 18,
+``Header.motion_residual``), or 6.0 when the payloads are coded with the rank prior (``Header.prior``), see
+``version_for`` (``formats.versions``); ``VqvWriter(f, version=(1, 0))`` still writes 1.0. Readers read 1.x
+to 6.x.
 """
 
 from .chunk import GopChunk, check_payload_present
@@ -18,13 +19,14 @@ from .container import MAGIC, VqvReader, VqvWriter
 from .files import read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header, check_motion_residual
-from .versions import (FORMAT_VERSION, MOTION_VERSION, RESIDUAL_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS,
+from .versions import (FORMAT_VERSION, MOTION_VERSION, RANK_VERSION, RESIDUAL_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS,
                        WRITABLE_VERSIONS, version_for)
 
 __all__ = [
     "FORMAT_VERSION",
     "MOTION_VERSION",
     "SECTIONS_VERSION",
+    "RANK_VERSION",
     "RESIDUAL_VERSION",
     "MAGIC",
     "PRIOR_KINDS",

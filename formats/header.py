@@ -12,7 +12,8 @@ from .errors import VqvFormatError
 from .sections import check_sections
 from .wire import MAX_PRIOR_PARAMS_BYTES, coerce_bool, coerce_int, int_pair, is_int
 
-PRIOR_KINDS: tuple[str, ...] = ("uniform", "empirical-static", "empirical-adaptive", "learned")
+PRIOR_KINDS: tuple[str, ...] = ("uniform", "empirical-static", "empirical-adaptive", "learned", "rank")
+RANK_PRIOR_ID = 4                 # "rank": a prior of version 6.x files only
 
 # msgpack map keys (see SPEC.md, "Header map"). Never renumber; new keys get new numbers.
 K_MODEL_DIGEST = 0
@@ -271,7 +272,8 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
 
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
-    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on; a 5.x header must have key 18).
+    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on; a 5.x header must have key 18;
+    prior 4, rank, is a 6.x prior).
     Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
@@ -302,6 +304,8 @@ def decode_header(data: bytes, major: int = 2) -> Header:
             elif k == K_PRIOR:
                 if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
+                if v == RANK_PRIOR_ID and major < 6:
+                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x only)")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
                 if not isinstance(v, bytes):
@@ -327,7 +331,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
             kw["extra"][k] = v
         else:
             raise VqvFormatError(f"header key {k!r} is neither int nor str")
-    if major >= 5 and "motion_residual" not in kw:
+    if major == 5 and "motion_residual" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     kw.setdefault("coded_width", kw["source_width"])
     kw.setdefault("coded_height", kw["source_height"])

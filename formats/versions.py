@@ -9,21 +9,26 @@ FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
 MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
 SECTIONS_VERSION: tuple[int, int] = (4, 0)  # files with sections (an audio track); written only with them
 RESIDUAL_VERSION: tuple[int, int] = (5, 0)  # the motion layer carries a residual (written only with it)
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5)  # what readers read (any minor)
-WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0))
+RANK_VERSION: tuple[int, int] = (6, 0)  # the rank prior codes the payloads (written only with it)
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0))
 
 
-def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False) -> tuple[int, int]:
-    """The version the reference writer gives a file: 5.0 when the motion layer carries a residual
-    (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer, else 2.0
-    (so a file has the bytes and version it had before each later feature existed)."""
+def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False,
+                rank_prior: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 6.0 when the rank prior codes it, else 5.0 when
+    the motion layer carries a residual (header key 18), else 4.0 with sections (an audio track), else
+    3.0 with the motion layer, else 2.0 (so a file has the bytes and version it had before each later
+    feature existed)."""
+    if rank_prior:
+        return RANK_VERSION
     if motion_residual:
         return RESIDUAL_VERSION
     return SECTIONS_VERSION if sections else MOTION_VERSION if motion_layer else FORMAT_VERSION
 
 
 def known_majors_text() -> str:
-    """``"1.x, 2.x, ... and 5.x"``: the majors this reader knows, for the refusal message."""
+    """``"1.x, 2.x, ... and 6.x"``: the majors this reader knows, for the refusal message."""
     names = [f"{m}.x" for m in SUPPORTED_MAJORS]
     return ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -42,8 +47,10 @@ def check_writable_version(version: object) -> tuple[int, int]:
 def check_header_for_version(version: tuple[int, int], header: Header) -> None:
     """Raise ValueError if ``header`` (already valid by itself) cannot be written in a file of ``version``."""
     major = version[0]
-    if major != 5 and header.motion_residual:
-        raise ValueError("motion_residual (header key 18) is a field of version 5.0 files only")
+    if major < 5 and header.motion_residual:
+        raise ValueError("motion_residual (header key 18) is a field of version 5.0 and 6.0 files only")
+    if (major == 6) != (header.prior == "rank"):
+        raise ValueError("the rank prior is the prior of version 6.0 files, and only theirs")
     if major < 2 and (header.copy_mode or header.refresh_interval):
         raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
     if major == 3 and not header.copy_mode:
@@ -55,8 +62,7 @@ def check_header_for_version(version: tuple[int, int], header: Header) -> None:
             raise ValueError("a file with the motion layer needs copy_mode")
         if {K_MOTION_LAYER, K_SECTIONS} & set(header.extra):
             raise ValueError("header extra keys 16 and 17 are defined fields in a version 4.0 file")
-    if major == 5:
-        if not header.motion_residual:
-            raise ValueError("a version 5.0 file needs motion_residual (header key 18): write 4.0 without it")
-        if K_MOTION_RESIDUAL in header.extra:
-            raise ValueError("header extra key 18 is a defined field in a version 5.0 file")
+    if major == 5 and not header.motion_residual:
+        raise ValueError("a version 5.0 file needs motion_residual (header key 18): write 4.0 without it")
+    if major >= 5 and K_MOTION_RESIDUAL in header.extra:
+        raise ValueError(f"header extra key 18 is a defined field in a version {major}.0 file")

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from vqcodec.coding.ladder import LadderPoint
     from vqcodec.weights import CodecModel
 
-PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned")
+PRIOR_CHOICES = ("auto", "uniform", "empirical-static", "empirical-adaptive", "learned", "rank")
 # A refresh GOP every 8 GOPs (256 frames, 16 s at 16 fps; x264's default keyint is 250 frames).
 # Seeking decodes at most 7 earlier GOPs' *codes* (entropy decoding only, no network), and damage
 # stops at the next refresh point. docs/DESIGN.md ("Refresh points") has the measured cost of others.

@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import variants as V  # noqa: E402
 import vqcodec.coding.motion as mo  # noqa: E402
 import vqcodec.coding.motion_search as ms  # noqa: E402
-from vqcodec.entropy.rans import EntropyError  # noqa: E402
 
 UNIT = int(os.environ.get("UNIT", "2"))
 orig_bits = ms.vector_bits

@@ -418,7 +418,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
 
     Under ``auto`` every available prior codes the whole file (in one walk of the GOPs:
     :mod:`vqcodec.coding.pricing`) and the smallest real total (payload bytes + side info) wins
-    (ties: the earliest of uniform, static, adaptive, learned).
+    (ties: the earliest of uniform, static, adaptive, learned, rank).
     """
     if not gops:
         raise VqvError("empty video")
@@ -434,7 +434,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
-    writer = VqvWriter(out, version_for(settings.motion_layer, audio is not None, bool(settings.residual_options)))
+    version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank")
+    writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
         writer.write_chunk(GopChunk(index=i, frame_count=g.frames, symbol_counts=tuple(c.counts[n] for n in names),
@@ -454,7 +455,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     fps_den=fr.denominator, frame_count=stats.frames, gop_length=GOP_FRAMES, quality=settings.quality,
                     prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
                     copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
-                    motion_layer=settings.motion_layer and (audio is not None or bool(settings.residual_options)),
+                    motion_layer=settings.motion_layer and version[0] >= 4,
                     motion_residual=settings.residual_options)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))

@@ -9,6 +9,7 @@ from vqcodec.coding.gop_coding import LevelLayout
 from vqcodec.coding.gops import coded_symbols, layout_streams
 from vqcodec.entropy.learned_prior import LearnedPrior, load_learned
 from vqcodec.entropy.priors import EmpiricalAdaptivePrior, EmpiricalStaticPrior, Prior, UniformPrior, prior_from_header
+from vqcodec.entropy.rank_prior import RankPrior
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import VqvError, one_line, printable
 from vqcodec.settings import PRIOR_CHOICES
@@ -41,6 +42,27 @@ def learned_prior(model: CodecModel) -> LearnedPrior | None:
     return _parsed(model, "learned", lambda blob: load_learned({"learned": blob}))
 
 
+def rank_prior(model: CodecModel) -> RankPrior | None:
+    """The rank prior over the model's bottom codebooks (its fallback: the model's static tables, else
+    uniform), built once per model; None if its codewords are too large for it."""
+    static = static_prior(model)
+    hit = model.parsed_priors.get("rank")
+    if hit is None or hit[0] is not static:
+        try:
+            prior = RankPrior.from_network(model.net, static)
+        except EntropyError:
+            prior = None
+        hit = model.parsed_priors["rank"] = (static, prior)
+    return hit[1]
+
+
+def _rank_prior_or_error(model: CodecModel, error) -> RankPrior:
+    prior = rank_prior(model)
+    if prior is None:
+        raise error("this model's codewords are too large for the rank prior")
+    return prior
+
+
 def _unusable(model: CodecModel, kind: str, e: Exception) -> WeightsError:
     """A prior of the weights file that does not parse: the error names the file."""
     where = f"{printable(model.path)}: " if model.path is not None else ""
@@ -49,8 +71,8 @@ def _unusable(model: CodecModel, kind: str, e: Exception) -> WeightsError:
 
 def decision_prior(model: CodecModel, kind: str) -> Prior:
     """The prior whose costs the encoder's decisions are made with: the one asked for, or (for
-    ``auto``, or ``empirical-adaptive``, which is fitted after the decisions) the best the model
-    ships: learned, else static, else uniform."""
+    ``auto``, ``empirical-adaptive``, which is fitted after the decisions, and ``rank``, whose tables
+    follow the codes decided) the best the model ships: learned, else static, else uniform."""
     if kind == "uniform":
         return UniformPrior()
     if kind == "empirical-static":
@@ -72,11 +94,15 @@ def candidate_priors(model: CodecModel, kind: str, gop_codes: list[Codes]) -> li
     """The priors to try for a file: the one asked for, or under ``auto`` every available one."""
     if kind == "empirical-adaptive":
         return [EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c))]
+    if kind == "rank":
+        return [_rank_prior_or_error(model, VqvError)]
     if kind != "auto":
         return [decision_prior(model, kind)]
     static, learned = static_prior(model), learned_prior(model)
+    # the rank prior codes bottom VQ codes only: without them (a scalar point) it is its fallback's tables
+    ranked = rank_prior(model) if gop_codes and gop_codes[0].level("bottom").stages else None
     return [p for p in (UniformPrior(), static, EmpiricalAdaptivePrior.fit(s for c in gop_codes for s in coded_symbols(c)),
-                        learned) if p is not None]
+                        learned, ranked) if p is not None]
 
 
 def file_prior(reader: VqvReader, model: CodecModel, layout: list[LevelLayout]) -> Prior:
@@ -91,4 +117,8 @@ def file_prior(reader: VqvReader, model: CodecModel, layout: list[LevelLayout]) 
             raise VqvError("file uses the learned prior but the model ships none")
         learned.check_streams(streams)
         return learned
+    if h.prior == "rank":
+        if h.prior_params:
+            raise EntropyError("rank prior takes no params")
+        return _rank_prior_or_error(model, EntropyError)
     return prior_from_header(h.prior, h.prior_params, streams, static_prior(model))

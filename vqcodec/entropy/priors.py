@@ -72,6 +72,8 @@ class SliceContext:
     grid ratio between the two (``None`` when there is no lower stream). ``coded`` (H, W) bool is
     the complement of the copy map: the positions of slice ``t`` whose symbols are coded, in
     C order; copied positions are already filled in ``ext[2 + t]`` for every stage.
+    ``stage_exts`` are the extended arrays of the same level's stages before this one (stage 0
+    first), every slice of them decoded.
     """
 
     name: str
@@ -81,6 +83,7 @@ class SliceContext:
     lower_ext: np.ndarray | None
     lower_ratio: tuple[int, int, int] | None
     coded: np.ndarray
+    stage_exts: tuple[np.ndarray, ...] = ()
 
     @property
     def n_coded(self) -> int:
