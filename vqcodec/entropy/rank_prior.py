@@ -4,8 +4,8 @@ from the slice before (a temporally conditioned prior over the codebook's geomet
 Why: the bottom latent changes little from one latent time slice to the next where the scene does,
 but rarely to exactly the same code, so the learned prior's spikes on the codes before find little
 (docs/DESIGN.md, "Rank prior"). The codeword *nearest* the previous slice's latent is, though, often
-the one chosen: coded by its rank among the codewords sorted by distance to that prediction, the
-bottom codes cost 5-8% less of a file without the motion layer (experiments/temporal_prior/).
+the one chosen, and the near ones next: coded by its rank among the codewords sorted by distance to
+that prediction, a code costs fewer bits (experiments/temporal_prior/ has the measurements).
 
 Model, per coded position of slice ``t`` of stream ``bottom.s`` (``C_j``: stage j's codewords as
 integers, ``round(codeword x 2^12)``; codes of slot ``t - 1``: the slice before, or the previous
