@@ -13,7 +13,7 @@ from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import enhancement_residual, synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks
-from vqcodec.coding.motion_search import PhasePlanes, force_level_copies, search_vectors
+from vqcodec.coding.motion_search import PhasePlanes, _slice_sads, force_level_copies, search_vectors, vector_bits
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
 from vqcodec.pipeline import read_codes
@@ -80,6 +80,72 @@ def test_search_finds_the_pan():
     vec = search_vectors(frames[1:5], frames[0], (8, 8), 4)
     inner = vec[1:-1, 1:-1].reshape(-1, 2)
     assert (inner == [-4, 8]).all(), inner
+
+
+def _one_by_one_search(targets, ref, block, search, pred, mu):
+    """The search as first written: every candidate priced alone, kept when strictly cheaper."""
+    bh, bw = block
+    hb, wb = ref.shape[0] // bh, ref.shape[1] // bw
+    planes = PhasePlanes(ref, targets.shape[0] * (search + 1))
+    tb = [t.reshape(hb, bh, wb, bw, 3).transpose(0, 2, 1, 3, 4) for t in targets.astype(np.int32)]
+    pred = np.zeros((hb, wb, 2), np.int64) if pred is None else pred
+    best, vec = np.full((hb, wb), np.inf), np.zeros((hb, wb, 2), np.int32)
+
+    def price(cand):
+        sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(2, 3, 4)) for j in range(len(tb)))
+        return sad + mu * vector_bits(cand, pred)
+
+    steps = sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+                   key=lambda v: (abs(v[0]) + abs(v[1]), v))
+    for dy, dx in steps:
+        cand = np.broadcast_to(np.array([dy * 4, dx * 4]), (hb, wb, 2))
+        cost = price(cand)
+        better = cost < best
+        best[better], vec[better] = cost[better], cand[better]
+    for step in (2, 1):
+        centre = vec.copy()
+        for oy in (-step, 0, step):
+            for ox in (-step, 0, step):
+                if oy or ox:
+                    cand = np.clip(centre + np.array([oy, ox]), -MAX_VECTOR, MAX_VECTOR)
+                    cost = price(cand)
+                    better = cost < best
+                    best[better], vec[better] = cost[better], cand[better]
+    return vec
+
+
+@pytest.mark.parametrize("case", range(8))
+def test_the_batched_search_keeps_what_one_by_one_keeps(case):
+    rng = np.random.default_rng(case)
+    h, w = [(32, 32), (16, 40), (24, 8), (40, 24)][case % 4]
+    yy, xx = np.mgrid[:h + 40, :w + 40]
+    scene = (127 + 90 * np.sin(yy / 4.0 + case) * np.cos(xx / 6.0))[..., None].repeat(3, -1)
+    ref = scene[20:20 + h, 20:20 + w].astype(np.uint8)
+    dy, dx = case % 3 - 1, 2 - case % 5
+    targets = np.stack([scene[20 + dy * (j + 1):20 + dy * (j + 1) + h, 20 + dx * (j + 1):20 + dx * (j + 1) + w]
+                        for j in range(4)]).astype(np.int64)
+    if case % 2:
+        targets = targets + rng.integers(-25, 26, targets.shape)
+    if case == 6:
+        targets = np.repeat(ref[None].astype(np.int64), 4, 0)          # every candidate near zero ties
+    targets = targets.clip(0, 255).astype(np.uint8)
+    pred = rng.integers(-12, 13, (h // 8, w // 8, 2)) if case % 3 == 0 else None
+    mu, search = [0.0, 3.0, 11.5, 40.0][case % 4], [2, 3, 4, 6][case % 4]
+    np.testing.assert_array_equal(search_vectors(targets, ref, (8, 8), search, pred, mu),
+                                  _one_by_one_search(targets, ref, (8, 8), search, pred, mu))
+
+
+@pytest.mark.parametrize("block,frames", [((8, 8), 4), ((32, 32), 32)])      # float32 sums, and int64 beyond 2^24
+def test_slice_sads_are_the_integer_sums(block, frames):
+    rng = np.random.default_rng(5)
+    moved = [rng.integers(0, 256, (3, 32, 64, 3)).astype(np.int16) for _ in range(frames)]
+    targets = rng.integers(0, 256, (frames, 32, 64, 3)).astype(np.int16)
+    bh, bw = block
+    want = sum(np.abs(m.astype(np.int64) - t) for m, t in zip(moved, targets))
+    want = want.reshape(3, 32 // bh, bh, 64 // bw, bw, 3).sum(axis=(2, 4, 5))
+    got = _slice_sads(moved, targets, block)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, want)
 
 
 # ------------------------------------------------------------------------------------------ coding

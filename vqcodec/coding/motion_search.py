@@ -66,10 +66,6 @@ class PhasePlanes:
         y, x = self.reach + (vy >> 2), self.reach + (vx >> 2)
         return plane[y:y + self.h, x:x + self.w]
 
-    def frames(self, vectors: np.ndarray) -> np.ndarray:
-        """The whole frame moved by each of ``vectors`` (N, 2), whole pixels -> (N, H, W, 3)."""
-        return np.stack([self.frame(int(vy), int(vx)) for vy, vx in vectors])
-
     def blocks(self, vectors: np.ndarray, block: tuple[int, int]) -> np.ndarray:
         """Every block (H', W') moved by its own vector (..., H', W', 2) -> (..., H', W', bh, bw, 3)."""
         bh, bw = block
@@ -134,10 +130,10 @@ def _slice_sads(moved: list[np.ndarray], targets: np.ndarray, block: tuple[int, 
     integers below 2^24, so float32 (BLAS) adds them exactly; larger blocks sum in int64."""
     bh, bw = block
     n, h, w, _ = moved[0].shape
-    acc = np.abs(moved[0] - targets[0])
     if len(moved) * 3 * bh * bw * 255 >= 1 << 24 or len(moved) * 255 > np.iinfo(np.int16).max:
         total = sum(np.abs(m.astype(np.int64) - t) for m, t in zip(moved, targets))
         return total.reshape(n, h // bh, bh, w // bw, bw, 3).sum(axis=(2, 4, 5))
+    acc = np.abs(moved[0] - targets[0])
     for m, t in zip(moved[1:], targets[1:]):
         acc += np.abs(m - t)
     pix = acc[..., 0].astype(np.float32)
