@@ -26,7 +26,7 @@ HEADER_KEYS = {
 }
 DEFAULTS = {"fps_num": 30, "fps_den": 1, "frame_count": 0, "gop_length": 32, "quality": 0, "prior": 0,
             "gop_prediction": False, "copy_mode": False, "refresh_interval": 0}
-PRIOR_IDS = {"uniform": 0, "empirical-static": 1, "empirical-adaptive": 2, "learned": 3}
+PRIOR_IDS = {"uniform": 0, "empirical-static": 1, "empirical-adaptive": 2, "learned": 3, "rank": 4}
 
 
 def varint(value: int) -> bytes:

@@ -23,7 +23,7 @@ from vqcodec.formats.errors import MAX_MESSAGE_CHARS
 
 GOLDEN = Path(__file__).parent / "golden"
 PROJECT_ERRORS = (VqvFormatError, EntropyError, VqvError)
-PRIORS = ("uniform", "empirical-static", "empirical-adaptive", "learned")
+PRIORS = ("uniform", "empirical-static", "empirical-adaptive", "learned", "rank")
 MiB = 1 << 20
 
 
@@ -81,7 +81,8 @@ def forged(model, *, side=(40, 48), coded=None, quality=1, prior="uniform", copy
     hmap = hf.header_map(model_digest=model.digest, source_width=side[0], source_height=side[1],
                          coded_width=coded[0], coded_height=coded[1], frame_count=frames, quality=quality,
                          prior=prior, prior_params=params, copy_mode=copy_mode)
-    return hf.VqvFile(hmap, [hf.chunk(0, frames, counts, payload)]).bytes()
+    version = (6, 0) if prior == "rank" else (2, 0)          # the rank prior is a 6.x prior
+    return hf.VqvFile(hmap, [hf.chunk(0, frames, counts, payload)], version).bytes()
 
 
 def adaptive_params(layout) -> bytes:

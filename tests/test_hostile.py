@@ -240,7 +240,7 @@ print(json.dumps(out))
     r = subprocess.run([sys.executable, "-c", script, str(Path(__file__).parent)], capture_output=True, text=True,
                        timeout=120, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert r.returncode == 0, r.stderr[-2000:]
-    assert json.loads(r.stdout.splitlines()[-1]) == ["EntropyError"] * 16
+    assert json.loads(r.stdout.splitlines()[-1]) == ["EntropyError"] * (4 * len(PRIORS))
 
 
 # --------------------------------------------------------------------------- pipes
