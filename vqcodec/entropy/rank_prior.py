@@ -81,8 +81,12 @@ class RankedTables(NamedTuple):
     def ranks_of(self, codes: np.ndarray) -> np.ndarray:
         """Each position's code (n,) -> its rank (n,): how many codewords come before it."""
         codes = np.asarray(codes, np.int64)
+        k = self.keys.shape[1]
+        if len(codes) and int(np.abs(self.keys).max()) < (1 << 62) // k - k:
+            ordered = self.keys * k + np.arange(k)[None]            # unique, in (key, index) order
+            return (ordered < np.take_along_axis(ordered, codes[:, None], axis=1)).sum(1)
         mine = np.take_along_axis(self.keys, codes[:, None], axis=1)
-        before = (self.keys < mine) | ((self.keys == mine) & (np.arange(self.keys.shape[1])[None] < codes[:, None]))
+        before = (self.keys < mine) | ((self.keys == mine) & (np.arange(k)[None] < codes[:, None]))
         return before.sum(1)
 
     def codes_of(self, ranks: np.ndarray) -> np.ndarray:
@@ -135,7 +139,7 @@ class RankPrior(Prior):
         cb = self.codebooks[s]
         reach = int(np.abs(r).max(initial=0)) * int(np.abs(cb).max(initial=0)) * cb.shape[1]
         if reach < EXACT_FLOAT:
-            dots = np.rint(r.astype(np.float64) @ self.float_t[s]).astype(np.int64)
+            dots = (r.astype(np.float64) @ self.float_t[s]).astype(np.int64)     # exact integers already
         elif reach < MAX_REACH:
             dots = r @ cb.T
         else:
