@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -340,3 +341,13 @@ def test_every_operating_point_of_the_shipped_model_round_trips_through_the_cli(
         quality.append(psnr(frames, back))
     assert sizes == sorted(sizes) and sizes[-1] > 3 * sizes[0]
     assert quality[-1] > quality[0] + 3
+
+
+def test_the_command_puts_large_tensors_on_huge_pages_unless_told_otherwise():
+    script = "import os, vqcodec.cli.main, torch; torch.zeros(1 << 20); print(os.environ['THP_MEM_ALLOC_ENABLE'])"
+    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "1", out.stderr[-500:]
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                         env={**env, "THP_MEM_ALLOC_ENABLE": "0"})
+    assert out.returncode == 0 and out.stdout.strip() == "0", out.stderr[-500:]
