@@ -11,7 +11,6 @@ rank prior's code cost is ``tab.freqs[tab.ranks_of(sym)]`` where ``tab`` is a ``
 import os
 from pathlib import Path
 
-
 import vqcodec.coding.encoder as encmod
 from benchmarks.clips import load_clips
 from vqcodec.coding.decoder import decode_bytes
