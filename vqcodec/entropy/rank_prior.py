@@ -81,24 +81,28 @@ class RankedTables(NamedTuple):
     def ranks_of(self, codes: np.ndarray) -> np.ndarray:
         """Each position's code (n,) -> its rank (n,): how many codewords come before it."""
         codes = np.asarray(codes, np.int64)
-        k = self.keys.shape[1]
-        if len(codes) and int(np.abs(self.keys).max()) < (1 << 62) // k - k:
-            ordered = self.keys * k + np.arange(k)[None]            # unique, in (key, index) order
+        ordered = self._ordered()
+        if ordered is not None:
             return (ordered < np.take_along_axis(ordered, codes[:, None], axis=1)).sum(1)
         mine = np.take_along_axis(self.keys, codes[:, None], axis=1)
-        before = (self.keys < mine) | ((self.keys == mine) & (np.arange(k)[None] < codes[:, None]))
-        return before.sum(1)
+        index = np.arange(self.keys.shape[1])[None]
+        return ((self.keys < mine) | ((self.keys == mine) & (index < codes[:, None]))).sum(1)
 
     def codes_of(self, ranks: np.ndarray) -> np.ndarray:
         """Each position's decoded rank (n,) -> its code (n,)."""
-        n, k = self.keys.shape
-        rows, ranks = np.arange(n), np.asarray(ranks, np.int64)
-        if n and int(np.abs(self.keys).max()) < (1 << 62) // k - k:
-            # key x K + index: unique, in (key, index) order, so sorting the values (twice as fast as an
-            # argsort) puts each code at its rank
-            order = np.sort(self.keys * k + np.arange(k)[None], axis=1)
-            return order[rows, ranks] % k
+        rows, ranks = np.arange(len(self.keys)), np.asarray(ranks, np.int64)
+        ordered = self._ordered()
+        if ordered is not None:       # sorting the values (twice as fast as an argsort) puts each code at its rank
+            return np.sort(ordered, axis=1)[rows, ranks] % self.keys.shape[1]
         return np.argsort(self.keys, axis=1, kind="stable")[rows, ranks]
+
+    def _ordered(self) -> np.ndarray | None:
+        """``key x K + index``: unique and in (key, index) order; None where it would leave int64 (or
+        for no positions), and the keys are compared as they are."""
+        n, k = self.keys.shape
+        if not n or int(np.abs(self.keys).max()) >= (1 << 62) // k - k:
+            return None
+        return self.keys * k + np.arange(k)[None]
 
 
 class RankPrior(Prior):
