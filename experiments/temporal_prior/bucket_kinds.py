@@ -5,24 +5,14 @@ of (d_k - d_min) // (d_min >> SHIFT + 1), d in the integer units of codewords x 
 
     QS=4,6 SHIFT=4 PYTHONPATH=. python experiments/temporal_prior/bucket_kinds.py
 """
-import io
 import os
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.clips import load_clips
-from formats.container import VqvReader
-from vqcodec.coding.decoder import read_gop_codes
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.weights import load_model
+from common import CLIPS as clips, MODEL as m, MOTION, code_clip, qualities
 
-m = load_model()
-clips = load_clips("corpus:" + os.environ.get("CORPUS", "/work/data/corpus"), None,
-                   Path(os.environ.get("CACHE", "/work/data/cache")), lambda *a: None, frames=32)
-QS = [int(q) for q in os.environ.get("QS", "4,6").split(",")]
-MOTION = os.environ.get("MOTION", "0") == "1"
+QS = qualities("4,6")
 SHIFTS = [int(s) for s in os.environ.get("SHIFT", "2,4,6").split(",")]
 CB = [np.rint(l.codebook.detach().double().numpy() * 4096).astype(np.int64) for l in m.net.bottom_quantizer.layers]
 
@@ -37,15 +27,14 @@ for q in QS:
     acc = defaultdict(lambda: ([], []))
     total, ncodes = 0, 0
     for c in clips:
-        data = encode_frames(c.frames, 16, model=m, quality=q, motion=MOTION)
-        total += len(data) * 8
-        g = next(iter(read_gop_codes(VqvReader(io.BytesIO(data)), m)))
-        lv = g.codes.level("bottom")
+        coded = code_clip(c.frames, q)
+        total += len(coded.data) * 8
+        lv = coded.codes.level("bottom")
         idx, copied = lv.indices, lv.copy_map()
         S, T = idx.shape[:2]
         if S == 0:
             continue
-        flagged = g.codes.motion.flags if g.codes.motion is not None else np.zeros_like(copied)
+        flagged = coded.flagged
         cw = np.stack([CB[s][idx[s]] for s in range(S)])
         part = np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])
         for s in range(S):

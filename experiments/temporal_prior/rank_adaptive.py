@@ -5,24 +5,12 @@ before) and the offset in the bucket uniformly; start counts either flat or the 
 
     QS=3,4,6 MOTION=0 PYTHONPATH=. python experiments/temporal_prior/rank_adaptive.py
 """
-import io
-import os
-from pathlib import Path
-
 import numpy as np
 
-from benchmarks.clips import load_clips
-from formats.container import VqvReader
-from vqcodec.coding.decoder import read_gop_codes
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.weights import load_model
+from common import CLIPS as clips, MODEL as m, MOTION, code_clip, qualities
 
-m = load_model()
 net = m.net
-clips = load_clips("corpus:" + os.environ.get("CORPUS", "/work/data/corpus"), None,
-                   Path(os.environ.get("CACHE", "/work/data/cache")), lambda *a: None, frames=32)
-QS = [int(q) for q in os.environ.get("QS", "3,4,6").split(",")]
-MOTION = os.environ.get("MOTION", "0") == "1"
+QS = qualities("3,4,6")
 CB = [l.codebook.detach().double().numpy() for l in net.bottom_quantizer.layers]
 NB = 11
 
@@ -30,15 +18,14 @@ for q in QS:
     per_clip = []          # per clip: list over (s) of list over t of bucket arrays
     total = 0
     for c in clips:
-        data = encode_frames(c.frames, 16, model=m, quality=q, motion=MOTION)
-        total += len(data) * 8
-        g = next(iter(read_gop_codes(VqvReader(io.BytesIO(data)), m)))
-        lv = g.codes.level("bottom")
+        coded = code_clip(c.frames, q)
+        total += len(coded.data) * 8
+        lv = coded.codes.level("bottom")
         idx, copied = lv.indices, lv.copy_map()
         S, T = idx.shape[:2]
         if S == 0:              # a scalar point: no VQ codes in the bottom level
             continue
-        flagged = g.codes.motion.flags if g.codes.motion is not None else np.zeros_like(copied)
+        flagged = coded.flagged
         cw = np.stack([CB[s][idx[s]] for s in range(S)])
         part = np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])
         streams = []

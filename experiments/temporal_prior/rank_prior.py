@@ -14,27 +14,17 @@ Validation clips (benchmark protocol, 32 frames 64x64), Q given by QS; MOTION=1 
 
     QS=4,6 PYTHONPATH=. python experiments/temporal_prior/rank_prior.py
 """
-import io
-import os
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from benchmarks.clips import load_clips
-from formats.container import VqvReader
-from vqcodec.coding.decoder import decode_bytes, read_gop_codes
-from vqcodec.coding.encoder import encode_frames
+from common import CLIPS as clips, MODEL as m, MOTION, bucket_bits, code_clip, qualities
+from vqcodec.coding.decoder import decode_bytes
 from vqcodec.net.model import space_to_depth
-from vqcodec.weights import load_model
 
-m = load_model()
 net = m.net
-clips = load_clips("corpus:" + os.environ.get("CORPUS", "/work/data/corpus"), None,
-                   Path(os.environ.get("CACHE", "/work/data/cache")), lambda *a: None, frames=32)
-QS = [int(q) for q in os.environ.get("QS", "4,6,9").split(",")]
-MOTION = os.environ.get("MOTION", "0") == "1"
+QS = qualities("4,6")
 CB = [l.codebook.detach().double().numpy() for l in net.bottom_quantizer.layers]
 We = net.lin_enc.weight.detach().double().reshape(64, -1).numpy()
 be = net.lin_enc.bias.detach().double().numpy()
@@ -47,22 +37,14 @@ def lin(frames: np.ndarray) -> np.ndarray:
     return np.einsum("oc,cthw->thwo", We, s) + be
 
 
-def bucket_bits(ranks: np.ndarray) -> float:
-    b = np.floor(np.log2(ranks + 1)).astype(int)
-    p = np.bincount(b) / len(b)
-    h = -(p[p > 0] * np.log2(p[p > 0])).sum()
-    return float(h + b.mean())
-
-
 for q in QS:
     ranks = defaultdict(list)
     total_bits = 0
     for c in clips:
-        data = encode_frames(c.frames, 16, model=m, quality=q, motion=MOTION)
-        total_bits += len(data) * 8
-        dec = decode_bytes(data, model=m)
-        g = next(iter(read_gop_codes(VqvReader(io.BytesIO(data)), m)))
-        bot = g.codes.level("bottom")
+        coded = code_clip(c.frames, q)
+        total_bits += len(coded.data) * 8
+        dec = decode_bytes(coded.data, model=m)
+        bot = coded.codes.level("bottom")
         idx, copied = bot.indices, bot.copy_map()
         S, T = idx.shape[0], idx.shape[1]
         if S == 0:
@@ -71,7 +53,7 @@ for q in QS:
         pad = np.pad(qlat, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="edge")
         up, left, upleft = pad[:, :-2, 1:-1], pad[:, 1:-1, :-2], pad[:, :-2, :-2]
         box = sum(pad[:, dy:dy + qlat.shape[1], dx:dx + qlat.shape[2]] for dy in range(3) for dx in range(3)) / 9
-        flagged = g.codes.motion.flags if g.codes.motion is not None else np.zeros_like(copied)
+        flagged = coded.flagged
         lin_dec_slices = lin(dec)                                          # per decoded slice
         src = lin(c.frames)
         for t in range(1, T):

@@ -5,34 +5,17 @@ coded (not copied, not predicted) positions of every slice with a reference (t >
 
     QS=3,4,6 MOTION=0 PYTHONPATH=. python experiments/temporal_prior/rank_walk.py
 """
-import io
-import os
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 
-from benchmarks.clips import load_clips
-from formats.container import VqvReader
-from vqcodec.coding.decoder import read_gop_codes
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.weights import load_model
+from common import CLIPS as clips, MODEL as m, MOTION, bucket_bits, code_clip, qualities
 
-m = load_model()
 net = m.net
-clips = load_clips("corpus:" + os.environ.get("CORPUS", "/work/data/corpus"), None,
-                   Path(os.environ.get("CACHE", "/work/data/cache")), lambda *a: None, frames=32)
-QS = [int(q) for q in os.environ.get("QS", "3,4,6").split(",")]
-MOTION = os.environ.get("MOTION", "0") == "1"
+QS = qualities("3,4,6")
 BOOKS = {"bottom": [l.codebook.detach().double().numpy() for l in net.bottom_quantizer.layers]}
 if hasattr(net, "top_quantizer"):
     BOOKS["top"] = [l.codebook.detach().double().numpy() for l in net.top_quantizer.layers]
-
-
-def bucket_bits(ranks) -> float:
-    b = np.floor(np.log2(np.asarray(ranks) + 1)).astype(int)
-    p = np.bincount(b) / len(b)
-    return float(-(p[p > 0] * np.log2(p[p > 0])).sum() + b.mean())
 
 
 def nb(a):
@@ -45,16 +28,15 @@ for q in QS:
     ranks = defaultdict(list)
     total = 0
     for c in clips:
-        data = encode_frames(c.frames, 16, model=m, quality=q, motion=MOTION)
-        total += len(data) * 8
-        g = next(iter(read_gop_codes(VqvReader(io.BytesIO(data)), m)))
-        for lv in g.codes.levels:
+        coded = code_clip(c.frames, q)
+        total += len(coded.data) * 8
+        for lv in coded.codes.levels:
             if lv.stages == 0:
                 continue
             cb = BOOKS[lv.name]
             idx, copied = lv.indices, lv.copy_map()
             S, T = idx.shape[:2]
-            flagged = g.codes.motion.flags if (g.codes.motion is not None and lv.name == "bottom") else np.zeros_like(copied)
+            flagged = coded.flagged if lv.name == "bottom" else np.zeros_like(copied)
             cw = np.stack([cb[s][idx[s]] for s in range(S)])            # (S, T, H, W, C)
             part = np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])   # part[s] = Q_{<s}
             for s in range(S):
