@@ -15,6 +15,7 @@ interpreter down under them (C++ ``std::terminate``, status 134) is acceptable.
 """
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -40,6 +41,9 @@ class SignalStop:
         self.signum: int | None = None       # the first signal received
         self._first_at = 0.0                  # when (time.monotonic)
         self._previous: dict[int, object] = {}
+        self._previous_hook = None
+        self._raise_again: threading.Thread | None = None     # see _unraisable
+        self._in_hook = False
         self._finishing = False
 
     def install(self) -> None:
@@ -47,8 +51,14 @@ class SignalStop:
             return      # only the main thread may set handlers (e.g. a command run by a test in a thread)
         for sig in STOP_SIGNALS:
             self._previous[sig] = signal.signal(sig, self._handle)
+        self._previous_hook, sys.unraisablehook = sys.unraisablehook, self._unraisable
 
     def _handle(self, signum: int, frame) -> None:
+        if self._raise_again is not None and not self._finishing:     # a Stopped swallowed in a finaliser
+            if not self._in_hook:
+                self._raise_again = None
+                raise Stopped(self.signum)
+            return
         if self.signum is not None:     # already stopping: the clean-up under way must run to its end...
             if not self._finishing and time.monotonic() - self._first_at > FORCE_AFTER_SECONDS:
                 exit_now(exit_status(self.signum))      # ...unless it is stuck
@@ -57,13 +67,41 @@ class SignalStop:
         if not self._finishing:
             raise Stopped(signum)
 
+    def _unraisable(self, unraisable) -> None:
+        """A :class:`Stopped` raised while the main thread ran a finaliser (a weakref callback, a
+        ``__del__``) cannot leave it: Python would print "Exception ignored" and go on. Raise it again
+        once the main thread is out of it, silently: a helper thread signals the main thread until
+        the handler has raised outside this hook."""
+        if isinstance(unraisable.exc_value, Stopped) and not self._finishing:
+            if self._raise_again is None:
+                self._in_hook = True
+                try:
+                    self._raise_again = threading.Thread(target=self._poke, args=(unraisable.exc_value.signum,),
+                                                         name="vqv-stop", daemon=True)
+                    self._raise_again.start()
+                finally:
+                    self._in_hook = False
+            return
+        (self._previous_hook or sys.__unraisablehook__)(unraisable)
+
+    def _poke(self, signum: int) -> None:
+        while self._raise_again is not None and not self._finishing:
+            _thread.interrupt_main(signum)
+            time.sleep(0.01)
+
+    def uninstall(self) -> None:
+        """Put back the handlers (and the unraisable hook) that were there before :meth:`install`."""
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+        if self._previous_hook is not None:
+            sys.unraisablehook, self._previous_hook = self._previous_hook, None
+
     def finish(self) -> None:
         """After the command: end the process now if a signal stopped it, else put the old handlers back."""
         self._finishing = True      # a signal from here on is noted, not raised
         if self.signum is None:
-            for sig, handler in self._previous.items():
-                signal.signal(sig, handler)
-            self._previous = {}
+            self.uninstall()
         if self.signum is not None:     # received during the command, or while its handlers were put back
             if not _reported:           # the stop surfaced as another exception (e.g. a Rust extension's
                 print(stop_message(Stopped(self.signum)), file=sys.stderr)     # panic around it): say it

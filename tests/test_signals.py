@@ -149,6 +149,60 @@ def test_the_first_stop_signal_raises_and_later_ones_are_only_noted(monkeypatch)
     assert signals.stop_message(info.value) == "vqv: stopped by signal SIGTERM"
 
 
+def test_a_signal_that_lands_in_a_finaliser_still_stops_the_command(capsys):
+    """The handler runs wherever the main thread is, a weakref callback included, where Python swallows
+    the exception ("Exception ignored ... Traceback", CI, stop 29): it comes back outside, unprinted."""
+    import weakref
+
+    class Thing:
+        pass
+
+    before = {s: signal.getsignal(s) for s in signals.STOP_SIGNALS}
+    hook_before = sys.unraisablehook
+    landed = []
+
+    def callback(_):
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100_000):        # the handler runs here, inside the callback
+            pass
+        landed.append(True)             # not reached: the callback was left by the exception
+
+    stop = signals.SignalStop()
+    stop.install()
+    try:
+        with pytest.raises(signals.Stopped) as info:
+            thing = Thing()
+            ref = weakref.ref(thing, callback)
+            del thing                   # the callback runs now
+            for _ in range(10_000_000):
+                pass
+        assert ref() is None and landed == []
+        assert info.value.signum == signal.SIGTERM and stop.signum == signal.SIGTERM
+    finally:
+        stop.uninstall()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert sys.unraisablehook is hook_before
+    err = capsys.readouterr().err
+    assert "Exception ignored" not in err and "Traceback" not in err
+
+
+def test_other_unraisable_exceptions_still_reach_the_previous_hook(monkeypatch):
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", seen.append)
+    stop = signals.SignalStop()
+    stop.install()
+    try:
+        class Broken:
+            def __del__(self):
+                raise ValueError("from a finaliser")
+        Broken()
+    finally:
+        stop.uninstall()
+    assert [type(u.exc_value) for u in seen] == [ValueError]
+    assert sys.unraisablehook == seen.append
+
+
 def test_a_command_that_ends_normally_puts_the_handlers_back():
     before = {s: signal.getsignal(s) for s in signals.STOP_SIGNALS}
     stop = signals.SignalStop()
