@@ -40,8 +40,8 @@ from benchmarks.report import print_table  # noqa: E402
                    "Default: not passed (the codec's own default).")
 @click.option("--refresh", type=click.IntRange(0), default=None,
               help="vqv encoder: passed as encode_frames(refresh=...) (0 = never). Default: not passed.")
-@click.option("--motion", is_flag=True, default=None,
-              help="vqv encoder: passed as encode_frames(motion=True) (the motion layer). Default: not passed.")
+@click.option("--motion/--no-motion", default=None,
+              help="vqv encoder: passed as encode_frames(motion=...) (the motion layer). Default: not passed.")
 @click.option("--vqv-label", default=None, help="Name of this run's vqv curves in plots and tables (e.g. after).")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="A saved run (its directory, summary.json or points.csv) on the same clips: adds BD-rate/BD-PSNR "
@@ -66,7 +66,7 @@ def main(input_spec: str, out_dir: Path, max_clips: int | None, codecs: str, wei
     log(f"{len(clips)} clip(s) from {input_spec}")
     summary = run_benchmark(clips, out_dir, codecs=codec_list, smoke=smoke, threads=threads, weights=weights,
                             priors=prior_list, log=log, progress=not quiet, input_spec=input_spec, frames=frames,
-                            vqv_options={"rdo_strength": rdo_strength, "refresh": refresh, "motion": motion or None}, vqv_label=vqv_label,
+                            vqv_options={"rdo_strength": rdo_strength, "refresh": refresh, "motion": motion}, vqv_label=vqv_label,
                             baseline=base, baseline_label=baseline_label)
     if not quiet:
         print_table(summary)

@@ -114,10 +114,10 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
               help="scale of the rate-distortion trade-off of temporal copies (0: copy mode off)")
 @click.option("--refresh", type=click.IntRange(min=0, max=1 << 31), default=8, show_default=True, metavar="N",
               help="a refresh GOP (decodable alone) every N GOPs; 0: only the first")
-@click.option("--motion/--no-motion", default=False, show_default=True,
+@click.option("--motion/--no-motion", default=True, show_default=True,
               help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file)")
 @click.option("--motion-residual/--no-motion-residual", default=True, show_default=True,
-              help="with --motion: a predicted block may carry a residual (a version 5.0 file)")
+              help="with the motion layer: a predicted block may carry a residual (a version 5.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
               help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
@@ -237,7 +237,8 @@ def latents(input, output, model_path, force, never, as_json):
               help="model weights (default: the shipped model)")
 @click.option("--prior", type=click.Choice(["auto", "uniform", "empirical-static", "empirical-adaptive", "learned", "rank"]),
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
-@click.option("--motion/--no-motion", default=False, show_default=True, help="motion layer (as encode)")
+@click.option("--motion/--no-motion", default=False, show_default=True,
+              help="motion layer (as encode; off here: a predicted block's codes copy the slice before)")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="files encoded at once (processes, or Ray CPUs when Ray is started here)")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,

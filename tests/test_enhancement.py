@@ -127,7 +127,7 @@ def test_enhanced_points_round_trip_and_trade_bits_for_quality(emodel):
 
 
 def test_a_damaged_enhancement_payload_is_an_error_not_zeros(emodel):
-    data = encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=emodel, quality=3)
+    data = encode_frames(synthetic_video(32, 32, 32, seed=5), 16, model=emodel, quality=3, motion=False)
     reader = VqvReader(io.BytesIO(data))
     chunk = reader.read_chunk(0)
     point = emodel.point(3)
@@ -156,7 +156,7 @@ def test_the_cli_reports_and_exports_an_enhanced_point(emodel, tmp_path):
     r = run(main, ["encode", str(tmp_path / "in.npy"), str(tmp_path / "e.vqv"), "--model", str(emodel.path),
                    "-Q", "4", "--json", "-q"])
     rep = json.loads(r.output[r.output.index("{"):])
-    assert r.exit_code == 0 and set(rep["bits_per_level"]) == {"top", "bottom", "enhancement"}
+    assert r.exit_code == 0 and set(rep["bits_per_level"]) == {"top", "bottom", "enhancement", "motion"}
     r = run(main, ["codes", str(tmp_path / "e.vqv"), str(tmp_path / "c.npz"), "--model", str(emodel.path)])
     z = np.load(tmp_path / "c.npz")
     assert r.exit_code == 0 and z["enhancement"].shape[:2] == (2, 32) and float(z["enhancement_step"]) == 8.0

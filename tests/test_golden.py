@@ -81,7 +81,8 @@ def test_v2_golden_file_decodes_and_rewrites_to_the_same_bytes():
     assert any(lv.copy_map().any() for g in got for lv in g.codes.levels)
     gops = [EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
     out = io.BytesIO()
-    settings = EncodeSettings(h.quality, model.point(h.quality), h.prior, rdo_strength=1.0, refresh=h.refresh_interval)
+    settings = EncodeSettings(h.quality, model.point(h.quality), h.prior, rdo_strength=1.0, refresh=h.refresh_interval,
+                              motion=False)
     write_container(out, model, settings, gops, source_size=(h.source_width, h.source_height),
                     coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den)
     assert out.getvalue() == data

@@ -52,7 +52,7 @@ def make_base_files(model) -> dict:
     for prior in PRIORS:
         for copy_mode in (False, True):
             buf = io.BytesIO()
-            settings = EncodeSettings(3, model.point(3), prior, rdo_strength=float(copy_mode), refresh=0)
+            settings = EncodeSettings(3, model.point(3), prior, rdo_strength=float(copy_mode), refresh=0, motion=False)
             write_container(buf, model, settings, gops if copy_mode else plain, source_size=(40, 48),
                             coded_size=(40, 48), fps=16)
             out[prior, copy_mode] = buf.getvalue(), decode_codes(buf.getvalue(), model)

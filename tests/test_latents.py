@@ -34,13 +34,14 @@ def clip():
 
 @pytest.fixture(scope="module")
 def files(emodel, tiny_model, clip, tmp_path_factory):
-    """(model, quality, path) for every quality of both tiny models (tiny.pt's Q1 keeps no bottom stage)."""
+    """(model, quality, path) for every quality of both tiny models (tiny.pt's Q1 keeps no bottom stage),
+    without the motion layer (the latents then decode to the file's frames exactly)."""
     d = tmp_path_factory.mktemp("lat")
     out = []
     for name, m in (("e", emodel), ("t", tiny_model)):
         for q in m.qualities:
             p = d / f"{name}{q}.vqv"
-            p.write_bytes(encode_frames(clip, 16, model=m, quality=q, prior="empirical-static"))
+            p.write_bytes(encode_frames(clip, 16, model=m, quality=q, prior="empirical-static", motion=False))
             out.append((m, q, p))
     return out
 

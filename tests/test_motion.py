@@ -212,13 +212,13 @@ def test_motion_files_round_trip_and_the_decoder_makes_what_the_encoder_saw(emod
     predicted = np.concatenate([g.codes.motion.flags for g in gops])
     kept = np.concatenate([g.codes.enhancement.copy_map() for g in gops])
     assert (predicted & kept).any() and (predicted & ~kept).any()
-    off = encode_frames(frames, 16, model=emodel, quality=3)
+    off = encode_frames(frames, 16, model=emodel, quality=3, motion=False)
     assert VqvReader(io.BytesIO(off)).version == (2, 0)     # without the layer: a 2.0 file, as before
 
 
 def test_a_pan_costs_well_under_half_the_bits_and_its_vectors_are_the_pan(emodel, tmp_path):
     frames = pan_video(48, 32, 32, dx=1)
-    off = encode_frames(frames, 16, model=emodel, quality=4)
+    off = encode_frames(frames, 16, model=emodel, quality=4, motion=False)
     on = encode_frames(frames, 16, model=emodel, quality=4, motion=True)
     assert len(on) < 0.5 * len(off), (len(on), len(off))
     assert psnr(decode_bytes(on, model=emodel), frames) >= psnr(decode_bytes(off, model=emodel), frames)
@@ -268,3 +268,42 @@ def test_motion_needs_copy_mode_and_a_sane_range(emodel):
     assert VqvReader(io.BytesIO(data)).version == (2, 0)    # no copies, no motion layer
     with pytest.raises(OptionError, match="motion-search"):
         EncodeSettings.build(emodel, motion=True, motion_search=0)
+
+
+def test_the_layer_is_on_by_default_and_no_motion_turns_it_off(emodel, tmp_path):
+    from click.testing import CliRunner
+
+    from vqcodec.cli.main import main
+    np.save(tmp_path / "pan.npy", pan_video(40, 32, 32, dx=1))
+    run = CliRunner().invoke
+    for flag, layer in (([], True), (["--no-motion"], False)):
+        out = tmp_path / f"pan{len(flag)}.vqv"
+        r = run(main, ["encode", str(tmp_path / "pan.npy"), str(out), "--model", str(emodel.path), "-Q", "3", "-q",
+                       *flag])
+        assert r.exit_code == 0, r.output
+        assert VqvReader(io.BytesIO(out.read_bytes())).motion_layer == layer
+    assert VqvReader(io.BytesIO(encode_frames(pan_video(40, 32, 32), 16, model=emodel, quality=3))).motion_layer
+    # encode-dataset keeps it off: there the codes are the product, and a predicted block's are a copy
+    dataset = next(p for p in main.commands["encode-dataset"].params if p.name == "motion")
+    assert dataset.default is False
+
+
+def test_codes_without_a_motion_field_write_a_layer_with_nothing_predicted(emodel):
+    """Settings with the layer, codes made without it (e.g. an older file's, written again): a valid
+    file whose layer predicts nothing, decoding to the same frames."""
+    from vqcodec.coding.encoder import write_container
+    frames = pan_video(40, 32, 32)
+    off = EncodeSettings.build(emodel, quality=3, motion=False)
+    enc = GopEncoder(emodel, off, 32, 32)
+    for f in frames:
+        enc.add_frame(f)
+    gops = enc.finish()
+    files = []
+    for motion in (False, True):
+        buf = io.BytesIO()
+        write_container(buf, emodel, EncodeSettings.build(emodel, quality=3, motion=motion), gops,
+                        source_size=(32, 32), coded_size=(32, 32), fps=16)
+        files.append(buf.getvalue())
+    reader = VqvReader(io.BytesIO(files[1]))
+    assert reader.motion_layer and not any(g.codes.motion.flags.any() for g in read_gop_codes(reader, emodel))
+    np.testing.assert_array_equal(decode_bytes(files[1], model=emodel), decode_bytes(files[0], model=emodel))

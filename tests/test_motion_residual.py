@@ -314,7 +314,7 @@ def test_residual_off_is_a_3_0_file_on_a_5_0_file_with_its_report_and_codes(lmod
     assert reader.version == (3, 0) and reader.motion_residual == () and not reader.header.motion_residual
     assert all(g.codes.motion is not None and g.codes.motion.residual is None for g in read_gop_codes(reader, lmodel))
     assert EncodeSettings.build(lmodel, quality=TOP, motion=True, motion_residual=False).residual_options == ()
-    assert EncodeSettings.build(lmodel, quality=TOP).residual_options == ()              # no motion layer
+    assert EncodeSettings.build(lmodel, quality=TOP, motion=False).residual_options == ()  # no motion layer
     assert EncodeSettings.build(lmodel, quality=2, motion=True).residual_options == ()   # 1 bottom stage: no layer
     (tmp_path / "off.vqv").write_bytes(off)
     (tmp_path / "on.vqv").write_bytes(golden)

@@ -158,9 +158,10 @@ def test_rank_with_the_motion_layer_and_its_residual(lmodel):
 
 def test_auto_keeps_rank_only_when_it_is_strictly_smaller(lmodel, tiny_model):
     frames = synthetic_video(40, 32, 40, seed=5)
-    sizes = {p: len(encode_frames(frames, 16, model=lmodel, quality=3, prior=p, refresh=0))
+    # without the motion layer: its decisions are priced once, by the learned prior, for every candidate
+    sizes = {p: len(encode_frames(frames, 16, model=lmodel, quality=3, prior=p, refresh=0, motion=False))
              for p in ("uniform", "empirical-static", "empirical-adaptive", "rank")}
-    auto = encode_frames(frames, 16, model=lmodel, quality=3, prior="auto", refresh=0)
+    auto = encode_frames(frames, 16, model=lmodel, quality=3, prior="auto", refresh=0, motion=False)
     assert len(auto) == min(sizes.values())
     reader = VqvReader(io.BytesIO(auto))
     if sizes["rank"] < min(v for p, v in sizes.items() if p != "rank"):
@@ -170,7 +171,7 @@ def test_auto_keeps_rank_only_when_it_is_strictly_smaller(lmodel, tiny_model):
     # a model whose bottom level is all copies or absent codes the same under rank as its fallback:
     # auto keeps the earlier prior on the tie, and the file keeps its older version
     still = np.repeat(frames[:1], 40, 0)
-    r = VqvReader(io.BytesIO(encode_frames(still, 16, model=tiny_model, quality=1, prior="auto")))
+    r = VqvReader(io.BytesIO(encode_frames(still, 16, model=tiny_model, quality=1, prior="auto", motion=False)))
     assert r.version != RANK_VERSION or r.header.prior == "rank"
 
 
@@ -198,13 +199,13 @@ def test_the_golden_rank_file_decodes_and_rewrites_to_the_same_bytes(lmodel):
     assert frames.shape == ref.shape and diff.max() <= 1 and (diff > 0).mean() < 0.01
     gops = [EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
     settings = EncodeSettings(h.quality, lmodel.point(h.quality), h.prior, rdo_strength=1.0,
-                              refresh=h.refresh_interval)
+                              refresh=h.refresh_interval, motion=False)
     out = io.BytesIO()
     write_container(out, lmodel, settings, gops, source_size=(h.source_width, h.source_height),
                     coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den)
     assert out.getvalue() == golden
     assert encode_frames(synthetic_video(40, 32, 40, seed=5), 16, model=lmodel, quality=3, prior="rank",
-                         refresh=0) == golden
+                         refresh=0, motion=False) == golden
 
 
 def test_version_6_is_the_rank_prior_and_only_it():

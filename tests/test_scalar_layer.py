@@ -138,7 +138,7 @@ def test_the_cli_reports_and_exports_a_scalar_point(smodel, tmp_path):
     r = run(main, ["encode", str(tmp_path / "in.npy"), str(tmp_path / "s.vqv"), "--model", str(smodel.path),
                    "-Q", "6", "--json", "-q"])
     rep = json.loads(r.output[r.output.index("{"):])
-    assert r.exit_code == 0 and set(rep["bits_per_level"]) == {"top", "bottom"} and "bottom" in rep["copied"]
+    assert r.exit_code == 0 and set(rep["bits_per_level"]) == {"top", "bottom", "motion"} and "bottom" in rep["copied"]
     r = run(main, ["codes", str(tmp_path / "s.vqv"), str(tmp_path / "c.npz"), "--model", str(smodel.path)])
     z = np.load(tmp_path / "c.npz")
     assert r.exit_code == 0 and z["bottom"].shape[1] == 0 and z["bottom_scalar"].shape[:2] == (2, 8)

@@ -104,7 +104,7 @@ def main() -> None:
     model = load_model(path)
     frames = pan_video(40, 32, 40, dx=1, dy=1)
     q = model.qualities[-1]
-    data = encode_frames(frames, 16, model=model, quality=q)
+    data = encode_frames(frames, 16, model=model, quality=q, motion=False)
     print(f"{path.name}: {path.stat().st_size} bytes, sha256 {model.sha256[:16]}; 32x40 pan at Q{q}: "
           f"{psnr(decode_bytes(data, model=model), frames):.2f} dB, {len(data)} bytes")
 

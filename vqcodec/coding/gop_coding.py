@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vqcodec.codes import CodeLevel, Codes, ScalarCodes, lower_stream, parse_stream_name, stream_name
+from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes, lower_stream, parse_stream_name, stream_name
 from vqcodec.coding.channels import END_CHECK, DecodeChannel, EncodeChannel  # noqa: F401  (re-exported)
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
@@ -209,7 +209,11 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
         bottom = next(lv for lv in levels if lv.name == "bottom")
         copied = bottom.copy_map() if bottom.stages else scalar_codes.copy_map() if scalar_codes is not None \
             else np.zeros(bottom.grid, bool)
-        motion_field = code_motion_layer(bottom.grid, channel, codes.motion if encoding else None, reference, models,
+        given = None
+        if encoding:    # codes made without the layer (e.g. written again from an older file's): nothing predicted
+            given = codes.motion if codes.motion is not None else \
+                MotionField(np.zeros(bottom.grid, bool), np.zeros((*bottom.grid, 2), np.int32))
+        motion_field = code_motion_layer(bottom.grid, channel, given, reference, models,
                                          copied, None if motion is True else motion, bottom.codebook_size)
         got_counts[MOTION_LABEL] = int(motion_field.flags.sum())
         if not encoding and (counts or {}).get(MOTION_LABEL) != got_counts[MOTION_LABEL]:
