@@ -177,6 +177,33 @@ def test_identical_bytes_and_pixels_for_any_thread_count(tiny_weights, tmp_path)
     assert pixels[0] == pixels[1] == pixels[2]
 
 
+def test_numpys_blas_runs_on_one_thread_while_the_codec_works_and_is_restored_after(tiny_model):
+    from threadpoolctl import threadpool_info
+
+    from vqcodec.coding import encoder
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    before = blas_threads()
+    seen = []
+    decide = encoder.GopEncoder._decide_levels
+
+    def spy(self, *a, **k):
+        seen.append(blas_threads())
+        return decide(self, *a, **k)
+    encoder.GopEncoder._decide_levels = spy
+    try:
+        data = encode_frames(synthetic_video(16, 32, 32), 16, model=tiny_model)
+    finally:
+        encoder.GopEncoder._decide_levels = decide
+    with network_pool():
+        inside = blas_threads()
+    assert before and seen and all(set(s.values()) == {1} for s in seen) and set(inside.values()) == {1}
+    assert blas_threads() == before
+    assert decode_bytes(data, model=tiny_model).shape == (16, 32, 32, 3)
+
+
 def test_memory_does_not_grow_with_video_length(tiny_weights, tmp_path):
     """Peak RSS of encoding+decoding a long video stays near a short one's (frames are streamed)."""
     script = r"""

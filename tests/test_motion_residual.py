@@ -9,6 +9,7 @@ GOPs, the second predicted, with blocks that carry a residual in both.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from vqcodec.weights import load_model
 from conftest import pan_video
 
 GOLDEN = Path(__file__).parent / "golden"
+#: The first 16 hex digits of the SHA-256 of the golden pan encoded by today's encoder (see the golden test).
+ENCODER_SHA256 = "4c8dfa3311c57810"
 TOP = 3                                         # tiny_linear's top quality: 1 top + 2 bottom stages
 
 
@@ -119,8 +122,12 @@ def test_residual_golden_file_decodes_to_its_codes_and_frames_and_rewrites_to_th
     write_container(out, lmodel, settings, gops, source_size=(h.source_width, h.source_height),
                     coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den)
     assert out.getvalue() == golden
-    # and encoded again from the pixels with the same settings (make_golden_residual.py's): the same bytes
-    assert _encode(pan_video(40, 32, 40, dx=1, dy=1), lmodel) == golden
+    # encoded again from the pixels with make_golden_residual.py's settings: the golden keeps the bytes
+    # of the encoder that made it; today's encoder's file (its decisions changed since: the search's
+    # vector cost, session 13) is pinned by its hash, to be updated only with a deliberate encoder change
+    again = _encode(pan_video(40, 32, 40, dx=1, dy=1), lmodel)
+    assert hashlib.sha256(again).hexdigest()[:16] == ENCODER_SHA256, len(again)
+    assert VqvReader(io.BytesIO(again)).version == (5, 0) and decode_bytes(again, model=lmodel).shape == (40, 32, 40, 3)
 
 
 # ------------------------------------------------------------------------------------------ integer pixels

@@ -22,7 +22,7 @@ from formats.container import VqvReader  # noqa: E402
 from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.coding.motion import (COUNT_LIMIT, COUNT_STEP, DIFF_SYMBOLS, MAX_DIFF, VECTOR_LABEL,  # noqa: E402
-                                   VectorModel, _median_of_neighbours)
+                                   VectorModel, median_of_neighbours)
 from vqcodec.entropy.copy_flags import checkerboard  # noqa: E402
 from vqcodec.entropy.rans import freqs_from_counts  # noqa: E402
 
@@ -62,7 +62,7 @@ class Scheme:
             base = np.where(prev_flags[..., None], base, med)
             src = np.where(prev_flags, 0, np.where(have, 2, 1))
         if p == 1:
-            med, have = _median_of_neighbours(out, flags & ~mask)
+            med, have = median_of_neighbours(out, flags & ~mask)
             return np.where(have[..., None], med, base), np.where(have, 3, src)
         return base, src
 

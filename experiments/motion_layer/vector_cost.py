@@ -1,5 +1,6 @@
 """The motion search's vector-cost weight, swept: the search prices a candidate at SAD + F x sqrt(lambda)
-x its estimated bits (F = 1 shipped); real files with every other choice as shipped, validation clips.
+x its estimated bits (VECTOR_COST_SCALE; x264's is 1); real files with every other choice as shipped,
+validation clips. BD-rate against the first run (FS's first F, searched once).
 
     FS=0.5,1,2,4 QS=2,3,4,5,6,7,8,9 PYTHONPATH=. python experiments/motion_layer/vector_cost.py
 """
@@ -21,11 +22,19 @@ from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.coding.motion import VECTOR_LABEL  # noqa: E402
 from vqcodec.metrics import psnr  # noqa: E402
 
-ORIGINAL = motion_search.search_vectors
+PREDICTIONS = motion_search.coder_predictions
+if os.environ.get("MOVING", "0") == "1":      # the moving training clips, 64 frames, instead
+    from types import SimpleNamespace
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from vector_contexts import long_clips
+    CLIPS = [SimpleNamespace(name=n, frames=f[:64]) for n, f in long_clips()]
 
 
-def curve(factor: float, qs: list[int]):
-    motion_search.search_vectors = lambda t, r, b, s, pred=None, mu=0.0: ORIGINAL(t, r, b, s, pred, mu * factor)
+def curve(factor: float, twice: bool, qs: list[int]):
+    """The encoder with VECTOR_COST_SCALE = factor, searching each slice against the coder's own
+    predictions (twice, as shipped) or only against the slice before's vectors (once)."""
+    motion_search.VECTOR_COST_SCALE = factor
+    motion_search.coder_predictions = PREDICTIONS if twice else (lambda flags, vectors, pred: pred)
     rows = []
     for q in qs:
         bits = vbits = 0.0
@@ -37,20 +46,32 @@ def curve(factor: float, qs: list[int]):
             mse.append(10 ** (-psnr(decode_bytes(data, model=MODEL), c.frames) / 10))
         px = sum(c.frames[..., 0].size for c in CLIPS)
         rows.append((q, bits / px, -10 * np.log10(np.mean(mse)), vbits / bits))
-    motion_search.search_vectors = ORIGINAL
     return rows
+
+
+def front(rows):
+    """The curve's RD front: by rate, each point better than every cheaper one (pchip needs it monotone)."""
+    out = []
+    for q, b, p, v in sorted(rows, key=lambda r: r[1]):
+        if not out or p > out[-1][2]:
+            out.append((q, b, p, v))
+    return out
 
 
 def main():
     qs = qualities("2,3,4,5,6,7,8,9")
     fs = [float(f) for f in os.environ.get("FS", "0.5,1,2,4").split(",")]
-    res = {f: curve(f, qs) for f in fs}
-    base = res[1.0] if 1.0 in res else res[fs[0]]
-    for f, rows in res.items():
-        r = bd.bd_rate([b for _, b, _, _ in base], [p for _, _, p, _ in base], [b for _, b, _, _ in rows],
-                       [p for _, _, p, _ in rows], method="pchip", require_matching_points=False)
-        print(f"F={f}: BD-rate {r:+.2f}%  " + "  ".join(f"Q{q} {b:.4f}/{p:.2f} v{100 * v:.0f}%" for q, b, p, v in rows),
-              flush=True)
+    runs = [(f, False) for f in fs] + ([(f, True) for f in fs] if os.environ.get("TWO_PHASE", "0") == "1" else [])
+    if os.environ.get("RUNS"):          # e.g. RUNS=1:once,2:twice
+        runs = [(float(f), how == "twice") for f, how in (r.split(":") for r in os.environ["RUNS"].split(","))]
+    base = None
+    for f, twice in runs:
+        rows = curve(f, twice, qs)
+        base = base or front(rows)
+        r = bd.bd_rate([b for _, b, _, _ in base], [p for _, _, p, _ in base], [b for _, b, _, _ in front(rows)],
+                       [p for _, _, p, _ in front(rows)], method="pchip", require_matching_points=False)
+        print(f"F={f}{' two-phase' if twice else ''}: BD-rate {r:+.2f}% against the first  "
+              + "  ".join(f"Q{q} {b:.4f}/{p:.2f} v{100 * v:.0f}%" for q, b, p, v in rows), flush=True)
 
 
 if __name__ == "__main__":

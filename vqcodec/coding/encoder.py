@@ -41,6 +41,7 @@ from vqcodec.coding.gops import (
     predicted_residual,
     is_refresh,
     network_pool,
+    single_threaded_blas,
     network_round,
     pad_gop,
     padded_size,
@@ -162,6 +163,7 @@ class GopEncoder:
         if len(self._pending) >= self.round:
             self._encode_pending()
 
+    @single_threaded_blas()
     def _encode_pending(self) -> None:
         if not self._pending:
             return
@@ -410,6 +412,7 @@ def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], c
     return out
 
 
+@single_threaded_blas()
 def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, gops: list[EncodedGop], *,
                     source_size: tuple[int, int], coded_size: tuple[int, int], fps: Fraction,
                     audio: AudioTrack | None = None) -> EncodeStats:

@@ -72,6 +72,22 @@ def network_round(height: int, width: int) -> tuple[int, int]:
     return workers, max(workers, min(ENCODE_BATCH, ROUND_PIXELS // (GOP_FRAMES * height * width)))
 
 
+_BLAS = None     # threadpoolctl's view of the loaded BLAS libraries, made once
+
+
+@contextlib.contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """numpy's BLAS on one thread inside the block (restored after). The codec's products are small
+    (a slice's blocks against a codebook): OpenBLAS's threads cost more than they give, 1.7-2.8x of a
+    motion encode (docs/speed.md), and the cores are the GOP workers' anyway."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
+        _BLAS = ThreadpoolController()
+    with _BLAS.limit(limits=1, user_api="blas"):
+        yield
+
+
 @contextlib.contextmanager
 def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     """Worker threads for the network, one GOP each, every op single-threaded.
@@ -79,14 +95,16 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     The same output for any thread count: a conv's result can depend on how many threads split
     it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
     one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
-    ``workers`` workers (default: as many as torch had threads, ``--threads``). On an exception out of
-    the block the GOPs in flight are left to finish in the background (results dropped).
+    ``workers`` workers (default: as many as torch had threads, ``--threads``); numpy's BLAS runs on one
+    thread meanwhile (:func:`single_threaded_blas`). On an exception out of the block the GOPs in
+    flight are left to finish in the background (results dropped).
     """
     threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(max_workers=workers or threads)
     try:
-        yield pool
+        with single_threaded_blas():
+            yield pool
     except BaseException:
         # stopped (a signal, an error, the caller gone): GOPs not yet started are dropped and the ones
         # in the network are not waited for, which at 720p would take a minute or more

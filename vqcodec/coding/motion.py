@@ -138,7 +138,7 @@ def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarr
 
 # ------------------------------------------------------------------------------------------ coding
 
-def _median_of_neighbours(vectors: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def median_of_neighbours(vectors: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per position: the lower median of its flagged 4-neighbours' vectors (H, W, 2), and whether it has any."""
     h, w = flags.shape
     pv = np.pad(vectors.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
@@ -239,7 +239,7 @@ class MotionCoder:
                 continue
             pred = base
             if p == 1:
-                med, have = _median_of_neighbours(out, flags & ~mask)
+                med, have = median_of_neighbours(out, flags & ~mask)
                 pred = np.where(have[..., None], med, base)
             for comp in range(2):
                 want = None

@@ -4,9 +4,12 @@ whichever costs less in ``D + lambda * R``.
 
 * Search: per block, the vector whose prediction of the slice's frames (frame ``j`` moved by ``j + 1``
   vectors from the decoded frame before the slice) is closest to the source, by sum of absolute
-  differences plus sqrt(lambda) x the vector's estimated bits (so vectors stay coherent): an integer
-  full search within ``search`` pixels per frame (ties to the shorter vector), refined to half and
-  then quarter pixels, on the reference interpolated once at every quarter-pixel phase.
+  differences plus :data:`VECTOR_COST_SCALE` x sqrt(lambda) x the vector's estimated bits as a
+  difference from the vector the coder will predict it by (so vectors stay coherent): an integer full
+  search within ``search`` pixels per frame (ties to the shorter vector), refined to half and then
+  quarter pixels, on the reference interpolated once at every quarter-pixel phase. A slice is searched
+  and decided twice: the coder predicts a pass-1 block's vector from its predicted pass-0 neighbours
+  (:mod:`vqcodec.coding.motion`), known only once those are decided.
 * Decision: ``D`` is the block's squared error over its frames against the source (predicted as the
   decoder predicts it), ``R`` the bits the network's codes of the position cost (their rate as the
   copy decisions priced them) against the motion layer's flag and vector. A block chosen for motion
@@ -22,14 +25,17 @@ from typing import Callable
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
-from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, predict_slice
+from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, median_of_neighbours, predict_slice
 from vqcodec.coding.motion_residual import slice_residuals
+from vqcodec.entropy.copy_flags import checkerboard
 
 #: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
 #: projection of the pixel block scaled to [-1, 1] (docs/DESIGN.md, "Copy mode").
 PIXEL_SSE_PER_LATENT = 127.5 ** 2
 #: Estimated bits of a motion block's flag (its vector's are :func:`vector_bits`).
 FLAG_BITS = 1.0
+#: The search's price of a vector bit in SAD per sqrt(lambda): twice x264's (docs/DESIGN.md, "Motion").
+VECTOR_COST_SCALE = 2.0
 
 
 def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -172,7 +178,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     option too. Returns the flags (H', W'), the vectors (H', W', 2), the slice as the decoder will
     reconstruct it (its enhancement estimated) and, with ``coded``, the residual (option, codes)."""
     bt, bh, bw = block
-    mu = np.sqrt(lam)           # SAD per bit, as x264's motion lambda is the root of its mode lambda
+    mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
     vec = search_vectors(source, before, (bh, bw), search, pred, mu)
     every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
     trial = np.array(recon, copy=True)
@@ -244,8 +250,10 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if prev is None:
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
-        flags[t], vectors[t], final[sl], chosen = decide_slice(source[sl], final[sl], prev, rates[t], lam, search,
-                                                               block, pred, residual, coded)
+        args = source[sl], final[sl], prev, rates[t], lam, search, block
+        first = decide_slice(*args, pred, residual, coded)
+        flags[t], vectors[t], final[sl], chosen = decide_slice(*args, coder_predictions(first[0], first[1], pred),
+                                                               residual, coded)
         if chosen is not None:
             option[t], codes[t] = chosen
         if flags[t].any():                # the coder predicts from the slice before where it moved
@@ -253,6 +261,15 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     if coded is None:
         return MotionField(flags, vectors), final
     return MotionField(flags, vectors, option, codes), final
+
+
+def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) -> np.ndarray:
+    """The vector predictions of a slice's blocks as the coder will form them once ``flags`` and
+    ``vectors`` (H', W') of its pass-0 blocks are known: a pass-1 block's is the median of its
+    predicted pass-0 neighbours, where it has one; every other block keeps ``pred``."""
+    even, odd = checkerboard(*flags.shape)
+    med, have = median_of_neighbours(vectors, flags & even)
+    return np.where((odd & have)[..., None], med, pred)
 
 
 def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None
