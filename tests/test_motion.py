@@ -135,6 +135,35 @@ def test_the_batched_search_keeps_what_one_by_one_keeps(case):
                                   _one_by_one_search(targets, ref, (8, 8), search, pred, mu))
 
 
+def test_a_search_from_a_start_keeps_the_better_of_start_and_prediction_and_refines_it():
+    """The second search of a slice (once the coder's vector predictions are known): from each
+    block's earlier vector or its prediction, whichever costs less, refined; never beyond the
+    planes' reach, even from a prediction out of the search range."""
+    frames = pan_video(5, 32, 32, dx=2, dy=-1)
+    targets, ref = frames[1:5], frames[0]
+    pan = np.broadcast_to(np.array([-4, 8]), (4, 4, 2))
+    zero = np.zeros((4, 4, 2), np.int64)
+    # from nothing, predicted the pan: the pan
+    got = search_vectors(targets, ref, (8, 8), 4, pan, mu=5.0, start=zero)
+    assert (got[1:-1, 1:-1] == [-4, 8]).all(), got
+    # a prediction far beyond the range (8 pixels a frame, search 2) is clipped, not an index error
+    far = np.full((4, 4, 2), MAX_VECTOR)
+    got = search_vectors(targets, ref, (8, 8), 2, far, mu=5.0, start=zero)
+    assert np.abs(got).max() <= 2 * 4 + 3
+    # from the full search's own answer and the same prediction: never a worse cost
+    full = search_vectors(targets, ref, (8, 8), 4, zero, mu=5.0)
+    again = search_vectors(targets, ref, (8, 8), 4, zero, mu=5.0, start=full)
+    one = _one_by_one_search(targets, ref, (8, 8), 4, zero, 5.0)
+    np.testing.assert_array_equal(full, one)
+
+    def cost(v):
+        planes = PhasePlanes(ref, 4 * 5)
+        tb = [t.astype(np.int32).reshape(4, 8, 4, 8, 3).transpose(0, 2, 1, 3, 4) for t in targets]
+        return sum(np.abs(planes.blocks(v * (j + 1), (8, 8)) - tb[j]).sum(axis=(2, 3, 4)) for j in range(4)) \
+            + 5.0 * vector_bits(v, zero)
+    assert (cost(again) <= cost(full)).all()
+
+
 @pytest.mark.parametrize("block,frames", [((8, 8), 4), ((32, 32), 32)])      # float32 sums, and int64 beyond 2^24
 def test_slice_sads_are_the_integer_sums(block, frames):
     rng = np.random.default_rng(5)

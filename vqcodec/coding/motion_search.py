@@ -7,9 +7,10 @@ whichever costs less in ``D + lambda * R``.
   differences plus :data:`VECTOR_COST_SCALE` x sqrt(lambda) x the vector's estimated bits as a
   difference from the vector the coder will predict it by (so vectors stay coherent): an integer full
   search within ``search`` pixels per frame (ties to the shorter vector), refined to half and then
-  quarter pixels, on the reference interpolated once at every quarter-pixel phase. A slice is searched
-  and decided twice: the coder predicts a pass-1 block's vector from its predicted pass-0 neighbours
-  (:mod:`vqcodec.coding.motion`), known only once those are decided.
+  quarter pixels, on the reference interpolated once at every quarter-pixel phase. A slice is decided
+  twice: the coder predicts a pass-1 block's vector from its predicted pass-0 neighbours
+  (:mod:`vqcodec.coding.motion`), known only once those are decided; the second search starts from
+  the first one's vectors (or the new predictions) and refines them.
 * Decision: ``D`` is the block's squared error over its frames against the source (predicted as the
   decoder predicts it), ``R`` the bits the network's codes of the position cost (their rate as the
   copy decisions priced them) against the motion layer's flag and vector. A block chosen for motion
@@ -20,7 +21,7 @@ Decisions use floats; only the encoder makes them, the decoder reads flags and v
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class PhasePlanes:
 
 
 def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int], search: int,
-                   pred: np.ndarray | None = None, mu: float = 0.0) -> np.ndarray:
+                   pred: np.ndarray | None = None, mu: float = 0.0, start: np.ndarray | None = None) -> np.ndarray:
     """Per block of the slice ``targets`` (bt, H, W, 3): the quarter-pixel vector (H', W', 2) whose
     prediction from ``ref`` (frame ``j`` moved by ``j + 1`` vectors) costs least: sum of absolute
     differences over the slice + ``mu`` x the vector's estimated bits as a difference from ``pred``
@@ -92,7 +93,9 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
 
     Candidates are priced in batches (one numpy pass per batch instead of per candidate); the choice
     is the first candidate of least cost in the search order, exactly as one by one (same integer
-    SADs, same float costs)."""
+    SADs, same float costs). ``start`` (H', W', 2), vectors found before against another ``pred``:
+    instead of the integer full search, the better of each block's ``start`` and its ``pred``
+    (a search again once the predictions changed, a tenth of the work), then the same refinement."""
     bh, bw = block
     bt = targets.shape[0]
     h, w = ref.shape[:2]
@@ -100,28 +103,37 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     tgt = targets.astype(np.int32)
     planes = PhasePlanes(ref, bt * (search + 1))
     pred = np.zeros((h // bh, w // bw, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
-    steps = np.array(sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
-                            key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
-    # the integer full search; edge padding = the prediction's clamping at the frame's edge
+    tb = np.stack([block_view(tgt[j], block) for j in range(bt)])
+
+    def costs(cand: np.ndarray) -> np.ndarray:      # (N, H', W', 2) quarter-pixel candidates -> (N, H', W')
+        sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(-3, -2, -1)) for j in range(bt))
+        return sad + mu * vector_bits(cand, pred)
+
+    # what the planes reach: the full search and its refinement, |v| <= search + 3/4 pixels per frame
+    limit = min(MAX_VECTOR, search * SUBPEL + SUBPEL - 1)
     best = np.full((h // bh, w // bw), np.inf)
     vec = np.zeros((h // bh, w // bw, 2), np.int32)
-    whole = planes.planes[0].astype(np.int16)          # phase (0, 0): the reference at whole pixels
-    tgt16 = targets.astype(np.int16)
-    chunk = max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
-    for start in range(0, len(steps), chunk):
-        cand = steps[start:start + chunk]
-        moved = [np.stack([whole[y:y + h, x:x + w] for y, x in planes.reach + cand * (j + 1) // SUBPEL])
-                 for j in range(bt)]
-        sad = _slice_sads(moved, tgt16, block)
-        cost = sad + mu * vector_bits(cand[:, None, None, :], pred)
-        vec, best = _first_least(vec, best, np.broadcast_to(cand[:, None, None, :], (*cost.shape, 2)), cost)
-    # refined to half, then quarter pixels around the integer vector (ties keep the centre)
-    tb = np.stack([block_view(tgt[j], block) for j in range(bt)])
+    if start is not None:
+        cand = np.clip(np.stack([np.asarray(start, np.int64), pred]), -limit, limit)
+        vec, best = _first_least(vec, best, cand, costs(cand))
+    else:       # the integer full search; edge padding = the prediction's clamping at the frame's edge
+        steps = np.array(sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
+                                key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
+        whole = planes.planes[0].astype(np.int16)      # phase (0, 0): the reference at whole pixels
+        tgt16 = targets.astype(np.int16)
+        chunk = max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
+        for first in range(0, len(steps), chunk):
+            cand = steps[first:first + chunk]
+            moved = [np.stack([whole[y:y + h, x:x + w] for y, x in planes.reach + cand * (j + 1) // SUBPEL])
+                     for j in range(bt)]
+            sad = _slice_sads(moved, tgt16, block)
+            cost = sad + mu * vector_bits(cand[:, None, None, :], pred)
+            vec, best = _first_least(vec, best, np.broadcast_to(cand[:, None, None, :], (*cost.shape, 2)), cost)
+    # refined to half, then quarter pixels around the vector found (ties keep the centre)
     offsets = np.array([(oy, ox) for oy in (-1, 0, 1) for ox in (-1, 0, 1) if oy or ox], np.int64)
     for step in (SUBPEL // 2, SUBPEL // 4):
-        cand = np.clip(vec[None].astype(np.int64) + offsets[:, None, None, :] * step, -MAX_VECTOR, MAX_VECTOR)
-        sad = sum(np.abs(planes.blocks(cand * (j + 1), block) - tb[j]).sum(axis=(-3, -2, -1)) for j in range(bt))
-        vec, best = _first_least(vec, best, cand, sad + mu * vector_bits(cand, pred))
+        cand = np.clip(vec[None].astype(np.int64) + offsets[:, None, None, :] * step, -limit, limit)
+        vec, best = _first_least(vec, best, cand, costs(cand))
     return vec
 
 
@@ -167,19 +179,27 @@ def _first_least(vec: np.ndarray, best: np.ndarray, cand: np.ndarray, cost: np.n
 Residual = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
+class SliceDecision(NamedTuple):
+    flags: np.ndarray           # (H', W') bool: the blocks predicted
+    vectors: np.ndarray         # (H', W', 2) int32: their vectors (0 elsewhere)
+    frames: np.ndarray          # the slice as the decoder will reconstruct it (its enhancement estimated)
+    chosen: tuple | None        # with a motion residual: (option (H', W'), codes (H', W', S))
+    searched: np.ndarray        # (H', W', 2): every block's vector as the search found it
+
+
 def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
-                 residual: Residual | None = None, coded: MotionResidual | None = None
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple | None]:
+                 residual: Residual | None = None, coded: MotionResidual | None = None,
+                 start: np.ndarray | None = None) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
     ``coded``, with a motion residual (version 5): a predicted block is priced with its best residual
-    option too. Returns the flags (H', W'), the vectors (H', W', 2), the slice as the decoder will
-    reconstruct it (its enhancement estimated) and, with ``coded``, the residual (option, codes)."""
+    option too. ``start``: the vectors an earlier search found against other predictions (see
+    :func:`search_vectors`)."""
     bt, bh, bw = block
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
-    vec = search_vectors(source, before, (bh, bw), search, pred, mu)
+    vec = search_vectors(source, before, (bh, bw), search, pred, mu, start)
     every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
     trial = np.array(recon, copy=True)
     predict_slice(trial, every, 0, before, block)     # a block's prediction reads only the frame before
@@ -198,7 +218,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
     if coded is not None:
         chosen = np.where(flags, option, 0).astype(np.int32), np.where(flags[..., None], codes, 0).astype(np.int32)
-    return flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen
+    return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec)
 
 
 def _pixels(mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -251,11 +271,13 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
         args = source[sl], final[sl], prev, rates[t], lam, search, block
-        first = decide_slice(*args, pred, residual, coded)
-        flags[t], vectors[t], final[sl], chosen = decide_slice(*args, coder_predictions(first[0], first[1], pred),
-                                                               residual, coded)
-        if chosen is not None:
-            option[t], codes[t] = chosen
+        got = decide_slice(*args, pred, residual, coded)
+        again = coder_predictions(got.flags, got.vectors, pred)
+        if (again != pred).any():       # searched again from where the first search ended
+            got = decide_slice(*args, again, residual, coded, start=got.searched)
+        flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
+        if got.chosen is not None:
+            option[t], codes[t] = got.chosen
         if flags[t].any():                # the coder predicts from the slice before where it moved
             pred = np.where(flags[t][..., None], vectors[t], pred)
     if coded is None:
