@@ -177,7 +177,7 @@ def test_identical_bytes_and_pixels_for_any_thread_count(tiny_weights, tmp_path)
     assert pixels[0] == pixels[1] == pixels[2]
 
 
-def test_numpys_blas_runs_on_one_thread_while_the_codec_works_and_is_restored_after(tiny_model):
+def test_numpys_blas_runs_on_one_thread_while_the_codec_works_and_is_restored_after(tiny_model, monkeypatch):
     from threadpoolctl import threadpool_info
 
     from vqcodec.coding import encoder
@@ -192,11 +192,9 @@ def test_numpys_blas_runs_on_one_thread_while_the_codec_works_and_is_restored_af
     def spy(self, *a, **k):
         seen.append(blas_threads())
         return decide(self, *a, **k)
-    encoder.GopEncoder._decide_levels = spy
-    try:
-        data = encode_frames(synthetic_video(16, 32, 32), 16, model=tiny_model)
-    finally:
-        encoder.GopEncoder._decide_levels = decide
+    monkeypatch.setattr(encoder.GopEncoder, "_decide_levels", spy)
+    data = encode_frames(synthetic_video(16, 32, 32), 16, model=tiny_model)
+    monkeypatch.undo()
     with network_pool():
         inside = blas_threads()
     assert before and seen and all(set(s.values()) == {1} for s in seen) and set(inside.values()) == {1}

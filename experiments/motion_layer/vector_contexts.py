@@ -36,17 +36,7 @@ def fields_of(frames, q):
 
 def neighbour_median_prev(prev_vec, prev_flags):
     """Median of the previous slice's flagged 3x3 neighbourhood (fallback predictor)."""
-    h, w = prev_flags.shape
-    pv = np.pad(prev_vec.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
-    pf = np.pad(prev_flags, 1)
-    vals = np.stack([pv[a:a + h, b:b + w] for a in range(3) for b in range(3)])
-    have = np.stack([pf[a:a + h, b:b + w] for a in range(3) for b in range(3)])
-    keyed = np.where(have[..., None], vals, 1 << 40)
-    keyed.sort(axis=0)
-    n = have.sum(0)
-    idx = np.maximum((n - 1) // 2, 0)
-    med = np.take_along_axis(keyed, np.broadcast_to(idx[None, :, :, None], (1, h, w, 2)), axis=0)[0]
-    return np.where(n[..., None] > 0, med, 0), n > 0
+    return median_of_neighbours(prev_vec, prev_flags, tuple((a, b) for a in range(3) for b in range(3)))
 
 
 class Scheme:

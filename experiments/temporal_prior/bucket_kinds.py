@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from common import CLIPS as clips, MODEL as m, MOTION, code_clip, qualities
+from common import CLIPS as clips, MODEL as m, MOTION, bottom_parts, code_clip, qualities
 
 QS = qualities("4,6")
 SHIFTS = [int(s) for s in os.environ.get("SHIFT", "2,4,6").split(",")]
@@ -29,14 +29,11 @@ for q in QS:
     for c in clips:
         coded = code_clip(c.frames, q)
         total += len(coded.data) * 8
-        lv = coded.codes.level("bottom")
-        idx, copied = lv.indices, lv.copy_map()
-        S, T = idx.shape[:2]
-        if S == 0:
+        parts = bottom_parts(coded, CB)
+        if parts is None:
             continue
-        flagged = coded.flagged
-        cw = np.stack([CB[s][idx[s]] for s in range(S)])
-        part = np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])
+        idx, copied, flagged, part = parts
+        S, T = idx.shape[:2]
         for s in range(S):
             for t in range(1, T):
                 sel = ~copied[t] & ~flagged[t]

@@ -45,3 +45,15 @@ def bucket_bits(ranks) -> float:
     b = np.floor(np.log2(np.asarray(ranks) + 1)).astype(int)
     p = np.bincount(b) / len(b)
     return float(-(p[p > 0] * np.log2(p[p > 0])).sum() + b.mean())
+
+
+def bottom_parts(coded: Coded, books):
+    """A coded clip's bottom VQ level for the rank probes: (indices (S, T, H, W), copy map, predicted
+    blocks, the partial sums of its codewords stage by stage (S + 1, T, H, W, D), part[0] = 0) with the
+    codebooks ``books`` (one per stage); None at a scalar point (no VQ codes in the bottom level)."""
+    lv = coded.codes.level("bottom")
+    idx, copied = lv.indices, lv.copy_map()
+    if idx.shape[0] == 0:
+        return None
+    cw = np.stack([books[s][idx[s]] for s in range(idx.shape[0])])
+    return idx, copied, coded.flagged, np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])

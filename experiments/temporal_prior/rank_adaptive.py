@@ -7,7 +7,7 @@ before) and the offset in the bucket uniformly; start counts either flat or the 
 """
 import numpy as np
 
-from common import CLIPS as clips, MODEL as m, MOTION, code_clip, qualities
+from common import CLIPS as clips, MODEL as m, MOTION, bottom_parts, code_clip, qualities
 
 net = m.net
 QS = qualities("3,4,6")
@@ -20,14 +20,11 @@ for q in QS:
     for c in clips:
         coded = code_clip(c.frames, q)
         total += len(coded.data) * 8
-        lv = coded.codes.level("bottom")
-        idx, copied = lv.indices, lv.copy_map()
-        S, T = idx.shape[:2]
-        if S == 0:              # a scalar point: no VQ codes in the bottom level
+        parts = bottom_parts(coded, CB)
+        if parts is None:       # a scalar point: no VQ codes in the bottom level
             continue
-        flagged = coded.flagged
-        cw = np.stack([CB[s][idx[s]] for s in range(S)])
-        part = np.concatenate([np.zeros_like(cw[:1]), np.cumsum(cw, 0)])
+        idx, copied, flagged, part = parts
+        S, T = idx.shape[:2]
         streams = []
         for s in range(S):
             slices = []

@@ -138,14 +138,19 @@ def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarr
 
 # ------------------------------------------------------------------------------------------ coding
 
-def median_of_neighbours(vectors: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per position: the lower median of its flagged 4-neighbours' vectors (H, W, 2), and whether it has any."""
+#: A position's 4-neighbours, as (dy + 1, dx + 1): the coder's median reads these.
+FOUR_NEIGHBOURS = ((0, 1), (2, 1), (1, 0), (1, 2))
+
+
+def median_of_neighbours(vectors: np.ndarray, flags: np.ndarray,
+                         shifts=FOUR_NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+    """Per position: the lower median of its flagged neighbours' vectors (H, W, 2), and whether it has any
+    (``shifts``: which neighbours, as (dy + 1, dx + 1))."""
     h, w = flags.shape
     pv = np.pad(vectors.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
     pf = np.pad(flags, 1)
-    shifts = [(0, 1), (2, 1), (1, 0), (1, 2)]
-    vals = np.stack([pv[a:a + h, b:b + w] for a, b in shifts])                 # (4, H, W, 2)
-    have = np.stack([pf[a:a + h, b:b + w] for a, b in shifts])                 # (4, H, W)
+    vals = np.stack([pv[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W, 2)
+    have = np.stack([pf[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W)
     big = np.int64(1 << 40)
     keyed = np.where(have[..., None], vals, big)
     keyed.sort(axis=0)

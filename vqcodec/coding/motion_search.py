@@ -87,8 +87,15 @@ class PhasePlanes:
         return np.take(self.planes.reshape(-1, c), flat, axis=0)
 
 
+def search_planes(ref: np.ndarray, frames: int, search: int) -> PhasePlanes:
+    """``ref``'s phase planes reaching as far as a search of ``search`` pixels per frame over a slice
+    of ``frames`` frames goes (made once per slice, shared by its searches)."""
+    return PhasePlanes(ref, frames * (int(min(search, MAX_VECTOR // SUBPEL)) + 1))
+
+
 def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int], search: int,
-                   pred: np.ndarray | None = None, mu: float = 0.0, start: np.ndarray | None = None) -> np.ndarray:
+                   pred: np.ndarray | None = None, mu: float = 0.0, start: np.ndarray | None = None,
+                   planes: PhasePlanes | None = None) -> np.ndarray:
     """Per block of the slice ``targets`` (bt, H, W, 3): the quarter-pixel vector (H', W', 2) whose
     prediction from ``ref`` (frame ``j`` moved by ``j + 1`` vectors) costs least: sum of absolute
     differences over the slice + ``mu`` x the vector's estimated bits as a difference from ``pred``
@@ -98,13 +105,14 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     is the first candidate of least cost in the search order, exactly as one by one (same integer
     SADs, same float costs). ``start`` (H', W', 2), vectors found before against another ``pred``:
     instead of the integer full search, the better of each block's ``start`` and its ``pred``
-    (a search again once the predictions changed, a tenth of the work), then the same refinement."""
+    (a search again once the predictions changed, a tenth of the work), then the same refinement.
+    ``planes``: :func:`search_planes` of ``ref`` made before (else made here)."""
     bh, bw = block
     bt = targets.shape[0]
     h, w = ref.shape[:2]
     search = int(min(search, MAX_VECTOR // SUBPEL))
     tgt = targets.astype(np.int32)
-    planes = PhasePlanes(ref, bt * (search + 1))
+    planes = search_planes(ref, bt, search) if planes is None else planes
     pred = np.zeros((h // bh, w // bw, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
     tb = np.stack([block_view(tgt[j], block) for j in range(bt)])
 
@@ -193,16 +201,16 @@ class SliceDecision(NamedTuple):
 def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
                  residual: Residual | None = None, coded: MotionResidual | None = None,
-                 start: np.ndarray | None = None) -> SliceDecision:
+                 start: np.ndarray | None = None, planes: PhasePlanes | None = None) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
     ``coded``, with a motion residual (version 5): a predicted block is priced with its best residual
     option too. ``start``: the vectors an earlier search found against other predictions (see
-    :func:`search_vectors`)."""
+    :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already."""
     bt, bh, bw = block
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
-    vec = search_vectors(source, before, (bh, bw), search, pred, mu, start)
+    vec = search_vectors(source, before, (bh, bw), search, pred, mu, start, planes)
     every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
     trial = np.array(recon, copy=True)
     predict_slice(trial, every, 0, before, block)     # a block's prediction reads only the frame before
@@ -274,10 +282,11 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
         args = source[sl], final[sl], prev, rates[t], lam, search, block
-        got = decide_slice(*args, pred, residual, coded)
+        planes = search_planes(prev, bt, search)
+        got = decide_slice(*args, pred, residual, coded, planes=planes)
         again = coder_predictions(got.flags, got.vectors, pred)
         if (again != pred).any():       # searched again from where the first search ended
-            got = decide_slice(*args, again, residual, coded, start=got.searched)
+            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if got.chosen is not None:
             option[t], codes[t] = got.chosen
