@@ -290,6 +290,26 @@ def test_same_bytes_and_pixels_for_any_thread_count(emodel):
         np.testing.assert_array_equal(pix, out[0][1])
 
 
+@pytest.mark.parametrize("quality", [2, 4])      # a scalar point; an enhanced one
+def test_same_bytes_however_the_gops_are_grouped_into_rounds(emodel, monkeypatch, quality):
+    """A round is as many GOPs as the workers run at once (at native sizes: the thread count), so
+    the motion decisions must not depend on where a round ends (they did: at 320x240 --threads 1
+    and 2 gave different files)."""
+    import vqcodec.coding.encoder as encoder_module
+    from vqcodec.coding.gops import network_round
+    frames = pan_video(136, 32, 32, dx=1, dy=1)           # 5 GOPs, the last short
+    out = []
+    for per_round in (1, 2, 3, None):
+        monkeypatch.setattr(encoder_module, "network_round",
+                            network_round if per_round is None else (lambda h, w, n=per_round: (1, n)))
+        data = encode_frames(frames, 16, model=emodel, quality=quality, motion=True, refresh=3)
+        out.append((data, decode_bytes(data, model=emodel)))
+    assert len(VqvReader(io.BytesIO(out[0][0]))) == 5
+    for data, pix in out[1:]:
+        assert data == out[0][0]
+        np.testing.assert_array_equal(pix, out[0][1])
+
+
 def test_motion_needs_copy_mode_and_a_sane_range(emodel):
     from vqcodec.errors import OptionError
     frames = pan_video(8, 32, 32)

@@ -140,6 +140,7 @@ class GopEncoder:
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
+        self._est_last: np.ndarray | None = None          # ... as the previous GOP's motion decisions estimated it
         self._rates: list[np.ndarray] = []                # with motion: per GOP of the round, each position's bits
         self._lams: list[dict[str, float]] = []           # per GOP of the round: each level's lambda
         self.gops: list[EncodedGop] = []
@@ -341,7 +342,7 @@ class GopEncoder:
     def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> list[Codes]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
         codes so far; the motion blocks' codes become copies of the slice before."""
-        out, est_last = [], self._last_frame
+        out, est_last = [], self._est_last
         for i, ((gop, _), base, codes) in enumerate(zip(self._pending, self._decode_all(all_codes), all_codes)):
             recon, rates = base, self._rates[i]
             if self.enhancement is not None:
@@ -360,8 +361,11 @@ class GopEncoder:
             codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
             out.append(codes)
             self._prev_codes = codes
-        # the next round's decisions copy from the last GOP as it will be coded
-        self._ref_levels["bottom"], self._ref_scalar = out[-1].level("bottom"), out[-1].scalar
+        # Each GOP is decided on the previous GOP's codes and last frame as that GOP's decisions left
+        # them (before its motion copies and second reconstruction), across rounds as within one: a
+        # round is as many GOPs as the workers run at once, so anything else would make the bytes
+        # depend on --threads.
+        self._est_last = est_last
         return out
 
     def _final_frames(self, all_codes: list[Codes], bases: list[np.ndarray], refresh: list[bool]) -> list[np.ndarray]:
