@@ -54,6 +54,28 @@ def test_a_damaged_gop_is_filled_and_the_rest_decode_as_before(tiny_model, five_
     np.testing.assert_array_equal(got[32:64], np.broadcast_to(whole[31], (32, *whole.shape[1:])))
 
 
+@pytest.mark.parametrize("per_round", [1, 2, 4])
+@pytest.mark.parametrize("damaged", [1, 3, 4])
+def test_damage_anywhere_in_any_round_size(tiny_model, five_gops, monkeypatch, per_round, damaged):
+    """The decoder keeps a round in the network ahead of the one it hands out: damage before, inside
+    or after a pending round gives the GOPs in order, each as decoded alone."""
+    import vqcodec.coding.decoder as decoder_module
+    monkeypatch.setattr(decoder_module, "network_round", lambda h, w: (2, per_round))
+    data, whole = five_gops
+    assert np.array_equal(np.concatenate(_decode(data, tiny_model)[0]), whole)
+    parts, seen = _decode(_damage(data, damaged), tiny_model, fill="black")
+    lost = {1: [1], 3: [3], 4: [4]}[damaged]                 # refresh points at 0, 2, 4: nothing else depends on them
+    assert [d.index for d in seen] == lost
+    got = np.concatenate(parts)
+    assert got.shape == whole.shape
+    for i in range(5):
+        sl = slice(32 * i, 32 * (i + 1))
+        if i in lost:
+            assert not got[sl].any()
+        else:
+            np.testing.assert_array_equal(got[sl], whole[sl])
+
+
 def test_damage_in_a_refresh_gop_takes_its_predicted_gops_with_it(tiny_model, five_gops):
     data, whole = five_gops
     parts, seen = _decode(_damage(data, 2), tiny_model, fill="black")

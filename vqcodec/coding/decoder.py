@@ -201,7 +201,8 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
                 on_damage: Callable[[DamagedGop], None] | None = None, fill: str = "freeze") -> Iterator[np.ndarray]:
     """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
     the network, each alone on one worker (see :func:`~vqcodec.coding.gops.network_pool`), then the
-    motion layer GOP by GOP in order (each predicts from the frame before it).
+    motion layer GOP by GOP in order (each predicts from the frame before it), while the next round
+    is in the network.
 
     ``on_damage`` (``--skip-damaged``): a damaged GOP (and the GOPs predicted from it, up to the next
     refresh point) does not stop the decode (:func:`tolerant_gop_codes`); ``on_damage`` is told of
@@ -217,9 +218,12 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
     shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
 
-    def run(pool, items):
-        frames = pool.map(lambda g: synthesise(model, g.codes, enhance=g.codes.motion is None), items)
-        for f, g in zip(frames, items):
+    def submit(pool, items):
+        return items, [pool.submit(synthesise, model, g.codes, enhance=g.codes.motion is None) for g in items]
+
+    def finish(items, futures):
+        for fut, g in zip(futures, items):
+            f = fut.result()
             if g.codes.motion is not None:
                 f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
                                  enhancement_residual(model, g.codes), motion_residual)
@@ -239,20 +243,31 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     workers, per_round = network_round(ph, pw)
     gops = tolerant_gop_codes(reader, model) if on_damage is not None else read_gop_codes(reader, model)
+    # One round ahead: the next round is in the network while this one's motion layer runs and its
+    # frames go to the caller (the same calls on the same codes, only sooner).
+    ahead = None
     with network_pool(workers) as pool:
         for g in gops:
             if isinstance(g, DamagedGop):
-                yield from run(pool, batch)
+                now, ahead = ahead, None
+                tail = submit(pool, batch)
                 batch = []
+                if now is not None:
+                    yield from finish(*now)
+                yield from finish(*tail)
                 on_damage(g)
                 yield filled(g)
                 continue
             batch.append(g)
             if len(batch) == per_round:
-                yield from run(pool, batch)
+                now, ahead = ahead, submit(pool, batch)
                 batch = []
-        if batch:
-            yield from run(pool, batch)
+                if now is not None:
+                    yield from finish(*now)
+        tail = submit(pool, batch)
+        if ahead is not None:
+            yield from finish(*ahead)
+        yield from finish(*tail)
 
 
 def decode_bytes(data: bytes, *, model: CodecModel) -> np.ndarray:

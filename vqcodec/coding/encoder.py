@@ -181,9 +181,11 @@ class GopEncoder:
         all_codes = [Codes(tuple(CodeLevel(lv.name, lv.codebook_size, lv.indices.astype(np.int16), lv.copied)
                                  for lv in (decided[i][lv.name] for lv in self.layout)), scalars[i])
                      for i in range(len(self._pending))]
+        bases = None
         if self.motion:
-            all_codes = self._decide_motion(all_codes, refresh)
-        bases = self._decode_all(all_codes) if self.enhancement is not None or self.motion else None
+            all_codes, bases = self._decide_motion(all_codes, refresh)
+        elif self.enhancement is not None:
+            bases = self._decode_all(all_codes)
         if self.enhancement is not None:
             all_codes = self._decide_enhancement(all_codes, bases, refresh)
         recons = self._final_frames(all_codes, bases, refresh) if bases is not None else [None] * len(all_codes)
@@ -339,34 +341,46 @@ class GopEncoder:
         enhanced, rates = self._enhancement_estimate(source, frames)
         return enhanced, rates[0]
 
-    def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> list[Codes]:
+    def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> tuple[list[Codes], list[np.ndarray]]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
-        codes so far; the motion blocks' codes become copies of the slice before."""
-        out, est_last = [], self._est_last
-        for i, ((gop, _), base, codes) in enumerate(zip(self._pending, self._decode_all(all_codes), all_codes)):
-            recon, rates = base, self._rates[i]
-            if self.enhancement is not None:
-                recon, enh_rates = self._enhancement_estimate(gop, base)
-                rates = rates + enh_rates
-            field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
-                                      self.settings.motion_search, self.block,
-                                      self._residual_estimate if self.enhancement is not None else None,
-                                      self.coded_residual)
-            est_last = final[-1]
-            prev = None if refresh[i] else self._prev_codes
-            bottom = force_level_copies(codes.level("bottom"), field.flags,
-                                        None if prev is None else prev.level("bottom").indices[:, -1])
-            scalar = force_scalar_copies(codes.scalar, field.flags,
-                                         None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
-            codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
-            out.append(codes)
-            self._prev_codes = codes
-        # Each GOP is decided on the previous GOP's codes and last frame as that GOP's decisions left
-        # them (before its motion copies and second reconstruction), across rounds as within one: a
-        # round is as many GOPs as the workers run at once, so anything else would make the bytes
-        # depend on --threads.
+        codes so far; the motion blocks' codes become copies of the slice before. Returns the codes
+        and the network's reconstruction of each GOP's codes as they will be sent.
+
+        The decisions run GOP by GOP in this thread while the workers reconstruct: the next GOPs'
+        codes before their decisions, the decided GOPs' codes after them (a GOP's decisions need
+        only the previous GOP's decisions, not its reconstruction). Each reconstruction is the same
+        call on the same codes as one at a time."""
+        decode = self.model.net.decode
+        out, est_last, finals = [], self._est_last, []
+        with network_pool(self.workers) as pool:
+            firsts = [pool.submit(decode, c) for c in all_codes]
+            for i, ((gop, _), first, codes) in enumerate(zip(self._pending, firsts, all_codes)):
+                base = first.result()
+                recon, rates = base, self._rates[i]
+                if self.enhancement is not None:
+                    recon, enh_rates = self._enhancement_estimate(gop, base)
+                    rates = rates + enh_rates
+                field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
+                                          self.settings.motion_search, self.block,
+                                          self._residual_estimate if self.enhancement is not None else None,
+                                          self.coded_residual)
+                est_last = final[-1]
+                prev = None if refresh[i] else self._prev_codes
+                bottom = force_level_copies(codes.level("bottom"), field.flags,
+                                            None if prev is None else prev.level("bottom").indices[:, -1])
+                scalar = force_scalar_copies(codes.scalar, field.flags,
+                                             None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
+                codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
+                out.append(codes)
+                finals.append(pool.submit(decode, codes))
+                self._prev_codes = codes
+            bases = [f.result() for f in finals]
+        # Each GOP is decided on the previous GOP's codes and last frame as its decisions left them
+        # (before its motion copies and second reconstruction), across rounds as within one: a round
+        # is as many GOPs as the workers run at once, so anything else would make the bytes depend
+        # on --threads.
         self._est_last = est_last
-        return out
+        return out, bases
 
     def _final_frames(self, all_codes: list[Codes], bases: list[np.ndarray], refresh: list[bool]) -> list[np.ndarray]:
         """Each GOP of the round as the decoder will reconstruct it (padded size), in order."""

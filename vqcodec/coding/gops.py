@@ -26,7 +26,7 @@ GOP_FRAMES = 32
 #: Memory the GOPs in the network at once may take together (see :func:`network_round`).
 NETWORK_MEMORY_BUDGET = 4 << 30
 ENCODE_BATCH = 4        # GOPs analysed per round (spread over the worker threads), decided in order
-ROUND_PIXELS = 4 * 32 * 64 * 64 * 4   # fewer GOPs per round when frames are large (memory, not speed)
+ROUND_PIXELS = 4 * 32 * 320 * 240    # fewer GOPs per round when frames are larger (memory); rounds never change the output
 MAX_CODED_SIDE = 4096   # the encoder codes at most this per side; a file claiming more is refused
 
 
