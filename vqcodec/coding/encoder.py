@@ -185,7 +185,8 @@ class GopEncoder:
         if self.motion:
             all_codes, bases = self._decide_motion(all_codes, refresh)
         elif self.enhancement is not None:
-            bases = self._decode_all(all_codes)
+            with network_pool(self.workers) as pool:
+                bases = list(pool.map(self.model.net.decode, all_codes))
         if self.enhancement is not None:
             all_codes = self._decide_enhancement(all_codes, bases, refresh)
         recons = self._final_frames(all_codes, bases, refresh) if bases is not None else [None] * len(all_codes)
@@ -195,11 +196,6 @@ class GopEncoder:
             if self.on_gop is not None:
                 self.on_gop(gop, n, codes, recons[i])
         self._pending = []
-
-    def _decode_all(self, all_codes: list[Codes]) -> list[np.ndarray]:
-        """The network's reconstruction of each GOP's codes (no enhancement, no motion)."""
-        with network_pool(self.workers) as pool:
-            return list(pool.map(lambda c: self.model.net.decode(c), all_codes))
 
     def _flag_model(self, label: str, refresh: bool) -> CopyFlagModel | None:
         """The copy-decision model for ``label`` in this GOP: carried on from the previous GOP's,
@@ -343,13 +339,9 @@ class GopEncoder:
 
     def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> tuple[list[Codes], list[np.ndarray]]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
-        codes so far; the motion blocks' codes become copies of the slice before. Returns the codes
-        and the network's reconstruction of each GOP's codes as they will be sent.
-
-        The decisions run GOP by GOP in this thread while the workers reconstruct: the next GOPs'
-        codes before their decisions, the decided GOPs' codes after them (a GOP's decisions need
-        only the previous GOP's decisions, not its reconstruction). Each reconstruction is the same
-        call on the same codes as one at a time."""
+        codes so far (the motion blocks' codes become copies of the slice before); returns the codes
+        and the network's reconstruction of them. The decisions run GOP by GOP here while the workers
+        reconstruct the next GOPs' codes and the decided ones' (the same calls as one at a time)."""
         decode = self.model.net.decode
         out, est_last, finals = [], self._est_last, []
         with network_pool(self.workers) as pool:
@@ -375,10 +367,8 @@ class GopEncoder:
                 finals.append(pool.submit(decode, codes))
                 self._prev_codes = codes
             bases = [f.result() for f in finals]
-        # Each GOP is decided on the previous GOP's codes and last frame as its decisions left them
-        # (before its motion copies and second reconstruction), across rounds as within one: a round
-        # is as many GOPs as the workers run at once, so anything else would make the bytes depend
-        # on --threads.
+        # the next GOP is decided on this one as its decisions left it, across rounds as within one
+        # (a round is as many GOPs as the workers run at once: else the bytes would depend on --threads)
         self._est_last = est_last
         return out, bases
 
