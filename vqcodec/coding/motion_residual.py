@@ -123,14 +123,20 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     r = diff @ basis.encoder.T
     width = max(c for _, c in options)
     best = None
+    greedy: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}   # (first, i) -> (codes, what is left)
     for k, (first, count) in enumerate(options, start=1):
         codes = np.zeros((n, width), np.int64)
-        left = r.copy()
+        left = r
         for i in range(count):
-            cb = basis.float_codebooks[first + i]
-            d = (left * left).sum(1)[:, None] - 2 * left @ cb.T + (cb * cb).sum(1)[None]
-            codes[:, i] = d.argmin(1)
-            left -= cb[codes[:, i]]
+            if (first, i) not in greedy:          # options that start alike share their first stages
+                cb = basis.float_codebooks[first + i]
+                d = left @ cb.T
+                d *= -2                           # the same floats as |l|^2 - 2 l.c + |c|^2, fewer temporaries
+                d += (left * left).sum(1)[:, None]
+                d += (cb * cb).sum(1)[None]
+                c = d.argmin(1)
+                greedy[first, i] = c, left - cb[c]
+            codes[:, i], left = greedy[first, i]
         blocks = add_residual(pred, basis.pixels(options, np.full(n, k), codes))
         sse = ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
         bits = np.full(n, count * np.log2(basis.codebook_size) + option_bits)
