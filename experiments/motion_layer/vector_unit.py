@@ -78,7 +78,7 @@ def _code_vectors(self, channel, flags, prev_flags, prev_vec, given):
             continue
         pred = base
         if p == 1:
-            med, have = mo._median_of_neighbours(out, flags & ~mask)
+            med, have = mo.median_of_neighbours(out, flags & ~mask)
             pred = np.where(have[..., None], med, base)
         for comp in range(2):
             want = None

@@ -245,29 +245,23 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     gops = tolerant_gop_codes(reader, model) if on_damage is not None else read_gop_codes(reader, model)
     # One round ahead: the next round is in the network while this one's motion layer runs and its
     # frames go to the caller (the same calls on the same codes, only sooner).
-    ahead = None
+    ahead: list = []
     with network_pool(workers) as pool:
         for g in gops:
-            if isinstance(g, DamagedGop):
-                now, ahead = ahead, None
-                tail = submit(pool, batch)
+            damaged = isinstance(g, DamagedGop)
+            if not damaged:
+                batch.append(g)
+            if damaged or len(batch) == per_round:
+                ahead.append(submit(pool, batch))
                 batch = []
-                if now is not None:
-                    yield from finish(*now)
-                yield from finish(*tail)
+                while len(ahead) > (0 if damaged else 1):     # all of it before a damaged GOP's fill
+                    yield from finish(*ahead.pop(0))
+            if damaged:
                 on_damage(g)
                 yield filled(g)
-                continue
-            batch.append(g)
-            if len(batch) == per_round:
-                now, ahead = ahead, submit(pool, batch)
-                batch = []
-                if now is not None:
-                    yield from finish(*now)
-        tail = submit(pool, batch)
-        if ahead is not None:
-            yield from finish(*ahead)
-        yield from finish(*tail)
+        ahead.append(submit(pool, batch))
+        for items, futures in ahead:
+            yield from finish(items, futures)
 
 
 def decode_bytes(data: bytes, *, model: CodecModel) -> np.ndarray:

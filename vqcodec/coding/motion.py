@@ -160,6 +160,13 @@ def median_of_neighbours(vectors: np.ndarray, flags: np.ndarray,
     return np.where(n[..., None] > 0, med, 0), n > 0
 
 
+def neighbour_predictions(vectors: np.ndarray, pass0: np.ndarray, base: np.ndarray) -> np.ndarray:
+    """A pass-1 block's vector prediction: the median of its pass-0 predicted neighbours (``pass0``
+    (H, W) bool, their ``vectors``), where it has one, else ``base`` (the slice before's vector)."""
+    med, have = median_of_neighbours(vectors, pass0)
+    return np.where(have[..., None], med, base)
+
+
 class VectorModel:
     """Adaptive integer tables of the vector differences: one per pass and component (integer counts
     only, so both sides build the same tables everywhere)."""
@@ -242,10 +249,7 @@ class MotionCoder:
             n = int(sel.sum())
             if not n:
                 continue
-            pred = base
-            if p == 1:
-                med, have = median_of_neighbours(out, flags & ~mask)
-                pred = np.where(have[..., None], med, base)
+            pred = neighbour_predictions(out, flags & ~mask, base) if p == 1 else base
             for comp in range(2):
                 want = None
                 if given is not None:

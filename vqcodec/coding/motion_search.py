@@ -26,7 +26,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
-from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, median_of_neighbours, predict_slice
+from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, neighbour_predictions, predict_slice
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -302,8 +302,7 @@ def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) 
     ``vectors`` (H', W') of its pass-0 blocks are known: a pass-1 block's is the median of its
     predicted pass-0 neighbours, where it has one; every other block keeps ``pred``."""
     even, odd = checkerboard(*flags.shape)
-    med, have = median_of_neighbours(vectors, flags & even)
-    return np.where((odd & have)[..., None], med, pred)
+    return np.where(odd[..., None], neighbour_predictions(vectors, flags & even, pred), pred)
 
 
 def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None
