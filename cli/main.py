@@ -118,6 +118,9 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
               help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file)")
 @click.option("--motion-residual/--no-motion-residual", default=True, show_default=True,
               help="with the motion layer: a predicted block may carry a residual (a version 5.0 file)")
+@click.option("--motion-bends/--no-motion-bends", default=True, show_default=True,
+              help="with the motion layer: a predicted block may follow a bent path, one bend per frame "
+                   "(a version 7.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
               help="motion search range, pixels per frame each way")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
@@ -128,7 +131,7 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_residual,
-           motion_search, psnr, audio, threads, force, never, quiet, as_json, progress_file):
+           motion_bends, motion_search, psnr, audio, threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -138,6 +141,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
     report = pipeline.encode_file(source, target, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, motion_residual=motion_residual,
+                                  motion_bends=motion_bends,
                                   measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)

@@ -51,8 +51,9 @@ def _fmt_copies(r: dict) -> str:
 def _fmt_motion(m: dict) -> str:
     res = (f", {100 * m['residual']:.1f}% of them with a residual ({m['residual_bits']:.0f} bits)"
            if "residual" in m else "")
+    bent = (f", {100 * m['bent']:.1f}% on bent paths ({m['bend_bits']:.0f} bits)" if "bent" in m else "")
     return (f"{100 * m['predicted']:.1f}% of blocks predicted from the previous frame "
-            f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors){res}")
+            f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors){res}{bent}")
 
 
 def format_decode(r: dict) -> str:

@@ -9,9 +9,10 @@ Byte layout: SPEC.md beside this file. Typical use::
 
 Writers write version 2.0, 3.0 when payloads carry the motion layer, 4.0 when the file carries sections
 (the source's audio track: ``formats.audio``), 5.0 when the motion layer carries a residual (header key 18,
-``Header.motion_residual``), or 6.0 when the payloads are coded with the rank prior (``Header.prior``), see
+``Header.motion_residual``), 6.0 when the payloads are coded with the rank prior (``Header.prior``), or 7.0
+when the motion layer's predicted blocks carry bent paths (header key 19, ``Header.motion_bends``), see
 ``version_for`` (``formats.versions``); ``VqvWriter(f, version=(1, 0))`` still writes 1.0. Readers read 1.x
-to 6.x.
+to 7.x.
 """
 
 from .chunk import GopChunk, check_payload_present
@@ -19,10 +20,11 @@ from .container import MAGIC, VqvReader, VqvWriter
 from .files import read_vqv, write_vqv
 from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionError, VqvFormatError
 from .header import PRIOR_KINDS, Header, check_motion_residual
-from .versions import (FORMAT_VERSION, MOTION_VERSION, RANK_VERSION, RESIDUAL_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS,
+from .versions import (BENDS_VERSION, FORMAT_VERSION, MOTION_VERSION, RANK_VERSION, RESIDUAL_VERSION, SECTIONS_VERSION, SUPPORTED_MAJORS,
                        WRITABLE_VERSIONS, version_for)
 
 __all__ = [
+    "BENDS_VERSION",
     "FORMAT_VERSION",
     "MOTION_VERSION",
     "SECTIONS_VERSION",

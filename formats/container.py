@@ -1,4 +1,4 @@
-"""The .vqv file: preamble + header + GOP chunks + sections (4.x to 6.x) + index + tail (the last two: index.py).
+"""The .vqv file: preamble + header + GOP chunks + sections (4.x to 7.x) + index + tail (the last two: index.py).
 Streaming writer, random-access reader; the versions: versions.py."""
 
 from __future__ import annotations
@@ -61,11 +61,12 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
-    ``version`` is (2, 0) (the default), (3, 0), (4, 0), (5, 0), (6, 0) or (1, 0); 1.0 files cannot carry
+    ``version`` is (2, 0) (the default), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0) or (1, 0); 1.0 files cannot carry
     ``copy_mode`` or ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 to
-    6.0 file may carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end
+    7.0 file may carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end
     with the motion layer; the writer fills in ``header.sections``. A 5.0 file has a non-empty
-    ``header.motion_residual``, a 6.0 file may; a 6.0 file, and only it, has the rank prior (see ``version_for``).
+    ``header.motion_residual``, a 6.0 or 7.0 file may; a 6.0 file has the rank prior, a 7.0 file may; a 7.0
+    file, and only it, has ``header.motion_bends`` (see ``version_for``).
     """
 
     def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
@@ -222,7 +223,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x to 6.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x to 7.x; ``version`` is the file's.
     """
 
     header: Header
@@ -381,8 +382,13 @@ class VqvReader:
     @property
     def motion_residual(self) -> tuple[tuple[int, int], ...]:
         """The header's ``(first, count)`` pairs of the motion layer's residual (key 18): non-empty in a 5.x
-        file, possibly in a 6.x one, empty in every other version."""
+        file, possibly in a 6.x or 7.x one, empty in every other version."""
         return self.header.motion_residual if self.version[0] >= 5 else ()
+
+    @property
+    def motion_bends(self) -> bool:
+        """Whether the motion layer's predicted blocks carry bent paths (header key 19): in every 7.x file."""
+        return self.version[0] >= 7 and self.header.motion_bends
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

@@ -40,6 +40,9 @@ KNOWN_KEYS_V4 = frozenset(range(18))
 # version 5.x only (in 1.x-4.x files this key is an unknown key, kept in `extra`); 16 and 17 as in 4.x
 K_MOTION_RESIDUAL = 18  # [first, count] pairs: what of the motion layer carries a residual (5.x payloads)
 KNOWN_KEYS_V5 = frozenset(range(19))
+# version 7.x only (an unknown key before); 16 to 18 as in 6.x
+K_MOTION_BENDS = 19  # the motion layer's predicted blocks carry bent paths (7.x payloads; required, true)
+KNOWN_KEYS_V7 = frozenset(range(20))
 MAX_RESIDUAL_PAIRS = 15
 MAX_RESIDUAL_FIRST = 255
 MAX_RESIDUAL_COUNT = 8
@@ -77,6 +80,7 @@ class Header:
     motion_layer: bool = False  # 4.x: the payloads end with the motion layer (a 3.x file always has it)
     sections: tuple = ()  # 4.x: (kind, size) of each section, in file order (the writer fills it in)
     motion_residual: tuple = ()  # 5.x: (first, count) pairs, key 18; empty = absent (every other version)
+    motion_bends: bool = False  # 7.x: the motion layer's predicted blocks carry bent paths (key 19, always true there)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -86,6 +90,7 @@ class Header:
         self.gop_prediction = coerce_bool(self.gop_prediction)
         self.copy_mode = coerce_bool(self.copy_mode)
         self.motion_layer = coerce_bool(self.motion_layer)
+        self.motion_bends = coerce_bool(self.motion_bends)
         if isinstance(self.sections, list):
             self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
         if isinstance(self.motion_residual, (list, tuple)):
@@ -124,7 +129,8 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V5 if h.motion_residual else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
+    known = KNOWN_KEYS_V7 if h.motion_bends else KNOWN_KEYS_V5 if h.motion_residual \
+        else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
     for k in h.extra:
         if is_int(k):
             if k in known:
@@ -160,7 +166,7 @@ def validate_header(h: Header) -> None:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
     if not isinstance(h.prior_params, bytes) or len(h.prior_params) > MAX_PRIOR_PARAMS_BYTES:
         raise ValueError(f"prior_params must be bytes of at most {MAX_PRIOR_PARAMS_BYTES} bytes")
-    for name in ("gop_prediction", "copy_mode", "motion_layer"):
+    for name in ("gop_prediction", "copy_mode", "motion_layer", "motion_bends"):
         v = getattr(h, name)
         if not isinstance(v, bool):
             raise ValueError(f"{name} must be a bool, got {v!r}")
@@ -172,6 +178,8 @@ def validate_header(h: Header) -> None:
             raise ValueError(f"motion_residual (header key 18): {e}") from None
         if not (h.motion_layer and h.copy_mode):
             raise ValueError("motion_residual (header key 18) needs motion_layer and copy_mode")
+    if h.motion_bends and not (h.motion_layer and h.copy_mode):
+        raise ValueError("motion_bends (header key 19) needs motion_layer and copy_mode")
     _check_extra_keys(h)
 
 
@@ -221,6 +229,8 @@ def encode_header(h: Header) -> bytes:
         m[K_SECTIONS] = [list(s) for s in h.sections]
     if h.motion_residual:
         m[K_MOTION_RESIDUAL] = [list(p) for p in h.motion_residual]
+    if h.motion_bends:
+        m[K_MOTION_BENDS] = True
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -267,13 +277,14 @@ _INT_FIELDS = {
     K_QUALITY: "quality",
     K_REFRESH_INTERVAL: "refresh_interval",
 }
-_BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer"}
+_BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer",
+                K_MOTION_BENDS: "motion_bends"}
 
 
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
-    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on; a 5.x header must have key 18;
-    prior 4, rank, is a 6.x prior).
+    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on; a 5.x
+    header must have key 18, a 7.x header key 19 true; prior 4, rank, is a prior of 6.x and 7.x).
     Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
@@ -290,7 +301,8 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 else KNOWN_KEYS
+    known = KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
+        else KNOWN_KEYS
     for k, v in m.items():
         if is_int(k) and k in known:
             if k in _INT_FIELDS:
@@ -305,7 +317,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
                 if v == RANK_PRIOR_ID and major < 6:
-                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x only)")
+                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x and 7.x only)")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
                 if not isinstance(v, bytes):
@@ -333,6 +345,8 @@ def decode_header(data: bytes, major: int = 2) -> Header:
             raise VqvFormatError(f"header key {k!r} is neither int nor str")
     if major == 5 and "motion_residual" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
+    if major == 7 and kw.get("motion_bends") is not True:
+        raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
     kw.setdefault("coded_width", kw["source_width"])
     kw.setdefault("coded_height", kw["source_height"])
     h = Header(**kw)

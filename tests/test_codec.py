@@ -310,9 +310,10 @@ def test_auto_prices_every_prior_in_one_walk_exactly(quality, motion):
     priors = candidate_priors(model, "auto", [g.codes for g in gops])
     ranked = ["rank"] if gops[0].codes.level("bottom").stages else []      # not at a scalar point (Q12)
     assert [p.kind for p in priors] == ["uniform", "empirical-static", "empirical-adaptive", "learned"] + ranked
-    each = code_file_each(priors, layout, [(g.codes, g.refresh) for g in gops], True, *extra)
+    each = code_file_each(priors, layout, [(g.codes, g.refresh) for g in gops], True, *extra,
+                          bends=settings.bend_frames)
     for prior, coded in zip(priors, each):
-        alone = code_file(prior, layout, gops, True, *extra)
+        alone = code_file(prior, layout, gops, True, *extra, bends=settings.bend_frames)
         assert [c.payload for c in coded] == [c.payload for c in alone]
         assert [c.bits for c in coded] == [c.bits for c in alone]
         assert [c.counts for c in coded] == [c.counts for c in alone]

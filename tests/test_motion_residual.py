@@ -73,6 +73,8 @@ def ramp_pan(step: int = 1) -> np.ndarray:
 
 
 def _encode(frames, model, **kw) -> bytes:
+    # these tests pin the 5.0 file (the residual without bent paths: those are 7.0, tests/test_motion_bends.py)
+    kw.setdefault("motion_bends", False)
     return encode_frames(frames, 16, model=model, quality=TOP, motion=True, refresh=0, **kw)
 
 
@@ -292,7 +294,7 @@ def test_a_damaged_payload_in_a_residual_file_names_its_gop(lmodel, golden):
 # ------------------------------------------------------------------------------------------ files
 def test_the_decoder_makes_what_the_encoder_saw_with_the_same_bytes_on_any_thread_count(lmodel):
     frames = ramp_pan()
-    settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0)
+    settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0, motion_bends=False)
     assert settings.residual_options == ((1, 1),)
     seen, codes = encoder_view(lmodel, settings, frames)
     assert all(c.motion.residual is not None for c in codes)
@@ -398,19 +400,20 @@ def test_scalar_and_enhanced_points_carry_the_residual(lmodel, tmp_path):
     model = load_model(tmp_path / "scalar.pt")
     assert model.point(2).scalar and not model.point(2).enhanced and model.point(3).enhanced
     frames = ramp_pan()[:24]
-    settings = EncodeSettings.build(model, quality=2, motion=True, refresh=0)
+    settings = EncodeSettings.build(model, quality=2, motion=True, refresh=0, motion_bends=False)
     assert settings.residual_options == ((1, 1),)
     seen, codes = encoder_view(model, settings, frames)
     assert codes[0].scalar is not None and (codes[0].motion.residual > 0).any()
-    data = encode_frames(frames, 16, model=model, quality=2, motion=True, refresh=0)
+    data = encode_frames(frames, 16, model=model, quality=2, motion=True, refresh=0, motion_bends=False)
     assert VqvReader(io.BytesIO(data)).version == (5, 0)
     np.testing.assert_array_equal(decode_bytes(data, model=model), np.concatenate(seen))
-    settings = EncodeSettings.build(model, quality=3, motion=True, refresh=0)
+    settings = EncodeSettings.build(model, quality=3, motion=True, refresh=0, motion_bends=False)
     assert settings.residual_options == ((1, 1),)
     seen, codes = encoder_view(model, settings, frames)
     assert codes[0].enhancement is not None and codes[0].motion.residual is not None
-    enhanced = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0)
+    enhanced = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, motion_bends=False)
     assert VqvReader(io.BytesIO(enhanced)).version == (5, 0)
     np.testing.assert_array_equal(decode_bytes(enhanced, model=model), np.concatenate(seen))
-    plain = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, motion_residual=False)
+    plain = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, motion_residual=False,
+                           motion_bends=False)
     assert VqvReader(io.BytesIO(plain)).version == (3, 0)

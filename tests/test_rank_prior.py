@@ -129,11 +129,11 @@ def test_the_nearest_codeword_to_the_slice_before_is_the_cheapest():
 # ------------------------------------------------------------------------------------------ round trips
 def test_rank_round_trip_over_refresh_and_predicted_gops(lmodel):
     frames = synthetic_video(72, 32, 40, seed=2)
-    data = encode_frames(frames, 16, model=lmodel, quality=3, prior="rank", refresh=2)
+    data = encode_frames(frames, 16, model=lmodel, quality=3, prior="rank", refresh=2, motion_bends=False)
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == RANK_VERSION and reader.header.prior == "rank" and len(reader) == 3
     assert [reader.is_refresh(i) for i in range(3)] == [True, False, True]
-    same = encode_frames(frames, 16, model=lmodel, quality=3, prior="empirical-static", refresh=2)
+    same = encode_frames(frames, 16, model=lmodel, quality=3, prior="empirical-static", refresh=2, motion_bends=False)
     np.testing.assert_array_equal(decode_bytes(data, model=lmodel), decode_bytes(same, model=lmodel))
     codes = [g.codes for g in read_gop_codes(reader, lmodel)]
     again = [g.codes for g in read_gop_codes(VqvReader(io.BytesIO(same)), lmodel)]
@@ -146,11 +146,12 @@ def test_rank_with_the_motion_layer_and_its_residual(lmodel):
     from conftest import pan_video
     frames = pan_video(40, 32, 40, dx=1, dy=1)
     data = encode_frames(frames, 16, model=lmodel, quality=3, prior="rank", motion=True, refresh=0)
-    reader = VqvReader(io.BytesIO(data))
-    assert reader.version == RANK_VERSION and reader.motion_layer and reader.motion_residual == ((1, 1),)
+    reader = VqvReader(io.BytesIO(data))        # with bent paths (the default): a 7.0 file may have the rank prior
+    assert reader.version == (7, 0) and reader.header.prior == "rank" and reader.motion_residual == ((1, 1),)
     plain = encode_frames(frames, 16, model=lmodel, quality=3, prior="empirical-static", motion=True, refresh=0)
     np.testing.assert_array_equal(decode_bytes(data, model=lmodel), decode_bytes(plain, model=lmodel))
-    no_res = encode_frames(frames, 16, model=lmodel, quality=3, prior="rank", motion=True, motion_residual=False)
+    no_res = encode_frames(frames, 16, model=lmodel, quality=3, prior="rank", motion=True, motion_residual=False,
+                           motion_bends=False)
     r = VqvReader(io.BytesIO(no_res))
     assert r.version == RANK_VERSION and r.motion_layer and r.motion_residual == ()
     assert decode_bytes(no_res, model=lmodel).shape == frames.shape
@@ -242,7 +243,7 @@ def test_the_command_writes_and_reads_a_rank_file(tmp_path):
     np.save(src, synthetic_video(40, 32, 40, seed=5))
     model = str(GOLDEN / "tiny_linear.pt")
     run = CliRunner().invoke
-    r = run(main, ["encode", str(src), str(out), "-Q", "3", "--prior", "rank", "--model", model, "-q"])
+    r = run(main, ["encode", str(src), str(out), "-Q", "3", "--prior", "rank", "--model", model, "-q", "--no-motion-bends"])
     assert r.exit_code == 0, r.output
     assert VqvReader(io.BytesIO(out.read_bytes())).header.prior == "rank"
     info = run(main, ["info", str(out), "--model", model])

@@ -108,6 +108,10 @@ class MotionField:
     #: options) int32 (T, H, W), and its codes int32 (T, H, W, S), one per stage of the option (0 beyond)
     residual: np.ndarray | None = None
     residual_codes: np.ndarray | None = None
+    #: with bent paths (version 7): per block the bends int32 (T, H, W, bt - 1, 2) of frames 1.. of its
+    #: slice, in quarter pixels, each frame's displacement off the straight line through the two before
+    #: (all 0: the block moves by its vector each frame); see :func:`vqcodec.coding.motion.displacements`
+    bends: np.ndarray | None = None
 
     @property
     def grid(self) -> tuple[int, int, int]:

@@ -29,6 +29,7 @@ DEFAULT_RDO_STRENGTH = 1.0
 DEFAULT_MOTION = True
 DEFAULT_MOTION_SEARCH = 6       # integer pixels per frame, each way (the motion layer's limit is 8)
 DEFAULT_MOTION_RESIDUAL = True  # with --motion: predicted blocks may carry a residual
+DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow bent paths (format 7.0)
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class EncodeSettings:
     motion: bool = DEFAULT_MOTION                # the motion layer (format 3.0); needs copy mode
     motion_search: int = DEFAULT_MOTION_SEARCH   # the motion search's range, pixels per frame
     motion_residual: tuple = ()  # the residual options this model offers, if asked for (format 5.0)
+    motion_bends: int = 0        # the frames of a slice if predicted blocks may bend (format 7.0), else 0
 
     @property
     def copy_mode(self) -> bool:
@@ -62,6 +64,11 @@ class EncodeSettings:
         return self.motion_residual if self.motion_layer else ()
 
     @property
+    def bend_frames(self) -> int:
+        """What the payload walk's ``bends`` takes: a slice's frames where files carry bent paths, else 0."""
+        return self.motion_bends if self.motion_layer else 0
+
+    @property
     def motion_coding(self) -> bool | tuple[tuple[int, int], ...]:
         """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options (5.0), else
         whether files carry the motion layer."""
@@ -71,7 +78,8 @@ class EncodeSettings:
     def build(cls, model: CodecModel, *, quality: int | None = None, prior: str = "auto",
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
               motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
-              motion_residual: bool = DEFAULT_MOTION_RESIDUAL) -> EncodeSettings:
+              motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool = DEFAULT_MOTION_BENDS
+              ) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one)."""
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
@@ -89,4 +97,4 @@ class EncodeSettings:
         basis = model.motion_residual_basis if motion_residual else None
         residual = () if basis is None else options_for(basis.stages)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0)

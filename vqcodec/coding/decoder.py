@@ -77,6 +77,8 @@ class _ChunkDecoder:
         self.motion = reader.motion_layer         # a 3.x payload ends with the motion layer (4.x: as the header says)
         if file_motion_residual(reader, model) is not None:
             self.motion = reader.motion_residual  # 5.x: with a residual for predicted blocks, these options
+        # 7.x: predicted blocks carry bent paths, one bend per frame of a slice after the first
+        self.bends = int(model.cfg.bottom_factor[0]) if reader.motion_bends and self.motion else 0
         self.names = chunk_streams(self.layout, self.scalar, self.enh, self.motion)
         if reader.version[0] < 2 and not isinstance(self.prior, LearnedPrior) and h.gop_prediction:
             raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
@@ -94,7 +96,7 @@ class _ChunkDecoder:
             return decode_gop(self.layout, self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
                               copy_mode=self.copy_mode, reference=ref if chunk.predicted else None,
                               end_check=self.reader.version[0] >= 2, scalar=self.scalar, enhancement=self.enh,
-                              motion=self.motion)
+                              motion=self.motion, bends=self.bends)
         except EntropyError as e:
             ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
             raise EntropyError(f"GOP {i}{ctx}: {e}") from None

@@ -64,8 +64,8 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_RESIDUAL, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH,
-                              DEFAULT_REFRESH, EncodeSettings)
+from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_BENDS, DEFAULT_MOTION_RESIDUAL, DEFAULT_MOTION_SEARCH,
+                              DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH, EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -355,7 +355,7 @@ class GopEncoder:
                 field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
                                           self.settings.motion_search, self.block,
                                           self._residual_estimate if self.enhancement is not None else None,
-                                          self.coded_residual)
+                                          self.coded_residual, self.settings.bend_frames > 0)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 bottom = force_level_copies(codes.level("bottom"), field.flags,
@@ -409,12 +409,12 @@ def level_latents(quantizer, z: torch.Tensor, stages: int | None = None) -> list
 
 def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-              motion: bool = False) -> list[CodedGop]:
+              motion: bool = False, bends: int = 0) -> list[CodedGop]:
     """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
     out, ref = [], None
     for g in gops:
         res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
-                         scalar=scalar, enhancement=enhancement, motion=motion)
+                         scalar=scalar, enhancement=enhancement, motion=motion, bends=bends)
         out.append(res)
         ref = res.reference
     return out
@@ -438,14 +438,15 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     best = None
     candidates = candidate_priors(model, settings.prior, [g.codes for g in gops])
     coded_each = code_file_each(candidates, layout, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
-                                scalar, enh, settings.motion_coding)
+                                scalar, enh, settings.motion_coding, bends=settings.bend_frames)
     for prior, coded in zip(candidates, coded_each):
         size = sum(len(c.payload) for c in coded) + len(prior.params())
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
-    version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank")
+    version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
+                          settings.bend_frames > 0)
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -467,7 +468,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
                     copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
                     motion_layer=settings.motion_layer and version[0] >= 4,
-                    motion_residual=settings.residual_options)
+                    motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -477,7 +478,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
 def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
                   prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
                   refresh: int = DEFAULT_REFRESH, motion: bool = DEFAULT_MOTION,
-                  motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = DEFAULT_MOTION_RESIDUAL) -> bytes:
+                  motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
+                  motion_bends: bool = DEFAULT_MOTION_BENDS) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
@@ -486,7 +488,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
         raise VqvError("empty video")
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
                                     refresh=refresh, motion=motion, motion_search=motion_search,
-                                    motion_residual=motion_residual)
+                                    motion_residual=motion_residual, motion_bends=motion_bends)
     _, h, w, _ = frames.shape
     enc = GopEncoder(model, settings, w, h)
     for f in frames:

@@ -36,7 +36,7 @@ from vqcodec.coding.channels import END_CHECK, DecodeChannel, EncodeChannel  # n
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError
-from vqcodec.coding.motion import MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
+from vqcodec.coding.motion import BEND_LABEL, MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
 from vqcodec.coding.motion_residual import RESIDUAL_LABEL
 from vqcodec.entropy.scalar_prior import ScalarTables
 
@@ -68,7 +68,7 @@ def label_level(label: str) -> str:
     a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
     ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
-    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL):
+    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL, BEND_LABEL):
         return MOTION_LABEL
     if name == SCALAR_LABEL:
         return "bottom"
@@ -102,10 +102,12 @@ def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
 
 def motion_summary(gops) -> dict[str, float]:
     """Over ``(codes, bits)`` pairs of a file's GOPs with a motion layer: the share of blocks predicted
-    from the previous frame, and the bits of the flags and of the vectors (empty without the layer)."""
+    from the previous frame, and the bits of the flags and of the vectors (empty without the layer);
+    with a residual (version 5) and bent paths (version 7) their shares of the predicted blocks and bits."""
     n = flagged = 0
-    flag_bits = vector_bits = residual_bits = 0.0
+    flag_bits = vector_bits = residual_bits = bend_bits = 0.0
     with_residual: int | None = None
+    bent: int | None = None
     for codes, gop_bits in gops:
         if codes.motion is None:
             continue
@@ -116,11 +118,16 @@ def motion_summary(gops) -> dict[str, float]:
         if codes.motion.residual is not None:
             with_residual = (with_residual or 0) + int((codes.motion.residual > 0).sum())
             residual_bits += gop_bits.get(RESIDUAL_LABEL, 0.0)
+        if codes.motion.bends is not None:
+            bent = (bent or 0) + int(codes.motion.bends.any(axis=(-2, -1)).sum())
+            bend_bits += gop_bits.get(BEND_LABEL, 0.0)
     if not n:
         return {}
     out = {"predicted": flagged / n, "flag_bits": flag_bits, "vector_bits": vector_bits}
     if with_residual is not None:          # version 5: the share of predicted blocks with a residual
         out.update(residual=with_residual / max(flagged, 1), residual_bits=residual_bits)
+    if bent is not None:                   # version 7: the share of predicted blocks whose path bends
+        out.update(bent=bent / max(flagged, 1), bend_bits=bend_bits)
     return out
 
 
@@ -158,7 +165,7 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
              counts: dict[str, int] | None = None, scalar: ScalarTables | None = None,
-             enhancement: ScalarTables | None = None, motion: bool | tuple = False) -> CodedGop:
+             enhancement: ScalarTables | None = None, motion: bool | tuple = False, bends: int = 0) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
@@ -167,6 +174,8 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
     ``enhancement``: at an enhanced point, the tables of the enhancement layer, coded after the scalar layer.
     ``motion``: the file has a motion layer (version 3), coded last (:mod:`vqcodec.coding.motion`): True,
     or (version 5) the residual options of its predicted blocks, a non-empty tuple of (first, count).
+    ``bends``: with the motion layer in a version-7 file, the frames of a slice (predicted blocks carry
+    bent paths, one bend per frame after the first); 0 without.
     """
     encoding = codes is not None
     walk = _LevelWalk(prior, channel, slice_contexts_for(layout), None if encoding else counts)
@@ -214,7 +223,8 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
             given = codes.motion if codes.motion is not None else \
                 MotionField(np.zeros(bottom.grid, bool), np.zeros((*bottom.grid, 2), np.int32))
         motion_field = code_motion_layer(bottom.grid, channel, given, reference, models,
-                                         copied, None if motion is True else motion, bottom.codebook_size)
+                                         copied, None if motion is True else motion, bottom.codebook_size,
+                                         bends=bends > 0, frames=max(bends, 1))
         got_counts[MOTION_LABEL] = int(motion_field.flags.sum())
         if not encoding and (counts or {}).get(MOTION_LABEL) != got_counts[MOTION_LABEL]:
             raise EntropyError(f"motion layer: {(counts or {}).get(MOTION_LABEL)} predicted blocks stored but "
@@ -366,11 +376,11 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
 def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mode: bool,
                reference: GopReference | None, end_check: bool = True,
                scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-               motion: bool | tuple = False) -> CodedGop:
+               motion: bool | tuple = False, bends: int = 0) -> CodedGop:
     """``end_check``: end the payload with :data:`END_CHECK` (version 2; version-1 payloads have none)."""
     ch = EncodeChannel()
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, codes=codes, scalar=scalar,
-                   enhancement=enhancement, motion=motion)
+                   enhancement=enhancement, motion=motion, bends=bends)
     res.payload = ch.payload(end_check)
     res.bits = ch.bits
     return res
@@ -379,10 +389,10 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True,
                scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-               motion: bool | tuple = False) -> CodedGop:
+               motion: bool | tuple = False, bends: int = 0) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar,
-                   enhancement=enhancement, motion=motion)
+                   enhancement=enhancement, motion=motion, bends=bends)
     ch.finish()
     res.bits = ch.bits
     return res

@@ -40,12 +40,15 @@ from vqcodec.entropy.rans import EntropyError, freqs_from_counts
 
 MOTION_LABEL = "motion"                  # the flags' bit-report label and the chunk's count of flagged blocks
 VECTOR_LABEL = "motion.vectors"          # the vectors' bit-report label
+BEND_LABEL = "motion.bends"              # the bent paths' bit-report label (flags and bends, version 7)
 SUBPEL = 4                               # vectors are in quarter pixels
 MAX_VECTOR = 8 * SUBPEL                  # |dy|, |dx| <= 8 pixels per frame
 MAX_DIFF = 2 * MAX_VECTOR                # a difference from a prediction within the range
 DIFF_SYMBOLS = 2 * MAX_DIFF + 1
 COUNT_STEP = 8                           # what one coded difference adds to its count
 COUNT_LIMIT = 1 << 12                    # vector counts are halved past this: recent slices weigh more
+MAX_BEND = MAX_VECTOR                    # |bend| <= 8 pixels per component
+BEND_SYMBOLS = 2 * MAX_BEND + 1
 
 
 @dataclass(frozen=True)
@@ -89,13 +92,35 @@ def block_view(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     return frame.reshape(h // bh, bh, w // bw, bw, c).transpose(0, 2, 1, 3, 4)
 
 
+def displacements(vectors: np.ndarray, bends: np.ndarray | None, frames: int) -> np.ndarray:
+    """Each frame's displacement from the frame before the slice, int64 (frames, H', W', 2) quarter
+    pixels: ``d_0`` is the vector, ``d_j = 2 d_(j-1) - d_(j-2) + bend_j`` (``d_(-1) = 0``), the straight
+    line through the two before plus the bend; without bends ``d_j = (j + 1) x vector``. Integers only."""
+    v = np.asarray(vectors, np.int64)
+    out = [v]
+    for j in range(1, frames):
+        d = 2 * out[-1] - (out[-2] if j > 1 else 0)
+        out.append(d if bends is None else d + np.asarray(bends[..., j - 1, :], np.int64))
+    return np.stack(out)
+
+
+def check_displacements(disp: np.ndarray, mask: np.ndarray) -> None:
+    """A flagged block's frame ``j`` may move at most ``(j + 1) x MAX_VECTOR`` per component (what a
+    straight path reaches); anything beyond is damage."""
+    reach = (np.arange(disp.shape[0]) + 1) * MAX_VECTOR
+    beyond = (np.abs(disp).max(-1) > reach[:, None, None])[:, mask]
+    if beyond.any():
+        j = int(np.nonzero(beyond.any(axis=1))[0][0])
+        raise EntropyError(f"motion layer: a bent path beyond {j + 1} x 8 pixels at frame {j} of its slice")
+
+
 def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.ndarray | None,
                   block: tuple[int, int, int], residual: MotionResidual | None = None) -> None:
     """Replace the flagged blocks of slice ``t`` of ``frames`` (T, H, W, 3, in place) by their
     prediction: frame ``j`` of the slice is the frame before the slice (``before`` for the GOP's first
     slice) moved by ``j + 1`` times the block's vector, so no frame is interpolated from an
-    interpolated one; plus, with ``residual`` (the file's options and the model's basis), each
-    block's residual where the field gives it one."""
+    interpolated one (with bends, version 7: by its :func:`displacements`); plus, with ``residual``
+    (the file's options and the model's basis), each block's residual where the field gives it one."""
     bt, bh, bw = block
     mask = field.flags[t]
     if not mask.any():
@@ -105,7 +130,10 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
         raise EntropyError("motion layer: a block of the GOP's first slice is predicted, but there is no "
                            "frame before it")
     ref = np.array(ref, copy=True)            # the slice's frames may be written below
-    pred = np.stack([predict_blocks(ref, field.vectors[t] * (j + 1), mask, (bh, bw)) for j in range(bt)], 1)
+    disp = displacements(field.vectors[t], None if field.bends is None else field.bends[t], bt)
+    if field.bends is not None:
+        check_displacements(disp, mask)
+    pred = np.stack([predict_blocks(ref, disp[j], mask, (bh, bw)) for j in range(bt)], 1)
     if residual is not None and field.residual is not None and field.residual[t].any():
         opt = field.residual[t][mask]
         has = opt > 0
@@ -191,19 +219,65 @@ class VectorModel:
             self.counts[pass_, comp] = (self.counts[pass_, comp] + 1) >> 1
 
 
+class BendModel:
+    """Adaptive integer tables of the bends (version 7): one per component over ``-MAX_BEND..MAX_BEND``,
+    integer counts only; a bent block's flag has its own :class:`CopyFlagModel`."""
+
+    def __init__(self) -> None:
+        d = np.abs(np.arange(BEND_SYMBOLS) - MAX_BEND)
+        start = np.select([d == 0, d == 1, d <= 2, d <= 4, d <= 8, d <= 16], [256, 160, 96, 48, 16, 4], 1)
+        self.counts = np.tile(start, (2, 1)).astype(np.int64)
+        self.flags = CopyFlagModel()
+
+    def clone(self) -> "BendModel":
+        m = BendModel()
+        m.counts, m.flags = self.counts.copy(), self.flags.clone()
+        return m
+
+    def code_slice(self, channel, flags: np.ndarray, prev_bent: np.ndarray, frames: int,
+                   given: np.ndarray | None) -> np.ndarray:
+        """One slice's bends (H, W, frames - 1, 2) of the flagged blocks: per flagged block whether its
+        path bends (context: the slice before's bent blocks), then the bends of the bent ones, frame
+        by frame, each component under its table."""
+        h, w = flags.shape
+        out = np.zeros((h, w, frames - 1, 2), np.int32)
+        bent = self.flags.code_slice(LabelledChannel(channel, BEND_LABEL),
+                                     None if given is None else given.any(axis=(-2, -1)), prev_bent, (h, w),
+                                     where=flags)
+        n = int(bent.sum())
+        if not n:
+            return out
+        for j in range(frames - 1):
+            for comp in range(2):
+                want = None
+                if given is not None:
+                    b = np.asarray(given[..., j, comp][bent], np.int64)
+                    if np.abs(b).max() > MAX_BEND:
+                        raise EntropyError(f"motion layer: a bend beyond +-{MAX_BEND} quarter pixels")
+                    want = b + MAX_BEND
+                sym = np.asarray(channel.code(freqs_from_counts(self.counts[comp]), n, want, BEND_LABEL), np.int64)
+                out[..., j, comp][bent] = sym - MAX_BEND
+                self.counts[comp] += COUNT_STEP * np.bincount(sym, minlength=BEND_SYMBOLS)
+                if self.counts[comp].sum() > COUNT_LIMIT:
+                    self.counts[comp] = (self.counts[comp] + 1) >> 1
+        return out
+
+
 class MotionCoder:
     """Codes one GOP's motion layer through a channel (``gop_coding``'s encode or decode channel):
     the encoder passes the field, the decoder ``None``; both get the field back."""
 
     def __init__(self, flags: CopyFlagModel | None = None, vectors: VectorModel | None = None,
-                 residual: ResidualCoder | None = None) -> None:
+                 residual: ResidualCoder | None = None, bends: BendModel | None = None) -> None:
         self.flags = flags.clone() if flags is not None else CopyFlagModel()
         self.vectors = vectors.clone() if vectors is not None else VectorModel()
         self.residual = residual.clone() if residual is not None else None
+        self.bends = bends.clone() if bends is not None else None
 
     def code(self, channel, grid: tuple[int, int, int], given: MotionField | None,
-             before: MotionField | None, copied: np.ndarray) -> MotionField:
-        """``copied`` (T, H, W): the bottom latent's copy map; only copied positions can be predicted."""
+             before: MotionField | None, copied: np.ndarray, frames: int = 4) -> MotionField:
+        """``copied`` (T, H, W): the bottom latent's copy map; only copied positions can be predicted.
+        ``frames``: a slice's frames (the bends' count is one less)."""
         t_, h, w = grid
         if given is not None and (given.flags & ~copied).any():
             raise EntropyError("motion layer: a predicted block whose bottom codes are not copies")
@@ -217,6 +291,13 @@ class MotionCoder:
             res = np.zeros(grid, np.int32), np.zeros((*grid, width), np.int32)
             if given is not None and given.residual is not None and (given.residual[~given.flags] != 0).any():
                 raise EntropyError("motion layer: a residual for a block that is not predicted")
+        bends = None
+        if self.bends is None and given is not None and given.bends is not None and given.bends.any():
+            raise EntropyError("motion layer: bent paths given, but this file carries none (not a 7.x file)")
+        if self.bends is not None:
+            bends = np.zeros((*grid, frames - 1, 2), np.int32)
+            if given is not None and given.bends is not None and given.bends[~given.flags].any():
+                raise EntropyError("motion layer: a bent path for a block that is not predicted")
         for t in range(t_):
             if t == 0 and before is None:
                 if given is not None and given.flags[0].any():
@@ -229,6 +310,14 @@ class MotionCoder:
                                              where=copied[t])
             vectors[t] = self._code_vectors(channel, flags[t], prev_flags, prev_vec,
                                             None if given is None else given.vectors[t])
+            if bends is not None:
+                prev_bends = bends[t - 1] if t else before.bends[-1] if before.bends is not None else None
+                prev_bent = np.zeros((h, w), bool) if prev_bends is None else prev_bends.any(axis=(-2, -1))
+                want = None
+                if given is not None:
+                    want = given.bends[t] if given.bends is not None else bends[t]
+                bends[t] = self.bends.code_slice(channel, flags[t], prev_bent, frames, want)
+                check_displacements(displacements(vectors[t], bends[t], frames), flags[t])
             if res is not None:
                 want_opt = want_codes = None
                 if given is not None:
@@ -237,8 +326,8 @@ class MotionCoder:
                     want_codes = given.residual_codes[t] if has else res[1][t]
                 res[0][t], res[1][t] = self.residual.code_slice(channel, flags[t], want_opt, want_codes)
         if res is None:
-            return MotionField(flags, vectors)
-        return MotionField(flags, vectors, res[0], res[1])
+            return MotionField(flags, vectors, bends=bends)
+        return MotionField(flags, vectors, res[0], res[1], bends)
 
     def _code_vectors(self, channel, flags: np.ndarray, prev_flags: np.ndarray, prev_vec: np.ndarray,
                       given: np.ndarray | None) -> np.ndarray:
@@ -270,20 +359,25 @@ def motion_arrays(fields: list[MotionField]) -> dict[str, np.ndarray]:
     """What ``vqv codes`` exports of a file's motion fields (one per GOP): ``motion_predicted`` (gops, T,
     H, W) bool and ``motion_vectors`` (gops, T, H, W, 2) int32; with a residual (version 5) also
     ``motion_residual`` (gops, T, H, W) int32, each block's option (0 = none), and
-    ``motion_residual_codes`` (gops, T, H, W, S) int32, its codes stage by stage."""
+    ``motion_residual_codes`` (gops, T, H, W, S) int32, its codes stage by stage; with bent paths
+    (version 7) ``motion_bends`` (gops, T, H, W, bt - 1, 2) int32 (:func:`displacements`)."""
     out = {"motion_predicted": np.stack([f.flags for f in fields]),
            "motion_vectors": np.stack([f.vectors for f in fields]).astype(np.int32)}
     if fields[0].residual is not None:
         out["motion_residual"] = np.stack([f.residual for f in fields]).astype(np.int32)
         out["motion_residual_codes"] = np.stack([f.residual_codes for f in fields]).astype(np.int32)
+    if fields[0].bends is not None:
+        out["motion_bends"] = np.stack([f.bends for f in fields]).astype(np.int32)
     return out
 
 
 def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | None, reference, models: dict,
-                      copied: np.ndarray, residual: tuple | None = None, codebook_size: int = 0) -> MotionField:
+                      copied: np.ndarray, residual: tuple | None = None, codebook_size: int = 0,
+                      bends: bool = False, frames: int = 4) -> MotionField:
     """The motion layer of a GOP on the bottom grid (flags only where ``copied``, the bottom latent's
-    copy map; ``residual``: the file's residual options, version 5); its models carry over to a
-    predicted GOP (``reference``: the previous GOP's ``GopReference``, None in a refresh GOP)."""
+    copy map; ``residual``: the file's residual options, version 5; ``bends``: a 7.x file's bent
+    paths, ``frames`` the slice's frames); its models carry over to a predicted GOP (``reference``:
+    the previous GOP's ``GopReference``, None in a refresh GOP)."""
     before = None if reference is None else reference.codes.motion
     if reference is not None and (before is None or before.grid != grid):
         raise EntropyError("motion layer: the reference GOP's motion layer does not fit this GOP")
@@ -294,9 +388,12 @@ def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | 
     res_coder = None
     if residual:
         res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual, codebook_size)
-    coder = MotionCoder(old(MOTION_LABEL), old(VECTOR_LABEL), res_coder)
-    field = coder.code(channel, grid, given, before, copied)
+    bend_coder = (old(BEND_LABEL) or BendModel()) if bends else None
+    coder = MotionCoder(old(MOTION_LABEL), old(VECTOR_LABEL), res_coder, bend_coder)
+    field = coder.code(channel, grid, given, before, copied, frames)
     models[MOTION_LABEL], models[VECTOR_LABEL] = coder.flags, coder.vectors
     if coder.residual is not None:
         models[RESIDUAL_LABEL] = coder.residual
+    if coder.bends is not None:
+        models[BEND_LABEL] = coder.bends
     return field

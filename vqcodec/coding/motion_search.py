@@ -26,7 +26,8 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
-from vqcodec.coding.motion import MAX_VECTOR, SUBPEL, MotionResidual, block_view, neighbour_predictions, predict_slice
+from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, neighbour_predictions,
+                                   predict_slice)
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -37,6 +38,11 @@ PIXEL_SSE_PER_LATENT = 127.5 ** 2
 FLAG_BITS = 1.0
 #: The search's price of a vector bit in SAD per sqrt(lambda): twice x264's (docs/DESIGN.md, "Motion").
 VECTOR_COST_SCALE = 2.0
+#: Estimated bits of a bent block's flag beyond a straight one's (version 7).
+BEND_FLAG_BITS = 1.0
+#: How far (whole pixels, each way) a bent path's frame is searched around the straight path's and the
+#: line through the frames before (docs/DESIGN.md, "Motion").
+BEND_SEARCH = 4
 
 
 def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -196,40 +202,134 @@ class SliceDecision(NamedTuple):
     frames: np.ndarray          # the slice as the decoder will reconstruct it (its enhancement estimated)
     chosen: tuple | None        # with a motion residual: (option (H', W'), codes (H', W', S))
     searched: np.ndarray        # (H', W', 2): every block's vector as the search found it
+    bends: np.ndarray | None = None     # with bent paths: (H', W', bt - 1, 2) int32 (0 where straight)
 
 
 def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam: float,
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
                  residual: Residual | None = None, coded: MotionResidual | None = None,
-                 start: np.ndarray | None = None, planes: PhasePlanes | None = None) -> SliceDecision:
+                 start: np.ndarray | None = None, planes: PhasePlanes | None = None,
+                 bends: bool = False) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
     ``coded``, with a motion residual (version 5): a predicted block is priced with its best residual
     option too. ``start``: the vectors an earlier search found against other predictions (see
-    :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already."""
+    :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already.
+    ``bends`` (version 7): a predicted block may instead follow a bent path (:func:`search_bends`)."""
     bt, bh, bw = block
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
+    planes = search_planes(before, bt, search) if planes is None else planes
     vec = search_vectors(source, before, (bh, bw), search, pred, mu, start, planes)
-    every = MotionField(np.ones((1, *rate.shape), bool), vec[None])
+    zero = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
+    trial = _predicted(recon, before, vec, None, block)
+    trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded)
+    extra = FLAG_BITS + vector_bits(vec, zero) + extra     # (the sum in this order: the same floats as before)
+    path, chosen_vec = None, vec
+    if bends:                                         # the same block on its own path, if that costs less
+        bent_vec, path = search_bends(source, planes, vec, zero, mu, block)
+        bent_trial = _predicted(recon, before, bent_vec, path, block)
+        bent_trial, d_bent, bent_extra, bent_chosen = _priced(source, bent_trial, lam, block, residual, coded)
+        bent_extra = FLAG_BITS + vector_bits(bent_vec, zero) + bent_extra + BEND_FLAG_BITS * path.any(axis=(-2, -1)) \
+            + bend_bits(path)
+        bent = d_bent + lam * bent_extra < d_mc + lam * extra
+        trial = np.where(_pixels(bent, (bh, bw)), bent_trial, trial)
+        d_mc, extra = np.where(bent, d_bent, d_mc), np.where(bent, bent_extra, extra)
+        if chosen is not None:
+            chosen = tuple(np.where(bent if c.ndim == 2 else bent[..., None], b, c) for c, b in zip(chosen, bent_chosen))
+        path = np.where(bent[..., None, None], path, 0).astype(np.int32)
+        chosen_vec = np.where(bent[..., None], bent_vec, vec)
+    d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
+    flags = d_mc + lam * extra < d_net + lam * rate
+    vectors = np.where(flags[..., None], chosen_vec, 0).astype(np.int32)
+    if chosen is not None:
+        chosen = np.where(flags, chosen[0], 0).astype(np.int32), np.where(flags[..., None], chosen[1], 0).astype(np.int32)
+    if path is not None:
+        path = np.where(flags[..., None, None], path, 0).astype(np.int32)
+    return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec, path)
+
+
+def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.ndarray | None,
+               block: tuple[int, int, int]) -> np.ndarray:
+    """The slice with every block predicted as the decoder would (a block's prediction reads only the
+    frame before the slice)."""
     trial = np.array(recon, copy=True)
-    predict_slice(trial, every, 0, before, block)     # a block's prediction reads only the frame before
+    every = MotionField(np.ones((1, *vec.shape[:2]), bool), vec[None], bends=None if path is None else path[None])
+    predict_slice(trial, every, 0, before, block)
+    return trial
+
+
+def _priced(source: np.ndarray, trial: np.ndarray, lam: float, block: tuple[int, int, int],
+            residual: Residual | None, coded: MotionResidual | None):
+    """Every block of a predicted slice with what the encoder adds to it: the motion residual's best
+    option (version 5), then the enhancement at an enhanced point. Returns (the slice, each block's
+    SSE, its extra bits, the residual's (option, codes) or None)."""
+    bh, bw = block[1:]
     d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
     extra, chosen = 0.0, None
     if coded is not None:                             # the motion residual, then the enhancement on top
         option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
+        chosen = option, codes
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
         d_res = block_sse(enhanced, source, (bh, bw)).astype(np.float64)
         use = d_res + lam * bits < d_mc
         d_mc, extra = np.where(use, d_res, d_mc), extra + np.where(use, bits, 0.0)
         trial = np.where(_pixels(use, (bh, bw)), enhanced, trial)
-    d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
-    flags = d_mc + lam * (FLAG_BITS + vector_bits(vec, 0 if pred is None else pred) + extra) < d_net + lam * rate
-    vectors = np.where(flags[..., None], vec, 0).astype(np.int32)
-    if coded is not None:
-        chosen = np.where(flags, option, 0).astype(np.int32), np.where(flags[..., None], codes, 0).astype(np.int32)
-    return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec)
+    return trial, d_mc, extra + np.zeros_like(d_mc), chosen
+
+
+def bend_bits(path: np.ndarray) -> np.ndarray:
+    """Estimated bits (H', W') of each block's bends (H', W', bt - 1, 2), as :func:`vector_bits` prices a difference."""
+    return vector_bits(path, 0).sum(-1)
+
+
+def search_bends(targets: np.ndarray, planes: PhasePlanes, vec: np.ndarray, pred: np.ndarray, mu: float,
+                 block: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per block, a bent path through the slice's frames (``targets``), frame by frame in order: each
+    frame's displacement searched alone, on a grid of every second whole pixel within
+    :data:`BEND_SEARCH` pixels of the straight line through the two frames before (frame 0: of the
+    block's straight vector ``vec``) and at the straight path's ``(j + 1) x vec``, then refined to whole,
+    half and quarter pixels; cost = SAD + ``mu`` x the bits of its difference from that line (frame 0:
+    from the vector's prediction ``pred``). Ties keep the line. Returns (frame 0's vector (H', W', 2),
+    the bends (H', W', bt - 1, 2))."""
+    bt, bh, bw = block
+    hb, wb = vec.shape[:2]
+    lim = (planes.reach - 1) * SUBPEL            # what the planes reach (the decoder clamps beyond)
+    grid = np.array(sorted(((oy, ox) for oy in range(-BEND_SEARCH, BEND_SEARCH + 1, 2)
+                            for ox in range(-BEND_SEARCH, BEND_SEARCH + 1, 2) if oy or ox),
+                           key=lambda o: (abs(o[0]) + abs(o[1]), o)), np.int64) * SUBPEL
+    ring = np.array([(oy, ox) for oy in (-1, 0, 1) for ox in (-1, 0, 1) if oy or ox], np.int64)
+    v = vec.astype(np.int64)
+    disp: list[np.ndarray] = []
+    for j in range(bt):
+        tb = block_view(targets[j].astype(np.int32), (bh, bw))
+        line = v if j == 0 else 2 * disp[-1] - (disp[-2] if j > 1 else 0)
+        priced = np.asarray(pred, np.int64) if j == 0 else line
+        reach = min(lim, (j + 1) * MAX_VECTOR)
+        low, high = (-reach, reach) if j == 0 else (line - MAX_BEND, line + MAX_BEND)
+
+        def cost(c: np.ndarray) -> np.ndarray:
+            sad = np.abs(planes.blocks(c, (bh, bw)) - tb).sum(axis=(-3, -2, -1))
+            return sad + mu * vector_bits(c, priced)
+
+        def legal(c: np.ndarray) -> np.ndarray:      # within the bend's range and the frame's reach
+            return np.clip(np.clip(c, low, high), -reach, reach)
+
+        cur = legal(line).astype(np.int32)
+        cur, best = _first_least(cur, np.full((hb, wb), np.inf), cur[None].astype(np.int64),
+                                 cost(cur[None].astype(np.int64)))
+        for cand in (legal(line[None] + grid[:, None, None, :]), legal(v * (j + 1))[None]):
+            cur, best = _first_least(cur, best, cand, cost(cand))
+        for step in (SUBPEL, SUBPEL // 2, SUBPEL // 4):
+            cand = legal(cur[None].astype(np.int64) + ring[:, None, None, :] * step)
+            cur, best = _first_least(cur, best, cand, cost(cand))
+        disp.append(cur.astype(np.int64))
+    path = np.stack([disp[j] - (2 * disp[j - 1] - (disp[j - 2] if j > 1 else 0)) for j in range(1, bt)], axis=-2)
+    # a line that left the range may admit no legal next frame: such a block keeps its straight path
+    ok = (np.abs(path) <= MAX_BEND).all(axis=(-2, -1)) & (np.abs(disp[0]) <= MAX_VECTOR).all(-1)
+    return (np.where(ok[..., None], disp[0], v).astype(np.int32),
+            np.where(ok[..., None, None], path, 0).astype(np.int32))
 
 
 def _pixels(mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -265,15 +365,17 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
-               coded: MotionResidual | None = None) -> tuple[MotionField, np.ndarray]:
+               coded: MotionResidual | None = None, bends: bool = False) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
-    reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP)."""
+    reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
+    ``bends``: version 7, predicted blocks may follow bent paths)."""
     bt = block[0]
     t_ = rates.shape[0]
     flags = np.zeros(rates.shape, bool)
     vectors = np.zeros((*rates.shape, 2), np.int32)
     width = 0 if coded is None else max(c for _, c in coded.options)
     option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
+    paths = np.zeros((*rates.shape, bt - 1, 2), np.int32) if bends else None
     final = np.array(recon, copy=True)
     pred = np.zeros((*rates.shape[1:], 2), np.int64)
     for t in range(t_):
@@ -283,18 +385,20 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         sl = slice(t * bt, (t + 1) * bt)
         args = source[sl], final[sl], prev, rates[t], lam, search, block
         planes = search_planes(prev, bt, search)
-        got = decide_slice(*args, pred, residual, coded, planes=planes)
+        got = decide_slice(*args, pred, residual, coded, planes=planes, bends=bends)
         again = coder_predictions(got.flags, got.vectors, pred)
         if (again != pred).any():       # searched again from where the first search ended
-            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes)
+            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
+        if paths is not None:
+            paths[t] = got.bends
         if got.chosen is not None:
             option[t], codes[t] = got.chosen
         if flags[t].any():                # the coder predicts from the slice before where it moved
             pred = np.where(flags[t][..., None], vectors[t], pred)
     if coded is None:
-        return MotionField(flags, vectors), final
-    return MotionField(flags, vectors, option, codes), final
+        return MotionField(flags, vectors, bends=paths), final
+    return MotionField(flags, vectors, option, codes, paths), final
 
 
 def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) -> np.ndarray:

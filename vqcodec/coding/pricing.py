@@ -54,7 +54,7 @@ class _PricingChannel:
 
 def code_file_each(priors: list[Prior], layout: list[LevelLayout], codes: list[tuple[Codes, bool]], copy_mode: bool,
                    scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-                   motion: bool = False, end_check: bool = True) -> list[list[CodedGop]]:
+                   motion: bool = False, end_check: bool = True, bends: int = 0) -> list[list[CodedGop]]:
     """Per prior, a file's GOPs entropy-coded in order (``codes``: each GOP's codes and whether it
     is a refresh GOP; a predicted GOP refers to the one before), as
     :func:`vqcodec.coding.encoder.code_file` codes them under that prior alone."""
@@ -64,7 +64,8 @@ def code_file_each(priors: list[Prior], layout: list[LevelLayout], codes: list[t
     for gop_codes, refresh in codes:
         channel = _PricingChannel(len(priors))
         res = code_gop(layout, each, channel, copy_mode=copy_mode, reference=None if refresh else ref,
-                       codes=gop_codes, scalar=scalar, enhancement=enhancement, motion=motion)
+                       codes=gop_codes, scalar=scalar, enhancement=enhancement, motion=motion,
+                       bends=bends)
         for coded, ch in zip(out, channel.channels):
             coded.append(CodedGop(res.codes, res.counts, res.reference, ch.payload(end_check), ch.bits))
         ref = res.reference
