@@ -44,9 +44,9 @@ from make_golden_bends import golden_input, judder_steps, path_video  # noqa: E4
 
 TOP = 3                               # tiny_linear's top quality: 1 top + 2 bottom stages, the motion residual
 #: The first 16 hex digits of the SHA-256 of the golden clip encoded by today's encoder (see the golden test).
-ENCODER_SHA256 = "4b5d8affc88383b8"
-#: test_motion_residual.py's pin of the 5.0 encoder on its pan, from before bent paths existed.
-BEFORE_BENDS_SHA256 = "bbf2dc953b2eae70"
+ENCODER_SHA256 = "67523b498e300483"
+#: test_motion_residual.py's pin of the 5.0 encoder on its pan (bends off: the same encoder as there).
+FIVE_SHA256 = "28910955e1a40bb9"
 
 
 @pytest.fixture(scope="module")
@@ -362,10 +362,10 @@ def test_bends_on_write_7_0_and_off_the_files_written_before(lmodel):
     assert all(g.codes.motion.bends is None for g in read_gop_codes(r_off, lmodel))
     assert any(g.codes.motion.bends.any() for g in read_gop_codes(r_on, lmodel))
     assert decode_bytes(off, model=lmodel).shape == decode_bytes(on, model=lmodel).shape == (24, 32, 40, 3)
-    # bends off: the very bytes of the encoder before bent paths existed (test_motion_residual.py's pan)
+    # bends off: the very bytes of the 5.0 encoder (test_motion_residual.py's pan and pin)
     before = encode_frames(pan_video(40, 32, 40, dx=1, dy=1), 16, model=lmodel, quality=TOP, motion=True, refresh=0,
                            motion_bends=False)
-    assert hashlib.sha256(before).hexdigest()[:16] == BEFORE_BENDS_SHA256
+    assert hashlib.sha256(before).hexdigest()[:16] == FIVE_SHA256
     # what the settings carry: a slice's frames where the file has the motion layer and bends, else 0
     assert EncodeSettings.build(lmodel, quality=TOP).bend_frames == 2 == lmodel.cfg.bottom_factor[0]
     for kw in ({"motion_bends": False}, {"motion": False}, {"rdo_strength": 0}):   # (no copies: no motion layer)

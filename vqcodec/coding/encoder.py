@@ -355,7 +355,8 @@ class GopEncoder:
                 field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
                                           self.settings.motion_search, self.block,
                                           self._residual_estimate if self.enhancement is not None else None,
-                                          self.coded_residual, self.settings.bend_frames > 0)
+                                          self.coded_residual, self.settings.bend_frames > 0,
+                                          None if refresh[i] or self._prev_codes is None else self._prev_codes.motion)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 bottom = force_level_copies(codes.level("bottom"), field.flags,

@@ -5,7 +5,8 @@ shipped model), the pixels one bottom latent position codes. Per block of each l
 encoder chooses (:mod:`vqcodec.coding.motion_search`) between the network's reconstruction and a
 *motion-compensated prediction*: frame ``j`` of the block is the decoded frame before the slice
 displaced by ``j + 1`` times the block's vector ``(dy, dx)``, in quarter pixels per frame (constant
-motion over the slice's 4 frames, a quarter second at 16 fps). A flagged block's
+motion over the slice's 4 frames, a quarter second at 16 fps), or in a version-7 file along a *bent
+path*, one bend per frame after the first (:func:`displacements`). A flagged block's
 latent codes are copies of the slice before (nearly free), so it costs its flag and its vector.
 
 Everything the decoder computes here is integer arithmetic on uint8 frames: the sub-pixel
@@ -22,8 +23,9 @@ predicted and have no flag) with the copy decisions' adaptive checkerboard model
 context = the previous slice's flags), then the vectors of the flagged blocks in two checkerboard
 passes, each component as its difference from a prediction (pass 0: the block's vector in the slice
 before if it was flagged there, else 0; pass 1: the median of the flagged 4-neighbours of pass 0,
-else as pass 0) under an adaptive integer table (:class:`VectorModel`); in a version-5 file then the
-residual of the flagged blocks (:mod:`vqcodec.coding.motion_residual`). Slice 0 of a refresh GOP has
+else as pass 0) under an adaptive integer table (:class:`VectorModel`); in a version-7 file then
+whether each flagged block's path bends and the bends of those that do (:class:`BendModel`); in a
+version-5 (or 6, 7) file then the residual of the flagged blocks (:mod:`vqcodec.coding.motion_residual`). Slice 0 of a refresh GOP has
 nothing to predict from and carries no motion layer.
 """
 from __future__ import annotations

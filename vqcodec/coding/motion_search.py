@@ -365,10 +365,12 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
-               coded: MotionResidual | None = None, bends: bool = False) -> tuple[MotionField, np.ndarray]:
+               coded: MotionResidual | None = None, bends: bool = False,
+               before_field: MotionField | None = None) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
-    ``bends``: version 7, predicted blocks may follow bent paths)."""
+    ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
+    GOP's motion field, whose last slice the coder predicts the first slice's vectors from)."""
     bt = block[0]
     t_ = rates.shape[0]
     flags = np.zeros(rates.shape, bool)
@@ -378,6 +380,8 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     paths = np.zeros((*rates.shape, bt - 1, 2), np.int32) if bends else None
     final = np.array(recon, copy=True)
     pred = np.zeros((*rates.shape[1:], 2), np.int64)
+    if before is not None and before_field is not None:     # the coder's pass-0 prediction of slice 0
+        pred = np.where(before_field.flags[-1][..., None], before_field.vectors[-1], 0).astype(np.int64)
     for t in range(t_):
         prev = final[t * bt - 1] if t else before
         if prev is None:
@@ -394,8 +398,8 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
             paths[t] = got.bends
         if got.chosen is not None:
             option[t], codes[t] = got.chosen
-        if flags[t].any():                # the coder predicts from the slice before where it moved
-            pred = np.where(flags[t][..., None], vectors[t], pred)
+        # the coder predicts a pass-0 vector from the block's in the slice before, where it moved, else 0
+        pred = np.where(flags[t][..., None], vectors[t], 0).astype(np.int64)
     if coded is None:
         return MotionField(flags, vectors, bends=paths), final
     return MotionField(flags, vectors, option, codes, paths), final
