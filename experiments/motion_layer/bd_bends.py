@@ -7,19 +7,13 @@ import sys
 import bjontegaard as bd
 import numpy as np
 
-
-def front(p):
-    p = sorted((b, q) for b, q, *_ in p)
-    out = []
-    for b, q in p:
-        if not out or q > out[-1][1]:
-            out.append((b, q))
-    return np.array(out)
+from benchmarks.bd import pareto
 
 
 def bdr(o, n):
-    o, n = front(o), front(n)
-    return bd.bd_rate(o[:, 0], o[:, 1], n[:, 0], n[:, 1], method="pchip", require_matching_points=False)
+    """BD-rate of curve ``n`` against ``o`` (points (bpp, PSNR, ...)), each on its RD front, pchip."""
+    (ro, do), (rn, dn) = (pareto([p[0] for p in c], [p[1] for p in c]) for c in (o, n))
+    return bd.bd_rate(ro, do, rn, dn, method="pchip", require_matching_points=False)
 
 
 def report(old: dict, new: dict, pairs) -> None:

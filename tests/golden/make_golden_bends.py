@@ -23,6 +23,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from conftest import pan_video  # noqa: E402
+from make_golden_residual import gop_arrays  # noqa: E402
 
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
@@ -63,16 +64,8 @@ def main() -> None:
     arrays = {}
     bent = []
     for g in read_gop_codes(reader, model):
-        for lv in g.codes.levels:
-            arrays[f"gop{g.index}_{lv.name}"] = lv.indices
-            arrays[f"gop{g.index}_{lv.name}_copied"] = lv.copy_map()
-        m = g.codes.motion
-        arrays[f"gop{g.index}_motion_predicted"] = m.flags
-        arrays[f"gop{g.index}_motion_vectors"] = m.vectors
-        arrays[f"gop{g.index}_motion_residual"] = m.residual
-        arrays[f"gop{g.index}_motion_residual_codes"] = m.residual_codes
-        arrays[f"gop{g.index}_motion_bends"] = m.bends
-        bent.append(int(m.bends.any(axis=(-2, -1)).sum()))
+        arrays.update(gop_arrays(g))
+        bent.append(int(g.codes.motion.bends.any(axis=(-2, -1)).sum()))
     if not all(bent):
         raise SystemExit(f"bent blocks per GOP {bent}: choose a clip where every GOP has some")
     (HERE / "golden_bends.vqv").write_bytes(data)

@@ -35,6 +35,21 @@ def golden_input() -> np.ndarray:
     return pan_video(40, 32, 40, dx=1, dy=1)
 
 
+def gop_arrays(g) -> dict[str, np.ndarray]:
+    """A decoded GOP's codes as the golden fixtures store them: each level's indices and copy map, the
+    motion layer's flags and vectors, and its residual options and codes and its bends where present."""
+    out = {}
+    for lv in g.codes.levels:
+        out[f"gop{g.index}_{lv.name}"] = lv.indices
+        out[f"gop{g.index}_{lv.name}_copied"] = lv.copy_map()
+    m = g.codes.motion
+    for key, arr in (("predicted", m.flags), ("vectors", m.vectors), ("residual", m.residual),
+                     ("residual_codes", m.residual_codes), ("bends", m.bends)):
+        if arr is not None:
+            out[f"gop{g.index}_motion_{key}"] = arr
+    return out
+
+
 def main() -> None:
     import torch
     torch.set_num_threads(1)
@@ -45,15 +60,8 @@ def main() -> None:
     arrays = {}
     with_residual = []
     for g in read_gop_codes(reader, model):
-        for lv in g.codes.levels:
-            arrays[f"gop{g.index}_{lv.name}"] = lv.indices
-            arrays[f"gop{g.index}_{lv.name}_copied"] = lv.copy_map()
-        m = g.codes.motion
-        arrays[f"gop{g.index}_motion_predicted"] = m.flags
-        arrays[f"gop{g.index}_motion_vectors"] = m.vectors
-        arrays[f"gop{g.index}_motion_residual"] = m.residual
-        arrays[f"gop{g.index}_motion_residual_codes"] = m.residual_codes
-        with_residual.append(int((m.residual > 0).sum()))
+        arrays.update(gop_arrays(g))
+        with_residual.append(int((g.codes.motion.residual > 0).sum()))
     if not all(with_residual):
         raise SystemExit(f"blocks with a residual per GOP {with_residual}: choose a clip where every GOP has some")
     (HERE / "golden_residual.vqv").write_bytes(data)
