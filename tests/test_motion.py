@@ -12,8 +12,9 @@ from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import enhancement_residual, synthesise
-from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks
-from vqcodec.coding.motion_search import PhasePlanes, _slice_sads, force_level_copies, search_vectors, vector_bits
+from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks, predict_slice
+from vqcodec.coding.motion_search import (PhasePlanes, _predicted, _slice_sads, block_rows, force_level_copies,
+                                         search_vectors, vector_bits)
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
 from vqcodec.pipeline import read_codes
@@ -73,6 +74,31 @@ def test_the_search_predicts_with_the_same_integers_as_the_decoder():
         one = np.broadcast_to(vec[1, 2], vec.shape).copy()
         whole = predict_blocks(ref, one, everywhere, (8, 8)).reshape(3, 5, 8, 8, 3).transpose(0, 2, 1, 3, 4)
         np.testing.assert_array_equal(planes.frame(*(int(c) for c in vec[1, 2])), whole.reshape(24, 40, 3))
+    # a batch of candidates at once, and their SADs (what the searches price)
+    cand = rng.integers(-4 * 9 * 4 + 4, 4 * 9 * 4 - 4, (6, 3, 5, 2))
+    target = rng.integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    tb = target.astype(np.int64).reshape(3, 8, 5, 8, 3).transpose(0, 2, 1, 3, 4)
+    for n in range(len(cand)):
+        moved = predict_blocks(ref, cand[n], everywhere, (8, 8)).reshape(3, 5, 8, 8, 3).astype(np.int64)
+        np.testing.assert_array_equal(planes.blocks(cand, (8, 8))[n], moved)
+        np.testing.assert_array_equal(planes.sads(cand, (8, 8), block_rows(target, (8, 8)))[n],
+                                      np.abs(moved - tb).sum(axis=(-3, -2, -1)))
+
+
+def test_the_decisions_trial_slice_is_the_decoders_prediction():
+    """The decisions read every block's prediction from the phase planes, straight or bent, and fall
+    back to the decoder's own prediction beyond their reach: either way the decoder's integers."""
+    rng = np.random.default_rng(5)
+    before = rng.integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    recon = rng.integers(0, 256, (4, 16, 24, 3)).astype(np.uint8)
+    for reach, path in ((4 * 7, None), (4 * 7, rng.integers(-6, 7, (2, 3, 3, 2))), (3, None)):
+        vec = rng.integers(-20, 21, (2, 3, 2))
+        want = recon.copy()
+        every = MotionField(np.ones((1, 2, 3), bool), vec[None].astype(np.int32),
+                            bends=None if path is None else path[None].astype(np.int32))
+        predict_slice(want, every, 0, before, (4, 8, 8))
+        got = _predicted(recon, before, vec, path, (4, 8, 8), PhasePlanes(before, reach))
+        np.testing.assert_array_equal(got, want)
 
 
 def test_search_finds_the_pan():
