@@ -1,6 +1,11 @@
 """Tiled evaluation of the network's full-resolution ends (vqcodec/net/tiling.py, MSVQVAE._tiled)."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
 
 import numpy as np
@@ -8,7 +13,7 @@ import pytest
 import torch
 
 from vqcodec.net import model as model_module
-from vqcodec.net.tiling import map_tiled, tile_plan, tile_starts
+from vqcodec.net.tiling import map_tiled, tile_plan, tile_starts, use_tile_pool
 
 from conftest import synthetic_video
 
@@ -113,3 +118,49 @@ def test_the_reach_of_the_networks_tile_pieces():
         net = MSVQVAE(get_config("cpu-hq"))
     assert conv_reach(net.enc_bottom, Fraction(1))[0] == 36
     assert net._synthesis_reach() == 44
+
+
+def test_tiles_on_a_pool_give_the_same_numbers_and_keep_the_callers_grad_mode():
+    """use_tile_pool: a frame's tiles run on other threads, each alone: bit for bit the tiles run here,
+    and under the caller's no_grad (thread-local in torch) as under its grad mode."""
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv3d(3, 5, 3, padding=1), torch.nn.SiLU(), torch.nn.Conv3d(5, 4, 3, padding=1))
+    x = torch.randn(1, 3, 4, 40, 36)
+    ran_on = set()
+
+    def piece(t):
+        ran_on.add(threading.get_ident())
+        return net(t)
+
+    with torch.no_grad():
+        alone = map_tiled(piece, x, scale=Fraction(1), core=8, halo=4)
+    assert ran_on == {threading.get_ident()}
+    with ThreadPoolExecutor(2) as pool:
+        use_tile_pool(pool)
+        try:
+            ran_on.clear()
+            with torch.no_grad():
+                pooled = map_tiled(piece, x, scale=Fraction(1), core=8, halo=4)
+            assert threading.get_ident() not in ran_on and not pooled.requires_grad
+            assert map_tiled(piece, x, scale=Fraction(1), core=8, halo=4).requires_grad
+        finally:
+            use_tile_pool(None)
+    assert torch.equal(pooled, alone)
+
+
+def test_tiled_frames_code_to_the_same_bytes_for_any_thread_count(tiny_weights, tmp_path):
+    """A clip larger than the tiles, coded and decoded with 1, 2 and 3 threads (GOPs and tiles on as
+    many workers): the same file and frames."""
+    src = tmp_path / "v.npy"
+    np.save(src, synthetic_video(40, 96, 80, seed=4))
+    script = ("import sys, hashlib, numpy as np, torch; torch.set_num_threads(int(sys.argv[1]));"
+              "from fractions import Fraction; from vqcodec.net import model as mm;"
+              "mm.TILE_PIXELS, mm.TILE_HALO_PIXELS = 32, 16;"
+              "from vqcodec.weights import load_model; from vqcodec.coding.encoder import encode_frames;"
+              "from vqcodec.coding.decoder import decode_bytes; m = load_model(sys.argv[3]);"
+              "d = encode_frames(np.load(sys.argv[2]), Fraction(16), model=m, quality=3);"
+              "y = decode_bytes(d, model=m); print(hashlib.sha256(d).hexdigest(), hashlib.sha256(y.tobytes()).hexdigest())")
+    outs = {subprocess.run([sys.executable, "-c", script, str(n), str(src), str(tiny_weights)], check=True,
+                           env={**os.environ, "OMP_NUM_THREADS": str(n)}, timeout=300, capture_output=True,
+                           text=True).stdout.strip().splitlines()[-1] for n in (1, 2, 3)}
+    assert len(outs) == 1, outs

@@ -17,6 +17,7 @@ from vqcodec.entropy.priors import StreamSymbols
 from vqcodec.entropy.scalar_prior import ScalarTables
 from vqcodec.errors import VqvError
 from vqcodec.net.model import TILE_HALO_PIXELS, TILE_PIXELS
+from vqcodec.net.tiling import use_tile_pool
 
 if TYPE_CHECKING:
     from vqcodec.coding.ladder import LadderPoint
@@ -94,14 +95,19 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
 
     The same output for any thread count: a conv's result can depend on how many threads split
     it, and on the batch it sits in, so every GOP goes through the network alone (batch 1) with
-    one intra-op thread; parallelism comes from running several GOPs at once instead. The pool has
+    one intra-op thread; parallelism comes from running several GOPs at once instead, and the tiles
+    of a large frame (each alone, as one after another) on as many tile workers. The pool has
     ``workers`` workers (default: as many as torch had threads, ``--threads``); numpy's BLAS runs on one
     thread meanwhile (:func:`single_threaded_blas`). On an exception out of the block the GOPs in
     flight are left to finish in the background (results dropped).
     """
     threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)
-    pool = ThreadPoolExecutor(max_workers=workers or threads)
+    workers = workers or threads
+    # the tiles' workers: at most ``workers`` tiles in the network at once, as before (memory), but a
+    # lone GOP's tiles spread over the cores (tiling.use_tile_pool)
+    tiles = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vqv-tile")
+    pool = ThreadPoolExecutor(max_workers=workers, initializer=use_tile_pool, initargs=(tiles,))
     try:
         with single_threaded_blas():
             yield pool
@@ -109,9 +115,11 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
         # stopped (a signal, an error, the caller gone): GOPs not yet started are dropped and the ones
         # in the network are not waited for, which at 720p would take a minute or more
         pool.shutdown(wait=False, cancel_futures=True)
+        tiles.shutdown(wait=False, cancel_futures=True)
         raise
     else:
         pool.shutdown(wait=True)
+        tiles.shutdown(wait=True)
     finally:
         torch.set_num_threads(threads)
 

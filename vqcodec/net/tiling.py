@@ -20,6 +20,8 @@ tiling (tests/test_tiling.py; docs/speed.md has the measurements).
 """
 from __future__ import annotations
 
+import threading
+from concurrent.futures import Executor
 from fractions import Fraction
 from typing import Callable, NamedTuple
 
@@ -88,6 +90,17 @@ def tile_plan(h: int, w: int, *, core: int, halo: int, reach: int | None = None,
     return best[1], best[2]
 
 
+_local = threading.local()
+
+
+def use_tile_pool(pool: Executor | None) -> None:
+    """From now on, :func:`map_tiled` called in this thread runs a frame's tiles on ``pool`` (None:
+    one after another, here). Each tile is computed alone, with the same shapes and ops, so the
+    result is the same either way; a GOP's worker gives its tiles to other cores this way when there
+    are fewer GOPs in the network than cores (a 720p clip of one GOP)."""
+    _local.pool = pool
+
+
 def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo: int, reach: int | None = None,
               grid: int = 1, min_side: int = 0) -> torch.Tensor:
     """``piece(x)`` computed tile by tile over the last two (spatial) axes of ``x`` (N, C, T, H, W).
@@ -106,15 +119,26 @@ def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo
     rows, cols = tile_plan(h, w, core=core, halo=halo, reach=reach, grid=grid, min_side=min_side)
     if len(rows) == len(cols) == 1:
         return piece(x)
+    tiles = [(r, c) for r in rows for c in cols]
+    pool = getattr(_local, "pool", None)
+    if pool is None:
+        results = (piece(x[..., r.lo:r.hi, c.lo:c.hi]) for r, c in tiles)
+    else:
+        grad = torch.is_grad_enabled()       # thread-local: the caller's no_grad holds in the pool too
+
+        def run(r: Span, c: Span) -> torch.Tensor:
+            with torch.set_grad_enabled(grad):
+                return piece(x[..., r.lo:r.hi, c.lo:c.hi])
+
+        futures = [pool.submit(run, r, c) for r, c in tiles]
+        results = (f.result() for f in futures)
     out = None
-    for r in rows:
-        for c in cols:
-            y = piece(x[..., r.lo:r.hi, c.lo:c.hi])
-            if out is None:
-                out = y.new_empty(*y.shape[:-2], int(h * scale), int(w * scale))
-            oy, ox = int((r.start - r.lo) * scale), int((c.start - c.lo) * scale)
-            ch, cw = int((r.stop - r.start) * scale), int((c.stop - c.start) * scale)
-            out[..., int(r.start * scale):int(r.stop * scale), int(c.start * scale):int(c.stop * scale)] = \
-                y[..., oy:oy + ch, ox:ox + cw]
-            del y
+    for (r, c), y in zip(tiles, results):
+        if out is None:
+            out = y.new_empty(*y.shape[:-2], int(h * scale), int(w * scale))
+        oy, ox = int((r.start - r.lo) * scale), int((c.start - c.lo) * scale)
+        ch, cw = int((r.stop - r.start) * scale), int((c.stop - c.start) * scale)
+        out[..., int(r.start * scale):int(r.stop * scale), int(c.start * scale):int(c.stop * scale)] = \
+            y[..., oy:oy + ch, ox:ox + cw]
+        del y
     return out
