@@ -382,3 +382,20 @@ def test_codes_without_a_motion_field_write_a_layer_with_nothing_predicted(emode
     reader = VqvReader(io.BytesIO(files[1]))
     assert reader.motion_layer and not any(g.codes.motion.flags.any() for g in read_gop_codes(reader, emodel))
     np.testing.assert_array_equal(decode_bytes(files[1], model=emodel), decode_bytes(files[0], model=emodel))
+
+
+def test_bent_paths_decided_on_a_second_thread_decide_the_same(monkeypatch):
+    """Large slices search and price their bent paths on another thread: the same decision."""
+    import vqcodec.coding.motion_search as ms
+    frames = pan_video(11, 48, 48, dx=1)[[0, 1, 3, 6, 10]]        # speeding up: bent paths pay
+    rng = np.random.default_rng(1)
+    recon = np.clip(frames[1:].astype(int) + rng.integers(-20, 21, frames[1:].shape), 0, 255).astype(np.uint8)
+    rate = rng.uniform(10, 200, (6, 6))
+    got = {}
+    for blocks in (10 ** 9, 1):
+        monkeypatch.setattr(ms, "SIDE_THREAD_BLOCKS", blocks)
+        got[blocks] = ms.decide_slice(frames[1:], recon, frames[0], rate, 30.0, 4, (4, 8, 8), bends=True)
+    a, b = got.values()
+    assert a.flags.any() and a.bends.any()
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)

@@ -21,6 +21,7 @@ Decisions use floats; only the encoder makes them, the decoder reads flags and v
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -243,14 +244,22 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     planes = search_planes(before, bt, search) if planes is None else planes
     vec = search_vectors(source, before, (bh, bw), search, pred, mu, start, planes)
     vpred = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
+
+    def bent_paths():                                 # the same block on its own path
+        bent_vec, path = search_bends(source, planes, vec, vpred, mu, block)
+        bent_trial = _predicted(recon, before, bent_vec, path, block, planes)
+        return (bent_vec, path, *_priced(source, bent_trial, lam, block, residual, coded))
+
+    # the bent paths are searched and priced beside the straight ones, on another core where a slice is
+    # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way)
+    side = bends and rate.size >= SIDE_THREAD_BLOCKS
+    bent_job = _side_pool().submit(bent_paths) if side else None
     trial = _predicted(recon, before, vec, None, block, planes)
     trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded)
     extra = FLAG_BITS + vector_bits(vec, vpred) + extra     # (the sum in this order: the same floats as before)
     path, chosen_vec = None, vec
-    if bends:                                         # the same block on its own path, if that costs less
-        bent_vec, path = search_bends(source, planes, vec, vpred, mu, block)
-        bent_trial = _predicted(recon, before, bent_vec, path, block, planes)
-        bent_trial, d_bent, bent_extra, bent_chosen = _priced(source, bent_trial, lam, block, residual, coded)
+    if bends:                                         # ... kept where that costs less
+        bent_vec, path, bent_trial, d_bent, bent_extra, bent_chosen = bent_job.result() if side else bent_paths()
         bent_extra = (FLAG_BITS + vector_bits(bent_vec, vpred) + bent_extra
                       + BEND_FLAG_BITS * path.any(axis=(-2, -1)) + bend_bits(path))
         bent = d_bent + lam * bent_extra < d_mc + lam * extra
@@ -268,6 +277,18 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     if path is not None:
         path = np.where(flags[..., None, None], path, 0).astype(np.int32)
     return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec, path)
+
+
+#: Slices of at least this many blocks search their bent paths on a second thread (at 64x64, 64 blocks,
+#: numpy's calls are too short to gain).
+SIDE_THREAD_BLOCKS = 256
+_SIDE_POOL: list[ThreadPoolExecutor] = []
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    if not _SIDE_POOL:
+        _SIDE_POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="vqv-decide"))
+    return _SIDE_POOL[0]
 
 
 def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.ndarray | None,
