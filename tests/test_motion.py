@@ -399,3 +399,36 @@ def test_bent_paths_decided_on_a_second_thread_decide_the_same(monkeypatch):
     assert a.flags.any() and a.bends.any()
     for x, y in zip(a, b):
         np.testing.assert_array_equal(x, y)
+
+
+def _bilinear_reference(ref, vectors, mask, block):
+    """The prediction as first written: every pixel from its four clamped neighbours."""
+    bh, bw = block
+    h, w = ref.shape[:2]
+    by, bx = np.nonzero(mask)
+    v = vectors[by, bx].astype(np.int64)
+    ys = (by[:, None] * bh + np.arange(bh)) * 4 + v[:, :1]
+    xs = (bx[:, None] * bw + np.arange(bw)) * 4 + v[:, 1:]
+    y0, x0, fy, fx = ys >> 2, xs >> 2, (ys & 3)[:, :, None, None], (xs & 3)[:, None, :, None]
+    r = ref.astype(np.int64)
+
+    def at(yy, xx):
+        return r[np.clip(yy, 0, h - 1)[:, :, None], np.clip(xx, 0, w - 1)[:, None, :]]
+
+    acc = ((4 - fy) * (4 - fx) * at(y0, x0) + (4 - fy) * fx * at(y0, x0 + 1) + fy * (4 - fx) * at(y0 + 1, x0)
+           + fy * fx * at(y0 + 1, x0 + 1))
+    return ((acc + 8) >> 4).astype(np.uint8)
+
+
+def test_the_prediction_is_the_bilinear_formula_at_every_pixel_and_edge():
+    rng = np.random.default_rng(11)
+    for k in range(60):
+        h, w = rng.integers(1, 6, 2) * 8
+        block = [(8, 8), (4, 4), (8, 4)][k % 3]
+        ref = rng.integers(0, 256, (h, w, 3)).astype(np.uint8)
+        if k % 7 == 0:
+            ref[:] = 255                          # the largest sums
+        vec = rng.integers(-140, 141, (h // block[0], w // block[1], 2)).astype(np.int32)   # far off the frame too
+        mask = rng.random(vec.shape[:2]) < 0.7
+        np.testing.assert_array_equal(predict_blocks(ref, vec, mask, block), _bilinear_reference(ref, vec, mask, block))
+    assert predict_blocks(ref, vec, np.zeros(vec.shape[:2], bool), block).shape == (0, *block, 3)

@@ -65,25 +65,28 @@ class MotionResidual:
 
 def predict_blocks(ref: np.ndarray, vectors: np.ndarray, mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     """The blocks ``mask`` (H', W') selects, predicted from ``ref`` uint8 (H, W, 3) moved by their
-    ``vectors`` (H', W', 2) quarter pixels -> uint8 (n, bh, bw, 3), in row-major block order."""
+    ``vectors`` (H', W', 2) quarter pixels -> uint8 (n, bh, bw, 3), in row-major block order: each
+    pixel the bilinear mix ``((4 - fy)((4 - fx) a + fx b) + fy((4 - fx) c + fx d) + 8) >> 4`` of the
+    four whole pixels around it, positions beyond the frame clamped to its edge."""
     bh, bw = block
-    h, w = ref.shape[:2]
+    c = ref.shape[2]
     by, bx = np.nonzero(mask)
+    if not len(by):
+        return np.zeros((0, bh, bw, c), np.uint8)
     v = vectors[by, bx].astype(np.int64)
-    ys = (by[:, None] * bh + np.arange(bh)[None, :]) * SUBPEL + v[:, :1]      # (n, bh) quarter pixels
-    xs = (bx[:, None] * bw + np.arange(bw)[None, :]) * SUBPEL + v[:, 1:]      # (n, bw)
-    y0, fy = ys >> 2, ys & 3
-    x0, fx = xs >> 2, xs & 3
-    y1, x1 = np.clip(y0 + 1, 0, h - 1), np.clip(x0 + 1, 0, w - 1)
-    y0, x0 = np.clip(y0, 0, h - 1), np.clip(x0, 0, w - 1)
-    r = ref.astype(np.int32).reshape(-1, ref.shape[2])
-
-    def at(yy, xx):     # (n, bh, bw, 3); one flat index and a take (twice as fast as two broadcast arrays)
-        return np.take(r, yy[:, :, None] * w + xx[:, None, :], axis=0)
-
-    wy1, wx1 = fy[:, :, None, None], fx[:, None, :, None]
-    wy0, wx0 = SUBPEL - wy1, SUBPEL - wx1
-    acc = wy0 * wx0 * at(y0, x0) + wy0 * wx1 * at(y0, x1) + wy1 * wx0 * at(y1, x0) + wy1 * wx1 * at(y1, x1)
+    # a block's pixels share one phase: its (bh + 1) x (bw + 1) whole pixels, read from the frame
+    # edge-padded far enough for every block (padding = clamping), each row one window of a padded row
+    p = int(np.abs(v).max()) // SUBPEL + 2
+    rows = np.pad(ref, ((p, p + 1), (p, p + 1), (0, 0)), mode="edge").reshape(ref.shape[0] + 2 * p + 1, -1)
+    windows = np.lib.stride_tricks.sliding_window_view(rows, (bw + 1) * c, axis=1)
+    y0 = by * bh + (v[:, 0] >> 2) + p
+    x0 = bx * bw + (v[:, 1] >> 2) + p
+    patch = windows[y0[:, None] + np.arange(bh + 1), (x0 * c)[:, None]].reshape(-1, bh + 1, bw + 1, c)
+    patch = patch.astype(np.int16)            # every sum below is at most 16 x 255 + 8: int16 is exact
+    fy = (v[:, 0] & 3).astype(np.int16)[:, None, None, None]
+    fx = (v[:, 1] & 3).astype(np.int16)[:, None, None, None]
+    across = (SUBPEL - fx) * patch[:, :, :-1] + fx * patch[:, :, 1:]
+    acc = (SUBPEL - fy) * across[:, :-1] + fy * across[:, 1:]
     return ((acc + 8) >> 4).astype(np.uint8)
 
 

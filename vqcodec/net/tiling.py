@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Executor
 from fractions import Fraction
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import torch
 
@@ -101,6 +101,13 @@ def use_tile_pool(pool: Executor | None) -> None:
     _local.pool = pool
 
 
+def _drained(futures: list) -> Iterator[torch.Tensor]:
+    """The futures' results in order, each let go of once taken (a tile's output is not kept twice)."""
+    for i, f in enumerate(futures):
+        futures[i] = None
+        yield f.result()
+
+
 def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo: int, reach: int | None = None,
               grid: int = 1, min_side: int = 0) -> torch.Tensor:
     """``piece(x)`` computed tile by tile over the last two (spatial) axes of ``x`` (N, C, T, H, W).
@@ -131,7 +138,7 @@ def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo
                 return piece(x[..., r.lo:r.hi, c.lo:c.hi])
 
         futures = [pool.submit(run, r, c) for r, c in tiles]
-        results = (f.result() for f in futures)
+        results = _drained(futures)
     out = None
     for (r, c), y in zip(tiles, results):
         if out is None:
