@@ -68,26 +68,33 @@ def predict_blocks(ref: np.ndarray, vectors: np.ndarray, mask: np.ndarray, block
     ``vectors`` (H', W', 2) quarter pixels -> uint8 (n, bh, bw, 3), in row-major block order: each
     pixel the bilinear mix ``((4 - fy)((4 - fx) a + fx b) + fy((4 - fx) c + fx d) + 8) >> 4`` of the
     four whole pixels around it, positions beyond the frame clamped to its edge."""
+    return predict_paths(ref, np.asarray(vectors)[None], mask, block)[:, 0]
+
+
+def predict_paths(ref: np.ndarray, disp: np.ndarray, mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    """:func:`predict_blocks` for several displacements of each block at once (a slice's frames):
+    ``disp`` (F, H', W', 2) -> uint8 (n, F, bh, bw, 3)."""
     bh, bw = block
-    c = ref.shape[2]
+    h, w, c = ref.shape
     by, bx = np.nonzero(mask)
     if not len(by):
-        return np.zeros((0, bh, bw, c), np.uint8)
-    v = vectors[by, bx].astype(np.int64)
+        return np.zeros((0, disp.shape[0], bh, bw, c), np.uint8)
+    v = disp[:, by, bx].astype(np.int64)                         # (F, n, 2)
     # a block's pixels share one phase: its (bh + 1) x (bw + 1) whole pixels, read from the frame
     # edge-padded far enough for every block (padding = clamping), each row one window of a padded row
     p = int(np.abs(v).max()) // SUBPEL + 2
-    rows = np.pad(ref, ((p, p + 1), (p, p + 1), (0, 0)), mode="edge").reshape(ref.shape[0] + 2 * p + 1, -1)
+    ys, xs = np.clip(np.arange(-p, h + p + 1), 0, h - 1), np.clip(np.arange(-p, w + p + 1), 0, w - 1)
+    rows = ref[ys][:, xs].reshape(len(ys), -1)
     windows = np.lib.stride_tricks.sliding_window_view(rows, (bw + 1) * c, axis=1)
-    y0 = by * bh + (v[:, 0] >> 2) + p
-    x0 = bx * bw + (v[:, 1] >> 2) + p
-    patch = windows[y0[:, None] + np.arange(bh + 1), (x0 * c)[:, None]].reshape(-1, bh + 1, bw + 1, c)
+    y0 = by * bh + (v[..., 0] >> 2) + p
+    x0 = bx * bw + (v[..., 1] >> 2) + p
+    patch = windows[y0[..., None] + np.arange(bh + 1), (x0 * c)[..., None]].reshape(*y0.shape, bh + 1, bw + 1, c)
     patch = patch.astype(np.int16)            # every sum below is at most 16 x 255 + 8: int16 is exact
-    fy = (v[:, 0] & 3).astype(np.int16)[:, None, None, None]
-    fx = (v[:, 1] & 3).astype(np.int16)[:, None, None, None]
-    across = (SUBPEL - fx) * patch[:, :, :-1] + fx * patch[:, :, 1:]
-    acc = (SUBPEL - fy) * across[:, :-1] + fy * across[:, 1:]
-    return ((acc + 8) >> 4).astype(np.uint8)
+    fy = (v[..., 0] & 3).astype(np.int16)[..., None, None, None]
+    fx = (v[..., 1] & 3).astype(np.int16)[..., None, None, None]
+    across = (SUBPEL - fx) * patch[..., :-1, :] + fx * patch[..., 1:, :]
+    acc = (SUBPEL - fy) * across[..., :-1, :, :] + fy * across[..., 1:, :, :]
+    return ((acc + 8) >> 4).astype(np.uint8).swapaxes(0, 1)
 
 
 def block_view(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
@@ -138,7 +145,7 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
     disp = displacements(field.vectors[t], None if field.bends is None else field.bends[t], bt)
     if field.bends is not None:
         check_displacements(disp, mask)
-    pred = np.stack([predict_blocks(ref, disp[j], mask, (bh, bw)) for j in range(bt)], 1)
+    pred = np.ascontiguousarray(predict_paths(ref, disp, mask, (bh, bw)))
     if residual is not None and field.residual is not None and field.residual[t].any():
         opt = field.residual[t][mask]
         has = opt > 0
