@@ -69,11 +69,11 @@ class PhasePlanes:
     def __init__(self, ref: np.ndarray, reach: int) -> None:
         self.reach = reach
         self.h, self.w = ref.shape[:2]
-        pad = np.pad(ref.astype(np.int32), ((reach, reach + 1), (reach, reach + 1), (0, 0)), mode="edge")
-        a, b, c, d = pad[:-1, :-1], pad[:-1, 1:], pad[1:, :-1], pad[1:, 1:]
-        self.planes = np.stack([((SUBPEL - fy) * (SUBPEL - fx) * a + (SUBPEL - fy) * fx * b + fy * (SUBPEL - fx) * c
-                                 + fy * fx * d + 8) >> 4 for fy in range(SUBPEL) for fx in range(SUBPEL)]
-                               ).astype(np.int16)          # 0..255: int16 halves what a gather moves
+        pad = np.pad(ref.astype(np.int16), ((reach, reach + 1), (reach, reach + 1), (0, 0)), mode="edge")
+        # the bilinear mix across, then down (the same integers; every sum at most 16 x 255 + 8, so int16,
+        # which also halves what a gather moves); plane fy * SUBPEL + fx
+        across = [(SUBPEL - fx) * pad[:, :-1] + fx * pad[:, 1:] for fx in range(SUBPEL)]
+        self.planes = np.stack([((SUBPEL - fy) * a[:-1] + fy * a[1:] + 8) >> 4 for fy in range(SUBPEL) for a in across])
         self._windows: dict[int, np.ndarray] = {}
 
     def frame(self, vy: int, vx: int) -> np.ndarray:
@@ -158,7 +158,7 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     else:       # the integer full search; edge padding = the prediction's clamping at the frame's edge
         steps = np.array(sorted(((dy, dx) for dy in range(-search, search + 1) for dx in range(-search, search + 1)),
                                 key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
-        whole = planes.planes[0].astype(np.int16)      # phase (0, 0): the reference at whole pixels
+        whole = planes.planes[0]                       # phase (0, 0): the reference at whole pixels
         tgt16 = targets.astype(np.int16)
         chunk = max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
         for first in range(0, len(steps), chunk):
