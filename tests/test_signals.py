@@ -241,3 +241,18 @@ def test_a_stop_that_surfaces_as_another_exception_is_still_reported():
             "s.signum = signal.SIGTERM\ntry:\n    raise BaseException('a panic')\nfinally:\n    s.finish()\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert r.returncode == 143 and r.stderr.strip() == "vqv: stopped by signal SIGTERM"
+
+
+def test_a_stop_signal_cannot_land_in_the_entropy_coders_first_numpy_lookup():
+    """constriction runs Python code (NumPy's version check) the first time it sees an array; a stop
+    signal's exception raised there made it panic with a Rust backtrace (seen once under load in the
+    SIGTERM-during-decode test). vqcodec's coder does that lookup at import, so coding after it runs
+    no such code: here the check is made to raise, as the signal handler would, and coding still works."""
+    script = ("import numpy as np, numpy.lib._version as v; import vqcodec.entropy.rans as rans\n"
+              "def stopped(*a, **k): raise KeyboardInterrupt\n"
+              "v.NumpyVersion.__init__ = stopped\n"
+              "f = rans.freqs_from_counts(np.array([3, 1]))\n"
+              "s = np.array([0, 1, 0], np.int32)\n"
+              "assert (rans.decode(rans.encode(s, f), f, 3) == s).all(); print('coded')\n")
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "coded" and "panicked" not in r.stderr, r.stderr[-500:]

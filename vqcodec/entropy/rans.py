@@ -55,6 +55,12 @@ _CHUNK_ELEMS = 1 << 21               # float64 entries per batched-table chunk (
 _SUM_BITS = 38                       # totals are brought below 2**38 so count * 2**24 fits int64
 _POW2 = np.int64(1) << np.arange(63, dtype=np.int64)
 
+# constriction (Rust) looks NumPy's C API up, running Python code, on the first array it is given. A
+# stop signal's exception raised in that code (vqv's SIGTERM handler, Ctrl-C) makes it panic with a
+# Rust backtrace on stderr; so the lookup is done here, at import, before any coding or output.
+constriction.stream.stack.AnsCoder().encode_reverse(
+    np.zeros(1, np.int32), constriction.stream.model.Categorical(np.array([0.5, 0.5]), perfect=False))
+
 
 class EntropyError(ValueError):
     """Invalid table, symbols or payload for the entropy coder. ``str(e)`` is one line (capped, as
