@@ -83,8 +83,9 @@ class PhasePlanes:
         return plane[y:y + self.h, x:x + self.w]
 
     def rows(self, vectors: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-        """Every block (H', W') moved by its own vector (..., H', W', 2) -> int16 (..., H', W', bh, bw x 3):
-        each of a block's rows is one run of bw pixels of a plane's row, gathered by one index."""
+        """Every block (H', W') moved by its own vector (..., H', W', 2), within reach (the searches keep
+        them so) -> int16 (..., H', W', bh, bw x 3): each of a block's rows is one run of bw pixels of a
+        plane's row, gathered by one index."""
         bh, bw = block
         hb, wb = vectors.shape[-3:-1]
         p, h2, w2, c = self.planes.shape
@@ -282,13 +283,15 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
 #: Slices of at least this many blocks search their bent paths on a second thread (at 64x64, 64 blocks,
 #: numpy's calls are too short to gain).
 SIDE_THREAD_BLOCKS = 256
-_SIDE_POOL: list[ThreadPoolExecutor] = []
+_side: ThreadPoolExecutor | None = None
 
 
 def _side_pool() -> ThreadPoolExecutor:
-    if not _SIDE_POOL:
-        _SIDE_POOL.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="vqv-decide"))
-    return _SIDE_POOL[0]
+    """The decisions' second thread, made on first use (only the encoder's main thread decides)."""
+    global _side
+    if _side is None:
+        _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vqv-decide")
+    return _side
 
 
 def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.ndarray | None,
