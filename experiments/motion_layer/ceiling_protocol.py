@@ -6,7 +6,8 @@ of the alternative's share; PSNR of the motion decisions' frames. The baseline i
 with the alternative off. Validation clips (32 frames) and the moving training clips' first 32 frames.
 
 A script calls ``run(name, alternative)``; ``alternative(got, d_single, extra_single, args)`` gets the
-shipped decision, each block's D and residual bits as it saw them, and the slice decision's arguments,
+shipped decision, each block's D and residual bits as it saw them, and the slice decision's arguments
+(``args.source`` ..., with ``mu``, ``pred`` never None and ``planes`` made),
 and returns (the decision, extra bits, blocks that took the alternative).
 """
 import io
@@ -14,6 +15,7 @@ import os
 import sys
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -64,8 +66,12 @@ def decide_slice(source, recon, before, rate, lam, search, block, pred=None, res
                             start=start, planes=planes, **kw)
     extra_bits, n_alt = 0.0, 0
     if state["on"]:
-        args = dict(source=source, recon=recon, before=before, rate=rate, lam=lam, search=search, block=block,
-                    pred=pred, coded=coded, planes=planes)
+        # the decision's arguments, and what every alternative derives from them: the search's price of a
+        # vector bit, the vectors' predictions (zeros where none), the reference's phase planes
+        args = SimpleNamespace(source=source, recon=recon, before=before, rate=rate, lam=lam, search=search,
+                               block=block, coded=coded, mu=ms.VECTOR_COST_SCALE * np.sqrt(lam),
+                               pred=np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64),
+                               planes=planes if planes is not None else ms.search_planes(before, block[0], search))
         got, extra_bits, n_alt = ALTERNATIVE[0](got, *state["captured"], args)
     if start is None:
         for i, v in enumerate(state["cur"]):

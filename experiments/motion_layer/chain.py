@@ -71,18 +71,15 @@ def make(frames, before, vecs, resid, take, block):
 
 
 def alternative(got, d_single, extra_single, a):
-    source, recon, before, rate, lam = a["source"], a["recon"], a["before"], a["rate"], a["lam"]
-    block3, pred, coded, planes = a["block"], a["pred"], a["coded"], a["planes"]
-    bt, bh, bw = block3
+    source, recon, before, rate, lam = a.source, a.recon, a.before, a.rate, a.lam
+    coded, mu, p8 = a.coded, a.mu, a.pred
+    bt, bh, bw = a.block
     block = (bh, bw)
     hb, wb = rate.shape
-    mu = ms.VECTOR_COST_SCALE * np.sqrt(lam)
-    p8 = np.zeros((hb, wb, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
     lim = ms.MAX_VECTOR
     # vectors: frame 0 from the frame before the slice near the searched straight vector; frame j from
     # the shipped decision's frame j - 1 near frame j - 1's vector (a constant velocity)
-    pl0 = planes if planes is not None else ms.search_planes(before, bt, a["search"])
-    vecs = [search(pl0, source[0], got.searched.astype(np.int64), p8, mu, block, lim)]
+    vecs = [search(a.planes, source[0], got.searched.astype(np.int64), p8, mu, block, lim)]
     for j in range(1, bt):
         pl = ms.PhasePlanes(got.frames[j - 1], ms.MAX_VECTOR // ms.SUBPEL + 2)
         vecs.append(search(pl, source[j], vecs[-1], vecs[-1], mu, block, lim))

@@ -25,15 +25,13 @@ from ceiling_protocol import orig_slice_residuals, run, with_blocks  # noqa: E40
 
 
 def alternative(got, d_single, extra_single, a):
-    source, recon, before, rate, lam = a["source"], a["recon"], a["before"], a["rate"], a["lam"]
-    search, block, pred, coded, planes = a["search"], a["block"], a["pred"], a["coded"], a["planes"]
+    source, recon, before, rate, lam = a.source, a.recon, a.before, a.rate, a.lam
+    search, block, coded, mu, p8 = a.search, a.block, a.coded, a.mu, a.pred
     bt, bh, bw = block
     hb, wb = rate.shape
     extra_bits, n_split = 0.0, 0
-    mu = ms.VECTOR_COST_SCALE * np.sqrt(lam)
-    p8 = np.zeros((hb, wb, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
     p4 = np.repeat(np.repeat(p8, 2, 0), 2, 1)
-    sub = ms.search_vectors(source, before, (bh // 2, bw // 2), search, p4, mu, None, planes)
+    sub = ms.search_vectors(source, before, (bh // 2, bw // 2), search, p4, mu, None, a.planes)
     trial = np.array(recon, copy=True)
     predict_slice(trial, MotionField(np.ones((1, 2 * hb, 2 * wb), bool), sub[None]), 0, before,
                   (bt, bh // 2, bw // 2))

@@ -24,14 +24,12 @@ from ceiling_protocol import orig_slice_residuals, run, with_blocks  # noqa: E40
 
 
 def alternative(got, d_single, extra_single, a):
-    source, recon, before, rate, lam = a["source"], a["recon"], a["before"], a["rate"], a["lam"]
-    search, block, pred, coded, planes = a["search"], a["block"], a["pred"], a["coded"], a["planes"]
+    source, recon, before, rate, lam = a.source, a.recon, a.before, a.rate, a.lam
+    block, coded, mu, p8 = a.block, a.coded, a.mu, a.pred
     bt, bh, bw = block
     hb, wb = rate.shape
     extra_bits, n_split = 0.0, 0
-    mu = ms.VECTOR_COST_SCALE * np.sqrt(lam)
-    p8 = np.zeros((hb, wb, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
-    pl = planes if planes is not None else ms.search_planes(before, bt, search)
+    pl = a.planes
     lim = (pl.reach - 1) * ms.SUBPEL
     v = got.searched.astype(np.int64)
     tb = [ms.block_view(source[j].astype(np.int32), (bh, bw)) for j in range(bt)]
