@@ -13,7 +13,6 @@ write a file in which a GOP has no bent block.
 """
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
@@ -23,14 +22,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from conftest import pan_video  # noqa: E402
-from make_golden_residual import gop_arrays  # noqa: E402
+from make_golden_residual import make_golden  # noqa: E402
 
-from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
-from vqcodec.coding.encoder import encode_frames  # noqa: E402
-from vqcodec.formats import VqvReader  # noqa: E402
-from vqcodec.weights import load_model  # noqa: E402
 
-QUALITY = 3
 #: Each frame's step (dy, dx) in whole pixels from the frame before: 3 right, then 2 back, and so on.
 JUDDER = ((0, 3), (0, -2))
 
@@ -54,24 +48,8 @@ def golden_input() -> np.ndarray:
 
 
 def main() -> None:
-    import torch
-    torch.set_num_threads(1)
-    model = load_model(HERE / "tiny_linear.pt")
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, motion=True, refresh=0)
-    reader = VqvReader(io.BytesIO(data))
-    assert reader.version == (7, 0) and reader.motion_bends and reader.motion_residual == ((1, 1),), \
-        (reader.version, reader.motion_residual)
-    arrays = {}
-    bent = []
-    for g in read_gop_codes(reader, model):
-        arrays.update(gop_arrays(g))
-        bent.append(int(g.codes.motion.bends.any(axis=(-2, -1)).sum()))
-    if not all(bent):
-        raise SystemExit(f"bent blocks per GOP {bent}: choose a clip where every GOP has some")
-    (HERE / "golden_bends.vqv").write_bytes(data)
-    np.savez_compressed(HERE / "golden_bends_codes.npz", **arrays)
-    np.save(HERE / "golden_bends_frames.npy", decode_bytes(data, model=model))
-    print(f"golden_bends.vqv: {len(data)} bytes, bent blocks per GOP: {bent}")
+    make_golden("golden_bends", golden_input(), (7, 0), lambda c: c.motion.bends.any(axis=(-2, -1)).sum(),
+                "bent blocks")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from conftest import pan_video  # noqa: E402
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
+from vqcodec.formats.versions import BENDS_VERSION  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 
 QUALITY = 3
@@ -50,24 +51,32 @@ def gop_arrays(g) -> dict[str, np.ndarray]:
     return out
 
 
-def main() -> None:
+def make_golden(stem: str, frames: np.ndarray, version: tuple[int, int], per_gop, what: str) -> None:
+    """``frames`` coded with the tiny linear model at QUALITY (motion on, no refresh after GOP 0): the
+    file must be of ``version`` with the motion residual's one option, and every GOP must hold some
+    ``per_gop(codes)`` (else another clip is needed); writes STEM.vqv, STEM_codes.npz, STEM_frames.npy."""
     import torch
     torch.set_num_threads(1)
     model = load_model(HERE / "tiny_linear.pt")
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, motion=True, refresh=0)
+    data = encode_frames(frames, 16, model=model, quality=QUALITY, motion=True, refresh=0,
+                         motion_bends=version >= BENDS_VERSION)       # 5.0: the format before bent paths
     reader = VqvReader(io.BytesIO(data))
-    assert reader.version == (5, 0) and reader.motion_residual == ((1, 1),), (reader.version, reader.motion_residual)
-    arrays = {}
-    with_residual = []
+    assert reader.version == version and reader.motion_residual == ((1, 1),), (reader.version, reader.motion_residual)
+    arrays, counts = {}, []
     for g in read_gop_codes(reader, model):
         arrays.update(gop_arrays(g))
-        with_residual.append(int((g.codes.motion.residual > 0).sum()))
-    if not all(with_residual):
-        raise SystemExit(f"blocks with a residual per GOP {with_residual}: choose a clip where every GOP has some")
-    (HERE / "golden_residual.vqv").write_bytes(data)
-    np.savez_compressed(HERE / "golden_residual_codes.npz", **arrays)
-    np.save(HERE / "golden_residual_frames.npy", decode_bytes(data, model=model))
-    print(f"golden_residual.vqv: {len(data)} bytes, blocks with a residual per GOP: {with_residual}")
+        counts.append(int(per_gop(g.codes)))
+    if not all(counts):
+        raise SystemExit(f"{what} per GOP {counts}: choose a clip where every GOP has some")
+    (HERE / f"{stem}.vqv").write_bytes(data)
+    np.savez_compressed(HERE / f"{stem}_codes.npz", **arrays)
+    np.save(HERE / f"{stem}_frames.npy", decode_bytes(data, model=model))
+    print(f"{stem}.vqv: {len(data)} bytes, {what} per GOP: {counts}")
+
+
+def main() -> None:
+    make_golden("golden_residual", golden_input(), (5, 0), lambda c: (c.motion.residual > 0).sum(),
+                "blocks with a residual")
 
 
 if __name__ == "__main__":
