@@ -1,8 +1,8 @@
 """Ceiling of a small trained conditional coder for vqv's predicted slices (issue 20): how many bits does
 a slice cost when it is coded *given* its motion-compensated prediction, against what vqv pays for it?
 
-Pairs: training videos of the open corpus (postfilter/probe.py's list, carphone and bikes' tail
-excluded; 24 segments), the left and right 64x64 crops of 32 frames, coded by the shipped model and encoder at ``QS``. For each
+Pairs: 24 segments of 32 frames of training videos of the open corpus (``TRAIN``; carphone and bikes'
+tail are validation), their left and right 64x64 crops, coded by the shipped encoder at ``QS``. For each
 4-frame slice s >= 1: the source X, and P, vqv's own kind of prediction: frame j of the slice is the
 decoded frame before the slice moved by (j + 1) x the block's vector (8x8 blocks, quarter pixels,
 bilinear, the encoder's search with its vector cost), i.e. every block predicted.
@@ -21,7 +21,8 @@ vector of the slice before). vqv's rate for the same slices: the 32-frame file's
 slice 0 alone at the same Q.
 
     PYTHONPATH=. python experiments/conditional_coder/probe.py pairs
-    LAMBDAS=0.0007,0.0015,0.003 SECONDS=900 PYTHONPATH=. python experiments/conditional_coder/probe.py train
+    LAMBDAS=0.003,0.01 SECONDS=660 PYTHONPATH=. python experiments/conditional_coder/probe.py train
+    (the README's earlier rows: the same at 1200 / 900 s before the scale floor, warm-up and straight-through)
     PYTHONPATH=. python experiments/conditional_coder/probe.py eval      # closed loop, against vqv
     PYTHONPATH=. python experiments/conditional_coder/probe.py open      # training slices; open loop
 """
