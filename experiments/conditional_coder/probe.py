@@ -121,6 +121,7 @@ def _frames(t: torch.Tensor) -> np.ndarray:
 #: without them the scales collapsed first (a non-zero symbol then costs ~14 bits) and the latent stayed zero.
 SCALE_FLOOR = 0.2
 WARMUP = 0.25
+LATENT_GAIN = float(os.environ.get("LATENT_GAIN", "1"))   # the analysis output times this: symbols well above the rounding step
 
 
 class CondCoder(nn.Module):
@@ -143,7 +144,7 @@ class CondCoder(nn.Module):
         self.log_scale = nn.Parameter(torch.zeros(latent))
 
     def forward(self, x: torch.Tensor, p: torch.Tensor, noise: bool):
-        y = self.analysis(torch.cat([x, p], 1))
+        y = LATENT_GAIN * self.analysis(torch.cat([x, p], 1))
         if noise:   # rate on the noisy latent; the synthesis sees the rounded one (straight through)
             rate = self.bits(y + torch.empty_like(y).uniform_(-0.5, 0.5))
             yq = y + (torch.round(y) - y).detach()
