@@ -4,7 +4,8 @@ The first signal raises :class:`Stopped` (a :class:`KeyboardInterrupt`, so whate
 handles it) in the main thread, wherever it is: waiting for the network's worker threads, entropy
 coding, writing. On its way up every context manager removes what it owns (temporaries, partial
 outputs: :func:`vqcodec.io.files.atomic_path`, :class:`vqcodec.io.writer.VideoWriter`), so an existing
-output is left as it was. Later signals are only noted: a second Ctrl-C, or a supervisor's SIGTERM
+output is left as it was; while a temporary is being made and handed to its owner
+(:func:`vqcodec.io.files.holding_stops`) the exception waits until the owner has it. Later signals are only noted: a second Ctrl-C, or a supervisor's SIGTERM
 right after it, must not cut that clean-up short. One more than :data:`FORCE_AFTER_SECONDS` later means
 the clean-up is stuck: the process ends there and then (a temporary it leaves, named after the
 process, is removed by the next vqv writer in its folder).
@@ -21,6 +22,8 @@ import signal
 import sys
 import threading
 import time
+
+from vqcodec.io.files import hold_stop, stops_held
 
 FORCE_AFTER_SECONDS = 3.0
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
@@ -65,6 +68,9 @@ class SignalStop:
             return
         self.signum, self._first_at = signum, time.monotonic()
         if not self._finishing:
+            if stops_held():            # a temporary is being handed to its owner: raised right after
+                hold_stop(Stopped(signum))
+                return
             raise Stopped(signum)
 
     def _unraisable(self, unraisable) -> None:

@@ -256,3 +256,76 @@ def test_a_stop_signal_cannot_land_in_the_entropy_coders_first_numpy_lookup():
               "assert (rans.decode(rans.encode(s, f), f, 3) == s).all(); print('coded')\n")
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "coded" and "panicked" not in r.stderr, r.stderr[-500:]
+
+
+def _signal_inside(monkeypatch, module, name: str):
+    """Make ``module.name`` send this process SIGTERM and run on until the handler has run in it."""
+    real = getattr(module, name)
+
+    def wrapped(*args, **kwargs):
+        out = real(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGTERM)
+        for _ in range(100_000):        # the handler runs in here
+            pass
+        return out
+    monkeypatch.setattr(module, name, wrapped)
+
+
+@pytest.mark.parametrize("where", ["while the temporary is made", "after the writer has it"])
+def test_a_stop_while_a_decode_output_is_opened_leaves_no_temporary(monkeypatch, tmp_path, where):
+    """CI, session 17: SIGTERM right as a decode created its `.npy` temporary left it behind (the stop was
+    raised after the file existed but before the writer knew it, or out of the writer's constructor,
+    which nothing cleaned up after). Now the handler holds the stop while the temporary changes hands,
+    and a writer stopped while opening removes what it made."""
+    from vqcodec.io import files, writer
+
+    if where == "while the temporary is made":
+        _signal_inside(monkeypatch, writer.os, "chmod")      # _make_temp: the file exists, not yet the writer's
+    else:
+        _signal_inside(monkeypatch, writer, "_npy_header")   # _open: the writer holds the temporary
+    before = {s: signal.getsignal(s) for s in signals.STOP_SIGNALS}
+    stop = signals.SignalStop()
+    stop.install()
+    try:
+        with pytest.raises(signals.Stopped):
+            writer.VideoWriter(tmp_path / "v.npy", 32, 32, 16, frame_count=4)
+            for _ in range(10_000_000):
+                pass
+        assert stop.signum == signal.SIGTERM
+    finally:
+        stop.uninstall()
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+    assert list(tmp_path.iterdir()) == []
+    assert not files.stops_held()
+
+
+def test_a_stop_held_while_a_temporary_changes_hands_is_raised_after(tmp_path):
+    """``holding_stops`` (main thread): the handler's stop waits for the end of the section, then goes
+    up; another error in the section goes up instead (the handler has noted the signal); from another
+    thread the section holds nothing."""
+    from vqcodec.io import files
+
+    with pytest.raises(signals.Stopped):
+        with files.holding_stops():
+            assert files.stops_held()
+            files.hold_stop(signals.Stopped(signal.SIGTERM))
+            made = files.make_temp(tmp_path, "x")
+        made = None                        # not reached: the stop is raised at the section's end
+    assert made is not None and not files.stops_held()
+    made.unlink()
+    with pytest.raises(ValueError):
+        with files.holding_stops():
+            files.hold_stop(signals.Stopped(signal.SIGTERM))
+            raise ValueError("first")
+    with files.holding_stops():           # the noted stop was not kept for later sections
+        pass
+    seen = []
+
+    def in_a_thread():
+        with files.holding_stops():
+            seen.append(files.stops_held())
+    t = threading.Thread(target=in_a_thread)
+    t.start()
+    t.join()
+    assert seen == [False]

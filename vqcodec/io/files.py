@@ -14,6 +14,7 @@ import re
 import shutil
 import socket
 import tempfile
+import threading
 from pathlib import Path
 from typing import Iterator
 
@@ -95,6 +96,47 @@ def sweep_stale_temps(folder: str | Path) -> None:
             pass
 
 
+_hold_depth = 0                        # holding_stops() sections the main thread is in
+_held_stop: BaseException | None = None    # the stop that arrived meanwhile
+
+
+def stops_held() -> bool:
+    """Whether the main thread is creating a temporary and handing it over (see :func:`holding_stops`)."""
+    return _hold_depth > 0
+
+
+def hold_stop(stop: BaseException) -> None:
+    """What the stop signals' handler (``cli.signals``) does instead of raising ``stop`` while
+    :func:`stops_held`: :func:`holding_stops` raises it once the temporary has its owner."""
+    global _held_stop
+    if _held_stop is None:
+        _held_stop = stop
+
+
+@contextlib.contextmanager
+def holding_stops() -> Iterator[None]:
+    """Create a temporary and hand it to whoever removes it in here: a stop signal's exception raised
+    between the two (after the file exists, before its owner knows it) would leave it behind, so the
+    handler holds it (:func:`hold_stop`) and it is raised on the way out. Main thread only (the only one
+    a signal's exception reaches)."""
+    global _hold_depth, _held_stop
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _hold_depth += 1
+    try:
+        yield
+    except BaseException:
+        if _hold_depth == 1:
+            _held_stop = None         # another error goes up first; the handler has the signal noted
+        raise
+    finally:
+        _hold_depth -= 1
+    if _hold_depth == 0 and _held_stop is not None:
+        stop, _held_stop = _held_stop, None
+        raise stop
+
+
 def make_temp(folder: str | Path, label: str = "", *, suffix: str = "", directory: bool = False) -> Path:
     """Create an empty temporary file (or folder) in ``folder`` named as vqv's own, after sweeping the
     stale ones there. ``label`` (e.g. the target's name) says what it is for."""
@@ -141,13 +183,15 @@ def atomic_path(path: str | Path, *, overwrite: bool = True, make_parents: bool 
         path.parent.mkdir(parents=True, exist_ok=True)
     else:
         check_output_folder(path)
-    tmp = make_temp(path.parent, path.name, suffix=".tmp")
+    tmp = None
     try:
+        with holding_stops():
+            tmp = make_temp(path.parent, path.name, suffix=".tmp")
         yield tmp
         os.chmod(tmp, 0o644)  # mkstemp makes 0600 files
         commit_file(tmp, path, overwrite=overwrite)
     finally:
-        if os.path.exists(tmp):
+        if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
 
 

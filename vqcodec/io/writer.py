@@ -45,7 +45,7 @@ import numpy as np
 
 from vqcodec.errors import OptionError, describe_error
 from vqcodec.io.audio import open_audio
-from vqcodec.io.files import commit_file, make_temp
+from vqcodec.io.files import commit_file, holding_stops, make_temp
 from vqcodec.io.reader import VideoError, is_frame_pattern, to_fraction
 from vqcodec.io.streams import display_name, is_stream
 
@@ -187,6 +187,9 @@ class VideoWriter:
         except Exception as e:  # PyAV / OS errors
             self._cleanup()
             raise VideoError(f"{self.path}: cannot open for writing ({describe_error(e)})") from None
+        except BaseException:   # a stop signal: no writer is returned, so nothing of it may stay
+            self._cleanup()
+            raise
 
     # -- set up -----------------------------------------------------------------------------
     def _tmp_sibling(self, target: Path, *, folder: bool) -> Path:
@@ -204,16 +207,18 @@ class VideoWriter:
             if self._existing and self.frame_count is not None:   # refuse before writing anything
                 for i in range(self.frame_count):
                     self._check_frame_name(self._pattern % i)
-            if target.is_dir():  # an existing folder: stage inside it (hidden, same file system)
-                self._tmp = _make_temp(target, folder=True)
-            else:
-                self._tmp = self._tmp_sibling(target.absolute(), folder=True)
+            with holding_stops():
+                if target.is_dir():  # an existing folder: stage inside it (hidden, same file system)
+                    self._tmp = _make_temp(target, folder=True)
+                else:
+                    self._tmp = self._tmp_sibling(target.absolute(), folder=True)
         elif self.kind == "npy":
             if self.path.is_dir():
                 raise VideoError(f"{self.path}: is a folder")
             if self.frame_count is not None and self.frame_count <= 0:
                 raise VideoError(f"{self.path}: frame_count must be positive")
-            self._tmp = self._tmp_sibling(self.path, folder=False)
+            with holding_stops():
+                self._tmp = self._tmp_sibling(self.path, folder=False)
             # plain writes, not a memory map: on a full disk a write fails with ENOSPC, while a store
             # into a sparse memory map kills the process with SIGBUS
             self._npy = open(self._tmp, "r+b")
@@ -223,10 +228,12 @@ class VideoWriter:
                 self._reserve(len(self._npy_header) + self.frame_count * self.height * self.width * 3)
         elif self.kind == "y4m":
             if self._out_stream is None:
-                self._tmp = self._tmp_sibling(self.path, folder=False)
+                with holding_stops():
+                    self._tmp = self._tmp_sibling(self.path, folder=False)
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
         else:  # h264
-            self._tmp = self._tmp_sibling(self.path, folder=False)
+            with holding_stops():
+                self._tmp = self._tmp_sibling(self.path, folder=False)
             pix = _h264_pix_fmt(self.pix_fmt)
             opts = {"crf": str(MP4_CRF), "preset": MP4_PRESET, "tune": MP4_TUNE}
             self._open_av(_WRITE_VIDEO_EXTS[self.path.suffix.lower()], "libx264", pix, opts)
