@@ -42,7 +42,7 @@ import torch.nn.functional as F
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "motion_layer"))
 sys.path.insert(0, str(HERE.parent / "postfilter"))
-from motion_eval import clip  # noqa: E402
+from motion_eval import segments  # noqa: E402
 
 from vqcodec.coding.decoder import decode_bytes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
@@ -84,13 +84,7 @@ def make_pairs() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     m = load_model()
     xs, ps = [], []
-    for path, start in TRAIN:
-        try:
-            x = clip(f"{ROOT}/{path}", start, 32)
-        except ValueError:
-            continue
-        if len(x) < 32:
-            continue
+    for path, start, x in segments(ROOT, TRAIN, 32):
         for q in QS:
             y = decode_bytes(encode_frames(x, 16, model=m, quality=q), model=m)
             prev = None

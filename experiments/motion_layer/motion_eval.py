@@ -22,6 +22,17 @@ def clip(path, start, n):
     cw, ch = max(8, round(w * s / 8) * 8), max(8, round(h * s / 8) * 8)
     return resize_frames(x, cw, ch)
 
+
+def segments(root, spec, n):
+    """(path, start, frames) for each (path, start) of ``spec`` under ``root`` that has ``n`` frames from there."""
+    for path, start in spec:
+        try:
+            x = clip(f"{root}/{path}", start, n)
+        except ValueError:
+            continue
+        if len(x) >= n:
+            yield path, start, x[:n]
+
 if __name__ == "__main__":
     m = load_model()
     clips = json.loads(sys.argv[1])

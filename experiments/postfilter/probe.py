@@ -17,7 +17,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "motion_layer"))
-from motion_eval import clip  # noqa: E402
+from motion_eval import segments  # noqa: E402
 
 from benchmarks.clips import load_clips  # noqa: E402
 from vqcodec.coding.decoder import decode_bytes  # noqa: E402
@@ -42,13 +42,7 @@ def pairs():
         return [(z[f"d{i}"], z[f"s{i}"], int(z[f"q{i}"])) for i in range(int(z["n"]))]
     m = load_model()
     out = []
-    for path, start in TRAIN:
-        try:
-            x = clip(f"{ROOT}/{path}", start, 32)
-        except ValueError:
-            continue
-        if len(x) < 32:
-            continue
+    for path, start, x in segments(ROOT, TRAIN, 32):
         x = x[:, :64, :64]
         for q in QS:
             y = decode_bytes(encode_frames(x, 16, model=m, quality=q), model=m)
