@@ -5,8 +5,9 @@ handles it) in the main thread, wherever it is: waiting for the network's worker
 coding, writing. On its way up every context manager removes what it owns (temporaries, partial
 outputs: :func:`vqcodec.io.files.atomic_path`, :class:`vqcodec.io.writer.VideoWriter`), so an existing
 output is left as it was; while a temporary is being made and handed to its owner
-(:func:`vqcodec.io.files.holding_stops`) the exception waits until the owner has it. Later signals are only noted: a second Ctrl-C, or a supervisor's SIGTERM
-right after it, must not cut that clean-up short. One more than :data:`FORCE_AFTER_SECONDS` later means
+(:func:`vqcodec.io.files.holding_stops`) the exception waits until the owner has it. Later signals
+are only noted: a second Ctrl-C, or a supervisor's SIGTERM right after it, must not cut that
+clean-up short. One more than :data:`FORCE_AFTER_SECONDS` later means
 the clean-up is stuck: the process ends there and then (a temporary it leaves, named after the
 process, is removed by the next vqv writer in its folder).
 
