@@ -200,29 +200,27 @@ def train(lam: float, seconds: float) -> Path:
 # ------------------------------------------------------------------------------------------ evaluation
 
 def validation_clips():
-    sys.path.insert(0, str(HERE.parent / "motion_layer"))
     import variants as V
     return [(c.name, c.frames) for c in V.clips]
 
 
 @torch.no_grad()
-def closed_loop(model: CondCoder | None, x: np.ndarray, first: np.ndarray):
-    """Slices 1.. of ``x`` coded given their prediction from the coder's own last frame (``model`` None:
-    the prediction alone); ``first``:
-    vqv's decoded slice 0. Returns (decoded frames, latent bits, vector bits)."""
-    out = [first]
+def coded_slices(model: CondCoder | None, x: np.ndarray, decoded: np.ndarray, open_loop: bool = False):
+    """Slices 1.. of ``x`` coded given their prediction (``model`` None: the prediction alone), each
+    predicted from the coder's own last frame (closed loop) or, ``open_loop``, from vqv's ``decoded``
+    frame before the slice; slice 0 is vqv's. Returns (frames, latent bits, vector bits)."""
+    out = [decoded[:BT]]
     prev, lbits, vbits = None, 0.0, 0.0
     for s in range(1, len(x) // BT):
         tgt = x[s * BT:(s + 1) * BT]
-        p, prev, vb = predicted_slice(out[-1][-1], tgt, prev)
-        if model is None:                             # the prediction alone
+        p, prev, vb = predicted_slice(decoded[s * BT - 1] if open_loop else out[-1][-1], tgt, prev)
+        vbits += vb
+        if model is None:
             out.append(p)
-            vbits += vb
             continue
         xh, bits = model(_t(tgt[None]), _t(p[None]), noise=False)
         out.append(_frames(xh)[0])
         lbits += float(bits[0])
-        vbits += vb
     return np.concatenate(out), lbits, vbits
 
 
@@ -251,11 +249,11 @@ def evaluate() -> None:
             print(f"{name} Q{q}: vqv slices 1-7 {bits_tail / tail[..., 0].size:.4f} bpp {psnr(y[BT:], tail):.2f} dB;"
                   f" file {len(full) * 8 / px:.4f} bpp {psnr(y, x):.2f} dB; its motion side (flags, vectors, bends)"
                   f" {mo / tail[..., 0].size:.4f} bpp", flush=True)
-            dec, _, vb = closed_loop(None, x, y[:BT])
+            dec, _, vb = coded_slices(None, x, y)
             print(f"    prediction alone: slices 1-7 {vb / tail[..., 0].size:.4f} bpp (vectors) {psnr(dec[BT:], tail):.2f} dB",
                   flush=True)
             for path in models:
-                dec, lb, vb = closed_loop(_load(path), x, y[:BT])
+                dec, lb, vb = coded_slices(_load(path), x, y)
                 print(f"    cond {path.stem}: slices 1-7 {(lb + vb) / tail[..., 0].size:.4f} bpp"
                       f" (vectors {vb / tail[..., 0].size:.4f}) {psnr(dec[BT:], tail):.2f} dB", flush=True)
 
@@ -275,28 +273,20 @@ def open_loop() -> None:
     idx = np.random.default_rng(1).choice(len(z["x"]), 96, replace=False)
     xt, pt = _t(z["x"][idx]), _t(z["p"][idx])
     m = load_model()
-    clips = validation_clips()
+    clips = [(name, x, q, decode_bytes(encode_frames(x, 16, model=m, quality=q), model=m))
+             for name, x in validation_clips() for q in QS]
     for path in sorted(WORK.glob("cc_*.pt")):
         cc = _load(path)
         xh, bits = cc(xt, pt, noise=False)
         flat = [_frames(a).reshape(-1, 64, 64, 3) for a in (pt, xh, xt)]
         print(f"{path.name}: training slices P alone {psnr(flat[0], flat[2]):.2f} dB, coded"
               f" {psnr(flat[1], flat[2]):.2f} dB ({float(bits.mean()) / (BT * 64 * 64):.4f} bpp)", flush=True)
-        for name, x in clips:
-            for q in QS:
-                y = decode_bytes(encode_frames(x, 16, model=m, quality=q), model=m)
-                prev, outs, preds, lb, vb = None, [], [], 0.0, 0.0
-                for s in range(1, len(x) // BT):
-                    tgt = x[s * BT:(s + 1) * BT]
-                    p, prev, v = predicted_slice(y[s * BT - 1], tgt, prev)
-                    xh, bits = cc(_t(tgt[None]), _t(p[None]), noise=False)
-                    outs.append(_frames(xh)[0])
-                    preds.append(p)
-                    lb, vb = lb + float(bits[0]), vb + v
-                n = x[BT:][..., 0].size
-                print(f"    {name} Q{q} open loop: vqv {psnr(y[BT:], x[BT:]):.2f} dB; P alone {psnr(np.concatenate(preds), x[BT:]):.2f}"
-                      f" ({vb / n:.4f} bpp vectors); coded {psnr(np.concatenate(outs), x[BT:]):.2f} (+{lb / n:.4f} bpp)",
-                      flush=True)
+        for name, x, q, y in clips:
+            pred, _, vb = coded_slices(None, x, y, open_loop=True)
+            coded, lb, _ = coded_slices(cc, x, y, open_loop=True)
+            n = x[BT:][..., 0].size
+            print(f"    {name} Q{q} open loop: vqv {psnr(y[BT:], x[BT:]):.2f} dB; P alone {psnr(pred[BT:], x[BT:]):.2f}"
+                  f" ({vb / n:.4f} bpp vectors); coded {psnr(coded[BT:], x[BT:]):.2f} (+{lb / n:.4f} bpp)", flush=True)
 
 
 if __name__ == "__main__":

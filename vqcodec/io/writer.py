@@ -192,11 +192,17 @@ class VideoWriter:
             raise
 
     # -- set up -----------------------------------------------------------------------------
-    def _tmp_sibling(self, target: Path, *, folder: bool) -> Path:
+    def _stage(self, parent: Path, label: str = "", *, suffix: str = "", folder: bool) -> None:
+        """Make the temporary file (folder) this writer fills, and own it at once (a stop signal waits
+        for that: ``holding_stops``), so that ``_cleanup`` removes it whenever the writer is stopped."""
+        with holding_stops():
+            self._tmp = _make_temp(parent, label, suffix=suffix, folder=folder)
+
+    def _stage_sibling(self, target: Path, *, folder: bool) -> None:
         parent = target.parent if str(target.parent) else Path(".")
         if not parent.is_dir():
             raise VideoError(f"{target}: folder {str(parent)!r} does not exist")
-        return _make_temp(parent, target.name, suffix="" if folder else target.suffix, folder=folder)
+        self._stage(parent, target.name, suffix="" if folder else target.suffix, folder=folder)
 
     def _open(self) -> None:
         if self.kind == "png":
@@ -207,18 +213,16 @@ class VideoWriter:
             if self._existing and self.frame_count is not None:   # refuse before writing anything
                 for i in range(self.frame_count):
                     self._check_frame_name(self._pattern % i)
-            with holding_stops():
-                if target.is_dir():  # an existing folder: stage inside it (hidden, same file system)
-                    self._tmp = _make_temp(target, folder=True)
-                else:
-                    self._tmp = self._tmp_sibling(target.absolute(), folder=True)
+            if target.is_dir():  # an existing folder: stage inside it (hidden, same file system)
+                self._stage(target, folder=True)
+            else:
+                self._stage_sibling(target.absolute(), folder=True)
         elif self.kind == "npy":
             if self.path.is_dir():
                 raise VideoError(f"{self.path}: is a folder")
             if self.frame_count is not None and self.frame_count <= 0:
                 raise VideoError(f"{self.path}: frame_count must be positive")
-            with holding_stops():
-                self._tmp = self._tmp_sibling(self.path, folder=False)
+            self._stage_sibling(self.path, folder=False)
             # plain writes, not a memory map: on a full disk a write fails with ENOSPC, while a store
             # into a sparse memory map kills the process with SIGBUS
             self._npy = open(self._tmp, "r+b")
@@ -228,12 +232,10 @@ class VideoWriter:
                 self._reserve(len(self._npy_header) + self.frame_count * self.height * self.width * 3)
         elif self.kind == "y4m":
             if self._out_stream is None:
-                with holding_stops():
-                    self._tmp = self._tmp_sibling(self.path, folder=False)
+                self._stage_sibling(self.path, folder=False)
             self._open_av("yuv4mpegpipe", "rawvideo", "yuv444p", {})
         else:  # h264
-            with holding_stops():
-                self._tmp = self._tmp_sibling(self.path, folder=False)
+            self._stage_sibling(self.path, folder=False)
             pix = _h264_pix_fmt(self.pix_fmt)
             opts = {"crf": str(MP4_CRF), "preset": MP4_PRESET, "tune": MP4_TUNE}
             self._open_av(_WRITE_VIDEO_EXTS[self.path.suffix.lower()], "libx264", pix, opts)
