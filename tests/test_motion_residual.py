@@ -27,6 +27,7 @@ from vqcodec.coding.motion_residual import (
     WEIGHT_SHIFT,
     ResidualBasis,
     ResidualCoder,
+    add_residual,
     options_for,
 )
 from vqcodec.entropy.rans import EntropyError
@@ -191,6 +192,30 @@ def test_residual_pixels_are_integer_exact_and_follow_the_float_linear_decoder(l
     np.testing.assert_array_equal(with_res[2:4, 4:8, 0:4], want)
     with_res[2:4, 4:8, 0:4] = plain[2:4, 4:8, 0:4]
     np.testing.assert_array_equal(with_res, plain)                  # nothing else changed
+
+
+@pytest.mark.parametrize("large", [False, True])
+def test_the_encoders_blocks_under_one_option_are_the_decoders_pixels_added_and_clipped(lmodel, large):
+    """``predicted_blocks`` (the encoder's search: in place, in float64) gives the blocks and SSE that the
+    decoder's ``pixels`` and ``add_residual`` give, in integers; codewords too large for float64 to hold
+    every sum exactly (``large``: scaled to sums near 2^56) take the integer path."""
+    basis = lmodel.motion_residual_basis
+    if large:
+        top = basis.decoder_reach * 2 * max(int(np.abs(c).max()) for c in basis.codebooks)
+        basis = dataclasses.replace(basis, codebooks=tuple(c * ((1 << 56) // top) for c in basis.codebooks))
+    rng = np.random.default_rng(11)
+    n = 200
+    source = rng.integers(0, 256, (n, 2, 4, 4, 3)).astype(np.uint8)
+    pred = np.clip(source.astype(np.int64) + rng.integers(-60, 61, source.shape), 0, 255).astype(np.uint8)
+    codes = rng.integers(0, basis.codebook_size, (n, 2))
+    for first, count in ((0, 1), (1, 1), (0, 2)):
+        q = sum(basis.codebooks[first + i][codes[:, i]] for i in range(count))
+        assert (basis.decoder_reach * int(np.abs(q).max()) >= 1 << 53) == large
+        blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
+        want = add_residual(pred, basis.pixels(((first, count),), np.ones(n, np.int64), codes))
+        np.testing.assert_array_equal(blocks, want)
+        assert blocks.dtype == np.uint8 and sse.dtype == np.float64 and (blocks != pred).any()
+        np.testing.assert_array_equal(sse, ((want.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1))
 
 
 # ------------------------------------------------------------------------------------------ coding

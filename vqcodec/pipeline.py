@@ -202,7 +202,7 @@ def _encode_gops(model: CodecModel, settings: EncodeSettings, frames, size: tupl
             quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
         bar.update(n)
 
-    enc = GopEncoder(model, settings, cw, ch, on_gop=coded)
+    enc = GopEncoder(model, settings, cw, ch, on_gop=coded, reconstructions=quality_acc is not None)
     n = 0
     for frame in frames:
         enc.add_frame(resize_frames(frame[None], cw, ch)[0])

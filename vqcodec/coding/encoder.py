@@ -110,15 +110,17 @@ class GopEncoder:
     needs all of them (adaptive histograms) before a single byte is written. ``on_gop(frames,
     n, codes, recon)`` is called with each GOP's padded input frames, its codes and, where the encoder
     reconstructed the GOP anyway (the enhancement or motion layer), that reconstruction as the decoder
-    will make it (None otherwise; the pipeline uses it to measure quality). With the motion layer (``settings.motion_layer``) each round also decides which
-    blocks the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the
-    network's reconstruction of the codes, copies those blocks' codes, and reconstructs again. ``pricing_prior`` overrides the prior the decisions are priced with
-    (prior fitting prices them with the prior being refitted).
+    will make it (None otherwise, or when ``reconstructions`` is false; the pipeline uses it to measure
+    quality). With the motion layer (``settings.motion_layer``) each round also decides which blocks
+    the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the network's
+    reconstruction of the codes, copies those blocks' codes, and reconstructs again where the
+    enhancement layer or ``on_gop`` reads the reconstruction. ``pricing_prior`` overrides the prior the
+    decisions are priced with (prior fitting prices them with the prior being refitted).
     """
 
     def __init__(self, model: CodecModel, settings: EncodeSettings, width: int, height: int, *,
                  on_gop: Callable[[np.ndarray, int, Codes, np.ndarray | None], None] | None = None,
-                 pricing_prior: Prior | None = None) -> None:
+                 reconstructions: bool = True, pricing_prior: Prior | None = None) -> None:
         self.model, self.settings = model, settings
         self.width, self.height = width, height
         self.pw, self.ph = padded_size(width, height, model.cfg.stride)
@@ -127,6 +129,8 @@ class GopEncoder:
         self.enhancement = enhancement_tables(model, settings.point)
         self.prior = pricing_prior if pricing_prior is not None else decision_prior(model, settings.prior)
         self.on_gop = on_gop
+        # the motion layer's second network decode of each GOP serves only the enhancement layer and on_gop
+        self._final_decode = self.enhancement is not None or (on_gop is not None and reconstructions)
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
         self.workers, self.round = network_round(self.ph, self.pw)
@@ -337,10 +341,10 @@ class GopEncoder:
         enhanced, rates = self._enhancement_estimate(source, frames)
         return enhanced, rates[0]
 
-    def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> tuple[list[Codes], list[np.ndarray]]:
+    def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> tuple[list[Codes], list[np.ndarray] | None]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
         codes so far (the motion blocks' codes become copies of the slice before); returns the codes
-        and the network's reconstruction of them. The decisions run GOP by GOP here while the workers
+        and the network's reconstruction of them (None where nothing reads it). The decisions run GOP by GOP here while the workers
         reconstruct the next GOPs' codes and the decided ones' (the same calls as one at a time)."""
         decode = self.model.net.decode
         out, est_last, finals = [], self._est_last, []
@@ -365,9 +369,10 @@ class GopEncoder:
                                              None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
                 codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
                 out.append(codes)
-                finals.append(pool.submit(decode, codes))
+                if self._final_decode:
+                    finals.append(pool.submit(decode, codes))
                 self._prev_codes = codes
-            bases = [f.result() for f in finals]
+            bases = [f.result() for f in finals] if self._final_decode else None
         # the next GOP is decided on this one as its decisions left it, across rounds as within one
         # (a round is as many GOPs as the workers run at once: else the bytes would depend on --threads)
         self._est_last = est_last

@@ -22,6 +22,7 @@ codebook's size.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -107,6 +108,38 @@ class ResidualBasis:
         return r.reshape(n, 3, bt, bh, bw).transpose(0, 2, 3, 4, 1)
 
 
+    @functools.cached_property
+    def _decoder_by_pixel(self) -> np.ndarray:
+        """``decoder_float`` with its rows in a block's (bt, bh, bw, 3) pixel order."""
+        bt, bh, bw = self.block
+        c = self.decoder_float.shape[1]
+        return np.ascontiguousarray(self.decoder_float.reshape(3, bt, bh, bw, c).transpose(1, 2, 3, 0, 4).reshape(-1, c))
+
+    def predicted_blocks(self, first: int, count: int, codes: np.ndarray, pred: np.ndarray, source: np.ndarray
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` blocks that all take stages ``first .. first + count - 1`` with ``codes`` (n, >= count):
+        ``add_residual(pred, pixels(...))`` (uint8 (n, bt, bh, bw, 3)) and its SSE against ``source``
+        (float64 (n,)), the same integers computed in place in float64 where every value is an integer
+        below 2^53 (the encoder's search prices every block under every option this way)."""
+        n = len(codes)
+        q = self.codebooks[first][codes[:, 0]]
+        for i in range(1, count):
+            q = q + self.codebooks[first + i][codes[:, i]]
+        if not n or self.decoder_reach * int(np.abs(q).max()) >= EXACT_FLOAT - (1 << 23):
+            blocks = add_residual(pred, self.pixels(((first, count),), np.ones(n, np.int64), codes))
+            return blocks, ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
+        x = q.astype(np.float64) @ self._decoder_by_pixel.T       # Wd q, exact: integers below 2^53
+        x += 1 << (2 * WEIGHT_SHIFT - 1)
+        x *= 2.0 ** (-2 * WEIGHT_SHIFT)
+        np.floor(x, out=x)                                        # (Wd q + 2^23) >> 24, exact
+        x += pred.reshape(n, -1)
+        np.clip(x, 0, 255, out=x)
+        blocks = x.astype(np.uint8).reshape(pred.shape)
+        x -= source.reshape(n, -1)
+        x *= x
+        return blocks, x.sum(1)
+
+
 def add_residual(pred: np.ndarray, res: np.ndarray) -> np.ndarray:
     """A block's prediction (uint8) plus its residual, clipped to 0..255."""
     return np.clip(pred.astype(np.int64) + res, 0, 255).astype(np.uint8)
@@ -122,9 +155,9 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     diff = (source.astype(np.float64) - pred).transpose(0, 4, 1, 2, 3).reshape(n, -1)
     r = diff @ basis.encoder.T
     width = max(c for _, c in options)
-    best = None
+    found, costs = [], []
     greedy: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}   # (first, i) -> (codes, what is left)
-    for k, (first, count) in enumerate(options, start=1):
+    for first, count in options:
         codes = np.zeros((n, width), np.int64)
         left = r
         for i in range(count):
@@ -137,16 +170,14 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
                 c = d.argmin(1)
                 greedy[first, i] = c, left - cb[c]
             codes[:, i], left = greedy[first, i]
-        blocks = add_residual(pred, basis.pixels(options, np.full(n, k), codes))
-        sse = ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
+        blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
         bits = np.full(n, count * np.log2(basis.codebook_size) + option_bits)
-        if best is None:
-            best = [np.full(n, k), codes, blocks, sse, bits]
-            continue
-        take = sse + lam * bits < best[3] + lam * best[4]
-        for j, v in enumerate((np.full(n, k), codes, blocks, sse, bits)):
-            best[j] = np.where(take.reshape((n,) + (1,) * (v.ndim - 1)), v, best[j])
-    return tuple(best)  # type: ignore[return-value]
+        found.append((codes, blocks, sse, bits))
+        costs.append(sse + lam * bits)
+    best = np.argmin(np.stack(costs), axis=0)         # the first of the least: the earlier option on a tie
+    rows = np.arange(n)
+    codes, blocks, sse, bits = (np.stack([f[j] for f in found])[best, rows] for j in range(4))
+    return best + 1, codes, blocks, sse, bits
 
 
 class ResidualCoder:
