@@ -134,35 +134,6 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     np.testing.assert_array_equal(decode_bytes(data, model=lmodel), seen)
 
 
-def test_the_encoder_decodes_a_gop_a_second_time_only_for_whoever_reads_the_reconstruction(lmodel, monkeypatch):
-    """The motion layer's decisions need one network decode of each GOP; the decode after them serves
-    only ``on_gop``'s reconstruction (here: no enhancement layer). Without a reader of it the encoder
-    skips it, and writes the same bytes."""
-    frames = golden_input()
-    decodes = []
-    real = lmodel.net.decode
-    monkeypatch.setattr(lmodel.net, "decode", lambda codes: decodes.append(1) or real(codes))
-    settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0)
-    written = {}
-    for label, kw in (("seen", {}), ("unseen", {"reconstructions": False}), ("no reader", None)):
-        decodes.clear()
-        recons = []
-        enc = GopEncoder(lmodel, settings, frames.shape[2], frames.shape[1],
-                         **({} if kw is None else {"on_gop": lambda g, n, codes, recon: recons.append(recon), **kw}))
-        for f in frames:
-            enc.add_frame(f)
-        gops = enc.finish()
-        buf = io.BytesIO()
-        write_container(buf, lmodel, settings, gops, source_size=frames.shape[2:0:-1], coded_size=frames.shape[2:0:-1],
-                        fps=16)
-        written[label] = buf.getvalue(), len(decodes), recons
-    n = len(written["seen"][2])
-    assert n == 2 and written["seen"][1] == 2 * n and all(r is not None for r in written["seen"][2])
-    assert written["unseen"][1] == n and written["unseen"][2] == [None] * n
-    assert written["no reader"][1] == n
-    assert written["seen"][0] == written["unseen"][0] == written["no reader"][0]
-
-
 # ------------------------------------------------------------------------------------------ paths and pixels
 def test_displacements_are_the_straight_path_without_bends_and_follow_the_recurrence_with_them():
     vec = np.array([[[4, -8], [0, 3]], [[-32, 32], [1, 1]]], np.int32)        # (H', W', 2) = (2, 2, 2)

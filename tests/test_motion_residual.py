@@ -133,6 +133,35 @@ def test_residual_golden_file_decodes_to_its_codes_and_frames_and_rewrites_to_th
     assert VqvReader(io.BytesIO(again)).version == (5, 0) and decode_bytes(again, model=lmodel).shape == (40, 32, 40, 3)
 
 
+def test_the_encoder_decodes_a_gop_a_second_time_only_for_whoever_reads_the_reconstruction(lmodel, monkeypatch):
+    """The motion layer's decisions need one network decode of each GOP; the decode after them serves
+    only ``on_gop``'s reconstruction (here: no enhancement layer). Without a reader of it the encoder
+    skips it, and writes the same bytes (the default 7.0 file: bent paths and the residual)."""
+    frames = pan_video(40, 32, 40, dx=1, dy=1)                      # two GOPs
+    decodes = []
+    real = lmodel.net.decode
+    monkeypatch.setattr(lmodel.net, "decode", lambda codes: decodes.append(1) or real(codes))
+    settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0)
+    written = {}
+    for label, kw in (("seen", {}), ("unseen", {"reconstructions": False}), ("no reader", None)):
+        decodes.clear()
+        recons = []
+        enc = GopEncoder(lmodel, settings, frames.shape[2], frames.shape[1],
+                         **({} if kw is None else {"on_gop": lambda g, n, codes, recon: recons.append(recon), **kw}))
+        for f in frames:
+            enc.add_frame(f)
+        gops = enc.finish()
+        buf = io.BytesIO()
+        write_container(buf, lmodel, settings, gops, source_size=frames.shape[2:0:-1], coded_size=frames.shape[2:0:-1],
+                        fps=16)
+        written[label] = buf.getvalue(), len(decodes), recons
+    n = len(written["seen"][2])
+    assert n == 2 and written["seen"][1] == 2 * n and all(r is not None for r in written["seen"][2])
+    assert written["unseen"][1] == n and written["unseen"][2] == [None] * n
+    assert written["no reader"][1] == n
+    assert written["seen"][0] == written["unseen"][0] == written["no reader"][0]
+
+
 # ------------------------------------------------------------------------------------------ integer pixels
 def test_residual_pixels_are_integer_exact_and_follow_the_float_linear_decoder(lmodel):
     basis = lmodel.motion_residual_basis

@@ -69,12 +69,10 @@ from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_BENDS, DEFAULT_MOTI
 from vqcodec.weights import CodecModel
 
 
-#: The motion decisions' lambda against the point's own. A predicted block is also the reference of
-#: the blocks predicted from it later, which a greedy decision does not see; half the point's lambda
-#: measured best on the validation clips (the sweep: docs/DESIGN.md, "Motion").
+#: The motion decisions' lambda against the point's own: a predicted block is also the reference of later
+#: ones, which a greedy decision does not see (the sweeps that chose both: docs/DESIGN.md, "Motion").
 MOTION_LAMBDA_SCALE = 0.5
-#: With the motion residual a predicted block is a better reference still: 0.35 measured best (x0.7 of
-#: the above: BD-rate -22.2% against motion off, Q2-Q9, against -20.6% at 0.5 and -18.3% at 0.7).
+#: ... with the motion residual, whose predicted blocks are better references still.
 MOTION_LAMBDA_SCALE_RESIDUAL = 0.35
 
 
@@ -128,8 +126,7 @@ class GopEncoder:
         self.scalar = scalar_tables(model, settings.point)
         self.enhancement = enhancement_tables(model, settings.point)
         self.prior = pricing_prior if pricing_prior is not None else decision_prior(model, settings.prior)
-        self.on_gop = on_gop
-        # the motion layer's second network decode of each GOP serves only the enhancement layer and on_gop
+        self.on_gop = on_gop       # the motion layer's second decode of a GOP serves only these two:
         self._final_decode = self.enhancement is not None or (on_gop is not None and reconstructions)
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
@@ -194,11 +191,10 @@ class GopEncoder:
         if self.enhancement is not None:
             all_codes = self._decide_enhancement(all_codes, bases, refresh)
         recons = self._final_frames(all_codes, bases, refresh) if bases is not None else [None] * len(all_codes)
-        for i, (gop, n) in enumerate(self._pending):
-            codes = all_codes[i]
-            self.gops.append(EncodedGop(codes, n, refresh[i]))
+        for (gop, n), codes, fresh, recon in zip(self._pending, all_codes, refresh, recons):
+            self.gops.append(EncodedGop(codes, n, fresh))
             if self.on_gop is not None:
-                self.on_gop(gop, n, codes, recons[i])
+                self.on_gop(gop, n, codes, recon)
         self._pending = []
 
     def _flag_model(self, label: str, refresh: bool) -> CopyFlagModel | None:
@@ -343,9 +339,9 @@ class GopEncoder:
 
     def _decide_motion(self, all_codes: list[Codes], refresh: list[bool]) -> tuple[list[Codes], list[np.ndarray] | None]:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
-        codes so far (the motion blocks' codes become copies of the slice before); returns the codes
-        and the network's reconstruction of them (None where nothing reads it). The decisions run GOP by GOP here while the workers
-        reconstruct the next GOPs' codes and the decided ones' (the same calls as one at a time)."""
+        codes so far (the motion blocks' codes become copies of the slice before); returns the codes and
+        the network's reconstruction of them (None where nothing reads it). The decisions run GOP by GOP
+        here while the workers reconstruct the next GOPs' codes and the decided ones' (the same calls)."""
         decode = self.model.net.decode
         out, est_last, finals = [], self._est_last, []
         with network_pool(self.workers) as pool:
@@ -369,8 +365,7 @@ class GopEncoder:
                                              None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
                 codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
                 out.append(codes)
-                if self._final_decode:
-                    finals.append(pool.submit(decode, codes))
+                finals.append(pool.submit(decode, codes) if self._final_decode else None)
                 self._prev_codes = codes
             bases = [f.result() for f in finals] if self._final_decode else None
         # the next GOP is decided on this one as its decisions left it, across rounds as within one
