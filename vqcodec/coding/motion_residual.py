@@ -129,15 +129,42 @@ class ResidualBasis:
             blocks = add_residual(pred, self.pixels(((first, count),), np.ones(n, np.int64), codes))
             return blocks, ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
         x = q.astype(np.float64) @ self._decoder_by_pixel.T       # Wd q, exact: integers below 2^53
-        x += 1 << (2 * WEIGHT_SHIFT - 1)
-        x *= 2.0 ** (-2 * WEIGHT_SHIFT)
-        np.floor(x, out=x)                                        # (Wd q + 2^23) >> 24, exact
-        x += pred.reshape(n, -1)
-        np.clip(x, 0, 255, out=x)
-        blocks = x.astype(np.uint8).reshape(pred.shape)
-        x -= source.reshape(n, -1)
-        x *= x
-        return blocks, x.sum(1)
+        blocks, sse = np.empty(x.shape, np.uint8), np.empty(n)
+        for rows in _row_chunks(n):                               # (in cache)
+            v = x[rows]
+            v += 1 << (2 * WEIGHT_SHIFT - 1)
+            v *= 2.0 ** (-2 * WEIGHT_SHIFT)
+            np.floor(v, out=v)                                    # (Wd q + 2^23) >> 24, exact
+            v += pred[rows].reshape(len(v), -1)
+            np.clip(v, 0, 255, out=v)
+            blocks[rows] = v
+            v -= source[rows].reshape(len(v), -1)
+            v *= v
+            sse[rows] = v.sum(1)
+        return blocks.reshape(pred.shape), sse
+
+
+#: Rows of a block array worked on at once where a pass over all of them would leave the cache.
+CHUNK_ROWS = 256
+
+
+def _row_chunks(n: int):
+    return (slice(s, s + CHUNK_ROWS) for s in range(0, n, CHUNK_ROWS))
+
+
+def nearest_codes(left: np.ndarray, codebook: np.ndarray) -> np.ndarray:
+    """Per row of ``left`` (n, C), the index of the nearest codeword (the first on a tie), from the
+    floats ``|l|^2 - 2 l.c + |c|^2`` (this order: the same floats as ever, so the same choices)."""
+    d = left @ codebook.T
+    norms, cb_norms = (left * left).sum(1), (codebook * codebook).sum(1)
+    out = np.empty(len(left), np.int64)
+    for rows in _row_chunks(len(left)):                           # the three passes in cache
+        v = d[rows]
+        v *= -2
+        v += norms[rows, None]
+        v += cb_norms[None]
+        out[rows] = v.argmin(1)
+    return out
 
 
 def add_residual(pred: np.ndarray, res: np.ndarray) -> np.ndarray:
@@ -152,7 +179,9 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     its codes and reconstruction. Returns (option (n,) 1-based, codes (n, S), blocks uint8, SSE (n,),
     bits (n,)) for the best option (the caller weighs it against no residual)."""
     n = source.shape[0]
-    diff = (source.astype(np.float64) - pred).transpose(0, 4, 1, 2, 3).reshape(n, -1)
+    diff = np.empty((n, source.shape[-1], *source.shape[1:-1]))      # (n, 3, bt, bh, bw): lin_enc's order
+    np.subtract(source.transpose(0, 4, 1, 2, 3), pred.transpose(0, 4, 1, 2, 3), out=diff, dtype=np.float64)
+    diff = diff.reshape(n, -1)
     r = diff @ basis.encoder.T
     width = max(c for _, c in options)
     found, costs = [], []
@@ -163,11 +192,7 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
         for i in range(count):
             if (first, i) not in greedy:          # options that start alike share their first stages
                 cb = basis.float_codebooks[first + i]
-                d = left @ cb.T
-                d *= -2                           # the same floats as |l|^2 - 2 l.c + |c|^2, fewer temporaries
-                d += (left * left).sum(1)[:, None]
-                d += (cb * cb).sum(1)[None]
-                c = d.argmin(1)
+                c = nearest_codes(left, cb)
                 greedy[first, i] = c, left - cb[c]
             codes[:, i], left = greedy[first, i]
         blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
