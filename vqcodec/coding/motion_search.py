@@ -82,17 +82,17 @@ class PhasePlanes:
         y, x = self.reach + (vy >> 2), self.reach + (vx >> 2)
         return plane[y:y + self.h, x:x + self.w]
 
-    def rows(self, vectors: np.ndarray, block: tuple[int, int]) -> np.ndarray:
+    def rows(self, vectors: np.ndarray, block: tuple[int, int], first: int = 0) -> np.ndarray:
         """Every block (H', W') moved by its own vector (..., H', W', 2), within reach (the searches keep
         them so) -> int16 (..., H', W', bh, bw x 3): each of a block's rows is one run of bw pixels of a
-        plane's row, gathered by one index."""
+        plane's row, gathered by one index. (``first``: the vectors are those of block rows ``first ..``.)"""
         bh, bw = block
         hb, wb = vectors.shape[-3:-1]
         p, h2, w2, c = self.planes.shape
         if bw not in self._windows:   # every run of bw pixels in the planes: a view, no copy
             self._windows[bw] = np.lib.stride_tricks.sliding_window_view(self.planes.reshape(-1), bw * c)
         v = vectors.astype(np.int64)
-        top = (((v[..., 0] & 3) * SUBPEL + (v[..., 1] & 3)) * h2 + self.reach + np.arange(hb)[:, None] * bh
+        top = (((v[..., 0] & 3) * SUBPEL + (v[..., 1] & 3)) * h2 + self.reach + np.arange(first, first + hb)[:, None] * bh
                + (v[..., 0] >> 2))
         left = (self.reach + np.arange(wb) * bw + (v[..., 1] >> 2)) * c
         return self._windows[bw][(top * (w2 * c) + left)[..., None] + np.arange(bh) * (w2 * c)]
@@ -104,10 +104,16 @@ class PhasePlanes:
 
     def sads(self, vectors: np.ndarray, block: tuple[int, int], targets: np.ndarray) -> np.ndarray:
         """Each moved block's sum of absolute differences from ``targets`` (H', W', bh, bw x 3) int16 ->
-        int64 (..., H', W')."""
-        d = self.rows(vectors, block) - targets
-        np.abs(d, out=d)
-        return d.sum(axis=(-2, -1))
+        int64 (..., H', W'), a few block rows at a time (in cache)."""
+        hb, wb = vectors.shape[-3:-1]
+        step = max(1, SEARCH_BATCH_PIXELS // (np.prod(vectors.shape[:-3], dtype=np.int64) * wb * targets[0, 0].size))
+        out = np.empty(vectors.shape[:-1], np.int64)
+        for first in range(0, hb, step):
+            d = self.rows(vectors[..., first:first + step, :, :], block, first)
+            d -= targets[first:first + step]
+            np.abs(d, out=d)
+            out[..., first:first + step, :] = d.sum(axis=(-2, -1))
+        return out
 
 
 def block_rows(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
