@@ -107,7 +107,6 @@ class ResidualBasis:
         bt, bh, bw = self.block
         return r.reshape(n, 3, bt, bh, bw).transpose(0, 2, 3, 4, 1)
 
-
     @functools.cached_property
     def _decoder_by_pixel(self) -> np.ndarray:
         """``decoder_float`` with its rows in a block's (bt, bh, bw, 3) pixel order."""

@@ -3,19 +3,17 @@ reconstruction or predict the block from the previous decoded frame (:mod:`vqcod
 whichever costs less in ``D + lambda * R``.
 
 * Search: per block, the vector whose prediction of the slice's frames (frame ``j`` moved by ``j + 1``
-  vectors from the decoded frame before the slice) is closest to the source, by sum of absolute
-  differences plus :data:`VECTOR_COST_SCALE` x sqrt(lambda) x the vector's estimated bits as a
-  difference from the vector the coder will predict it by (so vectors stay coherent): an integer full
-  search within ``search`` pixels per frame (ties to the shorter vector), refined to half and then
-  quarter pixels, on the reference interpolated once at every quarter-pixel phase. A slice is decided
-  twice: the coder predicts a pass-1 block's vector from its predicted pass-0 neighbours
-  (:mod:`vqcodec.coding.motion`), known only once those are decided; the second search starts from
-  the first one's vectors (or the new predictions) and refines them.
-* Decision: ``D`` is the block's squared error over its frames against the source (predicted as the
-  decoder predicts it), ``R`` the bits the network's codes of the position cost (their rate as the
-  copy decisions priced them) against the motion layer's flag and vector. A block chosen for motion
-  has its latent codes copied from the slice before (nearly free), which is where the saving comes
-  from.
+  vectors from the decoded frame before the slice) is closest to the source, by SAD plus
+  :data:`VECTOR_COST_SCALE` x sqrt(lambda) x the vector's estimated bits as a difference from the
+  vector the coder will predict it by (so vectors stay coherent): an integer full search within
+  ``search`` pixels per frame (ties to the shorter vector), refined to half and then quarter pixels,
+  on the reference interpolated once at every quarter-pixel phase. A slice is decided twice: the coder
+  predicts a pass-1 block's vector from its predicted pass-0 neighbours (:mod:`vqcodec.coding.motion`),
+  known only once those are decided; the second search refines the first one's vectors.
+* Decision: ``D`` is the block's squared error over its frames (predicted as the decoder predicts it),
+  ``R`` the bits of the network's codes of the position (as the copy decisions priced them) against
+  the motion layer's flag and vector. A predicted block's latent codes are copied from the slice
+  before (nearly free): the saving.
 
 Decisions use floats; only the encoder makes them, the decoder reads flags and vectors.
 """
@@ -105,14 +103,12 @@ class PhasePlanes:
     def sads(self, vectors: np.ndarray, block: tuple[int, int], targets: np.ndarray) -> np.ndarray:
         """Each moved block's sum of absolute differences from ``targets`` (H', W', bh, bw x 3) int16 ->
         int64 (..., H', W'), a few block rows at a time (in cache)."""
-        hb, wb = vectors.shape[-3:-1]
-        step = max(1, SEARCH_BATCH_PIXELS // (np.prod(vectors.shape[:-3], dtype=np.int64) * wb * targets[0, 0].size))
+        hb = vectors.shape[-3]
+        step = max(1, SEARCH_BATCH_PIXELS // (vectors[..., 0].size // hb * targets[0, 0].size))
         out = np.empty(vectors.shape[:-1], np.int64)
         for first in range(0, hb, step):
-            d = self.rows(vectors[..., first:first + step, :, :], block, first)
-            d -= targets[first:first + step]
-            np.abs(d, out=d)
-            out[..., first:first + step, :] = d.sum(axis=(-2, -1))
+            d = self.rows(vectors[..., first:first + step, :, :], block, first) - targets[first:first + step]
+            out[..., first:first + step, :] = np.abs(d, out=d).sum(axis=(-2, -1))
         return out
 
 
