@@ -45,11 +45,11 @@ BEND_SEARCH = 4
 
 
 def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-    """Squared error per block over frames: (T, H, W, 3) pairs -> (H', W')."""
-    d = a.astype(np.int64) - b.astype(np.int64)
-    bh, bw = block
-    t, h, w, c = d.shape
-    return (d * d).reshape(t, h // bh, bh, w // bw, bw, c).sum(axis=(0, 2, 4, 5))
+    """Squared error per block over frames: (T, H, W, 3) pairs -> int64 (H', W')."""
+    small = a.dtype == b.dtype == np.uint8                 # then every square fits int32 (half the memory)
+    d = np.subtract(a, b, dtype=np.int32 if small else np.int64)
+    (bh, bw), (t, h, w, c) = block, d.shape
+    return np.square(d, out=d).reshape(t, h // bh, bh, w // bw, bw, c).sum(axis=(0, 2, 4, 5), dtype=np.int64)
 
 
 def vector_bits(v: np.ndarray, pred: np.ndarray) -> np.ndarray:
