@@ -183,7 +183,7 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     diff = diff.reshape(n, -1)
     r = diff @ basis.encoder.T
     width = max(c for _, c in options)
-    found, costs = [], []
+    found, costs, option_bits_of = [], [], []
     greedy: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}   # (first, i) -> (codes, what is left)
     for first, count in options:
         codes = np.zeros((n, width), np.int64)
@@ -195,13 +195,14 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
                 greedy[first, i] = c, left - cb[c]
             codes[:, i], left = greedy[first, i]
         blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
-        bits = np.full(n, count * np.log2(basis.codebook_size) + option_bits)
-        found.append((codes, blocks, sse, bits))
+        bits = count * np.log2(basis.codebook_size) + option_bits
+        found.append((codes, blocks, sse))
         costs.append(sse + lam * bits)
+        option_bits_of.append(bits)
     best = np.argmin(np.stack(costs), axis=0)         # the first of the least: the earlier option on a tie
     rows = np.arange(n)
-    codes, blocks, sse, bits = (np.stack([f[j] for f in found])[best, rows] for j in range(4))
-    return best + 1, codes, blocks, sse, bits
+    codes, blocks, sse = (np.stack([f[j] for f in found])[best, rows] for j in range(3))
+    return best + 1, codes, blocks, sse, np.array(option_bits_of)[best]
 
 
 class ResidualCoder:
