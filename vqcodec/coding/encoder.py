@@ -52,8 +52,6 @@ from vqcodec.coding.motion_search import (
     PIXEL_SSE_PER_LATENT,
     decide_gop,
     decide_predicted_enhancement,
-    force_level_copies,
-    force_scalar_copies,
 )
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
@@ -359,10 +357,10 @@ class GopEncoder:
                                           None if refresh[i] or self._prev_codes is None else self._prev_codes.motion)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
-                bottom = force_level_copies(codes.level("bottom"), field.flags,
-                                            None if prev is None else prev.level("bottom").indices[:, -1])
-                scalar = force_scalar_copies(codes.scalar, field.flags,
-                                             None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
+                bottom = rdo.force_level_copies(codes.level("bottom"), field.flags,
+                                                None if prev is None else prev.level("bottom").indices[:, -1])
+                scalar = rdo.force_scalar_copies(codes.scalar, field.flags,
+                                                 None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
                 codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
                 out.append(codes)
                 finals.append(pool.submit(decode, codes) if self._final_decode else None)

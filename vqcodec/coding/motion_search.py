@@ -24,7 +24,7 @@ from typing import Callable, NamedTuple
 
 import numpy as np
 
-from vqcodec.codes import CodeLevel, MotionField, ScalarCodes
+from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice)
 from vqcodec.coding.motion_residual import slice_residuals
@@ -464,37 +464,3 @@ def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) 
     predicted pass-0 neighbours, where it has one; every other block keeps ``pred``."""
     even, odd = checkerboard(*flags.shape)
     return np.where(odd[..., None], neighbour_predictions(vectors, flags & even, pred), pred)
-
-
-def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    """``values`` (S, T, H, W) with the motion blocks' positions copied from the slice before. A
-    position the encoder had copied whose source changed that way is coded again with its own values
-    (else a block the network reconstructs would inherit stale codes down a chain of copies)."""
-    out = np.array(values, copy=True)
-    new_copied = np.array(copied, copy=True)
-    for t in range(out.shape[1]):
-        src = out[:, t - 1] if t else before
-        if src is None:
-            continue
-        same = (src == values[:, t]).all(axis=0)
-        new_copied[t] = flags[t] | (copied[t] & same)
-        out[:, t][:, flags[t]] = src[:, flags[t]]
-    return out, new_copied
-
-
-def force_level_copies(level: CodeLevel, flags: np.ndarray, before: np.ndarray | None) -> CodeLevel:
-    """The level with the motion blocks' positions copied from the slice before (``before``: the
-    previous GOP's last slice of indices as coded, None in a refresh GOP)."""
-    if level.stages == 0 or not flags.any():
-        return level
-    idx, copied = _force_copies(level.indices, level.copy_map(), flags, before)
-    return CodeLevel(level.name, level.codebook_size, idx, copied)
-
-
-def force_scalar_copies(sc: ScalarCodes | None, flags: np.ndarray, before: np.ndarray | None) -> ScalarCodes | None:
-    """The same for a scalar or enhancement layer (``before``: the previous GOP's last slice of symbols)."""
-    if sc is None or not flags.any():
-        return sc
-    sym, copied = _force_copies(sc.symbols, sc.copy_map(), flags, before)
-    return ScalarCodes(sym, sc.step_num, copied)

@@ -195,3 +195,39 @@ def decide_scalar(tables: ScalarTables, z: np.ndarray, reference: ScalarCodes | 
         copied[t] = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
         out[:, t][:, copy] = before[:, copy]
     return ScalarCodes(out, tables.step_num, copied)
+
+
+# ------------------------------------------------------------------ the motion layer's blocks
+
+def _force_copies(values: np.ndarray, copied: np.ndarray, flags: np.ndarray, before: np.ndarray | None
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """``values`` (S, T, H, W) with the motion blocks' positions copied from the slice before. A
+    position the encoder had copied whose source changed that way is coded again with its own values
+    (else a block the network reconstructs would inherit stale codes down a chain of copies)."""
+    out = np.array(values, copy=True)
+    new_copied = np.array(copied, copy=True)
+    for t in range(out.shape[1]):
+        src = out[:, t - 1] if t else before
+        if src is None:
+            continue
+        same = (src == values[:, t]).all(axis=0)
+        new_copied[t] = flags[t] | (copied[t] & same)
+        out[:, t][:, flags[t]] = src[:, flags[t]]
+    return out, new_copied
+
+
+def force_level_copies(level: CodeLevel, flags: np.ndarray, before: np.ndarray | None) -> CodeLevel:
+    """The level with the motion blocks' positions copied from the slice before (``before``: the
+    previous GOP's last slice of indices as coded, None in a refresh GOP)."""
+    if level.stages == 0 or not flags.any():
+        return level
+    idx, copied = _force_copies(level.indices, level.copy_map(), flags, before)
+    return CodeLevel(level.name, level.codebook_size, idx, copied)
+
+
+def force_scalar_copies(sc: ScalarCodes | None, flags: np.ndarray, before: np.ndarray | None) -> ScalarCodes | None:
+    """The same for a scalar or enhancement layer (``before``: the previous GOP's last slice of symbols)."""
+    if sc is None or not flags.any():
+        return sc
+    sym, copied = _force_copies(sc.symbols, sc.copy_map(), flags, before)
+    return ScalarCodes(sym, sc.step_num, copied)
