@@ -16,6 +16,7 @@ import click
 
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
+from vqcodec.settings import DEFAULT_PRESET, PRESETS
 
 from . import options, reports, signals
 
@@ -114,15 +115,20 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
               help="scale of the rate-distortion trade-off of temporal copies (0: copy mode off)")
 @click.option("--refresh", type=click.IntRange(min=0, max=1 << 31), default=8, show_default=True, metavar="N",
               help="a refresh GOP (decodable alone) every N GOPs; 0: only the first")
-@click.option("--motion/--no-motion", default=True, show_default=True,
-              help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file)")
+@click.option("--preset", type=click.Choice(list(PRESETS)), default=DEFAULT_PRESET, show_default=True,
+              help="encoder speed: how much work the motion decisions do (ultrafast: no motion layer); "
+                   "an option below given explicitly wins over it")
+@click.option("--motion/--no-motion", default=None,
+              help="motion layer: blocks predicted from the previous frame, moved (a version 3.0 file) "
+                   "[default: motion; no-motion with --preset ultrafast]")
 @click.option("--motion-residual/--no-motion-residual", default=True, show_default=True,
               help="with the motion layer: a predicted block may carry a residual (a version 5.0 file)")
-@click.option("--motion-bends/--no-motion-bends", default=True, show_default=True,
+@click.option("--motion-bends/--no-motion-bends", default=None,
               help="with the motion layer: a predicted block may follow a bent path, one bend per frame "
-                   "(a version 7.0 file)")
-@click.option("--motion-search", type=click.IntRange(1, 8), default=6, show_default=True, metavar="PIXELS",
-              help="motion search range, pixels per frame each way")
+                   "(a version 7.0 file) [default: motion-bends]")
+@click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
+              help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
+                   f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
 @click.option("--audio/--no-audio", default=True, show_default=True,
               help="carry the input's first audio track, its packets as they are (a version 4.0 file)")
@@ -130,7 +136,7 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @options.overwrite_options
 @options.report_options
 @data_errors
-def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, motion, motion_residual,
+def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, preset, motion, motion_residual,
            motion_bends, motion_search, psnr, audio, threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
@@ -141,7 +147,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
     report = pipeline.encode_file(source, target, quality=quality, size=size, fps=fps, model_path=model_path,
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, motion_residual=motion_residual,
-                                  motion_bends=motion_bends,
+                                  motion_bends=motion_bends, preset=preset,
                                   measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)

@@ -35,7 +35,8 @@ def format_encode(r: dict) -> str:
         + f"; {r['gops']} GOPs, {r['refresh_gops']} refresh (every {r['refresh'] or 'first only'})",
         *([f"  motion    {_fmt_motion(r['motion'])}"] if r.get("motion") else []),
         *([f"  audio     {_fmt_audio(r['audio'])}, packets copied"] if r.get("audio") else []),
-        f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads)",
+        f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads"
+        + (f", preset {r['preset']})" if r.get("preset") else ")"),
     ]
     if "psnr" in r:
         lines.append(f"  quality   PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f} (vs the coded-size input)")

@@ -38,8 +38,7 @@ from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
 from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_stream, not_vqv_message, read_head
 from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
-from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_SEARCH, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              EncodeSettings)
+from vqcodec.settings import DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH, EncodeSettings
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
@@ -123,15 +122,16 @@ def torch_threads(n: int | None):
 def encode_file(input, output, *, quality: int | None = None, size: str | None = None,
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
-                motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = True,
-                motion_bends: bool = True, measure_quality: bool = False, threads: int | None = None,
-                progress: bool = True, progress_file: str | Path | None = None,
+                motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
+                motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, measure_quality: bool = False,
+                threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
                 model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
     checked first, then an existing output (refused without ``overwrite``), then the input is read.
-    ``progress``: a bar on a terminal; ``progress_file``: key=value lines (:mod:`vqcodec.io.progress`)."""
+    ``progress``: a bar on a terminal; ``progress_file``: key=value lines (:mod:`vqcodec.io.progress`).
+    The motion options left at None take ``preset``'s values (:data:`vqcodec.settings.PRESETS`)."""
     if not is_stream(output) and Path(output).suffix.lower() != ".vqv":
         raise OptionError(f"the output of encode is a .vqv file: {output} does not end in .vqv")
     fps = parse_fps(fps)
@@ -142,7 +142,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
         model = model or load_model(model_path)
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
                                         refresh=refresh, motion=motion, motion_search=motion_search,
-                                        motion_residual=motion_residual, motion_bends=motion_bends)
+                                        motion_residual=motion_residual, motion_bends=motion_bends, preset=preset)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -230,7 +230,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "overhead_bytes": overhead, "prior_params_bytes": stats.prior_params_bytes,
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
         "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
-        "rdo_strength": settings.rdo_strength, "refresh": settings.refresh,
+        "rdo_strength": settings.rdo_strength, "refresh": settings.refresh, "preset": settings.preset,
         **({"motion": _rounded_motion(stats.motion), "motion_search": settings.motion_search}
            if settings.motion_layer else {}),
         "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,

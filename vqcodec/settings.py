@@ -33,6 +33,29 @@ DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow ben
 
 
 @dataclass(frozen=True)
+class Preset:
+    """One of ``vqv encode --preset``: how much work the encoder's motion decisions do (as x264's presets).
+    Any option given explicitly wins over its preset's value; every preset's files decode alike."""
+
+    motion: bool = DEFAULT_MOTION
+    motion_search: int = DEFAULT_MOTION_SEARCH
+    motion_bends: bool = DEFAULT_MOTION_BENDS
+    second_decision: bool = True     # each slice decided again from the coder's own vector predictions
+    bends_first: bool = True         # bent paths searched in a slice's first decision too
+
+
+# Measured speed and BD-rate of each against medium: docs/speed.md, "Session 19: encoder presets".
+PRESETS: dict[str, Preset] = {
+    "ultrafast": Preset(motion=False),
+    "veryfast": Preset(motion_search=3, second_decision=False),
+    "faster": Preset(motion_search=3, bends_first=False),
+    "fast": Preset(bends_first=False),
+    "medium": Preset(),
+}
+DEFAULT_PRESET = "medium"
+
+
+@dataclass(frozen=True)
 class EncodeSettings:
     quality: int                 # the model's quality number (1..)
     point: LadderPoint           # what that quality is: stage counts, scalar step, enhancement step
@@ -43,6 +66,9 @@ class EncodeSettings:
     motion_search: int = DEFAULT_MOTION_SEARCH   # the motion search's range, pixels per frame
     motion_residual: tuple = ()  # the residual options this model offers, if asked for (format 5.0)
     motion_bends: int = 0        # the frames of a slice if predicted blocks may bend (format 7.0), else 0
+    preset: str = DEFAULT_PRESET                 # what the motion decisions' effort came from
+    second_decision: bool = True                 # ... each slice decided again from the coder's predictions
+    bends_first: bool = True                     # ... bent paths searched in the first decision too
 
     @property
     def copy_mode(self) -> bool:
@@ -77,10 +103,17 @@ class EncodeSettings:
     @classmethod
     def build(cls, model: CodecModel, *, quality: int | None = None, prior: str = "auto",
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
-              motion: bool = DEFAULT_MOTION, motion_search: int = DEFAULT_MOTION_SEARCH,
-              motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool = DEFAULT_MOTION_BENDS
-              ) -> EncodeSettings:
-        """Check every option against ``model`` (an :class:`OptionError` names the bad one)."""
+              motion: bool | None = None, motion_search: int | None = None,
+              motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
+              preset: str = DEFAULT_PRESET) -> EncodeSettings:
+        """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
+        options left at None take ``preset``'s values."""
+        if preset not in PRESETS:
+            raise OptionError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+        ps = PRESETS[preset]
+        motion = ps.motion if motion is None else motion
+        motion_search = ps.motion_search if motion_search is None else motion_search
+        motion_bends = ps.motion_bends if motion_bends is None else motion_bends
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
             raise OptionError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")
@@ -97,4 +130,5 @@ class EncodeSettings:
         basis = model.motion_residual_basis if motion_residual else None
         residual = () if basis is None else options_for(basis.stages)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset,
+                   ps.second_decision, ps.bends_first or not ps.second_decision)

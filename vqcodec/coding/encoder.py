@@ -48,11 +48,7 @@ from vqcodec.coding.gops import (
     scalar_tables,
 )
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
-from vqcodec.coding.motion_search import (
-    PIXEL_SSE_PER_LATENT,
-    decide_gop,
-    decide_predicted_enhancement,
-)
+from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, Effort, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.entropy.copy_flags import CopyFlagModel
@@ -62,8 +58,8 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_MOTION, DEFAULT_MOTION_BENDS, DEFAULT_MOTION_RESIDUAL, DEFAULT_MOTION_SEARCH,
-                              DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH, EncodeSettings)
+from vqcodec.settings import (DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
+                              EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -354,7 +350,8 @@ class GopEncoder:
                                           self.settings.motion_search, self.block,
                                           self._residual_estimate if self.enhancement is not None else None,
                                           self.coded_residual, self.settings.bend_frames > 0,
-                                          None if refresh[i] or self._prev_codes is None else self._prev_codes.motion)
+                                          None if refresh[i] or self._prev_codes is None else self._prev_codes.motion,
+                                          Effort(self.settings.second_decision, self.settings.bends_first))
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 bottom = rdo.force_level_copies(codes.level("bottom"), field.flags,
@@ -476,10 +473,11 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
 
 def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecModel, quality: int | None = None,
                   prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
-                  refresh: int = DEFAULT_REFRESH, motion: bool = DEFAULT_MOTION,
-                  motion_search: int = DEFAULT_MOTION_SEARCH, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
-                  motion_bends: bool = DEFAULT_MOTION_BENDS) -> bytes:
-    """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes."""
+                  refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
+                  motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
+                  motion_bends: bool | None = None, preset: str = DEFAULT_PRESET) -> bytes:
+    """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
+    None: ``preset``'s)."""
     frames = np.asarray(frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3:
         raise VqvError(f"frames must be uint8 (T, H, W, 3), got {frames.dtype} {frames.shape}")
@@ -487,7 +485,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
         raise VqvError("empty video")
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
                                     refresh=refresh, motion=motion, motion_search=motion_search,
-                                    motion_residual=motion_residual, motion_bends=motion_bends)
+                                    motion_residual=motion_residual, motion_bends=motion_bends, preset=preset)
     _, h, w, _ = frames.shape
     enc = GopEncoder(model, settings, w, h)
     for f in frames:

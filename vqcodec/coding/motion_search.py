@@ -416,14 +416,25 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
     return np.where(copied[None], before, nat), copied
 
 
+class Effort(NamedTuple):
+    """How hard each slice's decision looks (``vqv encode --preset``; the files decode alike). ``second``:
+    the slice is decided again where the coder's own vector predictions changed (:func:`decide_gop`);
+    ``bends_first``: bent paths are searched in the first decision too, else only in the second, which
+    then always runs (a bent path needs one of the two)."""
+    second: bool = True
+    bends_first: bool = True
+
+
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
                coded: MotionResidual | None = None, bends: bool = False,
-               before_field: MotionField | None = None) -> tuple[MotionField, np.ndarray]:
+               before_field: MotionField | None = None, effort: Effort = Effort()) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
     ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
     GOP's motion field, whose last slice the coder predicts the first slice's vectors from)."""
+    if bends and not (effort.second or effort.bends_first):
+        raise ValueError("bent paths need a decision that searches them")
     bt = block[0]
     t_ = rates.shape[0]
     flags = np.zeros(rates.shape, bool)
@@ -442,9 +453,10 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         sl = slice(t * bt, (t + 1) * bt)
         args = source[sl], final[sl], prev, rates[t], lam, search, block
         planes = search_planes(prev, bt, search)
-        got = decide_slice(*args, pred, residual, coded, planes=planes, bends=bends)
+        first_bends = bends and effort.bends_first
+        got = decide_slice(*args, pred, residual, coded, planes=planes, bends=first_bends)
         again = coder_predictions(got.flags, got.vectors, pred)
-        if (again != pred).any():       # searched again from where the first search ended
+        if effort.second and ((again != pred).any() or first_bends != bends):   # again from where it ended
             got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if paths is not None:
