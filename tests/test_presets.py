@@ -94,7 +94,7 @@ def test_every_preset_writes_a_file_that_decodes_to_what_its_encoder_saw(lmodel,
 
 
 @pytest.mark.parametrize("effort", [Effort(), Effort(bends_first=False), Effort(second=False)])
-def test_the_decisions_do_the_work_their_effort_names(lmodel, monkeypatch, effort):
+def test_the_decisions_do_the_work_their_effort_names(monkeypatch, effort):
     calls = []
     real = motion_search.decide_slice
 
