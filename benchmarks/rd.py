@@ -42,6 +42,8 @@ from benchmarks.report import print_table  # noqa: E402
               help="vqv encoder: passed as encode_frames(refresh=...) (0 = never). Default: not passed.")
 @click.option("--motion/--no-motion", default=None,
               help="vqv encoder: passed as encode_frames(motion=...) (the motion layer). Default: not passed.")
+@click.option("--preset", default=None,
+              help="vqv encoder: passed as encode_frames(preset=...) (ultrafast .. medium). Default: not passed.")
 @click.option("--vqv-label", default=None, help="Name of this run's vqv curves in plots and tables (e.g. after).")
 @click.option("--baseline", type=click.Path(exists=True, path_type=Path), default=None,
               help="A saved run (its directory, summary.json or points.csv) on the same clips: adds BD-rate/BD-PSNR "
@@ -52,7 +54,7 @@ from benchmarks.report import print_table  # noqa: E402
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no table.")
 def main(input_spec: str, out_dir: Path, max_clips: int | None, codecs: str, weights: str | None, priors: str | None,
          threads: int, cache_dir: Path, frames: int, rdo_strength: float | None, refresh: int | None,
-         motion: bool | None, vqv_label: str | None, baseline: Path | None, baseline_label: str | None, smoke: bool, quiet: bool) -> None:
+         motion: bool | None, preset: str | None, vqv_label: str | None, baseline: Path | None, baseline_label: str | None, smoke: bool, quiet: bool) -> None:
     """Rate-distortion benchmark of vqv against x264, x265, VP9 and AV1 (see benchmarks/README.md)."""
     def log(msg: str) -> None:
         click.echo(msg, err=True)
@@ -66,7 +68,8 @@ def main(input_spec: str, out_dir: Path, max_clips: int | None, codecs: str, wei
     log(f"{len(clips)} clip(s) from {input_spec}")
     summary = run_benchmark(clips, out_dir, codecs=codec_list, smoke=smoke, threads=threads, weights=weights,
                             priors=prior_list, log=log, progress=not quiet, input_spec=input_spec, frames=frames,
-                            vqv_options={"rdo_strength": rdo_strength, "refresh": refresh, "motion": motion}, vqv_label=vqv_label,
+                            vqv_options={"rdo_strength": rdo_strength, "refresh": refresh, "motion": motion,
+                                         "preset": preset}, vqv_label=vqv_label,
                             baseline=base, baseline_label=baseline_label)
     if not quiet:
         print_table(summary)

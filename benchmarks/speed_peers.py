@@ -140,12 +140,13 @@ def ratios(row: dict, peer: dict) -> dict:
 @click.option("--threads", type=click.IntRange(1), default=2, show_default=True, help="vqv's torch threads.")
 @click.option("--quality", type=int, default=None, help="vqv quality (default: the model's).")
 @click.option("--prior", default="auto", show_default=True)
+@click.option("--preset", default=None, help="vqv's encoder preset (passed to encode_frames; default: not passed).")
 @click.option("--crfs", default="24,30,36,42,48", show_default=True, help="Peer CRFs tried to match vqv's bytes.")
 @click.option("--peers", "peer_names", default="x264 veryslow,x265 medium", show_default=True)
 @click.option("--repeats", type=click.IntRange(1), default=3, show_default=True)
 @click.option("--weights", default=None)
 @click.option("--json", "json_out", type=click.Path(dir_okay=False, path_type=Path), default=None)
-def main(sizes, video, frames, native_frames, threads, quality, prior, crfs, peer_names, repeats, weights,
+def main(sizes, video, frames, native_frames, threads, quality, prior, preset, crfs, peer_names, repeats, weights,
          json_out) -> None:
     """vqv encode / decode frames/s against x264 and x265 on the same clips, as ratios."""
     os.environ["OMP_NUM_THREADS"] = str(threads)  # before torch is imported
@@ -156,7 +157,7 @@ def main(sizes, video, frames, native_frames, threads, quality, prior, crfs, pee
     from benchmarks.vqv_runner import load_vqv
 
     torch.set_num_threads(threads)
-    vqv = load_vqv(weights, [prior])
+    vqv = load_vqv(weights, [prior], {"preset": preset})
     q = quality or vqv.model.default_quality
     peers = {n: p for n, p in peer_codecs().items() if n in [s.strip() for s in peer_names.split(",")]}
     decoders = {}
@@ -168,7 +169,7 @@ def main(sizes, video, frames, native_frames, threads, quality, prior, crfs, pee
             decoders[name] = dec
     crf_list = [int(c) for c in crfs.split(",")]
     click.echo(f"vqcodec: {vqv.describe['module']} (sources {vqv.describe['sources_sha256']}); Q{q}, prior {prior}, "
-               f"torch threads {threads}; peers one thread; median of {repeats}")
+               f"{'preset ' + preset + ', ' if preset else ''}torch threads {threads}; peers one thread; median of {repeats}")
     head = f"{'size':>10}{'frames':>7}{'codec':>15}{'bytes':>9}{'PSNR':>7}{'enc fps':>9}{'dec fps':>9}{'enc+dec':>9}"
     click.echo(head + f"{'enc/peer rt':>12}{'dec/peer rt':>12}")
     rows = []
@@ -192,7 +193,7 @@ def main(sizes, video, frames, native_frames, threads, quality, prior, crfs, pee
             rows.append(row)
     if json_out:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({"quality": q, "prior": prior, "threads": threads, "repeats": repeats,
+        json_out.write_text(json.dumps({"quality": q, "prior": prior, "preset": preset, "threads": threads, "repeats": repeats,
                                         "video": str(video) if video else "tools/make_sample.py scene",
                                         "vqv": vqv.describe, "rows": rows, "machine": machine_info()},
                                        indent=1, default=str))
