@@ -52,14 +52,14 @@ def test_a_preset_sets_the_options_left_unset_and_an_explicit_one_wins(lmodel):
     assert DEFAULT_PRESET == "medium" and EncodeSettings.build(lmodel) == EncodeSettings.build(lmodel, preset="medium")
     medium = EncodeSettings.build(lmodel, quality=TOP)
     assert medium.motion_layer and medium.bend_frames and medium.motion_search == 6
-    assert medium.second_decision and medium.bends_first
+    assert medium.effort.second and medium.effort.bends_first
     fast = EncodeSettings.build(lmodel, quality=TOP, preset="fast")
-    assert fast.bend_frames and fast.second_decision and not fast.bends_first
+    assert fast.bend_frames and fast.effort.second and not fast.effort.bends_first
     faster = EncodeSettings.build(lmodel, quality=TOP, preset="faster")
-    assert faster.motion_search == PRESETS["faster"].motion_search < 6 and not faster.bends_first
+    assert faster.motion_search == PRESETS["faster"].motion_search < 6 and not faster.effort.bends_first
     veryfast = EncodeSettings.build(lmodel, quality=TOP, preset="veryfast")
-    assert veryfast.motion_search < 6 and not veryfast.second_decision
-    assert veryfast.bends_first      # with one decision, that decision searches the bent paths
+    assert veryfast.motion_search < 6 and not veryfast.effort.second
+    assert veryfast.effort.bends_first      # with one decision, that decision searches the bent paths
     assert not EncodeSettings.build(lmodel, quality=TOP, preset="ultrafast").motion_layer
     assert EncodeSettings.build(lmodel, quality=TOP, preset="ultrafast", motion=True).motion_layer
     assert EncodeSettings.build(lmodel, quality=TOP, preset="faster", motion_search=5).motion_search == 5

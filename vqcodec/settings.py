@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vqcodec.coding.motion_residual import options_for
+from vqcodec.coding.motion_search import Effort
 from vqcodec.errors import OptionError, VqvError
 
 if TYPE_CHECKING:
@@ -40,16 +41,15 @@ class Preset:
     motion: bool = DEFAULT_MOTION
     motion_search: int = DEFAULT_MOTION_SEARCH
     motion_bends: bool = DEFAULT_MOTION_BENDS
-    second_decision: bool = True     # each slice decided again from the coder's own vector predictions
-    bends_first: bool = True         # bent paths searched in a slice's first decision too (always with one)
+    effort: Effort = Effort()        # how hard each slice's decision looks (motion_search.Effort)
 
 
 # Measured speed and BD-rate of each against medium: docs/speed.md, "Session 19: encoder presets".
 PRESETS: dict[str, Preset] = {
     "ultrafast": Preset(motion=False),
-    "veryfast": Preset(motion_search=3, second_decision=False),
-    "faster": Preset(motion_search=3, bends_first=False),
-    "fast": Preset(bends_first=False),
+    "veryfast": Preset(motion_search=3, effort=Effort(second=False)),   # its one decision searches bent paths
+    "faster": Preset(motion_search=3, effort=Effort(bends_first=False)),
+    "fast": Preset(effort=Effort(bends_first=False)),
     "medium": Preset(),
 }
 DEFAULT_PRESET = "medium"
@@ -66,9 +66,11 @@ class EncodeSettings:
     motion_search: int = DEFAULT_MOTION_SEARCH   # the motion search's range, pixels per frame
     motion_residual: tuple = ()  # the residual options this model offers, if asked for (format 5.0)
     motion_bends: int = 0        # the frames of a slice if predicted blocks may bend (format 7.0), else 0
-    preset: str = DEFAULT_PRESET                 # what the motion decisions' effort came from
-    second_decision: bool = True                 # ... each slice decided again from the coder's predictions
-    bends_first: bool = True                     # ... bent paths searched in the first decision too
+    preset: str = DEFAULT_PRESET                 # the motion decisions' effort comes from it
+
+    @property
+    def effort(self) -> Effort:
+        return PRESETS[self.preset].effort
 
     @property
     def copy_mode(self) -> bool:
@@ -130,5 +132,4 @@ class EncodeSettings:
         basis = model.motion_residual_basis if motion_residual else None
         residual = () if basis is None else options_for(basis.stages)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset,
-                   ps.second_decision, ps.bends_first or not ps.second_decision)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset)

@@ -48,7 +48,7 @@ from vqcodec.coding.gops import (
     scalar_tables,
 )
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
-from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, Effort, decide_gop, decide_predicted_enhancement
+from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.entropy.copy_flags import CopyFlagModel
@@ -351,7 +351,7 @@ class GopEncoder:
                                           self._residual_estimate if self.enhancement is not None else None,
                                           self.coded_residual, self.settings.bend_frames > 0,
                                           None if refresh[i] or self._prev_codes is None else self._prev_codes.motion,
-                                          Effort(self.settings.second_decision, self.settings.bends_first))
+                                          self.settings.effort)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 bottom = rdo.force_level_copies(codes.level("bottom"), field.flags,
