@@ -1,0 +1,154 @@
+"""The trained conditional coders of pca_start.py offered per block beside the shipped motion residual
+options (issue 20, session 20): what would they save in a file? The protocol of
+../motion_layer/scalar_residual.py (session 14): the shipped encoder, its decisions patched so that a
+predicted block may instead take a coder's reconstruction; bits = the file's + the estimate for the
+blocks that take it (its symbols at the block's latent position under a static Laplace per channel fitted
+on 400 training pairs, as a decoder could hold without P, + 3 bits for the option, - the 1 bit of "no
+residual" the file then writes); PSNR of the decisions' frames. The same run without the option is the
+baseline. A ceiling in one respect: the coder's synthesis reaches past its block (its output for a
+block is taken as computed with every neighbour coded too).
+
+    CC_WORK=/work/s20/cc CC_MODELS=pca_0.001_trained,pca_0.003_trained QS=3,4,5,6,7,8,9 \
+        PYTHONPATH=. python experiments/conditional_coder/as_option.py
+"""
+import io
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "motion_layer"))
+os.environ.setdefault("CORPUS", "/work/data/corpus")
+os.environ.setdefault("CACHE", "/work/data/cache")
+import pca_start as S  # noqa: E402
+import variants as V  # noqa: E402
+
+import vqcodec.coding.encoder as encmod  # noqa: E402
+from vqcodec.coding import motion_residual as mr  # noqa: E402
+from vqcodec.coding import motion_search as ms  # noqa: E402
+from vqcodec.coding.encoder import GopEncoder, write_container  # noqa: E402
+from vqcodec.settings import EncodeSettings  # noqa: E402
+
+m = V.m
+pairs = np.load(S.WORK / "pairs.npz")
+fit = np.random.default_rng(4).choice(len(pairs["x"]), 400, replace=False)
+coders = []
+for name in os.environ.get("CC_MODELS", "pca_0.001_trained").split(","):
+    cc = S.load(S.WORK / f"{name}.pt")
+    cc.record = []
+    with torch.no_grad():
+        cc(S._t(pairs["x"][fit]), S._t(pairs["p"][fit]), noise=False)
+    coders.append((name, cc, S.static_scales(cc.record[0])[None, :, None, None]))
+    cc.record = None
+state = {"on": False, "cur": 0.0, "total": 0.0, "blocks": 0, "cur_blocks": 0, "last": None}
+orig_slice_residuals = ms.slice_residuals
+orig_decide_slice = ms.decide_slice
+orig_decide_gop = ms.decide_gop
+
+
+@torch.no_grad()
+def coder_option(cc, b_static, source, trial):
+    """The coder on the whole slice (every block predicted): its frames and each block's bits (H', W')."""
+    cc.record = []
+    xh, _ = cc(S._t(source[None]), S._t(trial[None]), noise=False)
+    yq = cc.record[0]
+    cc.record = None
+    p = (S._cdf(yq + 0.5, b_static) - S._cdf(yq - 0.5, b_static)).clamp_min(1e-9)
+    return S._frames(xh)[0], (-torch.log2(p)).sum(1)[0].numpy().astype(np.float64)
+
+
+def slice_residuals(coded, source, trial, d_mc, lam):
+    option, codes, out, sse, bits = orig_slice_residuals(coded, source, trial, d_mc, lam)
+    if not state["on"]:
+        state["last"] = None
+        return option, codes, out, sse, bits
+    hb, wb = d_mc.shape
+    h, w = source.shape[1:3]
+    sb = mr._blocks(source, coded.basis.block)
+    best_cost = (sse + lam * bits).reshape(-1)
+    taken = np.zeros(hb * wb, bool)
+    t_bits = np.zeros(hb * wb)
+    ob = mr._blocks(out, coded.basis.block)
+    t_sse = sse.reshape(-1).copy()
+    for _, cc, b_static in coders:
+        frames, c_bits = coder_option(cc, b_static, source, trial)
+        cb = mr._blocks(frames, coded.basis.block)
+        c_sse = ((cb.astype(np.int64) - sb) ** 2).reshape(len(cb), -1).sum(1).astype(np.float64)
+        c_bits = c_bits.reshape(-1) + mr.OPTION_BITS
+        take = c_sse + lam * c_bits < best_cost
+        best_cost = np.where(take, c_sse + lam * c_bits, best_cost)
+        taken |= take
+        t_bits = np.where(take, c_bits, t_bits)
+        t_sse = np.where(take, c_sse, t_sse)
+        ob = np.where(take[:, None, None, None, None], cb, ob)
+    out = mr._unblocks(ob, h, w)
+    take2 = taken.reshape(hb, wb)
+    state["last"] = (take2, t_bits.reshape(hb, wb))
+    return (np.where(take2, 0, option), np.where(take2[..., None], 0, codes), out,
+            t_sse.reshape(hb, wb), np.where(take2, t_bits.reshape(hb, wb), bits))
+
+
+def decide_slice(*a, start=None, **k):
+    got = orig_decide_slice(*a, start=start, **k)
+    extra, nb = 0.0, 0
+    if state["last"] is not None:
+        take, bits = state["last"]
+        sel = take & got.flags
+        extra, nb = float(bits[sel].sum()) - float(sel.sum()) * mr.NONE_BITS, int(sel.sum())
+    if start is None:
+        state["total"] += state["cur"]
+        state["blocks"] += state["cur_blocks"]
+    state["cur"], state["cur_blocks"] = extra, nb
+    return got
+
+
+FINAL = [None]
+
+
+def decide_gop(*a, **k):
+    field, final = orig_decide_gop(*a, **k)
+    state["total"] += state["cur"]
+    state["blocks"] += state["cur_blocks"]
+    state["cur"], state["cur_blocks"] = 0.0, 0
+    FINAL[0] = final
+    return field, final
+
+
+ms.slice_residuals = slice_residuals
+ms.decide_slice = decide_slice
+encmod.decide_gop = decide_gop
+
+
+def curve(on):
+    state["on"] = on
+    out = []
+    for c in V.clips:
+        pts = []
+        for q in V.QS:
+            state.update(total=0.0, blocks=0, cur=0.0, cur_blocks=0)
+            st = EncodeSettings.build(m, quality=q, prior="auto", rdo_strength=1.0, refresh=8, motion=True,
+                                      motion_search=6)
+            enc = GopEncoder(m, st, 64, 64)
+            for f in c.frames:
+                enc.add_frame(f)
+            buf = io.BytesIO()
+            write_container(buf, m, st, enc.finish(), source_size=(64, 64), coded_size=(64, 64), fps=Fraction(16))
+            bits = len(buf.getvalue()) * 8 + state["total"]
+            pts.append((bits / c.frames[..., 0].size, V.psnr(FINAL[0], c.frames)))
+            print(c.name, q, "on" if on else "off", f"{pts[-1][0]:.4f} {pts[-1][1]:.2f} coder blocks {state['blocks']} "
+                  f"est bits {state['total']:.0f}/{bits:.0f}", flush=True)
+        out.append(pts)
+    return out
+
+
+base = curve(False)
+V.report("shipped (decision frames)", base)
+new = curve(True)
+V.report(f"+ conditional coder ({', '.join(n for n, _, _ in coders)})", new)
+print("coder option vs shipped: per clip", " ".join(f"{V.bdr(o, n):+.2f}%" for o, n in zip(base, new)),
+      f"mean curve {V.bdr(np.mean(np.array(base), 0), np.mean(np.array(new), 0)):+.2f}%", flush=True)
