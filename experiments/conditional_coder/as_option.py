@@ -6,7 +6,8 @@ blocks that take it (its symbols at the block's latent position under a static L
 on 400 training pairs, as a decoder could hold without P, + 3 bits for the option, - the 1 bit of "no
 residual" the file then writes); PSNR of the decisions' frames. The same run without the option is the
 baseline. A ceiling in one respect: the coder's synthesis reaches past its block (its output for a
-block is taken as computed with every neighbour coded too).
+block is taken as computed with every neighbour coded too); ``REALISTIC=1``: the blocks that take a
+coder are then made as a decoder would, from the symbols sent and zeros elsewhere (the choice kept).
 
     CC_WORK=/work/s20/cc CC_MODELS=pca_0.001_trained,pca_0.003_trained QS=3,4,5,6,7,8,9 \
         PYTHONPATH=. python experiments/conditional_coder/as_option.py
@@ -45,6 +46,7 @@ for name in os.environ.get("CC_MODELS", "pca_0.001_trained").split(","):
         cc(S._t(pairs["x"][fit]), S._t(pairs["p"][fit]), noise=False)
     coders.append((name, cc, S.static_scales(cc.record[0])[None, :, None, None]))
     cc.record = None
+REALISTIC = bool(os.environ.get("REALISTIC"))
 state = {"on": False, "cur": 0.0, "total": 0.0, "blocks": 0, "cur_blocks": 0, "last": None}
 orig_slice_residuals = ms.slice_residuals
 orig_decide_slice = ms.decide_slice
@@ -53,13 +55,22 @@ orig_decide_gop = ms.decide_gop
 
 @torch.no_grad()
 def coder_option(cc, b_static, source, trial):
-    """The coder on the whole slice (every block predicted): its frames and each block's bits (H', W')."""
+    """The coder on the whole slice (every block predicted): its frames, each block's bits (H', W') and
+    its symbols."""
     cc.record = []
     xh, _ = cc(S._t(source[None]), S._t(trial[None]), noise=False)
     yq = cc.record[0]
     cc.record = None
     p = (S._cdf(yq + 0.5, b_static) - S._cdf(yq - 0.5, b_static)).clamp_min(1e-9)
-    return S._frames(xh)[0], (-torch.log2(p)).sum(1)[0].numpy().astype(np.float64)
+    return S._frames(xh)[0], (-torch.log2(p)).sum(1)[0].numpy().astype(np.float64), yq
+
+
+@torch.no_grad()
+def as_decoded(cc, yq, trial, keep):
+    """What a decoder would make: the synthesis with the symbols of the blocks that took this coder
+    (``keep`` (H', W')) and zeros elsewhere."""
+    y = yq * torch.from_numpy(keep)[None, None].float()
+    return S._frames(cc.synthesis(y, S._t(trial[None])))[0]
 
 
 def slice_residuals(coded, source, trial, d_mc, lam):
@@ -75,17 +86,28 @@ def slice_residuals(coded, source, trial, d_mc, lam):
     t_bits = np.zeros(hb * wb)
     ob = mr._blocks(out, coded.basis.block)
     t_sse = sse.reshape(-1).copy()
-    for _, cc, b_static in coders:
-        frames, c_bits = coder_option(cc, b_static, source, trial)
+    which = np.full(hb * wb, -1)
+    symbols = []
+    for k, (_, cc, b_static) in enumerate(coders):
+        frames, c_bits, yq = coder_option(cc, b_static, source, trial)
+        symbols.append(yq)
         cb = mr._blocks(frames, coded.basis.block)
         c_sse = ((cb.astype(np.int64) - sb) ** 2).reshape(len(cb), -1).sum(1).astype(np.float64)
         c_bits = c_bits.reshape(-1) + mr.OPTION_BITS
         take = c_sse + lam * c_bits < best_cost
         best_cost = np.where(take, c_sse + lam * c_bits, best_cost)
         taken |= take
+        which = np.where(take, k, which)
         t_bits = np.where(take, c_bits, t_bits)
         t_sse = np.where(take, c_sse, t_sse)
         ob = np.where(take[:, None, None, None, None], cb, ob)
+    if REALISTIC:     # each coder's blocks as its synthesis makes them from the symbols sent (the choice kept)
+        for k, (_, cc, _) in enumerate(coders):
+            if (which == k).any():
+                cb = mr._blocks(as_decoded(cc, symbols[k], trial, (which == k).reshape(hb, wb)), coded.basis.block)
+                sel = which == k
+                ob[sel] = cb[sel]
+                t_sse[sel] = ((cb[sel].astype(np.int64) - sb[sel]) ** 2).reshape(int(sel.sum()), -1).sum(1)
     out = mr._unblocks(ob, h, w)
     take2 = taken.reshape(hb, wb)
     state["last"] = (take2, t_bits.reshape(hb, wb))
@@ -149,6 +171,6 @@ def curve(on):
 base = curve(False)
 V.report("shipped (decision frames)", base)
 new = curve(True)
-V.report(f"+ conditional coder ({', '.join(n for n, _, _ in coders)})", new)
+V.report(f"+ conditional coder ({', '.join(n for n, _, _ in coders)}){' realistic' if REALISTIC else ''}", new)
 print("coder option vs shipped: per clip", " ".join(f"{V.bdr(o, n):+.2f}%" for o, n in zip(base, new)),
       f"mean curve {V.bdr(np.mean(np.array(base), 0), np.mean(np.array(new), 0)):+.2f}%", flush=True)

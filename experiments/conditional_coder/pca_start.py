@@ -22,6 +22,8 @@ training slices.
     CC_WORK=/work/s20/cc LAMBDAS=0.01,0.003 SECONDS=3300 THREADS=1 PYTHONPATH=. \
         python experiments/conditional_coder/pca_start.py train
     CC_WORK=/work/s20/cc PYTHONPATH=. python experiments/conditional_coder/pca_start.py eval
+    CC_WORK=/work/s20/cc PYTHONPATH=. python experiments/conditional_coder/pca_start.py pairs   # MORE -> pairs_more.npz
+    (then train with PAIRS=pairs_more; RESUME=1 goes on from a checkpoint)
 """
 import os
 import sys
@@ -38,6 +40,15 @@ import probe  # noqa: E402
 from probe import BT, WORK, _frames, _t  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("THREADS", "1")))
+#: The training pairs (``pairs``: session 17's 24 segments; ``pairs_more``: ``MORE``).
+PAIRS = os.environ.get("PAIRS", "pairs") + ".npz"
+STILLS = ["astronaut", "brick", "camera", "chelsea", "coffee", "coins", "grass", "gravel", "hubble_deep_field",
+          "retina", "rocket", "text"]
+#: More of the open corpus: the scikit-image stills' synthetic pans and zooms (both variants, frames 0-31
+#: and 16-47), wannaworktogether between the segments probe.py takes, retroMars2018, movie.avi's second half.
+MORE = (probe.TRAIN + [(f"stills/{n}_{k}.npy", s) for n in STILLS for k in (0, 1) for s in (0, 16)]
+        + [("videos/openboard-common/wannaworktogether.mp4", s) for s in range(120, 2880, 240)]
+        + [("videos/python3-mecavideo/retroMars2018.avi", 0), ("videos/kphotoalbum/movie.avi", 32)])
 K = 64              # coefficients kept per 8x8 block of a 4-frame slice (768 numbers)
 BATCH, CROP = 16, 32
 
@@ -99,11 +110,19 @@ class PcaStartCoder(nn.Module):
             rate = laplace_bits(yq, b)
             if self.record is not None:
                 self.record.append(yq)
+        return self.synthesis(yq, p, (f1, f2, f3)), rate
+
+    def synthesis(self, yq: torch.Tensor, p: torch.Tensor, feats=None) -> torch.Tensor:
+        """The reconstruction from rounded symbols ``yq`` and the prediction ``p`` (what a decoder runs)."""
+        if feats is None:
+            f1 = self.p1(p)
+            f2 = self.p2(f1)
+            feats = f1, f2, self.p3(f2)
+        f1, f2, f3 = feats
         h = self.s3(torch.cat([yq, f3], 1))
         h = self.s2(torch.cat([h, f2], 1))
         h = self.s1(torch.cat([h, f1], 1))
-        xh = p + self.dec_lin(yq) + self.out(torch.cat([h, p], 1))
-        return xh, rate
+        return p + self.dec_lin(yq) + self.out(torch.cat([h, p], 1))
 
 
 def laplace_bits(v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -135,7 +154,7 @@ def linear_start(lam: float, x_all, p_all, basis: torch.Tensor) -> PcaStartCoder
 
 
 def train(lam: float, seconds: float) -> None:
-    z = np.load(WORK / "pairs.npz")
+    z = np.load(WORK / PAIRS)
     x_all, p_all = z["x"], z["p"]
     torch.manual_seed(0)
     basis = residual_basis(x_all, p_all)
@@ -248,7 +267,9 @@ def evaluate() -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1] == "train":
+    if sys.argv[1] == "pairs":
+        probe.make_pairs(MORE, "pairs_more.npz")
+    elif sys.argv[1] == "train":
         for lam in [float(v) for v in os.environ.get("LAMBDAS", "0.01").split(",")]:
             train(lam, float(os.environ.get("SECONDS", "600")))
     else:

@@ -80,11 +80,11 @@ def predicted_slice(ref: np.ndarray, target: np.ndarray, prev_vec: np.ndarray | 
     return p, vec.astype(np.int64), float(vector_bits(vec, pred).sum())
 
 
-def make_pairs() -> None:
+def make_pairs(spec=TRAIN, name: str = "pairs.npz") -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     m = load_model()
     xs, ps = [], []
-    for path, start, x in segments(ROOT, TRAIN, 32):
+    for path, start, x in segments(ROOT, spec, 32):
         for q in QS:
             y = decode_bytes(encode_frames(x, 16, model=m, quality=q), model=m)
             prev = None
@@ -94,7 +94,7 @@ def make_pairs() -> None:
                     xs.append(x[s * BT:(s + 1) * BT, :64, left:left + 64])
                     ps.append(p[:, :64, left:left + 64])
         print("pairs", path, start, len(xs), flush=True)
-    np.savez(WORK / "pairs.npz", x=np.stack(xs), p=np.stack(ps))
+    np.savez(WORK / name, x=np.stack(xs), p=np.stack(ps))
 
 
 # ------------------------------------------------------------------------------------------ the model
