@@ -12,10 +12,8 @@ coder are then made as a decoder would, from the symbols sent and zeros elsewher
     CC_WORK=/work/s20/cc CC_MODELS=pca_0.001_trained,pca_0.003_trained QS=3,4,5,6,7,8,9 \
         PYTHONPATH=. python experiments/conditional_coder/as_option.py
 """
-import io
 import os
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,14 +24,11 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "motion_layer"))
 os.environ.setdefault("CORPUS", "/work/data/corpus")
 os.environ.setdefault("CACHE", "/work/data/cache")
+import option_protocol as P  # noqa: E402
 import pca_start as S  # noqa: E402
 import variants as V  # noqa: E402
 
-import vqcodec.coding.encoder as encmod  # noqa: E402
 from vqcodec.coding import motion_residual as mr  # noqa: E402
-from vqcodec.coding import motion_search as ms  # noqa: E402
-from vqcodec.coding.encoder import GopEncoder, write_container  # noqa: E402
-from vqcodec.settings import EncodeSettings  # noqa: E402
 
 m = V.m
 pairs = np.load(S.WORK / "pairs.npz")
@@ -47,10 +42,7 @@ for name in os.environ.get("CC_MODELS", "pca_0.001_trained").split(","):
     coders.append((name, cc, S.static_scales(cc.record[0])[None, :, None, None]))
     cc.record = None
 REALISTIC = bool(os.environ.get("REALISTIC"))
-state = {"on": False, "cur": 0.0, "total": 0.0, "blocks": 0, "cur_blocks": 0, "last": None}
-orig_slice_residuals = ms.slice_residuals
-orig_decide_slice = ms.decide_slice
-orig_decide_gop = ms.decide_gop
+state = P.state
 
 
 @torch.no_grad()
@@ -74,7 +66,7 @@ def as_decoded(cc, yq, trial, keep):
 
 
 def slice_residuals(coded, source, trial, d_mc, lam):
-    option, codes, out, sse, bits = orig_slice_residuals(coded, source, trial, d_mc, lam)
+    option, codes, out, sse, bits = P.orig_slice_residuals(coded, source, trial, d_mc, lam)
     if not state["on"]:
         state["last"] = None
         return option, codes, out, sse, bits
@@ -115,59 +107,11 @@ def slice_residuals(coded, source, trial, d_mc, lam):
             t_sse.reshape(hb, wb), np.where(take2, t_bits.reshape(hb, wb), bits))
 
 
-def decide_slice(*a, start=None, **k):
-    got = orig_decide_slice(*a, start=start, **k)
-    extra, nb = 0.0, 0
-    if state["last"] is not None:
-        take, bits = state["last"]
-        sel = take & got.flags
-        extra, nb = float(bits[sel].sum()) - float(sel.sum()) * mr.NONE_BITS, int(sel.sum())
-    if start is None:
-        state["total"] += state["cur"]
-        state["blocks"] += state["cur_blocks"]
-    state["cur"], state["cur_blocks"] = extra, nb
-    return got
-
-
-FINAL = [None]
-
-
-def decide_gop(*a, **k):
-    field, final = orig_decide_gop(*a, **k)
-    state["total"] += state["cur"]
-    state["blocks"] += state["cur_blocks"]
-    state["cur"], state["cur_blocks"] = 0.0, 0
-    FINAL[0] = final
-    return field, final
-
-
-ms.slice_residuals = slice_residuals
-ms.decide_slice = decide_slice
-encmod.decide_gop = decide_gop
-
-
 def curve(on):
-    state["on"] = on
-    out = []
-    for c in V.clips:
-        pts = []
-        for q in V.QS:
-            state.update(total=0.0, blocks=0, cur=0.0, cur_blocks=0)
-            st = EncodeSettings.build(m, quality=q, prior="auto", rdo_strength=1.0, refresh=8, motion=True,
-                                      motion_search=6)
-            enc = GopEncoder(m, st, 64, 64)
-            for f in c.frames:
-                enc.add_frame(f)
-            buf = io.BytesIO()
-            write_container(buf, m, st, enc.finish(), source_size=(64, 64), coded_size=(64, 64), fps=Fraction(16))
-            bits = len(buf.getvalue()) * 8 + state["total"]
-            pts.append((bits / c.frames[..., 0].size, V.psnr(FINAL[0], c.frames)))
-            print(c.name, q, "on" if on else "off", f"{pts[-1][0]:.4f} {pts[-1][1]:.2f} coder blocks {state['blocks']} "
-                  f"est bits {state['total']:.0f}/{bits:.0f}", flush=True)
-        out.append(pts)
-    return out
+    return P.curve(m, V.clips, V.QS, V.psnr, on, "coder")
 
 
+P.install(slice_residuals)
 base = curve(False)
 V.report("shipped (decision frames)", base)
 new = curve(True)

@@ -12,34 +12,26 @@ network's second reconstruction). The same protocol without the scalar option is
 TAB: the scalar tables' step_num (/1024) to use at every point, or "point" (a scalar point's own step,
 1536 at VQ points). SCALE multiplies the step (the tables are kept).
 """
-import io
 import os
 import sys
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 
-import vqcodec.coding.encoder as encmod
-from vqcodec.coding import motion_search as ms
 from vqcodec.coding import motion_residual as mr
-from vqcodec.coding.encoder import GopEncoder, write_container
 from vqcodec.entropy.rans import PRECISION_BITS
-from vqcodec.settings import EncodeSettings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("CORPUS", "/work/data/corpus")
 os.environ.setdefault("CACHE", "/work/data/cache")
+import option_protocol as P  # noqa: E402
 import variants as V  # noqa: E402
 
 m = V.m
 TAB = os.environ.get("TAB", "point")
 SCALE = float(os.environ.get("SCALE", "1"))
-state = {"on": False, "table": None, "step_num": 0, "cur": 0.0, "total": 0.0, "blocks": 0, "cur_blocks": 0,
-         "last": None}
-orig_slice_residuals = ms.slice_residuals
-orig_decide_slice = ms.decide_slice
-orig_decide_gop = ms.decide_gop
+state = P.state
+state["table"] = None
 
 
 def scalar_option(basis, source_b, pred_b, lam):
@@ -69,7 +61,7 @@ def scalar_option(basis, source_b, pred_b, lam):
 
 
 def slice_residuals(coded, source, trial, d_mc, lam):
-    option, codes, out, sse, bits = orig_slice_residuals(coded, source, trial, d_mc, lam)
+    option, codes, out, sse, bits = P.orig_slice_residuals(coded, source, trial, d_mc, lam)
     if not state["on"]:
         state["last"] = None
         return option, codes, out, sse, bits
@@ -87,60 +79,17 @@ def slice_residuals(coded, source, trial, d_mc, lam):
             np.where(take2, s_sse.reshape(hb, wb), sse), np.where(take2, s_bits.reshape(hb, wb), bits))
 
 
-def decide_slice(*a, start=None, **k):
-    got = orig_decide_slice(*a, start=start, **k)
-    extra, nb = 0.0, 0
-    if state["last"] is not None:
-        take, bits = state["last"]
-        sel = take & got.flags
-        extra, nb = float(bits[sel].sum()) - float(sel.sum()) * mr.NONE_BITS, int(sel.sum())
-    if start is None:
-        state["total"] += state["cur"]; state["blocks"] += state["cur_blocks"]
-    state["cur"], state["cur_blocks"] = extra, nb
-    return got
-
-
-FINAL = [None]
-
-
-def decide_gop(*a, **k):
-    field, final = orig_decide_gop(*a, **k)
-    state["total"] += state["cur"]; state["blocks"] += state["cur_blocks"]
-    state["cur"], state["cur_blocks"] = 0.0, 0
-    FINAL[0] = final
-    return field, final
-
-
-ms.slice_residuals = slice_residuals
-ms.decide_slice = decide_slice
-encmod.decide_gop = decide_gop
+def use_tables(q):
+    point = m.ladder.point(q) if m.ladder else None
+    key = (point.step_num if point is not None and point.scalar else 1536) if TAB == "point" else int(TAB)
+    state["table"] = m.ladder.tables[key]
 
 
 def curve(on):
-    state["on"] = on
-    out = []
-    for c in V.clips:
-        pts = []
-        for q in V.QS:
-            point = m.ladder.point(q) if m.ladder else None
-            key = (point.step_num if point is not None and point.scalar else 1536) if TAB == "point" else int(TAB)
-            state["table"] = m.ladder.tables[key]
-            state.update(total=0.0, blocks=0, cur=0.0, cur_blocks=0)
-            st = EncodeSettings.build(m, quality=q, prior="auto", rdo_strength=1.0, refresh=8, motion=True,
-                                      motion_search=6)
-            enc = GopEncoder(m, st, 64, 64)
-            for f in c.frames:
-                enc.add_frame(f)
-            buf = io.BytesIO()
-            write_container(buf, m, st, enc.finish(), source_size=(64, 64), coded_size=(64, 64), fps=Fraction(16))
-            bits = len(buf.getvalue()) * 8 + state["total"]
-            pts.append((bits / c.frames[..., 0].size, V.psnr(FINAL[0], c.frames)))
-            print(c.name, q, "on" if on else "off", f"{pts[-1][0]:.4f} {pts[-1][1]:.2f} scalar blocks {state['blocks']} "
-                  f"est bits {state['total']:.0f}/{bits:.0f}", flush=True)
-        out.append(pts)
-    return out
+    return P.curve(m, V.clips, V.QS, V.psnr, on, "scalar", use_tables)
 
 
+P.install(slice_residuals)
 base = curve(False)
 V.report("shipped (decision frames)", base)
 new = curve(True)
