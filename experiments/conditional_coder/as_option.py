@@ -112,9 +112,5 @@ def curve(on):
 
 
 P.install(slice_residuals)
-base = curve(False)
-V.report("shipped (decision frames)", base)
-new = curve(True)
-V.report(f"+ conditional coder ({', '.join(n for n, _, _ in coders)}){' realistic' if REALISTIC else ''}", new)
-print("coder option vs shipped: per clip", " ".join(f"{V.bdr(o, n):+.2f}%" for o, n in zip(base, new)),
-      f"mean curve {V.bdr(np.mean(np.array(base), 0), np.mean(np.array(new), 0)):+.2f}%", flush=True)
+P.compare(V, curve, f"+ conditional coder ({', '.join(n for n, _, _ in coders)}){' realistic' if REALISTIC else ''}",
+          "coder option")

@@ -79,5 +79,11 @@ def curve(m, clips, qs, psnr, on: bool, label: str, before_point=None):
     return out
 
 
-def mean_curve(curves) -> np.ndarray:
-    return np.mean(np.array(curves), 0)
+def compare(V, curve, label: str, name: str) -> None:
+    """The baseline and the option's curves, reported (``V``: variants.py) with the option's BD-rate."""
+    base = curve(False)
+    V.report("shipped (decision frames)", base)
+    new = curve(True)
+    V.report(label, new)
+    print(f"{name} vs shipped: per clip", " ".join(f"{V.bdr(o, n):+.2f}%" for o, n in zip(base, new)),
+          f"mean curve {V.bdr(np.mean(np.array(base), 0), np.mean(np.array(new), 0)):+.2f}%", flush=True)

@@ -90,9 +90,4 @@ def curve(on):
 
 
 P.install(slice_residuals)
-base = curve(False)
-V.report("shipped (decision frames)", base)
-new = curve(True)
-V.report(f"+ scalar residual TAB={TAB} SCALE={SCALE}", new)
-print("scalar vs shipped: per clip", " ".join(f"{V.bdr(o, n):+.2f}%" for o, n in zip(base, new)),
-      f"mean curve {V.bdr(np.mean(np.array(base), 0), np.mean(np.array(new), 0)):+.2f}%")
+P.compare(V, curve, f"+ scalar residual TAB={TAB} SCALE={SCALE}", "scalar")
