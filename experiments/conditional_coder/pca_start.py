@@ -157,14 +157,13 @@ def train(lam: float, seconds: float) -> None:
     z = np.load(WORK / PAIRS)
     x_all, p_all = z["x"], z["p"]
     torch.manual_seed(0)
-    basis = residual_basis(x_all, p_all)
     trained = WORK / f"pca_{lam:g}_trained.pt"
     if os.environ.get("RESUME") and trained.exists():      # a later run goes on from the last checkpoint
         ck = torch.load(trained, weights_only=True)
         model, step0 = load(trained).train(), ck["steps"]
         print(f"lam {lam}: resumed at step {step0}", flush=True)
     else:
-        model, step0 = linear_start(lam, x_all, p_all, basis), 0
+        model, step0 = linear_start(lam, x_all, p_all, residual_basis(x_all, p_all)), 0
         torch.save({"state": model.state_dict(), "steps": 0, "lam": lam}, WORK / f"pca_{lam:g}_start.pt")
     rng = np.random.default_rng(step0)
     opt = torch.optim.Adam(model.parameters(), 1e-4)
