@@ -29,18 +29,14 @@ import pca_start as S  # noqa: E402
 import variants as V  # noqa: E402
 
 from vqcodec.coding import motion_residual as mr  # noqa: E402
+from vqcodec.coding.motion_search import block_sse  # noqa: E402
 
 m = V.m
 pairs = np.load(S.WORK / "pairs.npz")
-fit = np.random.default_rng(4).choice(len(pairs["x"]), 400, replace=False)
 coders = []
 for name in os.environ.get("CC_MODELS", "pca_0.001_trained").split(","):
-    cc = S.load(S.WORK / f"{name}.pt")
-    cc.record = []
-    with torch.no_grad():
-        cc(S._t(pairs["x"][fit]), S._t(pairs["p"][fit]), noise=False)
-    coders.append((name, cc, S.static_scales(cc.record[0])[None, :, None, None]))
-    cc.record = None
+    cc, _ = S.load(S.WORK / f"{name}.pt")
+    coders.append((name, cc, S.static_prior(cc, pairs)))
 REALISTIC = bool(os.environ.get("REALISTIC"))
 state = P.state
 
@@ -53,8 +49,7 @@ def coder_option(cc, b_static, source, trial):
     xh, _ = cc(S._t(source[None]), S._t(trial[None]), noise=False)
     yq = cc.record[0]
     cc.record = None
-    p = (S._cdf(yq + 0.5, b_static) - S._cdf(yq - 0.5, b_static)).clamp_min(1e-9)
-    return S._frames(xh)[0], (-torch.log2(p)).sum(1)[0].numpy().astype(np.float64), yq
+    return S._frames(xh)[0], S.symbol_bits(yq, b_static).sum(1)[0].numpy().astype(np.float64), yq
 
 
 @torch.no_grad()
@@ -72,36 +67,33 @@ def slice_residuals(coded, source, trial, d_mc, lam):
         return option, codes, out, sse, bits
     hb, wb = d_mc.shape
     h, w = source.shape[1:3]
-    sb = mr._blocks(source, coded.basis.block)
+    block = coded.basis.block
     best_cost = (sse + lam * bits).reshape(-1)
-    taken = np.zeros(hb * wb, bool)
     t_bits = np.zeros(hb * wb)
-    ob = mr._blocks(out, coded.basis.block)
+    ob = mr._blocks(out, block)
     t_sse = sse.reshape(-1).copy()
     which = np.full(hb * wb, -1)
     symbols = []
     for k, (_, cc, b_static) in enumerate(coders):
         frames, c_bits, yq = coder_option(cc, b_static, source, trial)
         symbols.append(yq)
-        cb = mr._blocks(frames, coded.basis.block)
-        c_sse = ((cb.astype(np.int64) - sb) ** 2).reshape(len(cb), -1).sum(1).astype(np.float64)
+        c_sse = block_sse(frames, source, block[1:]).reshape(-1).astype(np.float64)
         c_bits = c_bits.reshape(-1) + mr.OPTION_BITS
         take = c_sse + lam * c_bits < best_cost
         best_cost = np.where(take, c_sse + lam * c_bits, best_cost)
-        taken |= take
         which = np.where(take, k, which)
         t_bits = np.where(take, c_bits, t_bits)
         t_sse = np.where(take, c_sse, t_sse)
-        ob = np.where(take[:, None, None, None, None], cb, ob)
+        ob = np.where(take[:, None, None, None, None], mr._blocks(frames, block), ob)
     if REALISTIC:     # each coder's blocks as its synthesis makes them from the symbols sent (the choice kept)
         for k, (_, cc, _) in enumerate(coders):
-            if (which == k).any():
-                cb = mr._blocks(as_decoded(cc, symbols[k], trial, (which == k).reshape(hb, wb)), coded.basis.block)
-                sel = which == k
-                ob[sel] = cb[sel]
-                t_sse[sel] = ((cb[sel].astype(np.int64) - sb[sel]) ** 2).reshape(int(sel.sum()), -1).sum(1)
+            sel = which == k
+            if sel.any():
+                frames = as_decoded(cc, symbols[k], trial, sel.reshape(hb, wb))
+                ob[sel] = mr._blocks(frames, block)[sel]
+                t_sse[sel] = block_sse(frames, source, block[1:]).reshape(-1)[sel]
     out = mr._unblocks(ob, h, w)
-    take2 = taken.reshape(hb, wb)
+    take2 = (which >= 0).reshape(hb, wb)
     state["last"] = (take2, t_bits.reshape(hb, wb))
     return (np.where(take2, 0, option), np.where(take2[..., None], 0, codes), out,
             t_sse.reshape(hb, wb), np.where(take2, t_bits.reshape(hb, wb), bits))

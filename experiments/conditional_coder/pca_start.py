@@ -125,11 +125,16 @@ class PcaStartCoder(nn.Module):
         return p + self.dec_lin(yq) + self.out(torch.cat([h, p], 1))
 
 
-def laplace_bits(v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Bits of each slice's symbols under a zero-mean Laplace of scale ``b`` with integer bins."""
+def symbol_bits(v: torch.Tensor, b) -> torch.Tensor:
+    """Bits of each symbol ``v`` under a zero-mean Laplace of scale ``b`` with integer bins."""
     def cdf(t):
         return 0.5 + 0.5 * torch.sign(t) * (1 - torch.exp(-t.abs() / b))
-    return -torch.log2((cdf(v + 0.5) - cdf(v - 0.5)).clamp_min(1e-9)).sum((1, 2, 3))
+    return -torch.log2((cdf(v + 0.5) - cdf(v - 0.5)).clamp_min(1e-9))
+
+
+def laplace_bits(v: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Bits of each slice's symbols (N, K, h, w) -> (N,)."""
+    return symbol_bits(v, b).sum((1, 2, 3))
 
 
 def linear_start(lam: float, x_all, p_all, basis: torch.Tensor) -> PcaStartCoder:
@@ -159,8 +164,8 @@ def train(lam: float, seconds: float) -> None:
     torch.manual_seed(0)
     trained = WORK / f"pca_{lam:g}_trained.pt"
     if os.environ.get("RESUME") and trained.exists():      # a later run goes on from the last checkpoint
-        ck = torch.load(trained, weights_only=True)
-        model, step0 = load(trained).train(), ck["steps"]
+        model, step0 = load(trained)
+        model.train()
         print(f"lam {lam}: resumed at step {step0}", flush=True)
     else:
         model, step0 = linear_start(lam, x_all, p_all, residual_basis(x_all, p_all)), 0
@@ -203,19 +208,27 @@ def static_scales(symbols: torch.Tensor) -> torch.Tensor:
     them would desynchronise the entropy decoder)."""
     grid = torch.exp(torch.linspace(np.log(0.05), np.log(50.0), 120))
     v = symbols.transpose(0, 1).reshape(K, -1)
-    bits = torch.stack([-torch.log2((_cdf(v + 0.5, g) - _cdf(v - 0.5, g)).clamp_min(1e-9)).sum(1) for g in grid])
+    bits = torch.stack([symbol_bits(v, g).sum(1) for g in grid])
     return grid[bits.argmin(0)]
 
 
-def _cdf(t: torch.Tensor, b) -> torch.Tensor:
-    return 0.5 + 0.5 * torch.sign(t) * (1 - torch.exp(-t.abs() / b))
+@torch.no_grad()
+def static_prior(cc: PcaStartCoder, pairs) -> torch.Tensor:
+    """``cc``'s static scales (1, K, 1, 1), fitted on 400 of the training ``pairs`` (an npz's x and p)."""
+    fit = np.random.default_rng(4).choice(len(pairs["x"]), 400, replace=False)
+    cc.record = []
+    cc(_t(pairs["x"][fit]), _t(pairs["p"][fit]), noise=False)
+    scales = static_scales(cc.record[0])[None, :, None, None]
+    cc.record = None
+    return scales
 
 
-def load(path: Path) -> PcaStartCoder:
+def load(path: Path) -> tuple[PcaStartCoder, int]:
+    """A checkpoint's coder (in eval mode) and its training steps."""
     ck = torch.load(path, weights_only=True)
     m = PcaStartCoder(torch.zeros(K, 768), 1.0, torch.zeros(K))
     m.load_state_dict(ck["state"])
-    return m.eval()
+    return m.eval(), ck["steps"]
 
 
 @torch.no_grad()
@@ -240,16 +253,12 @@ def evaluate() -> None:
         full, head = files[name, q]
         print(f"{name} Q{q}: vqv slices 1-7 {(len(full) - len(head)) * 8 / n:.4f} bpp {psnr(y[BT:], x[BT:]):.2f} dB;"
               f" P alone {psnr(pred[BT:], x[BT:]):.2f} dB (vectors for every block {vb / n:.4f} bpp)", flush=True)
-    fit = np.random.default_rng(4).choice(len(z["x"]), 400, replace=False)
     for path in sorted(WORK.glob("pca_*.pt")):
-        cc = load(path)
-        cc.record = []
-        cc(_t(z["x"][fit]), _t(z["p"][fit]), noise=False)
-        b_static = static_scales(cc.record[0])[None, :, None, None]
-        cc.record = None
+        cc, steps = load(path)
+        b_static = static_prior(cc, z)
         xh, bits = cc(xt, pt, noise=False)
         flat = [_frames(a).reshape(-1, 64, 64, 3) for a in (pt, xh, xt)]
-        line = [f"{path.stem} ({torch.load(path, weights_only=True)['steps']} steps): training slices"
+        line = [f"{path.stem} ({steps} steps): training slices"
                 f" {float(bits.mean()) / (BT * 64 * 64):.4f} bpp {psnr(flat[1], flat[2]):.2f} dB"
                 f" (P {psnr(flat[0], flat[2]):.2f})"]
         tot_bits = tot_static = tot_px = 0
