@@ -1,4 +1,4 @@
-"""The .vqv file: preamble + header + GOP chunks + sections (4.x to 7.x) + index + tail (the last two: index.py).
+"""The .vqv file: preamble + header + GOP chunks + sections (4.x to 8.x) + index + tail (the last two: index.py).
 Streaming writer, random-access reader; the versions: versions.py."""
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x to 7.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x to 8.x; ``version`` is the file's.
     """
 
     header: Header
@@ -382,13 +382,18 @@ class VqvReader:
     @property
     def motion_residual(self) -> tuple[tuple[int, int], ...]:
         """The header's ``(first, count)`` pairs of the motion layer's residual (key 18): non-empty in a 5.x
-        file, possibly in a 6.x or 7.x one, empty in every other version."""
+        file, possibly in a 6.x to 8.x one, empty in every other version."""
         return self.header.motion_residual if self.version[0] >= 5 else ()
 
     @property
     def motion_bends(self) -> bool:
         """Whether the motion layer's predicted blocks carry bent paths (header key 19): in every 7.x file."""
         return self.version[0] >= 7 and self.header.motion_bends
+
+    @property
+    def conditional_coder(self) -> bytes:
+        """The conditional coders' file digest (header key 20) of an 8.x file, else empty."""
+        return self.header.conditional_coder if self.version[0] >= 8 else b""
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

@@ -43,6 +43,9 @@ KNOWN_KEYS_V5 = frozenset(range(19))
 # version 7.x only (an unknown key before); 16 to 18 as in 6.x
 K_MOTION_BENDS = 19  # the motion layer's predicted blocks carry bent paths (7.x payloads; required, true)
 KNOWN_KEYS_V7 = frozenset(range(20))
+# version 8.x only (an unknown key before); 16 to 19 as in 7.x (19 optional there)
+K_CONDITIONAL_CODER = 20  # the conditional coders' file: the first bytes of its SHA-256 (8.x payloads; required)
+KNOWN_KEYS_V8 = frozenset(range(21))
 MAX_RESIDUAL_PAIRS = 15
 MAX_RESIDUAL_FIRST = 255
 MAX_RESIDUAL_COUNT = 8
@@ -81,6 +84,7 @@ class Header:
     sections: tuple = ()  # 4.x: (kind, size) of each section, in file order (the writer fills it in)
     motion_residual: tuple = ()  # 5.x: (first, count) pairs, key 18; empty = absent (every other version)
     motion_bends: bool = False  # 7.x: the motion layer's predicted blocks carry bent paths (key 19, always true there)
+    conditional_coder: bytes = b""  # 8.x: the conditional coders' file, SHA-256 prefix (key 20); empty = absent
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -98,6 +102,8 @@ class Header:
                                          for p in self.motion_residual)
         if isinstance(self.model_digest, (bytearray, memoryview)):
             self.model_digest = bytes(self.model_digest)
+        if isinstance(self.conditional_coder, (bytearray, memoryview)):
+            self.conditional_coder = bytes(self.conditional_coder)
         if isinstance(self.prior_params, (bytearray, memoryview)):
             self.prior_params = bytes(self.prior_params)
 
@@ -129,7 +135,8 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V7 if h.motion_bends else KNOWN_KEYS_V5 if h.motion_residual \
+    known = KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
+        else KNOWN_KEYS_V5 if h.motion_residual \
         else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
     for k in h.extra:
         if is_int(k):
@@ -180,6 +187,10 @@ def validate_header(h: Header) -> None:
             raise ValueError("motion_residual (header key 18) needs motion_layer and copy_mode")
     if h.motion_bends and not (h.motion_layer and h.copy_mode):
         raise ValueError("motion_bends (header key 19) needs motion_layer and copy_mode")
+    if not isinstance(h.conditional_coder, bytes) or len(h.conditional_coder) > 32:
+        raise ValueError("conditional_coder must be 0..32 bytes (normally 8)")
+    if h.conditional_coder and not h.motion_residual:
+        raise ValueError("conditional_coder (header key 20) needs motion_residual (key 18)")
     _check_extra_keys(h)
 
 
@@ -231,6 +242,8 @@ def encode_header(h: Header) -> bytes:
         m[K_MOTION_RESIDUAL] = [list(p) for p in h.motion_residual]
     if h.motion_bends:
         m[K_MOTION_BENDS] = True
+    if h.conditional_coder:
+        m[K_CONDITIONAL_CODER] = h.conditional_coder
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -283,8 +296,9 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
 
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
-    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on; a 5.x
-    header must have key 18, a 7.x header key 19 true; prior 4, rank, is a prior of 6.x and 7.x).
+    (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on, key 20
+    from version 8 on; a 5.x header must have key 18, a 7.x header key 19 true, an 8.x header key 20;
+    prior 4, rank, is a prior of 6.x to 8.x).
     Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
@@ -301,7 +315,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
+    known = KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
         else KNOWN_KEYS
     for k, v in m.items():
         if is_int(k) and k in known:
@@ -317,7 +331,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
                 if v == RANK_PRIOR_ID and major < 6:
-                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x and 7.x only)")
+                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x to 8.x only)")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
                 if not isinstance(v, bytes):
@@ -334,6 +348,10 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                     kw["sections"] = check_sections(v)
                 except ValueError as e:
                     raise VqvFormatError(f"header key 17 (sections): {e}") from None
+            elif k == K_CONDITIONAL_CODER:
+                if not isinstance(v, bytes) or not 1 <= len(v) <= 32:
+                    raise VqvFormatError("header key 20 (conditional_coder) must be 1..32 bytes")
+                kw["conditional_coder"] = v
             elif k == K_MOTION_RESIDUAL:
                 try:
                     kw["motion_residual"] = check_motion_residual(v)
@@ -347,6 +365,8 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     if major == 7 and kw.get("motion_bends") is not True:
         raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
+    if major == 8 and "conditional_coder" not in kw:
+        raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
     kw.setdefault("coded_width", kw["source_width"])
     kw.setdefault("coded_height", kw["source_height"])
     h = Header(**kw)

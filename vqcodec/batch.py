@@ -323,7 +323,8 @@ def _check_options(options: dict, model_path) -> None:
     from vqcodec.settings import EncodeSettings
     parse_fps(options.get("fps"))
     parse_size(options.get("size"))
-    keys = ("quality", "prior", "rdo_strength", "refresh", "motion", "motion_search", "motion_residual", "motion_bends")
+    keys = ("quality", "prior", "rdo_strength", "refresh", "motion", "motion_search", "motion_residual", "motion_bends",
+            "conditional_coder")
     EncodeSettings.build(_model(None if model_path is None else str(model_path)),
                          **{k: options[k] for k in keys if k in options})
 

@@ -112,6 +112,9 @@ class MotionField:
     #: slice, in quarter pixels, each frame's displacement off the straight line through the two before
     #: (all 0: the block moves by its vector each frame); see :func:`vqcodec.coding.motion.displacements`
     bends: np.ndarray | None = None
+    #: with conditional coders (version 8): per block the symbols int32 (T, H, W, channels) of the coder
+    #: its residual option names (0 elsewhere); see :mod:`vqcodec.coding.conditional_coder`
+    coder_symbols: np.ndarray | None = None
 
     @property
     def grid(self) -> tuple[int, int, int]:

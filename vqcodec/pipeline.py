@@ -123,8 +123,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
-                motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, measure_quality: bool = False,
-                threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
+                motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool = True,
+                measure_quality: bool = False, threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
                 model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
@@ -142,7 +142,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
         model = model or load_model(model_path)
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
                                         refresh=refresh, motion=motion, motion_search=motion_search,
-                                        motion_residual=motion_residual, motion_bends=motion_bends, preset=preset)
+                                        motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
+                                        conditional_coder=conditional_coder)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -398,7 +399,8 @@ CODE_LAYOUT = {"top": "(gops, stages, T, H, W) indices", "bottom": "(gops, stage
                "enhancement": "(gops, K, T, H, W) symbols", "enhancement_step": "() step: coefficients = symbols x step",
                "motion_predicted": "(gops, T, H, W) flags", "motion_vectors": "(gops, T, H, W, 2) (dy, dx) quarter pixels",
                "motion_residual": "(gops, T, H, W) option, 0 none", "motion_residual_codes": "(gops, T, H, W, S) codes",
-               "motion_bends": "(gops, T, H, W, bt - 1, 2) (dy, dx) quarter pixels, frames 1.. of each slice"}
+               "motion_bends": "(gops, T, H, W, bt - 1, 2) (dy, dx) quarter pixels, frames 1.. of each slice",
+               "motion_conditional_symbols": "(gops, T, H, W, C) symbols of the conditional coder the option names"}
 FILE_LAYOUT = {"frame_counts": "(gops,) real frames per GOP (the last GOP is padded to 32)",
                "fps": "(2,) numerator, denominator", "coded_size": "(2,) width, height", "quality": "() the point"}
 
@@ -448,7 +450,8 @@ class CodeFile:
         and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units); in a file with the
         motion layer ``motion_predicted`` (gops, T, H, W) bool, the blocks predicted from the previous
         frame, and ``motion_vectors`` (gops, T, H, W, 2) int32, their (dy, dx) in quarter pixels per frame
-        (version 5: also ``motion_residual`` and ``motion_residual_codes``; version 7: ``motion_bends``)."""
+        (version 5: also ``motion_residual`` and ``motion_residual_codes``; version 7: ``motion_bends``;
+        version 8: ``motion_conditional_symbols``)."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vqcodec.coding.motion_residual import options_for
+from vqcodec.coding.conditional_coder import ConditionalCoder
+from vqcodec.coding.motion_residual import ResidualSyntax, options_for
 from vqcodec.coding.motion_search import Effort
 from vqcodec.errors import OptionError, VqvError
 
@@ -31,6 +32,9 @@ DEFAULT_MOTION = True
 DEFAULT_MOTION_SEARCH = 6       # integer pixels per frame, each way (the motion layer's limit is 8)
 DEFAULT_MOTION_RESIDUAL = True  # with --motion: predicted blocks may carry a residual
 DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow bent paths (format 7.0)
+# with the motion residual: predicted blocks may take a conditional coder (format 8.0; docs/DESIGN.md,
+# "Conditional coder")
+DEFAULT_CONDITIONAL_CODER = True
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,9 @@ class EncodeSettings:
     motion_residual: tuple = ()  # the residual options this model offers, if asked for (format 5.0)
     motion_bends: int = 0        # the frames of a slice if predicted blocks may bend (format 7.0), else 0
     preset: str = DEFAULT_PRESET                 # the motion decisions' effort comes from it
+    #: the shipped conditional coders (:class:`~vqcodec.coding.conditional_coder.ConditionalCoder`) if asked
+    #: for and this model's blocks fit them, else None
+    conditional_coder: object = None
 
     @property
     def effort(self) -> Effort:
@@ -97,9 +104,16 @@ class EncodeSettings:
         return self.motion_bends if self.motion_layer else 0
 
     @property
-    def motion_coding(self) -> bool | tuple[tuple[int, int], ...]:
-        """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options (5.0), else
-        whether files carry the motion layer."""
+    def conditional(self):
+        """The conditional coders where files carry them (with the motion residual: format 8.0), else None."""
+        return self.conditional_coder if self.residual_options else None
+
+    @property
+    def motion_coding(self):
+        """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options with the
+        conditional coders' tables (8.0), the options alone (5.0), else whether files carry the motion layer."""
+        if self.conditional is not None:
+            return ResidualSyntax(self.residual_options, self.conditional.tables)
         return self.residual_options or self.motion_layer
 
     @classmethod
@@ -107,7 +121,7 @@ class EncodeSettings:
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
               motion: bool | None = None, motion_search: int | None = None,
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
-              preset: str = DEFAULT_PRESET) -> EncodeSettings:
+              preset: str = DEFAULT_PRESET, conditional_coder: bool = DEFAULT_CONDITIONAL_CODER) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values."""
         if preset not in PRESETS:
@@ -131,5 +145,9 @@ class EncodeSettings:
         # one (or with too few stages) cannot carry it
         basis = model.motion_residual_basis if motion_residual else None
         residual = () if basis is None else options_for(basis.stages)
+        coder = None
+        if conditional_coder and residual and ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
+            from vqcodec.weights import default_conditional_coder
+            coder = default_conditional_coder()       # None where no coders are shipped
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder)

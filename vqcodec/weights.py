@@ -367,3 +367,91 @@ def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None,
         else model.legacy
     return save_weights(model.net, path, precision=stored_precision(blob), priors=model.priors if priors is None else priors,
                         card=model.card if card is None else card, legacy=legacy)
+
+
+# ------------------------------------------------------------------------------- conditional coders
+
+#: The shipped conditional coders' files (``{name: {"file", "sha256"}}``, "default" the one encoders use;
+#: earlier defaults stay listed so that the files they made decode): :mod:`vqcodec.coding.conditional_coder`.
+CODERS_MANIFEST = WEIGHTS_DIR / "conditional_coders.json"
+CODER_FORMAT = "vqv-conditional-coder"
+CODER_VERSION = 1
+MAX_CODER_LIMIT = 255
+
+
+def _coders_manifest() -> dict[str, dict]:
+    if not CODERS_MANIFEST.is_file():
+        return {}
+    try:
+        return json.loads(CODERS_MANIFEST.read_text())
+    except ValueError as e:
+        raise WeightsError(f"{CODERS_MANIFEST} is corrupted: {e}") from None
+
+
+def shipped_conditional_coder() -> Path | None:
+    """The conditional coders' file encoders use by default, or None where none is shipped."""
+    entry = _coders_manifest().get("default")
+    return None if entry is None else WEIGHTS_DIR / entry["file"]
+
+
+def load_conditional_coder(path: str | Path):
+    """A conditional coders' file (:mod:`vqcodec.coding.conditional_coder`), every field checked;
+    a listed file's SHA-256 must match its listing."""
+    from vqcodec.coding.conditional_coder import ConditionalCoder
+    from vqcodec.coding.motion_residual import CoderTables
+    from vqcodec.net.conditional_coder import ConditionalCoderNet
+
+    p = Path(path)
+    sha = sha256_file(p) if p.is_file() else None
+    listed = next((e["sha256"] for e in _coders_manifest().values() if _listed(e, p)), None)
+    if sha is not None and listed is not None and listed != sha:
+        raise WeightsError(f"{p.name} is corrupted: SHA-256 {sha[:16]}... does not match its listing {listed[:16]}...")
+    blob = _torch_load(p, "conditional coders")
+    if not isinstance(blob, dict) or blob.get("format") != CODER_FORMAT:
+        raise WeightsError(f"{p} is not a vqv conditional coders file")
+    if blob.get("version") != CODER_VERSION:
+        raise WeightsError(f"{p}: conditional coders file version {blob.get('version')!r} (this vqv reads {CODER_VERSION})")
+    dims = {k: blob.get(k) for k in ("channels", "width", "features", "limit")}
+    for k, v in dims.items():
+        if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= (MAX_CODER_LIMIT if k == "limit" else 1024):
+            raise field_error(p, k, f"is {v!r}")
+    coders = blob.get("coders")
+    if not isinstance(coders, list) or not 1 <= len(coders) <= 8:
+        raise field_error(p, "coders", "is not a list of 1..8 coders")
+    nets, counts, lambdas = [], [], []
+    for i, c in enumerate(coders):
+        cnt = c.get("counts") if isinstance(c, dict) else None
+        if not isinstance(cnt, torch.Tensor) or tuple(cnt.shape) != (dims["channels"], 2 * dims["limit"] + 1) \
+                or cnt.dtype != torch.int64 or bool((cnt < 0).any()) or bool((cnt.sum(1) <= 0).any()):
+            raise field_error(p, f"coders[{i}].counts", f"is not int64 ({dims['channels']}, {2 * dims['limit'] + 1}) "
+                                                       "non-negative counts")
+        net = ConditionalCoderNet(dims["channels"], dims["width"], dims["features"])
+        try:
+            net.load_state_dict({k: v.float() for k, v in c["state"].items()})
+        except Exception as e:  # noqa: BLE001
+            raise WeightsError(f"{p}: coder {i} does not fit this vqv's network: {str(e).splitlines()[0]}") from None
+        nets.append(net.eval())
+        counts.append(cnt.numpy())
+        lam = c.get("lambda", 0.0)
+        lambdas.append(float(lam) if isinstance(lam, (int, float)) else 0.0)
+    sha = sha256_file(p)
+    return ConditionalCoder(tuple(nets), CoderTables(np.stack(counts).astype(np.int64), dims["limit"]),
+                            bytes.fromhex(sha)[:DIGEST_BYTES], tuple(lambdas))
+
+
+@functools.lru_cache(maxsize=1)
+def default_conditional_coder():
+    """The shipped default conditional coders (loaded once), or None where none are shipped."""
+    p = shipped_conditional_coder()
+    return None if p is None else load_conditional_coder(p)
+
+
+def conditional_coder_for_file(digest: bytes):
+    """The shipped conditional coders a file's header (key 20) names: a WeightsError if none matches."""
+    default = default_conditional_coder()
+    if default is not None and default.digest == digest:
+        return default
+    for e in _coders_manifest().values():
+        if bytes.fromhex(e["sha256"])[:len(digest)] == digest:
+            return load_conditional_coder(WEIGHTS_DIR / e["file"])
+    raise WeightsError(f"this file needs conditional coders {digest.hex()}, which this vqv does not ship")

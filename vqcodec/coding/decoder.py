@@ -23,13 +23,14 @@ from vqcodec.coding.gops import (
     scalar_tables,
     synthesise,
 )
+from vqcodec.coding.conditional_coder import ConditionalCoder
 from vqcodec.coding.motion import MotionResidual, apply_motion
 from vqcodec.coding.prior_choice import file_prior
 from vqcodec.entropy.learned_prior import LearnedPrior
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import ModelMismatchError, VqvError, one_line
 from vqcodec.formats import Header, VqvFormatError, VqvReader, check_payload_present
-from vqcodec.weights import CodecModel
+from vqcodec.weights import CodecModel, conditional_coder_for_file
 
 
 def check_model(header: Header, model: CodecModel) -> CodecModel:
@@ -75,8 +76,9 @@ class _ChunkDecoder:
         self.scalar, self.enh = scalar_tables(model, point), enhancement_tables(model, point)
         self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
         self.motion = reader.motion_layer         # a 3.x payload ends with the motion layer (4.x: as the header says)
-        if file_motion_residual(reader, model) is not None:
-            self.motion = reader.motion_residual  # 5.x: with a residual for predicted blocks, these options
+        residual = file_motion_residual(reader, model)
+        if residual is not None:
+            self.motion = residual.syntax         # 5.x: with a residual for predicted blocks, these options (8.x: and coders)
         # 7.x: predicted blocks carry bent paths, one bend per frame of a slice after the first
         self.bends = int(model.cfg.bottom_factor[0]) if reader.motion_bends and self.motion else 0
         self.names = chunk_streams(self.layout, self.scalar, self.enh, self.motion)
@@ -196,7 +198,12 @@ def file_motion_residual(reader: VqvReader, model: CodecModel) -> MotionResidual
         basis.check_options(options)
     except EntropyError as e:
         raise VqvError(str(e)) from None
-    return MotionResidual(tuple(tuple(o) for o in options), basis)
+    coder = None
+    if reader.conditional_coder:                  # 8.x: predicted blocks may take a conditional coder
+        if not ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
+            raise VqvError("this file's conditional coders need a model with 4 x 8 x 8 bottom blocks")
+        coder = conditional_coder_for_file(reader.conditional_coder)
+    return MotionResidual(tuple(tuple(o) for o in options), basis, coder)
 
 
 def decode_gops(reader: VqvReader, model: CodecModel, *,

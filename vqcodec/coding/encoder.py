@@ -131,7 +131,8 @@ class GopEncoder:
         self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
         self.motion = settings.motion_layer
         options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
-        self.coded_residual = MotionResidual(options, model.motion_residual_basis) if options else None
+        self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional) \
+            if options else None
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -442,7 +443,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
-                          settings.bend_frames > 0)
+                          settings.bend_frames > 0, settings.conditional is not None)
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -464,7 +465,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     prior=prior.kind, prior_params=prior.params(), gop_prediction=any(not g.refresh for g in gops),
                     copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
                     motion_layer=settings.motion_layer and version[0] >= 4,
-                    motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0)
+                    motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0,
+                    conditional_coder=b"" if settings.conditional is None else settings.conditional.digest)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -475,7 +477,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   prior: str = "auto", rdo_strength: float = DEFAULT_RDO_STRENGTH,
                   refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
-                  motion_bends: bool | None = None, preset: str = DEFAULT_PRESET) -> bytes:
+                  motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
+                  conditional_coder: bool = True) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -485,7 +488,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
         raise VqvError("empty video")
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
                                     refresh=refresh, motion=motion, motion_search=motion_search,
-                                    motion_residual=motion_residual, motion_bends=motion_bends, preset=preset)
+                                    motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
+                                    conditional_coder=conditional_coder)
     _, h, w, _ = frames.shape
     enc = GopEncoder(model, settings, w, h)
     for f in frames:

@@ -36,7 +36,9 @@ from typing import Callable
 import numpy as np
 
 from vqcodec.codes import MotionField
-from vqcodec.coding.motion_residual import RESIDUAL_LABEL, ResidualBasis, ResidualCoder, add_residual
+from vqcodec.coding.conditional_coder import ConditionalCoder, apply_conditional
+from vqcodec.coding.motion_residual import (RESIDUAL_LABEL, ResidualBasis, ResidualCoder,
+                                            ResidualSyntax, add_residual)
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
 from vqcodec.entropy.rans import EntropyError, freqs_from_counts
 
@@ -55,10 +57,23 @@ BEND_SYMBOLS = 2 * MAX_BEND + 1
 
 @dataclass(frozen=True)
 class MotionResidual:
-    """What a version-5 file's motion residual needs: its options (header key 18) and the model's basis."""
+    """What a version-5 file's motion residual needs: its options (header key 18) and the model's basis;
+    in a version-8 file also the conditional coders (header key 20), options ``len(options) + 1 ..``."""
 
     options: tuple[tuple[int, int], ...]
     basis: ResidualBasis
+    coder: ConditionalCoder | None = None
+
+    @property
+    def first_coder(self) -> int:
+        """The option number of the first conditional coder."""
+        return len(self.options) + 1
+
+    @property
+    def syntax(self):
+        """What the payload walk codes the residual with: the options (5.x-7.x), or with the coders'
+        tables (8.x)."""
+        return self.options if self.coder is None else ResidualSyntax(self.options, self.coder.tables)
 
 
 # ------------------------------------------------------------------------------------------ prediction
@@ -148,11 +163,17 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
     pred = np.ascontiguousarray(predict_paths(ref, disp, mask, (bh, bw)))
     if residual is not None and field.residual is not None and field.residual[t].any():
         opt = field.residual[t][mask]
-        has = opt > 0
+        has = (opt > 0) & (opt < residual.first_coder)
         pred[has] = add_residual(pred[has], residual.basis.pixels(residual.options, opt[has],
                                                                   field.residual_codes[t][mask][has]))
     for j in range(bt):
         block_view(frames[t * bt + j], (bh, bw))[mask] = pred[:, j]
+    if residual is not None and residual.coder is not None and field.coder_symbols is not None:
+        opt = np.where(mask, field.residual[t], 0)
+        if (opt >= residual.first_coder).any():      # the conditional coders, on the slice as predicted
+            sl = slice(t * bt, (t + 1) * bt)
+            frames[sl] = apply_conditional(residual.coder, frames[sl], opt, field.coder_symbols[t],
+                                           residual.first_coder)
 
 
 def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarray | None,
@@ -298,9 +319,12 @@ class MotionCoder:
         res = None
         if self.residual is None and given is not None and given.residual is not None and given.residual.any():
             raise EntropyError("motion layer: residuals given, but this file carries none (not a 5.x file)")
+        syms = None
         if self.residual is not None:
             width = max(c for _, c in self.residual.options)
             res = np.zeros(grid, np.int32), np.zeros((*grid, width), np.int32)
+            if self.residual.coder is not None:
+                syms = np.zeros((*grid, self.residual.coder.channels), np.int32)
             if given is not None and given.residual is not None and (given.residual[~given.flags] != 0).any():
                 raise EntropyError("motion layer: a residual for a block that is not predicted")
         bends = None
@@ -331,15 +355,20 @@ class MotionCoder:
                 bends[t] = self.bends.code_slice(channel, flags[t], prev_bent, frames, want)
                 check_displacements(displacements(vectors[t], bends[t], frames), flags[t])
             if res is not None:
-                want_opt = want_codes = None
+                want_opt = want_codes = want_syms = None
                 if given is not None:
                     has = given.residual is not None
                     want_opt = given.residual[t] if has else np.zeros((h, w), np.int32)
                     want_codes = given.residual_codes[t] if has else res[1][t]
-                res[0][t], res[1][t] = self.residual.code_slice(channel, flags[t], want_opt, want_codes)
+                    if syms is not None:
+                        want_syms = given.coder_symbols[t] if given.coder_symbols is not None else syms[t]
+                res[0][t], res[1][t], got_syms = self.residual.code_slice(channel, flags[t], want_opt, want_codes,
+                                                                          want_syms)
+                if syms is not None:
+                    syms[t] = got_syms
         if res is None:
             return MotionField(flags, vectors, bends=bends)
-        return MotionField(flags, vectors, res[0], res[1], bends)
+        return MotionField(flags, vectors, res[0], res[1], bends, syms)
 
     def _code_vectors(self, channel, flags: np.ndarray, prev_flags: np.ndarray, prev_vec: np.ndarray,
                       given: np.ndarray | None) -> np.ndarray:
@@ -372,7 +401,8 @@ def motion_arrays(fields: list[MotionField]) -> dict[str, np.ndarray]:
     H, W) bool and ``motion_vectors`` (gops, T, H, W, 2) int32; with a residual (version 5) also
     ``motion_residual`` (gops, T, H, W) int32, each block's option (0 = none), and
     ``motion_residual_codes`` (gops, T, H, W, S) int32, its codes stage by stage; with bent paths
-    (version 7) ``motion_bends`` (gops, T, H, W, bt - 1, 2) int32 (:func:`displacements`)."""
+    (version 7) ``motion_bends`` (gops, T, H, W, bt - 1, 2) int32 (:func:`displacements`); with
+    conditional coders (version 8) ``motion_conditional_symbols`` (gops, T, H, W, channels) int32."""
     out = {"motion_predicted": np.stack([f.flags for f in fields]),
            "motion_vectors": np.stack([f.vectors for f in fields]).astype(np.int32)}
     if fields[0].residual is not None:
@@ -380,6 +410,8 @@ def motion_arrays(fields: list[MotionField]) -> dict[str, np.ndarray]:
         out["motion_residual_codes"] = np.stack([f.residual_codes for f in fields]).astype(np.int32)
     if fields[0].bends is not None:
         out["motion_bends"] = np.stack([f.bends for f in fields]).astype(np.int32)
+    if fields[0].coder_symbols is not None:
+        out["motion_conditional_symbols"] = np.stack([f.coder_symbols for f in fields]).astype(np.int32)
     return out
 
 
@@ -399,7 +431,10 @@ def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | 
     old = reference.flag_models.get if keep else (lambda _: None)
     res_coder = None
     if residual:
-        res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual, codebook_size)
+        if isinstance(residual, ResidualSyntax):        # version 8: with the conditional coders
+            res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual.options, codebook_size, coder=residual.coder)
+        else:
+            res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual, codebook_size)
     bend_coder = (old(BEND_LABEL) or BendModel()) if bends else None
     coder = MotionCoder(old(MOTION_LABEL), old(VECTOR_LABEL), res_coder, bend_coder)
     field = coder.code(channel, grid, given, before, copied, frames)

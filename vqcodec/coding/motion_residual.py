@@ -18,7 +18,9 @@ Why these codebooks fit: a prediction's residual latent has the norm of the late
 Coding (SPEC.md, payload item 5(c)): per slice, after the vectors, the option of every predicted
 block (0 = none) in row-major order under an adaptive integer table, then option by option and stage
 by stage the codes of the blocks with that option, in row-major order, under a uniform table of the
-codebook's size.
+codebook's size. In a version-8 file a predicted block may instead take one of the *conditional
+coders* (:mod:`vqcodec.coding.conditional_coder`): options ``len(options) + 1 ..``, each followed by
+its blocks' symbols, channel by channel, under the coder's static integer tables (:class:`CoderTables`).
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ import numpy as np
 from vqcodec.entropy.rans import EntropyError, freqs_from_counts, uniform_freqs
 
 RESIDUAL_LABEL = "motion.residual"        # the residual's bit-report label
+CONDITIONAL_LABEL = "motion.conditional"  # the conditional coders' symbols' bit-report label
 #: The options the reference encoder offers: stages (first, count) of the bottom quantiser
 #: (experiments/motion_layer/latent_residual.py measured these against wider sets).
 DEFAULT_OPTIONS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (3, 1), (2, 2))
@@ -205,30 +208,76 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     return best + 1, codes, blocks, sse, np.array(option_bits_of)[best]
 
 
+@dataclass(frozen=True)
+class CoderTables:
+    """The conditional coders' static entropy tables (integers only, from the coder file): ``counts``
+    int64 (coders, channels, 2 limit + 1), per coder and latent channel the counts of the symbols
+    ``-limit .. limit``; each row becomes a table by :func:`freqs_from_counts` (exact everywhere)."""
+
+    counts: np.ndarray
+    limit: int
+
+    @property
+    def coders(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def channels(self) -> int:
+        return int(self.counts.shape[1])
+
+    @functools.cached_property
+    def freqs(self) -> np.ndarray:
+        """int64 (coders, channels, 2 limit + 1), rows summing to 2^24."""
+        c = self.counts
+        return freqs_from_counts(c.reshape(-1, c.shape[-1])).reshape(c.shape)
+
+    @functools.cached_property
+    def bits(self) -> np.ndarray:
+        """float64 (coders, channels, 2 limit + 1): each symbol's bits under its table (the encoder's prices)."""
+        return -np.log2(self.freqs / float(1 << 24))
+
+
+@dataclass(frozen=True)
+class ResidualSyntax:
+    """What a version-8 file's motion residual is coded with: its stage options and the conditional
+    coders' tables (a 5.x-7.x file passes its options alone)."""
+
+    options: tuple[tuple[int, int], ...]
+    coder: CoderTables
+
+
 class ResidualCoder:
     """Codes the residual options and codes of a slice's predicted blocks (adaptive option counts,
-    carried from GOP to GOP like the vectors' tables)."""
+    carried from GOP to GOP like the vectors' tables); with ``coder`` (version 8) the conditional
+    coders' options and symbols too."""
 
-    def __init__(self, options, codebook_size: int, counts: np.ndarray | None = None) -> None:
+    def __init__(self, options, codebook_size: int, counts: np.ndarray | None = None,
+                 coder: CoderTables | None = None) -> None:
         self.options = tuple(tuple(int(v) for v in o) for o in options)
         self.codebook_size = int(codebook_size)
+        self.coder = coder
         if counts is None:
-            counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * len(self.options), np.int64)
+            n = len(self.options) + (coder.coders if coder is not None else 0)
+            counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * n, np.int64)
         self.counts = np.array(counts, np.int64)
 
     def clone(self) -> "ResidualCoder":
-        return ResidualCoder(self.options, self.codebook_size, self.counts)
+        return ResidualCoder(self.options, self.codebook_size, self.counts, self.coder)
 
-    def code_slice(self, channel, flags: np.ndarray, option: np.ndarray | None, codes: np.ndarray | None
-                   ) -> tuple[np.ndarray, np.ndarray]:
-        """One slice: ``flags`` (H, W) the predicted blocks; the encoder passes ``option`` (H, W) and
-        ``codes`` (H, W, S), the decoder None. Returns both as coded."""
+    def code_slice(self, channel, flags: np.ndarray, option: np.ndarray | None, codes: np.ndarray | None,
+                   symbols: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """One slice: ``flags`` (H, W) the predicted blocks; the encoder passes ``option`` (H, W),
+        ``codes`` (H, W, S) and with conditional coders ``symbols`` (H, W, channels), the decoder None.
+        Returns the three as coded (symbols None without coders)."""
         width = max(c for _, c in self.options)
         out_opt = np.zeros(flags.shape, np.int32)
         out_codes = np.zeros((*flags.shape, width), np.int32)
+        out_sym = None if self.coder is None else np.zeros((*flags.shape, self.coder.channels), np.int32)
         n = int(flags.sum())
         if not n:
-            return out_opt, out_codes
+            return out_opt, out_codes, out_sym
+        if option is not None and int(np.max(option[flags], initial=0)) >= len(self.counts):
+            raise EntropyError(f"motion residual: option {int(option[flags].max())} of {len(self.counts) - 1}")
         want = None if option is None else np.asarray(option[flags], np.int64)
         got = np.asarray(channel.code(freqs_from_counts(self.counts), n, want, RESIDUAL_LABEL), np.int64)
         out_opt[flags] = got
@@ -242,7 +291,18 @@ class ResidualCoder:
             for i in range(count if m else 0):
                 w = None if codes is None else np.asarray(codes[..., i][sel], np.int64)
                 out_codes[..., i][sel] = channel.code(table, m, w, RESIDUAL_LABEL)
-        return out_opt, out_codes
+        for j in range(self.coder.coders if self.coder is not None else 0):
+            sel = flags & (out_opt == len(self.options) + 1 + j)
+            m = int(sel.sum())
+            for c in range(self.coder.channels if m else 0):
+                w = None
+                if symbols is not None:
+                    w = np.asarray(symbols[..., c][sel], np.int64) + self.coder.limit
+                    if w.min() < 0 or w.max() > 2 * self.coder.limit:
+                        raise EntropyError(f"conditional coder: a symbol beyond +-{self.coder.limit}")
+                got = channel.code(self.coder.freqs[j, c], m, w, CONDITIONAL_LABEL)
+                out_sym[..., c][sel] = np.asarray(got, np.int64) - self.coder.limit
+        return out_opt, out_codes, out_sym
 
 
 #: Estimated bits of a predicted block's option symbol: "none", and one of the options (the

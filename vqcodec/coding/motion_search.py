@@ -27,6 +27,7 @@ import numpy as np
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice)
+from vqcodec.coding.conditional_coder import choose_conditional
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -225,7 +226,7 @@ class SliceDecision(NamedTuple):
     flags: np.ndarray           # (H', W') bool: the blocks predicted
     vectors: np.ndarray         # (H', W', 2) int32: their vectors (0 elsewhere)
     frames: np.ndarray          # the slice as the decoder will reconstruct it (its enhancement estimated)
-    chosen: tuple | None        # with a motion residual: (option (H', W'), codes (H', W', S))
+    chosen: tuple | None        # with a motion residual: (option (H', W'), codes (H', W', S)[, coder symbols])
     searched: np.ndarray        # (H', W', 2): every block's vector as the search found it
     bends: np.ndarray | None = None     # with bent paths: (H', W', bt - 1, 2) int32 (0 where straight)
 
@@ -276,7 +277,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     flags = d_mc + lam * extra < d_net + lam * rate
     vectors = np.where(flags[..., None], chosen_vec, 0).astype(np.int32)
     if chosen is not None:
-        chosen = np.where(flags, chosen[0], 0).astype(np.int32), np.where(flags[..., None], chosen[1], 0).astype(np.int32)
+        chosen = tuple(np.where(flags if c.ndim == 2 else flags[..., None], c, 0).astype(np.int32) for c in chosen)
     if path is not None:
         path = np.where(flags[..., None, None], path, 0).astype(np.int32)
     return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec, path)
@@ -322,8 +323,13 @@ def _priced(source: np.ndarray, trial: np.ndarray, lam: float, block: tuple[int,
     d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
     extra, chosen = 0.0, None
     if coded is not None:                             # the motion residual, then the enhancement on top
+        plain = trial
         option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
         chosen = option, codes
+        if coded.coder is not None:                   # version 8: or a conditional coder
+            option, symbols, trial, d_mc, extra = choose_conditional(coded.coder, source, plain, coded.first_coder,
+                                                                     option, trial, d_mc, extra, lam)
+            chosen = option, np.where((option >= coded.first_coder)[..., None], 0, codes), symbols
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
         d_res = block_sse(enhanced, source, (bh, bw)).astype(np.float64)
@@ -441,6 +447,8 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     vectors = np.zeros((*rates.shape, 2), np.int32)
     width = 0 if coded is None else max(c for _, c in coded.options)
     option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
+    symbols = None if coded is None or coded.coder is None else \
+        np.zeros((*rates.shape, coded.coder.tables.channels), np.int32)
     paths = np.zeros((*rates.shape, bt - 1, 2), np.int32) if bends else None
     final = np.array(recon, copy=True)
     pred = np.zeros((*rates.shape[1:], 2), np.int64)
@@ -462,12 +470,14 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if paths is not None:
             paths[t] = got.bends
         if got.chosen is not None:
-            option[t], codes[t] = got.chosen
+            option[t], codes[t] = got.chosen[:2]
+            if symbols is not None:
+                symbols[t] = got.chosen[2]
         # the coder predicts a pass-0 vector from the block's in the slice before, where it moved, else 0
         pred = np.where(flags[t][..., None], vectors[t], 0).astype(np.int64)
     if coded is None:
         return MotionField(flags, vectors, bends=paths), final
-    return MotionField(flags, vectors, option, codes, paths), final
+    return MotionField(flags, vectors, option, codes, paths, symbols), final
 
 
 def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) -> np.ndarray:

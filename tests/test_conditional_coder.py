@@ -1,0 +1,251 @@
+"""The conditional coders (version 8.0): a predicted block's residual coded by a trained network given the
+slice's prediction (vqcodec.coding.conditional_coder). The shipped model and the shipped coders (their
+4 x 8 x 8 blocks) on small 64x64 clips; the entropy layer on synthetic tables."""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import sys
+from pathlib import Path
+
+import msgpack
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from vqcodec.cli.main import main
+from vqcodec.codes import MotionField
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import EncodedGop, GopEncoder, encode_frames, write_container
+from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
+from vqcodec.coding.motion import MotionCoder
+from vqcodec.coding.motion_residual import CoderTables, ResidualCoder
+from vqcodec.entropy.rans import EntropyError
+from vqcodec.errors import VqvError
+from vqcodec.formats import CODER_VERSION, VqvFormatError, VqvReader, VqvWriter, version_for
+from vqcodec.formats.header import K_CONDITIONAL_CODER, decode_header, encode_header
+from vqcodec.formats.versions import check_header_for_version
+from vqcodec.pipeline import read_codes
+from vqcodec.settings import EncodeSettings
+from vqcodec.weights import (WeightsError, default_conditional_coder, load_conditional_coder, load_model,
+                             shipped_conditional_coder)
+
+from conftest import pan_video
+from formats_helpers import _header
+
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(GOLDEN))
+from make_golden_conditional import QUALITY, golden_input  # noqa: E402
+from make_golden_residual import gop_arrays  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_model()
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return (GOLDEN / "golden_conditional.vqv").read_bytes()
+
+
+def _first_coder(reader: VqvReader) -> int:
+    return len(reader.motion_residual) + 1
+
+
+def _settings_of(model, reader: VqvReader) -> EncodeSettings:
+    h = reader.header
+    return EncodeSettings(h.quality, model.point(h.quality), h.prior, rdo_strength=1.0, refresh=h.refresh_interval,
+                          motion=True, motion_residual=reader.motion_residual,
+                          motion_bends=int(model.cfg.bottom_factor[0]) if reader.motion_bends else 0,
+                          conditional_coder=default_conditional_coder())
+
+
+def _rewrite(data: bytes, payloads: dict[int, bytes]) -> bytes:
+    reader, out = VqvReader(io.BytesIO(data)), io.BytesIO()
+    with VqvWriter(out, reader.version) as w:
+        for c in (reader.read_chunk(i) for i in range(len(reader))):
+            w.write_chunk(dataclasses.replace(c, payload=payloads.get(c.index, c.payload)))
+        w.finish(reader.header)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------ the shipped coders
+def test_the_shipped_coders_load_and_fit_the_shipped_model(model):
+    coder = default_conditional_coder()
+    assert coder is not None and coder.coders == 2 and coder.fits(tuple(model.cfg.bottom_factor))
+    t = coder.tables
+    assert t.freqs.shape == (2, t.channels, 2 * t.limit + 1) and (t.freqs.sum(-1) == 1 << 24).all()
+    assert (t.freqs >= 1).all() and np.isfinite(t.bits).all()
+    assert coder.digest == bytes.fromhex(hashlib.sha256(shipped_conditional_coder().read_bytes()).hexdigest())[:8]
+
+
+def test_a_damaged_coder_file_is_a_one_line_error(tmp_path):
+    blob = torch.load(shipped_conditional_coder(), weights_only=True)
+    blob["coders"][0]["counts"] = blob["coders"][0]["counts"][:, :5]
+    bad = tmp_path / "bad.pt"
+    torch.save(blob, bad)
+    with pytest.raises(WeightsError, match="counts") as e:
+        load_conditional_coder(bad)
+    assert "\n" not in str(e.value)
+    bad.write_bytes(b"not a coder file")
+    with pytest.raises(WeightsError):
+        load_conditional_coder(bad)
+
+
+# ------------------------------------------------------------------------------------------ the entropy layer
+def test_coder_symbols_round_trip_through_the_motion_layer_and_out_of_range_is_refused():
+    rng = np.random.default_rng(5)
+    limit, channels = 7, 3
+    tables = CoderTables(rng.integers(0, 50, (2, channels, 2 * limit + 1)).astype(np.int64) + 1, limit)
+    options = ((1, 1), (2, 1))
+    grid = (4, 3, 5)
+    for trial in range(5):
+        flags = rng.random(grid) < 0.6
+        flags[0] = False                           # a refresh GOP's first slice predicts nothing
+        option = np.where(flags, rng.integers(0, 5, grid), 0).astype(np.int32)   # 3, 4: the two coders
+        codes = np.where((flags & (option >= 1) & (option <= 2))[..., None], rng.integers(0, 64, (*grid, 1)), 0)
+        symbols = np.where((flags & (option >= 3))[..., None], rng.integers(-limit, limit + 1, (*grid, channels)), 0)
+        field = MotionField(flags, np.zeros((*grid, 2), np.int32), option, codes.astype(np.int32), None,
+                            symbols.astype(np.int32))
+        ch = EncodeChannel()
+        MotionCoder(residual=ResidualCoder(options, 64, coder=tables)).code(ch, grid, field, None, flags)
+        payload = ch.payload(True)
+        dec = DecodeChannel(payload, True)
+        got = MotionCoder(residual=ResidualCoder(options, 64, coder=tables)).code(dec, grid, None, None, flags)
+        dec.finish()
+        np.testing.assert_array_equal(got.residual, option)
+        np.testing.assert_array_equal(got.coder_symbols, symbols)
+        np.testing.assert_array_equal(got.residual_codes, codes)
+        assert ch.bits.get("motion.conditional", 0) > 0 or not (option >= 3).any()
+    bad = dataclasses.replace(field, coder_symbols=np.where(field.coder_symbols != 0, limit + 1, 0).astype(np.int32))
+    if (option >= 3).any():
+        with pytest.raises(EntropyError, match="beyond"):
+            MotionCoder(residual=ResidualCoder(options, 64, coder=tables)).code(EncodeChannel(), grid, bad, None, flags)
+
+
+def test_version_8_headers_need_the_coders_digest():
+    h = dataclasses.replace(_header(), copy_mode=True, motion_layer=True, motion_residual=((1, 1),),
+                            motion_bends=True, conditional_coder=b"12345678")
+    assert decode_header(encode_header(h), 8).conditional_coder == b"12345678"
+    assert decode_header(encode_header(h), 7).extra == {K_CONDITIONAL_CODER: b"12345678"}   # unknown before 8.x
+    without = msgpack.packb({k: v for k, v in msgpack.unpackb(encode_header(h), strict_map_key=False).items()
+                             if k != K_CONDITIONAL_CODER}, use_bin_type=True)
+    with pytest.raises(VqvFormatError, match="key 20"):
+        decode_header(without, 8)
+    check_header_for_version(CODER_VERSION, h)
+    with pytest.raises(ValueError, match="key 20"):
+        check_header_for_version((7, 0), h)
+    with pytest.raises(ValueError, match="key 20"):
+        check_header_for_version(CODER_VERSION, dataclasses.replace(h, conditional_coder=b""))
+    assert version_for(True, False, True, False, True, True) == CODER_VERSION == (8, 0)
+
+
+# ------------------------------------------------------------------------------------------ the golden file
+def test_the_golden_file_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(model, golden):
+    reader = VqvReader(io.BytesIO(golden))
+    assert reader.version == (8, 0) and reader.conditional_coder == default_conditional_coder().digest
+    assert reader.refresh_points() == [0] and reader.motion_bends
+    want = np.load(GOLDEN / "golden_conditional_codes.npz")
+    got = list(read_gop_codes(reader, model))
+    assert len(got) == 2 and not got[1].refresh
+    first = _first_coder(reader)
+    for g in got:
+        arrays = gop_arrays(g)
+        arrays[f"gop{g.index}_motion_conditional_symbols"] = g.codes.motion.coder_symbols
+        assert set(arrays) == {k for k in want.files if k.startswith(f"gop{g.index}_")}
+        for key, arr in arrays.items():
+            np.testing.assert_array_equal(arr, want[key])
+        m = g.codes.motion
+        coded = m.residual >= first
+        assert coded.any() and not (coded & ~m.flags).any()          # coder blocks in each GOP, all predicted
+        assert not m.coder_symbols[~coded].any() and not m.residual_codes[coded].any()
+    frames, ref = decode_bytes(golden, model=model), np.load(GOLDEN / "golden_conditional_frames.npy")
+    assert frames.shape == ref.shape == (40, 64, 64, 3)
+    diff = np.abs(frames.astype(int) - ref.astype(int))              # (floats may round 1 LSB apart elsewhere)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    gops = [EncodedGop(g.codes, g.frames, reader.is_refresh(g.index)) for g in got]
+    out = io.BytesIO()
+    h = reader.header
+    write_container(out, model, _settings_of(model, reader), gops, source_size=(h.source_width, h.source_height),
+                    coded_size=(h.coded_width, h.coded_height), fps=h.fps_num / h.fps_den)
+    assert out.getvalue() == golden
+
+
+def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encoder_saw(model):
+    settings = EncodeSettings.build(model, quality=QUALITY, refresh=0)
+    frames = golden_input()
+    seen, (_, h, w, _) = [], frames.shape
+    enc = GopEncoder(model, settings, w, h, on_gop=lambda g, n, codes, recon: seen.append(recon[:n]))
+    for f in frames:
+        enc.add_frame(f)
+    buf = io.BytesIO()
+    write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
+    data = buf.getvalue()
+    assert data == (GOLDEN / "golden_conditional.vqv").read_bytes(), hashlib.sha256(data).hexdigest()[:16]
+    np.testing.assert_array_equal(decode_bytes(data, model=model), np.concatenate(seen))
+
+
+def test_damage_to_a_version_8_payload_names_its_gop(model, golden):
+    reader = VqvReader(io.BytesIO(golden))
+    p = reader.read_chunk(1).payload
+    for pos in (0, 40, len(p) // 2, len(p) - 6, len(p) - 3):
+        damaged = bytearray(p)
+        damaged[pos] ^= 0x21
+        with pytest.raises((EntropyError, VqvError), match="GOP 1") as e:
+            decode_bytes(_rewrite(golden, {1: bytes(damaged)}), model=model)
+        assert "\n" not in str(e.value)
+    with pytest.raises((EntropyError, VqvError), match="GOP 1"):
+        decode_bytes(_rewrite(golden, {1: p[:-2]}), model=model)
+
+
+def test_a_file_naming_coders_this_vqv_lacks_is_a_clear_error(model, golden, tmp_path):
+    reader = VqvReader(io.BytesIO(golden))
+    out = io.BytesIO()
+    with VqvWriter(out, reader.version) as w:
+        for i in range(len(reader)):
+            w.write_chunk(reader.read_chunk(i))
+        w.finish(dataclasses.replace(reader.header, conditional_coder=b"\x00" * 8, sections=()))
+    with pytest.raises(VqvError, match="does not ship"):
+        decode_bytes(out.getvalue(), model=model)
+    bad = tmp_path / "bad.vqv"
+    bad.write_bytes(out.getvalue())
+    r = CliRunner().invoke(main, ["decode", str(bad), str(tmp_path / "o.npy")])
+    assert r.exit_code == 1 and "does not ship" in r.output and "Traceback" not in r.output
+
+
+# ------------------------------------------------------------------------------------------ behaviour
+def test_the_same_bytes_and_pixels_for_1_2_and_3_threads(model):
+    x = pan_video(24, 64, 64, dx=2, dy=1)
+    got = set()
+    before = torch.get_num_threads()
+    try:
+        for n in (1, 2, 3):
+            torch.set_num_threads(n)
+            data = encode_frames(x, 16, model=model, quality=QUALITY)
+            got.add((data, decode_bytes(data, model=model).tobytes()))
+    finally:
+        torch.set_num_threads(before)
+    assert len(got) == 1
+    data = next(iter(got))[0]
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (8, 0)
+    assert any((g.codes.motion.residual >= _first_coder(reader)).any() for g in read_gop_codes(reader, model))
+
+
+def test_the_option_off_writes_the_format_before_and_codes_exports_the_symbols(model, golden, tmp_path):
+    x = pan_video(16, 64, 64, dx=2, dy=1)
+    off = encode_frames(x, 16, model=model, quality=QUALITY, conditional_coder=False)
+    assert VqvReader(io.BytesIO(off)).version == (7, 0)
+    src = tmp_path / "in.npy"
+    np.save(src, x)
+    r = CliRunner().invoke(main, ["encode", str(src), str(tmp_path / "off.vqv"), "--no-conditional-coder",
+                                  "--quality", str(QUALITY)])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "off.vqv").read_bytes() == off
+    (tmp_path / "g.vqv").write_bytes(golden)
+    arrays = read_codes(tmp_path / "g.vqv").arrays()
+    assert arrays["motion_conditional_symbols"].shape[-1] == default_conditional_coder().tables.channels
+    assert (arrays["motion_residual"] >= 5).any()

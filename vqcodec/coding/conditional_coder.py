@@ -1,0 +1,142 @@
+"""The conditional coders: a predicted block's residual coded by a small trained network given the
+slice's motion-compensated prediction (version-8 files; issue 20).
+
+A predicted block (:mod:`vqcodec.coding.motion`) may take, instead of one of the stage options of
+:mod:`vqcodec.coding.motion_residual`, one of the file's conditional coders (two, trained at two
+lambdas): its ``channels`` symbols at the block's latent position, integers within +-``limit``, coded
+under the coder's static tables. The decoder, after predicting every predicted block of a slice (and
+adding their stage residuals), runs each coder's synthesis once on the whole slice as it stands then
+(P: the predicted blocks and the network's reconstruction elsewhere), the symbols of the blocks that
+took that coder in place and zeros elsewhere, and replaces those blocks by its output (rounded,
+clipped). The synthesis is float convolutions run on one thread, batch 1, the same way on both sides:
+on another CPU a pixel may round differently by a level, which a chain of predictions carries to the
+next refresh point as it carries the network's own (SPEC.md, "Conditional coders").
+
+The encoder (:func:`choose_conditional`) runs each coder's analysis and synthesis on the slice with
+every block predicted, prices every block under the tables (plus the option's bits), lets the coder
+win where ``D + lambda R`` is lower than the block's best stage option (or none), and then makes the
+blocks that took a coder as the decoder will (symbols of the others zeroed).
+"""
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from vqcodec.coding.motion_residual import OPTION_BITS, CoderTables
+from vqcodec.net.conditional_coder import BLOCK, FRAMES, ConditionalCoderNet
+
+
+@contextlib.contextmanager
+def one_thread():
+    """torch on one intra-op thread inside (a convolution's floats may depend on how many threads split it)."""
+    before = torch.get_num_threads()
+    if before != 1:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if before != 1:
+            torch.set_num_threads(before)
+
+
+def _tensor(frames: np.ndarray) -> torch.Tensor:
+    """A slice uint8 (bt, H, W, 3) -> (1, 3 bt, H, W) float in 0..1."""
+    t = torch.from_numpy(np.ascontiguousarray(frames)).float().div_(255)
+    bt, h, w, c = t.shape
+    return t.permute(0, 3, 1, 2).reshape(1, bt * c, h, w)
+
+
+def _frames(t: torch.Tensor) -> np.ndarray:
+    _, tc, h, w = t.shape
+    return (t.clamp(0, 1) * 255).round().byte().reshape(tc // 3, 3, h, w).permute(0, 2, 3, 1).numpy()
+
+
+@dataclass(frozen=True)
+class ConditionalCoder:
+    """The coders of one coder file: their networks (eval mode), their tables and the file's digest."""
+
+    nets: tuple[ConditionalCoderNet, ...]
+    tables: CoderTables
+    digest: bytes                  # the first 8 bytes of the file's SHA-256 (header key 20)
+    lambdas: tuple[float, ...] = ()
+
+    @property
+    def coders(self) -> int:
+        return len(self.nets)
+
+    @staticmethod
+    def fits(block: tuple[int, int, int]) -> bool:
+        """Whether a model's bottom block is the coders' (4 x 8 x 8)."""
+        return tuple(block) == (FRAMES, BLOCK, BLOCK)
+
+    @torch.no_grad()
+    def symbols(self, j: int, source: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """Coder ``j``'s symbols of a slice (``source``, ``pred`` uint8 (bt, H, W, 3)): int32 (H', W',
+        channels), rounded and clipped to the tables' range."""
+        with one_thread():
+            y = self.nets[j].analysis(_tensor(source), _tensor(pred))
+        lim = self.tables.limit
+        return torch.round(y)[0].clamp_(-lim, lim).permute(1, 2, 0).numpy().astype(np.int32)
+
+    @torch.no_grad()
+    def reconstruct(self, j: int, symbols: np.ndarray, pred: np.ndarray) -> np.ndarray:
+        """Coder ``j``'s slice from ``symbols`` (H', W', channels) and the prediction: uint8 (bt, H, W, 3)."""
+        y = torch.from_numpy(np.ascontiguousarray(symbols.transpose(2, 0, 1), np.float32))[None]
+        with one_thread():
+            return _frames(self.nets[j].synthesis(y, _tensor(pred)))
+
+    def block_bits(self, j: int, symbols: np.ndarray) -> np.ndarray:
+        """Each block's symbols' bits under coder ``j``'s tables, (H', W')."""
+        bits = self.tables.bits[j]
+        s = symbols.reshape(-1, symbols.shape[-1]).astype(np.int64) + self.tables.limit
+        return bits[np.arange(bits.shape[0])[None], s].sum(1).reshape(symbols.shape[:2])
+
+
+def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.ndarray, symbols: np.ndarray,
+                      first: int) -> np.ndarray:
+    """A slice ``frames`` (bt, H, W, 3) as predicted (P) -> the same with every block whose ``option``
+    (H', W') is ``first + j`` made by coder ``j`` from ``symbols`` (H', W', channels) (zeros elsewhere)."""
+    from vqcodec.coding.motion_search import _pixels      # (motion_search imports this module)
+    out = frames
+    for j in range(coder.coders):
+        sel = option == first + j
+        if not sel.any():
+            continue
+        made = coder.reconstruct(j, np.where(sel[..., None], symbols, 0), frames)
+        out = np.where(_pixels(sel, (BLOCK, BLOCK)), made, out)
+    return out
+
+
+def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.ndarray, first: int, option: np.ndarray,
+                       out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float):
+    """One slice of predicted blocks after their stage options were chosen (``option`` (H', W'), ``out``
+    the slice with them, ``sse`` and ``bits`` per block): where a coder costs less (``D + lam R``, R its
+    symbols' bits + :data:`OPTION_BITS`) the block takes it (option ``first + j``). ``trial``: the slice
+    with every block predicted, without residuals (what the coders are conditioned on). Returns
+    (option, symbols (H', W', channels), the slice, sse, bits)."""
+    from vqcodec.coding.motion_search import _pixels, block_sse
+    hb, wb = option.shape
+    cost = sse + lam * bits
+    option, sse, bits = option.copy(), sse.copy(), bits.copy()
+    symbols = np.zeros((hb, wb, coder.tables.channels), np.int32)
+    for j in range(coder.coders):
+        y = coder.symbols(j, source, trial)
+        c_sse = block_sse(coder.reconstruct(j, y, trial), source, (BLOCK, BLOCK)).astype(np.float64)
+        c_bits = coder.block_bits(j, y) + OPTION_BITS
+        take = c_sse + lam * c_bits < cost
+        cost = np.where(take, c_sse + lam * c_bits, cost)
+        option = np.where(take, first + j, option)
+        symbols = np.where(take[..., None], y, symbols)
+        bits = np.where(take, c_bits, bits)
+    taken = option >= first
+    if not taken.any():
+        return option, symbols, out, sse, bits
+    # the blocks that took a coder as the decoder makes them: P is the slice with the stage residuals
+    # of the other blocks and none on these, the symbols of the other blocks zero
+    pred = np.where(_pixels(taken, (BLOCK, BLOCK)), trial, out)
+    made = apply_conditional(coder, pred, option, symbols, first)
+    sse = np.where(taken, block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64), sse)
+    return option, symbols, made, sse, bits
