@@ -53,8 +53,10 @@ def _fmt_motion(m: dict) -> str:
     res = (f", {100 * m['residual']:.1f}% of them with a residual ({m['residual_bits']:.0f} bits)"
            if "residual" in m else "")
     bent = (f", {100 * m['bent']:.1f}% on bent paths ({m['bend_bits']:.0f} bits)" if "bent" in m else "")
+    cond = (f", {100 * m['conditional']:.1f}% made by a conditional coder ({m['conditional_bits']:.0f} bits)"
+            if "conditional" in m else "")
     return (f"{100 * m['predicted']:.1f}% of blocks predicted from the previous frame "
-            f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors){res}{bent}")
+            f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors){res}{bent}{cond}")
 
 
 def format_decode(r: dict) -> str:

@@ -294,6 +294,16 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
                 K_MOTION_BENDS: "motion_bends"}
 
 
+def _check_required_keys(major: int, kw: dict) -> None:
+    """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x: 20)."""
+    if major == 5 and "motion_residual" not in kw:
+        raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
+    if major == 7 and kw.get("motion_bends") is not True:
+        raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
+    if major == 8 and "conditional_coder" not in kw:
+        raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
+
+
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
     (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on, key 20
@@ -361,12 +371,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
             kw["extra"][k] = v
         else:
             raise VqvFormatError(f"header key {k!r} is neither int nor str")
-    if major == 5 and "motion_residual" not in kw:
-        raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
-    if major == 7 and kw.get("motion_bends") is not True:
-        raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
-    if major == 8 and "conditional_coder" not in kw:
-        raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
+    _check_required_keys(major, kw)
     kw.setdefault("coded_width", kw["source_width"])
     kw.setdefault("coded_height", kw["source_height"])
     h = Header(**kw)

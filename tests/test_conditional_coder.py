@@ -249,3 +249,16 @@ def test_the_option_off_writes_the_format_before_and_codes_exports_the_symbols(m
     arrays = read_codes(tmp_path / "g.vqv").arrays()
     assert arrays["motion_conditional_symbols"].shape[-1] == default_conditional_coder().tables.channels
     assert (arrays["motion_residual"] >= 5).any()
+
+
+def test_info_and_the_encode_report_show_the_coders_share_and_bits(golden, tmp_path):
+    (tmp_path / "g.vqv").write_bytes(golden)
+    r = CliRunner().invoke(main, ["info", str(tmp_path / "g.vqv")])
+    assert r.exit_code == 0 and "made by a conditional coder (" in r.output, r.output
+    src = tmp_path / "in.npy"
+    np.save(src, pan_video(16, 64, 64, dx=3, dy=2))
+    r = CliRunner().invoke(main, ["encode", str(src), str(tmp_path / "o.vqv"), "--quality", str(QUALITY), "--json"])
+    assert r.exit_code == 0, r.output
+    import json
+    m = json.loads(r.output)["motion"]
+    assert 0 < m["conditional"] <= 1 and m["conditional_bits"] > 0

@@ -24,7 +24,7 @@ import torch
 
 from vqcodec.coding.decoder import FILLS, DamageLog, check_model, decode_gops, read_gop_codes
 from vqcodec.coding.encoder import EncodedGop, EncodeStats, GopEncoder, write_container
-from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary
+from vqcodec.coding.gop_coding import copy_summary, label_level, motion_summary, rounded_motion
 from vqcodec.coding.motion import motion_arrays
 from vqcodec.coding.gops import MAX_CODED_SIDE, synthesise
 from vqcodec.entropy.rans import EntropyError
@@ -124,8 +124,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool = True,
-                measure_quality: bool = False, threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
-                model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
+                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
+                audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
@@ -140,10 +141,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
     t0 = time.perf_counter()
     with torch_threads(threads):
         model = model or load_model(model_path)
-        settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength,
-                                        refresh=refresh, motion=motion, motion_search=motion_search,
-                                        motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
-                                        conditional_coder=conditional_coder)
+        settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
+                                        motion=motion, motion_search=motion_search, motion_residual=motion_residual,
+                                        motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -232,14 +232,10 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "copied": {k: round(v, 4) for k, v in stats.copied.items()},
         "copy_bits": {k: round(v, 1) for k, v in stats.copy_bits.items()},
         "rdo_strength": settings.rdo_strength, "refresh": settings.refresh, "preset": settings.preset,
-        **({"motion": _rounded_motion(stats.motion), "motion_search": settings.motion_search}
+        **({"motion": rounded_motion(stats.motion), "motion_search": settings.motion_search}
            if settings.motion_layer else {}),
         "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
     }
-
-
-def _rounded_motion(m: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 4 if k in ("predicted", "residual", "bent") else 1) for k, v in m.items()}
 
 
 def _per_level(bits: dict[str, float]) -> dict[str, float]:
@@ -387,9 +383,9 @@ def _copy_stats(reader: VqvReader, model: CodecModel | None, model_path) -> dict
     except (VqvError, VqvFormatError, EntropyError) as e:    # info still shows the header and index
         return {"copy_stats": f"unavailable ({e})"}
     copied, bits = copy_summary((g.codes, g.bits) for g in gops)
-    motion = motion_summary((g.codes, g.bits) for g in gops)
+    motion = motion_summary(((g.codes, g.bits) for g in gops), len(reader.motion_residual) + 1)
     return {"copied": {k: round(v, 4) for k, v in copied.items()}, "copy_bits": {k: round(v, 1) for k, v in bits.items()},
-            **({"motion": _rounded_motion(motion)} if motion else {})}
+            **({"motion": rounded_motion(motion)} if motion else {})}
 
 
 #: the axes of each array ``vqv codes`` writes (``frame_counts``: real frames per GOP, the last padded)
@@ -450,8 +446,7 @@ class CodeFile:
         and ``enhancement_step`` (coefficients = symbols * step, in 8-bit pixel units); in a file with the
         motion layer ``motion_predicted`` (gops, T, H, W) bool, the blocks predicted from the previous
         frame, and ``motion_vectors`` (gops, T, H, W, 2) int32, their (dy, dx) in quarter pixels per frame
-        (version 5: also ``motion_residual`` and ``motion_residual_codes``; version 7: ``motion_bends``;
-        version 8: ``motion_conditional_symbols``)."""
+        (version 5: also ``motion_residual``, ``motion_residual_codes``; 7: ``motion_bends``; 8: ``motion_conditional_symbols``)."""
         if not self.gops:
             return {}
         out = {lv.name: self.level(lv.name) for lv in self.gops[0].levels}

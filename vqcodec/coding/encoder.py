@@ -457,7 +457,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
             stats.bits_per_stream[k] = stats.bits_per_stream.get(k, 0.0) + b
             stats.ideal_bits += b
     stats.copied, stats.copy_bits = copy_summary((g.codes, c.bits) for g, c in zip(gops, coded))
-    stats.motion = motion_summary((c.codes, c.bits) for c in coded)
+    stats.motion = motion_summary(((c.codes, c.bits) for c in coded), len(settings.residual_options) + 1)
     fr = Fraction(fps).limit_denominator(1_000_000)
     header = Header(model_digest=model.digest, source_width=source_size[0], source_height=source_size[1],
                     coded_width=coded_size[0], coded_height=coded_size[1], fps_num=fr.numerator,

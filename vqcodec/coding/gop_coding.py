@@ -37,7 +37,7 @@ from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError
 from vqcodec.coding.motion import BEND_LABEL, MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
-from vqcodec.coding.motion_residual import RESIDUAL_LABEL
+from vqcodec.coding.motion_residual import CONDITIONAL_LABEL, RESIDUAL_LABEL
 from vqcodec.entropy.scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
@@ -68,7 +68,7 @@ def label_level(label: str) -> str:
     a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
     ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
-    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL, BEND_LABEL):
+    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL, BEND_LABEL, CONDITIONAL_LABEL):
         return MOTION_LABEL
     if name == SCALAR_LABEL:
         return "bottom"
@@ -100,14 +100,16 @@ def copy_summary(gops) -> tuple[dict[str, float], dict[str, float]]:
     return {k: v[0] / v[1] for k, v in counts.items() if v[1]}, bits
 
 
-def motion_summary(gops) -> dict[str, float]:
+def motion_summary(gops, first_coder: int = 0) -> dict[str, float]:
     """Over ``(codes, bits)`` pairs of a file's GOPs with a motion layer: the share of blocks predicted
     from the previous frame, and the bits of the flags and of the vectors (empty without the layer);
-    with a residual (version 5) and bent paths (version 7) their shares of the predicted blocks and bits."""
+    with a residual (version 5) and bent paths (version 7) their shares of the predicted blocks and bits;
+    with conditional coders (version 8; ``first_coder``: the first coder's option) theirs."""
     n = flagged = 0
-    flag_bits = vector_bits = residual_bits = bend_bits = 0.0
+    flag_bits = vector_bits = residual_bits = bend_bits = coder_bits = 0.0
     with_residual: int | None = None
     bent: int | None = None
+    coded: int | None = None
     for codes, gop_bits in gops:
         if codes.motion is None:
             continue
@@ -116,7 +118,13 @@ def motion_summary(gops) -> dict[str, float]:
         flag_bits += gop_bits.get(MOTION_LABEL, 0.0)
         vector_bits += gop_bits.get(VECTOR_LABEL, 0.0)
         if codes.motion.residual is not None:
-            with_residual = (with_residual or 0) + int((codes.motion.residual > 0).sum())
+            stage = codes.motion.residual > 0
+            if codes.motion.coder_symbols is not None and first_coder:
+                taken = codes.motion.residual >= first_coder
+                stage &= ~taken
+                coded = (coded or 0) + int(taken.sum())
+                coder_bits += gop_bits.get(CONDITIONAL_LABEL, 0.0)
+            with_residual = (with_residual or 0) + int(stage.sum())
             residual_bits += gop_bits.get(RESIDUAL_LABEL, 0.0)
         if codes.motion.bends is not None:
             bent = (bent or 0) + int(codes.motion.bends.any(axis=(-2, -1)).sum())
@@ -128,7 +136,14 @@ def motion_summary(gops) -> dict[str, float]:
         out.update(residual=with_residual / max(flagged, 1), residual_bits=residual_bits)
     if bent is not None:                   # version 7: the share of predicted blocks whose path bends
         out.update(bent=bent / max(flagged, 1), bend_bits=bend_bits)
+    if coded is not None:                  # version 8: the share of predicted blocks a coder made
+        out.update(conditional=coded / max(flagged, 1), conditional_bits=coder_bits)
     return out
+
+
+def rounded_motion(m: dict[str, float]) -> dict[str, float]:
+    """:func:`motion_summary` as reports show it: shares to 4 decimals, bits to 1."""
+    return {k: round(v, 4 if k in ("predicted", "residual", "bent", "conditional") else 1) for k, v in m.items()}
 
 
 @dataclass

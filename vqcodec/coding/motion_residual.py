@@ -276,8 +276,6 @@ class ResidualCoder:
         n = int(flags.sum())
         if not n:
             return out_opt, out_codes, out_sym
-        if option is not None and int(np.max(option[flags], initial=0)) >= len(self.counts):
-            raise EntropyError(f"motion residual: option {int(option[flags].max())} of {len(self.counts) - 1}")
         want = None if option is None else np.asarray(option[flags], np.int64)
         got = np.asarray(channel.code(freqs_from_counts(self.counts), n, want, RESIDUAL_LABEL), np.int64)
         out_opt[flags] = got
