@@ -126,9 +126,10 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @click.option("--motion-bends/--no-motion-bends", default=None,
               help="with the motion layer: a predicted block may follow a bent path, one bend per frame "
                    "(a version 7.0 file) [default: motion-bends]")
-@click.option("--conditional-coder/--no-conditional-coder", default=True, show_default=True,
+@click.option("--conditional-coder/--no-conditional-coder", default=None,
               help="with the motion residual: a predicted block may take a trained coder conditioned on its "
-                   "prediction (a version 8.0 file)")
+                   "prediction (a version 8.0 file; decoding then costs more) [default: conditional-coder; "
+                   "no-conditional-coder with --preset faster, veryfast]")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")

@@ -123,7 +123,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 fps: str | None = None, model_path: str | Path | None = None, prior: str = "auto",
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
-                motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool = True,
+                motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
                 measure_quality: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:

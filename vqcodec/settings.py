@@ -46,13 +46,14 @@ class Preset:
     motion_search: int = DEFAULT_MOTION_SEARCH
     motion_bends: bool = DEFAULT_MOTION_BENDS
     effort: Effort = Effort()        # how hard each slice's decision looks (motion_search.Effort)
+    conditional_coder: bool = DEFAULT_CONDITIONAL_CODER   # (its synthesis costs the decoder too)
 
 
 # Measured speed and BD-rate of each against medium: docs/speed.md, "Session 19: encoder presets".
 PRESETS: dict[str, Preset] = {
     "ultrafast": Preset(motion=False),
-    "veryfast": Preset(motion_search=3, effort=Effort(second=False)),   # its one decision searches bent paths
-    "faster": Preset(motion_search=3, effort=Effort(bends_first=False)),
+    "veryfast": Preset(motion_search=3, effort=Effort(second=False), conditional_coder=False),   # one decision
+    "faster": Preset(motion_search=3, effort=Effort(bends_first=False), conditional_coder=False),
     "fast": Preset(effort=Effort(bends_first=False)),
     "medium": Preset(),
 }
@@ -121,7 +122,7 @@ class EncodeSettings:
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
               motion: bool | None = None, motion_search: int | None = None,
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
-              preset: str = DEFAULT_PRESET, conditional_coder: bool = DEFAULT_CONDITIONAL_CODER) -> EncodeSettings:
+              preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values."""
         if preset not in PRESETS:
@@ -130,6 +131,7 @@ class EncodeSettings:
         motion = ps.motion if motion is None else motion
         motion_search = ps.motion_search if motion_search is None else motion_search
         motion_bends = ps.motion_bends if motion_bends is None else motion_bends
+        conditional_coder = ps.conditional_coder if conditional_coder is None else conditional_coder
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
             raise OptionError(f"unknown quality {q} (this model offers {model.qualities[0]}..{model.qualities[-1]})")

@@ -478,7 +478,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
-                  conditional_coder: bool = True) -> bytes:
+                  conditional_coder: bool | None = None) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)

@@ -19,6 +19,8 @@ Decisions use floats; only the encoder makes them, the decoder reads flags and v
 """
 from __future__ import annotations
 
+import dataclasses
+
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
@@ -462,9 +464,12 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         args = source[sl], final[sl], prev, rates[t], lam, search, block
         planes = search_planes(prev, bt, search)
         first_bends = bends and effort.bends_first
-        got = decide_slice(*args, pred, residual, coded, planes=planes, bends=first_bends)
+        # the conditional coders (the dearest option) only in the decision that stands: the second
+        later = effort.second and coded is not None and coded.coder is not None
+        got = decide_slice(*args, pred, residual, dataclasses.replace(coded, coder=None) if later else coded,
+                           planes=planes, bends=first_bends)
         again = coder_predictions(got.flags, got.vectors, pred)
-        if effort.second and ((again != pred).any() or first_bends != bends):   # again from where it ended
+        if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
             got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if paths is not None:
