@@ -147,7 +147,8 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
     prediction: frame ``j`` of the slice is the frame before the slice (``before`` for the GOP's first
     slice) moved by ``j + 1`` times the block's vector, so no frame is interpolated from an
     interpolated one (with bends, version 7: by its :func:`displacements`); plus, with ``residual``
-    (the file's options and the model's basis), each block's residual where the field gives it one."""
+    (the file's options and the model's basis), each block's residual where the field gives it one; with
+    conditional coders (version 8) then the blocks that take one, made from the slice as predicted."""
     bt, bh, bw = block
     mask = field.flags[t]
     if not mask.any():

@@ -20,7 +20,6 @@ Decisions use floats; only the encoder makes them, the decoder reads flags and v
 from __future__ import annotations
 
 import dataclasses
-
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
