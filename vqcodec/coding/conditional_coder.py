@@ -54,7 +54,7 @@ def _frames(t: torch.Tensor) -> np.ndarray:
     return (t.clamp(0, 1) * 255).round().byte().reshape(tc // 3, 3, h, w).permute(0, 2, 3, 1).numpy()
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)     # (compared and hashed by identity: it holds arrays and networks)
 class ConditionalCoder:
     """The coders of one coder file: their networks (eval mode), their tables and the file's digest."""
 

@@ -208,7 +208,7 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
     return best + 1, codes, blocks, sse, np.array(option_bits_of)[best]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)     # (compared and hashed by identity: it holds arrays)
 class CoderTables:
     """The conditional coders' static entropy tables (integers only, from the coder file): ``counts``
     int64 (coders, channels, 2 limit + 1), per coder and latent channel the counts of the symbols
