@@ -128,8 +128,8 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
                    "(a version 7.0 file) [default: motion-bends]")
 @click.option("--conditional-coder/--no-conditional-coder", default=None,
               help="with the motion residual: a predicted block may take a trained coder conditioned on its "
-                   "prediction (a version 8.0 file; decoding then costs more) [default: conditional-coder; "
-                   "no-conditional-coder with --preset faster, veryfast]")
+                   "prediction (a version 8.0 file; decoding then costs more) [default: conditional-coder up to "
+                   "640x480; no-conditional-coder with --preset faster, veryfast]")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")

@@ -282,3 +282,11 @@ def test_the_faster_presets_leave_the_coders_out_unless_asked(model):
     assert asked.conditional is not None
     assert EncodeSettings.build(model, quality=QUALITY, motion_residual=False).conditional is None   # needs it
     assert EncodeSettings.build(model, quality=QUALITY, preset="ultrafast").conditional is None      # no motion
+
+
+def test_large_frames_leave_the_coders_out_unless_asked(model):
+    s = EncodeSettings.build(model, quality=QUALITY)
+    assert s.for_size(640, 480).conditional is not None and s.for_size(320, 240) is s
+    assert s.for_size(1280, 720).conditional is None and s.for_size(1280, 720).residual_options
+    asked = EncodeSettings.build(model, quality=QUALITY, conditional_coder=True)
+    assert asked.for_size(1280, 720).conditional is not None

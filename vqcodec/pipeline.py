@@ -151,6 +151,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
             capture = AudioCapture() if audio else None
             info, frames = open_video(input, fps=fps, audio=capture)
             cw, ch = coded_size(info.width, info.height, size, model.cfg.stride[1])
+            settings = settings.for_size(cw, ch)
             bar.start(info.frame_count)
             quality_acc = QualityAccumulator() if measure_quality else None
             gops, n = _encode_gops(model, settings, frames, (cw, ch), bar, quality_acc)

@@ -7,6 +7,7 @@ owner of what a quality means: :meth:`vqcodec.weights.CodecModel.point`).
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +36,10 @@ DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow ben
 # with the motion residual: predicted blocks may take a conditional coder (format 8.0; docs/DESIGN.md,
 # "Conditional coder")
 DEFAULT_CONDITIONAL_CODER = True
+# Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
+# at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
+# would slow 720p decoding below 1 frame/s.
+CODER_AUTO_MAX_PIXELS = 640 * 480
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ class EncodeSettings:
     #: the shipped conditional coders (:class:`~vqcodec.coding.conditional_coder.ConditionalCoder`) if asked
     #: for and this model's blocks fit them, else None
     conditional_coder: object = None
+    coder_asked: bool = False    # --conditional-coder given: the coders at any frame size
+
+    def for_size(self, width: int, height: int) -> EncodeSettings:
+        """These settings for frames of ``width`` x ``height`` (coded size): without the conditional coders
+        above :data:`CODER_AUTO_MAX_PIXELS` unless they were asked for."""
+        if self.conditional_coder is None or self.coder_asked or width * height <= CODER_AUTO_MAX_PIXELS:
+            return self
+        return dataclasses.replace(self, conditional_coder=None)
 
     @property
     def effort(self) -> Effort:
@@ -131,6 +144,7 @@ class EncodeSettings:
         motion = ps.motion if motion is None else motion
         motion_search = ps.motion_search if motion_search is None else motion_search
         motion_bends = ps.motion_bends if motion_bends is None else motion_bends
+        asked = conditional_coder is True
         conditional_coder = ps.conditional_coder if conditional_coder is None else conditional_coder
         q = quality if quality is not None else model.default_quality
         if q not in model.qualities:
@@ -152,4 +166,4 @@ class EncodeSettings:
             from vqcodec.weights import default_conditional_coder
             coder = default_conditional_coder()       # None where no coders are shipped
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked)

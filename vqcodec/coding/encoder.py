@@ -131,8 +131,7 @@ class GopEncoder:
         self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
         self.motion = settings.motion_layer
         options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
-        self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional) \
-            if options else None
+        self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional) if options else None
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -491,6 +490,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
                                     conditional_coder=conditional_coder)
     _, h, w, _ = frames.shape
+    settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)
     for f in frames:
         enc.add_frame(f)
