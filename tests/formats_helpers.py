@@ -3,6 +3,7 @@ from raw pieces with valid CRCs, file objects, and a hypothesis strategy for val
 """
 from __future__ import annotations
 
+import dataclasses
 import io
 import zlib
 from pathlib import Path
@@ -16,6 +17,8 @@ from vqcodec.formats import (
     GopChunk,
     Header,
     VqvFormatError,
+    VqvReader,
+    VqvWriter,
     write_vqv,
 )
 from vqcodec.formats.chunk import parse_chunk_fields
@@ -173,3 +176,13 @@ def files(draw):
 
 def _expected_refresh_points(chunks: list[GopChunk]) -> list[int]:
     return [i for i, c in enumerate(chunks) if not c.predicted]
+
+
+def with_payloads(data: bytes, payloads: dict[int, bytes]) -> bytes:
+    """``data``'s chunks written again with other payloads (each chunk's CRC made anew)."""
+    reader, out = VqvReader(io.BytesIO(data)), io.BytesIO()
+    with VqvWriter(out, reader.version) as w:
+        for c in (reader.read_chunk(i) for i in range(len(reader))):
+            w.write_chunk(dataclasses.replace(c, payload=payloads.get(c.index, c.payload)))
+        w.finish(reader.header)
+    return out.getvalue()

@@ -34,6 +34,7 @@ from vqcodec.weights import (WeightsError, default_conditional_coder, load_condi
 
 from conftest import pan_video
 from formats_helpers import _header
+from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN))
@@ -61,15 +62,6 @@ def _settings_of(model, reader: VqvReader) -> EncodeSettings:
                           motion=True, motion_residual=reader.motion_residual,
                           motion_bends=int(model.cfg.bottom_factor[0]) if reader.motion_bends else 0,
                           conditional_coder=default_conditional_coder())
-
-
-def _rewrite(data: bytes, payloads: dict[int, bytes]) -> bytes:
-    reader, out = VqvReader(io.BytesIO(data)), io.BytesIO()
-    with VqvWriter(out, reader.version) as w:
-        for c in (reader.read_chunk(i) for i in range(len(reader))):
-            w.write_chunk(dataclasses.replace(c, payload=payloads.get(c.index, c.payload)))
-        w.finish(reader.header)
-    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------------------ the shipped coders

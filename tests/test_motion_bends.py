@@ -38,6 +38,7 @@ from vqcodec.weights import load_model
 
 from conftest import pan_video
 from formats_helpers import _chunks, _header
+from formats_helpers import with_payloads as _rewrite
 GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN))
 from make_golden_bends import golden_input, judder_steps, path_video  # noqa: E402
@@ -71,16 +72,6 @@ def _encoded(model, frames, **kw) -> tuple[bytes, np.ndarray]:
     buf = io.BytesIO()
     write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
     return buf.getvalue(), np.concatenate(seen)
-
-
-def _rewrite(data: bytes, payloads: dict[int, bytes]) -> bytes:
-    """``data``'s chunks written again with other payloads (each chunk's CRC made anew)."""
-    reader, out = VqvReader(io.BytesIO(data)), io.BytesIO()
-    with VqvWriter(out, reader.version) as w:
-        for c in (reader.read_chunk(i) for i in range(len(reader))):
-            w.write_chunk(dataclasses.replace(c, payload=payloads.get(c.index, c.payload)))
-        w.finish(reader.header)
-    return out.getvalue()
 
 
 def _written(model, reader: VqvReader, gops: list[EncodedGop]) -> bytes:
