@@ -34,7 +34,7 @@ DEFAULT_MOTION_SEARCH = 6       # integer pixels per frame, each way (the motion
 DEFAULT_MOTION_RESIDUAL = True  # with --motion: predicted blocks may carry a residual
 DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow bent paths (format 7.0)
 # with the motion residual: predicted blocks may take a conditional coder (format 8.0; docs/DESIGN.md,
-# "Conditional coder")
+# "Conditional coders")
 DEFAULT_CONDITIONAL_CODER = True
 # Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which

@@ -5,7 +5,7 @@ A slice is ``bt`` = 4 frames, RGB, as 12 channels in 0..1 (frame-major: channel 
 latent has ``channels`` symbols per 8x8 block. The linear part is a transform codec of X - P (a PCA
 basis of the residual at ship time, 8x8 stride); the rest is what training added to it: an analysis
 that sees X and P, and a synthesis that sees the rounded symbols and P at 1/2, 1/4 and 1/8
-(experiments/conditional_coder/pca_start.py trains it; docs/DESIGN.md, "Conditional coder", has the
+(experiments/conditional_coder/pca_start.py trains it; docs/DESIGN.md, "Conditional coders", has the
 measurements). This module knows nothing of blocks chosen, tables or bytes
 (:mod:`vqcodec.coding.conditional_coder` does).
 """
