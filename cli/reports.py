@@ -78,7 +78,8 @@ def format_damage(span: dict, fill: str) -> str:
 def format_info(r: dict, gops: bool = True) -> str:
     ov = r["overhead"]
     lines = [
-        f"{printable(r['file'])}: .vqv {r['format_version']}, model {r['model']}",
+        f"{printable(r['file'])}: .vqv {r['format_version']}, model {r['model']}"
+        + (f", conditional coders {r['conditional_coders']}" if r.get("conditional_coders") else ""),
         f"  video     {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, coded "
         f"{r['coded_size'][0]}x{r['coded_size'][1]}, source {r['source_size'][0]}x{r['source_size'][1]}",
         f"  coding    quality {r['quality']}, prior {r['prior']} ({r['prior_params_bytes']} B of side info), "

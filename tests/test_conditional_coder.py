@@ -258,6 +258,7 @@ def test_info_and_the_encode_report_show_the_coders_share_and_bits(golden, tmp_p
     (tmp_path / "g.vqv").write_bytes(golden)
     r = CliRunner().invoke(main, ["info", str(tmp_path / "g.vqv")])
     assert r.exit_code == 0 and "made by a conditional coder (" in r.output, r.output
+    assert f"conditional coders {default_conditional_coder().digest.hex()}" in r.output
     src = tmp_path / "in.npy"
     np.save(src, pan_video(16, 64, 64, dx=3, dy=2))
     r = CliRunner().invoke(main, ["encode", str(src), str(tmp_path / "o.vqv"), "--quality", str(QUALITY), "--json"])

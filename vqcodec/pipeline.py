@@ -362,7 +362,7 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
         "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
         "bytes": total, "bpp": 8 * total / pixels if pixels else None,
         "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
-        **({"audio": audio} if audio else {}),
+        **({"audio": audio} if audio else {}), **({"conditional_coders": h.conditional_coder.hex()} if h.conditional_coder else {}),
         **copy_stats,
         "gops": [{"index": c.index, "frames": c.frame_count, "payload_bytes": c.payload_len,
                   "symbols": list(c.symbol_counts), "refresh": r} for c, r in zip(chunks, refresh)],
