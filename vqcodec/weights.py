@@ -434,9 +434,8 @@ def load_conditional_coder(path: str | Path):
         counts.append(cnt.numpy())
         lam = c.get("lambda", 0.0)
         lambdas.append(float(lam) if isinstance(lam, (int, float)) else 0.0)
-    sha = sha256_file(p)
     return ConditionalCoder(tuple(nets), CoderTables(np.stack(counts).astype(np.int64), dims["limit"]),
-                            bytes.fromhex(sha)[:DIGEST_BYTES], tuple(lambdas))
+                            bytes.fromhex(sha or sha256_file(p))[:DIGEST_BYTES], tuple(lambdas))
 
 
 @functools.lru_cache(maxsize=1)
