@@ -50,7 +50,15 @@ class ConditionalCoderNet(nn.Module):
         f1 = self.p1(p)
         f2 = self.p2(f1)
         f3 = self.p3(f2)
-        h = self.s3(torch.cat([y, f3], 1))
-        h = self.s2(torch.cat([h, f2], 1))
-        h = self.s1(torch.cat([h, f1], 1))
+        h = _up(self.s3, torch.cat([y, f3], 1))
+        h = _up(self.s2, torch.cat([h, f2], 1))
+        h = _up(self.s1, torch.cat([h, f1], 1))
         return p + self.dec_lin(y) + self.out(torch.cat([h, p], 1))
+
+
+def _up(stage: nn.Sequential, x: torch.Tensor) -> torch.Tensor:
+    """A synthesis stage (conv, act, transposed conv, act), its transposed convolution fed channels-last
+    (oneDNN's kernel for it is 2-6x faster on this CPU than on NCHW input; the 3x3 convs are not) and its
+    output back in NCHW."""
+    h = stage[1](stage[0](x)).contiguous(memory_format=torch.channels_last)
+    return stage[3](stage[2](h)).contiguous()
