@@ -20,6 +20,7 @@ from vqcodec.codes import MotionField
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import EncodedGop, GopEncoder, encode_frames, write_container
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
+from vqcodec.coding.conditional_coder import ConditionalCoder
 from vqcodec.coding.motion import MotionCoder
 from vqcodec.coding.motion_residual import CoderTables, ResidualCoder
 from vqcodec.entropy.rans import EntropyError
@@ -67,31 +68,36 @@ def _settings_of(model, reader: VqvReader) -> EncodeSettings:
 # ------------------------------------------------------------------------------------------ the shipped coders
 def test_the_shipped_coders_load_and_fit_the_shipped_model(model):
     coder = default_conditional_coder()
-    assert coder is not None and coder.coders == 2 and coder.fits(tuple(model.cfg.bottom_factor))
+    assert coder is not None and coder.coders == len(coder.lambdas) >= 2 and coder.fits(tuple(model.cfg.bottom_factor))
     t = coder.tables
-    assert t.freqs.shape == (2, t.channels, 2 * t.limit + 1) and (t.freqs.sum(-1) == 1 << 24).all()
+    assert t.freqs.shape == (coder.coders, t.channels, len(t.edges) + 1, 2 * t.limit + 1)
+    assert (t.freqs.sum(-1) == 1 << 24).all()
     assert (t.freqs >= 1).all() and np.isfinite(t.bits).all()
     assert coder.digest == bytes.fromhex(hashlib.sha256(shipped_conditional_coder().read_bytes()).hexdigest())[:8]
 
 
 def test_a_damaged_coder_file_is_a_one_line_error(tmp_path):
-    blob = torch.load(shipped_conditional_coder(), weights_only=True)
-    blob["coders"][0]["counts"] = blob["coders"][0]["counts"][:, :5]
-    bad = tmp_path / "bad.pt"
-    torch.save(blob, bad)
-    with pytest.raises(WeightsError, match="counts") as e:
-        load_conditional_coder(bad)
-    assert "\n" not in str(e.value)
+    for field, damage in (("counts", lambda b: b["coders"][0].update(counts=b["coders"][0]["counts"][..., :5])),
+                          ("edges", lambda b: b.update(edges=[3, 2])), ("edges", lambda b: b.pop("edges"))):
+        blob = torch.load(shipped_conditional_coder(), weights_only=True)
+        damage(blob)
+        bad = tmp_path / "bad.pt"
+        torch.save(blob, bad)
+        with pytest.raises(WeightsError, match=field) as e:
+            load_conditional_coder(bad)
+        assert "\n" not in str(e.value)
     bad.write_bytes(b"not a coder file")
     with pytest.raises(WeightsError):
         load_conditional_coder(bad)
 
 
 # ------------------------------------------------------------------------------------------ the entropy layer
-def test_coder_symbols_round_trip_through_the_motion_layer_and_out_of_range_is_refused():
+@pytest.mark.parametrize("edges", [(), (1, 3, 7)])
+def test_coder_symbols_round_trip_through_the_motion_layer_and_out_of_range_is_refused(edges):
     rng = np.random.default_rng(5)
     limit, channels = 7, 3
-    tables = CoderTables(rng.integers(0, 50, (2, channels, 2 * limit + 1)).astype(np.int64) + 1, limit)
+    tables = CoderTables(rng.integers(0, 50, (2, channels, len(edges) + 1, 2 * limit + 1)).astype(np.int64) + 1,
+                         limit, edges)
     options = ((1, 1), (2, 1))
     grid = (4, 3, 5)
     for trial in range(5):
@@ -116,6 +122,30 @@ def test_coder_symbols_round_trip_through_the_motion_layer_and_out_of_range_is_r
     if (option >= 3).any():
         with pytest.raises(EntropyError, match="beyond"):
             MotionCoder(residual=ResidualCoder(options, 64, coder=tables)).code(EncodeChannel(), grid, bad, None, flags)
+
+
+def test_the_encoders_price_of_a_block_is_what_its_symbols_cost_under_their_contexts():
+    rng = np.random.default_rng(9)
+    limit, channels, edges = 5, 6, (1, 2, 4, 8)
+    tables = CoderTables(rng.integers(1, 1000, (1, channels, len(edges) + 1, 2 * limit + 1)).astype(np.int64),
+                         limit, edges)
+    coder = ConditionalCoder((None,), tables, b"\0" * 8)
+    symbols = rng.laplace(0, 1.5, (3, 4, channels)).round().clip(-limit, limit).astype(np.int32)
+    ch = EncodeChannel()
+    ResidualCoder(((1, 1),), 64, coder=tables)._code_symbols(ch, 0, 12, symbols.reshape(12, channels))
+    assert coder.block_bits(0, symbols).sum() == pytest.approx(ch.bits["motion.conditional"], rel=1e-9)
+    # a block's context for channel c is how many edges the magnitudes of its channels before c reach
+    act = np.cumsum(np.abs(symbols), -1) - np.abs(symbols)
+    np.testing.assert_array_equal(tables.all_contexts(symbols), (act[..., None] >= np.array(edges)).sum(-1))
+
+
+def test_the_encoder_prices_the_two_coders_trained_nearest_the_slices_lambda():
+    def coders(*lambdas):
+        return ConditionalCoder((None,) * len(lambdas), None, b"", lambdas)
+    four = coders(0.0004, 0.001, 0.003, 0.01)
+    assert four.priced(3 / 0.0004) == [0, 1] and four.priced(3 / 0.0028) == [1, 2]
+    assert four.priced(3 / 0.005) == [2, 3] and four.priced(3 / 0.05) == [2, 3]
+    assert coders(0.001, 0.003).priced(1e6) == [0, 1] and coders(0.0, 0.0, 0.0).priced(100.0) == [0, 1, 2]
 
 
 def test_version_8_headers_need_the_coders_digest():
@@ -283,3 +313,17 @@ def test_large_frames_leave_the_coders_out_unless_asked(model):
     assert s.for_size(1280, 720).conditional is None and s.for_size(1280, 720).residual_options
     asked = EncodeSettings.build(model, quality=QUALITY, conditional_coder=True)
     assert asked.for_size(1280, 720).conditional is not None
+
+
+def test_the_synthesis_with_channels_last_transposed_convs_computes_the_plain_network():
+    from vqcodec.net.conditional_coder import ConditionalCoderNet
+    torch.manual_seed(3)
+    net = ConditionalCoderNet(8, 16, 8).eval()
+    y, p = torch.randn(1, 8, 3, 5).round(), torch.rand(1, 12, 24, 40)
+    with torch.no_grad():
+        f1 = net.p1(p)
+        f2 = net.p2(f1)
+        h = net.s1(torch.cat([net.s2(torch.cat([net.s3(torch.cat([y, net.p3(f2)], 1)), f2], 1)), f1], 1))
+        plain = p + net.dec_lin(y) + net.out(torch.cat([h, p], 1))
+        got = net.synthesis(y, p)
+    assert got.is_contiguous() and torch.allclose(got, plain, atol=1e-5)

@@ -375,7 +375,8 @@ def resave_weights(model: CodecModel, *, priors: dict[str, bytes] | None = None,
 #: earlier defaults stay listed so that the files they made decode): :mod:`vqcodec.coding.conditional_coder`.
 CODERS_MANIFEST = WEIGHTS_DIR / "conditional_coders.json"
 CODER_FORMAT = "vqv-conditional-coder"
-CODER_VERSION = 1
+CODER_VERSION = 2            # 2: the symbols' tables per activity context (``edges``; tables (channels, contexts, K))
+MAX_CODER_CONTEXTS = 16
 MAX_CODER_LIMIT = 255
 
 
@@ -415,16 +416,21 @@ def load_conditional_coder(path: str | Path):
     for k, v in dims.items():
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= (MAX_CODER_LIMIT if k == "limit" else 1024):
             raise field_error(p, k, f"is {v!r}")
+    edges = blob.get("edges")
+    if not isinstance(edges, list) or len(edges) >= MAX_CODER_CONTEXTS \
+            or not all(isinstance(e, int) and not isinstance(e, bool) and 0 < e < 1 << 20 for e in edges) \
+            or any(a >= b for a, b in zip(edges, edges[1:])):
+        raise field_error(p, "edges", f"is not an ascending list of under {MAX_CODER_CONTEXTS} positive integers")
     coders = blob.get("coders")
     if not isinstance(coders, list) or not 1 <= len(coders) <= 8:
         raise field_error(p, "coders", "is not a list of 1..8 coders")
     nets, counts, lambdas = [], [], []
+    shape = (dims["channels"], len(edges) + 1, 2 * dims["limit"] + 1)
     for i, c in enumerate(coders):
         cnt = c.get("counts") if isinstance(c, dict) else None
-        if not isinstance(cnt, torch.Tensor) or tuple(cnt.shape) != (dims["channels"], 2 * dims["limit"] + 1) \
-                or cnt.dtype != torch.int64 or bool((cnt < 0).any()) or bool((cnt.sum(1) <= 0).any()):
-            raise field_error(p, f"coders[{i}].counts", f"is not int64 ({dims['channels']}, {2 * dims['limit'] + 1}) "
-                                                       "non-negative counts")
+        if not isinstance(cnt, torch.Tensor) or tuple(cnt.shape) != shape or cnt.dtype != torch.int64 \
+                or bool((cnt < 0).any()) or bool((cnt.sum(-1) <= 0).any()):
+            raise field_error(p, f"coders[{i}].counts", f"is not int64 {shape} non-negative counts")
         net = ConditionalCoderNet(dims["channels"], dims["width"], dims["features"])
         try:
             net.load_state_dict({k: v.float() for k, v in c["state"].items()})
@@ -434,7 +440,7 @@ def load_conditional_coder(path: str | Path):
         counts.append(cnt.numpy())
         lam = c.get("lambda", 0.0)
         lambdas.append(float(lam) if isinstance(lam, (int, float)) else 0.0)
-    return ConditionalCoder(tuple(nets), CoderTables(np.stack(counts).astype(np.int64), dims["limit"]),
+    return ConditionalCoder(tuple(nets), CoderTables(np.stack(counts).astype(np.int64), dims["limit"], tuple(edges)),
                             bytes.fromhex(sha or sha256_file(p))[:DIGEST_BYTES], tuple(lambdas))
 
 

@@ -3,8 +3,13 @@
 whole file and PSNR of the decoded frames; BD-rate per clip and of the mean curve.
 
     CLIPS=/work/s19/val QS=3,4,5,6,7,8,9 PYTHONPATH=. python experiments/conditional_coder/rd.py
-(CLIPS: a folder of (T, 64, 64, 3) uint8 .npy clips.)
+(CLIPS: a folder of (T, 64, 64, 3) uint8 .npy clips.) Two coders' files against each other instead:
+    BEFORE=vqcodec/weights/vqv-conditional-coder-c718175f.pt AFTER=/path/new.pt [PRICED=2] ... rd.py
+(each file the encoder's and decoder's coders for its side, in place of the shipped default; PRICED: the
+encoder's ``PRICED_CODERS`` on the AFTER side; AFTER_SET=module.NAME=number sets an encoder constant on
+the AFTER side, e.g. vqcodec.coding.encoder.MOTION_LAMBDA_SCALE_RESIDUAL=0.25.)
 """
+import importlib
 import io
 import os
 import time
@@ -13,6 +18,8 @@ from pathlib import Path
 import bjontegaard as bd
 import numpy as np
 
+import vqcodec.coding.conditional_coder as CC
+import vqcodec.weights as W
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.formats import VqvReader
@@ -47,8 +54,31 @@ def coder_share(data: bytes, model) -> float:
     return taken / max(flagged, 1)
 
 
+def use_coders(path: str | None, priced: int) -> None:
+    """Make ``path`` the coders' file every encode and decode here uses (None: the shipped default)."""
+    W.default_conditional_coder.cache_clear()
+    coder = W.load_conditional_coder(path) if path else W.default_conditional_coder()
+    W.default_conditional_coder = lambda: coder
+    CC.PRICED_CODERS = priced
+
+
+def after_setting():
+    """(module, name, the AFTER side's value, the default) from AFTER_SET, or None."""
+    spec = os.environ.get("AFTER_SET")
+    if not spec:
+        return None
+    target, value = spec.split("=")
+    mod, name = target.rsplit(".", 1)
+    module = importlib.import_module(mod)
+    return module, name, float(value), getattr(module, name)
+
+
 def main() -> None:
     m = load_model()
+    setting = after_setting()
+    files = {False: os.environ.get("BEFORE"), True: os.environ.get("AFTER")}
+    two_files = files[False] is not None or files[True] is not None
+    shipped, default_priced = W.default_conditional_coder, CC.PRICED_CODERS
     qs = [int(q) for q in os.environ.get("QS", "3,4,5,6,7,8,9").split(",")]
     clips = sorted(Path(os.environ.get("CLIPS", "/work/s19/val")).glob("*.npy"))
     curves = {False: [], True: []}
@@ -57,20 +87,25 @@ def main() -> None:
         n = x[..., 0].size
         for on in (False, True):
             pts, te, td, share = [], 0.0, 0.0, []      # share: of the predicted blocks, those a coder made
+            if two_files:
+                W.default_conditional_coder = shipped
+                use_coders(files[on], int(os.environ.get("PRICED", default_priced)) if on else default_priced)
+            if setting is not None:
+                setattr(setting[0], setting[1], setting[2] if on else setting[3])
             for q in qs:
                 t = time.perf_counter()
-                data = encode_frames(x, 16, model=m, quality=q, conditional_coder=on)
+                data = encode_frames(x, 16, model=m, quality=q, conditional_coder=on or two_files)
                 te += time.perf_counter() - t
                 t = time.perf_counter()
                 y = decode_bytes(data, model=m)
                 td += time.perf_counter() - t
                 pts.append((len(data) * 8 / n, psnr(y, x)))
-                if on:
+                if on or two_files:
                     share.append(coder_share(data, m))
             curves[on].append(pts)
-            print(f"{path.stem[:40]:40s} coder {'on ' if on else 'off'} enc {te:.1f}s dec {td:.1f}s "
+            print(f"{path.stem[:40]:40s} {('after ' if on else 'before') if two_files else ('coder on ' if on else 'coder off')} enc {te:.1f}s dec {td:.1f}s "
                   + " ".join(f"Q{q} {b:.4f}/{p:.2f}" for q, (b, p) in zip(qs, pts))
-                  + ("; coder blocks " + " ".join(f"{100 * v:.0f}%" for v in share) if on else ""), flush=True)
+                  + ("; coder blocks " + " ".join(f"{100 * v:.0f}%" for v in share) if share else ""), flush=True)
         print(f"    BD-rate {bd_rate(curves[False][-1], curves[True][-1]):+.2f}%", flush=True)
     mean = {k: np.mean(np.array(v), 0) for k, v in curves.items()}
     print(f"mean curve BD-rate {bd_rate(mean[False], mean[True]):+.2f}%; per Q (off -> on): "

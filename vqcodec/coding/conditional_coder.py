@@ -2,24 +2,27 @@
 slice's motion-compensated prediction (version-8 files; issue 20).
 
 A predicted block (:mod:`vqcodec.coding.motion`) may take, instead of one of the stage options of
-:mod:`vqcodec.coding.motion_residual`, one of the file's conditional coders (two, trained at two
-lambdas): its ``channels`` symbols at the block's latent position, integers within +-``limit``, coded
-under the coder's static tables. The decoder, after predicting every predicted block of a slice (and
-adding their stage residuals), runs each coder's synthesis once on the whole slice as it stands then
-(P: the predicted blocks and the network's reconstruction elsewhere), the symbols of the blocks that
-took that coder in place and zeros elsewhere, and replaces those blocks by its output (rounded,
-clipped). The synthesis is float convolutions run on one thread, batch 1, the same way on both sides:
-on another CPU a pixel may round differently by a level, which a chain of predictions carries to the
-next refresh point as it carries the network's own (SPEC.md, "Conditional coders").
+:mod:`vqcodec.coding.motion_residual`, one of the file's conditional coders (the shipped file has four,
+trained at four lambdas; a file may hold up to 8): its ``channels`` symbols at the block's latent
+position, integers within +-``limit``, coded under the coder's static tables (per channel and activity
+context: :class:`~vqcodec.coding.motion_residual.CoderTables`). The decoder, after predicting every
+predicted block of a slice (and adding their stage residuals), runs each coder's synthesis once on the
+whole slice as it stands then (P: the predicted blocks and the network's reconstruction elsewhere), the
+symbols of the blocks that took that coder in place and zeros elsewhere, and replaces those blocks by its
+output (rounded, clipped). The synthesis is float convolutions run on one thread, batch 1, the same way on
+both sides: on another CPU a pixel may round differently by a level, which a chain of predictions carries
+to the next refresh point as it carries the network's own (SPEC.md, "Conditional coders").
 
-The encoder (:func:`choose_conditional`) runs each coder's analysis and synthesis on the slice with
-every block predicted, prices every block under the tables (plus the option's bits), lets the coder
-win where ``D + lambda R`` is lower than the block's best stage option (or none), and then makes the
-blocks that took a coder as the decoder will (symbols of the others zeroed).
+The encoder (:func:`choose_conditional`) runs the analysis and synthesis of each coder trained near the
+slice's lambda (:meth:`ConditionalCoder.priced`) on the slice with every block predicted, prices every
+block under the tables (plus the option's bits), lets the coder win where ``D + lambda R`` is lower than
+the block's best stage option (or none), and then makes the blocks that took a coder as the decoder will
+(symbols of the others zeroed).
 """
 from __future__ import annotations
 
 import contextlib
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +30,13 @@ import torch
 
 from vqcodec.coding.motion_residual import OPTION_BITS, CoderTables
 from vqcodec.net.conditional_coder import BLOCK, FRAMES, ConditionalCoderNet
+
+#: The encoder prices a slice's blocks under at most this many coders: those trained nearest the
+#: slice's lambda (a coder trained far from it is rarely taken and costs an analysis and a synthesis).
+PRICED_CODERS = 2
+#: A coder trained at lambda (bits per pixel + lambda x MSE per channel) weighs pixel squared error
+#: against bits as the encoder's D + lam R does at lam = this / lambda.
+RATE_LAMBDA_PER_CODER_LAMBDA = 3.0
 
 
 @contextlib.contextmanager
@@ -88,11 +98,22 @@ class ConditionalCoder:
         with one_thread():
             return _frames(self.nets[j].synthesis(y, _tensor(pred)))
 
+    def priced(self, lam: float) -> list[int]:
+        """The coders the encoder tries at ``lam`` (D + lam R, 8-bit pixel units): all of them, or the
+        :data:`PRICED_CODERS` whose training lambda is nearest (on a log scale), in index order."""
+        n = self.coders
+        if n <= PRICED_CODERS or len(self.lambdas) != n or min(self.lambdas) <= 0 or lam <= 0:
+            return list(range(n))
+        target = math.log(RATE_LAMBDA_PER_CODER_LAMBDA / lam)
+        nearest = sorted(range(n), key=lambda j: (abs(math.log(self.lambdas[j]) - target), j))
+        return sorted(nearest[:PRICED_CODERS])
+
     def block_bits(self, j: int, symbols: np.ndarray) -> np.ndarray:
         """Each block's symbols' bits under coder ``j``'s tables, (H', W')."""
-        bits = self.tables.bits[j]
-        s = symbols.reshape(-1, symbols.shape[-1]).astype(np.int64) + self.tables.limit
-        return bits[np.arange(bits.shape[0])[None], s].sum(1).reshape(symbols.shape[:2])
+        bits = self.tables.bits[j]                                   # (channels, contexts, 2 limit + 1)
+        s = symbols.reshape(-1, symbols.shape[-1]).astype(np.int64)
+        ctx = self.tables.all_contexts(s) if bits.shape[1] > 1 else 0
+        return bits[np.arange(bits.shape[0])[None], ctx, s + self.tables.limit].sum(1).reshape(symbols.shape[:2])
 
 
 def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.ndarray, symbols: np.ndarray,
@@ -122,7 +143,7 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     cost = sse + lam * bits
     option, sse, bits = option.copy(), sse.copy(), bits.copy()
     symbols = np.zeros((hb, wb, coder.tables.channels), np.int32)
-    for j in range(coder.coders):
+    for j in coder.priced(lam):
         y = coder.symbols(j, source, trial)
         c_sse = block_sse(coder.reconstruct(j, y, trial), source, (BLOCK, BLOCK)).astype(np.float64)
         c_bits = coder.block_bits(j, y) + OPTION_BITS

@@ -211,11 +211,19 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
 @dataclass(frozen=True, eq=False)     # (compared and hashed by identity: it holds arrays)
 class CoderTables:
     """The conditional coders' static entropy tables (integers only, from the coder file): ``counts``
-    int64 (coders, channels, 2 limit + 1), per coder and latent channel the counts of the symbols
-    ``-limit .. limit``; each row becomes a table by :func:`freqs_from_counts` (exact everywhere)."""
+    int64 (coders, channels, contexts, 2 limit + 1), per coder, latent channel and context the counts
+    of the symbols ``-limit .. limit``; each row becomes a table by :func:`freqs_from_counts` (exact
+    everywhere). A block's symbol of channel ``c`` is coded under the context that its activity, the
+    sum of the magnitudes of its symbols of channels ``0 .. c-1``, reaches among ``edges`` (ascending
+    integers; context 0 below the first; :meth:`contexts`)."""
 
     counts: np.ndarray
     limit: int
+    edges: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.counts.ndim != 4 or self.counts.shape[2] != len(self.edges) + 1:
+            raise ValueError("CoderTables: counts must be (coders, channels, len(edges) + 1, 2 limit + 1)")
 
     @property
     def coders(self) -> int:
@@ -227,14 +235,23 @@ class CoderTables:
 
     @functools.cached_property
     def freqs(self) -> np.ndarray:
-        """int64 (coders, channels, 2 limit + 1), rows summing to 2^24."""
+        """int64 (coders, channels, contexts, 2 limit + 1), rows summing to 2^24."""
         c = self.counts
         return freqs_from_counts(c.reshape(-1, c.shape[-1])).reshape(c.shape)
 
     @functools.cached_property
     def bits(self) -> np.ndarray:
-        """float64 (coders, channels, 2 limit + 1): each symbol's bits under its table (the encoder's prices)."""
+        """float64 (coders, channels, contexts, 2 limit + 1): each symbol's bits under its table (the encoder's prices)."""
         return -np.log2(self.freqs / float(1 << 24))
+
+    def contexts(self, activity: np.ndarray) -> np.ndarray:
+        """The context of each block's next channel from its ``activity`` (integers): how many edges it reaches."""
+        return np.searchsorted(np.asarray(self.edges, np.int64), activity, side="right")
+
+    def all_contexts(self, symbols: np.ndarray) -> np.ndarray:
+        """Each symbol's context, for symbols (..., channels): the activity of the channels before it."""
+        mag = np.abs(symbols.astype(np.int64))
+        return self.contexts(np.cumsum(mag, -1) - mag)
 
 
 @dataclass(frozen=True)
@@ -292,15 +309,27 @@ class ResidualCoder:
         for j in range(self.coder.coders if self.coder is not None else 0):
             sel = flags & (out_opt == len(self.options) + 1 + j)
             m = int(sel.sum())
-            for c in range(self.coder.channels if m else 0):
-                w = None
-                if symbols is not None:
-                    w = np.asarray(symbols[..., c][sel], np.int64) + self.coder.limit
-                    if w.min() < 0 or w.max() > 2 * self.coder.limit:
-                        raise EntropyError(f"conditional coder: a symbol beyond +-{self.coder.limit}")
-                got = channel.code(self.coder.freqs[j, c], m, w, CONDITIONAL_LABEL)
-                out_sym[..., c][sel] = np.asarray(got, np.int64) - self.coder.limit
+            if m:
+                out_sym[sel] = self._code_symbols(channel, j, m, None if symbols is None else symbols[sel])
         return out_opt, out_codes, out_sym
+
+    def _code_symbols(self, channel, j: int, m: int, symbols: np.ndarray | None) -> np.ndarray:
+        """Coder ``j``'s symbols of the ``m`` blocks that took it (m, channels), channel by channel, each
+        block's symbol under its context's table (one table for all where the tables have one context)."""
+        tables, lim = self.coder, self.coder.limit
+        out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
+        for c in range(tables.channels):
+            w = None
+            if symbols is not None:
+                w = np.asarray(symbols[:, c], np.int64) + lim
+                if w.min() < 0 or w.max() > 2 * lim:
+                    raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
+            freqs = tables.freqs[j, c]
+            table = freqs[0] if len(freqs) == 1 else freqs[tables.contexts(activity)]
+            got = np.asarray(channel.code(table, m, w, CONDITIONAL_LABEL), np.int64) - lim
+            out[:, c] = got
+            activity += np.abs(got)
+        return out
 
 
 #: Estimated bits of a predicted block's option symbol: "none", and one of the options (the
