@@ -20,13 +20,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import pca_start as S  # noqa: E402
-from ship import LIMIT, laplace_counts  # noqa: E402
+from ship import GRID_BITS, LIMIT  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 CLIPS = [Path("/work/s19/val"), Path("/work/s19/mov")]
 DATA = S.WORK / "ctx_data.npz"
-GRID = np.exp(np.linspace(np.log(0.05), np.log(50.0), 120))
-TABLE_BITS = np.stack([-np.log2(laplace_counts(b) / float(1 << 30)) for b in GRID])     # (grid, 2 LIMIT + 1)
 
 
 def collect() -> None:
@@ -56,7 +54,7 @@ def contexts(s: np.ndarray, edges) -> np.ndarray:
 
 
 def best(v: np.ndarray) -> int:
-    return int(np.argmin(TABLE_BITS @ np.bincount(np.clip(v, -LIMIT, LIMIT) + LIMIT, minlength=2 * LIMIT + 1)))
+    return int(np.argmin(GRID_BITS @ np.bincount(np.clip(v, -LIMIT, LIMIT) + LIMIT, minlength=2 * LIMIT + 1)))
 
 
 @torch.no_grad()
@@ -78,8 +76,8 @@ def price() -> None:
         for part, sel in (("validation", rows[:, 0] < 3), ("moving training", rows[:, 0] >= 3)):
             s = got[sel & (rows[:, 6] == j)]
             k = contexts(s, edges)
-            b0 = sum(TABLE_BITS[whole[c]][s[:, c] + LIMIT].sum() for c in range(S.K))
-            b1 = sum(TABLE_BITS[per[c][k[i, c]]][s[i, c] + LIMIT] for i in range(len(s)) for c in range(S.K))
+            b0 = sum(GRID_BITS[whole[c]][s[:, c] + LIMIT].sum() for c in range(S.K))
+            b1 = sum(GRID_BITS[per[c][k[i, c]]][s[i, c] + LIMIT] for i in range(len(s)) for c in range(S.K))
             print(f"{name} {part}: {len(s)} blocks, one table a channel {b0:.0f} bits, per context {b1:.0f} "
                   f"({100 * (b1 / b0 - 1):+.1f}%)")
 

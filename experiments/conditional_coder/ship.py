@@ -46,11 +46,13 @@ def laplace_counts(scale: float) -> np.ndarray:
     return np.maximum(np.rint(p * COUNT_SCALE), 1).astype(np.int64)
 
 
+GRID_BITS = np.stack([-np.log2(laplace_counts(b) / COUNT_SCALE) for b in GRID])   # (grid, 2 LIMIT + 1)
+
+
 def best_scale(v: np.ndarray) -> float:
     """The Laplace scale of the grid with the least bits for the integer symbols ``v``."""
     hist = np.bincount(np.clip(v, -LIMIT, LIMIT) + LIMIT, minlength=2 * LIMIT + 1)
-    bits = np.stack([-np.log2(laplace_counts(b) / COUNT_SCALE) for b in GRID]) @ hist
-    return float(GRID[int(np.argmin(bits))])
+    return float(GRID[int(np.argmin(GRID_BITS @ hist))])
 
 
 @torch.no_grad()

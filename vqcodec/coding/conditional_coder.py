@@ -112,7 +112,7 @@ class ConditionalCoder:
         """Each block's symbols' bits under coder ``j``'s tables, (H', W')."""
         bits = self.tables.bits[j]                                   # (channels, contexts, 2 limit + 1)
         s = symbols.reshape(-1, symbols.shape[-1]).astype(np.int64)
-        ctx = self.tables.all_contexts(s) if bits.shape[1] > 1 else 0
+        ctx = self.tables.all_contexts(s)
         return bits[np.arange(bits.shape[0])[None], ctx, s + self.tables.limit].sum(1).reshape(symbols.shape[:2])
 
 
