@@ -380,6 +380,34 @@ def test_table_rows_code_like_whole_tables_and_are_built_in_blocks(monkeypatch):
         encode_streams([(symbols, bad)])
 
 
+@SETTINGS
+@given(k=st.sampled_from([2, 5, 127, 300]), n=st.integers(0, 300), sets=st.integers(1, 12), seed=st.integers(0, 2 ** 31))
+def test_rows_of_a_table_set_code_like_the_same_rows_given_whole(k, n, sets, seed):
+    """TableSet.select (context tables: a checked set, its float hand-over computed once) codes to the
+    same bytes, ideal bits and decoded symbols as the same rows as an (n, K) array."""
+    from vqcodec.coding.channels import DecodeChannel, EncodeChannel
+    from vqcodec.entropy.rans import TableSet
+
+    rng = np.random.default_rng(seed)
+    table_set = TableSet(freqs_from_counts((rng.random((sets, k)) ** 6 * 900).astype(np.int64)))
+    rows = rng.integers(0, sets, n)
+    whole = table_set.freqs[rows]
+    s = np.array([rng.choice(k, p=t / t.sum()) for t in whole], np.int32).reshape(n)
+    data = encode(s, table_set.select(rows))
+    assert data == encode(s, whole)
+    np.testing.assert_array_equal(decode(data, table_set.select(rows), n), s)
+    ch = EncodeChannel()
+    ch.code(table_set.select(rows), n, s, "x")
+    assert ch.bits.get("x", 0.0) == pytest.approx(ideal_bits(s, whole) if n else 0.0)
+    dec = DecodeChannel(ch.payload())
+    np.testing.assert_array_equal(dec.code(table_set.select(rows), n, None, "x"), s)
+    dec.finish()
+    with pytest.raises(EntropyError, match="outside the set"):
+        table_set.select(np.array([sets]))
+    with pytest.raises(EntropyError):
+        TableSet(np.ones((2, k), np.int64))                     # rows not summing to 2^24
+
+
 def test_a_symbols_start_and_frequency_code_like_its_whole_table():
     """The encoder codes a symbol of a per-symbol table from its (start, freq) alone, in a 3-entry
     table (interval_tables): the same bytes as the whole K-entry table, for the first, the last and

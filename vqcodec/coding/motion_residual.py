@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vqcodec.entropy.rans import EntropyError, freqs_from_counts, uniform_freqs
+from vqcodec.entropy.rans import EntropyError, SelectedRows, TableSet, freqs_from_counts, uniform_freqs
 
 RESIDUAL_LABEL = "motion.residual"        # the residual's bit-report label
 CONDITIONAL_LABEL = "motion.conditional"  # the conditional coders' symbols' bit-report label
@@ -240,6 +240,16 @@ class CoderTables:
         return freqs_from_counts(c.reshape(-1, c.shape[-1])).reshape(c.shape)
 
     @functools.cached_property
+    def table_set(self) -> TableSet:
+        """:attr:`freqs` as one set of rows, row ``(coder * channels + channel) * contexts + context``."""
+        return TableSet(self.freqs.reshape(-1, self.freqs.shape[-1]))
+
+    def select(self, coder: int, channel: int, context: np.ndarray) -> SelectedRows:
+        """The tables of coder ``coder``'s symbols of channel ``channel`` in the blocks of ``context``."""
+        contexts = self.counts.shape[2]
+        return self.table_set.select((coder * self.channels + channel) * contexts + np.asarray(context, np.int64))
+
+    @functools.cached_property
     def bits(self) -> np.ndarray:
         """float64 (coders, channels, contexts, 2 limit + 1): each symbol's bits under its table (the encoder's prices)."""
         return -np.log2(self.freqs / float(1 << 24))
@@ -324,8 +334,7 @@ class ResidualCoder:
                 w = np.asarray(symbols[:, c], np.int64) + lim
                 if w.min() < 0 or w.max() > 2 * lim:
                     raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
-            freqs = tables.freqs[j, c]
-            table = freqs[0] if len(freqs) == 1 else freqs[tables.contexts(activity)]
+            table = tables.freqs[j, c, 0] if tables.counts.shape[2] == 1 else tables.select(j, c, tables.contexts(activity))
             got = np.asarray(channel.code(table, m, w, CONDITIONAL_LABEL), np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)

@@ -42,7 +42,7 @@ from vqcodec.errors import one_line
 
 __all__ = [
     "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",
-    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "symbol_freqs", "symbol_intervals",
+    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "TableSet", "SelectedRows", "symbol_freqs", "symbol_intervals",
     "interval_tables", "information_bits", "bits_of_freqs", "encode", "decode", "ideal_bits",
     "encode_streams", "decode_streams",
 ]
@@ -161,10 +161,59 @@ class TableRows:
             raise EntropyError(f"table block of shape {block.shape} for rows {sl.start}..{sl.stop}")
         return block
 
+    def probs(self, sl: slice, block: np.ndarray) -> np.ndarray:
+        """The float hand-over to the coder of ``block``, rows ``sl``."""
+        return _probs(block)
+
+
+class TableSet:
+    """A fixed set of tables ``freqs`` (R, K), checked once, that per-symbol tables pick rows of
+    (context tables): :meth:`select` gives the tables of ``n`` symbols from each one's row index, with
+    no check per block, and the coder takes each row's float hand-over from here (computed once: the
+    same floats as per call, so the same bytes)."""
+
+    def __init__(self, freqs: np.ndarray) -> None:
+        f = check_freqs(freqs)
+        if f.ndim != 2:
+            raise EntropyError(f"a table set must be 2-D, got shape {f.shape}")
+        self.freqs = f
+        self.starts = np.cumsum(f, axis=1) - f
+        self.probs = _probs(f)
+
+    def select(self, rows: np.ndarray) -> SelectedRows:
+        """The tables of ``rows.size`` symbols, symbol i under row ``rows[i]``."""
+        return SelectedRows(self, rows)
+
+
+class SelectedRows(TableRows):
+    """Per-symbol tables that are rows of a :class:`TableSet` (already checked)."""
+
+    def __init__(self, table_set: TableSet, rows: np.ndarray) -> None:
+        rows = np.asarray(rows, np.int64).reshape(-1)
+        if rows.size and (int(rows.min()) < 0 or int(rows.max()) >= len(table_set.freqs)):
+            raise EntropyError(f"table row outside the set's {len(table_set.freqs)}")
+        super().__init__(rows.size, table_set.freqs.shape[1], self.rows, self._intervals)
+        self._set, self._rows = table_set, rows
+
+    def rows(self, sl: slice) -> np.ndarray:
+        return self._set.freqs[self._rows[sl]]
+
+    def probs(self, sl: slice, block: np.ndarray) -> np.ndarray:
+        return self._set.probs[self._rows[sl]]
+
+    def _intervals(self, sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._set.starts[self._rows, sym], self._set.freqs[self._rows, sym]
+
 
 def table_rows(freqs: np.ndarray | TableRows, sl: slice) -> np.ndarray:
     """Rows ``sl`` of per-symbol tables, given whole or as :class:`TableRows`."""
     return freqs.rows(sl) if isinstance(freqs, TableRows) else freqs[sl]
+
+
+def _block_probs(freqs: np.ndarray | TableRows, sl: slice) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``sl`` of per-symbol tables and their float hand-over to the coder."""
+    block = table_rows(freqs, sl)
+    return block, (freqs.probs(sl, block) if isinstance(freqs, TableRows) else _probs(block))
 
 
 def symbol_freqs(freqs: np.ndarray | TableRows, symbols: np.ndarray) -> np.ndarray:
@@ -273,7 +322,7 @@ def _push(coder, symbols: np.ndarray, freqs: np.ndarray) -> None:
         return
     family = constriction.stream.model.Categorical(perfect=False)
     for sl in reversed(_chunks(n, k)):               # stack: last chunk first
-        coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _probs(table_rows(freqs, sl)))
+        coder.encode_reverse(np.ascontiguousarray(symbols[sl]), family, _block_probs(freqs, sl)[1])
 
 
 def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -289,8 +338,8 @@ def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     family = constriction.stream.model.Categorical(perfect=False)
     syms, got = [], []
     for sl in _chunks(n, k):
-        block = table_rows(freqs, sl)
-        s = np.asarray(coder.decode(family, _probs(block)), dtype=np.int32)
+        block, probs = _block_probs(freqs, sl)
+        s = np.asarray(coder.decode(family, probs), dtype=np.int32)
         syms.append(s)
         got.append(block[np.arange(s.size), s])
     return np.concatenate(syms), np.concatenate(got)

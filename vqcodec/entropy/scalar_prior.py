@@ -27,8 +27,8 @@ import numpy as np
 
 from vqcodec.codes import STEP_DEN
 from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
-from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, TableRows,
-                                  check_freqs, encode_streams, freqs_from_counts)
+from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, SelectedRows,
+                                  TableSet, encode_streams, freqs_from_counts)
 from vqcodec.errors import ModelDataError
 
 __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNELS", "context_classes",
@@ -75,11 +75,11 @@ class ScalarTables:
         if f.ndim != 3 or not 1 <= f.shape[0] <= MAX_CHANNELS or f.shape[1:] != (N_CLASSES, 2 * self.limit + 1):
             raise ModelDataError(f"scalar tables: shape {f.shape} does not fit {N_CLASSES} classes and limit {self.limit}")
         try:
-            freqs = check_freqs(f.reshape(-1, f.shape[2])).reshape(f.shape)
+            table_set = TableSet(f.reshape(-1, f.shape[2]))       # row: channel * N_CLASSES + class
         except EntropyError as e:
             raise ModelDataError(str(e)) from None
-        object.__setattr__(self, "freqs", freqs)
-        object.__setattr__(self, "_starts", np.cumsum(freqs, axis=2) - freqs)   # each entry's start
+        object.__setattr__(self, "freqs", table_set.freqs.reshape(f.shape))
+        object.__setattr__(self, "_table_set", table_set)
 
     @property
     def step(self) -> float:
@@ -102,8 +102,8 @@ class ScalarTables:
 
     # ------------------------------------------------------------------------------ both sides
     def slice_tables(self, prev: np.ndarray | None, shape: tuple[int, int, int],
-                     coded: np.ndarray | None = None) -> TableRows:
-        """The tables of one slice's C·H·W symbols in (c, y, x) order, built a block at a time; with
+                     coded: np.ndarray | None = None) -> SelectedRows:
+        """The tables of one slice's C·H·W symbols in (c, y, x) order (rows of the checked set); with
         ``coded`` (H, W) bool, of the coded positions' symbols only (channel by channel, each in
         row-major order)."""
         c, h, w = shape
@@ -111,9 +111,7 @@ class ScalarTables:
             raise EntropyError(f"scalar layer: {c} channels, the tables have {self.channels}")
         rows = np.arange(c, dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, shape)
         rows = rows.ravel() if coded is None else rows[:, coded].ravel()
-        flat, starts = self.freqs.reshape(-1, self.alphabet), self._starts.reshape(-1, self.alphabet)
-        return TableRows(rows.size, self.alphabet, lambda sl: flat[rows[sl]],
-                         lambda sym: (starts[rows, sym], flat[rows, sym]))
+        return self._table_set.select(rows)
 
     def symbol_bits(self, prev: np.ndarray | None, s: np.ndarray) -> np.ndarray:
         """Bits (H, W) of coding each position's C symbols ``s`` (C, H, W) after slice ``prev``:
