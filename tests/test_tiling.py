@@ -164,3 +164,27 @@ def test_tiled_frames_code_to_the_same_bytes_for_any_thread_count(tiny_weights, 
                            env={**os.environ, "OMP_NUM_THREADS": str(n)}, timeout=300, capture_output=True,
                            text=True).stdout.strip().splitlines()[-1] for n in (1, 2, 3)}
     assert len(outs) == 1, outs
+
+
+def test_independent_network_work_runs_on_the_tile_workers_only_where_the_caller_shares_them():
+    """run_alone_each: results in order, and inside a decoder's network_pool (share_tiles) on the tile
+    workers, each with torch on one thread (so the same floats as one after another on one thread);
+    elsewhere (no pool, or the encoder's pool) in the caller's thread."""
+    from vqcodec.coding.gops import network_pool
+    from vqcodec.net.tiling import run_alone_each, tile_pool
+
+    def task(i):
+        return lambda: (i, threading.current_thread().name, torch.get_num_threads())
+
+    tasks = [task(i) for i in range(5)]
+    here = threading.current_thread().name
+    assert [r[:2] for r in run_alone_each(tasks)] == [(i, here) for i in range(5)]
+    torch.set_num_threads(2)                           # (conftest puts it back to 1 after the test)
+    with network_pool(2):
+        assert all(r[1] == here for r in run_alone_each(tasks))
+    with network_pool(2, share_tiles=True):
+        got = run_alone_each(tasks)
+        assert [r[0] for r in got] == list(range(5))
+        assert all(r[1].startswith("vqv-tile") and r[2] == 1 for r in got)
+    assert tile_pool() is None                         # restored after the block
+    assert torch.get_num_threads() == 2

@@ -30,6 +30,7 @@ import torch
 
 from vqcodec.coding.motion_residual import OPTION_BITS, CoderTables
 from vqcodec.net.conditional_coder import BLOCK, FRAMES, ConditionalCoderNet
+from vqcodec.net.tiling import run_alone_each
 
 #: The encoder prices a slice's blocks under at most this many coders: those trained nearest the
 #: slice's lambda (a coder trained far from it is rarely taken and costs an analysis and a synthesis).
@@ -121,13 +122,12 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
     """A slice ``frames`` (bt, H, W, 3) as predicted (P) -> the same with every block whose ``option``
     (H', W') is ``first + j`` made by coder ``j`` from ``symbols`` (H', W', channels) (zeros elsewhere)."""
     from vqcodec.coding.motion_search import _pixels      # (motion_search imports this module)
+    used = [j for j in range(coder.coders) if (option == first + j).any()]
+    made = run_alone_each([lambda j=j: coder.reconstruct(j, np.where((option == first + j)[..., None], symbols, 0), frames)
+                           for j in used])
     out = frames
-    for j in range(coder.coders):
-        sel = option == first + j
-        if not sel.any():
-            continue
-        made = coder.reconstruct(j, np.where(sel[..., None], symbols, 0), frames)
-        out = np.where(_pixels(sel, (BLOCK, BLOCK)), made, out)
+    for j, m in zip(used, made):
+        out = np.where(_pixels(option == first + j, (BLOCK, BLOCK)), m, out)
     return out
 
 
@@ -143,9 +143,13 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     cost = sse + lam * bits
     option, sse, bits = option.copy(), sse.copy(), bits.copy()
     symbols = np.zeros((hb, wb, coder.tables.channels), np.int32)
-    for j in coder.priced(lam):
+    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
         y = coder.symbols(j, source, trial)
-        c_sse = block_sse(coder.reconstruct(j, y, trial), source, (BLOCK, BLOCK)).astype(np.float64)
+        return y, coder.reconstruct(j, y, trial)
+
+    priced = coder.priced(lam)
+    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
+        c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
         c_bits = coder.block_bits(j, y) + OPTION_BITS
         take = c_sse + lam * c_bits < cost
         cost = np.where(take, c_sse + lam * c_bits, cost)

@@ -255,7 +255,7 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     # One round ahead: the next round is in the network while this one's motion layer runs and its
     # frames go to the caller (the same calls on the same codes, only sooner).
     ahead: list = []
-    with network_pool(workers) as pool:
+    with network_pool(workers, share_tiles=True) as pool:
         for g in gops:
             damaged = isinstance(g, DamagedGop)
             if not damaged:

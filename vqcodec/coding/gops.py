@@ -17,7 +17,7 @@ from vqcodec.entropy.priors import StreamSymbols
 from vqcodec.entropy.scalar_prior import ScalarTables
 from vqcodec.errors import VqvError
 from vqcodec.net.model import TILE_HALO_PIXELS, TILE_PIXELS
-from vqcodec.net.tiling import use_tile_pool
+from vqcodec.net.tiling import tile_pool, use_tile_pool
 
 if TYPE_CHECKING:
     from vqcodec.coding.ladder import LadderPoint
@@ -90,7 +90,7 @@ def single_threaded_blas() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
+def network_pool(workers: int | None = None, share_tiles: bool = False) -> Iterator[ThreadPoolExecutor]:
     """Worker threads for the network, one GOP each, every op single-threaded.
 
     The same output for any thread count: a conv's result can depend on how many threads split
@@ -99,7 +99,9 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     of a large frame (each alone, as one after another) on as many tile workers. The pool has
     ``workers`` workers (default: as many as torch had threads, ``--threads``); numpy's BLAS runs on one
     thread meanwhile (:func:`single_threaded_blas`). On an exception out of the block the GOPs in
-    flight are left to finish in the background (results dropped).
+    flight are left to finish in the background (results dropped). ``share_tiles``: the caller's own
+    network work inside (the decoder's conditional coders, :func:`~vqcodec.net.tiling.run_alone_each`)
+    runs on the tile workers too (the encoder's second core is busy with its side thread then).
     """
     threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)
@@ -108,6 +110,9 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
     # lone GOP's tiles spread over the cores (tiling.use_tile_pool)
     tiles = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vqv-tile")
     pool = ThreadPoolExecutor(max_workers=workers, initializer=use_tile_pool, initargs=(tiles,))
+    caller_tiles = tile_pool()
+    if share_tiles:
+        use_tile_pool(tiles)
     try:
         with single_threaded_blas():
             yield pool
@@ -121,6 +126,7 @@ def network_pool(workers: int | None = None) -> Iterator[ThreadPoolExecutor]:
         pool.shutdown(wait=True)
         tiles.shutdown(wait=True)
     finally:
+        use_tile_pool(caller_tiles)
         torch.set_num_threads(threads)
 
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Executor
 from fractions import Fraction
-from typing import Callable, Iterator, NamedTuple
+from typing import Callable, Iterator, NamedTuple, TypeVar
 
 import torch
 
@@ -91,6 +91,7 @@ def tile_plan(h: int, w: int, *, core: int, halo: int, reach: int | None = None,
 
 
 _local = threading.local()
+T = TypeVar("T")
 
 
 def use_tile_pool(pool: Executor | None) -> None:
@@ -99,6 +100,21 @@ def use_tile_pool(pool: Executor | None) -> None:
     result is the same either way; a GOP's worker gives its tiles to other cores this way when there
     are fewer GOPs in the network than cores (a 720p clip of one GOP)."""
     _local.pool = pool
+
+
+def tile_pool() -> Executor | None:
+    """This thread's tile pool (:func:`use_tile_pool`), or None."""
+    return getattr(_local, "pool", None)
+
+
+def run_alone_each(tasks: list[Callable[[], T]]) -> list[T]:
+    """Each task's result, in order: on this thread's tile pool when it has one (its workers run
+    torch on one thread), else here one after another. For independent pieces of network work, each
+    computed alone with the same shapes and ops, so the results are the same either way."""
+    pool = tile_pool()
+    if pool is None or len(tasks) < 2:
+        return [t() for t in tasks]
+    return list(_drained([pool.submit(t) for t in tasks]))
 
 
 def _drained(futures: list) -> Iterator[torch.Tensor]:
