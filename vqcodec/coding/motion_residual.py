@@ -256,7 +256,11 @@ class CoderTables:
 
     def contexts(self, activity: np.ndarray) -> np.ndarray:
         """The context of each block's next channel from its ``activity`` (integers): how many edges it reaches."""
-        return np.searchsorted(np.asarray(self.edges, np.int64), activity, side="right")
+        return np.searchsorted(self._edges, activity, side="right")
+
+    @functools.cached_property
+    def _edges(self) -> np.ndarray:
+        return np.asarray(self.edges, np.int64)
 
     def all_contexts(self, symbols: np.ndarray) -> np.ndarray:
         """Each symbol's context, for symbols (..., channels): the activity of the channels before it."""
@@ -328,12 +332,11 @@ class ResidualCoder:
         block's symbol under its context's table (one table for all where the tables have one context)."""
         tables, lim = self.coder, self.coder.limit
         out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
+        given = None if symbols is None else np.asarray(symbols, np.int64) + lim
+        if given is not None and (given.min() < 0 or given.max() > 2 * lim):
+            raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
         for c in range(tables.channels):
-            w = None
-            if symbols is not None:
-                w = np.asarray(symbols[:, c], np.int64) + lim
-                if w.min() < 0 or w.max() > 2 * lim:
-                    raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
+            w = None if given is None else given[:, c]
             table = tables.freqs[j, c, 0] if tables.counts.shape[2] == 1 else tables.select(j, c, tables.contexts(activity))
             got = np.asarray(channel.code(table, m, w, CONDITIONAL_LABEL), np.int64) - lim
             out[:, c] = got

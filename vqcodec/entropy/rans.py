@@ -201,8 +201,12 @@ class SelectedRows(TableRows):
     def probs(self, sl: slice, block: np.ndarray) -> np.ndarray:
         return self._set.probs[self._rows[sl]]
 
+    def freqs_of(self, sym: np.ndarray) -> np.ndarray:
+        """Each symbol's frequency under its row."""
+        return self._set.freqs[self._rows, sym]
+
     def _intervals(self, sym: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return self._set.starts[self._rows, sym], self._set.freqs[self._rows, sym]
+        return self._set.starts[self._rows, sym], self.freqs_of(sym)
 
 
 def table_rows(freqs: np.ndarray | TableRows, sl: slice) -> np.ndarray:
@@ -336,6 +340,9 @@ def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         sym = np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
         return sym, freqs[sym]
     family = constriction.stream.model.Categorical(perfect=False)
+    if isinstance(freqs, SelectedRows) and n * k <= _CHUNK_ELEMS:      # context tables: one block, no copies
+        sym = np.asarray(coder.decode(family, freqs.probs(slice(0, n), None)), dtype=np.int32)
+        return sym, freqs.freqs_of(sym)
     syms, got = [], []
     for sl in _chunks(n, k):
         block, probs = _block_probs(freqs, sl)
