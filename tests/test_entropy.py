@@ -435,3 +435,8 @@ def test_a_symbols_start_and_frequency_code_like_its_whole_table():
         shared = tables[0]
         s1, f1 = symbol_intervals(shared, symbols)
         assert encode_streams([interval_tables(s1, f1)]) == encode_streams([(symbols, shared)])
+    # an interval that no valid table has is refused where the 3-entry tables are made (the coder
+    # takes them unchecked after): a zero or whole-range frequency, a start before 0 or past the end
+    for bad_start, bad_freq in ((5, 0), (0, TOTAL), (0, TOTAL - 1), (-1, 3), (TOTAL - 2, 3)):
+        with pytest.raises(EntropyError, match="outside its table"):
+            interval_tables(np.array([0, bad_start]), np.array([1, bad_freq]))

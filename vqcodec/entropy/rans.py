@@ -255,18 +255,28 @@ def interval_tables(start: np.ndarray, freq: np.ndarray) -> tuple[np.ndarray, np
     (true of every table with K >= 3 entries, each >= 1)."""
     start, freq = np.asarray(start, np.int64), np.asarray(freq, np.int64)
     tail = TOTAL - start - freq
+    if start.size and (int(freq.min()) < 1 or int(freq.max()) > TOTAL - 2 or int(start.min()) < 0
+                       or int(tail.min()) < 0):
+        raise EntropyError("a symbol's interval lies outside its table")
     first, last = start == 0, tail == 0
     one = np.ones_like(start)
     tables = np.stack([np.where(first, freq, np.where(last, one, start)),
                        np.where(first, one, np.where(last, start - 1, freq)),
                        np.where(first, tail - 1, np.where(last, freq, tail))], axis=1)
     symbols = np.where(first, 0, np.where(last, 2, 1)).astype(np.int32)
-    return symbols, tables
+    return symbols, tables.view(_IntervalTables)
+
+
+class _IntervalTables(np.ndarray):
+    """:func:`interval_tables`' tables: int64, C-contiguous, every row 3 entries >= 1 summing to 2**24 by
+    construction (the intervals checked there), so :func:`check_freqs` takes them as they are."""
 
 
 def check_freqs(freqs) -> np.ndarray:
     """Validate a table (``(K,)`` or ``(n, K)``) and return it as C-contiguous int64
     (:class:`TableRows` are checked block by block as they are built)."""
+    if type(freqs) is _IntervalTables:
+        return freqs
     if isinstance(freqs, TableRows):
         if not 1 <= freqs.shape[1] <= MAX_ALPHABET:
             raise EntropyError(f"alphabet size {freqs.shape[1]} outside [1, {MAX_ALPHABET}]")
