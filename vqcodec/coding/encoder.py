@@ -48,7 +48,7 @@ from vqcodec.coding.gops import (
     scalar_tables,
 )
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
-from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, decide_gop, decide_predicted_enhancement
+from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.entropy.copy_flags import CopyFlagModel
@@ -335,10 +335,10 @@ class GopEncoder:
         """The motion layer of each GOP of the round, decided on the network's reconstruction of the
         codes so far (the motion blocks' codes become copies of the slice before); returns the codes and
         the network's reconstruction of them (None where nothing reads it). The decisions run GOP by GOP
-        here while the workers reconstruct the next GOPs' codes and the decided ones' (the same calls)."""
-        decode = self.model.net.decode
-        out, est_last, finals = [], self._est_last, []
-        with network_pool(self.workers) as pool:
+        here while the workers reconstruct the next GOPs' codes and the decided ones' (the same calls);
+        slices too small for the decisions' side thread price their coders on the tile workers."""
+        decode, out, est_last, finals = self.model.net.decode, [], self._est_last, []
+        with network_pool(self.workers, share_tiles=int(np.prod(self.layout[-1].grid[-2:])) < SIDE_THREAD_BLOCKS) as pool:
             firsts = [pool.submit(decode, c) for c in all_codes]
             for i, ((gop, _), first, codes) in enumerate(zip(self._pending, firsts, all_codes)):
                 base = first.result()
