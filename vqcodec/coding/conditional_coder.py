@@ -143,6 +143,7 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     cost = sse + lam * bits
     option, sse, bits = option.copy(), sse.copy(), bits.copy()
     symbols = np.zeros((hb, wb, coder.tables.channels), np.int32)
+
     def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
         y = coder.symbols(j, source, trial)
         return y, coder.reconstruct(j, y, trial)

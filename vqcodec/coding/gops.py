@@ -100,8 +100,9 @@ def network_pool(workers: int | None = None, share_tiles: bool = False) -> Itera
     ``workers`` workers (default: as many as torch had threads, ``--threads``); numpy's BLAS runs on one
     thread meanwhile (:func:`single_threaded_blas`). On an exception out of the block the GOPs in
     flight are left to finish in the background (results dropped). ``share_tiles``: the caller's own
-    network work inside (the decoder's conditional coders, :func:`~vqcodec.net.tiling.run_alone_each`)
-    runs on the tile workers too (the encoder's second core is busy with its side thread then).
+    network work inside (a slice's conditional coders, :func:`~vqcodec.net.tiling.run_alone_each`) runs
+    on the tile workers too: the decoder's, and the encoder's where its slices are too small for its
+    decisions' side thread (which otherwise has the second core).
     """
     threads = max(1, torch.get_num_threads())
     torch.set_num_threads(1)

@@ -42,8 +42,8 @@ from vqcodec.errors import one_line
 
 __all__ = [
     "PRECISION_BITS", "TOTAL", "MAX_ALPHABET", "MAX_SYMBOLS", "EntropyError",
-    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "TableSet", "SelectedRows", "symbol_freqs", "symbol_intervals",
-    "interval_tables", "information_bits", "bits_of_freqs", "encode", "decode", "ideal_bits",
+    "freqs_from_counts", "uniform_freqs", "check_freqs", "TableRows", "TableSet", "SelectedRows", "symbol_freqs",
+    "symbol_intervals", "interval_tables", "information_bits", "bits_of_freqs", "encode", "decode", "ideal_bits",
     "encode_streams", "decode_streams",
 ]
 

@@ -143,7 +143,7 @@ def map_tiled(piece: Piece, x: torch.Tensor, *, scale: Fraction, core: int, halo
     if len(rows) == len(cols) == 1:
         return piece(x)
     tiles = [(r, c) for r in rows for c in cols]
-    pool = getattr(_local, "pool", None)
+    pool = tile_pool()
     if pool is None:
         results = (piece(x[..., r.lo:r.hi, c.lo:c.hi]) for r, c in tiles)
     else:
