@@ -208,10 +208,10 @@ def file_motion_residual(reader: VqvReader, model: CodecModel) -> MotionResidual
 
 def decode_gops(reader: VqvReader, model: CodecModel, *,
                 on_damage: Callable[[DamagedGop], None] | None = None, fill: str = "freeze") -> Iterator[np.ndarray]:
-    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; a round of GOPs at a time through
-    the network, each alone on one worker (see :func:`~vqcodec.coding.gops.network_pool`), then the
-    motion layer GOP by GOP in order (each predicts from the frame before it), while the next round
-    is in the network.
+    """uint8 frames (n, coded H, coded W, 3) per GOP, in order; each GOP through the network as soon
+    as its codes are read, alone on one worker (see :func:`~vqcodec.coding.gops.network_pool`), up to a
+    round of them at once, then the motion layer GOP by GOP in order (each predicts from the frame
+    before it) while the later GOPs are in the network.
 
     ``on_damage`` (``--skip-damaged``): a damaged GOP (and the GOPs predicted from it, up to the next
     refresh point) does not stop the decode (:func:`tolerant_gop_codes`); ``on_damage`` is told of
@@ -223,7 +223,6 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     model = check_model(h, model)     # an earlier release's file: that release's ladder (its pixel basis)
     block = tuple(int(b) for b in model.cfg.bottom_factor)
     motion_residual = file_motion_residual(reader, model)
-    batch: list[DecodedGop] = []
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
     shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
 
@@ -252,23 +251,20 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     workers, per_round = network_round(ph, pw)
     gops = tolerant_gop_codes(reader, model) if on_damage is not None else read_gop_codes(reader, model)
-    # One round ahead: the next round is in the network while this one's motion layer runs and its
-    # frames go to the caller (the same calls on the same codes, only sooner).
+    # Each GOP goes to the network as soon as its codes are read, so the network runs while the next
+    # GOPs are entropy-decoded; at most a round of GOPs is in it (memory), and their motion layers run in
+    # order as they come out (the same calls on the same codes, only sooner).
     ahead: list = []
     with network_pool(workers, share_tiles=True) as pool:
         for g in gops:
             damaged = isinstance(g, DamagedGop)
             if not damaged:
-                batch.append(g)
-            if damaged or len(batch) == per_round:
-                ahead.append(submit(pool, batch))
-                batch = []
-                while len(ahead) > (0 if damaged else 1):     # all of it before a damaged GOP's fill
-                    yield from finish(*ahead.pop(0))
+                ahead.append(submit(pool, [g]))
+            while len(ahead) > (0 if damaged else per_round):     # all of it before a damaged GOP's fill
+                yield from finish(*ahead.pop(0))
             if damaged:
                 on_damage(g)
                 yield filled(g)
-        ahead.append(submit(pool, batch))
         for items, futures in ahead:
             yield from finish(items, futures)
 
