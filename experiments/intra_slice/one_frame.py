@@ -2,22 +2,14 @@
 import io, sys, numpy as np
 from fractions import Fraction
 from PIL import Image
-import bjontegaard as bd
 from benchmarks.peers import PEERS, encode_packets, decode_packets, strip_sei
 from vqcodec.metrics import psnr
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.weights import load_model
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from curves import bd_rate as bdr  # noqa: E402
 m = load_model()
-def front(points):
-    out = []
-    for b, q in sorted(points):
-        if not out or q > out[-1][1]:
-            out.append((b, q))
-    return np.array(out, float)
-def bdr(a, b):
-    a, b = front(a), front(b)
-    return bd.bd_rate(a[:, 0], a[:, 1], b[:, 0], b[:, 1], method="pchip", require_matching_points=False, min_overlap=0)
 for path in sys.argv[1:]:
     f = np.load(path)[0]
     x264 = []

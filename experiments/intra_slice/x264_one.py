@@ -4,21 +4,12 @@ import sys, numpy as np
 from fractions import Fraction
 from benchmarks.peers import PEERS, encode_packets, decode_packets, strip_sei
 from vqcodec.metrics import psnr
-import bjontegaard as bd
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.weights import load_model
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+from curves import bd_rate  # noqa: E402
 m = load_model()
-
-
-def front(points):
-    out = []
-    for b, q in sorted(points):
-        if not out or q > out[-1][1]:
-            out.append((b, q))
-    return np.array(out, float)
-
-
 for path in sys.argv[1:]:
     x = np.load(path)[:32]
     xs, vs = [], []
@@ -29,7 +20,6 @@ for path in sys.argv[1:]:
     for q in range(3, 13):
         d = encode_frames(x[:4], 16, model=m, quality=q); y = decode_bytes(d, model=m)
         vs.append((len(d) - 90, psnr(y, x[:4])))     # less the file's ~90 B of header and framing
-    xa, va = front(xs), front(vs)
-    r = bd.bd_rate(xa[:, 0], xa[:, 1], va[:, 0], va[:, 1], method="pchip", require_matching_points=False, min_overlap=0)
+    r = bd_rate(xs, vs)
     print(f"{path.split('/')[-1][:28]} frames 0-3: x264 {' '.join(f'{b:.0f}/{p:.1f}' for b, p in xs)}")
     print(f"    vqv {' '.join(f'{b:.0f}/{p:.1f}' for b, p in vs)}; vqv vs x264 BD-rate {r:+.0f}%", flush=True)
