@@ -38,6 +38,7 @@ from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
+ENCODER_SHA256 = "db77811a1b3a1b86"      # session 23: padding slices repeat the frame before (the golden: session 22's)
 sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
@@ -206,7 +207,10 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     buf = io.BytesIO()
     write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
     data = buf.getvalue()
-    assert data == (GOLDEN / "golden_conditional.vqv").read_bytes(), hashlib.sha256(data).hexdigest()[:16]
+    # the golden keeps the bytes of the encoder that made it (session 22); today's encoder's file is pinned
+    # by its hash, to be updated only with a deliberate encoder change (session 23: slices wholly of padding
+    # repeat the frame before them; the golden clip's last GOP has some)
+    assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256, len(data)
     np.testing.assert_array_equal(decode_bytes(data, model=model), np.concatenate(seen))
 
 

@@ -340,7 +340,7 @@ class GopEncoder:
         decode, out, est_last, finals = self.model.net.decode, [], self._est_last, []
         with network_pool(self.workers, share_tiles=int(np.prod(self.layout[-1].grid[-2:])) < SIDE_THREAD_BLOCKS) as pool:
             firsts = [pool.submit(decode, c) for c in all_codes]
-            for i, ((gop, _), first, codes) in enumerate(zip(self._pending, firsts, all_codes)):
+            for i, ((gop, n), first, codes) in enumerate(zip(self._pending, firsts, all_codes)):
                 base = first.result()
                 recon, rates = base, self._rates[i]
                 if self.enhancement is not None:
@@ -351,7 +351,7 @@ class GopEncoder:
                                           self._residual_estimate if self.enhancement is not None else None,
                                           self.coded_residual, self.settings.bend_frames > 0,
                                           None if refresh[i] or self._prev_codes is None else self._prev_codes.motion,
-                                          self.settings.effort)
+                                          self.settings.effort, n)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 bottom = rdo.force_level_copies(codes.level("bottom"), field.flags,

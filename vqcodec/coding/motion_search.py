@@ -435,11 +435,14 @@ class Effort(NamedTuple):
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
                coded: MotionResidual | None = None, bends: bool = False,
-               before_field: MotionField | None = None, effort: Effort = Effort()) -> tuple[MotionField, np.ndarray]:
+               before_field: MotionField | None = None, effort: Effort = Effort(),
+               frames: int | None = None) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
     ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
-    GOP's motion field, whose last slice the coder predicts the first slice's vectors from)."""
+    GOP's motion field, whose last slice the coder predicts the first slice's vectors from).
+    ``frames``: the GOP's own frames (the rest is padding, which no decoder shows): a slice wholly of
+    padding repeats the frame before it (every block predicted, vector 0, nothing else), the cheapest."""
     if bends and not (effort.second or effort.bends_first):
         raise ValueError("bent paths need a decision that searches them")
     bt = block[0]
@@ -460,6 +463,9 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if prev is None:
             continue                      # a refresh GOP's first slice: nothing to predict from
         sl = slice(t * bt, (t + 1) * bt)
+        if frames is not None and t * bt >= frames:
+            flags[t], final[sl], pred = True, prev, np.zeros_like(pred)
+            continue
         args = source[sl], final[sl], prev, rates[t], lam, search, block
         planes = search_planes(prev, bt, search)
         first_bends = bends and effort.bends_first
