@@ -26,7 +26,7 @@ from vqcodec.coding.encoder import EncodedGop, GopEncoder, encode_frames, write_
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel, GopReference
 from vqcodec.coding.motion import (BEND_LABEL, MAX_BEND, MAX_VECTOR, MotionCoder, check_displacements,
                                    code_motion_layer, displacements, predict_slice)
-from vqcodec.coding.motion_search import decide_gop, decide_slice, search_bends, search_planes
+from vqcodec.coding.motion_search import decide_slice, search_bends, search_planes
 from vqcodec.coding import motion as motion_module
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, UnsupportedVersionError, VqvFormatError, VqvReader, VqvWriter, version_for
@@ -123,31 +123,6 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256, len(data)
     assert VqvReader(io.BytesIO(data)).version == (7, 0)
     np.testing.assert_array_equal(decode_bytes(data, model=lmodel), seen)
-
-
-def test_slices_wholly_of_padding_repeat_the_frame_before_and_cost_only_their_flags(lmodel):
-    """The last GOP of a clip shorter than a GOP is padded; no decoder shows the padding, so a slice wholly of
-    it is every block predicted, vector 0, no residual, no bend (it repeats the frame before), whatever the
-    padding's pixels; the frames shown are the encoder's reconstruction and the same as with other padding."""
-    frames = path_video(judder_steps(21))                    # one GOP of 32 frames, 11 of them padding
-    data, seen = _encoded(lmodel, frames)
-    got = list(read_gop_codes(VqvReader(io.BytesIO(data)), lmodel))
-    bt = lmodel.cfg.bottom_factor[0]
-    m = got[-1].codes.motion
-    real = -(-got[-1].frames // bt)                          # slices holding a frame of the clip
-    assert 0 < real < len(m.flags)
-    assert m.flags[real:].all() and not m.vectors[real:].any() and not m.residual[real:].any()
-    assert not m.bends[real:].any()
-    assert not m.flags[:real].all() or m.vectors[:real].any()     # the clip's own slices were searched
-    np.testing.assert_array_equal(decode_bytes(data, model=lmodel), seen)
-    # a decision wholly of padding is the frame before repeated, whatever the padding's pixels
-    gop = np.concatenate([frames, np.zeros((32 - len(frames), *frames.shape[1:]), np.uint8)])
-    recon = np.concatenate([frames, np.repeat(frames[-1:], 32 - len(frames), 0)])
-    rates = np.full(m.flags.shape, 50.0)
-    field, final = decide_gop(gop, recon, None, rates, 30.0, 2, tuple(lmodel.cfg.bottom_factor), frames=len(frames))
-    assert field.flags[real:].all() and not field.vectors[real:].any()
-    assert (final[real * bt:] == final[real * bt - 1]).all()
-    assert not (final[real * bt:] == 0).all()                 # (not the padding's own pixels)
 
 
 # ------------------------------------------------------------------------------------------ paths and pixels
