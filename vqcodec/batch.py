@@ -212,8 +212,8 @@ def run_local(jobs: list[Job], workers: int, done) -> None:
             try:
                 while queue or running:
                     while queue and len(running) < 2 * workers:      # bounded: a huge dataset is not all queued
-                        job = queue.pop()
-                        running[pool.submit(encode_one, job)] = job
+                        fut = pool.submit(encode_one, queue[-1])   # (a pool that broke refuses it: still queued)
+                        running[fut] = queue.pop()
                     finished, _ = wait(running, return_when=FIRST_COMPLETED)
                     for fut in finished:
                         done(fut.result())
