@@ -1,5 +1,9 @@
 """What a short clip's padding costs: clips of 4, 13, 20 and 32 frames encoded (default settings), bytes and PSNR; run
 with the encoder before and after 87da2a2 (TAG names the side). PYTHONPATH=. python experiments/intra_slice/padding_cost.py TAG"""
+import sys
+
+import numpy as np
+
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.weights import load_model
