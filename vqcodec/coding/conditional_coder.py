@@ -122,12 +122,12 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
     """A slice ``frames`` (bt, H, W, 3) as predicted (P) -> the same with every block whose ``option``
     (H', W') is ``first + j`` made by coder ``j`` from ``symbols`` (H', W', channels) (zeros elsewhere)."""
     from vqcodec.coding.motion_search import _pixels      # (motion_search imports this module)
-    used = [j for j in range(coder.coders) if (option == first + j).any()]
-    made = run_alone_each([lambda j=j: coder.reconstruct(j, np.where((option == first + j)[..., None], symbols, 0), frames)
-                           for j in used])
+    sel = {j: option == first + j for j in range(coder.coders)}
+    used = [j for j in sel if sel[j].any()]
+    made = run_alone_each([lambda j=j: coder.reconstruct(j, np.where(sel[j][..., None], symbols, 0), frames) for j in used])
     out = frames
     for j, m in zip(used, made):
-        out = np.where(_pixels(option == first + j, (BLOCK, BLOCK)), m, out)
+        out = np.where(_pixels(sel[j], (BLOCK, BLOCK)), m, out)
     return out
 
 

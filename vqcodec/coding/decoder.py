@@ -226,19 +226,18 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
     shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
 
-    def submit(pool, items):
-        return items, [pool.submit(synthesise, model, g.codes, enhance=g.codes.motion is None) for g in items]
+    def submit(pool, g):
+        return g, pool.submit(synthesise, model, g.codes, enhance=g.codes.motion is None)
 
-    def finish(items, futures):
-        for fut, g in zip(futures, items):
-            f = fut.result()
-            if g.codes.motion is not None:
-                f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
-                                 enhancement_residual(model, g.codes), motion_residual)
-                last[0] = f[-1]
-            out = f[:g.frames, :h.coded_height, :h.coded_width]
-            shown[0] = out[-1]
-            yield out
+    def finish(g, fut):
+        f = fut.result()
+        if g.codes.motion is not None:
+            f = apply_motion(f, g.codes.motion, None if g.refresh else last[0], block,
+                             enhancement_residual(model, g.codes), motion_residual)
+            last[0] = f[-1]
+        out = f[:g.frames, :h.coded_height, :h.coded_width]
+        shown[0] = out[-1]
+        return out
 
     def filled(d: DamagedGop):
         last[0] = None
@@ -259,14 +258,14 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
         for g in gops:
             damaged = isinstance(g, DamagedGop)
             if not damaged:
-                ahead.append(submit(pool, [g]))
+                ahead.append(submit(pool, g))
             while len(ahead) > (0 if damaged else per_round):     # all of it before a damaged GOP's fill
-                yield from finish(*ahead.pop(0))
+                yield finish(*ahead.pop(0))
             if damaged:
                 on_damage(g)
                 yield filled(g)
-        for items, futures in ahead:
-            yield from finish(items, futures)
+        for g, fut in ahead:
+            yield finish(g, fut)
 
 
 def decode_bytes(data: bytes, *, model: CodecModel) -> np.ndarray:

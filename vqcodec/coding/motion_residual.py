@@ -329,7 +329,7 @@ class ResidualCoder:
 
     def _code_symbols(self, channel, j: int, m: int, symbols: np.ndarray | None) -> np.ndarray:
         """Coder ``j``'s symbols of the ``m`` blocks that took it (m, channels), channel by channel, each
-        block's symbol under its context's table (one table for all where the tables have one context)."""
+        block's symbol under its context's table."""
         tables, lim = self.coder, self.coder.limit
         out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
         given = None if symbols is None else np.asarray(symbols, np.int64) + lim
@@ -337,7 +337,7 @@ class ResidualCoder:
             raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
         for c in range(tables.channels):
             w = None if given is None else given[:, c]
-            table = tables.freqs[j, c, 0] if tables.counts.shape[2] == 1 else tables.select(j, c, tables.contexts(activity))
+            table = tables.select(j, c, tables.contexts(activity))
             got = np.asarray(channel.code(table, m, w, CONDITIONAL_LABEL), np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)
