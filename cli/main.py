@@ -130,6 +130,9 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
               help="with the motion residual: a predicted block may take a trained coder conditioned on its "
                    "prediction (a version 8.0 file; decoding then costs more) [default: conditional-coder up to "
                    "640x480; no-conditional-coder with --preset faster, veryfast]")
+@click.option("--intra-coder/--no-intra-coder", default=True, show_default=True,
+              help="with the conditional coders: they refine a refresh GOP's first slice too, below Q10 (a "
+                   "version 9.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
@@ -141,8 +144,8 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, preset, motion, motion_residual,
-           motion_bends, conditional_coder, motion_search, psnr, audio, threads, force, never, quiet, as_json,
-           progress_file):
+           motion_bends, conditional_coder, intra_coder, motion_search, psnr, audio, threads, force, never, quiet,
+           as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -153,7 +156,7 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, motion_residual=motion_residual,
                                   motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
-                                  measure_quality=psnr, threads=threads,
+                                  intra_coder=intra_coder, measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)
     _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)

@@ -55,6 +55,8 @@ def _fmt_motion(m: dict) -> str:
     bent = (f", {100 * m['bent']:.1f}% on bent paths ({m['bend_bits']:.0f} bits)" if "bent" in m else "")
     cond = (f", {100 * m['conditional']:.1f}% made by a conditional coder ({m['conditional_bits']:.0f} bits)"
             if "conditional" in m else "")
+    cond += (f"; {100 * m['intra']:.1f}% of the refresh GOPs' first-slice blocks refined by a coder "
+             f"({m['intra_bits']:.0f} bits)" if "intra" in m else "")
     return (f"{100 * m['predicted']:.1f}% of blocks predicted from the previous frame "
             f"({m['flag_bits']:.0f} bits of flags, {m['vector_bits']:.0f} bits of vectors){res}{bent}{cond}")
 

@@ -382,7 +382,7 @@ class VqvReader:
     @property
     def motion_residual(self) -> tuple[tuple[int, int], ...]:
         """The header's ``(first, count)`` pairs of the motion layer's residual (key 18): non-empty in a 5.x
-        file, possibly in a 6.x to 8.x one, empty in every other version."""
+        file, possibly in a 6.x to 9.x one, empty in every other version."""
         return self.header.motion_residual if self.version[0] >= 5 else ()
 
     @property
@@ -392,8 +392,13 @@ class VqvReader:
 
     @property
     def conditional_coder(self) -> bytes:
-        """The conditional coders' file digest (header key 20) of an 8.x file, else empty."""
+        """The conditional coders' file digest (header key 20) of an 8.x or 9.x file, else empty."""
         return self.header.conditional_coder if self.version[0] >= 8 else b""
+
+    @property
+    def intra_coder(self) -> bool:
+        """Whether the blocks of each refresh GOP's first slice may take a conditional coder: in every 9.x file."""
+        return self.version[0] >= 9 and bool(self.header.conditional_coder)
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

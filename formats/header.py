@@ -295,12 +295,12 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
 
 
 def _check_required_keys(major: int, kw: dict) -> None:
-    """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x: 20)."""
+    """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x and 9.x: 20)."""
     if major == 5 and "motion_residual" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     if major == 7 and kw.get("motion_bends") is not True:
         raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
-    if major == 8 and "conditional_coder" not in kw:
+    if major in (8, 9) and "conditional_coder" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
 
 
@@ -308,7 +308,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
     (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on, key 20
     from version 8 on; a 5.x header must have key 18, a 7.x header key 19 true, an 8.x header key 20;
-    prior 4, rank, is a prior of 6.x to 8.x).
+    prior 4, rank, is a prior of 6.x to 9.x).
     Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
@@ -341,7 +341,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
                 if v == RANK_PRIOR_ID and major < 6:
-                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x to 8.x only)")
+                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x to 9.x only)")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
                 if not isinstance(v, bytes):

@@ -12,19 +12,22 @@ RESIDUAL_VERSION: tuple[int, int] = (5, 0)  # the motion layer carries a residua
 RANK_VERSION: tuple[int, int] = (6, 0)  # the rank prior codes the payloads (written only with it)
 BENDS_VERSION: tuple[int, int] = (7, 0)  # predicted blocks carry bent paths (written only with them)
 CODER_VERSION: tuple[int, int] = (8, 0)  # predicted blocks may take a conditional coder (written only with them)
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)  # what readers read (any minor)
-WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0))
+INTRA_CODER_VERSION: tuple[int, int] = (9, 0)  # ... and so may a refresh GOP's first slice's blocks (only with them)
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # what readers read (any minor)
+WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0),
+                                                  (9, 0))
 
 
 def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False,
-                rank_prior: bool = False, motion_bends: bool = False, conditional_coder: bool = False) -> tuple[int, int]:
-    """The version the reference writer gives a file: 8.0 when predicted blocks may take a conditional
-    coder (header key 20), else 7.0 when the motion layer carries bent paths
+                rank_prior: bool = False, motion_bends: bool = False, conditional_coder: bool = False,
+                intra_coder: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 9.0 when the blocks of each refresh GOP's first slice
+    may take a conditional coder too, else 8.0 when predicted blocks may take one (header key 20), else 7.0 when the motion layer carries bent paths
     (header key 19), else 6.0 when the rank prior codes it, else 5.0 when the motion layer carries a
     residual (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer,
     else 2.0 (so a file has the bytes and version it had before each later feature existed)."""
     if conditional_coder:
-        return CODER_VERSION
+        return INTRA_CODER_VERSION if intra_coder else CODER_VERSION
     if motion_bends:
         return BENDS_VERSION
     if rank_prior:
@@ -59,12 +62,12 @@ def check_header_for_version(version: tuple[int, int], header: Header) -> None:
     if (major == 7 and not header.motion_bends) or (major < 7 and header.motion_bends):
         raise ValueError("motion_bends (header key 19) is a field of version 7.0 files, which need it true, "
                          "and of 8.0 files")
-    if (major == 8) != bool(header.conditional_coder):
-        raise ValueError("conditional_coder (header key 20) is a field of version 8.0 files, which need it")
+    if (major in (8, 9)) != bool(header.conditional_coder):
+        raise ValueError("conditional_coder (header key 20) is a field of version 8.0 and 9.0 files, which need it")
     if major == 6 and header.prior != "rank":
         raise ValueError("a version 6.0 file is coded with the rank prior")
-    if header.prior == "rank" and major not in (6, 7, 8):
-        raise ValueError("the rank prior is a prior of version 6.0 to 8.0 files only")
+    if header.prior == "rank" and major not in (6, 7, 8, 9):
+        raise ValueError("the rank prior is a prior of version 6.0 to 9.0 files only")
     if major < 2 and (header.copy_mode or header.refresh_interval):
         raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
     if major == 3 and not header.copy_mode:

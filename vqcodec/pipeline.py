@@ -124,7 +124,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                intra_coder: bool = True, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
@@ -143,7 +143,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
         model = model or load_model(model_path)
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
-                                        motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder)
+                                        motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
+                                        intra_coder=intra_coder)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -395,7 +396,7 @@ CODE_LAYOUT = {"top": "(gops, stages, T, H, W) indices", "bottom": "(gops, stage
                "bottom_scalar_step": "() step: latent = symbols x step",
                "enhancement": "(gops, K, T, H, W) symbols", "enhancement_step": "() step: coefficients = symbols x step",
                "motion_predicted": "(gops, T, H, W) flags", "motion_vectors": "(gops, T, H, W, 2) (dy, dx) quarter pixels",
-               "motion_residual": "(gops, T, H, W) option, 0 none", "motion_residual_codes": "(gops, T, H, W, S) codes",
+               "motion_residual": "(gops, T, H, W) option, 0 none (9.0: also a refresh GOP's first slice's coders)", "motion_residual_codes": "(gops, T, H, W, S) codes",
                "motion_bends": "(gops, T, H, W, bt - 1, 2) (dy, dx) quarter pixels, frames 1.. of each slice",
                "motion_conditional_symbols": "(gops, T, H, W, C) symbols of the conditional coder the option names"}
 FILE_LAYOUT = {"frame_counts": "(gops,) real frames per GOP (the last GOP is padded to 32)",

@@ -36,6 +36,9 @@ DEFAULT_MOTION_BENDS = True     # with --motion: predicted blocks may follow ben
 # with the motion residual: predicted blocks may take a conditional coder (format 8.0; docs/DESIGN.md,
 # "Conditional coders")
 DEFAULT_CONDITIONAL_CODER = True
+# with them: the coders refine a refresh GOP's first slice too (format 9.0), at points without an enhancement
+# layer (above them it cost more than it gained; docs/DESIGN.md, "Conditional coders")
+DEFAULT_INTRA_CODER = True
 # Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
 # would slow 720p decoding below 1 frame/s.
@@ -81,6 +84,7 @@ class EncodeSettings:
     #: for and this model's blocks fit them, else None
     conditional_coder: object = None
     coder_asked: bool = False    # --conditional-coder given: the coders at any frame size
+    intra_coder: bool = DEFAULT_INTRA_CODER      # the coders on a refresh GOP's first slice too (format 9.0)
 
     def for_size(self, width: int, height: int) -> EncodeSettings:
         """These settings for frames of ``width`` x ``height`` (coded size): without the conditional coders
@@ -123,11 +127,18 @@ class EncodeSettings:
         return self.conditional_coder if self.residual_options else None
 
     @property
+    def intra_refinement(self) -> bool:
+        """Whether files let the conditional coders refine a refresh GOP's first slice (format 9.0): with the
+        coders, unless turned off, at a point without an enhancement layer."""
+        return self.intra_coder and self.conditional is not None and not self.point.enhanced
+
+    @property
     def motion_coding(self):
         """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options with the
-        conditional coders' tables (8.0), the options alone (5.0), else whether files carry the motion layer."""
+        conditional coders' tables (8.0; 9.0 with the first slice's), the options alone (5.0), else whether
+        files carry the motion layer."""
         if self.conditional is not None:
-            return ResidualSyntax(self.residual_options, self.conditional.tables)
+            return ResidualSyntax(self.residual_options, self.conditional.tables, self.intra_refinement)
         return self.residual_options or self.motion_layer
 
     @classmethod
@@ -135,7 +146,8 @@ class EncodeSettings:
               rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
               motion: bool | None = None, motion_search: int | None = None,
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
-              preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None) -> EncodeSettings:
+              preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
+              intra_coder: bool = DEFAULT_INTRA_CODER) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values."""
         if preset not in PRESETS:
@@ -166,4 +178,5 @@ class EncodeSettings:
             from vqcodec.weights import default_conditional_coder
             coder = default_conditional_coder()       # None where no coders are shipped
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
-                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked)
+                   residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked,
+                   bool(intra_coder))

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from vqcodec.coding.motion_residual import OPTION_BITS, CoderTables
+from vqcodec.coding.motion_residual import NONE_BITS, OPTION_BITS, CoderTables
 from vqcodec.net.conditional_coder import BLOCK, FRAMES, ConditionalCoderNet
 from vqcodec.net.tiling import run_alone_each
 
@@ -166,3 +166,31 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     made = apply_conditional(coder, pred, option, symbols, first)
     sse = np.where(taken, block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64), sse)
     return option, symbols, made, sse, bits
+
+
+def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray, first: int, lam: float):
+    """A refresh GOP's first slice (version 9): where a coder, conditioned on the network's reconstruction
+    ``recon`` (bt, H, W, 3) as P, costs less than the reconstruction alone (``D + lam R``; R its symbols'
+    bits + :data:`OPTION_BITS`, against :data:`NONE_BITS`), the block takes it. The slice then becomes the
+    reference of the next, so a better one pays twice; the encoder's lambda is the motion decisions'.
+    Returns (option (H', W'), symbols (H', W', channels), the slice as the decoder makes it)."""
+    from vqcodec.coding.motion_search import block_sse
+    d_net = block_sse(recon, source, (BLOCK, BLOCK)).astype(np.float64)
+    cost = d_net + lam * NONE_BITS
+    option = np.zeros(d_net.shape, np.int32)
+    symbols = np.zeros((*d_net.shape, coder.tables.channels), np.int32)
+
+    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
+        y = coder.symbols(j, source, recon)
+        return y, coder.reconstruct(j, y, recon)
+
+    priced = coder.priced(lam)
+    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
+        c = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64) + lam * (coder.block_bits(j, y) + OPTION_BITS)
+        take = c < cost
+        cost = np.where(take, c, cost)
+        option = np.where(take, first + j, option)
+        symbols = np.where(take[..., None], y, symbols)
+    if not (option > 0).any():
+        return option, symbols, recon
+    return option, symbols, apply_conditional(coder, recon, option, symbols, first)

@@ -203,7 +203,7 @@ def file_motion_residual(reader: VqvReader, model: CodecModel) -> MotionResidual
         if not ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
             raise VqvError("this file's conditional coders need a model with 4 x 8 x 8 bottom blocks")
         coder = conditional_coder_for_file(reader.conditional_coder)
-    return MotionResidual(tuple(tuple(o) for o in options), basis, coder)
+    return MotionResidual(tuple(tuple(o) for o in options), basis, coder, reader.intra_coder)
 
 
 def decode_gops(reader: VqvReader, model: CodecModel, *,

@@ -107,8 +107,7 @@ class GopEncoder:
     the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the network's
     reconstruction of the codes, copies those blocks' codes, and reconstructs again where the
     enhancement layer or ``on_gop`` reads the reconstruction. ``pricing_prior`` overrides the prior the
-    decisions are priced with (prior fitting prices them with the prior being refitted).
-    """
+    decisions are priced with (prior fitting prices them with the prior being refitted)."""
 
     def __init__(self, model: CodecModel, settings: EncodeSettings, width: int, height: int, *,
                  on_gop: Callable[[np.ndarray, int, Codes, np.ndarray | None], None] | None = None,
@@ -131,7 +130,8 @@ class GopEncoder:
         self._ref_enh: ScalarCodes | None = None          # the previous GOP's enhancement layer
         self.motion = settings.motion_layer
         options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
-        self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional) if options else None
+        self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional,
+                                             settings.intra_refinement) if options else None
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -442,7 +442,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
-                          settings.bend_frames > 0, settings.conditional is not None)
+                          settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement)
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -477,7 +477,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
-                  conditional_coder: bool | None = None) -> bytes:
+                  conditional_coder: bool | None = None, intra_coder: bool = True) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -488,7 +488,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
                                     refresh=refresh, motion=motion, motion_search=motion_search,
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
-                                    conditional_coder=conditional_coder)
+                                    conditional_coder=conditional_coder, intra_coder=intra_coder)
     _, h, w, _ = frames.shape
     settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)

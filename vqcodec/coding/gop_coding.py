@@ -37,7 +37,7 @@ from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError
 from vqcodec.coding.motion import BEND_LABEL, MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
-from vqcodec.coding.motion_residual import CONDITIONAL_LABEL, RESIDUAL_LABEL
+from vqcodec.coding.motion_residual import CONDITIONAL_LABEL, INTRA_LABEL, RESIDUAL_LABEL
 from vqcodec.entropy.scalar_prior import ScalarTables
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
@@ -68,7 +68,7 @@ def label_level(label: str) -> str:
     a scalar point's ``"scalar"`` and ``"copy.scalar"`` -> ``"bottom"`` (it codes the bottom latent);
     ``"enhancement"`` is a level of its own."""
     name = label[len(COPY_LABEL):] if label.startswith(COPY_LABEL) else label
-    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL, BEND_LABEL, CONDITIONAL_LABEL):
+    if name in (MOTION_LABEL, VECTOR_LABEL, RESIDUAL_LABEL, BEND_LABEL, CONDITIONAL_LABEL, INTRA_LABEL):
         return MOTION_LABEL
     if name == SCALAR_LABEL:
         return "bottom"
@@ -104,9 +104,10 @@ def motion_summary(gops, first_coder: int = 0) -> dict[str, float]:
     """Over ``(codes, bits)`` pairs of a file's GOPs with a motion layer: the share of blocks predicted
     from the previous frame, and the bits of the flags and of the vectors (empty without the layer);
     with a residual (version 5) and bent paths (version 7) their shares of the predicted blocks and bits;
-    with conditional coders (version 8; ``first_coder``: the first coder's option) theirs."""
-    n = flagged = 0
-    flag_bits = vector_bits = residual_bits = bend_bits = coder_bits = 0.0
+    with conditional coders (version 8; ``first_coder``: the first coder's option) theirs; in version 9 also the
+    share of the refresh GOPs' first-slice blocks a coder refined, and their bits (options and symbols)."""
+    n = flagged = intra_n = intra_blocks = 0
+    flag_bits = vector_bits = residual_bits = bend_bits = coder_bits = intra_bits = 0.0
     with_residual: int | None = None
     bent: int | None = None
     coded: int | None = None
@@ -120,7 +121,11 @@ def motion_summary(gops, first_coder: int = 0) -> dict[str, float]:
         if codes.motion.residual is not None:
             stage = codes.motion.residual > 0
             if codes.motion.coder_symbols is not None and first_coder:
-                taken = codes.motion.residual >= first_coder
+                taken = (codes.motion.residual >= first_coder) & codes.motion.flags
+                if INTRA_LABEL in gop_bits:          # version 9, a refresh GOP: its first slice's coders
+                    intra_n += int((codes.motion.residual[0] >= first_coder).sum())
+                    intra_blocks += codes.motion.residual[0].size
+                    intra_bits += gop_bits[INTRA_LABEL]
                 stage &= ~taken
                 coded = (coded or 0) + int(taken.sum())
                 coder_bits += gop_bits.get(CONDITIONAL_LABEL, 0.0)
@@ -138,12 +143,14 @@ def motion_summary(gops, first_coder: int = 0) -> dict[str, float]:
         out.update(bent=bent / max(flagged, 1), bend_bits=bend_bits)
     if coded is not None:                  # version 8: the share of predicted blocks a coder made
         out.update(conditional=coded / max(flagged, 1), conditional_bits=coder_bits)
+    if intra_blocks:                       # version 9: the share of first-slice blocks a coder refined
+        out.update(intra=intra_n / intra_blocks, intra_bits=intra_bits)
     return out
 
 
 def rounded_motion(m: dict[str, float]) -> dict[str, float]:
     """:func:`motion_summary` as reports show it: shares to 4 decimals, bits to 1."""
-    return {k: round(v, 4 if k in ("predicted", "residual", "bent", "conditional") else 1) for k, v in m.items()}
+    return {k: round(v, 4 if k in ("predicted", "residual", "bent", "conditional", "intra") else 1) for k, v in m.items()}
 
 
 @dataclass

@@ -63,6 +63,7 @@ class MotionResidual:
     options: tuple[tuple[int, int], ...]
     basis: ResidualBasis
     coder: ConditionalCoder | None = None
+    intra: bool = False      # version 9: the coders refine a refresh GOP's first slice's blocks too
 
     @property
     def first_coder(self) -> int:
@@ -73,7 +74,7 @@ class MotionResidual:
     def syntax(self):
         """What the payload walk codes the residual with: the options (5.x-7.x), or with the coders'
         tables (8.x)."""
-        return self.options if self.coder is None else ResidualSyntax(self.options, self.coder.tables)
+        return self.options if self.coder is None else ResidualSyntax(self.options, self.coder.tables, self.intra)
 
 
 # ------------------------------------------------------------------------------------------ prediction
@@ -152,6 +153,8 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
     bt, bh, bw = block
     mask = field.flags[t]
     if not mask.any():
+        if t == 0 and before is None and residual is not None:      # version 9: a refresh GOP's first slice
+            refine_intra(frames, field, block, residual)
         return
     ref = frames[t * bt - 1] if t else before
     if ref is None:
@@ -177,6 +180,17 @@ def predict_slice(frames: np.ndarray, field: MotionField, t: int, before: np.nda
                                            residual.first_coder)
 
 
+def refine_intra(frames: np.ndarray, field: MotionField, block: tuple[int, int, int], residual: MotionResidual) -> None:
+    """Version 9: the blocks of a refresh GOP's first slice that took a conditional coder, made by it from the
+    network's reconstruction of the slice (P) and their symbols, in ``frames`` (in place)."""
+    if residual.coder is None or field.residual is None or field.coder_symbols is None:
+        return
+    opt = field.residual[0]
+    if (opt >= residual.first_coder).any():
+        bt = block[0]
+        frames[:bt] = apply_conditional(residual.coder, frames[:bt], opt, field.coder_symbols[0], residual.first_coder)
+
+
 def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarray | None,
                  block: tuple[int, int, int], residual: Callable[[np.ndarray, int], np.ndarray] | None = None,
                  motion_residual: MotionResidual | None = None) -> np.ndarray:
@@ -186,7 +200,8 @@ def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarr
     ``residual(frames, t)``, at an enhanced point: slice ``t``'s frames with its enhancement layer
     added, applied to each slice after its prediction (so a predicted block's enhancement codes what
     the prediction missed, and the next slice predicts from the enhanced frame)."""
-    if residual is None and (field is None or not field.flags.any()):
+    if residual is None and (field is None or not (field.flags.any() or (
+            field.residual is not None and field.residual[0].any()))):
         return frames
     out = np.array(frames, np.uint8, copy=True)
     bt = block[0]
@@ -326,7 +341,11 @@ class MotionCoder:
             res = np.zeros(grid, np.int32), np.zeros((*grid, width), np.int32)
             if self.residual.coder is not None:
                 syms = np.zeros((*grid, self.residual.coder.channels), np.int32)
-            if given is not None and given.residual is not None and (given.residual[~given.flags] != 0).any():
+            unflagged = ~given.flags if given is not None else None
+            if self.residual.intra and before is None and given is not None:
+                unflagged = unflagged.copy()
+                unflagged[0] = False              # version 9: checked as the first slice is coded
+            if given is not None and given.residual is not None and (given.residual[unflagged] != 0).any():
                 raise EntropyError("motion layer: a residual for a block that is not predicted")
         bends = None
         if self.bends is None and given is not None and given.bends is not None and given.bends.any():
@@ -339,6 +358,12 @@ class MotionCoder:
             if t == 0 and before is None:
                 if given is not None and given.flags[0].any():
                     raise EntropyError("motion layer: a refresh GOP cannot predict its first slice")
+                if self.residual is not None and self.residual.intra:      # version 9: its blocks' coders
+                    want_opt = want_syms = None
+                    if given is not None:
+                        want_opt = given.residual[0] if given.residual is not None else res[0][0]
+                        want_syms = given.coder_symbols[0] if given.coder_symbols is not None else syms[0]
+                    res[0][0], syms[0] = self.residual.code_intra(channel, (h, w), want_opt, want_syms)
                 continue
             prev_flags = flags[t - 1] if t else before.flags[-1]
             prev_vec = vectors[t - 1] if t else before.vectors[-1]
@@ -433,7 +458,8 @@ def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | 
     res_coder = None
     if residual:
         if isinstance(residual, ResidualSyntax):        # version 8: with the conditional coders
-            res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual.options, codebook_size, coder=residual.coder)
+            res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual.options, codebook_size, coder=residual.coder,
+                                                             intra=residual.intra)
         else:
             res_coder = old(RESIDUAL_LABEL) or ResidualCoder(residual, codebook_size)
     bend_coder = (old(BEND_LABEL) or BendModel()) if bends else None

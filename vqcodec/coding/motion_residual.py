@@ -33,6 +33,7 @@ from vqcodec.entropy.rans import EntropyError, SelectedRows, TableSet, freqs_fro
 
 RESIDUAL_LABEL = "motion.residual"        # the residual's bit-report label
 CONDITIONAL_LABEL = "motion.conditional"  # the conditional coders' symbols' bit-report label
+INTRA_LABEL = "motion.intra"              # a refresh GOP's first slice's coder options and symbols (version 9)
 #: The options the reference encoder offers: stages (first, count) of the bottom quantiser
 #: (experiments/motion_layer/latent_residual.py measured these against wider sets).
 DEFAULT_OPTIONS: tuple[tuple[int, int], ...] = ((1, 1), (2, 1), (3, 1), (2, 2))
@@ -275,6 +276,7 @@ class ResidualSyntax:
 
     options: tuple[tuple[int, int], ...]
     coder: CoderTables
+    intra: bool = False     # version 9: a refresh GOP's first slice's blocks may take a coder too
 
 
 class ResidualCoder:
@@ -283,17 +285,46 @@ class ResidualCoder:
     coders' options and symbols too."""
 
     def __init__(self, options, codebook_size: int, counts: np.ndarray | None = None,
-                 coder: CoderTables | None = None) -> None:
+                 coder: CoderTables | None = None, intra: bool = False) -> None:
         self.options = tuple(tuple(int(v) for v in o) for o in options)
         self.codebook_size = int(codebook_size)
         self.coder = coder
+        self.intra = bool(intra) and coder is not None
         if counts is None:
             n = len(self.options) + (coder.coders if coder is not None else 0)
             counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * n, np.int64)
         self.counts = np.array(counts, np.int64)
 
     def clone(self) -> "ResidualCoder":
-        return ResidualCoder(self.options, self.codebook_size, self.counts, self.coder)
+        return ResidualCoder(self.options, self.codebook_size, self.counts, self.coder, self.intra)
+
+    def code_intra(self, channel, shape: tuple[int, int], option: np.ndarray | None,
+                   symbols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+        """A refresh GOP's first slice (version 9): per block whether a conditional coder refines the
+        network's reconstruction, and which (one fixed table over none and each coder: the residual
+        options' starting counts), then the symbols of the blocks that took each coder as a predicted block's. The
+        encoder passes ``option`` (H, W: 0, or the coder's option number as a predicted block's) and
+        ``symbols`` (H, W, channels), the decoder None. Returns both as coded."""
+        first = len(self.options) + 1
+        n_coders = self.coder.coders
+        out_opt = np.zeros(shape, np.int32)
+        out_sym = np.zeros((*shape, self.coder.channels), np.int32)
+        want = None
+        if option is not None:
+            opt = np.asarray(option, np.int64)
+            if ((opt != 0) & ((opt < first) | (opt >= first + n_coders))).any():
+                raise EntropyError("motion layer: a first-slice block's option is not a conditional coder")
+            want = np.where(opt > 0, opt - first + 1, 0).reshape(-1)
+        counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * n_coders, np.int64)
+        got = np.asarray(channel.code(freqs_from_counts(counts), want.size if want is not None else out_opt.size,
+                                      want, INTRA_LABEL), np.int64).reshape(shape)
+        out_opt[...] = np.where(got > 0, got + first - 1, 0)
+        for j in range(n_coders):
+            sel = got == j + 1
+            m = int(sel.sum())
+            if m:
+                out_sym[sel] = self._code_symbols(channel, j, m, None if symbols is None else symbols[sel], INTRA_LABEL)
+        return out_opt, out_sym
 
     def code_slice(self, channel, flags: np.ndarray, option: np.ndarray | None, codes: np.ndarray | None,
                    symbols: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
@@ -327,7 +358,8 @@ class ResidualCoder:
                 out_sym[sel] = self._code_symbols(channel, j, m, None if symbols is None else symbols[sel])
         return out_opt, out_codes, out_sym
 
-    def _code_symbols(self, channel, j: int, m: int, symbols: np.ndarray | None) -> np.ndarray:
+    def _code_symbols(self, channel, j: int, m: int, symbols: np.ndarray | None,
+                      label: str = CONDITIONAL_LABEL) -> np.ndarray:
         """Coder ``j``'s symbols of the ``m`` blocks that took it (m, channels), channel by channel, each
         block's symbol under its context's table."""
         tables, lim = self.coder, self.coder.limit
@@ -338,7 +370,7 @@ class ResidualCoder:
         for c in range(tables.channels):
             w = None if given is None else given[:, c]
             table = tables.select(j, c, tables.contexts(activity))
-            got = np.asarray(channel.code(table, m, w, CONDITIONAL_LABEL), np.int64) - lim
+            got = np.asarray(channel.code(table, m, w, label), np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)
         return out

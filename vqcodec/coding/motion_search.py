@@ -28,7 +28,7 @@ import numpy as np
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice)
-from vqcodec.coding.conditional_coder import choose_conditional
+from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -460,8 +460,10 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         pred = np.where(before_field.flags[-1][..., None], before_field.vectors[-1], 0).astype(np.int64)
     for t in range(t_):
         prev = final[t * bt - 1] if t else before
-        if prev is None:
-            continue                      # a refresh GOP's first slice: nothing to predict from
+        if prev is None:                  # a refresh GOP's first slice: nothing to predict from
+            if coded is not None and coded.intra:         # version 9: the coders refine it
+                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder, lam)
+            continue
         sl = slice(t * bt, (t + 1) * bt)
         if frames is not None and t * bt >= frames:
             flags[t], final[sl], pred = True, prev, np.zeros_like(pred)
