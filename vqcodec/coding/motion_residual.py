@@ -302,9 +302,9 @@ class ResidualCoder:
                    symbols: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
         """A refresh GOP's first slice (version 9): per block whether a conditional coder refines the
         network's reconstruction, and which (one fixed table over none and each coder: the residual
-        options' starting counts), then the symbols of the blocks that took each coder as a predicted block's. The
-        encoder passes ``option`` (H, W: 0, or the coder's option number as a predicted block's) and
-        ``symbols`` (H, W, channels), the decoder None. Returns both as coded."""
+        options' starting counts), then the symbols of the blocks that took each coder, as a predicted
+        block's are coded. The encoder passes ``option`` (H, W: 0, or the coder's option number as a
+        predicted block's) and ``symbols`` (H, W, channels), the decoder None. Returns both as coded."""
         first = len(self.options) + 1
         n_coders = self.coder.coders
         out_opt = np.zeros(shape, np.int32)
@@ -316,8 +316,8 @@ class ResidualCoder:
                 raise EntropyError("motion layer: a first-slice block's option is not a conditional coder")
             want = np.where(opt > 0, opt - first + 1, 0).reshape(-1)
         counts = np.array([OPTION_START[0]] + [OPTION_START[1]] * n_coders, np.int64)
-        got = np.asarray(channel.code(freqs_from_counts(counts), want.size if want is not None else out_opt.size,
-                                      want, INTRA_LABEL), np.int64).reshape(shape)
+        got = np.asarray(channel.code(freqs_from_counts(counts), out_opt.size, want, INTRA_LABEL),
+                         np.int64).reshape(shape)
         out_opt[...] = np.where(got > 0, got + first - 1, 0)
         for j in range(n_coders):
             sel = got == j + 1
