@@ -52,6 +52,20 @@ def pan_video(t: int = 48, h: int = 32, w: int = 32, dx: int = 1, dy: int = 0) -
     return np.stack([pic[oy + dy * k:oy + dy * k + h, ox + dx * k:ox + dx * k + w] for k in range(t)])
 
 
+def encode_seen(model, settings, frames: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """``frames`` encoded by a GopEncoder with ``settings`` (fps 16, coded size = frame size), and the frames
+    as the encoder reconstructed them (what the decoder must make)."""
+    import io
+    from vqcodec.coding.encoder import GopEncoder, write_container
+    seen, (_, h, w, _) = [], frames.shape
+    enc = GopEncoder(model, settings, w, h, on_gop=lambda g, n, codes, recon: seen.append(recon[:n]))
+    for f in frames:
+        enc.add_frame(f)
+    buf = io.BytesIO()
+    write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
+    return buf.getvalue(), np.concatenate(seen)
+
+
 def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
     import torch

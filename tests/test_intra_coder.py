@@ -18,7 +18,7 @@ from click.testing import CliRunner
 from vqcodec.cli.main import main
 from vqcodec.codes import MotionField
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
-from vqcodec.coding.encoder import EncodedGop, GopEncoder, encode_frames, write_container
+from vqcodec.coding.encoder import EncodedGop, encode_frames, write_container
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.motion import MotionCoder
 from vqcodec.coding.motion_residual import CoderTables, ResidualCoder
@@ -31,7 +31,7 @@ from vqcodec.metrics import psnr
 from vqcodec.settings import EncodeSettings
 from vqcodec.weights import default_conditional_coder, load_model
 
-from conftest import pan_video
+from conftest import encode_seen, pan_video
 from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
@@ -136,16 +136,9 @@ def test_the_golden_file_decodes_to_its_codes_and_frames_and_rewrites_to_the_sam
 def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encoder_saw(model):
     settings = EncodeSettings.build(model, quality=QUALITY, refresh=0)
     assert settings.intra_refinement
-    frames = golden_input()
-    seen, (_, h, w, _) = [], frames.shape
-    enc = GopEncoder(model, settings, w, h, on_gop=lambda g, n, codes, recon: seen.append(recon[:n]))
-    for f in frames:
-        enc.add_frame(f)
-    buf = io.BytesIO()
-    write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
-    data = buf.getvalue()
+    data, seen = encode_seen(model, settings, golden_input())
     assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256, len(data)
-    np.testing.assert_array_equal(decode_bytes(data, model=model), np.concatenate(seen))
+    np.testing.assert_array_equal(decode_bytes(data, model=model), seen)
 
 
 def test_damage_to_the_first_slices_coders_names_its_gop(model, golden):

@@ -22,7 +22,7 @@ from vqcodec.cli.main import main
 from vqcodec.cli.reports import format_info
 from vqcodec.codes import Codes, MotionField
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
-from vqcodec.coding.encoder import EncodedGop, GopEncoder, encode_frames, write_container
+from vqcodec.coding.encoder import EncodedGop, encode_frames, write_container
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel, GopReference
 from vqcodec.coding.motion import (BEND_LABEL, MAX_BEND, MAX_VECTOR, MotionCoder, check_displacements,
                                    code_motion_layer, displacements, predict_slice)
@@ -36,7 +36,7 @@ from vqcodec.pipeline import file_info, read_codes
 from vqcodec.settings import EncodeSettings
 from vqcodec.weights import load_model
 
-from conftest import pan_video
+from conftest import encode_seen, pan_video
 from formats_helpers import _chunks, _header
 from formats_helpers import with_payloads as _rewrite
 GOLDEN = Path(__file__).parent / "golden"
@@ -64,14 +64,7 @@ def golden():
 def _encoded(model, frames, **kw) -> tuple[bytes, np.ndarray]:
     """``frames`` encoded as encode_frames does (fps 16, refresh 0, the motion layer), and the frames as the
     encoder reconstructed them."""
-    settings = EncodeSettings.build(model, quality=TOP, motion=True, refresh=0, **kw)
-    seen, (_, h, w, _) = [], frames.shape
-    enc = GopEncoder(model, settings, w, h, on_gop=lambda g, n, codes, recon: seen.append(recon[:n]))
-    for f in frames:
-        enc.add_frame(f)
-    buf = io.BytesIO()
-    write_container(buf, model, settings, enc.finish(), source_size=(w, h), coded_size=(w, h), fps=16)
-    return buf.getvalue(), np.concatenate(seen)
+    return encode_seen(model, EncodeSettings.build(model, quality=TOP, motion=True, refresh=0, **kw), frames)
 
 
 def _written(model, reader: VqvReader, gops: list[EncodedGop]) -> bytes:

@@ -22,9 +22,9 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from conftest import pan_video  # noqa: E402
-from make_golden_residual import gop_arrays  # noqa: E402
+from make_golden_residual import gop_arrays, write_golden  # noqa: E402
 
-from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
@@ -40,7 +40,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     model = load_model()
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0)
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, intra_coder=False)   # 8.0
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == (8, 0) and reader.conditional_coder, reader.version
     first = len(reader.motion_residual) + 1
@@ -51,10 +51,7 @@ def main() -> None:
         counts.append(int((g.codes.motion.residual >= first).sum()))
     if not all(counts):
         raise SystemExit(f"blocks taking a coder per GOP {counts}: choose a clip where every GOP has some")
-    (HERE / "golden_conditional.vqv").write_bytes(data)
-    np.savez_compressed(HERE / "golden_conditional_codes.npz", **arrays)
-    np.save(HERE / "golden_conditional_frames.npy", decode_bytes(data, model=model))
-    print(f"golden_conditional.vqv: {len(data)} bytes, blocks taking a coder per GOP: {counts}")
+    write_golden("golden_conditional", data, arrays, model, f"blocks taking a coder per GOP: {counts}")
 
 
 if __name__ == "__main__":

@@ -15,15 +15,14 @@ import io
 import sys
 from pathlib import Path
 
-import numpy as np
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
-from make_golden_residual import gop_arrays  # noqa: E402
+from make_golden_residual import gop_arrays, write_golden  # noqa: E402
 
-from vqcodec.coding.decoder import decode_bytes, read_gop_codes  # noqa: E402
+from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
@@ -43,10 +42,7 @@ def main() -> None:
     refined = int((arrays["gop0_motion_residual"][0] > 0).sum())
     if not refined:
         raise SystemExit("no block of the first slice took a coder: choose another clip")
-    (HERE / "golden_intra.vqv").write_bytes(data)
-    np.savez_compressed(HERE / "golden_intra_codes.npz", **arrays)
-    np.save(HERE / "golden_intra_frames.npy", decode_bytes(data, model=model))
-    print(f"golden_intra.vqv: {len(data)} bytes, first-slice blocks refined by a coder: {refined}")
+    write_golden("golden_intra", data, arrays, model, f"first-slice blocks refined by a coder: {refined}")
 
 
 if __name__ == "__main__":

@@ -68,10 +68,15 @@ def make_golden(stem: str, frames: np.ndarray, version: tuple[int, int], per_gop
         counts.append(int(per_gop(g.codes)))
     if not all(counts):
         raise SystemExit(f"{what} per GOP {counts}: choose a clip where every GOP has some")
+    write_golden(stem, data, arrays, model, f"{what} per GOP: {counts}")
+
+
+def write_golden(stem: str, data: bytes, arrays: dict, model, what: str) -> None:
+    """STEM.vqv, STEM_codes.npz (``arrays``) and STEM_frames.npy (``data`` decoded with ``model``)."""
     (HERE / f"{stem}.vqv").write_bytes(data)
     np.savez_compressed(HERE / f"{stem}_codes.npz", **arrays)
     np.save(HERE / f"{stem}_frames.npy", decode_bytes(data, model=model))
-    print(f"{stem}.vqv: {len(data)} bytes, {what} per GOP: {counts}")
+    print(f"{stem}.vqv: {len(data)} bytes, {what}")
 
 
 def main() -> None:
