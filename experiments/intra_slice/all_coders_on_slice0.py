@@ -1,6 +1,6 @@
 """Experiment: the first slice's coders priced with all four coders (the shipped encoder prices the two
-trained nearest the lambda); k 0 = shipped 9.0, k 1 = all four."""
-    PYTHONPATH=. python experiments/intra_slice/all_coders_on_slice0.py 3,4,5,6,7,8,9 CLIPS... > out.jsonl
+trained nearest the lambda); k 0 = shipped 9.0, k 1 = all four.
+    PYTHONPATH=. python experiments/intra_slice/all_coders_on_slice0.py 3,4,5,6,7,8,9 CLIPS... > out.jsonl"""
 import sys, json, numpy as np
 import vqcodec.coding.motion_search as MS
 import vqcodec.coding.conditional_coder as CC
