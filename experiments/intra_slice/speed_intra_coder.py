@@ -1,6 +1,6 @@
 """Encode and decode speed with and without the coders on the first slice (session 24): bikes 64x64 96 frames
 and 320x240 32 frames (/work/s18 .npy clips), default quality, 2 threads, two alternating rounds."""
-import sys, time, numpy as np, torch
+import time, numpy as np, torch
 from fractions import Fraction
 from vqcodec import load_model, encode_frames, decode_bytes
 torch.set_num_threads(2)
