@@ -3,8 +3,10 @@ reconstruction, chosen per block by D + (lam / K) R (lam: the encoder's motion l
 refined slice then the reference the motion layer predicts slice 1 from (encoder and decoder both see
 it: net.decode is wrapped). Bits: the coders' symbols + OPTION_BITS per refined block + 1 bit per block.
 Prints size and PSNR per (clip, Q, K); K=0 is the plain encoder (8.0: the emulation ran before 9.0 existed).
-    PYTHONPATH=. python experiments/intra_slice/coders_on_slice0.py 3,4,...,12 1,2,4 CLIPS... > out.jsonl"""
-import sys, json, numpy as np
+    PYTHONPATH=. python experiments/intra_slice/coders_on_slice0.py 3,4,...,12 1,2,4 CLIPS... > out.jsonl
+(ROUNDS=2 ... coders_on_slice0.py 3,...,9 1 CLIPS: two rounds at K = 1, logs/two_rounds_on_slice0.jsonl, where
+k 1 is one round and k 2 two: that log was made by a copy of this script that took the rounds as K.)"""
+import os, sys, json, numpy as np
 import vqcodec.coding.encoder as E
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.decoder import decode_bytes
@@ -16,10 +18,18 @@ from vqcodec.metrics import psnr
 m = load_model(); cc = default_conditional_coder()
 orig_decode = m.net.decode
 state = {}
+ROUNDS = int(os.environ.get("ROUNDS", "1"))   # ROUNDS=2: the refined slice refined again, with itself as P
+
+
 def refined(codes):
     f = orig_decode(codes)
-    if state.get("k", 0) <= 0:
-        return f
+    state["bits"] = 0.0
+    for _ in range(ROUNDS if state.get("k", 0) > 0 else 0):
+        f = refine_once(f)
+    return f
+
+
+def refine_once(f):
     X, P = state["x"][:4], f[:4]
     lam = state["lam"] / state["k"]
     d_p = block_sse(P, X, (8, 8)).astype(float)
@@ -32,8 +42,10 @@ def refined(codes):
         cost = np.where(take, c, cost); opt = np.where(take, 1 + j, opt)
         syms = np.where(take[..., None], y, syms); bits = np.where(take, cc.block_bits(j, y) + OPTION_BITS + 1, bits)
     out = f.copy(); out[:4] = apply_conditional(cc, P, opt, syms, 1)
-    state["bits"] = float(bits.sum()); state["taken"] = int((opt > 0).sum())
+    state["bits"] += float(bits.sum()); state["taken"] = int((opt > 0).sum())
     return out
+
+
 m.net.decode = refined
 orig_decide = E.decide_gop
 def rec_decide(*a, **kw):
