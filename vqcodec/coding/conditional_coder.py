@@ -131,6 +131,32 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
     return out
 
 
+def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray):
+    """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``), where it costs less
+    than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
+    side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
+    (H', W', channels), 0 elsewhere; their bits)."""
+    from vqcodec.coding.motion_search import block_sse
+    won = np.full(cost.shape, -1, np.int32)
+    symbols = np.zeros((*cost.shape, coder.tables.channels), np.int32)
+    bits = np.zeros(cost.shape)
+
+    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
+        y = coder.symbols(j, source, pred)
+        return y, coder.reconstruct(j, y, pred)
+
+    priced = coder.priced(lam)
+    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
+        c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
+        c_bits = coder.block_bits(j, y) + OPTION_BITS
+        take = c_sse + lam * c_bits < cost
+        cost = np.where(take, c_sse + lam * c_bits, cost)
+        won = np.where(take, j, won)
+        symbols = np.where(take[..., None], y, symbols)
+        bits = np.where(take, c_bits, bits)
+    return won, symbols, bits
+
+
 def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.ndarray, first: int, option: np.ndarray,
                        out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float):
     """One slice of predicted blocks after their stage options were chosen (``option`` (H', W'), ``out``
@@ -139,24 +165,10 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     with every block predicted, without residuals (what the coders are conditioned on). Returns
     (option, symbols (H', W', channels), the slice, sse, bits)."""
     from vqcodec.coding.motion_search import _pixels, block_sse
-    hb, wb = option.shape
-    cost = sse + lam * bits
-    option, sse, bits = option.copy(), sse.copy(), bits.copy()
-    symbols = np.zeros((hb, wb, coder.tables.channels), np.int32)
-
-    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
-        y = coder.symbols(j, source, trial)
-        return y, coder.reconstruct(j, y, trial)
-
-    priced = coder.priced(lam)
-    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
-        c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
-        c_bits = coder.block_bits(j, y) + OPTION_BITS
-        take = c_sse + lam * c_bits < cost
-        cost = np.where(take, c_sse + lam * c_bits, cost)
-        option = np.where(take, first + j, option)
-        symbols = np.where(take[..., None], y, symbols)
-        bits = np.where(take, c_bits, bits)
+    won, symbols, c_bits = _cheaper_coders(coder, source, trial, lam, sse + lam * bits)
+    option = np.where(won >= 0, first + won, option)
+    bits = np.where(won >= 0, c_bits, bits)
+    sse = sse.copy()
     taken = option >= first
     if not taken.any():
         return option, symbols, out, sse, bits
@@ -176,21 +188,8 @@ def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray,
     Returns (option (H', W'), symbols (H', W', channels), the slice as the decoder makes it)."""
     from vqcodec.coding.motion_search import block_sse
     d_net = block_sse(recon, source, (BLOCK, BLOCK)).astype(np.float64)
-    cost = d_net + lam * NONE_BITS
-    option = np.zeros(d_net.shape, np.int32)
-    symbols = np.zeros((*d_net.shape, coder.tables.channels), np.int32)
-
-    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
-        y = coder.symbols(j, source, recon)
-        return y, coder.reconstruct(j, y, recon)
-
-    priced = coder.priced(lam)
-    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
-        c = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64) + lam * (coder.block_bits(j, y) + OPTION_BITS)
-        take = c < cost
-        cost = np.where(take, c, cost)
-        option = np.where(take, first + j, option)
-        symbols = np.where(take[..., None], y, symbols)
+    won, symbols, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS)
+    option = np.where(won >= 0, first + won, 0).astype(np.int32)
     if not (option > 0).any():
         return option, symbols, recon
     return option, symbols, apply_conditional(coder, recon, option, symbols, first)

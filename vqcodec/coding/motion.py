@@ -341,12 +341,12 @@ class MotionCoder:
             res = np.zeros(grid, np.int32), np.zeros((*grid, width), np.int32)
             if self.residual.coder is not None:
                 syms = np.zeros((*grid, self.residual.coder.channels), np.int32)
-            unflagged = ~given.flags if given is not None else None
-            if self.residual.intra and before is None and given is not None:
-                unflagged = unflagged.copy()
-                unflagged[0] = False              # version 9: checked as the first slice is coded
-            if given is not None and given.residual is not None and (given.residual[unflagged] != 0).any():
-                raise EntropyError("motion layer: a residual for a block that is not predicted")
+            if given is not None and given.residual is not None:
+                unflagged = ~given.flags
+                if self.residual.intra and before is None:
+                    unflagged[0] = False          # version 9: code_intra checks the first slice's options
+                if (given.residual[unflagged] != 0).any():
+                    raise EntropyError("motion layer: a residual for a block that is not predicted")
         bends = None
         if self.bends is None and given is not None and given.bends is not None and given.bends.any():
             raise EntropyError("motion layer: bent paths given, but this file carries none (not a 7.x file)")
@@ -359,11 +359,10 @@ class MotionCoder:
                 if given is not None and given.flags[0].any():
                     raise EntropyError("motion layer: a refresh GOP cannot predict its first slice")
                 if self.residual is not None and self.residual.intra:      # version 9: its blocks' coders
-                    want_opt = want_syms = None
-                    if given is not None:
-                        want_opt = given.residual[0] if given.residual is not None else res[0][0]
-                        want_syms = given.coder_symbols[0] if given.coder_symbols is not None else syms[0]
-                    res[0][0], syms[0] = self.residual.code_intra(channel, (h, w), want_opt, want_syms)
+                    want = (None, None) if given is None else (
+                        res[0][0] if given.residual is None else given.residual[0],
+                        syms[0] if given.coder_symbols is None else given.coder_symbols[0])
+                    res[0][0], syms[0] = self.residual.code_intra(channel, (h, w), *want)
                 continue
             prev_flags = flags[t - 1] if t else before.flags[-1]
             prev_vec = vectors[t - 1] if t else before.vectors[-1]
