@@ -146,3 +146,21 @@ def test_the_cli_reports_and_exports_a_scalar_point(smodel, tmp_path):
     assert z["bottom_scalar_copied"].shape == (2, *z["bottom_scalar"].shape[2:]) and z["bottom_scalar_copied"].any()
     r = run(main, ["model-info", "--model", str(smodel.path)])
     assert r.exit_code == 0 and "scalar bottom latent, step 0.5" in r.output
+
+
+def test_the_scalar_points_motion_decisions_weigh_bits_by_their_own_scale(smodel, monkeypatch):
+    """At a scalar point the motion decisions' lambda is the quantiser's high-rate slope times
+    MOTION_LAMBDA_SCALE_SCALAR (that slope overstates a coarse step's): a smaller scale buys quality with
+    bits on a moving clip, and the file decodes to what the encoder saw either way."""
+    import vqcodec.coding.encoder as encoder
+    from conftest import encode_seen, pan_video
+    frames = pan_video(32, 32, 32, dx=1)
+    out = {}
+    for scale in (1.0, 0.1):
+        monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_SCALAR", scale)
+        settings = EncodeSettings.build(smodel, quality=4)
+        assert settings.motion_layer
+        data, seen = encode_seen(smodel, settings, frames)
+        np.testing.assert_array_equal(decode_bytes(data, model=smodel), seen)
+        out[scale] = len(data), float(np.mean((seen.astype(float) - frames) ** 2))
+    assert out[0.1][0] > out[1.0][0] and out[0.1][1] < out[1.0][1], out

@@ -22,31 +22,11 @@ import torch
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes
 from vqcodec.coding import rdo
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
-from vqcodec.coding.gop_coding import (
-    ENHANCEMENT_LABEL,
-    SCALAR_LABEL,
-    CodedGop,
-    LevelLayout,
-    copy_summary,
-    motion_summary,
-    encode_gop,
-    layout_of,
-)
-from vqcodec.coding.gops import (
-    GOP_FRAMES,
-    chunk_streams,
-    enhancement_residual,
-    enhancement_tables,
-    gop_layout,
-    predicted_residual,
-    is_refresh,
-    network_pool,
-    single_threaded_blas,
-    network_round,
-    pad_gop,
-    padded_size,
-    scalar_tables,
-)
+from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, LevelLayout, copy_summary,
+                                        encode_gop, layout_of, motion_summary)
+from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, enhancement_residual, enhancement_tables, gop_layout,
+                                 is_refresh, network_pool, network_round, pad_gop, padded_size, predicted_residual,
+                                 scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
@@ -68,6 +48,10 @@ from vqcodec.weights import CodecModel
 MOTION_LAMBDA_SCALE = 0.5
 #: ... with the motion residual, whose predicted blocks are better references still.
 MOTION_LAMBDA_SCALE_RESIDUAL = 0.35
+#: ... and at a scalar point without the enhancement layer (Q7-Q9), times this: there the point's lambda is the
+#: high-rate slope of a uniform quantiser (:func:`rdo.scalar_lambda`), which overstates a coarse step's (Q7's
+#: came out 4.6x the stage point Q6's, and Q7's files smaller and worse than Q6's): docs/DESIGN.md, "Motion".
+MOTION_LAMBDA_SCALE_SCALAR = 0.5
 
 
 @dataclass
@@ -307,13 +291,14 @@ class GopEncoder:
     # ---------------------------------------------------------------------------------- motion layer
     def _motion_lambda(self, i: int) -> float:
         """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit
-        pixel units, times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual)."""
+        pixel units, times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual;
+        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR`)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
             return rdo.scalar_lambda(self.enhancement.step, strength)
         if self.scalar is not None:
-            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT
+            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * MOTION_LAMBDA_SCALE_SCALAR
         lams = self._lams[i]
         top = lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0)
         return PIXEL_SSE_PER_LATENT * top * scale
