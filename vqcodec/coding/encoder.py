@@ -52,6 +52,8 @@ MOTION_LAMBDA_SCALE_RESIDUAL = 0.35
 #: high-rate slope of a uniform quantiser (:func:`rdo.scalar_lambda`), which overstates a coarse step's (Q7's
 #: came out 4.6x the stage point Q6's, and Q7's files smaller and worse than Q6's): docs/DESIGN.md, "Motion".
 MOTION_LAMBDA_SCALE_SCALAR = 0.5
+#: ... but at steps finer than this (the overstatement shrinks; 0.5 put Q9 level with Q10) this factor instead.
+MOTION_LAMBDA_FINE_STEP, MOTION_LAMBDA_SCALE_FINE_SCALAR = 1.0, 0.7
 
 
 @dataclass
@@ -292,13 +294,15 @@ class GopEncoder:
     def _motion_lambda(self, i: int) -> float:
         """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit
         pixel units, times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual;
-        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR`)."""
+        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR` or, at a fine step, its ``_FINE_`` kin)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
             return rdo.scalar_lambda(self.enhancement.step, strength)
         if self.scalar is not None:
-            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * MOTION_LAMBDA_SCALE_SCALAR
+            fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
+            scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
+            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * scale
         lams = self._lams[i]
         top = lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0)
         return PIXEL_SSE_PER_LATENT * top * scale
