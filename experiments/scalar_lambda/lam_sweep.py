@@ -7,7 +7,7 @@ import vqcodec.coding.encoder as E
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.weights import load_model
-from vqcodec.metrics import psnr, ssim
+from vqcodec.metrics import psnr
 m = load_model()
 orig = E.GopEncoder._motion_lambda
 F = {"f": 1.0}

@@ -294,15 +294,16 @@ class GopEncoder:
     def _motion_lambda(self, i: int) -> float:
         """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit
         pixel units, times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual;
-        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR` or, at a fine step, its ``_FINE_`` kin)."""
+        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at
+        a step below :data:`MOTION_LAMBDA_FINE_STEP`)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
             return rdo.scalar_lambda(self.enhancement.step, strength)
         if self.scalar is not None:
             fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
-            scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
-            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * scale
+            step_scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
+            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * step_scale
         lams = self._lams[i]
         top = lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0)
         return PIXEL_SSE_PER_LATENT * top * scale

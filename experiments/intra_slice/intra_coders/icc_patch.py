@@ -1,7 +1,6 @@
 """Emulation of intra-specialised coders: a refresh GOP's first slice is refined by the coders of ICC (a
 conditional coders' file, same coder count and lambdas as the shipped one) instead of the shipped ones;
 encoder (choose_intra), entropy coding (code_intra) and decoder (refine_intra) all see ICC."""
-import os
 import vqcodec.coding.motion_search as MS
 import vqcodec.coding.motion as MO
 import vqcodec.coding.motion_residual as MR
