@@ -38,7 +38,7 @@ from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
-ENCODER_SHA256 = "db77811a1b3a1b86"      # session 23: padding slices repeat the frame before (the golden: session 22's)
+ENCODER_SHA256 = "3c83f9c86aa18609"      # session 25: a motion lambda per block (propagation; session 23 db77811a1b3a1b86)
 sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402

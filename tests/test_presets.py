@@ -74,6 +74,15 @@ def test_medium_is_the_encoder_of_before_byte_for_byte(lmodel):
     assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256
 
 
+def test_without_the_lambda_per_block_the_encoder_is_session_24s_byte_for_byte(lmodel, monkeypatch):
+    """The lambda per block (vqcodec.coding.propagation) is the only change since session 24's encoder: with
+    its strength 0 every decision gets the GOP's lambda and the file is the one pinned then."""
+    from vqcodec.coding import propagation
+    monkeypatch.setattr(propagation, "STRENGTH", 0.0)
+    data, _ = _encoded(lmodel, golden_input(), preset="medium")
+    assert hashlib.sha256(data).hexdigest()[:16] == "747697dd6532c914"
+
+
 @pytest.mark.parametrize("preset", ["ultrafast", "veryfast", "faster", "fast"])
 def test_every_preset_writes_a_file_that_decodes_to_what_its_encoder_saw(lmodel, preset):
     frames = golden_input()

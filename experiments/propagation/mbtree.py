@@ -60,9 +60,11 @@ mapped_decide = ns["decide_gop"]
 plain_decide = MS.decide_gop
 
 
-def lookahead_field(source, lam, search, block):
-    """The field a cheap lookahead would give: every block of slices 1.. predicted, its vector the search's
-    on the source frames (slice t against the source frame before it)."""
+def lookahead_field(source, recon, rates, lam, search, block):
+    """The field a cheap lookahead would give: the vector the search finds on the source frames (slice t
+    against the source frame before it); with ESTIMATE_FLAGS, a block counted as predicted where that
+    prediction's SSE + lam x (1 + its vector's bits) is below the network reconstruction's + lam x its
+    codes' bits (the decision without residuals, coders or paths), else every block of slices 1.."""
     bt, bh, bw = block
     t_ = source.shape[0] // bt
     hb, wb = source.shape[1] // bh, source.shape[2] // bw
@@ -71,15 +73,20 @@ def lookahead_field(source, lam, search, block):
     vectors = np.zeros((t_, hb, wb, 2), np.int64)
     mu = MS.VECTOR_COST_SCALE * np.sqrt(lam)
     for t in range(1, t_):
-        ref = source[t * bt - 1]
+        ref, sl = source[t * bt - 1], slice(t * bt, (t + 1) * bt)
         planes = MS.search_planes(ref, bt, search)
-        vectors[t] = MS.search_vectors(source[t * bt:(t + 1) * bt], ref, (bh, bw), search, None, mu, None, planes)
+        vectors[t] = MS.search_vectors(source[sl], ref, (bh, bw), search, None, mu, None, planes)
+        if ESTIMATE_FLAGS:
+            trial = MS._predicted(recon[sl], ref, vectors[t], None, block, planes)
+            d_mc = MS.block_sse(trial, source[sl], (bh, bw)).astype(np.float64)
+            d_net = MS.block_sse(recon[sl], source[sl], (bh, bw)).astype(np.float64)
+            flags[t] = d_mc + lam * (1 + MS.vector_bits(vectors[t], 0)) < d_net + lam * rates[t]
     return type("F", (), {"flags": flags, "vectors": vectors})
 
 
 def decide(*a, **k):
     if STATE["mode"] == "lookahead":
-        ns["LAMMAP"] = lambda_map(lookahead_field(a[0], a[4], a[5], a[6]))
+        ns["LAMMAP"] = lambda_map(lookahead_field(a[0], a[1], a[3], a[4], a[5], a[6]))
         return mapped_decide(*a, **k)
     if STATE["mode"] == "plain":
         field, final = plain_decide(*a, **k)
@@ -115,6 +122,7 @@ MS.slice_residuals = slice_residuals
 ns["slice_residuals"] = slice_residuals
 
 LOOKAHEAD = bool(int(__import__("os").environ.get("LOOKAHEAD", "0")))   # 1: maps from lookahead_field, one pass
+ESTIMATE_FLAGS = bool(int(__import__("os").environ.get("ESTIMATE_FLAGS", "0")))
 
 if __name__ == "__main__":
     m = load_model()

@@ -103,6 +103,7 @@ class ConditionalCoder:
         """The coders the encoder tries at ``lam`` (D + lam R, 8-bit pixel units): all of them, or the
         :data:`PRICED_CODERS` whose training lambda is nearest (on a log scale), in index order."""
         n = self.coders
+        lam = lam if np.ndim(lam) == 0 else float(np.exp(np.log(lam).mean()))   # per block: their geometric mean
         if n <= PRICED_CODERS or len(self.lambdas) != n or min(self.lambdas) <= 0 or lam <= 0:
             return list(range(n))
         target = math.log(RATE_LAMBDA_PER_CODER_LAMBDA / lam)

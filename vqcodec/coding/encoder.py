@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes
-from vqcodec.coding import rdo
+from vqcodec.coding import propagation, rdo
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
 from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, LevelLayout, copy_summary,
                                         encode_gop, layout_of, motion_summary)
@@ -336,7 +336,10 @@ class GopEncoder:
                 if self.enhancement is not None:
                     recon, enh_rates = self._enhancement_estimate(gop, base)
                     rates = rates + enh_rates
-                field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, self._motion_lambda(i),
+                lam = self._motion_lambda(i)
+                if propagation.STRENGTH:          # a lambda per block, from how much is predicted from it
+                    lam = propagation.block_lambdas(gop, recon, rates, lam, self.settings.motion_search, self.block)
+                field, final = decide_gop(gop, recon, None if refresh[i] else est_last, rates, lam,
                                           self.settings.motion_search, self.block,
                                           self._residual_estimate if self.enhancement is not None else None,
                                           self.coded_residual, self.settings.bend_frames > 0,

@@ -400,6 +400,7 @@ def slice_residuals(coded, source: np.ndarray, trial: np.ndarray, d_mc: np.ndarr
     codes (H', W', S), the slice with the residuals added, each block's SSE and its residual's bits)."""
     basis = coded.basis
     hb, wb = d_mc.shape
+    lam = lam if np.ndim(lam) == 0 else np.reshape(lam, -1)       # (a lambda per block: (H', W'))
     option, codes, blocks, sse, bits = choose_residuals(basis, coded.options, _blocks(source, basis.block),
                                                         _blocks(trial, basis.block), lam, OPTION_BITS)
     use = (sse + lam * bits < d_mc.reshape(-1) + lam * NONE_BITS)

@@ -432,7 +432,7 @@ class Effort(NamedTuple):
     bends_first: bool = True
 
 
-def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam: float,
+def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
                coded: MotionResidual | None = None, bends: bool = False,
                before_field: MotionField | None = None, effort: Effort = Effort(),
@@ -440,15 +440,15 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
     ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
-    GOP's motion field, whose last slice the coder predicts the first slice's vectors from).
+    GOP's motion field, whose last slice the coder predicts the first slice's vectors from; ``lam``: one, or
+    one per block (T', H', W'), :mod:`vqcodec.coding.propagation`).
     ``frames``: the GOP's own frames (the rest is padding, which no decoder shows): a slice wholly of
     padding repeats the frame before it (every block predicted, vector 0, nothing else), the cheapest."""
     if bends and not (effort.second or effort.bends_first):
         raise ValueError("bent paths need a decision that searches them")
-    bt = block[0]
-    t_ = rates.shape[0]
-    flags = np.zeros(rates.shape, bool)
-    vectors = np.zeros((*rates.shape, 2), np.int32)
+    bt, t_ = block[0], rates.shape[0]
+    lams = [lam] * t_ if np.ndim(lam) == 0 else lam       # a lambda per block (T', H', W'), or the GOP's
+    flags, vectors = np.zeros(rates.shape, bool), np.zeros((*rates.shape, 2), np.int32)
     width = 0 if coded is None else max(c for _, c in coded.options)
     option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
     symbols = None if coded is None or coded.coder is None else \
@@ -462,13 +462,13 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         prev = final[t * bt - 1] if t else before
         if prev is None:                  # a refresh GOP's first slice: nothing to predict from
             if coded is not None and coded.intra:         # version 9: the coders refine it
-                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder, lam)
+                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder, lams[0])
             continue
         sl = slice(t * bt, (t + 1) * bt)
         if frames is not None and t * bt >= frames:
             flags[t], final[sl], pred = True, prev, np.zeros_like(pred)
             continue
-        args = source[sl], final[sl], prev, rates[t], lam, search, block
+        args = source[sl], final[sl], prev, rates[t], lams[t], search, block
         planes = search_planes(prev, bt, search)
         first_bends = bends and effort.bends_first
         # the conditional coders (the dearest option) only in the decision that stands: the second
