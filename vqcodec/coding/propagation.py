@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.coding.motion import SUBPEL
+from vqcodec.coding.motion_search import (VECTOR_COST_SCALE, _predicted, block_sse, search_planes, search_vectors,
+                                          vector_bits)
 
 #: The share of a predicted block's worth that its reference inherits, and how strongly lambda follows it.
 ALPHA, STRENGTH = 0.5, 0.5
@@ -26,8 +28,6 @@ def lookahead_field(source: np.ndarray, recon: np.ndarray, rates: np.ndarray, la
                     block: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The estimated motion field of a GOP (``source`` and the network's ``recon`` (T, H, W, 3), ``rates``
     (T', H', W') the bits of each position's codes): flags (T', H', W') and vectors (T', H', W', 2)."""
-    from vqcodec.coding.motion_search import (VECTOR_COST_SCALE, _predicted, block_sse, search_planes,
-                                              search_vectors, vector_bits)
     bt, bh, bw = block
     flags = np.zeros(rates.shape, bool)
     vectors = np.zeros((*rates.shape, 2), np.int64)
