@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.coding.motion import SUBPEL
-from vqcodec.coding.motion_search import (VECTOR_COST_SCALE, _predicted, block_sse, search_planes, search_vectors,
-                                          vector_bits)
+from vqcodec.coding.motion_search import (FLAG_BITS, VECTOR_COST_SCALE, _predicted, block_sse, search_planes,
+                                          search_vectors, vector_bits)
 
 #: The share of a predicted block's worth that its reference inherits, and how strongly lambda follows it.
 ALPHA, STRENGTH = 0.5, 0.5
@@ -38,7 +38,7 @@ def lookahead_field(source: np.ndarray, recon: np.ndarray, rates: np.ndarray, la
         vectors[t] = search_vectors(source[sl], ref, (bh, bw), search, None, mu, None, planes)
         d_mc = block_sse(_predicted(recon[sl], ref, vectors[t], None, block, planes), source[sl], (bh, bw))
         d_net = block_sse(recon[sl], source[sl], (bh, bw))
-        flags[t] = d_mc + lam * (1 + vector_bits(vectors[t], 0)) < d_net + lam * rates[t]
+        flags[t] = d_mc + lam * (FLAG_BITS + vector_bits(vectors[t], 0)) < d_net + lam * rates[t]
     return flags, vectors
 
 
