@@ -38,7 +38,7 @@ from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
-ENCODER_SHA256 = "3c83f9c86aa18609"      # session 25: a motion lambda per block (propagation; session 23 db77811a1b3a1b86)
+ENCODER_SHA256 = "af5e7a147c32c01d"      # session 26: the coders' dead zones (session 25 3c83f9c86aa18609, 23 db77811a1b3a1b86)
 sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
@@ -205,6 +205,37 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     # repeat the frame before them; the golden clip's last GOP has some)
     assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256, len(data)
     np.testing.assert_array_equal(decode_bytes(data, model=model), seen)
+
+
+def test_with_the_nearest_rounding_alone_the_golden_clip_encodes_as_before_the_dead_zones(model, monkeypatch):
+    from vqcodec import settings as settings_module
+    from vqcodec.coding.motion_search import Effort
+    monkeypatch.setitem(settings_module.PRESETS, "medium", settings_module.Preset(effort=Effort(dead_zones=(0.0,))))
+    settings = EncodeSettings.build(model, quality=QUALITY, refresh=0, intra_coder=False)
+    data, _ = encode_seen(model, settings, golden_input())
+    assert hashlib.sha256(data).hexdigest()[:16] == "3c83f9c86aa18609", len(data)   # session 25's pin
+
+
+def test_a_dead_zone_rounds_toward_zero_what_lies_within_it_of_the_half():
+    tables = CoderTables(np.ones((1, 1, 1, 9), np.int64), 4, ())
+    coder = ConditionalCoder((None,), tables, b"\0" * 8)
+    y = torch.tensor([[[0.64, -0.64, 0.75, 1.7, -1.7, 1.2, 9.6, -0.2]]])
+    assert coder.symbols(y).tolist() == [[[1, -1, 1, 2, -2, 1, 4, 0]]]
+    assert coder.symbols(y, 0.15).tolist() == [[[0, 0, 1, 2, -2, 1, 4, 0]]]
+    assert coder.symbols(y, 0.3).tolist() == [[[0, 0, 0, 1, -1, 1, 4, 0]]]
+
+
+def test_the_dead_zones_never_raise_a_blocks_priced_cost_and_lower_some():
+    from vqcodec.coding.conditional_coder import _cheaper_coders
+    from vqcodec.coding.motion_search import Effort, block_sse
+    coder = default_conditional_coder()
+    x = pan_video(8, 64, 64, dx=3, dy=1)
+    source, pred = x[4:], np.repeat(x[3:4], 4, 0)                 # a slice and its (still) prediction
+    lam = 3 / coder.lambdas[1]
+    cost = block_sse(pred, source, (8, 8)).astype(np.float64) + lam * 1.0
+    nearest = _cheaper_coders(coder, source, pred, lam, cost, (0.0,))[3]
+    dead = _cheaper_coders(coder, source, pred, lam, cost, Effort().dead_zones)[3]
+    assert len(Effort().dead_zones) > 1 and (nearest < cost).any() and (dead <= nearest).all() and (dead < nearest).any()
 
 
 def test_damage_to_a_version_8_payload_names_its_gop(model, golden):

@@ -11,5 +11,5 @@ for r in rows:
     if r["q"] > maxq: continue
     c = cur[f'{r["clip"][-12:]}#{seen[r["clip"]]}'][r["k"]]; c[0].append(r["bytes"] * 8 / (32 * 64 * 64)); c[1].append(r["psnr"])
 for clip, by in cur.items():
-    out = [f"K{k:g} {bd_numbers(by[0], by[k], 'psnr')['bd_rate']:+.2f}%" for k in sorted(by) if k and len(by[k][0]) == len(by[0][0])]
+    out = [f"K{k:g} {(bd_numbers(by[0], by[k], 'psnr')['bd_rate'] or float('nan')):+.2f}%" for k in sorted(by) if k and len(by[k][0]) == len(by[0][0])]
     print(f"{clip:20} ({len(by[0][0])} pts):", ", ".join(out))

@@ -84,13 +84,18 @@ class ConditionalCoder:
         return tuple(block) == (FRAMES, BLOCK, BLOCK)
 
     @torch.no_grad()
-    def symbols(self, j: int, source: np.ndarray, pred: np.ndarray) -> np.ndarray:
-        """Coder ``j``'s symbols of a slice (``source``, ``pred`` uint8 (bt, H, W, 3)): int32 (H', W',
-        channels), rounded and clipped to the tables' range."""
+    def analysis(self, j: int, source: np.ndarray, pred: np.ndarray) -> torch.Tensor:
+        """Coder ``j``'s analysis of a slice (``source``, ``pred`` uint8 (bt, H, W, 3)): float (H', W',
+        channels), before rounding."""
         with one_thread():
-            y = self.nets[j].analysis(_tensor(source), _tensor(pred))
+            return self.nets[j].analysis(_tensor(source), _tensor(pred))[0].permute(1, 2, 0)
+
+    def symbols(self, y: torch.Tensor, dead_zone: float = 0.0) -> np.ndarray:
+        """An analysis ``y`` rounded (0: to the nearest integer, as ever; else ``sign(y) floor(|y| + 0.5 -
+        dead_zone)``) and clipped to the tables' range: int32 (H', W', channels)."""
         lim = self.tables.limit
-        return torch.round(y)[0].clamp_(-lim, lim).permute(1, 2, 0).numpy().astype(np.int32)
+        q = torch.round(y) if dead_zone == 0 else torch.sign(y) * torch.floor(y.abs() + (0.5 - dead_zone))
+        return q.clamp_(-lim, lim).numpy().astype(np.int32)
 
     @torch.no_grad()
     def reconstruct(self, j: int, symbols: np.ndarray, pred: np.ndarray) -> np.ndarray:
@@ -132,41 +137,46 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
     return out
 
 
-def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray):
-    """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``), where it costs less
+def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray,
+                    dead_zones: tuple[float, ...] = (0.0,)):
+    """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``; their symbols rounded
+    with each of ``dead_zones``, :meth:`ConditionalCoder.symbols`: one synthesis each), where it costs less
     than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
     side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
-    (H', W', channels), 0 elsewhere; their bits)."""
+    (H', W', channels), 0 elsewhere; their bits; each block's cost, ``cost`` where none won)."""
     from vqcodec.coding.motion_search import block_sse
     won = np.full(cost.shape, -1, np.int32)
     symbols = np.zeros((*cost.shape, coder.tables.channels), np.int32)
     bits = np.zeros(cost.shape)
 
-    def coded(j: int) -> tuple[np.ndarray, np.ndarray]:
-        y = coder.symbols(j, source, pred)
-        return y, coder.reconstruct(j, y, pred)
+    def coded(j: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        y = coder.analysis(j, source, pred)
+        return [(s, coder.reconstruct(j, s, pred)) for s in (coder.symbols(y, z) for z in dead_zones)]
 
     priced = coder.priced(lam)
-    for j, (y, made) in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
-        c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
-        c_bits = coder.block_bits(j, y) + OPTION_BITS
-        take = c_sse + lam * c_bits < cost
-        cost = np.where(take, c_sse + lam * c_bits, cost)
-        won = np.where(take, j, won)
-        symbols = np.where(take[..., None], y, symbols)
-        bits = np.where(take, c_bits, bits)
-    return won, symbols, bits
+    for j, roundings in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
+        for y, made in roundings:
+            c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
+            c_bits = coder.block_bits(j, y) + OPTION_BITS
+            take = c_sse + lam * c_bits < cost
+            cost = np.where(take, c_sse + lam * c_bits, cost)
+            won = np.where(take, j, won)
+            symbols = np.where(take[..., None], y, symbols)
+            bits = np.where(take, c_bits, bits)
+    return won, symbols, bits, cost
 
 
 def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.ndarray, first: int, option: np.ndarray,
-                       out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float):
+                       out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float,
+                       dead_zones: tuple[float, ...] = (0.0,)):
     """One slice of predicted blocks after their stage options were chosen (``option`` (H', W'), ``out``
     the slice with them, ``sse`` and ``bits`` per block): where a coder costs less (``D + lam R``, R its
     symbols' bits + :data:`OPTION_BITS`) the block takes it (option ``first + j``). ``trial``: the slice
-    with every block predicted, without residuals (what the coders are conditioned on). Returns
+    with every block predicted, without residuals (what the coders are conditioned on); ``dead_zones``:
+    the roundings of the symbols priced (:func:`_cheaper_coders`). Returns
     (option, symbols (H', W', channels), the slice, sse, bits)."""
     from vqcodec.coding.motion_search import _pixels, block_sse
-    won, symbols, c_bits = _cheaper_coders(coder, source, trial, lam, sse + lam * bits)
+    won, symbols, c_bits, _ = _cheaper_coders(coder, source, trial, lam, sse + lam * bits, dead_zones)
     option = np.where(won >= 0, first + won, option)
     bits = np.where(won >= 0, c_bits, bits)
     sse = sse.copy()
@@ -181,7 +191,8 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     return option, symbols, made, sse, bits
 
 
-def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray, first: int, lam: float):
+def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray, first: int, lam: float,
+                 dead_zones: tuple[float, ...] = (0.0,)):
     """A refresh GOP's first slice (version 9): where a coder, conditioned on the network's reconstruction
     ``recon`` (bt, H, W, 3) as P, costs less than the reconstruction alone (``D + lam R``; R its symbols'
     bits + :data:`OPTION_BITS`, against :data:`NONE_BITS`), the block takes it. The slice then becomes the
@@ -189,7 +200,7 @@ def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray,
     Returns (option (H', W'), symbols (H', W', channels), the slice as the decoder makes it)."""
     from vqcodec.coding.motion_search import block_sse
     d_net = block_sse(recon, source, (BLOCK, BLOCK)).astype(np.float64)
-    won, symbols, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS)
+    won, symbols, _, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS, dead_zones)
     option = np.where(won >= 0, first + won, 0).astype(np.int32)
     if not (option > 0).any():
         return option, symbols, recon

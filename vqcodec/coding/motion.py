@@ -64,6 +64,7 @@ class MotionResidual:
     basis: ResidualBasis
     coder: ConditionalCoder | None = None
     intra: bool = False      # version 9: the coders refine a refresh GOP's first slice's blocks too
+    dead_zones: tuple[float, ...] = (0.0,)   # the encoder's: the roundings of the coders' symbols it prices
 
     @property
     def first_coder(self) -> int:

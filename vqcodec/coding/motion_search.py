@@ -67,8 +67,7 @@ class PhasePlanes:
     :func:`~vqcodec.coding.motion.predict_blocks` computes, which the tests check)."""
 
     def __init__(self, ref: np.ndarray, reach: int) -> None:
-        self.reach = reach
-        self.h, self.w = ref.shape[:2]
+        self.reach, (self.h, self.w) = reach, ref.shape[:2]
         pad = np.pad(ref.astype(np.int16), ((reach, reach + 1), (reach, reach + 1), (0, 0)), mode="edge")
         # the bilinear mix across, then down (the same integers; every sum at most 16 x 255 + 8, so int16,
         # which also halves what a gather moves); plane fy * SUBPEL + fx
@@ -116,8 +115,7 @@ class PhasePlanes:
 
 def block_rows(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     """A frame (H, W, 3) cut into blocks as :meth:`PhasePlanes.rows` gives them: int16 (H', W', bh, bw x 3)."""
-    bh, bw = block
-    h, w, c = frame.shape
+    (bh, bw), (h, w, c) = block, frame.shape
     return frame.astype(np.int16).reshape(h // bh, bh, w // bw, bw * c).transpose(0, 2, 1, 3)
 
 
@@ -141,9 +139,7 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
     instead of the integer full search, the better of each block's ``start`` and its ``pred``
     (a search again once the predictions changed, a tenth of the work), then the same refinement.
     ``planes``: :func:`search_planes` of ``ref`` made before (else made here)."""
-    bh, bw = block
-    bt = targets.shape[0]
-    h, w = ref.shape[:2]
+    (bh, bw), bt, (h, w) = block, targets.shape[0], ref.shape[:2]
     search = int(min(search, MAX_VECTOR // SUBPEL))
     planes = search_planes(ref, bt, search) if planes is None else planes
     pred = np.zeros((h // bh, w // bw, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
@@ -329,7 +325,7 @@ def _priced(source: np.ndarray, trial: np.ndarray, lam: float, block: tuple[int,
         chosen = option, codes
         if coded.coder is not None:                   # version 8: or a conditional coder
             option, symbols, trial, d_mc, extra = choose_conditional(coded.coder, source, plain, coded.first_coder,
-                                                                     option, trial, d_mc, extra, lam)
+                                                                     option, trial, d_mc, extra, lam, coded.dead_zones)
             chosen = option, np.where((option >= coded.first_coder)[..., None], 0, codes), symbols
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
@@ -427,9 +423,11 @@ class Effort(NamedTuple):
     """How hard each slice's decision looks (``vqv encode --preset``; the files decode alike). ``second``:
     the slice is decided again where the coder's own vector predictions changed (:func:`decide_gop`);
     ``bends_first``: bent paths are searched in the first decision too, else only in the second, which
-    then always runs (a bent path needs one of the two)."""
+    then always runs (a bent path needs one of the two); ``dead_zones``: the roundings of the coders'
+    symbols priced (:meth:`~vqcodec.coding.conditional_coder.ConditionalCoder.symbols`; one synthesis each)."""
     second: bool = True
     bends_first: bool = True
+    dead_zones: tuple[float, ...] = (0.0, 0.15, 0.3)
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,
@@ -450,6 +448,7 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     lams = [lam] * t_ if np.ndim(lam) == 0 else lam       # a lambda per block (T', H', W'), or the GOP's
     flags, vectors = np.zeros(rates.shape, bool), np.zeros((*rates.shape, 2), np.int32)
     width = 0 if coded is None else max(c for _, c in coded.options)
+    coded = None if coded is None else dataclasses.replace(coded, dead_zones=effort.dead_zones)
     option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
     symbols = None if coded is None or coded.coder is None else \
         np.zeros((*rates.shape, coded.coder.tables.channels), np.int32)
@@ -462,7 +461,8 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         prev = final[t * bt - 1] if t else before
         if prev is None:                  # a refresh GOP's first slice: nothing to predict from
             if coded is not None and coded.intra:         # version 9: the coders refine it
-                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder, lams[0])
+                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder,
+                                                                 lams[0], coded.dead_zones)
             continue
         sl = slice(t * bt, (t + 1) * bt)
         if frames is not None and t * bt >= frames:
