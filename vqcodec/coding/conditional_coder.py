@@ -14,10 +14,11 @@ both sides: on another CPU a pixel may round differently by a level, which a cha
 to the next refresh point as it carries the network's own (SPEC.md, "Conditional coders").
 
 The encoder (:func:`choose_conditional`) runs the analysis and synthesis of each coder trained near the
-slice's lambda (:meth:`ConditionalCoder.priced`) on the slice with every block predicted, prices every
-block under the tables (plus the option's bits), lets the coder win where ``D + lambda R`` is lower than
-the block's best stage option (or none), and then makes the blocks that took a coder as the decoder will
-(symbols of the others zeroed).
+slice's lambda (:meth:`ConditionalCoder.priced`) on the slice with every block predicted, with the
+analysis rounded each way the encoder's effort names (the nearest integer, dead zones: one synthesis
+each), prices every block under the tables (plus the option's bits), lets the cheapest (coder, rounding)
+win where ``D + lambda R`` is lower than the block's best stage option (or none), and then makes the blocks
+that took a coder as the decoder will (symbols of the others zeroed).
 """
 from __future__ import annotations
 
