@@ -38,7 +38,7 @@ from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
-ENCODER_SHA256 = "af5e7a147c32c01d"      # session 26: the coders' dead zones (session 25 3c83f9c86aa18609, 23 db77811a1b3a1b86)
+ENCODER_SHA256 = "a029ac45d01ba821"      # session 26: the coders' dead zones, priced by the linear estimate (session 25 3c83f9c86aa18609)
 sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
@@ -223,6 +223,20 @@ def test_a_dead_zone_rounds_toward_zero_what_lies_within_it_of_the_half():
     assert coder.symbols(y).tolist() == [[[1, -1, 1, 2, -2, 1, 4, 0]]]
     assert coder.symbols(y, 0.15).tolist() == [[[0, 0, 1, 2, -2, 1, 4, 0]]]
     assert coder.symbols(y, 0.3).tolist() == [[[0, 0, 0, 1, -1, 1, 4, 0]]]
+
+
+def test_the_linear_image_of_a_symbols_change_stays_in_its_block_and_is_the_synthesis_linear_part():
+    coder = default_conditional_coder()
+    delta = np.zeros((3, 4, coder.tables.channels), np.float32)
+    delta[1, 2, 5] = 1.0
+    img = coder.linear_image(1, delta)
+    assert img.shape == (4, 24, 32, 3) and np.abs(img[:, 8:16, 16:24]).max() > 0
+    img[:, 8:16, 16:24] = 0
+    assert not img.any()
+    # the synthesis's own linear term: dec_lin(symbols) in 0..1 units, x 255
+    with torch.no_grad():
+        lin = coder.nets[1].dec_lin(torch.from_numpy(delta.transpose(2, 0, 1).copy())[None])[0]
+    np.testing.assert_allclose(coder.linear_image(1, delta), (lin * 255).reshape(4, 3, 24, 32).permute(0, 2, 3, 1).numpy())
 
 
 def test_the_dead_zones_never_raise_a_blocks_priced_cost_and_lower_some():

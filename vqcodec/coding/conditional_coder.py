@@ -99,6 +99,16 @@ class ConditionalCoder:
         return q.clamp_(-lim, lim).numpy().astype(np.int32)
 
     @torch.no_grad()
+    def linear_image(self, j: int, delta: np.ndarray) -> np.ndarray:
+        """Coder ``j``'s linear path's image of a change ``delta`` (H', W', channels) of its symbols: float32
+        (bt, H, W, 3) in 8-bit units, each latent position's change within its own 8x8 block."""
+        d = torch.from_numpy(np.ascontiguousarray(delta.transpose(2, 0, 1), np.float32))[None]
+        with one_thread():
+            d = self.nets[j].dec_lin(d)
+        _, tc, h, w = d.shape
+        return (d * 255).reshape(tc // 3, 3, h, w).permute(0, 2, 3, 1).numpy()
+
+    @torch.no_grad()
     def reconstruct(self, j: int, symbols: np.ndarray, pred: np.ndarray) -> np.ndarray:
         """Coder ``j``'s slice from ``symbols`` (H', W', channels) and the prediction: uint8 (bt, H, W, 3)."""
         y = torch.from_numpy(np.ascontiguousarray(symbols.transpose(2, 0, 1), np.float32))[None]
@@ -141,7 +151,9 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
 def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray,
                     dead_zones: tuple[float, ...] = (0.0,)):
     """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``; their symbols rounded
-    with each of ``dead_zones``, :meth:`ConditionalCoder.symbols`: one synthesis each), where it costs less
+    with each of ``dead_zones``, :meth:`ConditionalCoder.symbols`: the nearest by its synthesis, the others
+    by that synthesis plus the linear path's image of their change, as good as a synthesis of each and a
+    fraction of the work: docs/DESIGN.md, "Conditional coders"), where it costs less
     than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
     side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
     (H', W', channels), 0 elsewhere; their bits; each block's cost, ``cost`` where none won)."""
@@ -152,7 +164,13 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
 
     def coded(j: int) -> list[tuple[np.ndarray, np.ndarray]]:
         y = coder.analysis(j, source, pred)
-        return [(s, coder.reconstruct(j, s, pred)) for s in (coder.symbols(y, z) for z in dead_zones)]
+        nearest = coder.symbols(y)
+        made = coder.reconstruct(j, nearest, pred)
+        out = [(nearest, made)]
+        for s in (coder.symbols(y, z) for z in dead_zones if z):
+            moved = made.astype(np.float32) + coder.linear_image(j, (s - nearest).astype(np.float32))
+            out.append((s, np.clip(np.round(moved), 0, 255).astype(np.uint8)))
+        return out
 
     priced = coder.priced(lam)
     for j, roundings in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):

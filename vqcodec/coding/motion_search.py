@@ -424,7 +424,7 @@ class Effort(NamedTuple):
     the slice is decided again where the coder's own vector predictions changed (:func:`decide_gop`);
     ``bends_first``: bent paths are searched in the first decision too, else only in the second, which
     then always runs (a bent path needs one of the two); ``dead_zones``: the roundings of the coders'
-    symbols priced (:meth:`~vqcodec.coding.conditional_coder.ConditionalCoder.symbols`; one synthesis each)."""
+    symbols priced besides the nearest (:meth:`~vqcodec.coding.conditional_coder.ConditionalCoder.symbols`)."""
     second: bool = True
     bends_first: bool = True
     dead_zones: tuple[float, ...] = (0.0, 0.15, 0.3)
