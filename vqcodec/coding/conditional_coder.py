@@ -15,8 +15,8 @@ to the next refresh point as it carries the network's own (SPEC.md, "Conditional
 
 The encoder (:func:`choose_conditional`) runs the analysis and synthesis of each coder trained near the
 slice's lambda (:meth:`ConditionalCoder.priced`) on the slice with every block predicted, with the
-analysis rounded each way the encoder's effort names (the nearest integer, dead zones: one synthesis
-each), prices every block under the tables (plus the option's bits), lets the cheapest (coder, rounding)
+analysis rounded each way the encoder's effort names (the nearest integer by its synthesis, dead zones by
+that synthesis plus the linear path's image of the change), prices every block under the tables (plus the option's bits), lets the cheapest (coder, rounding)
 win where ``D + lambda R`` is lower than the block's best stage option (or none), and then makes the blocks
 that took a coder as the decoder will (symbols of the others zeroed).
 """
@@ -148,12 +148,26 @@ def apply_conditional(coder: ConditionalCoder, frames: np.ndarray, option: np.nd
     return out
 
 
+def _roundings(coder: ConditionalCoder, j: int, source: np.ndarray, pred: np.ndarray,
+               dead_zones: tuple[float, ...]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Coder ``j``'s symbols of a slice rounded each way (the nearest first, then each non-zero dead zone), each
+    with the slice it makes: the nearest's by its synthesis, a dead zone's by that synthesis plus the linear
+    path's image of the change (as good as a synthesis of each, a fraction of the work: docs/DESIGN.md,
+    "Conditional coders")."""
+    y = coder.analysis(j, source, pred)
+    nearest = coder.symbols(y)
+    made = coder.reconstruct(j, nearest, pred)
+    out = [(nearest, made)]
+    for s in (coder.symbols(y, z) for z in dead_zones if z):
+        moved = made.astype(np.float32) + coder.linear_image(j, s - nearest)
+        out.append((s, np.clip(np.round(moved), 0, 255).astype(np.uint8)))
+    return out
+
+
 def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray,
                     dead_zones: tuple[float, ...] = (0.0,)):
     """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``; their symbols rounded
-    with each of ``dead_zones``, :meth:`ConditionalCoder.symbols`: the nearest by its synthesis, the others
-    by that synthesis plus the linear path's image of their change, as good as a synthesis of each and a
-    fraction of the work: docs/DESIGN.md, "Conditional coders"), where it costs less
+    each way of ``dead_zones``, :func:`_roundings`), where it costs less
     than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
     side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
     (H', W', channels), 0 elsewhere; their bits; each block's cost, ``cost`` where none won)."""
@@ -161,19 +175,9 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
     won = np.full(cost.shape, -1, np.int32)
     symbols = np.zeros((*cost.shape, coder.tables.channels), np.int32)
     bits = np.zeros(cost.shape)
-
-    def coded(j: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        y = coder.analysis(j, source, pred)
-        nearest = coder.symbols(y)
-        made = coder.reconstruct(j, nearest, pred)
-        out = [(nearest, made)]
-        for s in (coder.symbols(y, z) for z in dead_zones if z):
-            moved = made.astype(np.float32) + coder.linear_image(j, (s - nearest).astype(np.float32))
-            out.append((s, np.clip(np.round(moved), 0, 255).astype(np.uint8)))
-        return out
-
     priced = coder.priced(lam)
-    for j, roundings in zip(priced, run_alone_each([lambda j=j: coded(j) for j in priced])):
+    jobs = [lambda j=j: _roundings(coder, j, source, pred, dead_zones) for j in priced]
+    for j, roundings in zip(priced, run_alone_each(jobs)):
         for y, made in roundings:
             c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
             c_bits = coder.block_bits(j, y) + OPTION_BITS
