@@ -11,18 +11,13 @@ bits. k 0 = the shipped encoder, k 1 = with the refinement.
     PYTHONPATH=. python experiments/coder_rdoq/coders_on_coded_blocks.py 3,4,...,12 CLIPS... > out.jsonl
     PYTHONPATH=. python experiments/intra_slice/bd_jsonl.py out.jsonl
 """
-import json, sys
 import numpy as np
-import torch
 import vqcodec.coding.motion as motion
 import vqcodec.coding.motion_search as ms
 import vqcodec.coding.encoder as encoder
 from vqcodec.coding.conditional_coder import apply_conditional, choose_intra
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.coding.decoder import decode_bytes
 from vqcodec.coding.motion_residual import NONE_BITS, OPTION_BITS
-from vqcodec.weights import load_model
-from vqcodec.metrics import psnr
+from rd_rows import run
 
 state = {"on": False, "choices": {}, "bits": {}}
 orig_decide_slice, orig_predict_slice, orig_decide_gop = ms.decide_slice, motion.predict_slice, ms.decide_gop
@@ -67,17 +62,10 @@ def predict_slice(out, field, t, before, block, motion_residual=None):
 
 ms.decide_slice, motion.predict_slice, encoder.decide_gop = decide_slice, predict_slice, decide_gop
 
+def extra():
+    return {"extra_bytes": sum(state["bits"].values()) / 8,
+            "taken": sum(int((c[0] > 0).sum()) for c in state["choices"].values())}
+
+
 if __name__ == "__main__":
-    torch.set_num_threads(2)
-    m = load_model()
-    for path in sys.argv[2:]:
-        x = np.load(path)[:32]
-        for q in [int(v) for v in sys.argv[1].split(",")]:
-            for k in (0, 1):
-                state.update(on=bool(k), choices={}, bits={})
-                d = encode_frames(x, 16, model=m, quality=q)
-                y = decode_bytes(d, model=m)
-                extra = sum(state["bits"].values()) / 8
-                taken = sum(int((c[0] > 0).sum()) for c in state["choices"].values())
-                print(json.dumps({"clip": path.split('/')[-1][:30], "q": q, "k": k, "bytes": len(d) + extra,
-                                  "psnr": psnr(y, x), "extra_bytes": extra, "taken": taken}), flush=True)
+    run([0, 1], lambda k: state.update(on=bool(k), choices={}, bits={}), extra)

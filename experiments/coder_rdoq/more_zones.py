@@ -5,37 +5,24 @@ Real files, decoded, as deadzone.py.
 
     SETTINGS="0.1,0.2,0.3,0.4|;0.1,0.2,0.3,0.4|0.1,0.2,0.3,0.4" PYTHONPATH=. python experiments/coder_rdoq/more_zones.py 3,...,12 CLIPS... > out.jsonl
 """
-import json, os, sys
-import numpy as np
-import torch
+import os
+
 import vqcodec.coding.motion_search as ms
-from vqcodec import settings as S
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.coding.decoder import decode_bytes
-from vqcodec.weights import load_model
-from vqcodec.metrics import psnr
+from rd_rows import medium_dead_zones, run
 
 SHIPPED_INTRA = ms.choose_intra
-SHIPPED_EFFORT = S.PRESETS["medium"]
 
 
 def zones(text):
     return (0.0, *(float(t) for t in text.split(","))) if text else None
 
 
+def apply(setting):
+    intra, rest = setting
+    ms.choose_intra = SHIPPED_INTRA if intra is None else (lambda *a, z=intra: SHIPPED_INTRA(*a[:5], z))
+    medium_dead_zones(rest)
+
+
 if __name__ == "__main__":
-    torch.set_num_threads(2)
-    m = load_model()
     settings = [tuple(zones(p) for p in s.split("|")) for s in os.environ["SETTINGS"].split(";")]
-    for path in sys.argv[2:]:
-        x = np.load(path)[:32]
-        for q in [int(v) for v in sys.argv[1].split(",")]:
-            for k, (intra, rest) in enumerate([(None, None), *settings]):
-                ms.choose_intra = SHIPPED_INTRA if intra is None else \
-                    (lambda *a, z=intra: SHIPPED_INTRA(*a[:5], z))
-                S.PRESETS["medium"] = SHIPPED_EFFORT if rest is None else \
-                    S.Preset(effort=ms.Effort(dead_zones=rest))
-                d = encode_frames(x, 16, model=m, quality=q)
-                y = decode_bytes(d, model=m)
-                print(json.dumps({"clip": path.split('/')[-1][:30], "q": q, "k": k, "bytes": len(d),
-                                  "psnr": psnr(y, x)}), flush=True)
+    run([(None, None), *settings], apply)
