@@ -36,7 +36,8 @@ def format_encode(r: dict) -> str:
         *([f"  motion    {_fmt_motion(r['motion'])}"] if r.get("motion") else []),
         *([f"  audio     {_fmt_audio(r['audio'])}, packets copied"] if r.get("audio") else []),
         f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads"
-        + (f", preset {r['preset']})" if r.get("preset") else ")"),
+        + (f", preset {r['preset']}" if r.get("preset") else "")
+        + (f", networks in {r['network_float']})" if r.get("network_float", "float32") != "float32" else ")"),
     ]
     if "psnr" in r:
         lines.append(f"  quality   PSNR {r['psnr']:.2f} dB  SSIM {r['ssim']:.4f} (vs the coded-size input)")
@@ -81,7 +82,8 @@ def format_info(r: dict, gops: bool = True) -> str:
     ov = r["overhead"]
     lines = [
         f"{printable(r['file'])}: .vqv {r['format_version']}, model {r['model']}"
-        + (f", conditional coders {r['conditional_coders']}" if r.get("conditional_coders") else ""),
+        + (f", conditional coders {r['conditional_coders']}" if r.get("conditional_coders") else "")
+        + (f", networks in {r['network_float']}" if r.get("network_float", "float32") != "float32" else ""),
         f"  video     {r['frames']} frames, {r['duration_s']:.2f} s at {r['fps']} fps, coded "
         f"{r['coded_size'][0]}x{r['coded_size'][1]}, source {r['source_size'][0]}x{r['source_size'][1]}",
         f"  coding    quality {r['quality']}, prior {r['prior']} ({r['prior_params_bytes']} B of side info), "

@@ -61,12 +61,12 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
-    ``version`` is (2, 0) (the default), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0) or (1, 0); 1.0 files cannot carry
+    ``version`` is (2, 0) (the default), (1, 0), or one of (3, 0) to (10, 0); 1.0 files cannot carry
     ``copy_mode`` or ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 to
     7.0 file may carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end
     with the motion layer; the writer fills in ``header.sections``. A 5.0 file has a non-empty
     ``header.motion_residual``, a 6.0 or 7.0 file may; a 6.0 file has the rank prior, a 7.0 file may; a 7.0
-    file, and only it, has ``header.motion_bends`` (see ``version_for``).
+    file, and only it, has ``header.motion_bends`` (see ``version_for``); a 10.0 file has a bfloat16 network_float.
     """
 
     def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
@@ -223,7 +223,7 @@ class VqvReader:
 
     The .vqv data runs from the file object's current position to its end. A non-seekable
     stream is checked for the magic bytes, then copied into a spool (RAM up to 8 MiB, then a
-    temporary file) first. Reads versions 1.x to 8.x; ``version`` is the file's.
+    temporary file) first. Reads versions 1.x to 10.x; ``version`` is the file's.
     """
 
     header: Header
@@ -392,13 +392,18 @@ class VqvReader:
 
     @property
     def conditional_coder(self) -> bytes:
-        """The conditional coders' file digest (header key 20) of an 8.x or 9.x file, else empty."""
+        """The conditional coders' file digest (header key 20) of an 8.x or 9.x file (or a 10.x one), else empty."""
         return self.header.conditional_coder if self.version[0] >= 8 else b""
 
     @property
     def intra_coder(self) -> bool:
-        """Whether the blocks of each refresh GOP's first slice may take a conditional coder: in every 9.x file."""
-        return self.version[0] >= 9 and bool(self.header.conditional_coder)
+        """Whether each refresh GOP's first slice's blocks may take a conditional coder: 9.x, or 10.x with key 22."""
+        return self.header.intra_coder if self.version[0] >= 10 else self.version[0] == 9 and bool(self.header.conditional_coder)
+
+    @property
+    def network_float(self) -> str:
+        """What the file's networks compute in: "bfloat16" in a 10.x file (header key 21), else "float32"."""
+        return self.header.network_float if self.version[0] >= 10 else "float32"
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

@@ -46,6 +46,11 @@ KNOWN_KEYS_V7 = frozenset(range(20))
 # version 8.x only (an unknown key before); 16 to 19 as in 7.x (19 optional there)
 K_CONDITIONAL_CODER = 20  # the conditional coders' file: the first bytes of its SHA-256 (8.x payloads; required)
 KNOWN_KEYS_V8 = frozenset(range(21))
+# version 10.x only (unknown keys before); 16 to 20 as in 8.x (20 optional)
+K_NETWORK_FLOAT = 21  # what the networks compute in: 1 = bfloat16 (required in 10.x, the only value there)
+K_INTRA_CODER = 22  # the refresh GOPs' first slices' blocks may take a conditional coder (9.x: always, with 20)
+KNOWN_KEYS_V10 = frozenset(range(23))
+NETWORK_FLOATS: tuple[str, ...] = ("float32", "bfloat16")   # key 21's values index this
 MAX_RESIDUAL_PAIRS = 15
 MAX_RESIDUAL_FIRST = 255
 MAX_RESIDUAL_COUNT = 8
@@ -85,6 +90,8 @@ class Header:
     motion_residual: tuple = ()  # 5.x: (first, count) pairs, key 18; empty = absent (every other version)
     motion_bends: bool = False  # 7.x: the motion layer's predicted blocks carry bent paths (key 19, always true there)
     conditional_coder: bytes = b""  # 8.x: the conditional coders' file, SHA-256 prefix (key 20); empty = absent
+    network_float: str = "float32"  # 10.x: "bfloat16" (key 21); float32 in every other version
+    intra_coder: bool = False  # 10.x: the first slices' blocks may take a conditional coder (key 22; 9.x: implied)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -95,6 +102,7 @@ class Header:
         self.copy_mode = coerce_bool(self.copy_mode)
         self.motion_layer = coerce_bool(self.motion_layer)
         self.motion_bends = coerce_bool(self.motion_bends)
+        self.intra_coder = coerce_bool(self.intra_coder)
         if isinstance(self.sections, list):
             self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
         if isinstance(self.motion_residual, (list, tuple)):
@@ -135,7 +143,8 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
+    known = KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
+        else KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
         else KNOWN_KEYS_V5 if h.motion_residual \
         else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
     for k in h.extra:
@@ -173,7 +182,7 @@ def validate_header(h: Header) -> None:
         raise ValueError(f"prior must be one of {PRIOR_KINDS}, got {h.prior!r}")
     if not isinstance(h.prior_params, bytes) or len(h.prior_params) > MAX_PRIOR_PARAMS_BYTES:
         raise ValueError(f"prior_params must be bytes of at most {MAX_PRIOR_PARAMS_BYTES} bytes")
-    for name in ("gop_prediction", "copy_mode", "motion_layer", "motion_bends"):
+    for name in ("gop_prediction", "copy_mode", "motion_layer", "motion_bends", "intra_coder"):
         v = getattr(h, name)
         if not isinstance(v, bool):
             raise ValueError(f"{name} must be a bool, got {v!r}")
@@ -191,6 +200,10 @@ def validate_header(h: Header) -> None:
         raise ValueError("conditional_coder must be 0..32 bytes (normally 8)")
     if h.conditional_coder and not h.motion_residual:
         raise ValueError("conditional_coder (header key 20) needs motion_residual (key 18)")
+    if h.network_float not in NETWORK_FLOATS:
+        raise ValueError(f"network_float must be one of {NETWORK_FLOATS}, got {h.network_float!r}")
+    if h.intra_coder and not h.conditional_coder:
+        raise ValueError("intra_coder (header key 22) needs conditional_coder (key 20)")
     _check_extra_keys(h)
 
 
@@ -244,6 +257,10 @@ def encode_header(h: Header) -> bytes:
         m[K_MOTION_BENDS] = True
     if h.conditional_coder:
         m[K_CONDITIONAL_CODER] = h.conditional_coder
+    if h.network_float != "float32":
+        m[K_NETWORK_FLOAT] = NETWORK_FLOATS.index(h.network_float)
+    if h.intra_coder:
+        m[K_INTRA_CODER] = True
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -291,24 +308,27 @@ _INT_FIELDS = {
     K_REFRESH_INTERVAL: "refresh_interval",
 }
 _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer",
-                K_MOTION_BENDS: "motion_bends"}
+                K_MOTION_BENDS: "motion_bends", K_INTRA_CODER: "intra_coder"}
 
 
 def _check_required_keys(major: int, kw: dict) -> None:
-    """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x and 9.x: 20)."""
+    """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x and 9.x: 20; 10.x: 21,
+    bfloat16)."""
     if major == 5 and "motion_residual" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     if major == 7 and kw.get("motion_bends") is not True:
         raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
     if major in (8, 9) and "conditional_coder" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
+    if major >= 10 and kw.get("network_float") != "bfloat16":
+        raise VqvFormatError(f"a version {major}.x header needs key 21 (network_float) = 1 (bfloat16)")
 
 
 def decode_header(data: bytes, major: int = 2) -> Header:
     """Parse the header map bytes of a file of version ``major``.x; unknown keys go to ``extra``
     (keys 16 and 17 are known from version 4 on, key 18 from version 5 on, key 19 from version 7 on, key 20
-    from version 8 on; a 5.x header must have key 18, a 7.x header key 19 true, an 8.x header key 20;
-    prior 4, rank, is a prior of 6.x to 9.x).
+    from version 8 on, keys 21 and 22 from version 10 on; a 5.x header must have key 18, a 7.x header key 19
+    true, an 8.x or 9.x header key 20, a 10.x header key 21; prior 4, rank, is a prior of 6.x and later).
     Raises VqvFormatError."""
     try:
         m = msgpack.unpackb(
@@ -325,7 +345,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
+    known = KNOWN_KEYS_V10 if major >= 10 else KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
         else KNOWN_KEYS
     for k, v in m.items():
         if is_int(k) and k in known:
@@ -341,7 +361,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not is_int(v) or not 0 <= v < len(PRIOR_KINDS):
                     raise VqvFormatError(f"header key 10: unknown prior kind {v!r}")
                 if v == RANK_PRIOR_ID and major < 6:
-                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x to 9.x only)")
+                    raise VqvFormatError(f"header key 10: prior 4 (rank) in a version {major}.x file (6.x and later only)")
                 kw["prior"] = PRIOR_KINDS[v]
             elif k in (K_PRIOR_PARAMS, K_PRIOR_PARAMS_ZSTD):
                 if not isinstance(v, bytes):
@@ -362,6 +382,10 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not isinstance(v, bytes) or not 1 <= len(v) <= 32:
                     raise VqvFormatError("header key 20 (conditional_coder) must be 1..32 bytes")
                 kw["conditional_coder"] = v
+            elif k == K_NETWORK_FLOAT:
+                if not is_int(v) or not 1 <= v < len(NETWORK_FLOATS):
+                    raise VqvFormatError(f"header key 21 (network_float): unknown value {v!r} (1: bfloat16)")
+                kw["network_float"] = NETWORK_FLOATS[v]
             elif k == K_MOTION_RESIDUAL:
                 try:
                     kw["motion_residual"] = check_motion_residual(v)

@@ -3,7 +3,8 @@ one the reference writer gives a file, and the header fields each version allows
 
 from __future__ import annotations
 
-from .header import K_CONDITIONAL_CODER, K_MOTION_BENDS, K_MOTION_LAYER, K_MOTION_RESIDUAL, K_SECTIONS, Header
+from .header import (K_CONDITIONAL_CODER, K_INTRA_CODER, K_MOTION_BENDS, K_MOTION_LAYER, K_MOTION_RESIDUAL,
+                     K_NETWORK_FLOAT, K_SECTIONS, Header)
 
 FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
 MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
@@ -13,19 +14,23 @@ RANK_VERSION: tuple[int, int] = (6, 0)  # the rank prior codes the payloads (wri
 BENDS_VERSION: tuple[int, int] = (7, 0)  # predicted blocks carry bent paths (written only with them)
 CODER_VERSION: tuple[int, int] = (8, 0)  # predicted blocks may take a conditional coder (written only with them)
 INTRA_CODER_VERSION: tuple[int, int] = (9, 0)  # ... and so may a refresh GOP's first slice's blocks (only with them)
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9)  # what readers read (any minor)
+BFLOAT16_VERSION: tuple[int, int] = (10, 0)  # the networks compute in bfloat16 (header key 21); any of the above
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # what readers read (any minor)
 WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0),
-                                                  (9, 0))
+                                                  (9, 0), (10, 0))
 
 
 def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False,
                 rank_prior: bool = False, motion_bends: bool = False, conditional_coder: bool = False,
-                intra_coder: bool = False) -> tuple[int, int]:
-    """The version the reference writer gives a file: 9.0 when the blocks of each refresh GOP's first slice
+                intra_coder: bool = False, bfloat16: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 10.0 when its networks compute in bfloat16 (whatever else
+    it carries: the header's keys 16 to 22 say what), else 9.0 when the blocks of each refresh GOP's first slice
     may take a conditional coder too, else 8.0 when predicted blocks may take one (header key 20), else 7.0 when the motion layer carries bent paths
     (header key 19), else 6.0 when the rank prior codes it, else 5.0 when the motion layer carries a
     residual (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer,
     else 2.0 (so a file has the bytes and version it had before each later feature existed)."""
+    if bfloat16:
+        return BFLOAT16_VERSION
     if conditional_coder:
         return INTRA_CODER_VERSION if intra_coder else CODER_VERSION
     if motion_bends:
@@ -57,17 +62,21 @@ def check_writable_version(version: object) -> tuple[int, int]:
 def check_header_for_version(version: tuple[int, int], header: Header) -> None:
     """Raise ValueError if ``header`` (already valid by itself) cannot be written in a file of ``version``."""
     major = version[0]
+    if (major >= 10) != (header.network_float == "bfloat16"):
+        raise ValueError("network_float (header key 21) is a field of version 10.0 files, which need it bfloat16")
+    if header.intra_coder and major < 10:
+        raise ValueError("intra_coder (header key 22) is a field of version 10.0 files (9.0 implies it)")
     if major < 5 and header.motion_residual:
         raise ValueError("motion_residual (header key 18) is a field of version 5.0 to 7.0 files only")
     if (major == 7 and not header.motion_bends) or (major < 7 and header.motion_bends):
         raise ValueError("motion_bends (header key 19) is a field of version 7.0 files, which need it true, "
                          "and of 8.0 files")
-    if (major in (8, 9)) != bool(header.conditional_coder):
+    if major < 10 and (major in (8, 9)) != bool(header.conditional_coder):
         raise ValueError("conditional_coder (header key 20) is a field of version 8.0 and 9.0 files, which need it")
     if major == 6 and header.prior != "rank":
         raise ValueError("a version 6.0 file is coded with the rank prior")
-    if header.prior == "rank" and major not in (6, 7, 8, 9):
-        raise ValueError("the rank prior is a prior of version 6.0 to 9.0 files only")
+    if header.prior == "rank" and major < 6:
+        raise ValueError("the rank prior is a prior of version 6.0 and later files only")
     if major < 2 and (header.copy_mode or header.refresh_interval):
         raise ValueError("a version 1.0 file cannot carry copy_mode or refresh_interval")
     if major == 3 and not header.copy_mode:
@@ -87,3 +96,5 @@ def check_header_for_version(version: tuple[int, int], header: Header) -> None:
         raise ValueError(f"header extra key 19 is a defined field in a version {major}.0 file")
     if major >= 8 and K_CONDITIONAL_CODER in header.extra:
         raise ValueError(f"header extra key 20 is a defined field in a version {major}.0 file")
+    if major >= 10 and {K_NETWORK_FLOAT, K_INTRA_CODER} & set(header.extra):
+        raise ValueError(f"header extra keys 21 and 22 are defined fields in a version {major}.0 file")

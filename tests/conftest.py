@@ -19,6 +19,15 @@ def _one_torch_thread():
     torch.set_num_threads(1)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _float32_networks():
+    """Encodes left at the default compute in float32, as on every CPU without bfloat16 instructions: the
+    pinned bytes and versions of the suite are the float32 encoder's whatever this CPU has (on one with them
+    the default is bfloat16, version 10.0; tests/test_network_float.py asks for it by name)."""
+    from vqcodec import settings
+    settings.DEFAULT_NETWORK_FLOAT = "float32"
+
+
 @pytest.fixture(autouse=True)
 def _restore_one_torch_thread():
     """A test that sets threads (`--threads`) must not change the floats of the tests after it."""

@@ -64,7 +64,8 @@ def test_real_pipes_slow_stdin_to_stdout_and_back(tiny_weights, tmp_path):
     assert invoke("encode", y4m, ref, "--model", tiny_weights, "-q")[0] == 0
     assert invoke("decode", ref, tmp_path / "ref.y4m", "--model", tiny_weights, "-q")[0] == 0
 
-    p = subprocess.Popen([*VQV, "encode", "-", "-", "--model", str(tiny_weights)], cwd=tmp_path, env=ENV,
+    p = subprocess.Popen([*VQV, "encode", "-", "-", "--model", str(tiny_weights), "--network-float", "float32"],
+                         cwd=tmp_path, env=ENV,
                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
     def feed_slowly():

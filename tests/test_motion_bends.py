@@ -418,7 +418,7 @@ def test_version_7_is_bent_paths_and_the_writer_keeps_key_19_to_it():
     with pytest.raises(ValueError, match="extra key 19"):
         _v7(_h7(extra={K_MOTION_BENDS: True}))
     with pytest.raises(ValueError):
-        VqvWriter(io.BytesIO(), (10, 0))
+        VqvWriter(io.BytesIO(), (11, 0))
 
 
 def test_key_19_is_required_and_true_in_7_x_and_an_extra_key_before():
@@ -440,8 +440,8 @@ def test_key_19_is_required_and_true_in_7_x_and_an_extra_key_before():
     r = VqvReader(io.BytesIO(_v7(_h7(motion_layer=False, motion_bends=False, prior="rank",
                                      extra={K_MOTION_BENDS: True}), (6, 0))))
     assert r.version == (6, 0) and not r.motion_bends and r.header.extra == {K_MOTION_BENDS: True}
-    with pytest.raises(UnsupportedVersionError, match="9.x"):
-        VqvReader(io.BytesIO(_with_header_map(good, m, 10)))
+    with pytest.raises(UnsupportedVersionError, match="10.x"):
+        VqvReader(io.BytesIO(_with_header_map(good, m, 11)))
 
 
 # ------------------------------------------------------------------------------------------ reports and command

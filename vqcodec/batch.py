@@ -278,7 +278,8 @@ def encode_dataset(src, dst, *, engine: str = "local", workers: int = 1, address
         raise OptionError(f"--workers must be in 1..256, got {workers}")
     if address and engine != "ray":
         raise OptionError("--address is for --engine ray")
-    _check_options(options, model_path)
+    # "auto" resolved here, once: every file of the run computes in the same float whichever CPU encodes it
+    options = {**options, "network_float": _check_options(options, model_path)}
     dst = Path(dst)
     if dst.exists() and not dst.is_dir():
         raise VqvError(f"{dst} exists and is not a folder")
@@ -316,17 +317,17 @@ def encode_dataset(src, dst, *, engine: str = "local", workers: int = 1, address
             "engine": engine, "workers": workers, "manifest": str(manifest.path)}
 
 
-def _check_options(options: dict, model_path) -> None:
+def _check_options(options: dict, model_path) -> str:
     """The encoder's options checked once, before any file (a bad --quality is a usage error, not N
-    failed files)."""
+    failed files); what the networks will compute in."""
     from vqcodec.pipeline import parse_fps, parse_size
     from vqcodec.settings import EncodeSettings
     parse_fps(options.get("fps"))
     parse_size(options.get("size"))
     keys = ("quality", "prior", "rdo_strength", "refresh", "motion", "motion_search", "motion_residual", "motion_bends",
-            "conditional_coder")
-    EncodeSettings.build(_model(None if model_path is None else str(model_path)),
-                         **{k: options[k] for k in keys if k in options})
+            "conditional_coder", "network_float")
+    return EncodeSettings.build(_model(None if model_path is None else str(model_path)),
+                                **{k: options[k] for k in keys if k in options}).network_float
 
 
 def _bar(total: int, progress: bool):

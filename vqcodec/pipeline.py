@@ -124,9 +124,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-                intra_coder: bool = True, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
-                progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
-                audio: bool = True) -> dict:
+                intra_coder: bool = True, network_float: str | None = None, measure_quality: bool = False,
+                threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
+                model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
@@ -144,7 +144,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
                                         motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
-                                        intra_coder=intra_coder)
+                                        intra_coder=intra_coder, network_float=network_float)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -236,7 +236,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "rdo_strength": settings.rdo_strength, "refresh": settings.refresh, "preset": settings.preset,
         **({"motion": rounded_motion(stats.motion), "motion_search": settings.motion_search}
            if settings.motion_layer else {}),
-        "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
+        "network_float": settings.network_float, "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
     }
 
 
@@ -360,7 +360,7 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
         "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
         "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length,
         "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
-        "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
+        "network_float": reader.network_float, "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
         "bytes": total, "bpp": 8 * total / pixels if pixels else None,
         "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
         **({"audio": audio} if audio else {}), **({"conditional_coders": h.conditional_coder.hex()} if h.conditional_coder else {}),

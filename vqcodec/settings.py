@@ -15,6 +15,7 @@ from vqcodec.coding.conditional_coder import ConditionalCoder
 from vqcodec.coding.motion_residual import ResidualSyntax, options_for
 from vqcodec.coding.motion_search import Effort
 from vqcodec.errors import OptionError, VqvError
+from vqcodec.net.bfloat16 import bfloat16_is_native
 
 if TYPE_CHECKING:
     from vqcodec.coding.ladder import LadderPoint
@@ -43,6 +44,11 @@ DEFAULT_INTRA_CODER = True
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
 # would slow 720p decoding below 1 frame/s.
 CODER_AUTO_MAX_PIXELS = 640 * 480
+# What the networks compute in. bfloat16 (format 10.0) runs them about twice as fast on CPUs with bfloat16
+# instructions for the same rate and quality (docs/DESIGN.md, "Network float"); "auto" takes it there only,
+# since elsewhere torch emulates it, slower than float32. A file says which it needs; any CPU decodes either.
+NETWORK_FLOAT_CHOICES = ("auto", "float32", "bfloat16")
+DEFAULT_NETWORK_FLOAT = "auto"      # what an encode left at None takes (the test suite pins float32: conftest.py)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class EncodeSettings:
     conditional_coder: object = None
     coder_asked: bool = False    # --conditional-coder given: the coders at any frame size
     intra_coder: bool = DEFAULT_INTRA_CODER      # the coders on a refresh GOP's first slice too (format 9.0)
+    network_float: str = "float32"               # what the networks compute in ("bfloat16": format 10.0)
 
     def for_size(self, width: int, height: int) -> EncodeSettings:
         """These settings for frames of ``width`` x ``height`` (coded size): without the conditional coders
@@ -147,9 +154,10 @@ class EncodeSettings:
               motion: bool | None = None, motion_search: int | None = None,
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
               preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-              intra_coder: bool = DEFAULT_INTRA_CODER) -> EncodeSettings:
+              intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
-        options left at None take ``preset``'s values."""
+        options left at None take ``preset``'s values; ``network_float`` (None: :data:`DEFAULT_NETWORK_FLOAT`)
+        "auto" is bfloat16 where this CPU has bfloat16 instructions, else float32."""
         if preset not in PRESETS:
             raise OptionError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
         ps = PRESETS[preset]
@@ -169,6 +177,11 @@ class EncodeSettings:
             raise OptionError(f"--motion-search must be in 1..8 pixels, got {motion_search}")
         if prior not in PRIOR_CHOICES:
             raise VqvError(f"unknown prior {prior!r} (choose from {', '.join(PRIOR_CHOICES)})")
+        network_float = DEFAULT_NETWORK_FLOAT if network_float is None else network_float
+        if network_float not in NETWORK_FLOAT_CHOICES:
+            raise OptionError(f"unknown network float {network_float!r} (choose from {', '.join(NETWORK_FLOAT_CHOICES)})")
+        if network_float == "auto":
+            network_float = "bfloat16" if bfloat16_is_native() else "float32"
         # the residual reads the bottom quantiser's codebooks through the linear path: a model without
         # one (or with too few stages) cannot carry it
         basis = model.motion_residual_basis if motion_residual else None
@@ -177,6 +190,7 @@ class EncodeSettings:
         if conditional_coder and residual and ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
             from vqcodec.weights import default_conditional_coder
             coder = default_conditional_coder()       # None where no coders are shipped
+            coder = None if coder is None else coder.computing_in(network_float)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
                    residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked,
-                   bool(intra_coder))
+                   bool(intra_coder), network_float)

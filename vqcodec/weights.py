@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,6 +48,10 @@ PRECISIONS = ("float", "half", "int8")
 TRAINING_ONLY = (".ema_sum", ".ema_count", ".idle")
 
 
+_BFLOAT16_NETS: "weakref.WeakKeyDictionary[MSVQVAE, MSVQVAE]" = weakref.WeakKeyDictionary()
+_BFLOAT16_LOCK = threading.Lock()
+
+
 @dataclass
 class CodecModel:
     """A network ready for coding, with what the codec needs to know about it."""
@@ -71,6 +77,26 @@ class CodecModel:
             if bytes.fromhex(sha)[:DIGEST_BYTES] == digest:
                 return CodecModel(self.net, sha, self.path, priors, self.card)
         return None
+
+    def computing_in(self, network_float: str) -> "CodecModel":
+        """This model as a file of ``network_float`` ("float32" or "bfloat16", header key 21) runs it: the same
+        digest, priors and codebooks, the network's convolutions in that float (:meth:`MSVQVAE.in_bfloat16`,
+        made once per network)."""
+        if network_float == "float32":
+            return self
+        if network_float != "bfloat16":
+            raise ValueError(f"unknown network float {network_float!r}")
+        with _BFLOAT16_LOCK:
+            out = self.__dict__.get("_bfloat16")
+            if out is None or out.priors is not self.priors:
+                net = _BFLOAT16_NETS.get(self.net)
+                if net is None:
+                    net = _BFLOAT16_NETS[self.net] = self.net.in_bfloat16()
+                out = CodecModel(net, self.sha256, self.path, self.priors, self.card, self.legacy,
+                                 _ladder=self.ladder)
+                out.parsed_priors = self.parsed_priors          # the priors parsed once, whatever the float
+                self.__dict__["_bfloat16"] = out
+        return out
 
     def with_priors(self, priors: dict[str, bytes]) -> "CodecModel":
         """The same file's network with other priors (a ladder or priors being fitted, not yet saved)."""

@@ -40,7 +40,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     model = load_model()
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, intra_coder=False)   # 8.0
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, intra_coder=False, network_float="float32")   # 8.0
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == (8, 0) and reader.conditional_coder, reader.version
     first = len(reader.motion_residual) + 1

@@ -38,7 +38,7 @@ def main() -> None:
                  priors={**base.priors, "scalar": ladder.to_bytes()}, card=base.card)
     model = load_model(HERE / "tiny_enhanced.pt")
     frames = synthetic_video(40, 48, 40, seed=22)
-    data = encode_frames(frames, 16, model=model, quality=3, motion=False)
+    data = encode_frames(frames, 16, model=model, quality=3, motion=False, network_float="float32")
     (HERE / "golden_enhanced.vqv").write_bytes(data)
     arrays = {}
     for g in read_gop_codes(VqvReader(io.BytesIO(data)), model):

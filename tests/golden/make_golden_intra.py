@@ -32,7 +32,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     model = load_model()
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0)
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, network_float="float32")
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == (9, 0) and reader.intra_coder, reader.version
     arrays = {}

@@ -29,7 +29,7 @@ from vqcodec.weights import load_model  # noqa: E402
 def main() -> None:
     model = load_model(HERE / "tiny_enhanced.pt")
     frames = pan_video(40, 32, 40, dx=1, dy=1)
-    data = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0)
+    data = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, network_float="float32")
     (HERE / "golden_motion.vqv").write_bytes(data)
     arrays = {}
     for g in read_gop_codes(VqvReader(io.BytesIO(data)), model):

@@ -37,7 +37,7 @@ def main() -> None:
     import torch
     torch.set_num_threads(1)
     model = load_model(HERE / "tiny_linear.pt")
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, prior="rank", refresh=0, motion=False)
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, prior="rank", refresh=0, motion=False, network_float="float32")
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == (6, 0) and reader.header.prior == "rank", (reader.version, reader.header.prior)
     arrays = {}

@@ -59,7 +59,7 @@ def make_golden(stem: str, frames: np.ndarray, version: tuple[int, int], per_gop
     torch.set_num_threads(1)
     model = load_model(HERE / "tiny_linear.pt")
     data = encode_frames(frames, 16, model=model, quality=QUALITY, motion=True, refresh=0,
-                         motion_bends=version >= BENDS_VERSION)       # 5.0: the format before bent paths
+                         motion_bends=version >= BENDS_VERSION, network_float="float32")   # 5.0: before bent paths
     reader = VqvReader(io.BytesIO(data))
     assert reader.version == version and reader.motion_residual == ((1, 1),), (reader.version, reader.motion_residual)
     arrays, counts = {}, []

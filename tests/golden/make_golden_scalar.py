@@ -37,7 +37,7 @@ def main() -> None:
                  priors={**base.priors, "scalar": ladder.to_bytes()}, card=base.card)
     model = load_model(HERE / "tiny_scalar.pt")
     frames = synthetic_video(40, 48, 40, seed=21)
-    data = encode_frames(frames, 16, model=model, quality=6, motion=False)
+    data = encode_frames(frames, 16, model=model, quality=6, motion=False, network_float="float32")
     (HERE / "golden_scalar.vqv").write_bytes(data)
     arrays = {}
     for g in read_gop_codes(VqvReader(io.BytesIO(data)), model):

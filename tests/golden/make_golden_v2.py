@@ -30,7 +30,7 @@ def main() -> None:
     model = load_model(HERE / "tiny_learned.pt")
     still = np.repeat(synthetic_video(1, 48, 40, seed=3), 40, axis=0)
     frames = np.concatenate([still, synthetic_video(60, 48, 40, seed=7)])
-    data = encode_frames(frames, 16, model=model, quality=3, prior="learned", refresh=2, motion=False)
+    data = encode_frames(frames, 16, model=model, quality=3, prior="learned", refresh=2, motion=False, network_float="float32")
     reader = VqvReader(io.BytesIO(data))
     assert reader.header.copy_mode and reader.refresh_points() == [0, 2]
     (HERE / "golden_v2.vqv").write_bytes(data)

@@ -79,6 +79,18 @@ class ConditionalCoder:
     def coders(self) -> int:
         return len(self.nets)
 
+    def computing_in(self, network_float: str) -> "ConditionalCoder":
+        """These coders as a file of ``network_float`` ("float32" or "bfloat16", header key 21) runs them: the
+        same tables and digest, bfloat16 copies of the networks made once."""
+        if network_float == "float32":
+            return self
+        if network_float != "bfloat16":
+            raise ValueError(f"unknown network float {network_float!r}")
+        if "_bfloat16" not in self.__dict__:
+            object.__setattr__(self, "_bfloat16", ConditionalCoder(tuple(n.in_bfloat16() for n in self.nets),
+                                                                   self.tables, self.digest, self.lambdas))
+        return self.__dict__["_bfloat16"]
+
     @staticmethod
     def fits(block: tuple[int, int, int]) -> bool:
         """Whether a model's bottom block is the coders' (4 x 8 x 8)."""

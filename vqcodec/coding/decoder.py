@@ -35,7 +35,8 @@ from vqcodec.weights import CodecModel, conditional_coder_for_file
 
 def check_model(header: Header, model: CodecModel) -> CodecModel:
     """The model to decode ``header``'s file with: ``model`` itself, or ``model`` as the earlier
-    release that wrote the file (same network, that release's priors)."""
+    release that wrote the file (same network, that release's priors), computing in the float the file
+    names (header key 21: a 10.x file's network runs in bfloat16)."""
     found = model.for_digest(header.model_digest)
     if found is None:
         raise ModelMismatchError(
@@ -43,7 +44,7 @@ def check_model(header: Header, model: CodecModel) -> CodecModel:
             f"{model.digest.hex()} (pass the right --model)")
     if header.quality not in found.qualities:
         raise VqvError(f"file uses quality {header.quality}, which this model does not offer")
-    return found
+    return found.computing_in(header.network_float)
 
 
 FILLS = ("freeze", "black", "drop")        # what stands for a damaged GOP's frames (--skip-damaged)
@@ -202,7 +203,7 @@ def file_motion_residual(reader: VqvReader, model: CodecModel) -> MotionResidual
     if reader.conditional_coder:                  # 8.x: predicted blocks may take a conditional coder
         if not ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
             raise VqvError("this file's conditional coders need a model with 4 x 8 x 8 bottom blocks")
-        coder = conditional_coder_for_file(reader.conditional_coder)
+        coder = conditional_coder_for_file(reader.conditional_coder).computing_in(reader.network_float)
     return MotionResidual(tuple(tuple(o) for o in options), basis, coder, reader.intra_coder)
 
 

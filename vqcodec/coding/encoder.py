@@ -98,7 +98,7 @@ class GopEncoder:
     def __init__(self, model: CodecModel, settings: EncodeSettings, width: int, height: int, *,
                  on_gop: Callable[[np.ndarray, int, Codes, np.ndarray | None], None] | None = None,
                  reconstructions: bool = True, pricing_prior: Prior | None = None) -> None:
-        self.model, self.settings = model, settings
+        self.model, self.settings = model.computing_in(settings.network_float), settings
         self.width, self.height = width, height
         self.pw, self.ph = padded_size(width, height, model.cfg.stride)
         self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)
@@ -434,8 +434,10 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
             best = (size, prior, coded)
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
+    bfloat16 = settings.network_float == "bfloat16"
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
-                          settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement)
+                          settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement,
+                          bfloat16)
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -458,7 +460,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     copy_mode=settings.copy_mode, refresh_interval=settings.refresh,
                     motion_layer=settings.motion_layer and version[0] >= 4,
                     motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0,
-                    conditional_coder=b"" if settings.conditional is None else settings.conditional.digest)
+                    conditional_coder=b"" if settings.conditional is None else settings.conditional.digest,
+                    network_float=settings.network_float, intra_coder=bfloat16 and settings.intra_refinement)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -470,7 +473,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
-                  conditional_coder: bool | None = None, intra_coder: bool = True) -> bytes:
+                  conditional_coder: bool | None = None, intra_coder: bool = True,
+                  network_float: str | None = None) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -481,7 +485,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
     settings = EncodeSettings.build(model, quality=quality or None, prior=prior, rdo_strength=rdo_strength,
                                     refresh=refresh, motion=motion, motion_search=motion_search,
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
-                                    conditional_coder=conditional_coder, intra_coder=intra_coder)
+                                    conditional_coder=conditional_coder, intra_coder=intra_coder,
+                                    network_float=network_float)
     _, h, w, _ = frames.shape
     settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)

@@ -5,6 +5,7 @@ No torch here: a config is read from a weights file's JSON before any network is
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -138,3 +139,17 @@ def get_config(name: str) -> ModelConfig:
         return PRESETS[name]
     except KeyError:
         raise VqvError(f"unknown model config {name!r} (choose from {', '.join(PRESETS)})") from None
+
+
+def raw_bits(cfg: ModelConfig, t: int = 32, h: int = 64, w: int = 64) -> dict[str, float]:
+    """Bits per clip at each operating point if every index were sent with log2(codebook) bits."""
+    return {q: stage_bits(cfg, ts, bs, t, h, w) for q, (ts, bs) in enumerate(cfg.operating_points, 1)}
+
+
+def stage_bits(cfg: ModelConfig, top: int, bottom: int, t: int = 32, h: int = 64, w: int = 64) -> float:
+    """Bits per clip of ``top`` + ``bottom`` VQ stages at log2(codebook) bits per index."""
+    grids = cfg.latent_grids(t, h, w)
+    bits = bottom * math.prod(grids["bottom"]) * math.log2(cfg.bottom_codebook)
+    if "top" in grids:
+        bits += top * math.prod(grids["top"]) * math.log2(cfg.top_codebook)
+    return bits

@@ -1,0 +1,48 @@
+"""Regenerate the bfloat16 golden fixtures (by hand, only when the version-10 format changes on purpose: a
+changed file means files in the wild stop decoding).
+
+    python tests/golden/make_golden_bfloat16.py
+
+Writes golden_bfloat16.vqv (version 10.0: the intra golden's encode, the shipped model at quality 6 with the
+default options and the conditional golden's clip, its networks in bfloat16), golden_bfloat16_codes.npz (per
+GOP: the VQ indices and copy maps, the motion layer's arrays and the coders' symbols) and
+golden_bfloat16_frames.npy. Refuses a file whose first slice has no block refined by a coder.
+"""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+
+from make_golden_conditional import QUALITY, golden_input  # noqa: E402
+from make_golden_residual import gop_arrays, write_golden  # noqa: E402
+
+from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
+from vqcodec.coding.encoder import encode_frames  # noqa: E402
+from vqcodec.formats import VqvReader  # noqa: E402
+from vqcodec.weights import load_model  # noqa: E402
+
+
+def main() -> None:
+    import torch
+    torch.set_num_threads(1)
+    model = load_model()
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, network_float="bfloat16")
+    reader = VqvReader(io.BytesIO(data))
+    assert reader.version == (10, 0) and reader.network_float == "bfloat16" and reader.intra_coder, reader.version
+    arrays = {}
+    for g in read_gop_codes(reader, model):
+        arrays.update(gop_arrays(g))
+        arrays[f"gop{g.index}_motion_conditional_symbols"] = g.codes.motion.coder_symbols
+    refined = int((arrays["gop0_motion_residual"][0] > 0).sum())
+    if not refined:
+        raise SystemExit("no block of the first slice took a coder: choose another clip")
+    write_golden("golden_bfloat16", data, arrays, model, f"first-slice blocks refined by a coder: {refined}")
+
+
+if __name__ == "__main__":
+    main()
