@@ -217,3 +217,16 @@ def test_a_cpu_without_bfloat16_instructions_emulates_them_close_to_the_golden(m
     frames = decode_bytes((GOLDEN / "golden_bfloat16.vqv").read_bytes(), model=fresh)
     diff = np.abs(frames.astype(int) - np.load(GOLDEN / "golden_bfloat16_frames.npy"))
     assert diff.max() <= 2 and (diff > 0).mean() < 0.03
+
+
+def test_latents_of_a_bfloat16_file_decode_to_its_frames(model, tmp_path):
+    from vqcodec.latents import frames_from_latents, read_latents
+    p = tmp_path / "b.vqv"
+    p.write_bytes(encode_frames(golden_input()[:64], 16, model=model, quality=4, motion=False,
+                                network_float="bfloat16"))
+    lat = read_latents(p, model)
+    assert lat.network_float == "bfloat16"
+    want = decode_bytes(p.read_bytes(), model=model)
+    got = [frames_from_latents(model, {"top": lat["top"][g], "bottom": lat["bottom"][g]},
+                               network_float=lat.network_float)[:lat.frame_counts[g]] for g in range(len(lat))]
+    np.testing.assert_array_equal(np.concatenate(got), want)

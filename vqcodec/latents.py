@@ -71,6 +71,7 @@ class Latents:
     enhancement: np.ndarray | None = None   # float32 (gops, K, T, H, W) at an enhanced point
     motion_flags: np.ndarray | None = None  # bool (gops, T, H, W) in a file with the motion layer
     motion_vectors: np.ndarray | None = None
+    network_float: str = "float32"          # what the file's networks compute in (frames_from_latents)
 
     def __len__(self) -> int:
         return len(self.frame_counts)
@@ -160,18 +161,20 @@ def latents_from_codes(model, gops: list[Codes], frame_counts: list[int], header
         mvec = np.stack([c.motion.vectors for c in gops]).astype(np.int32)
     return Latents(tuple(levels), np.asarray(frame_counts, np.int32), int(header.gop_length), int(header.quality),
                    header.model_digest.hex(), (int(header.coded_width), int(header.coded_height)),
-                   (int(header.fps_num), int(header.fps_den)), enh, mflags, mvec)
+                   (int(header.fps_num), int(header.fps_den)), enh, mflags, mvec, header.network_float)
 
 
-def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.ndarray | None = None) -> np.ndarray:
+def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.ndarray | None = None,
+                        network_float: str = "float32") -> np.ndarray:
     """One GOP's latents ``{level: (C, T, H, W)}`` -> uint8 frames (T, padded H, padded W, 3): the
     network's decoder on them, plus the enhancement coefficients ``(K, T, H, W)`` where given. For a GOP
     without the motion layer these are the frames ``vqv decode`` writes (before cropping to the coded
     size and the real frame count); with it, the motion layer then predicts its flagged blocks from
-    the frame before (:func:`vqcodec.coding.motion.apply_motion`)."""
+    the frame before (:func:`vqcodec.coding.motion.apply_motion`). ``network_float``: the file's
+    (:attr:`Latents.network_float`), for its frames as ``vqv decode`` makes them."""
     import torch
 
-    net = getattr(model, "net", model)
+    net = model.computing_in(network_float).net if hasattr(model, "computing_in") else model
     frames = net.decode_latents({k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in latents.items()})[0]
     if enhancement is not None:
         from vqcodec.coding.gops import _pixel_basis
