@@ -5,8 +5,8 @@ to even), the products summed in float32, the result rounded to bfloat16; every 
 residual sums) takes bfloat16 values and rounds its result to bfloat16. On a CPU with bfloat16 instructions
 the modules are converted to bfloat16 and oneDNN does exactly that, about twice as fast as float32. Elsewhere
 torch would run bfloat16 convolutions on its reference kernels, ~60x slower, so the same arithmetic is
-*emulated*: float32 modules whose weights are rounded to bfloat16 once and whose every module's output is
-rounded to bfloat16 (a product of two bfloat16 numbers is exact in float32, so only the order of the float32
+*emulated*: float32 modules whose weights are rounded to bfloat16 once and whose every module's inputs and
+output are rounded to bfloat16 (a product of two bfloat16 numbers is exact in float32, so only the order of the float32
 sums differs, as it does between two CPUs' kernels; docs/DESIGN.md, "Network float", has the measured
 difference).
 """
@@ -32,6 +32,10 @@ def round_bfloat16(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.bfloat16).float()
 
 
+def _round_inputs(module: nn.Module, args):
+    return tuple(round_bfloat16(a) if isinstance(a, torch.Tensor) else a for a in args)
+
+
 def _round_output(module: nn.Module, args, out):
     return round_bfloat16(out) if isinstance(out, torch.Tensor) else out
 
@@ -45,7 +49,8 @@ def convert(modules: Iterable[nn.Module], emulate: bool) -> None:
         with torch.no_grad():
             for p in module.parameters():
                 p.copy_(round_bfloat16(p))
-        for m in module.modules():              # every output rounded: a no-op where it already is bfloat16
+        for m in module.modules():      # every input and output rounded (functional SiLUs between modules too)
+            m.register_forward_pre_hook(_round_inputs)
             m.register_forward_hook(_round_output)
 
 
