@@ -40,7 +40,7 @@ sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
 
-ENCODER_SHA256 = "caab2d2507b34228"      # session 26: the coders' dead zones (session 25 ca6fe4edea4d4672; the golden's: 70606ba74bcb2e7a)
+ENCODER_SHA256 = "7ca5265661b670ac"      # session 27: three coders priced (26: caab2d2507b34228; 25: ca6fe4edea4d4672; the golden's: 70606ba74bcb2e7a)
 
 
 @pytest.fixture(scope="module")

@@ -68,7 +68,7 @@ PRESETS: dict[str, Preset] = {
     "ultrafast": Preset(motion=False),
     "veryfast": Preset(motion_search=3, effort=Effort(second=False), conditional_coder=False),   # one decision
     "faster": Preset(motion_search=3, effort=Effort(bends_first=False), conditional_coder=False),
-    "fast": Preset(effort=Effort(bends_first=False, dead_zones=(0.0,))),
+    "fast": Preset(effort=Effort(bends_first=False, dead_zones=(0.0,), coders=2)),
     "medium": Preset(),
 }
 DEFAULT_PRESET = "medium"

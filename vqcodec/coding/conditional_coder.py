@@ -127,16 +127,16 @@ class ConditionalCoder:
         with one_thread():
             return _frames(self.nets[j].synthesis(y, _tensor(pred)))
 
-    def priced(self, lam: float) -> list[int]:
+    def priced(self, lam: float, count: int = PRICED_CODERS) -> list[int]:
         """The coders the encoder tries at ``lam`` (D + lam R, 8-bit pixel units): all of them, or the
-        :data:`PRICED_CODERS` whose training lambda is nearest (on a log scale), in index order."""
+        ``count`` whose training lambda is nearest (on a log scale), in index order."""
         n = self.coders
         lam = lam if np.ndim(lam) == 0 else float(np.exp(np.log(lam).mean()))   # per block: their geometric mean
-        if n <= PRICED_CODERS or len(self.lambdas) != n or min(self.lambdas) <= 0 or lam <= 0:
+        if n <= count or len(self.lambdas) != n or min(self.lambdas) <= 0 or lam <= 0:
             return list(range(n))
         target = math.log(RATE_LAMBDA_PER_CODER_LAMBDA / lam)
         nearest = sorted(range(n), key=lambda j: (abs(math.log(self.lambdas[j]) - target), j))
-        return sorted(nearest[:PRICED_CODERS])
+        return sorted(nearest[:count])
 
     def block_bits(self, j: int, symbols: np.ndarray) -> np.ndarray:
         """Each block's symbols' bits under coder ``j``'s tables, (H', W')."""
@@ -177,8 +177,8 @@ def _roundings(coder: ConditionalCoder, j: int, source: np.ndarray, pred: np.nda
 
 
 def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray,
-                    dead_zones: tuple[float, ...] = (0.0,)):
-    """Each block's cheapest of the coders priced at ``lam`` (conditioned on ``pred``; their symbols rounded
+                    dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
+    """Each block's cheapest of the ``coders`` priced at ``lam`` (conditioned on ``pred``; their symbols rounded
     each way of ``dead_zones``, :func:`_roundings`), where it costs less
     than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
     side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
@@ -187,7 +187,7 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
     won = np.full(cost.shape, -1, np.int32)
     symbols = np.zeros((*cost.shape, coder.tables.channels), np.int32)
     bits = np.zeros(cost.shape)
-    priced = coder.priced(lam)
+    priced = coder.priced(lam, coders)
     jobs = [lambda j=j: _roundings(coder, j, source, pred, dead_zones) for j in priced]
     for j, roundings in zip(priced, run_alone_each(jobs)):
         for y, made in roundings:
@@ -203,15 +203,15 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
 
 def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.ndarray, first: int, option: np.ndarray,
                        out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float,
-                       dead_zones: tuple[float, ...] = (0.0,)):
+                       dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
     """One slice of predicted blocks after their stage options were chosen (``option`` (H', W'), ``out``
     the slice with them, ``sse`` and ``bits`` per block): where a coder costs less (``D + lam R``, R its
     symbols' bits + :data:`OPTION_BITS`) the block takes it (option ``first + j``). ``trial``: the slice
-    with every block predicted, without residuals (what the coders are conditioned on); ``dead_zones``:
-    the roundings of the symbols priced (:func:`_cheaper_coders`). Returns
+    with every block predicted, without residuals (what the coders are conditioned on); ``dead_zones``,
+    ``coders``: the roundings of the symbols and the coders priced (:func:`_cheaper_coders`). Returns
     (option, symbols (H', W', channels), the slice, sse, bits)."""
     from vqcodec.coding.motion_search import _pixels, block_sse
-    won, symbols, c_bits, _ = _cheaper_coders(coder, source, trial, lam, sse + lam * bits, dead_zones)
+    won, symbols, c_bits, _ = _cheaper_coders(coder, source, trial, lam, sse + lam * bits, dead_zones, coders)
     option = np.where(won >= 0, first + won, option)
     bits = np.where(won >= 0, c_bits, bits)
     sse = sse.copy()
@@ -227,7 +227,7 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
 
 
 def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray, first: int, lam: float,
-                 dead_zones: tuple[float, ...] = (0.0,)):
+                 dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
     """A refresh GOP's first slice (version 9): where a coder, conditioned on the network's reconstruction
     ``recon`` (bt, H, W, 3) as P, costs less than the reconstruction alone (``D + lam R``; R its symbols'
     bits + :data:`OPTION_BITS`, against :data:`NONE_BITS`), the block takes it. The slice then becomes the
@@ -235,7 +235,7 @@ def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray,
     Returns (option (H', W'), symbols (H', W', channels), the slice as the decoder makes it)."""
     from vqcodec.coding.motion_search import block_sse
     d_net = block_sse(recon, source, (BLOCK, BLOCK)).astype(np.float64)
-    won, symbols, _, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS, dead_zones)
+    won, symbols, _, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS, dead_zones, coders)
     option = np.where(won >= 0, first + won, 0).astype(np.int32)
     if not (option > 0).any():
         return option, symbols, recon

@@ -65,6 +65,12 @@ class MotionResidual:
     coder: ConditionalCoder | None = None
     intra: bool = False      # version 9: the coders refine a refresh GOP's first slice's blocks too
     dead_zones: tuple[float, ...] = (0.0,)   # the encoder's: the roundings of the coders' symbols it prices
+    priced_coders: int = 2                   # ... and how many coders it prices (conditional_coder.PRICED_CODERS)
+
+    @property
+    def pricing(self) -> tuple[tuple[float, ...], int]:
+        """The encoder's (dead zones, coders priced): what ``choose_conditional`` and ``choose_intra`` take."""
+        return self.dead_zones, self.priced_coders
 
     @property
     def first_coder(self) -> int:

@@ -13,9 +13,8 @@ whichever costs less in ``D + lambda * R``.
 * Decision: ``D`` is the block's squared error over its frames (predicted as the decoder predicts it),
   ``R`` the bits of the network's codes of the position (as the copy decisions priced them) against
   the motion layer's flag and vector. A predicted block's latent codes are copied from the slice
-  before (nearly free): the saving.
-
-Decisions use floats; only the encoder makes them, the decoder reads flags and vectors.
+  before (nearly free): the saving. Decisions use floats; only the encoder makes them, the decoder
+  reads flags and vectors.
 """
 from __future__ import annotations
 
@@ -324,8 +323,8 @@ def _priced(source: np.ndarray, trial: np.ndarray, lam: float, block: tuple[int,
         option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
         chosen = option, codes
         if coded.coder is not None:                   # version 8: or a conditional coder
-            option, symbols, trial, d_mc, extra = choose_conditional(coded.coder, source, plain, coded.first_coder,
-                                                                     option, trial, d_mc, extra, lam, coded.dead_zones)
+            option, symbols, trial, d_mc, extra = choose_conditional(
+                coded.coder, source, plain, coded.first_coder, option, trial, d_mc, extra, lam, *coded.pricing)
             chosen = option, np.where((option >= coded.first_coder)[..., None], 0, codes), symbols
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
@@ -428,6 +427,7 @@ class Effort(NamedTuple):
     second: bool = True
     bends_first: bool = True
     dead_zones: tuple[float, ...] = (0.0, 0.15, 0.3)
+    coders: int = 3            # how many coders are priced: those trained nearest the slice's lambda
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,
@@ -448,7 +448,7 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
     lams = [lam] * t_ if np.ndim(lam) == 0 else lam       # a lambda per block (T', H', W'), or the GOP's
     flags, vectors = np.zeros(rates.shape, bool), np.zeros((*rates.shape, 2), np.int32)
     width = 0 if coded is None else max(c for _, c in coded.options)
-    coded = None if coded is None else dataclasses.replace(coded, dead_zones=effort.dead_zones)
+    coded = coded and dataclasses.replace(coded, dead_zones=effort.dead_zones, priced_coders=effort.coders)
     option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
     symbols = None if coded is None or coded.coder is None else \
         np.zeros((*rates.shape, coded.coder.tables.channels), np.int32)
@@ -462,7 +462,7 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if prev is None:                  # a refresh GOP's first slice: nothing to predict from
             if coded is not None and coded.intra:         # version 9: the coders refine it
                 option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder,
-                                                                 lams[0], coded.dead_zones)
+                                                                 lams[0], *coded.pricing)
             continue
         sl = slice(t * bt, (t + 1) * bt)
         if frames is not None and t * bt >= frames:
