@@ -10,39 +10,13 @@ golden_bfloat16_frames.npy. Refuses a file whose first slice has no block refine
 """
 from __future__ import annotations
 
-import io
 import sys
 from pathlib import Path
 
-
 HERE = Path(__file__).parent
-sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
 
-from make_golden_conditional import QUALITY, golden_input  # noqa: E402
-from make_golden_residual import gop_arrays, write_golden  # noqa: E402
-
-from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
-from vqcodec.coding.encoder import encode_frames  # noqa: E402
-from vqcodec.formats import VqvReader  # noqa: E402
-from vqcodec.weights import load_model  # noqa: E402
-
-
-def main() -> None:
-    import torch
-    torch.set_num_threads(1)
-    model = load_model()
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, network_float="bfloat16")
-    reader = VqvReader(io.BytesIO(data))
-    assert reader.version == (10, 0) and reader.network_float == "bfloat16" and reader.intra_coder, reader.version
-    arrays = {}
-    for g in read_gop_codes(reader, model):
-        arrays.update(gop_arrays(g))
-        arrays[f"gop{g.index}_motion_conditional_symbols"] = g.codes.motion.coder_symbols
-    refined = int((arrays["gop0_motion_residual"][0] > 0).sum())
-    if not refined:
-        raise SystemExit("no block of the first slice took a coder: choose another clip")
-    write_golden("golden_bfloat16", data, arrays, model, f"first-slice blocks refined by a coder: {refined}")
-
+from make_golden_intra import make  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    make("golden_bfloat16", (10, 0), "bfloat16")

@@ -28,13 +28,14 @@ from vqcodec.formats import VqvReader  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 
 
-def main() -> None:
+def make(stem: str, version: tuple[int, int], network_float: str) -> None:
+    """STEM's files: the golden clip at QUALITY, refresh 0, the networks in ``network_float``."""
     import torch
     torch.set_num_threads(1)
     model = load_model()
-    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, network_float="float32")
+    data = encode_frames(golden_input(), 16, model=model, quality=QUALITY, refresh=0, network_float=network_float)
     reader = VqvReader(io.BytesIO(data))
-    assert reader.version == (9, 0) and reader.intra_coder, reader.version
+    assert reader.version == version and reader.intra_coder and reader.network_float == network_float, reader.version
     arrays = {}
     for g in read_gop_codes(reader, model):
         arrays.update(gop_arrays(g))
@@ -42,8 +43,8 @@ def main() -> None:
     refined = int((arrays["gop0_motion_residual"][0] > 0).sum())
     if not refined:
         raise SystemExit("no block of the first slice took a coder: choose another clip")
-    write_golden("golden_intra", data, arrays, model, f"first-slice blocks refined by a coder: {refined}")
+    write_golden(stem, data, arrays, model, f"first-slice blocks refined by a coder: {refined}")
 
 
 if __name__ == "__main__":
-    main()
+    make("golden_intra", (9, 0), "float32")
