@@ -237,3 +237,16 @@ def test_latents_of_a_bfloat16_file_decode_to_its_frames(model, tmp_path):
     got = [frames_from_latents(model, {"top": lat["top"][g], "bottom": lat["bottom"][g]},
                                network_float=lat.network_float)[:lat.frame_counts[g]] for g in range(len(lat))]
     np.testing.assert_array_equal(np.concatenate(got), want)
+
+
+def test_a_forged_network_float_is_a_one_line_data_error(tmp_path):
+    from formats_helpers import _chunks, _write
+    from test_formats_v5 import _map, _with_header_map
+    good = _write(_h10(frame_count=8, gop_length=4), _chunks(8, gop=4), (10, 0))
+    assert VqvReader(io.BytesIO(good)).network_float == "bfloat16"
+    for bad in (_with_header_map(good, {**_map(good), K_NETWORK_FLOAT: 2}),
+                _with_header_map(good, {k: v for k, v in _map(good).items() if k != K_NETWORK_FLOAT})):
+        p = tmp_path / "bad.vqv"
+        p.write_bytes(bad)
+        r = CliRunner().invoke(main, ["info", str(p)])
+        assert r.exit_code == 1 and "key 21" in r.output and r.output.count("\n") == 1, r.output
