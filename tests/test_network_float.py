@@ -250,3 +250,16 @@ def test_a_forged_network_float_is_a_one_line_data_error(tmp_path):
         p.write_bytes(bad)
         r = CliRunner().invoke(main, ["info", str(p)])
         assert r.exit_code == 1 and "key 21" in r.output and r.output.count("\n") == 1, r.output
+
+
+def test_the_encode_reports_the_psnr_of_the_bfloat16_decode(model, tmp_path):
+    """Without the motion layer the encoder makes no reconstruction of its own: the report's quality comes from
+    a synthesis, which must be the file's (bfloat16), not float32."""
+    from vqcodec.pipeline import encode_file
+    src, out = tmp_path / "in.npy", tmp_path / "o.vqv"
+    x = golden_input()[:32]
+    np.save(src, x)
+    r = encode_file(src, out, quality=4, motion=False, network_float="bfloat16", measure_quality=True,
+                    progress=False, model=model)
+    assert VqvReader(io.BytesIO(out.read_bytes())).network_float == "bfloat16"
+    assert r["psnr"] == pytest.approx(psnr(decode_bytes(out.read_bytes(), model=model), x), abs=1e-9)

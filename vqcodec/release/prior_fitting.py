@@ -212,11 +212,12 @@ def _reconstructions(model: CodecModel, clips: Sequence[np.ndarray], quality: in
     """Per clip, its reconstruction (uint8, padded GOP) at ``quality``, each clip one refresh GOP coded
     as the encoder codes it."""
     for clip in clips:
-        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality), clip.shape[2], clip.shape[1])
+        settings = EncodeSettings.build(model, quality=quality)
+        enc = GopEncoder(model, settings, clip.shape[2], clip.shape[1])
         for f in clip:
             enc.add_frame(f)
         (g,) = enc.finish()
-        yield synthesise(model, g.codes)
+        yield synthesise(model.computing_in(settings.network_float), g.codes)
 
 
 def _as_coded(model: CodecModel, clip: np.ndarray) -> np.ndarray:
