@@ -16,7 +16,7 @@ import click
 
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
-from vqcodec.settings import DEFAULT_PRESET, PRESETS
+from vqcodec.settings import DEFAULT_PRESET, NETWORK_FLOAT_CHOICES, PRESETS
 
 from . import options, reports, signals
 
@@ -98,6 +98,10 @@ _python_showwarning = warnings.showwarning
 WEIGHT_PRECISIONS = ("float", "half", "int8")
 QUALITY_HELP = options.QUALITY_HELP
 EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the output is incomplete
+NETWORK_FLOAT_OPTION = click.option(
+    "--network-float", type=click.Choice(NETWORK_FLOAT_CHOICES), default=None,
+    help="what the networks compute in: bfloat16 is about twice as fast for the same quality on CPUs with bfloat16 "
+         "instructions (a version 10.0 file); auto takes it where this CPU has them [default: auto]")
 
 
 @main.command()
@@ -133,10 +137,7 @@ EXIT_DAMAGED = 3            # vqv decode --skip-damaged decoded past damage: the
 @click.option("--intra-coder/--no-intra-coder", default=True, show_default=True,
               help="with the conditional coders: they refine a refresh GOP's first slice too, below Q10 (a "
                    "version 9.0 file)")
-@click.option("--network-float", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
-              help="what the networks compute in: bfloat16 is about twice as fast for the same quality on CPUs "
-                   "with bfloat16 instructions (a version 10.0 file); auto takes it where this CPU has them "
-                   "[default: auto]")
+@NETWORK_FLOAT_OPTION
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
@@ -262,8 +263,7 @@ def latents(input, output, model_path, force, never, as_json):
               default="auto", show_default=True, help="entropy model; auto keeps the cheapest")
 @click.option("--motion/--no-motion", default=False, show_default=True,
               help="motion layer (as encode; off here: a predicted block's codes copy the slice before)")
-@click.option("--network-float", type=click.Choice(["auto", "float32", "bfloat16"]), default=None,
-              help="what the networks compute in (as encode) [default: auto]")
+@NETWORK_FLOAT_OPTION
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True,
               help="files encoded at once (processes, or Ray CPUs when Ray is started here)")
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,

@@ -144,9 +144,10 @@ def test_the_encoder_prices_the_two_coders_trained_nearest_the_slices_lambda():
     def coders(*lambdas):
         return ConditionalCoder((None,) * len(lambdas), None, b"", lambdas)
     four = coders(0.0004, 0.001, 0.003, 0.01)
-    assert four.priced(3 / 0.0004) == [0, 1] and four.priced(3 / 0.0028) == [1, 2]
-    assert four.priced(3 / 0.005) == [2, 3] and four.priced(3 / 0.05) == [2, 3]
-    assert coders(0.001, 0.003).priced(1e6) == [0, 1] and coders(0.0, 0.0, 0.0).priced(100.0) == [0, 1, 2]
+    assert four.priced(3 / 0.0004, 2) == [0, 1] and four.priced(3 / 0.0028, 2) == [1, 2]
+    assert four.priced(3 / 0.005, 2) == [2, 3] and four.priced(3 / 0.05, 2) == [2, 3]
+    assert coders(0.001, 0.003).priced(1e6, 2) == [0, 1] and coders(0.0, 0.0, 0.0).priced(100.0, 2) == [0, 1, 2]
+    assert four.priced(3 / 0.0028) == [1, 2, 3]               # medium's default: the three nearest
 
 
 def test_version_8_headers_need_the_coders_digest():

@@ -15,6 +15,7 @@ from vqcodec.coding.conditional_coder import ConditionalCoder
 from vqcodec.coding.motion_residual import ResidualSyntax, options_for
 from vqcodec.coding.motion_search import Effort
 from vqcodec.errors import OptionError, VqvError
+from vqcodec.formats.header import NETWORK_FLOATS
 from vqcodec.net.bfloat16 import bfloat16_is_native
 
 if TYPE_CHECKING:
@@ -47,7 +48,7 @@ CODER_AUTO_MAX_PIXELS = 640 * 480
 # What the networks compute in. bfloat16 (format 10.0) runs them about twice as fast on CPUs with bfloat16
 # instructions for the same rate and quality (docs/DESIGN.md, "Network float"); "auto" takes it there only,
 # since elsewhere torch emulates it, slower than float32. A file says which it needs; any CPU decodes either.
-NETWORK_FLOAT_CHOICES = ("auto", "float32", "bfloat16")
+NETWORK_FLOAT_CHOICES = ("auto", *NETWORK_FLOATS)
 DEFAULT_NETWORK_FLOAT = "auto"      # what an encode left at None takes (the test suite pins float32: conftest.py)
 
 

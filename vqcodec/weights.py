@@ -88,7 +88,7 @@ class CodecModel:
             raise ValueError(f"unknown network float {network_float!r}")
         with _BFLOAT16_LOCK:
             out = self.__dict__.get("_bfloat16")
-            if out is None or out.priors is not self.priors:
+            if out is None:
                 net = _BFLOAT16_NETS.get(self.net)
                 if net is None:
                     net = _BFLOAT16_NETS[self.net] = self.net.in_bfloat16()

@@ -35,7 +35,8 @@ from vqcodec.net.tiling import run_alone_each
 
 #: The encoder prices a slice's blocks under at most this many coders: those trained nearest the
 #: slice's lambda (a coder trained far from it is rarely taken and costs an analysis and a synthesis).
-PRICED_CODERS = 2
+#: ``--preset medium``'s count (``fast`` prices 2: ``motion_search.Effort.coders``).
+PRICED_CODERS = 3
 #: A coder trained at lambda (bits per pixel + lambda x MSE per channel) weighs pixel squared error
 #: against bits as the encoder's D + lam R does at lam = this / lambda.
 RATE_LAMBDA_PER_CODER_LAMBDA = 3.0

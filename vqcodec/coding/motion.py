@@ -36,7 +36,7 @@ from typing import Callable
 import numpy as np
 
 from vqcodec.codes import MotionField
-from vqcodec.coding.conditional_coder import ConditionalCoder, apply_conditional
+from vqcodec.coding.conditional_coder import PRICED_CODERS, ConditionalCoder, apply_conditional
 from vqcodec.coding.motion_residual import (RESIDUAL_LABEL, ResidualBasis, ResidualCoder,
                                             ResidualSyntax, add_residual)
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
@@ -65,7 +65,7 @@ class MotionResidual:
     coder: ConditionalCoder | None = None
     intra: bool = False      # version 9: the coders refine a refresh GOP's first slice's blocks too
     dead_zones: tuple[float, ...] = (0.0,)   # the encoder's: the roundings of the coders' symbols it prices
-    priced_coders: int = 2                   # ... and how many coders it prices (conditional_coder.PRICED_CODERS)
+    priced_coders: int = PRICED_CODERS       # ... and how many coders it prices
 
     @property
     def pricing(self) -> tuple[tuple[float, ...], int]:

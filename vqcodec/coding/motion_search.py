@@ -27,7 +27,7 @@ import numpy as np
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice)
-from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
+from vqcodec.coding.conditional_coder import PRICED_CODERS, choose_conditional, choose_intra
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -427,7 +427,7 @@ class Effort(NamedTuple):
     second: bool = True
     bends_first: bool = True
     dead_zones: tuple[float, ...] = (0.0, 0.15, 0.3)
-    coders: int = 3            # how many coders are priced: those trained nearest the slice's lambda
+    coders: int = PRICED_CODERS       # how many coders are priced: those trained nearest the slice's lambda
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,
