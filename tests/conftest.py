@@ -75,6 +75,17 @@ def encode_seen(model, settings, frames: np.ndarray) -> tuple[bytes, np.ndarray]
     return buf.getvalue(), np.concatenate(seen)
 
 
+def session27_encoder(monkeypatch) -> None:
+    """Undo session 28's encoder tuning (docs/DESIGN.md, "Motion"): no top copies under wholly predicted cells,
+    the top's lambda scales of before (x64 over VQ stages, x1 over the scalar layer) and the motion residual's
+    lambda 0.35. Then the encoder writes session 27's files byte for byte (the pins below prove it)."""
+    from vqcodec.coding import encoder, rdo
+    monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_RESIDUAL", 0.35)
+    monkeypatch.setattr(rdo, "TOP_SCALE_WITH_BOTTOM", 64.0)
+    monkeypatch.setattr(rdo, "TOP_SCALE_WITH_SCALAR_BOTTOM", 1.0)
+    monkeypatch.setattr(rdo, "predicted_cells", lambda flags, grid: None)
+
+
 def make_tiny_weights(path: Path, seed: int = 0) -> Path:
     """A tiny model with k-means-initialised codebooks and a shipped empirical-static prior."""
     import torch

@@ -33,12 +33,13 @@ from vqcodec.settings import EncodeSettings
 from vqcodec.weights import (WeightsError, default_conditional_coder, load_conditional_coder, load_model,
                              shipped_conditional_coder)
 
-from conftest import encode_seen, pan_video
+from conftest import encode_seen, pan_video, session27_encoder
 from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
 GOLDEN = Path(__file__).parent / "golden"
-ENCODER_SHA256 = "4a6cc5672e2a6bbf"      # session 27: three coders priced (session 26, two: a029ac45d01ba821; 25: 3c83f9c86aa18609)
+ENCODER_SHA256 = "810e6b199c542a29"      # session 28: top copies, lambdas (27, three coders priced: 4a6cc5672e2a6bbf;
+#                                          26, two: a029ac45d01ba821; 25: 3c83f9c86aa18609)
 sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
@@ -208,11 +209,19 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     np.testing.assert_array_equal(decode_bytes(data, model=model), seen)
 
 
+def test_with_session_28s_tuning_undone_the_golden_clip_encodes_as_in_session_27(model, monkeypatch):
+    session27_encoder(monkeypatch)
+    settings = EncodeSettings.build(model, quality=QUALITY, refresh=0, intra_coder=False)
+    data, _ = encode_seen(model, settings, golden_input())
+    assert hashlib.sha256(data).hexdigest()[:16] == "4a6cc5672e2a6bbf", len(data)
+
+
 def test_with_the_nearest_rounding_alone_the_golden_clip_encodes_as_before_the_dead_zones(model, monkeypatch):
     from vqcodec import settings as settings_module
     from vqcodec.coding.motion_search import Effort
     monkeypatch.setitem(settings_module.PRESETS, "medium", settings_module.Preset(effort=Effort(dead_zones=(0.0,),
                                                                                                    coders=2)))
+    session27_encoder(monkeypatch)
     settings = EncodeSettings.build(model, quality=QUALITY, refresh=0, intra_coder=False)
     data, _ = encode_seen(model, settings, golden_input())
     assert hashlib.sha256(data).hexdigest()[:16] == "3c83f9c86aa18609", len(data)   # session 25's pin
@@ -222,6 +231,7 @@ def test_with_two_coders_priced_the_golden_clip_encodes_as_in_session_26(model, 
     from vqcodec import settings as settings_module
     from vqcodec.coding.motion_search import Effort
     monkeypatch.setitem(settings_module.PRESETS, "medium", settings_module.Preset(effort=Effort(coders=2)))
+    session27_encoder(monkeypatch)
     settings = EncodeSettings.build(model, quality=QUALITY, refresh=0, intra_coder=False)
     data, _ = encode_seen(model, settings, golden_input())
     assert hashlib.sha256(data).hexdigest()[:16] == "a029ac45d01ba821", len(data)

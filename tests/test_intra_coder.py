@@ -31,7 +31,7 @@ from vqcodec.metrics import psnr
 from vqcodec.settings import EncodeSettings
 from vqcodec.weights import default_conditional_coder, load_model
 
-from conftest import encode_seen, pan_video
+from conftest import encode_seen, pan_video, session27_encoder
 from formats_helpers import _header
 from formats_helpers import with_payloads as _rewrite
 
@@ -40,7 +40,8 @@ sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
 
-ENCODER_SHA256 = "7ca5265661b670ac"      # session 27: three coders priced (26: caab2d2507b34228; 25: ca6fe4edea4d4672; the golden's: 70606ba74bcb2e7a)
+ENCODER_SHA256 = "a68bebffe6beda23"      # session 28: top copies, lambdas (27, three coders priced: 7ca5265661b670ac;
+#                                          26: caab2d2507b34228; 25: ca6fe4edea4d4672; the golden's: 70606ba74bcb2e7a)
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +140,12 @@ def test_the_golden_clip_encodes_as_pinned_and_the_decoder_makes_what_the_encode
     data, seen = encode_seen(model, settings, golden_input())
     assert hashlib.sha256(data).hexdigest()[:16] == ENCODER_SHA256, len(data)
     np.testing.assert_array_equal(decode_bytes(data, model=model), seen)
+
+
+def test_with_session_28s_tuning_undone_the_golden_clip_encodes_as_in_session_27(model, monkeypatch):
+    session27_encoder(monkeypatch)
+    data, _ = encode_seen(model, EncodeSettings.build(model, quality=QUALITY, refresh=0), golden_input())
+    assert hashlib.sha256(data).hexdigest()[:16] == "7ca5265661b670ac", len(data)
 
 
 def test_damage_to_the_first_slices_coders_names_its_gop(model, golden):

@@ -14,7 +14,7 @@ from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import enhancement_residual, synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks, predict_slice
 from vqcodec.coding.motion_search import PhasePlanes, _predicted, _slice_sads, block_rows, search_vectors, vector_bits
-from vqcodec.coding.rdo import force_level_copies
+from vqcodec.coding.rdo import force_level_copies, force_motion_copies, predicted_cells
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
 from vqcodec.pipeline import read_codes
@@ -244,6 +244,38 @@ def test_forced_copies_keep_the_chain_of_other_positions():
     assert out.copied[1, 0, 0] and out.indices[0, 1, 0, 0] == idx[0, 0, 0, 0]
     # slice 2 had copied slice 1's old codes: it keeps them, now coded rather than copied
     assert not out.copied[2, 0, 0] and out.indices[0, 2, 0, 0] == idx[0, 2, 0, 0]
+
+
+def test_a_top_cell_whose_bottom_blocks_are_all_predicted_repeats_the_slice_before():
+    flags = np.zeros((4, 4, 4), bool)
+    flags[2:4, 0:2, 0:2] = True                             # top cell (1, 0, 0): all 8 of its blocks
+    flags[2:4, 2:4, 2:4] = True
+    flags[3, 3, 3] = False                                  # top cell (1, 1, 1): 7 of 8
+    assert predicted_cells(flags, (2, 2, 2)).tolist() == [[[False, False], [False, False]],
+                                                           [[True, False], [False, False]]]
+    assert predicted_cells(flags, (3, 2, 2)) is None        # grids that do not nest
+    rng = np.random.default_rng(0)
+    top = CodeLevel("top", 16, rng.integers(0, 16, (1, 2, 2, 2)).astype(np.int16), np.zeros((2, 2, 2), bool))
+    bottom = CodeLevel("bottom", 16, rng.integers(0, 16, (2, 4, 4, 4)).astype(np.int16), np.zeros((4, 4, 4), bool))
+    before = (CodeLevel("top", 16, rng.integers(0, 16, (1, 1, 2, 2)).astype(np.int16)),
+              CodeLevel("bottom", 16, rng.integers(0, 16, (2, 1, 4, 4)).astype(np.int16)))
+    new_top, new_bottom = force_motion_copies((top, bottom), flags, None)
+    assert new_top.copied[1, 0, 0] and new_top.copied.sum() == 1
+    assert new_top.indices[0, 1, 0, 0] == top.indices[0, 0, 0, 0]
+    np.testing.assert_array_equal(new_bottom.copied, flags)
+    flags[0:2] = True                                       # a predicted GOP's first slices: from the GOP before
+    new_top, _ = force_motion_copies((top, bottom), flags, before)
+    assert new_top.copied[0, 0, 0] and new_top.indices[0, 0, 0, 0] == before[0].indices[0, -1, 0, 0]
+
+
+def test_an_encoder_copies_every_top_cell_the_motion_layer_predicts_whole():
+    """The shipped model at Q9 (whose own copy decisions keep every such cell of this pan coded), a 64x64 pan."""
+    model = load_model()
+    data = encode_frames(pan_video(32, 64, 64), 16, model=model, quality=9)
+    (g,) = read_gop_codes(VqvReader(io.BytesIO(data)), model)
+    top = g.codes.level("top")
+    cells = predicted_cells(g.codes.motion.flags, top.grid)
+    assert cells.sum() > 8 and not (cells & ~top.copy_map()).any()
 
 
 # ------------------------------------------------------------------------------------------ files

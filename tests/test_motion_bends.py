@@ -46,9 +46,10 @@ from make_golden_residual import gop_arrays  # noqa: E402
 
 TOP = 3                               # tiny_linear's top quality: 1 top + 2 bottom stages, the motion residual
 #: The first 16 hex digits of the SHA-256 of the golden clip encoded by today's encoder (see the golden test).
-ENCODER_SHA256 = "0a7fbe16a5116743"   # session 25: a motion lambda per block (session 23: 747697dd6532c914)
+ENCODER_SHA256 = "3eeabdbe75954481"   # session 28: top copies, lambdas (25, a motion lambda per block: 0a7fbe16a5116743;
+#                                       session 23: 747697dd6532c914)
 #: test_motion_residual.py's pin of the 5.0 encoder on its pan (bends off: the same encoder as there).
-FIVE_SHA256 = "f9818fa8d8ba0a33"     # session 25 (a motion lambda per block), as test_motion_residual's
+FIVE_SHA256 = "a99750f5e0c805dd"     # session 28 (25, a motion lambda per block: f9818fa8d8ba0a33), as test_motion_residual's
 
 
 @pytest.fixture(scope="module")

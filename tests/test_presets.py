@@ -27,6 +27,7 @@ GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN))
 from make_golden_bends import golden_input, judder_steps, path_video  # noqa: E402
 from test_motion_bends import ENCODER_SHA256, TOP  # noqa: E402
+from conftest import session27_encoder  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +76,12 @@ def test_medium_is_the_encoder_of_before_byte_for_byte(lmodel):
 
 
 def test_without_the_lambda_per_block_the_encoder_is_session_24s_byte_for_byte(lmodel, monkeypatch):
-    """The lambda per block (vqcodec.coding.propagation) is the only change since session 24's encoder: with
-    its strength 0 every decision gets the GOP's lambda and the file is the one pinned then."""
+    """The lambda per block (vqcodec.coding.propagation) and session 28's tuning are the only changes since
+    session 24's encoder: with its strength 0 every decision gets the GOP's lambda and the file is the one
+    pinned then."""
     from vqcodec.coding import propagation
     monkeypatch.setattr(propagation, "STRENGTH", 0.0)
+    session27_encoder(monkeypatch)                  # (and session 28's tuning undone)
     data, _ = _encoded(lmodel, golden_input(), preset="medium")
     assert hashlib.sha256(data).hexdigest()[:16] == "747697dd6532c914"
 

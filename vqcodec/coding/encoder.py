@@ -46,8 +46,9 @@ from vqcodec.weights import CodecModel
 #: The motion decisions' lambda against the point's own: a predicted block is also the reference of later
 #: ones, which a greedy decision does not see (the sweeps that chose both: docs/DESIGN.md, "Motion").
 MOTION_LAMBDA_SCALE = 0.5
-#: ... with the motion residual, whose predicted blocks are better references still.
-MOTION_LAMBDA_SCALE_RESIDUAL = 0.35
+#: ... with the motion residual, whose predicted blocks are better references still (0.35 until session 28,
+#: when the coders' cheaper predicted blocks made 0.25 better: experiments/encoder_tuning/README.md).
+MOTION_LAMBDA_SCALE_RESIDUAL = 0.25
 #: ... and at a scalar point without the enhancement layer (Q7-Q9), times this: there the point's lambda is the
 #: high-rate slope of a uniform quantiser (:func:`rdo.scalar_lambda`), which overstates a coarse step's (Q7's
 #: came out 4.6x the stage point Q6's, and Q7's files smaller and worse than Q6's): docs/DESIGN.md, "Motion".
@@ -229,7 +230,8 @@ class GopEncoder:
             lower = (extended_slices(top.indices[0], None if ref_top is None else ref_top.indices[0], top.grid),
                      grid_ratio(lv.grid, top.grid))
         fm = self._flag_model(lv.name, refresh) if lv.stages else None
-        lam = rdo.level_lambda(lat, lv.name, lv.stages, self.layout[-1].stages, self.settings.rdo_strength)
+        below = "vq" if self.layout[-1].stages else "scalar" if self.scalar is not None else ""
+        lam = rdo.level_lambda(lat, lv.name, lv.stages, below, self.settings.rdo_strength)
         self._lams[i][lv.name] = lam
         rates = self._rates[i] if self.motion and lv.name == "bottom" else None
         return rdo.decide_level(lv, lat, self.prior, reference=ref, flag_model=fm, lam=lam, lower=lower, rates=rates)
@@ -347,11 +349,10 @@ class GopEncoder:
                                           self.settings.effort, n)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
-                bottom = rdo.force_level_copies(codes.level("bottom"), field.flags,
-                                                None if prev is None else prev.level("bottom").indices[:, -1])
+                levels = rdo.force_motion_copies(codes.levels, field.flags, None if prev is None else prev.levels)
                 scalar = rdo.force_scalar_copies(codes.scalar, field.flags,
                                                  None if prev is None or prev.scalar is None else prev.scalar.symbols[:, -1])
-                codes = Codes(tuple(bottom if lv.name == "bottom" else lv for lv in codes.levels), scalar, None, field)
+                codes = Codes(levels, scalar, None, field)
                 out.append(codes)
                 finals.append(pool.submit(decode, codes) if self._final_decode else None)
                 self._prev_codes = codes

@@ -22,10 +22,12 @@ The top level's latent error is a poor proxy when a bottom level is coded too: t
 computed from the top codes actually sent, so the bottom absorbs most of a top copy's error.
 Measured (``docs/DESIGN.md``, "Copy mode"; one copy at a time, decoded): a bottom copy's pixel error
 follows its latent error (correlation 0.94), a top copy's hardly does (0.26-0.75) and costs 10-60x
-less pixel error per unit of latent error. So at operating points with bottom stages the top's
-lambda is scaled by :data:`TOP_SCALE_WITH_BOTTOM` (chosen on training clips with
-``experiments/rdo_sweep/README.md``; docs/DESIGN.md, "Copy mode"). Decisions use floats and only the encoder
-makes them: the decoder reads them from the bitstream.
+less pixel error per unit of latent error. So at operating points with a bottom level (VQ stages, or
+the scalar layer, computed from the top codes sent in the same way) the top's lambda is scaled by
+:data:`TOP_SCALE_WITH_BOTTOM` / :data:`TOP_SCALE_WITH_SCALAR_BOTTOM` (chosen on training clips with
+``experiments/rdo_sweep/README.md``, then again with the motion layer in
+``experiments/encoder_tuning/README.md``; docs/DESIGN.md, "Copy mode").
+Decisions use floats and only the encoder makes them: the decoder reads them from the bitstream.
 """
 from __future__ import annotations
 
@@ -37,11 +39,12 @@ import numpy as np
 from vqcodec.codes import CodeLevel, ScalarCodes
 from vqcodec.coding.gop_coding import LevelLayout
 from vqcodec.entropy.copy_flags import CopyFlagModel
-from vqcodec.entropy.priors import Prior, SliceContext, extended_slices
+from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import PRECISION_BITS, symbol_freqs
 from vqcodec.entropy.scalar_prior import ScalarTables
 
-TOP_SCALE_WITH_BOTTOM = 64.0
+TOP_SCALE_WITH_BOTTOM = 128.0          # VQ stages below (64 until session 28)
+TOP_SCALE_WITH_SCALAR_BOTTOM = 128.0   # the scalar layer below (1 until session 28)
 
 
 @dataclass
@@ -62,9 +65,12 @@ class LevelLatents:
         return out
 
 
-def level_lambda(lat: LevelLatents, level: str, stages: int, bottom_stages: int, strength: float) -> float:
-    """The lambda of one level of one GOP (see the module docstring)."""
-    scale = TOP_SCALE_WITH_BOTTOM if level == "top" and bottom_stages > 0 else 1.0
+def level_lambda(lat: LevelLatents, level: str, stages: int, below: str, strength: float) -> float:
+    """The lambda of one level of one GOP (see the module docstring; ``below``: what is coded below this
+    level, "vq" stages, "scalar" symbols or "" nothing)."""
+    scale = 1.0
+    if level == "top" and below:
+        scale = TOP_SCALE_WITH_BOTTOM if below == "vq" else TOP_SCALE_WITH_SCALAR_BOTTOM
     return strength * scale * stage_lambda(lat, stages)
 
 
@@ -223,6 +229,30 @@ def force_level_copies(level: CodeLevel, flags: np.ndarray, before: np.ndarray |
         return level
     idx, copied = _force_copies(level.indices, level.copy_map(), flags, before)
     return CodeLevel(level.name, level.codebook_size, idx, copied)
+
+
+def predicted_cells(flags: np.ndarray, grid: tuple[int, int, int]) -> np.ndarray | None:
+    """bool ``grid``: the cells of a coarser level (the top) all of whose bottom blocks ``flags`` (T, H, W)
+    are predicted (None where the grids do not nest)."""
+    ratio = grid_ratio(tuple(flags.shape), tuple(grid))
+    if ratio is None:
+        return None
+    (t, h, w), (a, b, c) = grid, ratio
+    return flags.reshape(t, a, h, b, w, c).all(axis=(1, 3, 5))
+
+
+def force_motion_copies(levels: tuple[CodeLevel, ...], flags: np.ndarray, before: tuple[CodeLevel, ...] | None
+                        ) -> tuple[CodeLevel, ...]:
+    """The levels with copies where the motion layer predicts: the bottom's predicted blocks, and a coarser
+    level's cells whose bottom blocks are all predicted (their codes would reach only the network's
+    reconstruction of neighbouring blocks, which the encoder then decodes again; measured, they are bits for
+    nothing: docs/DESIGN.md, "Motion"). ``before``: the previous GOP's levels as coded, None in a refresh GOP."""
+    prev = {lv.name: lv.indices[:, -1] for lv in before} if before is not None else {}
+    out = []
+    for lv in levels:
+        cells = flags if lv.name == "bottom" else predicted_cells(flags, lv.grid)
+        out.append(lv if cells is None else force_level_copies(lv, cells, prev.get(lv.name)))
+    return tuple(out)
 
 
 def force_scalar_copies(sc: ScalarCodes | None, flags: np.ndarray, before: np.ndarray | None) -> ScalarCodes | None:
