@@ -1,10 +1,12 @@
 """Encoder constants swept through the real codec (session 28). Command line: ``VARIANT QS CLIPS...``, where
 VARIANT is ``label:module.NAME=value;...`` (modules under ``vqcodec.coding``; ``kw.NAME=value`` passes an
-``encode_frames`` keyword; ``label:`` alone = the code as it stands). Each clip's first 32 frames at each
+``encode_frames`` keyword; ``label:`` alone = the code as it stands; the environment's INTRA_SCALE, where set,
+scales the first slice's coders' lambda). Each clip's first 32 frames at each
 quality, default options (bfloat16 networks on this CPU), encoded and decoded in-process on 2 threads: one
 JSON row per (clip, quality) with the bytes, the PSNR of the real decode and the encode seconds."""
 import importlib
 import json
+import os
 import sys
 import time
 
@@ -26,6 +28,11 @@ for item in filter(None, spec.split(";")):
         continue
     mod, attr = name.rsplit(".", 1)
     setattr(importlib.import_module("vqcodec.coding." + mod), attr, eval(val))
+if os.environ.get("INTRA_SCALE"):
+    import vqcodec.coding.motion_search as ms
+    _choose, _scale = ms.choose_intra, float(os.environ["INTRA_SCALE"])
+    ms.choose_intra = lambda coder, source, recon, first, lam, *a, **k: _choose(coder, source, recon, first, lam * _scale,
+                                                                                *a, **k)
 m = load_model()
 for path in sys.argv[3:]:
     x = np.load(path)[:32]
