@@ -138,6 +138,9 @@ NETWORK_FLOAT_OPTION = click.option(
               help="with the conditional coders: they refine a refresh GOP's first slice too, below Q10 (a "
                    "version 9.0 file)")
 @NETWORK_FLOAT_OPTION
+@click.option("--scalar-context/--no-scalar-context", default=True, show_default=True,
+              help="at Q7-Q12: a refresh GOP's first slice of the scalar layer in two passes, the second under its "
+                   "neighbours' context, where that is smaller (a version 11.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
@@ -149,8 +152,8 @@ NETWORK_FLOAT_OPTION = click.option(
 @options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, preset, motion, motion_residual,
-           motion_bends, conditional_coder, intra_coder, network_float, motion_search, psnr, audio, threads, force,
-           never, quiet, as_json, progress_file):
+           motion_bends, conditional_coder, intra_coder, network_float, scalar_context, motion_search, psnr, audio,
+           threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -161,8 +164,8 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
                                   prior=prior, rdo_strength=rdo_strength, refresh=refresh, motion=motion,
                                   motion_search=motion_search, motion_residual=motion_residual,
                                   motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
-                                  intra_coder=intra_coder, network_float=network_float, measure_quality=psnr,
-                                  threads=threads,
+                                  intra_coder=intra_coder, network_float=network_float,
+                                  scalar_context=scalar_context, measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)
     _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)

@@ -17,26 +17,12 @@ from .errors import CrcError, NotVqvError, TruncatedError, UnsupportedVersionErr
 from .header import Header, decode_header, encode_header, validate_header
 from .index import TAIL_BYTES, decode_index, encode_index, index_entry
 from .sections import check_sections, frame_section, section_body, section_name
-from .versions import FORMAT_VERSION, check_header_for_version, check_writable_version, known_majors_text
-from .versions import MOTION_VERSION as MOTION_VERSION  # re-exported: formats.container's names of before
-from .versions import RESIDUAL_VERSION as RESIDUAL_VERSION
-from .versions import SECTIONS_VERSION as SECTIONS_VERSION
-from .versions import SUPPORTED_MAJORS
-from .versions import WRITABLE_VERSIONS as WRITABLE_VERSIONS
-from .versions import version_for as version_for
-from .wire import (
-    MAX_CHUNK_FRAMING_BYTES,
-    MAX_HEADER_BYTES,
-    MAX_INDEX_BYTES,
-    MAX_VARINT_BYTES,
-    Cursor,
-    ShortBuffer,
-    crc32,
-    encode_varint,
-    pack_u32,
-    unpack_u32,
-    varint_len,
-)
+from .versions import SUPPORTED_MAJORS, FORMAT_VERSION, check_header_for_version, check_writable_version, known_majors_text
+from .versions import (MOTION_VERSION as MOTION_VERSION, RESIDUAL_VERSION as RESIDUAL_VERSION,  # re-exported: the
+                       SECTIONS_VERSION as SECTIONS_VERSION, WRITABLE_VERSIONS as WRITABLE_VERSIONS,  # names of before
+                       version_for as version_for)
+from .wire import (MAX_CHUNK_FRAMING_BYTES, MAX_HEADER_BYTES, MAX_INDEX_BYTES, MAX_VARINT_BYTES, Cursor, ShortBuffer,
+                   crc32, encode_varint, pack_u32, unpack_u32, varint_len)
 
 MAGIC = b"VQV"
 PREAMBLE_BYTES = len(MAGIC) + 2
@@ -61,12 +47,12 @@ class VqvWriter:
 
     Chunk bytes are buffered in a SpooledTemporaryFile (RAM up to 8 MiB, then disk), because the
     header, which comes first in the file, is only known at the end. ``fileobj`` need not be seekable.
-    ``version`` is (2, 0) (the default), (1, 0), or one of (3, 0) to (10, 0); 1.0 files cannot carry
+    ``version`` is (2, 0) (the default), (1, 0), or one of (3, 0) to (11, 0); 1.0 files cannot carry
     ``copy_mode`` or ``refresh_interval``. The index's refresh bits (2.x) are ``not chunk.predicted``. A 4.0 to
     7.0 file may carry sections (``add_section``), and says in ``header.motion_layer`` whether its payloads end
     with the motion layer; the writer fills in ``header.sections``. A 5.0 file has a non-empty
     ``header.motion_residual``, a 6.0 or 7.0 file may; a 6.0 file has the rank prior, a 7.0 file may; a 7.0
-    file, and only it, has ``header.motion_bends`` (see ``version_for``); a 10.0 file has a bfloat16 network_float.
+    file, and only it, has ``header.motion_bends`` (see ``version_for``); a 10.0 file a bfloat16 network_float.
     """
 
     def __init__(self, fileobj: BinaryIO, version: tuple[int, int] = FORMAT_VERSION) -> None:
@@ -402,8 +388,13 @@ class VqvReader:
 
     @property
     def network_float(self) -> str:
-        """What the file's networks compute in: "bfloat16" in a 10.x file (header key 21), else "float32"."""
+        """What the file's networks compute in: header key 21 in a 10.x or 11.x file, else "float32"."""
         return self.header.network_float if self.version[0] >= 10 else "float32"
+
+    @property
+    def scalar_context(self) -> bool:
+        """The scalar layer's refresh first slices coded in two passes (11.x; SPEC.md, payload item 3)."""
+        return self.version[0] >= 11
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""

@@ -47,7 +47,7 @@ KNOWN_KEYS_V7 = frozenset(range(20))
 K_CONDITIONAL_CODER = 20  # the conditional coders' file: the first bytes of its SHA-256 (8.x payloads; required)
 KNOWN_KEYS_V8 = frozenset(range(21))
 # version 10.x only (unknown keys before); 16 to 20 as in 8.x (20 optional)
-K_NETWORK_FLOAT = 21  # what the networks compute in: 1 = bfloat16 (required in 10.x, the only value there)
+K_NETWORK_FLOAT = 21  # what the networks compute in: 1 = bfloat16 (required in 10.x; in 11.x absent = float32)
 K_INTRA_CODER = 22  # the refresh GOPs' first slices' blocks may take a conditional coder (9.x: always, with 20)
 KNOWN_KEYS_V10 = frozenset(range(23))
 NETWORK_FLOATS: tuple[str, ...] = ("float32", "bfloat16")   # key 21's values index this
@@ -313,14 +313,14 @@ _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_
 
 def _check_required_keys(major: int, kw: dict) -> None:
     """The keys a header of version ``major``.x must have (5.x: 18; 7.x: 19, true; 8.x and 9.x: 20; 10.x: 21,
-    bfloat16)."""
+    bfloat16; 11.x: none of these)."""
     if major == 5 and "motion_residual" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 18 (motion_residual)")
     if major == 7 and kw.get("motion_bends") is not True:
         raise VqvFormatError(f"a version {major}.x header needs key 19 (motion_bends) true")
     if major in (8, 9) and "conditional_coder" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
-    if major >= 10 and kw.get("network_float") != "bfloat16":
+    if major == 10 and kw.get("network_float") != "bfloat16":
         raise VqvFormatError(f"a version {major}.x header needs key 21 (network_float) = 1 (bfloat16)")
 
 

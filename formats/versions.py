@@ -15,20 +15,24 @@ BENDS_VERSION: tuple[int, int] = (7, 0)  # predicted blocks carry bent paths (wr
 CODER_VERSION: tuple[int, int] = (8, 0)  # predicted blocks may take a conditional coder (written only with them)
 INTRA_CODER_VERSION: tuple[int, int] = (9, 0)  # ... and so may a refresh GOP's first slice's blocks (only with them)
 BFLOAT16_VERSION: tuple[int, int] = (10, 0)  # the networks compute in bfloat16 (header key 21); any of the above
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10)  # what readers read (any minor)
+SCALAR_CONTEXT_VERSION: tuple[int, int] = (11, 0)  # the scalar layer's first slice in two passes; any of the above
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11)  # what readers read (any minor)
 WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0),
-                                                  (9, 0), (10, 0))
+                                                  (9, 0), (10, 0), (11, 0))
 
 
 def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False,
                 rank_prior: bool = False, motion_bends: bool = False, conditional_coder: bool = False,
-                intra_coder: bool = False, bfloat16: bool = False) -> tuple[int, int]:
-    """The version the reference writer gives a file: 10.0 when its networks compute in bfloat16 (whatever else
+                intra_coder: bool = False, bfloat16: bool = False, scalar_context: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 11.0 when the scalar layer's first slices are coded in two
+    passes, the second under its neighbours' context (whatever else it carries), else 10.0 when its networks compute in bfloat16 (whatever else
     it carries: the header's keys 16 to 22 say what), else 9.0 when the blocks of each refresh GOP's first slice
     may take a conditional coder too, else 8.0 when predicted blocks may take one (header key 20), else 7.0 when the motion layer carries bent paths
     (header key 19), else 6.0 when the rank prior codes it, else 5.0 when the motion layer carries a
     residual (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer,
     else 2.0 (so a file has the bytes and version it had before each later feature existed)."""
+    if scalar_context:
+        return SCALAR_CONTEXT_VERSION
     if bfloat16:
         return BFLOAT16_VERSION
     if conditional_coder:
@@ -62,8 +66,9 @@ def check_writable_version(version: object) -> tuple[int, int]:
 def check_header_for_version(version: tuple[int, int], header: Header) -> None:
     """Raise ValueError if ``header`` (already valid by itself) cannot be written in a file of ``version``."""
     major = version[0]
-    if (major >= 10) != (header.network_float == "bfloat16"):
-        raise ValueError("network_float (header key 21) is a field of version 10.0 files, which need it bfloat16")
+    if (major == 10 and header.network_float != "bfloat16") or (major < 10 and header.network_float != "float32"):
+        raise ValueError("network_float (header key 21) is a field of version 10.0 files, which need it bfloat16, "
+                         "and of 11.0 files")
     if header.intra_coder and major < 10:
         raise ValueError("intra_coder (header key 22) is a field of version 10.0 files (9.0 implies it)")
     if major < 5 and header.motion_residual:

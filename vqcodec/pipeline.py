@@ -4,11 +4,10 @@ Frames are streamed: the input is read one frame at a time, resized to the coded
 to :class:`~vqcodec.coding.encoder.GopEncoder` in 32-frame GOPs; decoding writes each GOP out as soon as the
 network has produced it. Each function returns a plain dict report that the CLI prints.
 
-Inputs and outputs are paths or binary streams (standard input and output, ``-`` on the command
-line): a video read from a pipe as it arrives, a .vqv file written to one when complete, a .vqv
-file read from one (spooled), decoded frames written to one as YUV4MPEG2. Options are checked
-before anything else, an existing output (kept without ``overwrite``) before any input is read.
-"""
+Inputs and outputs are paths or binary streams (standard input and output, ``-`` on the command line): a
+video read from a pipe as it arrives, a .vqv file written to one when complete, a .vqv file read from one
+(spooled), decoded frames written to one as YUV4MPEG2. Options are checked before anything else, an existing
+output (kept without ``overwrite``) before any input is read."""
 from __future__ import annotations
 
 import contextlib
@@ -103,8 +102,7 @@ def check_threads(n: int | None) -> None:
 
 @contextlib.contextmanager
 def torch_threads(n: int | None):
-    """Run the block with ``n`` torch CPU threads (``None``: as they are); ``n`` out of 1..MAX_THREADS
-    is an option error. (The codec runs that many GOPs at once, each on one thread.)"""
+    """Run the block with ``n`` torch CPU threads (``None``: as they are; out of 1..MAX_THREADS: an option error)."""
     check_threads(n)
     if n is None:
         yield
@@ -124,9 +122,10 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-                intra_coder: bool = True, network_float: str | None = None, measure_quality: bool = False,
-                threads: int | None = None, progress: bool = True, progress_file: str | Path | None = None,
-                model: CodecModel | None = None, overwrite: bool = True, audio: bool = True) -> dict:
+                intra_coder: bool = True, network_float: str | None = None, scalar_context: bool = True,
+                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
+                audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
@@ -144,7 +143,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
                                         motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
-                                        intra_coder=intra_coder, network_float=network_float)
+                                        intra_coder=intra_coder, network_float=network_float,
+                                        scalar_context=scalar_context)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)

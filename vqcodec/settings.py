@@ -41,6 +41,9 @@ DEFAULT_CONDITIONAL_CODER = True
 # with them: the coders refine a refresh GOP's first slice too (format 9.0), at points without an enhancement
 # layer (above them it cost more than it gained; docs/DESIGN.md, "Conditional coders")
 DEFAULT_INTRA_CODER = True
+# At a scalar point the scalar layer's first slice of each refresh GOP is coded in two checkerboard passes, the
+# second under its neighbours' context (format 11.0; experiments/encoder_tuning)
+DEFAULT_SCALAR_CONTEXT = True
 # Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
 # would slow 720p decoding below 1 frame/s.
@@ -93,6 +96,7 @@ class EncodeSettings:
     coder_asked: bool = False    # --conditional-coder given: the coders at any frame size
     intra_coder: bool = DEFAULT_INTRA_CODER      # the coders on a refresh GOP's first slice too (format 9.0)
     network_float: str = "float32"               # what the networks compute in ("bfloat16": format 10.0)
+    scalar_context: bool = DEFAULT_SCALAR_CONTEXT  # the scalar layer's first slices under context (format 11.0)
 
     def for_size(self, width: int, height: int) -> EncodeSettings:
         """These settings for frames of ``width`` x ``height`` (coded size): without the conditional coders
@@ -141,6 +145,12 @@ class EncodeSettings:
         return self.intra_coder and self.conditional is not None and not self.point.enhanced
 
     @property
+    def first_slice_context(self) -> bool:
+        """Whether files code the scalar layer's first slices under context (format 11.0): at a scalar point,
+        unless turned off."""
+        return self.scalar_context and self.point.scalar
+
+    @property
     def motion_coding(self):
         """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options with the
         conditional coders' tables (8.0; 9.0 with the first slice's), the options alone (5.0), else whether
@@ -155,7 +165,8 @@ class EncodeSettings:
               motion: bool | None = None, motion_search: int | None = None,
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
               preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-              intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None) -> EncodeSettings:
+              intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
+              scalar_context: bool = DEFAULT_SCALAR_CONTEXT) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values; ``network_float`` (None: :data:`DEFAULT_NETWORK_FLOAT`)
         "auto" is bfloat16 where this CPU has bfloat16 instructions, else float32."""
@@ -194,4 +205,4 @@ class EncodeSettings:
             coder = None if coder is None else coder.computing_in(network_float)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
                    residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked,
-                   bool(intra_coder), network_float)
+                   bool(intra_coder), network_float, bool(scalar_context))

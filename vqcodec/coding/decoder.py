@@ -74,7 +74,7 @@ class _ChunkDecoder:
         self.reader, self.quality = reader, h.quality
         self.layout = gop_layout(model, point, GOP_FRAMES, ph, pw)
         self.prior = file_prior(reader, model, self.layout)
-        self.scalar, self.enh = scalar_tables(model, point), enhancement_tables(model, point)
+        self.scalar, self.enh = scalar_tables(model, point, reader.scalar_context), enhancement_tables(model, point)
         self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
         self.motion = reader.motion_layer         # a 3.x payload ends with the motion layer (4.x: as the header says)
         residual = file_motion_residual(reader, model)

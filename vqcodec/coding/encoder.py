@@ -26,7 +26,7 @@ from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop
                                         encode_gop, layout_of, motion_summary)
 from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, enhancement_residual, enhancement_tables, gop_layout,
                                  is_refresh, network_pool, network_round, pad_gop, padded_size, predicted_residual,
-                                 scalar_tables, single_threaded_blas)
+                                 file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
@@ -424,7 +424,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     if not gops:
         raise VqvError("empty video")
     layout = layout_of(gops[0].codes)
-    scalar, enh = scalar_tables(model, settings.point), enhancement_tables(model, settings.point)
+    scalar = file_scalar_tables(model, settings.point, settings.first_slice_context, gops)
+    enh = enhancement_tables(model, settings.point)
     best = None
     candidates = candidate_priors(model, settings.prior, [g.codes for g in gops])
     coded_each = code_file_each(candidates, layout, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
@@ -438,7 +439,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     bfloat16 = settings.network_float == "bfloat16"
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
                           settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement,
-                          bfloat16)
+                          bfloat16, scalar is not None and scalar.first_slice_context)
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -462,7 +463,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     motion_layer=settings.motion_layer and version[0] >= 4,
                     motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0,
                     conditional_coder=b"" if settings.conditional is None else settings.conditional.digest,
-                    network_float=settings.network_float, intra_coder=bfloat16 and settings.intra_refinement)
+                    network_float=settings.network_float, intra_coder=version[0] >= 10 and settings.intra_refinement)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -475,7 +476,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
                   conditional_coder: bool | None = None, intra_coder: bool = True,
-                  network_float: str | None = None) -> bytes:
+                  network_float: str | None = None, scalar_context: bool = True) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -487,7 +488,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                                     refresh=refresh, motion=motion, motion_search=motion_search,
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
                                     conditional_coder=conditional_coder, intra_coder=intra_coder,
-                                    network_float=network_float)
+                                    network_float=network_float, scalar_context=scalar_context)
     _, h, w, _ = frames.shape
     settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)

@@ -33,12 +33,12 @@ import numpy as np
 
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes, lower_stream, parse_stream_name, stream_name
 from vqcodec.coding.channels import END_CHECK, DecodeChannel, EncodeChannel  # noqa: F401  (re-exported)
-from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel
+from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
 from vqcodec.entropy.priors import Prior, SliceContext, extended_slices, grid_ratio
 from vqcodec.entropy.rans import MAX_SYMBOLS, EntropyError
 from vqcodec.coding.motion import BEND_LABEL, MOTION_LABEL, VECTOR_LABEL, VectorModel, code_motion_layer
 from vqcodec.coding.motion_residual import CONDITIONAL_LABEL, INTRA_LABEL, RESIDUAL_LABEL
-from vqcodec.entropy.scalar_prior import ScalarTables
+from vqcodec.entropy.scalar_prior import ScalarTables, neighbour_medians
 
 COPY_LABEL = "copy."     # bit-report label prefix of a level's copy decisions ("copy.bottom")
 SCALAR_LABEL = "scalar"  # the scalar layer's symbol count in a chunk, and its bit-report label
@@ -340,7 +340,8 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
     Like a level, with copy mode it first codes each slice's copy decisions (a copied position
     repeats all C symbols of the slice before, the previous GOP's last slice for slice 0 of a
     predicted GOP); then the symbols of the positions not copied, slice by slice, each under the
-    table its channel and the slice before select (slice 0 under the first-slice class)."""
+    table its channel and the slice before select (slice 0 under the first-slice class; a refresh GOP's, in a
+    version-11 file, in two checkerboard passes, the second under its first-pass neighbours' medians)."""
     t_, h, w = next(lv for lv in layout if lv.name == "bottom").grid
     c = tables.channels
     ref = None if reference is None else \
@@ -383,15 +384,19 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
             sym[:, t][:, keep] = before[:, keep]
             if given is not None and not np.array_equal(given.symbols[:, t][:, keep], before[:, keep]):
                 raise EntropyError(f"{what}: copied positions of slice {t} differ from the slice before")
-        coded = ~keep
-        m = int(coded.sum())
-        if not m:
-            continue
-        channel.check_not_exhausted()          # before the tables
-        rows = tables.slice_tables(sym[:, t - 1] if t else None, (c, h, w), coded)
-        got = channel.code(rows, c * m, None if given is None else tables.offset(given.symbols[:, t][:, coded]),
-                           label)
-        sym[:, t][:, coded] = tables.unoffset(got, (c, m))
+        passes = [~keep]
+        if t == 0 and ref is None and tables.first_slice_context:    # version 11: two checkerboard passes
+            passes = list(checkerboard(h, w))
+        for k, coded in enumerate(passes):
+            m = int(coded.sum())
+            if not m:
+                continue
+            channel.check_not_exhausted()          # before the tables
+            prev = sym[:, t - 1] if t else neighbour_medians(sym[:, 0], passes[0]) if k else None
+            rows = tables.slice_tables(prev, (c, h, w), coded)
+            got = channel.code(rows, c * m, None if given is None else tables.offset(given.symbols[:, t][:, coded]),
+                               label)
+            sym[:, t][:, coded] = tables.unoffset(got, (c, m))
     return ScalarCodes(sym, tables.step_num, copied)
 
 

@@ -4,6 +4,7 @@ one GOP at a time."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Callable, Iterator
 
@@ -183,9 +184,24 @@ def gop_layout(model: CodecModel, point: LadderPoint, t: int, h: int, w: int) ->
     return out
 
 
-def scalar_tables(model: CodecModel, point: LadderPoint) -> ScalarTables | None:
-    """The scalar layer's tables at a scalar point, else None."""
-    return model.ladder.tables[point.step_num] if point.scalar else None
+def scalar_tables(model: CodecModel, point: LadderPoint, first_slice_context: bool = False) -> ScalarTables | None:
+    """The scalar layer's tables at a scalar point, else None; ``first_slice_context``: as a version-11 file
+    codes a GOP's first slice (:mod:`vqcodec.entropy.scalar_prior`)."""
+    if not point.scalar:
+        return None
+    tables = model.ladder.tables[point.step_num]
+    return dataclasses.replace(tables, first_slice_context=True) if first_slice_context else tables
+
+
+def file_scalar_tables(model: CodecModel, point: LadderPoint, context: bool, gops) -> ScalarTables | None:
+    """The tables an encoder codes a file's scalar layer with (``gops``: its encoded GOPs): with the first
+    slices in two passes (version 11) where ``context`` is asked for and that is cheaper on the refresh GOPs'
+    first slices (estimated bits; on real footage nearly always, on some synthetic textures not)."""
+    tables = scalar_tables(model, point)
+    if tables is None or not context:
+        return tables
+    bits = [tables.first_slice_bits(g.codes.scalar.symbols[:, 0]) for g in gops if g.refresh]
+    return dataclasses.replace(tables, first_slice_context=True) if sum(b - a for a, b in bits) < 0 else tables
 
 
 def enhancement_tables(model: CodecModel, point: LadderPoint) -> ScalarTables | None:

@@ -8,7 +8,11 @@ table of channel ``c`` and context class
     0                                     for t = 0 (no slice before it in the GOP)
     1 + CONTEXT_CLIP + clip(s[c, t-1, y, x], ±CONTEXT_CLIP)   otherwise
 
-so a decoder that has the slice before knows every table of the next slice. This is the design of
+so a decoder that has the slice before knows every table of the next slice. In a version-11 file
+(``first_slice_context``) the first slice of a refresh GOP, which has no slice before it, is coded in two
+checkerboard passes: the first under class 0, the second under the class the lower median of each symbol's
+in-grid 4-neighbours (all of the first pass, same channel) would have as the symbol before it
+(:func:`neighbour_medians`): the tables the ladder already has, picked by integers. This is the design of
 ``docs/scalar_layer_design.md``; ``docs/MODEL_CARD.md`` has the measurement (one slice of
 context takes 16-35% off a plain per-channel table).
 
@@ -29,6 +33,7 @@ from vqcodec.codes import STEP_DEN
 from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, SelectedRows,
                                   TableSet, encode_streams, freqs_from_counts)
+from vqcodec.entropy.copy_flags import checkerboard
 from vqcodec.errors import ModelDataError
 
 __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNELS", "context_classes",
@@ -50,6 +55,23 @@ def context_classes(prev: np.ndarray | None, shape: tuple[int, int, int]) -> np.
     return 1 + CONTEXT_CLIP + np.clip(np.asarray(prev, np.int64), -CONTEXT_CLIP, CONTEXT_CLIP)
 
 
+_FOUR = ((0, 1), (2, 1), (1, 0), (1, 2))     # a position's 4-neighbours as (dy + 1, dx + 1)
+
+
+def neighbour_medians(s: np.ndarray, have: np.ndarray) -> np.ndarray:
+    """Per position of ``s`` (C, H, W), the lower median of the symbols of its in-grid 4-neighbours where
+    ``have`` (H, W) is true (0 where it has none): int64, integers only."""
+    c, h, w = s.shape
+    vals = np.pad(np.asarray(s, np.int64), ((0, 0), (1, 1), (1, 1)))
+    ok = np.pad(np.asarray(have, bool), 1)
+    big = np.int64(1 << 40)
+    keyed = np.stack([np.where(ok[a:a + h, b:b + w], vals[:, a:a + h, b:b + w], big) for a, b in _FOUR])
+    keyed.sort(axis=0)
+    n = np.stack([ok[a:a + h, b:b + w] for a, b in _FOUR]).sum(0)
+    med = np.take_along_axis(keyed, np.broadcast_to(np.maximum((n - 1) // 2, 0), (1, c, h, w)), axis=0)[0]
+    return np.where(n > 0, med, 0)
+
+
 def quantise(z: np.ndarray, step_num: int, limit: int) -> np.ndarray:
     """Symbols (int32, same shape) of a latent: the nearest multiple of the step, clipped to ±limit."""
     s = np.rint(np.asarray(z, np.float64) * (STEP_DEN / step_num))
@@ -65,6 +87,7 @@ class ScalarTables:
     step_num: int
     limit: int
     freqs: np.ndarray
+    first_slice_context: bool = False     # version 11: a refresh GOP's first slice in two passes (see above)
 
     def __post_init__(self) -> None:
         if not isinstance(self.step_num, int) or not 1 <= self.step_num <= 1 << 30:
@@ -119,6 +142,14 @@ class ScalarTables:
         rows = np.arange(s.shape[0], dtype=np.int64)[:, None, None] * N_CLASSES + context_classes(prev, s.shape)
         f = self.freqs.reshape(-1, self.alphabet)[rows, np.asarray(s, np.int64) + self.limit]
         return (PRECISION_BITS - np.log2(f.astype(np.float64))).sum(0)
+
+    def first_slice_bits(self, s: np.ndarray) -> tuple[float, float]:
+        """Bits of a refresh GOP's first slice ``s`` (C, H, W) coded in one pass and in two (the encoder's
+        choice between them; floats, never used by a decoder)."""
+        first, second = checkerboard(*s.shape[1:])
+        plain = self.symbol_bits(None, s)
+        context = np.where(second, self.symbol_bits(neighbour_medians(s, first), s), plain)
+        return float(plain.sum()), float(context.sum())
 
     def offset(self, s: np.ndarray) -> np.ndarray:
         """Symbols -> coder symbols ``s + limit`` (int32, C-contiguous)."""
