@@ -75,6 +75,13 @@ def encode_seen(model, settings, frames: np.ndarray) -> tuple[bytes, np.ndarray]
     return buf.getvalue(), np.concatenate(seen)
 
 
+@pytest.fixture(scope="session")
+def shipped_model():
+    """The shipped default model, loaded once."""
+    from vqcodec.weights import load_model
+    return load_model()
+
+
 def session27_encoder(monkeypatch) -> None:
     """Undo session 28's encoder tuning (docs/DESIGN.md, "Motion"): no top copies under wholly predicted cells,
     the top's lambda scales of before (x64 over VQ stages, x1 over the scalar layer) and the motion residual's

@@ -186,3 +186,22 @@ def with_payloads(data: bytes, payloads: dict[int, bytes]) -> bytes:
             w.write_chunk(dataclasses.replace(c, payload=payloads.get(c.index, c.payload)))
         w.finish(reader.header)
     return out.getvalue()
+
+
+def flips_refused(data: bytes, decode, gop: int = 0, tries: int = 16) -> tuple[int, int]:
+    """Flip bits at ``tries`` positions spread over GOP ``gop``'s payload of ``data`` (its CRC made anew, so
+    the codec, not the container, must notice) and ``decode`` each: how many were refused in one line naming
+    the GOP, of how many (a refusal that names another GOP, or spans lines, fails the caller's test)."""
+    from vqcodec.entropy.rans import EntropyError
+    from vqcodec.errors import VqvError
+    p = VqvReader(io.BytesIO(data)).read_chunk(gop).payload
+    caught, positions = 0, range(0, len(p), max(1, len(p) // tries))
+    for pos in positions:
+        damaged = bytearray(p)
+        damaged[pos] ^= 0x21
+        try:
+            decode(with_payloads(data, {gop: bytes(damaged)}))
+        except (EntropyError, VqvError) as e:
+            assert f"GOP {gop}" in str(e) and "\n" not in str(e), str(e)
+            caught += 1
+    return caught, len(positions)
