@@ -186,7 +186,7 @@ def gop_layout(model: CodecModel, point: LadderPoint, t: int, h: int, w: int) ->
 
 def scalar_tables(model: CodecModel, point: LadderPoint, first_slice_context: bool = False) -> ScalarTables | None:
     """The scalar layer's tables at a scalar point, else None; ``first_slice_context``: as a version-11 file
-    codes a GOP's first slice (:mod:`vqcodec.entropy.scalar_prior`)."""
+    codes a refresh GOP's first slice (:mod:`vqcodec.entropy.scalar_prior`)."""
     if not point.scalar:
         return None
     tables = model.ladder.tables[point.step_num]
