@@ -201,7 +201,7 @@ def _encode_gops(model: CodecModel, settings: EncodeSettings, frames, size: tupl
 
     def coded(gop: np.ndarray, n: int, codes, recon: np.ndarray | None) -> None:
         if quality_acc is not None:
-            rec = recon if recon is not None else synthesise(model.computing_in(settings.network_float), codes)
+            rec = recon if recon is not None else synthesise(enc.model, codes)     # (the networks it computed in)
             quality_acc.update(gop[:n, :ch, :cw], rec[:n, :ch, :cw])
         bar.update(n)
 

@@ -217,7 +217,7 @@ def _reconstructions(model: CodecModel, clips: Sequence[np.ndarray], quality: in
         for f in clip:
             enc.add_frame(f)
         (g,) = enc.finish()
-        yield synthesise(model.computing_in(settings.network_float), g.codes)
+        yield synthesise(enc.model, g.codes)          # (the encoder's model, in its network float)
 
 
 def _as_coded(model: CodecModel, clip: np.ndarray) -> np.ndarray:
