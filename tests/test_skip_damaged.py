@@ -142,3 +142,40 @@ def test_cli_nothing_decodable_is_a_data_error(tiny_weights, tiny_model, tmp_pat
     bad.write_bytes(_damage(data, 0))
     code, _, err = _cli("decode", bad, tmp_path / "o.npy", "--model", tiny_weights, "--skip-damaged", "--fill", "drop")
     assert code == 1 and "no GOP could be decoded" in err and not (tmp_path / "o.npy").exists()
+
+
+def test_a_gops_network_starts_before_its_motion_layer_is_read_and_a_damaged_layer_drops_it(monkeypatch):
+    import threading
+
+    import vqcodec.coding.decoder as decoder
+    import vqcodec.coding.gop_coding as gop_coding
+    from vqcodec.entropy.rans import EntropyError
+    model = load_model(GOLDEN / "tiny_enhanced.pt")
+    data = encode_frames(pan_video(96, 32, 32), 16, model=model, quality=3, motion=True, refresh=2)
+    whole = decode_bytes(data, model=model)
+    synthesise, motion_layer = decoder.synthesise, gop_coding.code_motion_layer
+    running, waited, layers = threading.Semaphore(0), [], [0]
+
+    def network(*a, **k):
+        running.release()
+        return synthesise(*a, **k)
+
+    def layer(*a, **k):
+        # each GOP's motion layer is read while its network runs (before: only after the layer was read)
+        waited.append(running.acquire(timeout=30))
+        layers[0] += 1
+        if layers[0] == fail_at:
+            raise EntropyError("motion layer: damaged")
+        return motion_layer(*a, **k)
+    monkeypatch.setattr(decoder, "synthesise", network)
+    monkeypatch.setattr(gop_coding, "code_motion_layer", layer)
+    fail_at = None
+    np.testing.assert_array_equal(decode_bytes(data, model=model), whole)
+    assert waited == [True] * 3
+    waited.clear()
+    layers[0], fail_at = 0, 2
+    parts, seen = _decode(data, model)
+    assert [d.index for d in seen] == [1] and waited == [True] * 3      # GOP 1's network ran, and is dropped
+    np.testing.assert_array_equal(parts[0], whole[:32])
+    np.testing.assert_array_equal(parts[1], np.broadcast_to(whole[31], (32, *whole.shape[1:])))
+    np.testing.assert_array_equal(parts[2], whole[64:])

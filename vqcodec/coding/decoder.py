@@ -86,7 +86,8 @@ class _ChunkDecoder:
         if reader.version[0] < 2 and not isinstance(self.prior, LearnedPrior) and h.gop_prediction:
             raise VqvError("this version-1 file's GOPs need a context model its prior does not provide")
 
-    def __call__(self, i: int, ref: GopReference | None) -> CodedGop:
+    def __call__(self, i: int, ref: GopReference | None,
+                 before_motion: Callable[[int, Codes], None] | None = None) -> CodedGop:
         chunk = self.reader.read_chunk(i)
         if self.reader.version[0] < 2:          # no end check: a missing payload would decode to zeros
             check_payload_present(chunk, f"GOP {i}")
@@ -99,18 +100,21 @@ class _ChunkDecoder:
             return decode_gop(self.layout, self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
                               copy_mode=self.copy_mode, reference=ref if chunk.predicted else None,
                               end_check=self.reader.version[0] >= 2, scalar=self.scalar, enhancement=self.enh,
-                              motion=self.motion, bends=self.bends)
+                              motion=self.motion, bends=self.bends,
+                              before_motion=None if before_motion is None else lambda c: before_motion(i, c))
         except EntropyError as e:
             ctx = " (or in the GOPs before it, which it is predicted from)" if chunk.predicted else ""
             raise EntropyError(f"GOP {i}{ctx}: {e}") from None
 
 
-def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None
-                   ) -> Iterator[DecodedGop]:
+def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] | None = None,
+                   before_motion: Callable[[int, Codes], None] | None = None) -> Iterator[DecodedGop]:
     """Each GOP's codes (all GOPs, or the ones asked for, in the order asked), without pixels.
 
     A predicted GOP needs the previous GOP's decoded codes: asking for it alone decodes the codes
     of the GOPs from the nearest refresh point first (entropy decoding only, no network).
+    ``before_motion(i, codes)``: in a file with a motion layer, told GOP ``i``'s codes without it as soon
+    as they are read (the network's input; the layer is coded last in the payload).
     """
     model = check_model(reader.header, model)
     decode = _ChunkDecoder(reader, model)
@@ -125,7 +129,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
             start = i if last is not None and last[0] == i - 1 else reader.refresh_point(i)
             ref = last[1].reference if last is not None and last[0] == start - 1 else None
             for j in range(start, i + 1):
-                res = decode(j, ref)
+                res = decode(j, ref, before_motion)
                 ref = res.reference
             last = (i, res)
         yield DecodedGop(i, res.codes, _frame_count(reader, i), res.bits, reader.is_refresh(i))
@@ -163,8 +167,9 @@ class DamageLog:
             self.spans.append({"gops": [d.index, d.index], "frames": [first, last], "reason": d.reason})
 
 
-def tolerant_gop_codes(reader: VqvReader, model: CodecModel) -> Iterator[DecodedGop | DamagedGop]:
-    """Each GOP's codes in order, as :func:`read_gop_codes`, except that a GOP that cannot be
+def tolerant_gop_codes(reader: VqvReader, model: CodecModel,
+                       before_motion: Callable[[int, Codes], None] | None = None) -> Iterator[DecodedGop | DamagedGop]:
+    """Each GOP's codes in order, as :func:`read_gop_codes` (``before_motion`` too), except that a GOP that cannot be
     decoded (CRC, framing or payload damage) is a :class:`DamagedGop`, and so is every GOP after it
     up to the next refresh point, which starts afresh (nothing decoded from damaged data is used)."""
     model = check_model(reader.header, model)
@@ -178,7 +183,7 @@ def tolerant_gop_codes(reader: VqvReader, model: CodecModel) -> Iterator[Decoded
             if broken is not None and not refresh:
                 yield DamagedGop(i, n, f"predicted from damaged GOP {broken}")
                 continue
-            res = decode(i, None if refresh else ref)
+            res = decode(i, None if refresh else ref, before_motion)
         except (VqvError, VqvFormatError, EntropyError) as e:
             broken, ref = i, None
             yield DamagedGop(i, n, one_line(e))
@@ -227,8 +232,15 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
     last: list[np.ndarray | None] = [None]      # the previous GOP's last frame (padded size)
     shown: list[np.ndarray | None] = [None]     # the last frame handed out (coded size)
 
+    started: dict = {}      # GOP index -> its network's future, started before its motion layer was read
+
+    def start(i, codes):
+        # the motion layer is coded last: the network (a worker) runs while the main thread reads it
+        started[i] = pool.submit(synthesise, model, codes, enhance=False)
+
     def submit(pool, g):
-        return g, pool.submit(synthesise, model, g.codes, enhance=g.codes.motion is None)
+        fut = started.pop(g.index, None)
+        return g, fut or pool.submit(synthesise, model, g.codes, enhance=g.codes.motion is None)
 
     def finish(g, fut):
         f = fut.result()
@@ -250,7 +262,7 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
 
     pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
     workers, per_round = network_round(ph, pw)
-    gops = tolerant_gop_codes(reader, model) if on_damage is not None else read_gop_codes(reader, model)
+    gops = tolerant_gop_codes(reader, model, start) if on_damage is not None else read_gop_codes(reader, model, None, start)
     # Each GOP goes to the network as soon as its codes are read, so the network runs while the next
     # GOPs are entropy-decoded; at most a round of GOPs is in it (memory), and their motion layers run in
     # order as they come out (the same calls on the same codes, only sooner).
@@ -263,6 +275,7 @@ def decode_gops(reader: VqvReader, model: CodecModel, *,
             while len(ahead) > (0 if damaged else per_round):     # all of it before a damaged GOP's fill
                 yield finish(*ahead.pop(0))
             if damaged:
+                started.pop(g.index, None)          # (its motion layer was damaged: the network's frames are dropped)
                 on_damage(g)
                 yield filled(g)
         for g, fut in ahead:

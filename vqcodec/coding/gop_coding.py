@@ -28,6 +28,7 @@ take a gigabyte for a learned prior at the largest coded size): see :class:`Deco
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
@@ -187,7 +188,8 @@ def slice_contexts_for(layout: list[LevelLayout]) -> dict[str, tuple[str | None,
 def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: bool,
              reference: GopReference | None, codes: Codes | None = None,
              counts: dict[str, int] | None = None, scalar: ScalarTables | None = None,
-             enhancement: ScalarTables | None = None, motion: bool | tuple = False, bends: int = 0) -> CodedGop:
+             enhancement: ScalarTables | None = None, motion: bool | tuple = False, bends: int = 0,
+             before_motion: Callable[[Codes], None] | None = None) -> CodedGop:
     """Walk one GOP through ``channel``: encode ``codes`` (resolved, with copy maps), or decode
     (``codes=None``; ``counts`` are the chunk's symbol counts, checked against the decisions).
 
@@ -198,6 +200,8 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
     or (version 5) the residual options of its predicted blocks, a non-empty tuple of (first, count).
     ``bends``: with the motion layer in a version-7 file, the frames of a slice (predicted blocks carry
     bent paths, one bend per frame after the first); 0 without.
+    ``before_motion``: with the motion layer, told the codes the network reads (every level, the scalar and
+    enhancement layers) before the layer is walked, so that the decoder's network can start on them.
     """
     encoding = codes is not None
     walk = _LevelWalk(prior, channel, slice_contexts_for(layout), None if encoding else counts)
@@ -236,6 +240,8 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
                                  models=models, label=ENHANCEMENT_LABEL)
         got_counts[ENHANCEMENT_LABEL] = enhancement.channels * int((~enh_codes.copy_map()).sum())
     motion_field = None
+    if motion and before_motion is not None:
+        before_motion(Codes(tuple(levels), scalar_codes, enh_codes, None))
     if motion:
         bottom = next(lv for lv in levels if lv.name == "bottom")
         copied = bottom.copy_map() if bottom.stages else scalar_codes.copy_map() if scalar_codes is not None \
@@ -416,10 +422,11 @@ def encode_gop(layout: list[LevelLayout], prior: Prior, codes: Codes, *, copy_mo
 def decode_gop(layout: list[LevelLayout], prior: Prior, payload: bytes, counts: dict[str, int], *,
                copy_mode: bool, reference: GopReference | None, end_check: bool = True,
                scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
-               motion: bool | tuple = False, bends: int = 0) -> CodedGop:
+               motion: bool | tuple = False, bends: int = 0,
+               before_motion: Callable[[Codes], None] | None = None) -> CodedGop:
     ch = DecodeChannel(payload, end_check)
     res = code_gop(layout, prior, ch, copy_mode=copy_mode, reference=reference, counts=counts, scalar=scalar,
-                   enhancement=enhancement, motion=motion, bends=bends)
+                   enhancement=enhancement, motion=motion, bends=bends, before_motion=before_motion)
     ch.finish()
     res.bits = ch.bits
     return res
