@@ -256,7 +256,7 @@ def test_the_encoder_searches_only_the_stages_it_reads(tiny_model):
     depends only on the ones before it), so the encoder quantises one stage past its point, not all."""
     import torch
 
-    from vqcodec.coding.encoder import level_latents
+    from vqcodec.coding.rdo import level_latents
 
     frames = synthetic_video(8, 48, 48)
     net = tiny_model.net

@@ -478,3 +478,17 @@ def test_scalar_and_enhanced_points_carry_the_residual(lmodel, tmp_path):
     plain = encode_frames(frames, 16, model=model, quality=3, motion=True, refresh=0, motion_residual=False,
                            motion_bends=False, scalar_context=False)
     assert VqvReader(io.BytesIO(plain)).version == (3, 0)
+
+
+def test_the_enhanced_points_lambdas_are_session_29s_and_undone_give_session_28s_file(shipped_model, monkeypatch):
+    from vqcodec.coding import encoder
+    x = pan_video(32, 64, 64, dx=2, dy=1)
+
+    def digest(**kw):
+        return hashlib.sha256(encode_frames(x, 16, model=shipped_model, quality=11, **kw)).hexdigest()[:16]
+    tuned, plain = digest(), digest(motion_residual=False)
+    assert tuned == "1e565e5c62d938ad"            # session 29: motion lambda x2, the enhancement's copies x0.5
+    monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_ENHANCED", 1.0)
+    monkeypatch.setattr(encoder, "ENHANCEMENT_LAMBDA_SCALE", 1.0)
+    assert digest() == "5fa5a86fd85539fb"          # session 28's file, byte for byte
+    assert digest(motion_residual=False) == plain   # without the residual the factors do not apply

@@ -37,7 +37,8 @@ from vqcodec.io.reader import MAX_SOURCE_SIDE, open_video, resize_frames
 from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_stream, not_vqv_message, read_head
 from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
-from vqcodec.settings import DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH, EncodeSettings
+from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
+                              DEFAULT_SCALAR_CONTEXT, EncodeSettings)
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
@@ -74,12 +75,9 @@ def parse_size(size: str | None) -> tuple[int, int] | str | None:
 
 
 def coded_size(src_w: int, src_h: int, size: str | None, stride: int) -> tuple[int, int]:
-    """The size frames are coded at.
-
-    Default: scaled down so the short side is 64 with each side rounded to the model's spatial
-    stride, aspect kept; a source already that small is kept as it is (never upscaled; the codec
-    pads to the stride internally and crops after). ``WxH`` or ``native`` override it.
-    """
+    """The size frames are coded at. Default: scaled down so the short side is 64 with each side rounded to
+    the model's spatial stride, aspect kept; a source already that small is kept as it is (never upscaled;
+    the codec pads to the stride internally and crops after). ``WxH`` or ``native`` override it."""
     parsed = parse_size(size)
     if parsed is None:
         short = min(src_w, src_h)
@@ -122,8 +120,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 rdo_strength: float = DEFAULT_RDO_STRENGTH, refresh: int = DEFAULT_REFRESH,
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
-                intra_coder: bool = True, network_float: str | None = None, scalar_context: bool = True,
-                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
+                scalar_context: bool = DEFAULT_SCALAR_CONTEXT, measure_quality: bool = False, threads: int | None = None,
+                progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +41,7 @@ PRICED_CODERS = 3
 #: A coder trained at lambda (bits per pixel + lambda x MSE per channel) weighs pixel squared error
 #: against bits as the encoder's D + lam R does at lam = this / lambda.
 RATE_LAMBDA_PER_CODER_LAMBDA = 3.0
+_BFLOAT16_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -87,9 +89,10 @@ class ConditionalCoder:
             return self
         if network_float != "bfloat16":
             raise ValueError(f"unknown network float {network_float!r}")
-        if "_bfloat16" not in self.__dict__:
-            object.__setattr__(self, "_bfloat16", ConditionalCoder(tuple(n.in_bfloat16() for n in self.nets),
-                                                                   self.tables, self.digest, self.lambdas))
+        with _BFLOAT16_LOCK:         # (the decoder's and the encoder's threads may ask at once: one copy)
+            if "_bfloat16" not in self.__dict__:
+                object.__setattr__(self, "_bfloat16", ConditionalCoder(tuple(n.in_bfloat16() for n in self.nets),
+                                                                       self.tables, self.digest, self.lambdas))
         return self.__dict__["_bfloat16"]
 
     @staticmethod

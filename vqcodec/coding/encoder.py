@@ -38,8 +38,8 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              EncodeSettings)
+from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
+                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -55,6 +55,9 @@ MOTION_LAMBDA_SCALE_RESIDUAL = 0.25
 MOTION_LAMBDA_SCALE_SCALAR = 0.5
 #: ... but at steps finer than this (the overstatement shrinks; 0.5 put Q9 level with Q10) this factor instead.
 MOTION_LAMBDA_FINE_STEP, MOTION_LAMBDA_SCALE_FINE_SCALAR = 1.0, 0.7
+#: At an enhanced point (Q10-Q12) with the residual the motion lambda (the enhancement step's) times the first, the
+#: enhancement's own copy decisions' times the second (session 29: experiments/encoder_tuning/README.md).
+MOTION_LAMBDA_SCALE_ENHANCED, ENHANCEMENT_LAMBDA_SCALE = 2.0, 0.5
 
 
 @dataclass
@@ -82,19 +85,18 @@ class EncodedGop:
 class GopEncoder:
     """Turns a stream of frames into GOP codes with copy decisions (the model's part of encoding).
 
-    Frames arrive one at a time at the coded size; every round of full GOPs goes through the
-    network's analysis together, then the rate-distortion decisions run GOP by GOP in decode
-    order (a predicted GOP's decisions need the previous GOP's result). Only the codes are kept
-    (int16), so memory does not grow with video length in any way that matters; the prior then
-    needs all of them (adaptive histograms) before a single byte is written. ``on_gop(frames,
-    n, codes, recon)`` is called with each GOP's padded input frames, its codes and, where the encoder
-    reconstructed the GOP anyway (the enhancement or motion layer), that reconstruction as the decoder
-    will make it (None otherwise, or when ``reconstructions`` is false; the pipeline uses it to measure
-    quality). With the motion layer (``settings.motion_layer``) each round also decides which blocks
-    the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`) on the network's
-    reconstruction of the codes, copies those blocks' codes, and reconstructs again where the
-    enhancement layer or ``on_gop`` reads the reconstruction. ``pricing_prior`` overrides the prior the
-    decisions are priced with (prior fitting prices them with the prior being refitted)."""
+    Frames arrive one at a time at the coded size; every round of full GOPs goes through the network's
+    analysis together, then the rate-distortion decisions run GOP by GOP in decode order (a predicted GOP's
+    decisions need the previous GOP's result). Only the codes are kept (int16), so memory does not grow with
+    video length in any way that matters; the prior then needs all of them (adaptive histograms) before a
+    byte is written. ``on_gop(frames, n, codes, recon)`` is called with each GOP's padded input frames, its
+    codes and, where the encoder reconstructed the GOP anyway (the enhancement or motion layer), that
+    reconstruction as the decoder will make it (None otherwise, or when ``reconstructions`` is false; the
+    pipeline measures quality with it). With the motion layer (``settings.motion_layer``) each round also
+    decides which blocks the decoder predicts from the previous frame (:mod:`vqcodec.coding.motion_search`)
+    on the network's reconstruction of the codes, copies those blocks' codes, and reconstructs again where
+    the enhancement layer or ``on_gop`` reads it. ``pricing_prior`` overrides the prior the decisions are
+    priced with (prior fitting prices them with the prior being refitted)."""
 
     def __init__(self, model: CodecModel, settings: EncodeSettings, width: int, height: int, *,
                  on_gop: Callable[[np.ndarray, int, Codes, np.ndarray | None], None] | None = None,
@@ -119,6 +121,8 @@ class GopEncoder:
         options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
         self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional,
                                              settings.intra_refinement) if options else None
+        # (motion, enhancement copies) lambda factors at an enhanced point: tuned with the residual
+        self._enhanced_scales = (MOTION_LAMBDA_SCALE_ENHANCED, ENHANCEMENT_LAMBDA_SCALE) if options else (1, 1)
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -209,9 +213,9 @@ class GopEncoder:
                             lv.name, lv.codebook_size, np.zeros((0, *lv.grid), np.int32), np.zeros(lv.grid, bool))
                     continue
                 # the decisions read one stage past the point's own (its lambda's slope), no more
-                lat = list(pool.map(lambda z: level_latents(net.bottom_quantizer, z, lv.stages + 1)[0], z_bottom))
+                lat = list(pool.map(lambda z: rdo.level_latents(net.bottom_quantizer, z, lv.stages + 1)[0], z_bottom))
             else:
-                lat = list(pool.map(lambda a: level_latents(net.top_quantizer, a[2], lv.stages + 1)[0], analysed))
+                lat = list(pool.map(lambda a: rdo.level_latents(net.top_quantizer, a[2], lv.stages + 1)[0], analysed))
             for i in range(n):
                 ref = None if refresh[i] else self._ref_levels.get(lv.name)
                 if lv.name == "top":
@@ -255,7 +259,7 @@ class GopEncoder:
         (``bases``) leaves out, with copy decisions (and copies at the motion layer's blocks)."""
         basis, tabs = self.model.ladder.basis, self.enhancement
         out = list(all_codes)
-        lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength)
+        lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength) * self._enhanced_scales[1]
         last = self._last_frame
         for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
             fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
@@ -294,14 +298,14 @@ class GopEncoder:
 
     # ---------------------------------------------------------------------------------- motion layer
     def _motion_lambda(self, i: int) -> float:
-        """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit
-        pixel units, times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual;
-        at a scalar point also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at
-        a step below :data:`MOTION_LAMBDA_FINE_STEP`)."""
+        """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit pixel units,
+        times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual; at a scalar point
+        also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at a step below
+        :data:`MOTION_LAMBDA_FINE_STEP`; at an enhanced point ``_enhanced_scales``)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
-            return rdo.scalar_lambda(self.enhancement.step, strength)
+            return rdo.scalar_lambda(self.enhancement.step, strength) * self._enhanced_scales[0]
         if self.scalar is not None:
             fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
             step_scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
@@ -378,23 +382,6 @@ class GopEncoder:
 
 
 @torch.no_grad()
-def level_latents(quantizer, z: torch.Tensor, stages: int | None = None) -> list[rdo.LevelLatents]:
-    """Per clip of a batch: the latent, the natural codes of the first ``stages`` stages (default:
-    every stage) and their codebooks. A stage's codes depend only on the stages before it, so
-    fewer stages give the same codes for those."""
-    n = quantizer.stages if stages is None else min(quantizer.stages, stages)
-    was_training = quantizer.training
-    quantizer.eval()                   # no codebook updates
-    try:
-        out = quantizer(z, n)
-    finally:
-        quantizer.train(was_training)
-    cbs = torch.stack([layer.codebook for layer in quantizer.layers[:n]]).double().cpu().numpy()
-    zz = z.double().cpu().numpy()
-    idx = out.indices.cpu().numpy()
-    return [rdo.LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
-
-
 # ------------------------------------------------------------------------------------------ entropy coding
 
 def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
@@ -475,8 +462,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   refresh: int = DEFAULT_REFRESH, motion: bool | None = None,
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
-                  conditional_coder: bool | None = None, intra_coder: bool = True,
-                  network_float: str | None = None, scalar_context: bool = True) -> bytes:
+                  conditional_coder: bool | None = None, intra_coder: bool = DEFAULT_INTRA_CODER,
+                  network_float: str | None = None, scalar_context: bool = DEFAULT_SCALAR_CONTEXT) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)

@@ -261,3 +261,20 @@ def force_scalar_copies(sc: ScalarCodes | None, flags: np.ndarray, before: np.nd
         return sc
     sym, copied = _force_copies(sc.symbols, sc.copy_map(), flags, before)
     return ScalarCodes(sym, sc.step_num, copied)
+
+
+def level_latents(quantizer, z, stages: int | None = None) -> list[LevelLatents]:
+    """Per clip of a batch ``z`` (a tensor, a level's latents): the latent, the natural codes of the first
+    ``stages`` stages (default: every stage) of the level's ``quantizer`` and their codebooks. A stage's codes
+    depend only on the stages before it, so fewer stages give the same codes for those."""
+    n = quantizer.stages if stages is None else min(quantizer.stages, stages)
+    was_training = quantizer.training
+    quantizer.eval()                   # no codebook updates
+    try:
+        out = quantizer(z, n)
+    finally:
+        quantizer.train(was_training)
+    cbs = np.stack([layer.codebook.double().cpu().numpy() for layer in quantizer.layers[:n]])
+    zz = z.double().cpu().numpy()
+    idx = out.indices.cpu().numpy()
+    return [LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
