@@ -55,9 +55,9 @@ MOTION_LAMBDA_SCALE_RESIDUAL = 0.25
 MOTION_LAMBDA_SCALE_SCALAR = 0.5
 #: ... but at steps finer than this (the overstatement shrinks; 0.5 put Q9 level with Q10) this factor instead.
 MOTION_LAMBDA_FINE_STEP, MOTION_LAMBDA_SCALE_FINE_SCALAR = 1.0, 0.7
-#: At an enhanced point (Q10-Q12) with the residual the motion lambda (the enhancement step's) times the first, the
-#: enhancement's own copy decisions' times the second (session 29: experiments/encoder_tuning/README.md).
-MOTION_LAMBDA_SCALE_ENHANCED, ENHANCEMENT_LAMBDA_SCALE = 2.0, 0.5
+#: At an enhanced point (Q10-Q12) with the motion residual the enhancement's copy decisions' lambda is the step's
+#: times this (session 29; without motion it lost; the motion lambda x2 too gained more but put Q10 below Q9).
+ENHANCEMENT_LAMBDA_SCALE = 0.5
 
 
 @dataclass
@@ -121,8 +121,6 @@ class GopEncoder:
         options = settings.residual_options       # with them, a predicted block may carry a residual (5.0)
         self.coded_residual = MotionResidual(options, model.motion_residual_basis, settings.conditional,
                                              settings.intra_refinement) if options else None
-        # (motion, enhancement copies) lambda factors at an enhanced point: tuned with the residual
-        self._enhanced_scales = (MOTION_LAMBDA_SCALE_ENHANCED, ENHANCEMENT_LAMBDA_SCALE) if options else (1, 1)
         self.block = tuple(int(b) for b in model.cfg.bottom_factor)
         self._prev_codes: Codes | None = None             # with motion: the previous GOP's codes as coded
         self._last_frame: np.ndarray | None = None        # with motion: the previous GOP's last decoded frame
@@ -259,7 +257,8 @@ class GopEncoder:
         (``bases``) leaves out, with copy decisions (and copies at the motion layer's blocks)."""
         basis, tabs = self.model.ladder.basis, self.enhancement
         out = list(all_codes)
-        lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength) * self._enhanced_scales[1]
+        lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength) * (
+            ENHANCEMENT_LAMBDA_SCALE if self.coded_residual is not None else 1.0)
         last = self._last_frame
         for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
             fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
@@ -301,11 +300,11 @@ class GopEncoder:
         """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit pixel units,
         times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual; at a scalar point
         also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at a step below
-        :data:`MOTION_LAMBDA_FINE_STEP`; at an enhanced point ``_enhanced_scales``)."""
+        :data:`MOTION_LAMBDA_FINE_STEP`)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
-            return rdo.scalar_lambda(self.enhancement.step, strength) * self._enhanced_scales[0]
+            return rdo.scalar_lambda(self.enhancement.step, strength)
         if self.scalar is not None:
             fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
             step_scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
