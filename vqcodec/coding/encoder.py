@@ -380,7 +380,6 @@ class GopEncoder:
         return out
 
 
-@torch.no_grad()
 # ------------------------------------------------------------------------------------------ entropy coding
 
 def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,

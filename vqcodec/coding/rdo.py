@@ -267,14 +267,16 @@ def level_latents(quantizer, z, stages: int | None = None) -> list[LevelLatents]
     """Per clip of a batch ``z`` (a tensor, a level's latents): the latent, the natural codes of the first
     ``stages`` stages (default: every stage) of the level's ``quantizer`` and their codebooks. A stage's codes
     depend only on the stages before it, so fewer stages give the same codes for those."""
+    import torch                       # (the one use of torch here: the quantizer is the network's)
     n = quantizer.stages if stages is None else min(quantizer.stages, stages)
     was_training = quantizer.training
     quantizer.eval()                   # no codebook updates
     try:
-        out = quantizer(z, n)
+        with torch.no_grad():
+            out = quantizer(z, n)
+            cbs = torch.stack([layer.codebook for layer in quantizer.layers[:n]]).double().cpu().numpy()
+            zz = z.double().cpu().numpy()
     finally:
         quantizer.train(was_training)
-    cbs = np.stack([layer.codebook.double().cpu().numpy() for layer in quantizer.layers[:n]])
-    zz = z.double().cpu().numpy()
     idx = out.indices.cpu().numpy()
     return [LevelLatents(zz[i], idx[i], cbs) for i in range(z.shape[0])]
