@@ -56,8 +56,9 @@ MOTION_LAMBDA_SCALE_SCALAR = 0.5
 #: ... but at steps finer than this (the overstatement shrinks; 0.5 put Q9 level with Q10) this factor instead.
 MOTION_LAMBDA_FINE_STEP, MOTION_LAMBDA_SCALE_FINE_SCALAR = 1.0, 0.7
 #: At an enhanced point (Q10-Q12) with the motion residual the enhancement's copy decisions' lambda is the step's
-#: times this (session 29; without motion it lost; the motion lambda x2 too gained more but put Q10 below Q9).
-ENHANCEMENT_LAMBDA_SCALE = 0.5
+#: times the first (without motion it lost), and at enhancement steps finer than the second (Q11-Q12) the motion
+#: lambda times the third (at Q10 it put the point below Q9): session 29, experiments/encoder_tuning/README.md.
+ENHANCEMENT_LAMBDA_SCALE, MOTION_LAMBDA_FINE_ENHANCEMENT, MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT = 0.5, 72.0, 1.5
 
 
 @dataclass
@@ -300,11 +301,12 @@ class GopEncoder:
         """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit pixel units,
         times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual; at a scalar point
         also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at a step below
-        :data:`MOTION_LAMBDA_FINE_STEP`)."""
+        :data:`MOTION_LAMBDA_FINE_STEP`; at an enhanced point see :data:`MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT`)."""
         scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
         strength = self.settings.rdo_strength * scale
         if self.enhancement is not None:
-            return rdo.scalar_lambda(self.enhancement.step, strength)
+            fine = self.coded_residual is not None and self.enhancement.step < MOTION_LAMBDA_FINE_ENHANCEMENT
+            return rdo.scalar_lambda(self.enhancement.step, strength) * (MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT if fine else 1)
         if self.scalar is not None:
             fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
             step_scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
