@@ -201,7 +201,7 @@ def file_scalar_tables(model: CodecModel, point: LadderPoint, context: bool, gop
     if tables is None or not context:
         return tables
     bits = [tables.first_slice_bits(g.codes.scalar.symbols[:, 0]) for g in gops if g.refresh]
-    return dataclasses.replace(tables, first_slice_context=True) if sum(b - a for a, b in bits) < 0 else tables
+    return scalar_tables(model, point, sum(b - a for a, b in bits) < 0)
 
 
 def enhancement_tables(model: CodecModel, point: LadderPoint) -> ScalarTables | None:

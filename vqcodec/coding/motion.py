@@ -39,7 +39,7 @@ from vqcodec.codes import MotionField
 from vqcodec.coding.conditional_coder import PRICED_CODERS, ConditionalCoder, apply_conditional
 from vqcodec.coding.motion_residual import (RESIDUAL_LABEL, ResidualBasis, ResidualCoder,
                                             ResidualSyntax, add_residual)
-from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard
+from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard, median_of_neighbours
 from vqcodec.entropy.rans import EntropyError, freqs_from_counts
 
 MOTION_LABEL = "motion"                  # the flags' bit-report label and the chunk's count of flagged blocks
@@ -221,28 +221,6 @@ def apply_motion(frames: np.ndarray, field: MotionField | None, before: np.ndarr
 
 
 # ------------------------------------------------------------------------------------------ coding
-
-#: A position's 4-neighbours, as (dy + 1, dx + 1): the coder's median reads these.
-FOUR_NEIGHBOURS = ((0, 1), (2, 1), (1, 0), (1, 2))
-
-
-def median_of_neighbours(vectors: np.ndarray, flags: np.ndarray,
-                         shifts=FOUR_NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
-    """Per position: the lower median of its flagged neighbours' vectors (H, W, 2), and whether it has any
-    (``shifts``: which neighbours, as (dy + 1, dx + 1))."""
-    h, w = flags.shape
-    pv = np.pad(vectors.astype(np.int64), ((1, 1), (1, 1), (0, 0)))
-    pf = np.pad(flags, 1)
-    vals = np.stack([pv[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W, 2)
-    have = np.stack([pf[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W)
-    big = np.int64(1 << 40)
-    keyed = np.where(have[..., None], vals, big)
-    keyed.sort(axis=0)
-    n = have.sum(0)
-    idx = np.maximum((n - 1) // 2, 0)
-    med = np.take_along_axis(keyed, np.broadcast_to(idx[None, :, :, None], (1, h, w, 2)), axis=0)[0]
-    return np.where(n[..., None] > 0, med, 0), n > 0
-
 
 def neighbour_predictions(vectors: np.ndarray, pass0: np.ndarray, base: np.ndarray) -> np.ndarray:
     """A pass-1 block's vector prediction: the median of its pass-0 predicted neighbours (``pass0``

@@ -44,6 +44,31 @@ def checkerboard(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
     return even, odd
 
 
+#: A position's 4-neighbours, as (dy + 1, dx + 1): what the medians below read.
+FOUR_NEIGHBOURS = ((0, 1), (2, 1), (1, 0), (1, 2))
+
+
+def median_of_neighbours(values: np.ndarray, have: np.ndarray,
+                         shifts=FOUR_NEIGHBOURS) -> tuple[np.ndarray, np.ndarray]:
+    """Per position of ``values`` (H, W, ...): the lower median of its in-grid neighbours' values (``shifts``, as
+    (dy + 1, dx + 1); the 4-neighbours) where ``have`` (H, W) is true (int64, 0 where it has none), and whether it
+    has any. Integers only: the motion layer's vector predictions and the scalar layer's first-slice contexts
+    (version 11) read it."""
+    h, w = have.shape
+    rest = values.shape[2:]
+    pv = np.pad(np.asarray(values, np.int64), ((1, 1), (1, 1)) + ((0, 0),) * len(rest))
+    pf = np.pad(np.asarray(have, bool), 1)
+    vals = np.stack([pv[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W, ...)
+    near = np.stack([pf[a:a + h, b:b + w] for a, b in shifts])                 # (N, H, W)
+    near_ = near.reshape(near.shape + (1,) * len(rest))
+    keyed = np.where(near_, vals, np.int64(1 << 40))
+    keyed.sort(axis=0)
+    n = near.sum(0)
+    idx = np.maximum((n - 1) // 2, 0).reshape((1, h, w) + (1,) * len(rest))
+    med = np.take_along_axis(keyed, np.broadcast_to(idx, (1, h, w) + rest), axis=0)[0]
+    return np.where(n.reshape((h, w) + (1,) * len(rest)) > 0, med, 0), n > 0
+
+
 def _neighbour_sums(f: np.ndarray) -> np.ndarray:
     """Per position of ``f`` (H, W), the sum of its in-grid 4-neighbours."""
     n = np.zeros_like(f)

@@ -33,7 +33,7 @@ from vqcodec.codes import STEP_DEN
 from vqcodec.entropy.blob import MAX_BLOB, unpack_msgpack, zstd_compress, zstd_decompress
 from vqcodec.entropy.rans import (MAX_ALPHABET, MAX_SYMBOLS, PRECISION_BITS, EntropyError, PayloadDecoder, SelectedRows,
                                   TableSet, encode_streams, freqs_from_counts)
-from vqcodec.entropy.copy_flags import checkerboard
+from vqcodec.entropy.copy_flags import checkerboard, median_of_neighbours
 from vqcodec.errors import ModelDataError
 
 __all__ = ["ScalarTables", "CONTEXT_CLIP", "N_CLASSES", "STEP_DEN", "MAX_CHANNELS", "context_classes",
@@ -55,21 +55,10 @@ def context_classes(prev: np.ndarray | None, shape: tuple[int, int, int]) -> np.
     return 1 + CONTEXT_CLIP + np.clip(np.asarray(prev, np.int64), -CONTEXT_CLIP, CONTEXT_CLIP)
 
 
-_FOUR = ((0, 1), (2, 1), (1, 0), (1, 2))     # a position's 4-neighbours as (dy + 1, dx + 1)
-
-
 def neighbour_medians(s: np.ndarray, have: np.ndarray) -> np.ndarray:
     """Per position of ``s`` (C, H, W), the lower median of the symbols of its in-grid 4-neighbours where
-    ``have`` (H, W) is true (0 where it has none): int64, integers only."""
-    c, h, w = s.shape
-    vals = np.pad(np.asarray(s, np.int64), ((0, 0), (1, 1), (1, 1)))
-    ok = np.pad(np.asarray(have, bool), 1)
-    big = np.int64(1 << 40)
-    keyed = np.stack([np.where(ok[a:a + h, b:b + w], vals[:, a:a + h, b:b + w], big) for a, b in _FOUR])
-    keyed.sort(axis=0)
-    n = np.stack([ok[a:a + h, b:b + w] for a, b in _FOUR]).sum(0)
-    med = np.take_along_axis(keyed, np.broadcast_to(np.maximum((n - 1) // 2, 0), (1, c, h, w)), axis=0)[0]
-    return np.where(n > 0, med, 0)
+    ``have`` (H, W) is true (0 where it has none): int64 (:func:`~vqcodec.entropy.copy_flags.median_of_neighbours`)."""
+    return np.moveaxis(median_of_neighbours(np.moveaxis(np.asarray(s), 0, -1), have)[0], -1, 0)
 
 
 def quantise(z: np.ndarray, step_num: int, limit: int) -> np.ndarray:
