@@ -16,7 +16,7 @@ import click
 
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
-from vqcodec.settings import DEFAULT_PRESET, NETWORK_FLOAT_CHOICES, PRESETS
+from vqcodec.settings import DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_SCALAR_CONTEXT, NETWORK_FLOAT_CHOICES, PRESETS
 
 from . import options, reports, signals
 
@@ -134,11 +134,11 @@ NETWORK_FLOAT_OPTION = click.option(
               help="with the motion residual: a predicted block may take a trained coder conditioned on its "
                    "prediction (a version 8.0 file; decoding then costs more) [default: conditional-coder up to "
                    "640x480; no-conditional-coder with --preset faster, veryfast]")
-@click.option("--intra-coder/--no-intra-coder", default=True, show_default=True,
+@click.option("--intra-coder/--no-intra-coder", default=DEFAULT_INTRA_CODER, show_default=True,
               help="with the conditional coders: they refine a refresh GOP's first slice too, below Q10 (a "
                    "version 9.0 file)")
 @NETWORK_FLOAT_OPTION
-@click.option("--scalar-context/--no-scalar-context", default=True, show_default=True,
+@click.option("--scalar-context/--no-scalar-context", default=DEFAULT_SCALAR_CONTEXT, show_default=True,
               help="at Q7-Q12: a refresh GOP's first slice of the scalar layer in two passes, the second under its "
                    "neighbours' context, where that is smaller (a version 11.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
