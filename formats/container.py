@@ -95,7 +95,7 @@ class VqvWriter:
                 f"{n} chunks written but frame_count={header.frame_count}, gop_length={g} need {header.gop_count}"
             )
         for i, fc in enumerate(self._frames):
-            want = g if i < n - 1 else header.frame_count - (n - 1) * g
+            want = header.gop_frames(i)
             if fc != want:
                 raise ValueError(f"GOP {i} has {fc} frames, expected {want}")
         if self._refresh and not self._refresh[0]:
@@ -393,8 +393,8 @@ class VqvReader:
 
     @property
     def scalar_context(self) -> bool:
-        """The scalar layer's refresh first slices coded in two passes (11.x; SPEC.md, payload item 3)."""
-        return self.version[0] >= 11
+        """The scalar layer's refresh first slices coded in two passes (11.x; 12.x: key 24; SPEC.md, payload item 3)."""
+        return self.version[0] == 11 or self.header.scalar_context
 
     def read_section(self, i: int) -> bytes:
         """The body of section ``i`` (of ``sections``), its CRC32 checked."""
@@ -417,10 +417,9 @@ class VqvReader:
 
     def _checked(self, i: int, c):
         """``c`` (a chunk or its fields) if it is GOP ``i`` as the header and the index describe it."""
-        n, g = len(self), self.header.gop_length
         if c.index != i:
             raise VqvFormatError(f"chunk at index position {i} says it is GOP {c.index}")
-        want = g if i < n - 1 else self.header.frame_count - (n - 1) * g
+        want = self.header.gop_frames(i)
         if c.frame_count != want:
             raise VqvFormatError(f"GOP {i} has {c.frame_count} frames, expected {want}")
         self._check_prediction(i, c.predicted)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,6 +53,11 @@ KNOWN_KEYS_V8 = frozenset(range(21))
 K_NETWORK_FLOAT = 21  # what the networks compute in: 1 = bfloat16 (required in 10.x; in 11.x absent = float32)
 K_INTRA_CODER = 22  # the refresh GOPs' first slices' blocks may take a conditional coder (9.x: always, with 20)
 KNOWN_KEYS_V10 = frozenset(range(23))
+# version 12.x only (unknown keys before); 16 to 22 as in 11.x
+K_SHORT_GOPS = 23  # [gop, frames] of each GOP cut short at a scene cut (required in 12.x)
+K_SCALAR_CONTEXT = 24  # the scalar layer's refresh first slices in two passes (11.x: always; 12.x: this key true)
+KNOWN_KEYS_V12 = frozenset(range(25))
+MAX_SHORT_GOPS = 1 << 20
 NETWORK_FLOATS: tuple[str, ...] = ("float32", "bfloat16")   # key 21's values index this
 MAX_RESIDUAL_PAIRS = 15
 MAX_RESIDUAL_FIRST = 255
@@ -92,6 +100,8 @@ class Header:
     conditional_coder: bytes = b""  # 8.x: the conditional coders' file, SHA-256 prefix (key 20); empty = absent
     network_float: str = "float32"  # 10.x: "bfloat16" (key 21); float32 in every other version
     intra_coder: bool = False  # 10.x: the first slices' blocks may take a conditional coder (key 22; 9.x: implied)
+    short_gops: tuple = ()  # 12.x: (gop, frames) of each GOP before the last with fewer than gop_length frames (key 23)
+    scalar_context: bool = False  # 12.x: the scalar layer's refresh first slices in two passes (key 24; 11.x: implied)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
@@ -103,6 +113,10 @@ class Header:
         self.motion_layer = coerce_bool(self.motion_layer)
         self.motion_bends = coerce_bool(self.motion_bends)
         self.intra_coder = coerce_bool(self.intra_coder)
+        self.scalar_context = coerce_bool(self.scalar_context)
+        if isinstance(self.short_gops, (list, tuple)):
+            self.short_gops = tuple(tuple(coerce_int(v) for v in p) if isinstance(p, (list, tuple)) else p
+                                    for p in self.short_gops)
         if isinstance(self.sections, list):
             self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
         if isinstance(self.motion_residual, (list, tuple)):
@@ -117,8 +131,26 @@ class Header:
 
     @property
     def gop_count(self) -> int:
-        """Number of GOP chunks the file holds: ceil(frame_count / gop_length)."""
-        return -(-self.frame_count // self.gop_length)
+        """Number of GOP chunks the file holds: ceil(frame_count / gop_length), plus one per GOP cut short."""
+        listed = sum(f for _, f in self.short_gops)
+        return len(self.short_gops) + -(-max(0, self.frame_count - listed) // self.gop_length)
+
+    def gop_frames(self, i: int) -> int:
+        """The frames of GOP ``i``: ``gop_length``, fewer for a GOP cut short (key 23), the rest for the last."""
+        short, _, _ = self._short_table()
+        if i in short:
+            return short[i]
+        n = self.gop_count
+        return self.gop_length if i < n - 1 else self.frame_count - self.gop_start(n - 1)
+
+    def gop_start(self, i: int) -> int:
+        """The index of GOP ``i``'s first frame."""
+        _, gops, deficits = self._short_table()
+        k = bisect.bisect_left(gops, i)          # the GOPs cut short before GOP i
+        return i * self.gop_length - (deficits[k - 1] if k else 0)
+
+    def _short_table(self) -> tuple[dict[int, int], list[int], list[int]]:
+        return _short_table(self.short_gops, self.gop_length)
 
 
 
@@ -143,7 +175,7 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
+    known = KNOWN_KEYS_V12 if h.short_gops or h.scalar_context else KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
         else KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
         else KNOWN_KEYS_V5 if h.motion_residual \
         else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS
@@ -155,6 +187,35 @@ def _check_extra_keys(h: Header) -> None:
                 raise ValueError(f"extra key {k} out of msgpack int range")
         elif not isinstance(k, str):
             raise ValueError(f"extra keys must be int or str, got {k!r}")
+
+
+@functools.lru_cache(maxsize=16)
+def _short_table(short_gops: tuple, gop_length: int) -> tuple[dict[int, int], list[int], list[int]]:
+    """(frames by short GOP, the short GOPs in order, their running sum of missing frames), made once per value of
+    key 23 (a reader asks for every GOP's)."""
+    pairs = [p for p in short_gops if isinstance(p, tuple) and len(p) == 2]
+    return dict(pairs), [g for g, _ in pairs], list(itertools.accumulate(gop_length - f for _, f in pairs))
+
+
+def check_short_gops(pairs: object, gop_length: int, frame_count: int) -> tuple[tuple[int, int], ...]:
+    """``pairs`` (the header's key 23) as a tuple of ``(gop, frames)``; raises ValueError (one line) unless it is a
+    list of 1..2^20 int pairs, ``gop`` strictly increasing from 0, ``frames`` in 1..gop_length-1, every listed GOP
+    before the last (frames left over for it)."""
+    if not isinstance(pairs, (list, tuple)) or not 1 <= len(pairs) <= MAX_SHORT_GOPS:
+        raise ValueError(f"must be a list of 1..{MAX_SHORT_GOPS} [gop, frames] pairs")
+    out, last, listed = [], -1, 0
+    for p in pairs:
+        if int_pair(p) is None:
+            raise ValueError(f"a pair must be [gop, frames], two ints, got {p!r}")
+        g, f = int_pair(p)
+        if g <= last or not 1 <= f < gop_length:
+            raise ValueError(f"pair {[g, f]}: GOPs must increase and frames lie in 1..{gop_length - 1}")
+        out.append((g, f))
+        last, listed = g, listed + f
+    rest = frame_count - listed - (last + 1 - len(out)) * gop_length    # frames after the last listed GOP
+    if rest < 1:
+        raise ValueError(f"GOP {last} is cut short but no frame is left after it (frame_count {frame_count})")
+    return tuple(out)
 
 
 def validate_header(h: Header) -> None:
@@ -204,6 +265,13 @@ def validate_header(h: Header) -> None:
         raise ValueError(f"network_float must be one of {NETWORK_FLOATS}, got {h.network_float!r}")
     if h.intra_coder and not h.conditional_coder:
         raise ValueError("intra_coder (header key 22) needs conditional_coder (key 20)")
+    if h.short_gops != ():
+        try:
+            check_short_gops(h.short_gops, h.gop_length, h.frame_count)
+        except ValueError as e:
+            raise ValueError(f"short_gops (header key 23): {e}") from None
+    if not isinstance(h.scalar_context, bool):
+        raise ValueError(f"scalar_context must be a bool, got {h.scalar_context!r}")
     _check_extra_keys(h)
 
 
@@ -261,6 +329,10 @@ def encode_header(h: Header) -> bytes:
         m[K_NETWORK_FLOAT] = NETWORK_FLOATS.index(h.network_float)
     if h.intra_coder:
         m[K_INTRA_CODER] = True
+    if h.short_gops:
+        m[K_SHORT_GOPS] = [list(p) for p in h.short_gops]
+    if h.scalar_context:
+        m[K_SCALAR_CONTEXT] = True
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -308,7 +380,7 @@ _INT_FIELDS = {
     K_REFRESH_INTERVAL: "refresh_interval",
 }
 _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer",
-                K_MOTION_BENDS: "motion_bends", K_INTRA_CODER: "intra_coder"}
+                K_MOTION_BENDS: "motion_bends", K_INTRA_CODER: "intra_coder", K_SCALAR_CONTEXT: "scalar_context"}
 
 
 def _check_required_keys(major: int, kw: dict) -> None:
@@ -322,6 +394,35 @@ def _check_required_keys(major: int, kw: dict) -> None:
         raise VqvFormatError(f"a version {major}.x header needs key 20 (conditional_coder)")
     if major == 10 and kw.get("network_float") != "bfloat16":
         raise VqvFormatError(f"a version {major}.x header needs key 21 (network_float) = 1 (bfloat16)")
+    if major == 12 and "short_gops" not in kw:
+        raise VqvFormatError(f"a version {major}.x header needs key 23 (short_gops)")
+
+
+def _structured_field(k: int, v: Any) -> dict[str, Any]:
+    """A known key of keys 17 to 23 (not a plain int or bool) as the Header field it sets; raises VqvFormatError."""
+    if k == K_SECTIONS:
+        try:
+            return {"sections": check_sections(v)}
+        except ValueError as e:
+            raise VqvFormatError(f"header key 17 (sections): {e}") from None
+    if k == K_CONDITIONAL_CODER:
+        if not isinstance(v, bytes) or not 1 <= len(v) <= 32:
+            raise VqvFormatError("header key 20 (conditional_coder) must be 1..32 bytes")
+        return {"conditional_coder": v}
+    if k == K_NETWORK_FLOAT:
+        if not is_int(v) or not 1 <= v < len(NETWORK_FLOATS):
+            raise VqvFormatError(f"header key 21 (network_float): unknown value {v!r} (1: bfloat16)")
+        return {"network_float": NETWORK_FLOATS[v]}
+    if k == K_MOTION_RESIDUAL:
+        try:
+            return {"motion_residual": check_motion_residual(v)}
+        except ValueError as e:
+            raise VqvFormatError(f"header key 18 (motion_residual): {e}") from None
+    if k == K_SHORT_GOPS:
+        if not isinstance(v, list):
+            raise VqvFormatError("header key 23 (short_gops) must be a list of [gop, frames] pairs")
+        return {"short_gops": v}     # checked with frame_count and gop_length by validate_header
+    raise AssertionError(f"header key {k} has no parser")
 
 
 def decode_header(data: bytes, major: int = 2) -> Header:
@@ -345,7 +446,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V10 if major >= 10 else KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
+    known = KNOWN_KEYS_V12 if major >= 12 else KNOWN_KEYS_V10 if major >= 10 else KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
         else KNOWN_KEYS
     for k, v in m.items():
         if is_int(k) and k in known:
@@ -373,24 +474,8 @@ def decode_header(data: bytes, major: int = 2) -> Header:
                 if not isinstance(v, bool):
                     raise VqvFormatError(f"header key {k} ({_BOOL_FIELDS[k]}) must be a bool")
                 kw[_BOOL_FIELDS[k]] = v
-            elif k == K_SECTIONS:
-                try:
-                    kw["sections"] = check_sections(v)
-                except ValueError as e:
-                    raise VqvFormatError(f"header key 17 (sections): {e}") from None
-            elif k == K_CONDITIONAL_CODER:
-                if not isinstance(v, bytes) or not 1 <= len(v) <= 32:
-                    raise VqvFormatError("header key 20 (conditional_coder) must be 1..32 bytes")
-                kw["conditional_coder"] = v
-            elif k == K_NETWORK_FLOAT:
-                if not is_int(v) or not 1 <= v < len(NETWORK_FLOATS):
-                    raise VqvFormatError(f"header key 21 (network_float): unknown value {v!r} (1: bfloat16)")
-                kw["network_float"] = NETWORK_FLOATS[v]
-            elif k == K_MOTION_RESIDUAL:
-                try:
-                    kw["motion_residual"] = check_motion_residual(v)
-                except ValueError as e:
-                    raise VqvFormatError(f"header key 18 (motion_residual): {e}") from None
+            else:
+                kw.update(_structured_field(k, v))
         elif is_int(k) or isinstance(k, str):
             kw["extra"][k] = v
         else:

@@ -419,7 +419,7 @@ def test_version_7_is_bent_paths_and_the_writer_keeps_key_19_to_it():
     with pytest.raises(ValueError, match="extra key 19"):
         _v7(_h7(extra={K_MOTION_BENDS: True}))
     with pytest.raises(ValueError):
-        VqvWriter(io.BytesIO(), (12, 0))
+        VqvWriter(io.BytesIO(), (13, 0))
 
 
 def test_key_19_is_required_and_true_in_7_x_and_an_extra_key_before():
@@ -441,8 +441,8 @@ def test_key_19_is_required_and_true_in_7_x_and_an_extra_key_before():
     r = VqvReader(io.BytesIO(_v7(_h7(motion_layer=False, motion_bends=False, prior="rank",
                                      extra={K_MOTION_BENDS: True}), (6, 0))))
     assert r.version == (6, 0) and not r.motion_bends and r.header.extra == {K_MOTION_BENDS: True}
-    with pytest.raises(UnsupportedVersionError, match="11.x"):
-        VqvReader(io.BytesIO(_with_header_map(good, m, 12)))
+    with pytest.raises(UnsupportedVersionError, match="12.x"):
+        VqvReader(io.BytesIO(_with_header_map(good, m, 13)))
 
 
 # ------------------------------------------------------------------------------------------ reports and command

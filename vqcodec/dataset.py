@@ -111,7 +111,7 @@ def _read_item(kind: str, reader: VqvReader, model, g: int) -> dict:
 
     h = reader.header
     model = check_model(h, model)
-    frames = min(h.gop_length, h.frame_count - g * h.gop_length)
+    frames = h.gop_frames(g)
     if kind == "frames":
         video = _gop_frames(reader, model, g)[:, :h.coded_height, :h.coded_width]
         return {"frames": torch.from_numpy(np.ascontiguousarray(video)), "frame_count": frames,

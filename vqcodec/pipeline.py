@@ -38,7 +38,7 @@ from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_str
 from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              DEFAULT_SCALAR_CONTEXT, EncodeSettings)
+                              DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
@@ -121,8 +121,8 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 motion: bool | None = None, motion_search: int | None = None, motion_residual: bool = True,
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
                 intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
-                scalar_context: bool = DEFAULT_SCALAR_CONTEXT, measure_quality: bool = False, threads: int | None = None,
-                progress: bool = True,
+                scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
+                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
@@ -143,7 +143,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
                                         motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
                                         intra_coder=intra_coder, network_float=network_float,
-                                        scalar_context=scalar_context)
+                                        scalar_context=scalar_context, scene_cuts=scene_cuts)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -222,8 +222,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "input": display_name(input, "<stdin>"), "output": display_name(output, "<stdout>"), "frames": n,
         "fps": str(info.fps), "duration_s": duration,
         "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": settings.quality,
-        "prior": stats.prior,
-        "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
+        "prior": stats.prior, "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
         "ratio_vs_rgb24": raw / nbytes,
         "ratio_vs_input": (info.source_bytes / nbytes) if info.source_bytes else None,
         "bits_per_stream": {k: round(v, 1) for k, v in stats.bits_per_stream.items()},
@@ -235,7 +234,8 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "rdo_strength": settings.rdo_strength, "refresh": settings.refresh, "preset": settings.preset,
         **({"motion": rounded_motion(stats.motion), "motion_search": settings.motion_search}
            if settings.motion_layer else {}),
-        "network_float": settings.network_float, "gops": stats.gops, "refresh_gops": stats.refresh_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
+        "network_float": settings.network_float, "gops": stats.gops, "refresh_gops": stats.refresh_gops,
+        "scene_cuts": stats.scene_cuts, "encode_seconds": seconds, "encode_fps": n / seconds,
     }
 
 
@@ -310,7 +310,7 @@ def decode_file(input, output, *, model_path: str | Path | None = None,
                            "decode at the coded size (without --scale-to-source) and resize it yourself")
         fps = Fraction(h.fps_num, h.fps_den)
         n = 0
-        damage = DamageLog(h.gop_length) if skip_damaged else None
+        damage = DamageLog(h) if skip_damaged else None
         frame_count = None if skip_damaged and fill == "drop" else h.frame_count
         track = load_audio(reader, name, tolerant=skip_damaged)
         with Progress("decode", bar=progress, log=progress_file) as bar, \
@@ -357,7 +357,7 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
     return {
         "file": display_name(input, "<stdin>"), "format_version": f"{version[0]}.{version[1]}", "model": h.model_digest.hex(),
         "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
-        "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length,
+        "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length, "scene_cuts": len(h.short_gops),
         "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
         "network_float": reader.network_float, "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
         "bytes": total, "bpp": 8 * total / pixels if pixels else None,

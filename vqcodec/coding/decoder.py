@@ -137,7 +137,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
 
 def _frame_count(reader: VqvReader, i: int) -> int:
     h = reader.header
-    return min(h.gop_length, h.frame_count - i * h.gop_length)
+    return h.gop_frames(i)
 
 
 class DamagedGop(NamedTuple):
@@ -153,12 +153,12 @@ class DamageLog:
     """``on_damage`` for :func:`decode_gops` that gathers damaged GOPs into spans of consecutive GOPs,
     each with its frame range and the damage that started it (``vqv decode --skip-damaged``)."""
 
-    def __init__(self, gop_length: int) -> None:
-        self.gop_length = gop_length
+    def __init__(self, header: Header) -> None:
+        self.header = header
         self.spans: list[dict] = []
 
     def __call__(self, d: DamagedGop) -> None:
-        first = d.index * self.gop_length
+        first = self.header.gop_start(d.index)
         last = first + d.frames - 1
         if self.spans and self.spans[-1]["gops"][1] == d.index - 1:
             self.spans[-1]["gops"][1] = d.index

@@ -29,6 +29,7 @@ from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, enhancement_residual
                                  file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
+from vqcodec.coding.scene_cuts import SceneCuts
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.entropy.copy_flags import CopyFlagModel
@@ -38,7 +39,7 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
+from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_SCENE_CUTS, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
                               DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, EncodeSettings)
 from vqcodec.weights import CodecModel
 
@@ -71,6 +72,7 @@ class EncodeStats:
     copied: dict[str, float] = field(default_factory=dict)            # level -> fraction of positions copied
     copy_bits: dict[str, float] = field(default_factory=dict)         # level -> bits of its copy decisions
     refresh_gops: int = 0
+    scene_cuts: int = 0         # GOPs ended before a scene cut
     prior: str = ""
     prior_params_bytes: int = 0
     motion: dict[str, float] = field(default_factory=dict)            # the motion layer's share and bits
@@ -113,6 +115,8 @@ class GopEncoder:
         self._final_decode = self.enhancement is not None or (on_gop is not None and reconstructions)
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
+        self._cut_gops: set[int] = set()   # the GOPs that begin at a scene cut (refresh GOPs)
+        self._cuts = SceneCuts(int(model.cfg.bottom_factor[0])) if settings.scene_cuts and settings.motion_layer else None
         self.workers, self.round = network_round(self.ph, self.pw)
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it
@@ -131,6 +135,9 @@ class GopEncoder:
         self.gops: list[EncodedGop] = []
 
     def add_frame(self, frame: np.ndarray) -> None:
+        if self._cuts is not None and self._cuts.ends_gop(frame, len(self._frames)):
+            self._push_gop()
+            self._cut_gops.add(len(self.gops) + len(self._pending))
         self._frames.append(frame)
         if len(self._frames) == GOP_FRAMES:
             self._push_gop()
@@ -155,7 +162,8 @@ class GopEncoder:
             return
         net = self.model.net
         first = len(self.gops)
-        refresh = [is_refresh(first + i, self.settings.refresh) for i in range(len(self._pending))]
+        refresh = [is_refresh(first + i, self.settings.refresh) or first + i in self._cut_gops
+                   for i in range(len(self._pending))]
         grid = self.layout[-1].grid
         self._rates = [np.zeros(grid) for _ in self._pending] if self.motion else []
         self._lams = [{} for _ in self._pending]
@@ -424,9 +432,11 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     _, prior, coded = best
     stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
     bfloat16 = settings.network_float == "bfloat16"
+    short = tuple((i, g.frames) for i, g in enumerate(gops[:-1]) if g.frames < GOP_FRAMES)    # cut at scenes
+    scalar_context = scalar is not None and scalar.first_slice_context
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
                           settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement,
-                          bfloat16, scalar is not None and scalar.first_slice_context)
+                          bfloat16, scalar_context, bool(short))
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -434,6 +444,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                                     predicted=not g.refresh, payload=c.payload))
         stats.gops += 1
         stats.refresh_gops += int(g.refresh)
+        stats.scene_cuts += int(i < len(gops) - 1 and g.frames < GOP_FRAMES)
         stats.frames += g.frames
         stats.payload_bytes += len(c.payload)
         for k, b in c.bits.items():
@@ -450,7 +461,8 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     motion_layer=settings.motion_layer and version[0] >= 4,
                     motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0,
                     conditional_coder=b"" if settings.conditional is None else settings.conditional.digest,
-                    network_float=settings.network_float, intra_coder=version[0] >= 10 and settings.intra_refinement)
+                    network_float=settings.network_float, intra_coder=version[0] >= 10 and settings.intra_refinement,
+                    short_gops=short, scalar_context=version[0] >= 12 and scalar_context)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -463,7 +475,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   motion_search: int | None = None, motion_residual: bool = DEFAULT_MOTION_RESIDUAL,
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
                   conditional_coder: bool | None = None, intra_coder: bool = DEFAULT_INTRA_CODER,
-                  network_float: str | None = None, scalar_context: bool = DEFAULT_SCALAR_CONTEXT) -> bytes:
+                  network_float: str | None = None, scalar_context: bool = DEFAULT_SCALAR_CONTEXT,
+                  scene_cuts: bool = DEFAULT_SCENE_CUTS) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -475,7 +488,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                                     refresh=refresh, motion=motion, motion_search=motion_search,
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
                                     conditional_coder=conditional_coder, intra_coder=intra_coder,
-                                    network_float=network_float, scalar_context=scalar_context)
+                                    network_float=network_float, scalar_context=scalar_context, scene_cuts=scene_cuts)
     _, h, w, _ = frames.shape
     settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)

@@ -1,0 +1,192 @@
+"""Scene cuts (format 12.0): with the motion layer a GOP ends before a scene cut that falls inside a slice after
+its first, padded as a last GOP is, and a refresh GOP starts at the cut; the header's key 23 lists the GOPs so cut
+short. ``golden_scene_cut.vqv`` (tests/golden/make_golden_scene_cut.py): 12.0, the shipped model at Q4, 40 frames
+of the sample clip with a cut at frame 14."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vqcodec.cli.main import main
+from vqcodec.coding.decoder import DamagedGop, DamageLog, decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import EncodedGop, encode_frames, write_container
+from vqcodec.coding.scene_cuts import CUT_RATIO, SceneCuts, cut_ratio, grey
+from vqcodec.formats import GopChunk, Header, VqvFormatError, VqvReader, VqvWriter
+from vqcodec.formats.header import decode_header, encode_header
+from vqcodec.settings import EncodeSettings
+
+from conftest import encode_seen, pan_video, synthetic_video
+
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(GOLDEN))
+from make_golden_residual import gop_arrays  # noqa: E402
+from make_golden_scene_cut import CUT, QUALITY, golden_input  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return (GOLDEN / "golden_scene_cut.vqv").read_bytes()
+
+
+def _header(frames: int, short=()) -> Header:
+    return Header(model_digest=b"\x01" * 8, source_width=16, source_height=16, coded_width=16, coded_height=16,
+                  frame_count=frames, short_gops=short)
+
+
+# ----------------------------------------------------------------------------------------------- format
+
+def test_the_header_places_every_gop_from_the_short_ones():
+    h = _header(100, ((0, 27), (2, 5)))
+    assert h.gop_count == 5
+    assert [h.gop_frames(i) for i in range(5)] == [27, 32, 5, 32, 4]
+    assert [h.gop_start(i) for i in range(5)] == [0, 27, 59, 64, 96]
+    plain = _header(100)
+    assert [plain.gop_frames(i) for i in range(4)] == [32, 32, 32, 4] and plain.gop_start(3) == 96
+    back = decode_header(encode_header(_header(100, ((0, 27), (2, 5)))), 12)
+    assert back.short_gops == ((0, 27), (2, 5)) and back == h
+
+
+@pytest.mark.parametrize("short,frames", [(((0, 27),), 27), (((0, 32),), 64), (((1, 3), (1, 4)), 80),
+                                          (((0, 0),), 40), (((-1, 3),), 40), (((0, 3, 4),), 40), ((("a", 3),), 40)])
+def test_impossible_short_gops_are_refused_in_one_line(short, frames):
+    with pytest.raises(ValueError) as e:
+        encode_header(_header(frames, short))
+    assert "key 23" in str(e.value) and "\n" not in str(e.value)
+
+
+def _file(frames: list[int], short, version=(12, 0)) -> bytes:
+    out = io.BytesIO()
+    with VqvWriter(out, version) as w:
+        for i, n in enumerate(frames):
+            w.write_chunk(GopChunk(index=i, frame_count=n, symbol_counts=(), predicted=False, payload=b"\x00"))
+        w.finish(_header(sum(frames), short))
+    return out.getvalue()
+
+
+def test_a_12_0_file_carries_its_short_gops_and_a_reader_checks_each_chunk_against_them():
+    data = _file([14, 32, 5], ((0, 14),))
+    r = VqvReader(io.BytesIO(data))
+    assert r.version == (12, 0) and len(r) == 3 and [r.read_chunk(i).frame_count for i in range(3)] == [14, 32, 5]
+    with pytest.raises(ValueError, match="GOP 0 has 14 frames, expected 32"):
+        _file([14, 32], (), version=(11, 0))                    # a short GOP the header does not list
+    with pytest.raises(ValueError, match="key 23"):
+        _file([14, 32, 5], ((0, 14),), version=(11, 0))         # a field of 12.0 files only
+    with pytest.raises(ValueError, match="key 23"):
+        _file([32, 32, 5], (), version=(12, 0))                 # ... which need it
+    # the header rewritten to list another length for GOP 0: the chunk contradicts it
+    bad = _file([14, 32, 5], ((0, 14),)).replace(encode_header(_header(51, ((0, 14),))),
+                                                 encode_header(_header(51, ((0, 13),))))
+    with pytest.raises(VqvFormatError):
+        list(VqvReader(io.BytesIO(bad)))
+
+
+def test_a_12_x_header_without_key_23_is_refused_and_an_11_x_reader_keeps_it_as_unknown():
+    raw = encode_header(_header(40, ((0, 14),)))
+    with pytest.raises(VqvFormatError, match="key 23"):
+        decode_header(encode_header(_header(40)), 12)
+    assert 23 in decode_header(raw, 11).extra
+
+
+# ----------------------------------------------------------------------------------------------- detector
+
+def test_a_cut_is_found_and_a_pan_or_a_still_is_not():
+    pan = pan_video(t=12, h=64, w=64, dx=3)
+    other = 255 - synthetic_video(t=8, h=64, w=64, seed=5)
+    clip = np.concatenate([pan[:6], other[:6]])
+    cuts = SceneCuts(4)
+    assert [i for i, f in enumerate(clip) if cuts.is_cut(f)] == [6]
+    assert cut_ratio(grey(pan[0]), grey(pan[0])) == 0.0
+    assert all(cut_ratio(grey(pan[i]), grey(pan[i + 1])) < CUT_RATIO / 2 for i in range(11))
+
+
+def test_a_gop_ends_only_at_a_cut_inside_a_slice_after_its_first():
+    a = pan_video(t=40, h=32, w=32)
+    b = np.broadcast_to((np.arange(32)[None, :, None, None] + 200).astype(np.uint8), (8, 32, 32, 3))  # a flat scene
+    for at, ends in ((6, True), (13, True), (8, False), (3, False)):
+        cuts = SceneCuts(4)
+        clip = np.concatenate([a[:at], b[:8]])
+        assert [i for i, f in enumerate(clip) if cuts.ends_gop(f, i)] == ([at] if ends else [])
+
+
+# ----------------------------------------------------------------------------------------------- codec
+
+def test_golden_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(shipped_model, golden):
+    reader = VqvReader(io.BytesIO(golden))
+    h = reader.header
+    assert reader.version == (12, 0) and h.short_gops == ((0, CUT),) and h.frame_count == 40
+    assert [h.gop_frames(i) for i in range(2)] == [CUT, 40 - CUT] and reader.is_refresh(1)
+    want = np.load(GOLDEN / "golden_scene_cut_codes.npz")
+    got = list(read_gop_codes(reader, shipped_model))
+    assert [g.frames for g in got] == [CUT, 40 - CUT] and all(g.refresh for g in got)
+    arrays = {}
+    for g in got:
+        arrays.update(gop_arrays(g))
+    assert set(arrays) == set(want.files)
+    for key, arr in arrays.items():
+        np.testing.assert_array_equal(arr, want[key])
+    frames, ref = decode_bytes(golden, model=shipped_model), np.load(GOLDEN / "golden_scene_cut_frames.npy")
+    assert frames.shape == ref.shape == (40, 64, 80, 3)
+    diff = np.abs(frames.astype(int) - ref.astype(int))           # (the network's floats may round 1 LSB apart)
+    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
+    out = io.BytesIO()
+    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
+    write_container(out, shipped_model, settings, [EncodedGop(g.codes, g.frames, g.refresh) for g in got],
+                    source_size=(h.source_width, h.source_height), coded_size=(80, 64), fps=h.fps_num / h.fps_den)
+    assert out.getvalue() == golden
+
+
+def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_encoder_saw(shipped_model, golden):
+    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
+    data, seen = encode_seen(shipped_model, settings, golden_input())
+    assert data == golden
+    np.testing.assert_array_equal(decode_bytes(data, model=shipped_model), seen)
+
+
+def test_without_scene_cuts_or_without_a_cut_inside_a_slice_the_file_of_before(shipped_model):
+    clip = golden_input()
+    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", scene_cuts=False)
+    assert VqvReader(io.BytesIO(off)).version == (9, 0)
+    aligned = np.concatenate([clip[:CUT - 2], clip[CUT:]])       # the cut at frame 12, between slices
+    on = encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32")
+    assert on == encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32",
+                               scene_cuts=False)
+    still = encode_frames(clip[:CUT], 16, model=shipped_model, quality=QUALITY, network_float="float32", motion=False)
+    assert VqvReader(io.BytesIO(still)).version < (12, 0)        # without the motion layer: never cut
+
+
+def test_the_cut_scene_is_coded_better_than_across_the_cut(shipped_model, golden):
+    clip = golden_input()
+    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", scene_cuts=False)
+    err = {name: ((decode_bytes(d, model=shipped_model)[CUT:CUT + 4].astype(float) - clip[CUT:CUT + 4]) ** 2).mean()
+           for name, d in (("on", golden), ("off", off))}
+    assert err["on"] < 0.8 * err["off"], err                     # the new scene's first slice, coded alone
+
+
+def test_a_damaged_gop_after_a_cut_names_its_own_frames(shipped_model, golden, tmp_path):
+    reader = VqvReader(io.BytesIO(golden))
+    log = DamageLog(reader.header)
+    log(DamagedGop(1, reader.header.gop_frames(1), "test"))
+    assert log.spans == [{"gops": [1, 1], "frames": [CUT, 39], "reason": "test"}]
+    src = tmp_path / "cut.vqv"
+    src.write_bytes(golden)
+    res = CliRunner().invoke(main, ["info", str(src)])
+    assert res.exit_code == 0 and "1 GOP ended before a scene cut" in res.output
+    res = CliRunner().invoke(main, ["decode", "-q", str(src), str(tmp_path / "out.npy")])
+    assert res.exit_code == 0 and np.load(tmp_path / "out.npy").shape[0] == 40
+
+
+def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
+    import torch
+    before = torch.get_num_threads()
+    try:
+        for n in (2, 3):
+            torch.set_num_threads(n)
+            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY,
+                                 network_float="float32") == golden
+    finally:
+        torch.set_num_threads(before)
