@@ -143,8 +143,8 @@ NETWORK_FLOAT_OPTION = click.option(
               help="at Q7-Q12: a refresh GOP's first slice of the scalar layer in two passes, the second under its "
                    "neighbours' context, where that is smaller (a version 11.0 file)")
 @click.option("--scenecut/--no-scenecut", "scene_cuts", default=DEFAULT_SCENE_CUTS, show_default=True,
-              help="with the motion layer: a GOP ends before a scene cut that falls inside a 4-frame slice, and a "
-                   "refresh GOP starts at it (a version 12.0 file)")
+              help="with the motion layer, from Q4: a GOP ends before a scene cut that falls inside a 4-frame "
+                   "slice, and a refresh GOP starts at it (a version 12.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")

@@ -175,7 +175,8 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V12 if h.short_gops or h.scalar_context else KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
+    known = KNOWN_KEYS_V12 if h.short_gops or h.scalar_context \
+        else KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
         else KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
         else KNOWN_KEYS_V5 if h.motion_residual \
         else KNOWN_KEYS_V4 if h.motion_layer or h.sections else KNOWN_KEYS

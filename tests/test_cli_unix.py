@@ -339,3 +339,12 @@ def test_the_quality_help_matches_the_shipped_ladder():
     points = json.loads(out)["operating_points"]
     default = next(p["quality"] for p in points if p["default"])
     assert code == 0 and f"Q1..Q{len(points)}, default Q{default}" in QUALITY_HELP
+
+
+def test_help_loads_no_torch():
+    # `vqv --help` and an option's usage error answer at once: the command's module and the settings' defaults
+    # load no network (torch takes a second or two to import)
+    code = ("import sys; from click.testing import CliRunner; from vqcodec.cli.main import main; "
+            "r = [CliRunner().invoke(main, a) for a in (['--help'], ['encode', '--help'], ['encode', '-Q', 'x', 'a', 'b'])]; "
+            "assert [x.exit_code for x in r] == [0, 0, 2], [x.output for x in r]; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)

@@ -155,8 +155,11 @@ def test_without_scene_cuts_or_without_a_cut_inside_a_slice_the_file_of_before(s
     on = encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32")
     assert on == encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32",
                                scene_cuts=False)
-    still = encode_frames(clip[:CUT], 16, model=shipped_model, quality=QUALITY, network_float="float32", motion=False)
+    still = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", motion=False)
     assert VqvReader(io.BytesIO(still)).version < (12, 0)        # without the motion layer: never cut
+    low = encode_frames(clip, 16, model=shipped_model, quality=3, network_float="float32")
+    assert low == encode_frames(clip, 16, model=shipped_model, quality=3, network_float="float32", scene_cuts=False)
+    assert VqvReader(io.BytesIO(low)).version == (9, 0)          # nor at Q3 (two bottom stages)
 
 
 def test_the_cut_scene_is_coded_better_than_across_the_cut(shipped_model, golden):

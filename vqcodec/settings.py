@@ -11,12 +11,10 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from vqcodec.coding.conditional_coder import ConditionalCoder
+from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import ResidualSyntax, options_for
-from vqcodec.coding.motion_search import Effort
 from vqcodec.errors import OptionError, VqvError
 from vqcodec.formats.header import NETWORK_FLOATS
-from vqcodec.net.bfloat16 import bfloat16_is_native
 
 if TYPE_CHECKING:
     from vqcodec.coding.ladder import LadderPoint
@@ -44,7 +42,11 @@ DEFAULT_INTRA_CODER = True
 # At a scalar point the scalar layer's first slice of each refresh GOP is coded in two checkerboard passes, the
 # second under its neighbours' context (format 11.0; experiments/encoder_tuning)
 DEFAULT_SCALAR_CONTEXT = True
+# With the motion layer a GOP ends before a scene cut inside a slice (format 12.0), at points with at least this
+# many bottom VQ stages or a scalar bottom layer (Q4-Q12 of the shipped model): at Q3 the second refresh slice
+# cost more than it saved on the training windows (experiments/scene_cuts/README.md)
 DEFAULT_SCENE_CUTS = True
+SCENE_CUT_MIN_STAGES = 3
 # Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
 # would slow 720p decoding below 1 frame/s.
@@ -64,7 +66,7 @@ class Preset:
     motion: bool = DEFAULT_MOTION
     motion_search: int = DEFAULT_MOTION_SEARCH
     motion_bends: bool = DEFAULT_MOTION_BENDS
-    effort: Effort = Effort()        # how hard each slice's decision looks (motion_search.Effort)
+    effort: Effort = Effort()        # how hard each slice's decision looks (coding.effort)
     conditional_coder: bool = DEFAULT_CONDITIONAL_CODER   # (its synthesis costs the decoder too)
 
 
@@ -153,6 +155,13 @@ class EncodeSettings:
         return self.scalar_context and self.point.scalar
 
     @property
+    def cuts_at_scenes(self) -> bool:
+        """Whether a GOP ends before a scene cut inside a slice (format 12.0): asked for, with the motion layer,
+        at a point with :data:`SCENE_CUT_MIN_STAGES` bottom stages or a scalar bottom layer."""
+        enough = self.point.scalar or self.point.bottom >= SCENE_CUT_MIN_STAGES
+        return self.scene_cuts and self.motion_layer and enough
+
+    @property
     def motion_coding(self):
         """What the payload walk (``gop_coding``'s ``motion``) takes: the residual's options with the
         conditional coders' tables (8.0; 9.0 with the first slice's), the options alone (5.0), else whether
@@ -195,12 +204,14 @@ class EncodeSettings:
         if network_float not in NETWORK_FLOAT_CHOICES:
             raise OptionError(f"unknown network float {network_float!r} (choose from {', '.join(NETWORK_FLOAT_CHOICES)})")
         if network_float == "auto":
+            from vqcodec.net.bfloat16 import bfloat16_is_native   # torch: not for ``vqv --help``
             network_float = "bfloat16" if bfloat16_is_native() else "float32"
         # the residual reads the bottom quantiser's codebooks through the linear path: a model without
         # one (or with too few stages) cannot carry it
         basis = model.motion_residual_basis if motion_residual else None
         residual = () if basis is None else options_for(basis.stages)
         coder = None
+        from vqcodec.coding.conditional_coder import ConditionalCoder
         if conditional_coder and residual and ConditionalCoder.fits(tuple(model.cfg.bottom_factor)):
             from vqcodec.weights import default_conditional_coder
             coder = default_conditional_coder()       # None where no coders are shipped

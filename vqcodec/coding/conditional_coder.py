@@ -30,14 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from vqcodec.coding.effort import PRICED_CODERS
 from vqcodec.coding.motion_residual import NONE_BITS, OPTION_BITS, CoderTables
 from vqcodec.net.conditional_coder import BLOCK, FRAMES, ConditionalCoderNet
 from vqcodec.net.tiling import run_alone_each
 
-#: The encoder prices a slice's blocks under at most this many coders: those trained nearest the
-#: slice's lambda (a coder trained far from it is rarely taken and costs an analysis and a synthesis).
-#: ``--preset medium``'s count (``fast`` prices 2: ``motion_search.Effort.coders``).
-PRICED_CODERS = 3
 #: A coder trained at lambda (bits per pixel + lambda x MSE per channel) weighs pixel squared error
 #: against bits as the encoder's D + lam R does at lam = this / lambda.
 RATE_LAMBDA_PER_CODER_LAMBDA = 3.0

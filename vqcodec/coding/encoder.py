@@ -116,7 +116,7 @@ class GopEncoder:
         self._frames: list[np.ndarray] = []
         self._pending: list[tuple[np.ndarray, int]] = []
         self._cut_gops: set[int] = set()   # the GOPs that begin at a scene cut (refresh GOPs)
-        self._cuts = SceneCuts(int(model.cfg.bottom_factor[0])) if settings.scene_cuts and settings.motion_layer else None
+        self._cuts = SceneCuts(int(model.cfg.bottom_factor[0])) if settings.cuts_at_scenes else None
         self.workers, self.round = network_round(self.ph, self.pw)
         self._ref_levels: dict[str, CodeLevel] = {}      # the previous GOP's resolved levels
         self._ref_flags: dict[str, CopyFlagModel] = {}   # the copy-decision models after it

@@ -27,7 +27,8 @@ import numpy as np
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice)
-from vqcodec.coding.conditional_coder import PRICED_CODERS, choose_conditional, choose_intra
+from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
+from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import slice_residuals
 from vqcodec.entropy.copy_flags import checkerboard
 
@@ -416,18 +417,6 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
     copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
     copied = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
     return np.where(copied[None], before, nat), copied
-
-
-class Effort(NamedTuple):
-    """How hard each slice's decision looks (``vqv encode --preset``; the files decode alike). ``second``:
-    the slice is decided again where the coder's own vector predictions changed (:func:`decide_gop`);
-    ``bends_first``: bent paths are searched in the first decision too, else only in the second, which
-    then always runs (a bent path needs one of the two); ``dead_zones``: the roundings of the coders'
-    symbols priced besides the nearest (:meth:`~vqcodec.coding.conditional_coder.ConditionalCoder.symbols`)."""
-    second: bool = True
-    bends_first: bool = True
-    dead_zones: tuple[float, ...] = (0.0, 0.15, 0.3)
-    coders: int = PRICED_CODERS       # how many coders are priced: those trained nearest the slice's lambda
 
 
 def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,

@@ -42,12 +42,10 @@ def cut_ratio(before: np.ndarray, after: np.ndarray) -> float:
         return 0.0
     a, b = before[:h, :w], after[:h, :w]
     padded = np.pad(a, SEARCH, mode="edge")
+    moved = np.lib.stride_tricks.sliding_window_view(padded, (h, w))      # (2 SEARCH + 1)^2 moves, one array
+    err = np.abs(moved - b).reshape(-1, h // BLOCK, BLOCK, w // BLOCK, BLOCK).mean((2, 4))
+    best = err.min(0)
     shape = (h // BLOCK, BLOCK, w // BLOCK, BLOCK)
-    best = np.full((h // BLOCK, w // BLOCK), np.inf, np.float32)
-    for dy in range(2 * SEARCH + 1):
-        for dx in range(2 * SEARCH + 1):
-            err = np.abs(padded[dy:dy + h, dx:dx + w] - b).reshape(shape).mean((1, 3))
-            np.minimum(best, err, out=best)
     blocks = b.reshape(shape)
     texture = np.abs(blocks - blocks.mean((1, 3), keepdims=True)).mean((1, 3))
     return float(np.median(best / (texture + TEXTURE_FLOOR)))
