@@ -75,6 +75,32 @@ def encode_seen(model, settings, frames: np.ndarray) -> tuple[bytes, np.ndarray]
     return buf.getvalue(), np.concatenate(seen)
 
 
+def check_golden(data: bytes, model, settings, stem: str, arrays_of) -> list:
+    """The golden file ``data`` (tests/golden/STEM.vqv) decodes to STEM_codes.npz (``arrays_of(gop)``: a decoded
+    GOP's arrays by name) and to STEM_frames.npy (within one level: the network's floats may round apart), and its
+    GOPs written again with ``settings`` make the same bytes. Returns the decoded GOPs."""
+    import io
+    from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+    from vqcodec.coding.encoder import EncodedGop, write_container
+    from vqcodec.formats import VqvReader
+    golden = Path(__file__).parent / "golden"
+    h, want = VqvReader(io.BytesIO(data)).header, np.load(golden / f"{stem}_codes.npz")
+    got = list(read_gop_codes(VqvReader(io.BytesIO(data)), model))
+    arrays = {k: v for g in got for k, v in arrays_of(g).items()}
+    assert set(arrays) == set(want.files)
+    for key, arr in arrays.items():
+        np.testing.assert_array_equal(arr, want[key])
+    frames, ref = decode_bytes(data, model=model), np.load(golden / f"{stem}_frames.npy")
+    diff = np.abs(frames.astype(int) - ref.astype(int))
+    assert frames.shape == ref.shape and diff.max() <= 1 and (diff > 0).mean() < 0.01
+    out = io.BytesIO()
+    write_container(out, model, settings, [EncodedGop(g.codes, g.frames, g.refresh) for g in got],
+                    source_size=(h.source_width, h.source_height), coded_size=(h.coded_width, h.coded_height),
+                    fps=h.fps_num / h.fps_den)
+    assert out.getvalue() == data
+    return got
+
+
 @pytest.fixture(scope="session")
 def shipped_model():
     """The shipped default model, loaded once."""

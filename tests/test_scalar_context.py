@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from vqcodec.cli.main import main
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
-from vqcodec.coding.encoder import EncodedGop, encode_frames, write_container
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.gops import scalar_tables
 from vqcodec.entropy.copy_flags import checkerboard
 from vqcodec.entropy.rans import EntropyError
@@ -26,7 +26,7 @@ from vqcodec.formats import VqvReader
 from vqcodec.settings import EncodeSettings
 from vqcodec.weights import load_model
 
-from conftest import encode_seen, pan_video, synthetic_video
+from conftest import check_golden, encode_seen, pan_video, synthetic_video
 from formats_helpers import flips_refused
 from formats_helpers import with_payloads as _rewrite
 
@@ -61,23 +61,10 @@ def test_golden_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(s
     reader = VqvReader(io.BytesIO(golden))
     assert reader.version == (11, 0) and reader.scalar_context and reader.network_float == "float32"
     assert reader.intra_coder and reader.header.intra_coder          # key 22 in an 11.0 file, as in 10.0
-    want = np.load(GOLDEN / "golden_scalar_context_codes.npz")
-    got = list(read_gop_codes(reader, shipped_model))
-    assert len(got) == 1
-    arrays = gop_arrays(got[0])
-    arrays["gop0_scalar"], arrays["gop0_scalar_copied"] = got[0].codes.scalar.symbols, got[0].codes.scalar.copy_map()
-    assert set(arrays) == set(want.files)
-    for key, arr in arrays.items():
-        np.testing.assert_array_equal(arr, want[key])
-    frames, ref = decode_bytes(golden, model=shipped_model), np.load(GOLDEN / "golden_scalar_context_frames.npy")
-    assert frames.shape == ref.shape == (32, 64, 80, 3)
-    diff = np.abs(frames.astype(int) - ref.astype(int))           # (the network's floats may round 1 LSB apart)
-    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
-    out = io.BytesIO()
-    h = reader.header
-    write_container(out, shipped_model, _settings(shipped_model), [EncodedGop(g.codes, g.frames, g.refresh) for g in got],
-                    source_size=(h.source_width, h.source_height), coded_size=(80, 64), fps=h.fps_num / h.fps_den)
-    assert out.getvalue() == golden
+    def arrays_of(g):
+        return {**gop_arrays(g), "gop0_scalar": g.codes.scalar.symbols, "gop0_scalar_copied": g.codes.scalar.copy_map()}
+    got = check_golden(golden, shipped_model, _settings(shipped_model), "golden_scalar_context", arrays_of)
+    assert len(got) == 1 and got[0].frames == 32
 
 
 def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_encoder_saw(shipped_model, golden):

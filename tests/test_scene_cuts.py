@@ -13,14 +13,14 @@ import pytest
 from click.testing import CliRunner
 
 from vqcodec.cli.main import main
-from vqcodec.coding.decoder import DamagedGop, DamageLog, decode_bytes, read_gop_codes
-from vqcodec.coding.encoder import EncodedGop, encode_frames, write_container
+from vqcodec.coding.decoder import DamagedGop, DamageLog, decode_bytes
+from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.scene_cuts import CUT_RATIO, SceneCuts, cut_ratio, grey
 from vqcodec.formats import GopChunk, Header, VqvFormatError, VqvReader, VqvWriter
 from vqcodec.formats.header import decode_header, encode_header
 from vqcodec.settings import EncodeSettings
 
-from conftest import encode_seen, pan_video, synthetic_video
+from conftest import check_golden, encode_seen, pan_video, synthetic_video
 
 GOLDEN = Path(__file__).parent / "golden"
 sys.path.insert(0, str(GOLDEN))
@@ -120,24 +120,9 @@ def test_golden_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(s
     h = reader.header
     assert reader.version == (12, 0) and h.short_gops == ((0, CUT),) and h.frame_count == 40
     assert [h.gop_frames(i) for i in range(2)] == [CUT, 40 - CUT] and reader.is_refresh(1)
-    want = np.load(GOLDEN / "golden_scene_cut_codes.npz")
-    got = list(read_gop_codes(reader, shipped_model))
-    assert [g.frames for g in got] == [CUT, 40 - CUT] and all(g.refresh for g in got)
-    arrays = {}
-    for g in got:
-        arrays.update(gop_arrays(g))
-    assert set(arrays) == set(want.files)
-    for key, arr in arrays.items():
-        np.testing.assert_array_equal(arr, want[key])
-    frames, ref = decode_bytes(golden, model=shipped_model), np.load(GOLDEN / "golden_scene_cut_frames.npy")
-    assert frames.shape == ref.shape == (40, 64, 80, 3)
-    diff = np.abs(frames.astype(int) - ref.astype(int))           # (the network's floats may round 1 LSB apart)
-    assert diff.max() <= 1 and (diff > 0).mean() < 0.01
-    out = io.BytesIO()
     settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
-    write_container(out, shipped_model, settings, [EncodedGop(g.codes, g.frames, g.refresh) for g in got],
-                    source_size=(h.source_width, h.source_height), coded_size=(80, 64), fps=h.fps_num / h.fps_den)
-    assert out.getvalue() == golden
+    got = check_golden(golden, shipped_model, settings, "golden_scene_cut", gop_arrays)
+    assert [g.frames for g in got] == [CUT, 40 - CUT] and all(g.refresh for g in got)
 
 
 def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_encoder_saw(shipped_model, golden):
