@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import bisect
-import functools
 import itertools
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,8 +114,8 @@ class Header:
         self.intra_coder = coerce_bool(self.intra_coder)
         self.scalar_context = coerce_bool(self.scalar_context)
         if isinstance(self.short_gops, (list, tuple)):
-            self.short_gops = tuple(tuple(coerce_int(v) for v in p) if isinstance(p, (list, tuple)) else p
-                                    for p in self.short_gops)
+            self.short_gops = ShortGops(tuple(coerce_int(v) for v in p) if isinstance(p, (list, tuple)) else p
+                                        for p in self.short_gops)
         if isinstance(self.sections, list):
             self.sections = tuple(tuple(s) if isinstance(s, list) else s for s in self.sections)
         if isinstance(self.motion_residual, (list, tuple)):
@@ -132,8 +131,9 @@ class Header:
     @property
     def gop_count(self) -> int:
         """Number of GOP chunks the file holds: ceil(frame_count / gop_length), plus one per GOP cut short."""
-        listed = sum(f for _, f in self.short_gops)
-        return len(self.short_gops) + -(-max(0, self.frame_count - listed) // self.gop_length)
+        n, (_, _, missing) = len(self.short_gops), self._short_table()
+        listed = n * self.gop_length - missing[-1] if n else 0
+        return n + -(-max(0, self.frame_count - listed) // self.gop_length)
 
     def gop_frames(self, i: int) -> int:
         """The frames of GOP ``i``: ``gop_length``, fewer for a GOP cut short (key 23), the rest for the last."""
@@ -150,7 +150,8 @@ class Header:
         return i * self.gop_length - (deficits[k - 1] if k else 0)
 
     def _short_table(self) -> tuple[dict[int, int], list[int], list[int]]:
-        return _short_table(self.short_gops, self.gop_length)
+        sg = self.short_gops if isinstance(self.short_gops, ShortGops) else ShortGops(self.short_gops)
+        return sg.table(self.gop_length)
 
 
 
@@ -190,12 +191,19 @@ def _check_extra_keys(h: Header) -> None:
             raise ValueError(f"extra keys must be int or str, got {k!r}")
 
 
-@functools.lru_cache(maxsize=16)
-def _short_table(short_gops: tuple, gop_length: int) -> tuple[dict[int, int], list[int], list[int]]:
-    """(frames by short GOP, the short GOPs in order, their running sum of missing frames), made once per value of
-    key 23 (a reader asks for every GOP's)."""
-    pairs = [p for p in short_gops if isinstance(p, tuple) and len(p) == 2]
-    return dict(pairs), [g for g, _ in pairs], list(itertools.accumulate(gop_length - f for _, f in pairs))
+class ShortGops(tuple):
+    """Key 23's ``(gop, frames)`` pairs, with the table a reader looks every GOP up in, made once (a reader asks
+    for each GOP's frames and start; a hostile file may list hundreds of thousands)."""
+
+    def table(self, gop_length: int) -> tuple[dict[int, int], list[int], list[int]]:
+        """(frames by short GOP, the short GOPs in order, their running sum of missing frames)."""
+        cached = self.__dict__.get("_table")
+        if cached is None or cached[0] != gop_length:
+            pairs = [p for p in self if isinstance(p, tuple) and len(p) == 2]
+            cached = (gop_length, dict(pairs), [g for g, _ in pairs],
+                      list(itertools.accumulate(gop_length - f for _, f in pairs)))
+            self._table = cached
+        return cached[1:]
 
 
 def check_short_gops(pairs: object, gop_length: int, frame_count: int) -> tuple[tuple[int, int], ...]:

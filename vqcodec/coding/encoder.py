@@ -29,9 +29,9 @@ from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, enhancement_residual
                                  file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
-from vqcodec.coding.scene_cuts import SceneCuts
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
+from vqcodec.coding.scene_cuts import SceneCuts
 from vqcodec.entropy.copy_flags import CopyFlagModel
 from vqcodec.entropy.priors import Prior, extended_slices, grid_ratio
 from vqcodec.entropy.scalar_prior import ScalarTables
@@ -39,8 +39,8 @@ from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
-from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_SCENE_CUTS, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
-                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, EncodeSettings)
+from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
+                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -430,9 +430,9 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
         if best is None or size < best[0]:
             best = (size, prior, coded)
     _, prior, coded = best
-    stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()))
-    bfloat16 = settings.network_float == "bfloat16"
     short = tuple((i, g.frames) for i, g in enumerate(gops[:-1]) if g.frames < GOP_FRAMES)    # cut at scenes
+    stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()), scene_cuts=len(short))
+    bfloat16 = settings.network_float == "bfloat16"
     scalar_context = scalar is not None and scalar.first_slice_context
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
                           settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement,
@@ -444,7 +444,6 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                                     predicted=not g.refresh, payload=c.payload))
         stats.gops += 1
         stats.refresh_gops += int(g.refresh)
-        stats.scene_cuts += int(i < len(gops) - 1 and g.frames < GOP_FRAMES)
         stats.frames += g.frames
         stats.payload_bytes += len(c.payload)
         for k, b in c.bits.items():
