@@ -317,14 +317,14 @@ def decode_file(input, output, *, model_path: str | Path | None = None,
                 VideoWriter(output, ow, oh, fps, frame_count=frame_count, overwrite=overwrite, pix_fmt=pix_fmt,
                             audio=track) as writer:
             bar.start(h.frame_count)
-            for gop in decode_gops(reader, model, on_damage=damage, fill=fill):
+            for i, gop in enumerate(decode_gops(reader, model, on_damage=damage, fill=fill)):
                 for frame in gop:
                     # frame by frame: memory holds one output frame, however large the source was
                     writer.write(resize_frames(frame[None], ow, oh)[0] if scale_to_source else frame)
                     n += 1
                     bar.update(1)
                 if not len(gop):
-                    bar.update(h.gop_length)            # a dropped GOP
+                    bar.update(h.gop_frames(i))         # a dropped GOP
             if n == 0:
                 raise VqvError(f"{name}: no GOP could be decoded ({damage.spans[0]['reason']})")
             bar.note("finishing the output")
