@@ -1,5 +1,5 @@
-"""Scene cuts (format 12.0): with the motion layer a GOP ends before a scene cut that falls inside a slice after
-its first, padded as a last GOP is, and a refresh GOP starts at the cut; the header's key 23 lists the GOPs so cut
+"""Scene cuts (format 12.0): with the motion layer, from Q4, a GOP ends before a scene cut that falls inside a slice,
+padded as a last GOP is, and a refresh GOP starts at the cut; the header's key 23 lists the GOPs so cut
 short. ``golden_scene_cut.vqv`` (tests/golden/make_golden_scene_cut.py): 12.0, the shipped model at Q4, 40 frames
 of the sample clip with a cut at frame 14."""
 from __future__ import annotations
@@ -104,13 +104,22 @@ def test_a_cut_is_found_and_a_pan_or_a_still_is_not():
     assert all(cut_ratio(grey(pan[i]), grey(pan[i + 1])) < CUT_RATIO / 2 for i in range(11))
 
 
-def test_a_gop_ends_only_at_a_cut_inside_a_slice_after_its_first():
+def test_a_gop_ends_only_at_a_cut_inside_a_slice_and_a_fade_makes_one_short_gop():
     a = pan_video(t=40, h=32, w=32)
     b = np.broadcast_to((np.arange(32)[None, :, None, None] + 200).astype(np.uint8), (8, 32, 32, 3))  # a flat scene
-    for at, ends in ((6, True), (13, True), (8, False), (3, False)):
+    for at, ends in ((6, True), (13, True), (3, True), (1, True), (8, False), (4, False)):
         cuts = SceneCuts(4)
         clip = np.concatenate([a[:at], b[:8]])
         assert [i for i, f in enumerate(clip) if cuts.ends_gop(f, i)] == ([at] if ends else [])
+    # every frame a new scene (a flicker): the first cut ends GOP 0; a GOP begun at a cut runs a whole slice first
+    flicker = np.stack([np.full((32, 32, 3), 40 * (i % 2) + 100 + 3 * i, np.uint8) + a[0] // 8 for i in range(12)])
+    cuts, gop, ends = SceneCuts(4), 0, []
+    for i, f in enumerate(flicker):
+        if cuts.ends_gop(f, gop):
+            ends.append(i)
+            gop = 0
+        gop += 1
+    assert ends == [1, 6, 11]       # after frame 1, only past a whole slice and inside the next one
 
 
 # ----------------------------------------------------------------------------------------------- codec

@@ -3,8 +3,8 @@
 A slice (4 frames) that straddles a cut holds two scenes: the network codes them together and the next slice is
 predicted from a frame of the new scene coded that way. Ending the GOP just before the cut (padded, as the last GOP
 of a file is) and starting a refresh GOP at it codes each scene alone. The encoder does so only where the cut falls
-inside a slice after the GOP's first: on the moving training clips a split at a cut between slices cost bits
-(docs/DESIGN.md, "Scene cuts").
+inside a slice: on the moving training clips a split at a cut between slices cost bits (docs/DESIGN.md, "Scene
+cuts").
 
 The test is x264's in spirit (is the frame cheaper coded alone than predicted?) on a small grey copy of the frames:
 per 8x8 block the mean absolute error of the best whole-pixel move within :data:`SEARCH` pixels against the block's
@@ -53,11 +53,13 @@ def cut_ratio(before: np.ndarray, after: np.ndarray) -> float:
 
 class SceneCuts:
     """Told a GOP's frames in order, says before which of them the GOP ends: a frame that begins a new scene
-    (:func:`cut_ratio`) inside a slice of ``slice_frames`` after the GOP's first slice."""
+    (:func:`cut_ratio`) inside a slice of ``slice_frames``; in the first slice of a GOP that itself began at a cut
+    only after a whole slice (a fade flags several frames in a row: one short GOP, not one per frame)."""
 
     def __init__(self, slice_frames: int) -> None:
         self.slice_frames = slice_frames
         self._last: np.ndarray | None = None
+        self._gop_began_at_cut = False
 
     def is_cut(self, frame: np.ndarray) -> bool:
         """Whether ``frame`` begins a new scene (the first frame never does)."""
@@ -68,4 +70,9 @@ class SceneCuts:
     def ends_gop(self, frame: np.ndarray, gop_frames: int) -> bool:
         """Whether the GOP of ``gop_frames`` frames so far ends before ``frame`` (every frame is told once)."""
         cut = self.is_cut(frame)
-        return cut and gop_frames > self.slice_frames and gop_frames % self.slice_frames != 0
+        if gop_frames == 0:
+            self._gop_began_at_cut = False
+        inside = gop_frames % self.slice_frames != 0
+        ends = cut and inside and (gop_frames > self.slice_frames or not self._gop_began_at_cut)
+        self._gop_began_at_cut = self._gop_began_at_cut or ends
+        return ends
