@@ -110,12 +110,12 @@ def test_a_gop_ends_only_at_a_cut_inside_a_slice_and_a_fade_makes_one_short_gop(
     for at, ends in ((6, True), (13, True), (3, True), (1, True), (8, False), (4, False)):
         cuts = SceneCuts(4)
         clip = np.concatenate([a[:at], b[:8]])
-        assert [i for i, f in enumerate(clip) if cuts.ends_gop(f, i)] == ([at] if ends else [])
+        assert [i for i, f in enumerate(clip) if cuts.ends_gop(f, i, False)] == ([at] if ends else [])
     # every frame a new scene (a flicker): the first cut ends GOP 0; a GOP begun at a cut runs a whole slice first
     flicker = np.stack([np.full((32, 32, 3), 40 * (i % 2) + 100 + 3 * i, np.uint8) + a[0] // 8 for i in range(12)])
     cuts, gop, ends = SceneCuts(4), 0, []
     for i, f in enumerate(flicker):
-        if cuts.ends_gop(f, gop):
+        if cuts.ends_gop(f, gop, bool(ends)):
             ends.append(i)
             gop = 0
         gop += 1

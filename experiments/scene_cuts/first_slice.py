@@ -12,9 +12,9 @@ from pathlib import Path
 from vqcodec.coding import scene_cuts
 
 
-def _ends_gop(self, frame, gop_frames):
-    cut = self.is_cut(frame)
-    return cut and gop_frames % self.slice_frames != 0
+def _ends_gop(self, frame, gop_frames, gop_began_at_cut):
+    last, g = self._next(frame)
+    return last is not None and gop_frames % self.slice_frames != 0 and scene_cuts.cut_ratio(last, g) > scene_cuts.CUT_RATIO
 
 
 scene_cuts.SceneCuts.ends_gop = _ends_gop

@@ -132,12 +132,7 @@ def read_gop_codes(reader: VqvReader, model: CodecModel, indices: Iterable[int] 
                 res = decode(j, ref, before_motion)
                 ref = res.reference
             last = (i, res)
-        yield DecodedGop(i, res.codes, _frame_count(reader, i), res.bits, reader.is_refresh(i))
-
-
-def _frame_count(reader: VqvReader, i: int) -> int:
-    h = reader.header
-    return h.gop_frames(i)
+        yield DecodedGop(i, res.codes, reader.header.gop_frames(i), res.bits, reader.is_refresh(i))
 
 
 class DamagedGop(NamedTuple):
@@ -177,7 +172,7 @@ def tolerant_gop_codes(reader: VqvReader, model: CodecModel,
     ref: GopReference | None = None
     broken: int | None = None                    # the damaged GOP the chain hangs on
     for i in range(len(reader)):
-        n = _frame_count(reader, i)
+        n = reader.header.gop_frames(i)
         try:
             refresh = reader.is_refresh(i)
             if broken is not None and not refresh:

@@ -135,9 +135,10 @@ class GopEncoder:
         self.gops: list[EncodedGop] = []
 
     def add_frame(self, frame: np.ndarray) -> None:
-        if self._cuts is not None and self._cuts.ends_gop(frame, len(self._frames)):
+        gop = len(self.gops) + len(self._pending)        # the GOP being filled
+        if self._cuts is not None and self._cuts.ends_gop(frame, len(self._frames), gop in self._cut_gops):
             self._push_gop()
-            self._cut_gops.add(len(self.gops) + len(self._pending))
+            self._cut_gops.add(gop + 1)
         self._frames.append(frame)
         if len(self._frames) == GOP_FRAMES:
             self._push_gop()

@@ -36,7 +36,8 @@ from typing import Callable
 import numpy as np
 
 from vqcodec.codes import MotionField
-from vqcodec.coding.conditional_coder import PRICED_CODERS, ConditionalCoder, apply_conditional
+from vqcodec.coding.conditional_coder import ConditionalCoder, apply_conditional
+from vqcodec.coding.effort import PRICED_CODERS
 from vqcodec.coding.motion_residual import (RESIDUAL_LABEL, ResidualBasis, ResidualCoder,
                                             ResidualSyntax, add_residual)
 from vqcodec.entropy.copy_flags import CopyFlagModel, LabelledChannel, checkerboard, median_of_neighbours

@@ -52,27 +52,30 @@ def cut_ratio(before: np.ndarray, after: np.ndarray) -> float:
 
 
 class SceneCuts:
-    """Told a GOP's frames in order, says before which of them the GOP ends: a frame that begins a new scene
+    """Told a file's frames in order, says before which of them the GOP ends: a frame that begins a new scene
     (:func:`cut_ratio`) inside a slice of ``slice_frames``; in the first slice of a GOP that itself began at a cut
     only after a whole slice (a fade flags several frames in a row: one short GOP, not one per frame)."""
 
     def __init__(self, slice_frames: int) -> None:
         self.slice_frames = slice_frames
         self._last: np.ndarray | None = None
-        self._gop_began_at_cut = False
+
+    def _next(self, frame: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        g = grey(frame)
+        last, self._last = self._last, g
+        return last, g
 
     def is_cut(self, frame: np.ndarray) -> bool:
         """Whether ``frame`` begins a new scene (the first frame never does)."""
-        g = grey(frame)
-        last, self._last = self._last, g
+        last, g = self._next(frame)
         return last is not None and cut_ratio(last, g) > CUT_RATIO
 
-    def ends_gop(self, frame: np.ndarray, gop_frames: int) -> bool:
-        """Whether the GOP of ``gop_frames`` frames so far ends before ``frame`` (every frame is told once)."""
-        cut = self.is_cut(frame)
-        if gop_frames == 0:
-            self._gop_began_at_cut = False
-        inside = gop_frames % self.slice_frames != 0
-        ends = cut and inside and (gop_frames > self.slice_frames or not self._gop_began_at_cut)
-        self._gop_began_at_cut = self._gop_began_at_cut or ends
-        return ends
+    def ends_gop(self, frame: np.ndarray, gop_frames: int, gop_began_at_cut: bool) -> bool:
+        """Whether the GOP of ``gop_frames`` frames so far (``gop_began_at_cut``: one that began at a cut) ends before
+        ``frame``; every frame is told once, and the test runs only where a cut would end the GOP."""
+        last, g = self._next(frame)
+        if last is None or gop_frames % self.slice_frames == 0:
+            return False
+        if gop_frames < self.slice_frames and gop_began_at_cut:
+            return False
+        return cut_ratio(last, g) > CUT_RATIO
