@@ -17,6 +17,7 @@ import click
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS,
+                              DEFAULT_TRIM_GOPS,
                               NETWORK_FLOAT_CHOICES, PRESETS)
 
 from . import options, reports, signals
@@ -145,6 +146,9 @@ NETWORK_FLOAT_OPTION = click.option(
 @click.option("--scenecut/--no-scenecut", "scene_cuts", default=DEFAULT_SCENE_CUTS, show_default=True,
               help="with the motion layer, from Q4: a GOP ends before a scene cut that falls inside a 4-frame "
                    "slice, and a refresh GOP starts at it (a version 12.0 file)")
+@click.option("--trim-gops/--no-trim-gops", default=DEFAULT_TRIM_GOPS, show_default=True,
+              help="a GOP of fewer than 32 frames (the last, or one ended at a scene cut) is coded over the fewest "
+                   "whole 8-frame groups that hold it, not padded to 32 (a version 13.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
@@ -156,9 +160,8 @@ NETWORK_FLOAT_OPTION = click.option(
 @options.report_options
 @data_errors
 def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, refresh, preset, motion, motion_residual,
-           motion_bends, conditional_coder, intra_coder, network_float, scalar_context, scene_cuts, motion_search, psnr,
-           audio,
-           threads, force, never, quiet, as_json, progress_file):
+           motion_bends, conditional_coder, intra_coder, network_float, scalar_context, scene_cuts, trim_gops, motion_search,
+           psnr, audio, threads, force, never, quiet, as_json, progress_file):
     """Encode a video to OUTPUT.vqv: any file PyAV opens, a .npy (T,H,W,3) uint8 array, a folder of PNGs,
     or - for a stream on standard input (y4m: ffmpeg -i in.mp4 -f yuv4mpegpipe - | vqv encode - out.vqv).
     OUTPUT - writes the .vqv file to standard output (the report then goes to standard error)."""
@@ -170,7 +173,8 @@ def encode(input, output, quality, size, fps, model_path, prior, rdo_strength, r
                                   motion_search=motion_search, motion_residual=motion_residual,
                                   motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
                                   intra_coder=intra_coder, network_float=network_float,
-                                  scalar_context=scalar_context, scene_cuts=scene_cuts, measure_quality=psnr, threads=threads,
+                                  scalar_context=scalar_context, scene_cuts=scene_cuts, trim_gops=trim_gops,
+                                  measure_quality=psnr, threads=threads,
                                   progress=not (quiet or as_json), progress_file=progress_file, overwrite=replace,
                                   audio=audio)
     _emit(report, as_json, quiet, reports.format_encode, err=output == options.STDIO)

@@ -33,7 +33,8 @@ def format_encode(r: dict) -> str:
         "  copies    " + (_fmt_copies(r) if r.get("copied") else
                             "off" if not r.get("rdo_strength") else "none chosen")
         + f"; {r['gops']} GOPs, {r['refresh_gops']} refresh (every {r['refresh'] or 'first only'})"
-        + (f", {r['scene_cuts']} ended before a scene cut" if r.get("scene_cuts") else ""),
+        + (f", {r['scene_cuts']} ended before a scene cut" if r.get("scene_cuts") else "")
+        + (f", {r['trimmed_gops']} coded over fewer frames" if r.get("trimmed_gops") else ""),
         *([f"  motion    {_fmt_motion(r['motion'])}"] if r.get("motion") else []),
         *([f"  audio     {_fmt_audio(r['audio'])}, packets copied"] if r.get("audio") else []),
         f"  time      {r['encode_seconds']:.2f} s, {r['encode_fps']:.1f} frames/s ({r['threads']} threads"
@@ -91,7 +92,8 @@ def format_info(r: dict, gops: bool = True) -> str:
         f"GOP {r['gop_length']} frames, copy mode {'on' if r['copy_mode'] else 'off'}, "
         f"prediction across GOPs {'on' if r['gop_prediction'] else 'off'}"
         + (f", refresh every {r['refresh_interval']} GOPs" if r["gop_prediction"] and r["refresh_interval"] else "")
-        + (f", {r['scene_cuts']} GOP{'s'[:r['scene_cuts'] != 1]} ended before a scene cut" if r.get("scene_cuts") else ""),
+        + (f", {r['scene_cuts']} GOP{'s'[:r['scene_cuts'] != 1]} ended before a scene cut" if r.get("scene_cuts") else "")
+        + (f", GOPs of fewer frames coded over whole {r['gop_trim']}-frame groups" if r.get("gop_trim") else ""),
         f"  size      {_fmt_bytes(r['bytes'])}" + (f", {r['bpp']:.4f} bpp, {r['kbps']:.2f} kbps" if r["bpp"] else ""),
         f"  overhead  {ov['overhead']} B: preamble {ov['preamble']}, header {ov['header']}, "
         f"chunk framing {ov['chunk_framing']}, index {ov['index']}; payload {ov['payload']} B",

@@ -56,6 +56,8 @@ KNOWN_KEYS_V10 = frozenset(range(23))
 K_SHORT_GOPS = 23  # [gop, frames] of each GOP cut short at a scene cut (required in 12.x)
 K_SCALAR_CONTEXT = 24  # the scalar layer's refresh first slices in two passes (11.x: always; 12.x: this key true)
 KNOWN_KEYS_V12 = frozenset(range(25))
+K_GOP_TRIM = 25  # a GOP of fewer than gop_length frames is coded over whole groups of this many (required in 13.x)
+KNOWN_KEYS_V13 = frozenset(range(26))
 MAX_SHORT_GOPS = 1 << 20
 NETWORK_FLOATS: tuple[str, ...] = ("float32", "bfloat16")   # key 21's values index this
 MAX_RESIDUAL_PAIRS = 15
@@ -101,11 +103,12 @@ class Header:
     intra_coder: bool = False  # 10.x: the first slices' blocks may take a conditional coder (key 22; 9.x: implied)
     short_gops: tuple = ()  # 12.x: (gop, frames) of each GOP before the last with fewer than gop_length frames (key 23)
     scalar_context: bool = False  # 12.x: the scalar layer's refresh first slices in two passes (key 24; 11.x: implied)
+    gop_trim: int = 0  # 13.x: a GOP of fewer than gop_length frames is coded over whole groups of this many (key 25)
     extra: dict = field(default_factory=dict)  # unknown/future keys (int or str), kept on round trip
 
     def __post_init__(self) -> None:
         for name in ("source_width", "source_height", "coded_width", "coded_height", "fps_num",
-                     "fps_den", "frame_count", "gop_length", "quality", "refresh_interval"):
+                     "fps_den", "frame_count", "gop_length", "quality", "refresh_interval", "gop_trim"):
             setattr(self, name, coerce_int(getattr(self, name)))
         self.gop_prediction = coerce_bool(self.gop_prediction)
         self.copy_mode = coerce_bool(self.copy_mode)
@@ -143,6 +146,13 @@ class Header:
         n = self.gop_count
         return self.gop_length if i < n - 1 else self.frame_count - self.gop_start(n - 1)
 
+    def gop_coded_frames(self, i: int) -> int:
+        """The frames GOP ``i``'s codes cover: ``gop_length``, or in a 13.x file (key 25) a GOP of fewer frames
+        rounded up to whole groups of ``gop_trim`` (the frames past its own repeat its last)."""
+        if not self.gop_trim:
+            return self.gop_length
+        return min(self.gop_length, -(-self.gop_frames(i) // self.gop_trim) * self.gop_trim)
+
     def gop_start(self, i: int) -> int:
         """The index of GOP ``i``'s first frame."""
         _, gops, deficits = self._short_table()
@@ -176,7 +186,7 @@ def check_motion_residual(pairs: object) -> tuple[tuple[int, int], ...]:
 def _check_extra_keys(h: Header) -> None:
     if not isinstance(h.extra, dict):
         raise ValueError("extra must be a dict")
-    known = KNOWN_KEYS_V12 if h.short_gops or h.scalar_context \
+    known = KNOWN_KEYS_V13 if h.gop_trim else KNOWN_KEYS_V12 if h.short_gops or h.scalar_context \
         else KNOWN_KEYS_V10 if h.network_float != "float32" or h.intra_coder \
         else KNOWN_KEYS_V8 if h.conditional_coder else KNOWN_KEYS_V7 if h.motion_bends \
         else KNOWN_KEYS_V5 if h.motion_residual \
@@ -244,6 +254,7 @@ def validate_header(h: Header) -> None:
         ("gop_length", 1, _U16_MAX),
         ("quality", _I32_MIN, _I32_MAX),
         ("refresh_interval", 0, _U32_MAX),
+        ("gop_trim", 0, _U16_MAX),
     ):
         v = getattr(h, name)
         if not is_int(v) or not lo <= v <= hi:
@@ -281,6 +292,8 @@ def validate_header(h: Header) -> None:
             raise ValueError(f"short_gops (header key 23): {e}") from None
     if not isinstance(h.scalar_context, bool):
         raise ValueError(f"scalar_context must be a bool, got {h.scalar_context!r}")
+    if h.gop_trim > h.gop_length:
+        raise ValueError(f"gop_trim (header key 25) must lie in 1..gop_length ({h.gop_length}), got {h.gop_trim}")
     _check_extra_keys(h)
 
 
@@ -342,6 +355,8 @@ def encode_header(h: Header) -> bytes:
         m[K_SHORT_GOPS] = [list(p) for p in h.short_gops]
     if h.scalar_context:
         m[K_SCALAR_CONTEXT] = True
+    if h.gop_trim:
+        m[K_GOP_TRIM] = h.gop_trim
     m.update(h.extra)
     try:
         return msgpack.packb(m, use_bin_type=True)
@@ -387,6 +402,7 @@ _INT_FIELDS = {
     K_GOP_LENGTH: "gop_length",
     K_QUALITY: "quality",
     K_REFRESH_INTERVAL: "refresh_interval",
+    K_GOP_TRIM: "gop_trim",
 }
 _BOOL_FIELDS = {K_GOP_PREDICTION: "gop_prediction", K_COPY_MODE: "copy_mode", K_MOTION_LAYER: "motion_layer",
                 K_MOTION_BENDS: "motion_bends", K_INTRA_CODER: "intra_coder", K_SCALAR_CONTEXT: "scalar_context"}
@@ -405,6 +421,8 @@ def _check_required_keys(major: int, kw: dict) -> None:
         raise VqvFormatError(f"a version {major}.x header needs key 21 (network_float) = 1 (bfloat16)")
     if major == 12 and "short_gops" not in kw:
         raise VqvFormatError(f"a version {major}.x header needs key 23 (short_gops)")
+    if major == 13 and not kw.get("gop_trim"):
+        raise VqvFormatError(f"a version {major}.x header needs key 25 (gop_trim), at least 1")
 
 
 def _structured_field(k: int, v: Any) -> dict[str, Any]:
@@ -455,7 +473,7 @@ def decode_header(data: bytes, major: int = 2) -> Header:
         if req not in m:
             raise VqvFormatError(f"header lacks required key {req} ({name})")
     kw: dict[str, Any] = {"extra": {}}
-    known = KNOWN_KEYS_V12 if major >= 12 else KNOWN_KEYS_V10 if major >= 10 else KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
+    known = KNOWN_KEYS_V13 if major >= 13 else KNOWN_KEYS_V12 if major >= 12 else KNOWN_KEYS_V10 if major >= 10 else KNOWN_KEYS_V8 if major >= 8 else KNOWN_KEYS_V7 if major >= 7 else KNOWN_KEYS_V5 if major >= 5 else KNOWN_KEYS_V4 if major >= 4 \
         else KNOWN_KEYS
     for k, v in m.items():
         if is_int(k) and k in known:

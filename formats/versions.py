@@ -4,7 +4,7 @@ one the reference writer gives a file, and the header fields each version allows
 from __future__ import annotations
 
 from .header import (K_CONDITIONAL_CODER, K_INTRA_CODER, K_MOTION_BENDS, K_MOTION_LAYER, K_MOTION_RESIDUAL,
-                     K_NETWORK_FLOAT, K_SCALAR_CONTEXT, K_SECTIONS, K_SHORT_GOPS, Header)
+                     K_GOP_TRIM, K_NETWORK_FLOAT, K_SCALAR_CONTEXT, K_SECTIONS, K_SHORT_GOPS, Header)
 
 FORMAT_VERSION: tuple[int, int] = (2, 0)  # what writers write by default
 MOTION_VERSION: tuple[int, int] = (3, 0)  # payloads that end with the motion layer (written only with it)
@@ -17,16 +17,18 @@ INTRA_CODER_VERSION: tuple[int, int] = (9, 0)  # ... and so may a refresh GOP's 
 BFLOAT16_VERSION: tuple[int, int] = (10, 0)  # the networks compute in bfloat16 (header key 21); any of the above
 SCALAR_CONTEXT_VERSION: tuple[int, int] = (11, 0)  # the scalar layer's first slice in two passes; any of the above
 SHORT_GOPS_VERSION: tuple[int, int] = (12, 0)  # GOPs cut short at scene cuts (header key 23); any of the above
-SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)  # what readers read (any minor)
+TRIMMED_GOPS_VERSION: tuple[int, int] = (13, 0)  # a short GOP coded over fewer frames (header key 25); any of the above
+SUPPORTED_MAJORS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)  # what readers read (any minor)
 WRITABLE_VERSIONS: tuple[tuple[int, int], ...] = ((1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (6, 0), (7, 0), (8, 0),
-                                                  (9, 0), (10, 0), (11, 0), (12, 0))
+                                                  (9, 0), (10, 0), (11, 0), (12, 0), (13, 0))
 
 
 def version_for(motion_layer: bool, sections: bool, motion_residual: bool = False,
                 rank_prior: bool = False, motion_bends: bool = False, conditional_coder: bool = False,
                 intra_coder: bool = False, bfloat16: bool = False, scalar_context: bool = False,
-                short_gops: bool = False) -> tuple[int, int]:
-    """The version the reference writer gives a file: 12.0 when a GOP is cut short at a scene cut (whatever else it
+                short_gops: bool = False, gop_trim: bool = False) -> tuple[int, int]:
+    """The version the reference writer gives a file: 13.0 when a GOP of fewer than ``gop_length`` frames is coded
+    over fewer frames (whatever else it carries: keys 16 to 25 say what), else 12.0 when a GOP is cut short at a scene cut (whatever else it
     carries: keys 16 to 24 say what), else 11.0 when the scalar layer's first slices are coded in two
     passes, the second under its neighbours' context (whatever else it carries), else 10.0 when its networks compute in bfloat16 (whatever else
     it carries: the header's keys 16 to 22 say what), else 9.0 when the blocks of each refresh GOP's first slice
@@ -34,6 +36,8 @@ def version_for(motion_layer: bool, sections: bool, motion_residual: bool = Fals
     (header key 19), else 6.0 when the rank prior codes it, else 5.0 when the motion layer carries a
     residual (header key 18), else 4.0 with sections (an audio track), else 3.0 with the motion layer,
     else 2.0 (so a file has the bytes and version it had before each later feature existed)."""
+    if gop_trim:
+        return TRIMMED_GOPS_VERSION
     if short_gops:
         return SHORT_GOPS_VERSION
     if scalar_context:
@@ -74,12 +78,16 @@ def check_header_for_version(version: tuple[int, int], header: Header) -> None:
     if (major == 10 and header.network_float != "bfloat16") or (major < 10 and header.network_float != "float32"):
         raise ValueError("network_float (header key 21) is a field of version 10.0 files, which need it bfloat16, "
                          "and of 11.0 and 12.0 files")
-    if (major == 12) != bool(header.short_gops):
-        raise ValueError("short_gops (header key 23) is a field of version 12.0 files, which need it")
+    if (major == 12 and not header.short_gops) or (major < 12 and header.short_gops):
+        raise ValueError("short_gops (header key 23) is a field of version 12.0 files, which need it, and of 13.0 files")
     if header.scalar_context and major < 12:
-        raise ValueError("scalar_context (header key 24) is a field of version 12.0 files (11.0 implies it)")
+        raise ValueError("scalar_context (header key 24) is a field of version 12.0 and 13.0 files (11.0 implies it)")
     if major >= 12 and {K_SHORT_GOPS, K_SCALAR_CONTEXT} & set(header.extra):
         raise ValueError(f"header extra keys 23 and 24 are defined fields in a version {major}.0 file")
+    if (major == 13) != bool(header.gop_trim):
+        raise ValueError("gop_trim (header key 25) is a field of version 13.0 files, which need it")
+    if major >= 13 and K_GOP_TRIM in header.extra:
+        raise ValueError(f"header extra key 25 is a defined field in a version {major}.0 file")
     if header.intra_coder and major < 10:
         raise ValueError("intra_coder (header key 22) is a field of version 10.0 files (9.0 implies it)")
     if major < 5 and header.motion_residual:

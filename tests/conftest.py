@@ -112,8 +112,8 @@ def session27_encoder(monkeypatch) -> None:
     """Undo session 28's encoder tuning (docs/DESIGN.md, "Motion"): no top copies under wholly predicted cells,
     the top's lambda scales of before (x64 over VQ stages, x1 over the scalar layer) and the motion residual's
     lambda 0.35. Then the encoder writes session 27's files byte for byte (the tests that call this pin them)."""
-    from vqcodec.coding import encoder, rdo
-    monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_RESIDUAL", 0.35)
+    from vqcodec.coding import lambdas, rdo
+    monkeypatch.setattr(lambdas, "MOTION_LAMBDA_SCALE_RESIDUAL", 0.35)
     monkeypatch.setattr(rdo, "TOP_SCALE_WITH_BOTTOM", 64.0)
     monkeypatch.setattr(rdo, "TOP_SCALE_WITH_SCALAR_BOTTOM", 1.0)
     monkeypatch.setattr(rdo, "predicted_cells", lambda flags, grid: None)

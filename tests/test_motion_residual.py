@@ -481,14 +481,14 @@ def test_scalar_and_enhanced_points_carry_the_residual(lmodel, tmp_path):
 
 
 def test_the_enhanced_points_lambdas_are_session_29s_and_undone_give_session_28s_file(shipped_model, monkeypatch):
-    from vqcodec.coding import encoder
+    from vqcodec.coding import lambdas
     x = pan_video(32, 64, 64, dx=2, dy=1)
 
     def digest(**kw):
         return hashlib.sha256(encode_frames(x, 16, model=shipped_model, quality=11, **kw)).hexdigest()[:16]
     tuned, plain = digest(), digest(motion_residual=False)
     assert tuned == "d97e692942b871a3"                  # session 29: the enhancement's copies x0.5, motion x1.5
-    monkeypatch.setattr(encoder, "ENHANCEMENT_LAMBDA_SCALE", 1.0)
-    monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT", 1.0)
+    monkeypatch.setattr(lambdas, "ENHANCEMENT_LAMBDA_SCALE", 1.0)
+    monkeypatch.setattr(lambdas, "MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT", 1.0)
     assert digest() == "5fa5a86fd85539fb"               # session 28's file, byte for byte
     assert digest(motion_residual=False) == plain       # without the motion residual the factors do not apply

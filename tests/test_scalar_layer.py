@@ -153,13 +153,13 @@ def test_the_scalar_points_motion_decisions_weigh_bits_by_their_own_scale(smodel
     MOTION_LAMBDA_SCALE_SCALAR (at the tiny ladder's fine steps, MOTION_LAMBDA_SCALE_FINE_SCALAR; that slope
     overstates a coarse step's): a smaller scale buys quality with bits on a moving clip, and the file
     decodes to what the encoder saw either way."""
-    import vqcodec.coding.encoder as encoder
     from conftest import encode_seen, pan_video
+    from vqcodec.coding import lambdas
     frames = pan_video(32, 32, 32, dx=1)
     out = {}
     for scale in (1.0, 0.1):
-        monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_FINE_SCALAR", scale)
-        monkeypatch.setattr(encoder, "MOTION_LAMBDA_SCALE_SCALAR", 1.0)      # (the tiny ladder's steps are all fine)
+        monkeypatch.setattr(lambdas, "MOTION_LAMBDA_SCALE_FINE_SCALAR", scale)
+        monkeypatch.setattr(lambdas, "MOTION_LAMBDA_SCALE_SCALAR", 1.0)      # (the tiny ladder's steps are all fine)
         settings = EncodeSettings.build(smodel, quality=4)
         assert settings.motion_layer
         data, seen = encode_seen(smodel, settings, frames)

@@ -156,6 +156,38 @@ class Codes:
             raise ValueError("stream_arrays needs the codes of one clip")
         return {stream_name(lv, s): np.asarray(idx, np.int64) for lv, s, _, idx in self.streams()}
 
+    def padded_to(self, bottom_slices: int) -> "Codes":
+        """One clip's codes over ``bottom_slices`` bottom slices (each level in proportion), the slices added
+        repeating the last as copies and predicting nothing: how readers of codes see a GOP a 13.x file coded
+        over fewer frames (trimmed), with the grid of every other GOP (the frames past its own are padding, as
+        in a last GOP of older files). Codes already that long come back as they are."""
+        t_b = self.level("bottom").grid[0]
+        if t_b >= bottom_slices:
+            return self
+
+        def longer(a: np.ndarray | None, axis: int, t: int, fill=None) -> np.ndarray | None:
+            if a is None:
+                return None
+            widths = [(0, 0)] * a.ndim
+            widths[axis] = (0, t - a.shape[axis])
+            return np.pad(a, widths, mode="edge") if fill is None else np.pad(a, widths, constant_values=fill)
+
+        def level_slices(lv: CodeLevel) -> int:
+            return lv.grid[0] * bottom_slices // t_b
+
+        levels = tuple(CodeLevel(lv.name, lv.codebook_size, longer(lv.indices, 1, level_slices(lv)),
+                                 longer(lv.copy_map(), 0, level_slices(lv), True)) for lv in self.levels)
+
+        def scalar(sc: ScalarCodes | None) -> ScalarCodes | None:
+            return None if sc is None else ScalarCodes(longer(sc.symbols, 1, bottom_slices), sc.step_num,
+                                                       longer(sc.copy_map(), 0, bottom_slices, True))
+        motion = None
+        if self.motion is not None:
+            m = self.motion
+            motion = MotionField(*(longer(getattr(m, f), 0, bottom_slices, 0) for f in (
+                "flags", "vectors", "residual", "residual_codes", "bends", "coder_symbols")))
+        return Codes(levels, scalar(self.scalar), scalar(self.enhancement), motion)
+
     def unbatch(self) -> list["Codes"]:
         if not self.batched:
             return [self]

@@ -114,9 +114,11 @@ def _read_item(kind: str, reader: VqvReader, model, g: int) -> dict:
     frames = h.gop_frames(g)
     if kind == "frames":
         video = _gop_frames(reader, model, g)[:, :h.coded_height, :h.coded_width]
+        # a trimmed GOP (13.x) as long as every other: its last frame repeated, as a last GOP's are
+        video = np.pad(video, ((0, h.gop_length - len(video)), (0, 0), (0, 0), (0, 0)), mode="edge")
         return {"frames": torch.from_numpy(np.ascontiguousarray(video)), "frame_count": frames,
                 "valid": torch.arange(video.shape[0]) < frames}
-    codes = next(read_gop_codes(reader, model, [g])).codes
+    codes = next(read_gop_codes(reader, model, [g])).codes.padded_to(h.gop_length // int(model.cfg.bottom_factor[0]))
     per_slice = int(model.cfg.bottom_factor[0])
     t = codes.level("bottom").grid[0]
     out = {"frame_count": frames, "valid": torch.arange(t) * per_slice < frames}
@@ -131,7 +133,7 @@ def _read_item(kind: str, reader: VqvReader, model, g: int) -> dict:
 
 
 def _gop_frames(reader: VqvReader, model, g: int) -> np.ndarray:
-    """GOP ``g``'s decoded frames (32, padded H, padded W, 3), as :func:`~vqcodec.coding.decoder.decode_gops`
+    """GOP ``g``'s decoded frames (32, or a trimmed GOP's fewer; padded H, padded W, 3), as :func:`~vqcodec.coding.decoder.decode_gops`
     makes them; with the motion layer the GOPs from the refresh point on are decoded first (each
     predicts from the frame before it)."""
     from vqcodec.coding.decoder import file_motion_residual, read_gop_codes

@@ -38,7 +38,7 @@ from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_str
 from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
+                              DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, DEFAULT_TRIM_GOPS, EncodeSettings)
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
@@ -122,7 +122,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
                 intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
                 scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
-                measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                trim_gops: bool = DEFAULT_TRIM_GOPS, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
@@ -143,7 +143,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
                                         motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
                                         intra_coder=intra_coder, network_float=network_float,
-                                        scalar_context=scalar_context, scene_cuts=scene_cuts)
+                                        scalar_context=scalar_context, scene_cuts=scene_cuts, trim_gops=trim_gops)
         if not is_stream(output):
             check_output_folder(output)            # before the encode, not after it
             refuse_existing(output, overwrite)
@@ -235,7 +235,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         **({"motion": rounded_motion(stats.motion), "motion_search": settings.motion_search}
            if settings.motion_layer else {}),
         "network_float": settings.network_float, "gops": stats.gops, "refresh_gops": stats.refresh_gops,
-        "scene_cuts": stats.scene_cuts, "encode_seconds": seconds, "encode_fps": n / seconds,
+        "scene_cuts": stats.scene_cuts, "trimmed_gops": stats.trimmed_gops, "encode_seconds": seconds, "encode_fps": n / seconds,
     }
 
 
@@ -358,7 +358,7 @@ def file_info(input, *, model_path: str | Path | None = None, model: CodecModel 
         "file": display_name(input, "<stdin>"), "format_version": f"{version[0]}.{version[1]}", "model": h.model_digest.hex(),
         "source_size": [h.source_width, h.source_height], "coded_size": [h.coded_width, h.coded_height],
         "fps": str(fps), "frames": frames, "duration_s": frames / float(fps), "gop_length": h.gop_length, "scene_cuts": len(h.short_gops),
-        "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
+        "gop_trim": h.gop_trim, "quality": h.quality, "prior": h.prior, "prior_params_bytes": len(h.prior_params),
         "network_float": reader.network_float, "gop_prediction": h.gop_prediction, "copy_mode": h.copy_mode, "refresh_interval": h.refresh_interval,
         "bytes": total, "bpp": 8 * total / pixels if pixels else None,
         "kbps": 8 * total / (frames / float(fps)) / 1000 if frames else None, "overhead": ov,
@@ -476,8 +476,9 @@ def read_codes_with_model(path, model_path: str | Path | None = None, *, model: 
     with f, naming_the_file(display_name(path, "<stdin>")):
         model = model or model_for_file(reader.header.model_digest, model_path)
         gops, counts = [], []
+        slices = reader.header.gop_length // int(model.cfg.bottom_factor[0])
         for g in read_gop_codes(reader, model):
-            gops.append(g.codes)
+            gops.append(g.codes.padded_to(slices))      # a trimmed GOP's (13.x) with every other GOP's grid
             counts.append(g.frames)
         return model, CodeFile(reader.header, gops, counts, reader.header.model_digest.hex())
 

@@ -47,6 +47,9 @@ DEFAULT_SCALAR_CONTEXT = True
 # cost more than it saved on the training windows (experiments/scene_cuts/README.md)
 DEFAULT_SCENE_CUTS = True
 SCENE_CUT_MIN_STAGES = 3
+# A GOP of fewer frames than a GOP's (the last, or one ended at a scene cut) is coded over the fewest whole top-level
+# slices (8 frames) that hold it, not padded to 32 frames (format 13.0; experiments/trimmed_gops/README.md)
+DEFAULT_TRIM_GOPS = True
 # Unless asked for (--conditional-coder), only on frames up to this many pixels: each coder's synthesis runs
 # at full resolution, ~0.14 s a slice at 320x240 but ~2.4 s at 720p (docs/speed.md, "Session 21"), which
 # would slow 720p decoding below 1 frame/s.
@@ -101,6 +104,7 @@ class EncodeSettings:
     network_float: str = "float32"               # what the networks compute in ("bfloat16": format 10.0)
     scalar_context: bool = DEFAULT_SCALAR_CONTEXT  # the scalar layer's first slices under context (format 11.0)
     scene_cuts: bool = DEFAULT_SCENE_CUTS  # with the motion layer: a GOP ends at a cut inside a slice (format 12.0)
+    trim_gops: bool = DEFAULT_TRIM_GOPS    # a GOP of fewer frames coded over whole top slices only (format 13.0)
 
     def for_size(self, width: int, height: int) -> EncodeSettings:
         """These settings for frames of ``width`` x ``height`` (coded size): without the conditional coders
@@ -177,7 +181,8 @@ class EncodeSettings:
               motion_residual: bool = DEFAULT_MOTION_RESIDUAL, motion_bends: bool | None = None,
               preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
               intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
-              scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS) -> EncodeSettings:
+              scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
+              trim_gops: bool = DEFAULT_TRIM_GOPS) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values; ``network_float`` (None: :data:`DEFAULT_NETWORK_FLOAT`)
         "auto" is bfloat16 where this CPU has bfloat16 instructions, else float32."""
@@ -218,4 +223,4 @@ class EncodeSettings:
             coder = None if coder is None else coder.computing_in(network_float)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
                    residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked,
-                   bool(intra_coder), network_float, bool(scalar_context), bool(scene_cuts))
+                   bool(intra_coder), network_float, bool(scalar_context), bool(scene_cuts), bool(trim_gops))

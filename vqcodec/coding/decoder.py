@@ -3,6 +3,7 @@ the network -> frames. Straight back along the encoder's path; a predicted GOP's
 previous GOP's, so reading one GOP alone decodes the codes from its refresh point first."""
 from __future__ import annotations
 
+import functools
 import io
 from typing import Callable, Iterable, Iterator, NamedTuple
 
@@ -71,8 +72,13 @@ class _ChunkDecoder:
                            "(no vqv encoder writes that: damaged or hostile file)")
         pw, ph = padded_size(h.coded_width, h.coded_height, model.cfg.stride)
         point = model.point(h.quality)
+        if h.gop_trim % int(model.cfg.stride[0]):
+            raise VqvError(f"this file's GOPs are trimmed to groups of {h.gop_trim} frames; the model's top slices "
+                           f"are {int(model.cfg.stride[0])}")
         self.reader, self.quality = reader, h.quality
         self.layout = gop_layout(model, point, GOP_FRAMES, ph, pw)
+        # a trimmed GOP's (13.x): its levels over fewer slices
+        self.layout_for = functools.lru_cache(maxsize=None)(lambda t: gop_layout(model, point, t, ph, pw))
         self.prior = file_prior(reader, model, self.layout)
         self.scalar, self.enh = scalar_tables(model, point, reader.scalar_context), enhancement_tables(model, point)
         self.copy_mode = bool(h.copy_mode) and reader.version[0] >= 2
@@ -97,7 +103,7 @@ class _ChunkDecoder:
         if chunk.predicted and ref is None:
             raise VqvError(f"GOP {i} is predicted from GOP {i - 1}, which is not available")
         try:
-            return decode_gop(self.layout, self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
+            return decode_gop(self.layout_for(self.reader.header.gop_coded_frames(i)), self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
                               copy_mode=self.copy_mode, reference=ref if chunk.predicted else None,
                               end_check=self.reader.version[0] >= 2, scalar=self.scalar, enhancement=self.enh,
                               motion=self.motion, bends=self.bends,

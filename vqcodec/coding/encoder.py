@@ -20,15 +20,16 @@ import numpy as np
 import torch
 
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes
-from vqcodec.coding import propagation, rdo
+from vqcodec.coding import lambdas, propagation, rdo
+from vqcodec.coding.lambdas import motion_lambda
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
 from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, LevelLayout, copy_summary,
                                         encode_gop, layout_of, motion_summary)
-from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, enhancement_residual, enhancement_tables, gop_layout,
+from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, coded_gop_frames, enhancement_residual, enhancement_tables, gop_layout,
                                  is_refresh, network_pool, network_round, pad_gop, padded_size, predicted_residual,
                                  file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
-from vqcodec.coding.motion_search import PIXEL_SSE_PER_LATENT, SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
+from vqcodec.coding.motion_search import SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.coding.scene_cuts import SceneCuts
@@ -40,26 +41,9 @@ from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
-                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
+                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, DEFAULT_TRIM_GOPS,
+                              EncodeSettings)
 from vqcodec.weights import CodecModel
-
-
-#: The motion decisions' lambda against the point's own: a predicted block is also the reference of later
-#: ones, which a greedy decision does not see (the sweeps that chose both: docs/DESIGN.md, "Motion").
-MOTION_LAMBDA_SCALE = 0.5
-#: ... with the motion residual, whose predicted blocks are better references still (0.35 until session 28,
-#: when the coders' cheaper predicted blocks made 0.25 better: experiments/encoder_tuning/README.md).
-MOTION_LAMBDA_SCALE_RESIDUAL = 0.25
-#: ... and at a scalar point without the enhancement layer (Q7-Q9), times this: there the point's lambda is the
-#: high-rate slope of a uniform quantiser (:func:`rdo.scalar_lambda`), which overstates a coarse step's (Q7's
-#: came out 4.6x the stage point Q6's, and Q7's files smaller and worse than Q6's): docs/DESIGN.md, "Motion".
-MOTION_LAMBDA_SCALE_SCALAR = 0.5
-#: ... but at steps finer than this (the overstatement shrinks; 0.5 put Q9 level with Q10) this factor instead.
-MOTION_LAMBDA_FINE_STEP, MOTION_LAMBDA_SCALE_FINE_SCALAR = 1.0, 0.7
-#: At an enhanced point (Q10-Q12) with the motion residual the enhancement's copy decisions' lambda is the step's
-#: times the first (without motion it lost), and at enhancement steps finer than the second (Q11-Q12) the motion
-#: lambda times the third (at Q10 it put the point below Q9): session 29, experiments/encoder_tuning/README.md.
-ENHANCEMENT_LAMBDA_SCALE, MOTION_LAMBDA_FINE_ENHANCEMENT, MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT = 0.5, 72.0, 1.5
 
 
 @dataclass
@@ -73,6 +57,7 @@ class EncodeStats:
     copy_bits: dict[str, float] = field(default_factory=dict)         # level -> bits of its copy decisions
     refresh_gops: int = 0
     scene_cuts: int = 0         # GOPs ended before a scene cut
+    trimmed_gops: int = 0       # GOPs coded over fewer frames than a GOP's (format 13.0)
     prior: str = ""
     prior_params_bytes: int = 0
     motion: dict[str, float] = field(default_factory=dict)            # the motion layer's share and bits
@@ -107,7 +92,8 @@ class GopEncoder:
         self.model, self.settings = model.computing_in(settings.network_float), settings
         self.width, self.height = width, height
         self.pw, self.ph = padded_size(width, height, model.cfg.stride)
-        self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)
+        self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)   # the round's GOPs'
+        self.trim = int(model.cfg.stride[0]) if settings.trim_gops else 0     # format 13.0: short GOPs trimmed
         self.scalar = scalar_tables(model, settings.point)
         self.enhancement = enhancement_tables(model, settings.point)
         self.prior = pricing_prior if pricing_prior is not None else decision_prior(model, settings.prior)
@@ -151,10 +137,13 @@ class GopEncoder:
 
     def _push_gop(self) -> None:
         n = len(self._frames)
-        gop = pad_gop(np.stack(self._frames), GOP_FRAMES, self.ph, self.pw)
+        t = coded_gop_frames(n, self.trim)
+        if t != GOP_FRAMES:         # a trimmed GOP's grids differ: it is a round of its own
+            self._encode_pending()
+        gop = pad_gop(np.stack(self._frames), t, self.ph, self.pw)
         self._frames = []
         self._pending.append((gop, n))
-        if len(self._pending) >= self.round:
+        if len(self._pending) >= self.round or t != GOP_FRAMES:
             self._encode_pending()
 
     @single_threaded_blas()
@@ -162,6 +151,7 @@ class GopEncoder:
         if not self._pending:
             return
         net = self.model.net
+        self.layout = gop_layout(self.model, self.settings.point, len(self._pending[0][0]), self.ph, self.pw)
         first = len(self.gops)
         refresh = [is_refresh(first + i, self.settings.refresh) or first + i in self._cut_gops
                    for i in range(len(self._pending))]
@@ -268,7 +258,7 @@ class GopEncoder:
         basis, tabs = self.model.ladder.basis, self.enhancement
         out = list(all_codes)
         lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength) * (
-            ENHANCEMENT_LAMBDA_SCALE if self.coded_residual is not None else 1.0)
+            lambdas.ENHANCEMENT_LAMBDA_SCALE if self.coded_residual is not None else 1.0)
         last = self._last_frame
         for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
             fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
@@ -307,22 +297,9 @@ class GopEncoder:
 
     # ---------------------------------------------------------------------------------- motion layer
     def _motion_lambda(self, i: int) -> float:
-        """Pixel squared error per bit for the motion decisions: the finest layer's lambda in 8-bit pixel units,
-        times :data:`MOTION_LAMBDA_SCALE` (:data:`MOTION_LAMBDA_SCALE_RESIDUAL` with the residual; at a scalar point
-        also :data:`MOTION_LAMBDA_SCALE_SCALAR`, or :data:`MOTION_LAMBDA_SCALE_FINE_SCALAR` at a step below
-        :data:`MOTION_LAMBDA_FINE_STEP`; at an enhanced point see :data:`MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT`)."""
-        scale = MOTION_LAMBDA_SCALE if self.coded_residual is None else MOTION_LAMBDA_SCALE_RESIDUAL
-        strength = self.settings.rdo_strength * scale
-        if self.enhancement is not None:
-            fine = self.coded_residual is not None and self.enhancement.step < MOTION_LAMBDA_FINE_ENHANCEMENT
-            return rdo.scalar_lambda(self.enhancement.step, strength) * (MOTION_LAMBDA_SCALE_FINE_ENHANCEMENT if fine else 1)
-        if self.scalar is not None:
-            fine = self.scalar.step < MOTION_LAMBDA_FINE_STEP
-            step_scale = MOTION_LAMBDA_SCALE_FINE_SCALAR if fine else MOTION_LAMBDA_SCALE_SCALAR
-            return rdo.scalar_lambda(self.scalar.step, strength) * PIXEL_SSE_PER_LATENT * step_scale
         lams = self._lams[i]
-        top = lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0)
-        return PIXEL_SSE_PER_LATENT * top * scale
+        return motion_lambda(self.settings.rdo_strength, self.coded_residual is not None, self.scalar, self.enhancement,
+                             lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0))
 
     def _enhancement_estimate(self, gop: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the enhancement layer would add to ``base`` (no copies), and its bits per position."""
@@ -393,13 +370,13 @@ class GopEncoder:
 
 # ------------------------------------------------------------------------------------------ entropy coding
 
-def code_file(prior: Prior, layout: list[LevelLayout], gops: list[EncodedGop], copy_mode: bool,
+def code_file(prior: Prior, gops: list[EncodedGop], copy_mode: bool,
               scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
               motion: bool = False, bends: int = 0) -> list[CodedGop]:
     """Entropy-code a file's GOPs in order, each predicted GOP from the one before it."""
     out, ref = [], None
     for g in gops:
-        res = encode_gop(layout, prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
+        res = encode_gop(layout_of(g.codes), prior, g.codes, copy_mode=copy_mode, reference=None if g.refresh else ref,
                          scalar=scalar, enhancement=enhancement, motion=motion, bends=bends)
         out.append(res)
         ref = res.reference
@@ -424,7 +401,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
     enh = enhancement_tables(model, settings.point)
     best = None
     candidates = candidate_priors(model, settings.prior, [g.codes for g in gops])
-    coded_each = code_file_each(candidates, layout, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
+    coded_each = code_file_each(candidates, [(g.codes, g.refresh) for g in gops], settings.copy_mode,
                                 scalar, enh, settings.motion_coding, bends=settings.bend_frames)
     for prior, coded in zip(candidates, coded_each):
         size = sum(len(c.payload) for c in coded) + len(prior.params())
@@ -432,12 +409,16 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
             best = (size, prior, coded)
     _, prior, coded = best
     short = tuple((i, g.frames) for i, g in enumerate(gops[:-1]) if g.frames < GOP_FRAMES)    # cut at scenes
-    stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()), scene_cuts=len(short))
+    per_slice = int(model.cfg.bottom_factor[0])
+    trimmed = sum(layout_of(g.codes)[-1].grid[0] * per_slice < GOP_FRAMES for g in gops)
+    trim = int(model.cfg.stride[0]) if trimmed else 0         # format 13.0: some GOP coded over fewer frames
+    stats = EncodeStats(prior=prior.kind, prior_params_bytes=len(prior.params()), scene_cuts=len(short),
+                        trimmed_gops=trimmed)
     bfloat16 = settings.network_float == "bfloat16"
     scalar_context = scalar is not None and scalar.first_slice_context
     version = version_for(settings.motion_layer, audio is not None, bool(settings.residual_options), prior.kind == "rank",
                           settings.bend_frames > 0, settings.conditional is not None, settings.intra_refinement,
-                          bfloat16, scalar_context, bool(short))
+                          bfloat16, scalar_context, bool(short), bool(trim))
     writer = VqvWriter(out, version)
     names = chunk_streams(layout, scalar, enh, settings.motion_layer)
     for i, (g, c) in enumerate(zip(gops, coded)):
@@ -462,7 +443,7 @@ def write_container(out: BinaryIO, model: CodecModel, settings: EncodeSettings, 
                     motion_residual=settings.residual_options, motion_bends=settings.bend_frames > 0,
                     conditional_coder=b"" if settings.conditional is None else settings.conditional.digest,
                     network_float=settings.network_float, intra_coder=version[0] >= 10 and settings.intra_refinement,
-                    short_gops=short, scalar_context=version[0] >= 12 and scalar_context)
+                    short_gops=short, scalar_context=version[0] >= 12 and scalar_context, gop_trim=trim)
     if audio is not None:
         writer.add_section(SECTION_AUDIO, encode_audio(audio))
     writer.finish(header)
@@ -476,7 +457,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
                   conditional_coder: bool | None = None, intra_coder: bool = DEFAULT_INTRA_CODER,
                   network_float: str | None = None, scalar_context: bool = DEFAULT_SCALAR_CONTEXT,
-                  scene_cuts: bool = DEFAULT_SCENE_CUTS) -> bytes:
+                  scene_cuts: bool = DEFAULT_SCENE_CUTS, trim_gops: bool = DEFAULT_TRIM_GOPS) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)
@@ -488,7 +469,8 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                                     refresh=refresh, motion=motion, motion_search=motion_search,
                                     motion_residual=motion_residual, motion_bends=motion_bends, preset=preset,
                                     conditional_coder=conditional_coder, intra_coder=intra_coder,
-                                    network_float=network_float, scalar_context=scalar_context, scene_cuts=scene_cuts)
+                                    network_float=network_float, scalar_context=scalar_context, scene_cuts=scene_cuts,
+                                    trim_gops=trim_gops)
     _, h, w, _ = frames.shape
     settings = settings.for_size(w, h)
     enc = GopEncoder(model, settings, w, h)

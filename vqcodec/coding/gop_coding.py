@@ -263,7 +263,7 @@ def code_gop(layout: list[LevelLayout], prior: Prior, channel, *, copy_mode: boo
 
 
 def _check_level(lv: LevelLayout, ref_level: CodeLevel | None, given: CodeLevel | None) -> None:
-    if ref_level is not None and (ref_level.grid != lv.grid or ref_level.stages < lv.stages):
+    if ref_level is not None and (ref_level.grid[1:] != lv.grid[1:] or ref_level.stages < lv.stages):
         raise EntropyError(f"level {lv.name}: the reference GOP's codes do not fit this GOP")
     if given is not None and (given.grid != lv.grid or given.stages != lv.stages):
         raise EntropyError(f"level {lv.name}: codes of shape {given.indices.shape} do not fit the layout")
@@ -353,7 +353,8 @@ def _code_scalar(layout: list[LevelLayout], tables: ScalarTables, channel, given
     ref = None if reference is None else \
         reference.codes.scalar if label == SCALAR_LABEL else reference.codes.enhancement
     what = f"{label} layer"
-    if ref is not None and (ref.symbols.shape != (c, t_, h, w) or ref.step_num != tables.step_num):
+    if ref is not None and (ref.symbols.shape[::2] != (c, h) or ref.symbols.shape[3:] != (w,)
+                            or ref.step_num != tables.step_num):
         raise EntropyError(f"{what}: the reference GOP's symbols do not fit this GOP")
     if given is not None:
         if given.symbols.shape != (c, t_, h, w) or given.step_num != tables.step_num:

@@ -47,6 +47,12 @@ def pad_gop(frames: np.ndarray, t: int, h: int, w: int) -> np.ndarray:
     return np.pad(frames, ((0, t - n), (0, h - h0), (0, w - w0), (0, 0)), mode="edge")
 
 
+def coded_gop_frames(frames: int, trim: int) -> int:
+    """The frames a GOP of ``frames`` real frames is coded over: :data:`GOP_FRAMES`, or with ``trim`` (format 13.0,
+    header key 25) the fewest whole groups of ``trim`` frames that hold them (the same rule as the header's)."""
+    return GOP_FRAMES if not trim else min(GOP_FRAMES, -(-frames // trim) * trim)
+
+
 def is_refresh(gop_index: int, refresh: int) -> bool:
     """GOP 0 always; then every ``refresh`` GOPs (``refresh`` 0: never again)."""
     return gop_index == 0 or (refresh > 0 and gop_index % refresh == 0)

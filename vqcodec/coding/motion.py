@@ -434,7 +434,7 @@ def code_motion_layer(grid: tuple[int, int, int], channel, given: MotionField | 
     paths, ``frames`` the slice's frames); its models carry over to a predicted GOP (``reference``:
     the previous GOP's ``GopReference``, None in a refresh GOP)."""
     before = None if reference is None else reference.codes.motion
-    if reference is not None and (before is None or before.grid != grid):
+    if reference is not None and (before is None or before.grid[1:] != grid[1:]):
         raise EntropyError("motion layer: the reference GOP's motion layer does not fit this GOP")
     if given is not None and given.grid != grid:
         raise EntropyError(f"motion layer: a field of grid {given.grid} does not fit the layout's {grid}")

@@ -12,7 +12,7 @@ prior alone (tests/test_priors.py), at the cost of one walk and a few coder runs
 from __future__ import annotations
 
 from vqcodec.codes import Codes
-from vqcodec.coding.gop_coding import CodedGop, EncodeChannel, GopReference, LevelLayout, code_gop
+from vqcodec.coding.gop_coding import CodedGop, EncodeChannel, GopReference, code_gop, layout_of
 from vqcodec.entropy.priors import Prior, SliceContext
 from vqcodec.entropy.scalar_prior import ScalarTables
 
@@ -52,7 +52,7 @@ class _PricingChannel:
         """Nothing to check on the encoder's side."""
 
 
-def code_file_each(priors: list[Prior], layout: list[LevelLayout], codes: list[tuple[Codes, bool]], copy_mode: bool,
+def code_file_each(priors: list[Prior], codes: list[tuple[Codes, bool]], copy_mode: bool,
                    scalar: ScalarTables | None = None, enhancement: ScalarTables | None = None,
                    motion: bool = False, end_check: bool = True, bends: int = 0) -> list[list[CodedGop]]:
     """Per prior, a file's GOPs entropy-coded in order (``codes``: each GOP's codes and whether it
@@ -63,7 +63,7 @@ def code_file_each(priors: list[Prior], layout: list[LevelLayout], codes: list[t
     ref: GopReference | None = None
     for gop_codes, refresh in codes:
         channel = _PricingChannel(len(priors))
-        res = code_gop(layout, each, channel, copy_mode=copy_mode, reference=None if refresh else ref,
+        res = code_gop(layout_of(gop_codes), each, channel, copy_mode=copy_mode, reference=None if refresh else ref,
                        codes=gop_codes, scalar=scalar, enhancement=enhancement, motion=motion,
                        bends=bends)
         for coded, ch in zip(out, channel.channels):

@@ -95,10 +95,10 @@ def extended_slices(cur: np.ndarray | None, ref: np.ndarray | None, grid: tuple[
     reference GOP's last two slices of ``ref`` (if any) then ``cur`` (if given), ``-1`` elsewhere."""
     t, h, w = grid
     e = np.full((2 + t, h, w), -1, np.int64)
-    if ref is not None:
-        pv = np.asarray(ref).reshape(grid)
+    if ref is not None:            # the reference's grid may hold more slices (a trimmed GOP after a whole one)
+        pv = np.asarray(ref).reshape(-1, h, w)
         n = min(2, t)
-        e[2 - n:2] = pv[t - n:]
+        e[2 - n:2] = pv[len(pv) - n:]
     if cur is not None:
         e[2:] = np.asarray(cur).reshape(grid)
     return e

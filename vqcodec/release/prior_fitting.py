@@ -25,7 +25,7 @@ from vqcodec.codes import STEP_DEN, Codes
 from vqcodec.coding.encoder import EncodedGop, GopEncoder, code_file
 from vqcodec.coding.enhancement import fit_basis
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
-from vqcodec.coding.gop_coding import LevelLayout, layout_of
+from vqcodec.coding.gop_coding import LevelLayout
 from vqcodec.coding.gops import GOP_FRAMES, coded_symbols, gop_layout, layout_streams, pad_gop, padded_size, synthesise
 from vqcodec.coding.ladder import Ladder, LadderPoint
 from vqcodec.coding.prior_choice import decision_prior
@@ -125,7 +125,7 @@ def _total_bits(model: CodecModel, seqs: list[list[Codes]], priors: dict[str, by
     for kind, prior in (("learned", LearnedPrior.from_bytes(priors["learned"])),
                         ("empirical-static", EmpiricalStaticPrior.from_bytes(priors["empirical-static"]))):
         out[kind] = sum(sum(c.bits.values()) for seq in seqs for c in code_file(
-            prior, layout_of(seq[0]), [EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
+            prior, [EncodedGop(g, 0, i == 0) for i, g in enumerate(seq)],
             copy_mode=True))
     return out
 
