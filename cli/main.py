@@ -17,7 +17,6 @@ import click
 from vqcodec import __version__
 from vqcodec.net.config import PRESETS as MODEL_PRESETS
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS,
-                              DEFAULT_TRIM_GOPS,
                               NETWORK_FLOAT_CHOICES, PRESETS)
 
 from . import options, reports, signals
@@ -146,7 +145,7 @@ NETWORK_FLOAT_OPTION = click.option(
 @click.option("--scenecut/--no-scenecut", "scene_cuts", default=DEFAULT_SCENE_CUTS, show_default=True,
               help="with the motion layer, from Q4: a GOP ends before a scene cut that falls inside a 4-frame "
                    "slice, and a refresh GOP starts at it (a version 12.0 file)")
-@click.option("--trim-gops/--no-trim-gops", default=DEFAULT_TRIM_GOPS, show_default=True,
+@click.option("--trim-gops/--no-trim-gops", default=None, show_default="trim-gops",
               help="a GOP of fewer than 32 frames (the last, or one ended at a scene cut) is coded over the fewest "
                    "whole 8-frame groups that hold it, not padded to 32 (a version 13.0 file)")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",

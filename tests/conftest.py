@@ -101,6 +101,17 @@ def check_golden(data: bytes, model, settings, stem: str, arrays_of) -> list:
     return got
 
 
+@pytest.fixture(scope="module")
+def padded_gops():
+    """Files as written before format 13.0: every GOP, the last too, coded over 32 frames (``DEFAULT_TRIM_GOPS``
+    off). For the modules whose tests pin such files' bytes or versions (``pytestmark``); module-scoped, so that it
+    is in place before their module-scoped encodes. Trimmed GOPs have their own tests (test_trimmed_gops.py)."""
+    from vqcodec import settings
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(settings, "DEFAULT_TRIM_GOPS", False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def shipped_model():
     """The shipped default model, loaded once."""

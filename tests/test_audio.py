@@ -19,6 +19,8 @@ from vqcodec.formats import VqvReader, read_vqv
 from vqcodec.formats.audio import read_audio
 from vqcodec.io.reader import VideoWarning
 
+pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pinned bytes and versions
+
 FPS = 16
 
 

@@ -44,6 +44,8 @@ sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pinned bytes and versions
+
 
 @pytest.fixture(scope="module")
 def model():

@@ -395,17 +395,18 @@ def test_versions_written_and_known():
     assert VqvWriter(io.BytesIO(), version=(10, 0)).version == (10, 0)   # the networks in bfloat16
     assert VqvWriter(io.BytesIO(), version=(11, 0)).version == (11, 0)   # the scalar layer's first slices in context
     assert VqvWriter(io.BytesIO(), version=(12, 0)).version == (12, 0)   # GOPs cut short at scene cuts
-    for bad in ((13, 0), (12, 1), (11, 1), (10, 1), (9, 1), (8, 1), (7, 1), (6, 1), (5, 1), (3, 1), (1, 1), (2, 1), (2,), "2.0", None, 2):
+    assert VqvWriter(io.BytesIO(), version=(13, 0)).version == (13, 0)   # short GOPs coded over fewer frames
+    for bad in ((14, 0), (13, 1), (12, 1), (11, 1), (10, 1), (9, 1), (8, 1), (7, 1), (6, 1), (5, 1), (3, 1), (1, 1), (2, 1), (2,), "2.0", None, 2):
         with pytest.raises(ValueError):
             VqvWriter(io.BytesIO(), version=bad)
 
 
-@pytest.mark.parametrize("major,minor", [(13, 0), (0, 9), (255, 255)])
+@pytest.mark.parametrize("major,minor", [(14, 0), (0, 9), (255, 255)])
 def test_unknown_major_refused(small, major, minor):
     bad = _with_version(small, major, minor)
     with pytest.raises(UnsupportedVersionError) as e:
         read_vqv(io.BytesIO(bad))
-    assert str(e.value) == f"unsupported .vqv version {major}.{minor} (this reader knows 1.x, 2.x, 3.x, 4.x, 5.x, 6.x, 7.x, 8.x, 9.x, 10.x, 11.x and 12.x)"
+    assert str(e.value) == f"unsupported .vqv version {major}.{minor} (this reader knows 1.x, 2.x, 3.x, 4.x, 5.x, 6.x, 7.x, 8.x, 9.x, 10.x, 11.x, 12.x and 13.x)"
 
 
 def test_major_relabelled_is_not_misread():

@@ -179,7 +179,7 @@ def test_writer_refusals():
         _v5(_h5(extra={18: [[0, 1]]}))
     with pytest.raises(ValueError, match="key 16"):
         _v5(_h5(extra={16: True}))
-    for bad in ((5, 1), (13, 0)):
+    for bad in ((5, 1), (14, 0)):
         with pytest.raises(ValueError):
             VqvWriter(io.BytesIO(), bad)
 
@@ -201,9 +201,9 @@ def test_reader_of_a_v5_file():
     assert VqvReader(io.BytesIO(_v5(sections=()))).sections == []
 
 
-@pytest.mark.parametrize("major", [13, 14, 255])
+@pytest.mark.parametrize("major", [14, 15, 255])
 def test_later_major_is_refused_naming_the_known_ones(major):
     data = _with_header_map(_v5(), _map(_v5()), major)
     with pytest.raises(UnsupportedVersionError) as e:
         read_vqv(io.BytesIO(data))
-    assert str(e.value) == f"unsupported .vqv version {major}.0 (this reader knows 1.x, 2.x, 3.x, 4.x, 5.x, 6.x, 7.x, 8.x, 9.x, 10.x, 11.x and 12.x)"
+    assert str(e.value) == f"unsupported .vqv version {major}.0 (this reader knows 1.x, 2.x, 3.x, 4.x, 5.x, 6.x, 7.x, 8.x, 9.x, 10.x, 11.x, 12.x and 13.x)"

@@ -41,6 +41,8 @@ sys.path.insert(0, str(GOLDEN))
 from make_golden_conditional import QUALITY, golden_input  # noqa: E402
 from make_golden_residual import gop_arrays  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pinned bytes and versions
+
 ENCODER_SHA256 = "a68bebffe6beda23"      # session 28: top copies, lambdas (27, three coders priced: 7ca5265661b670ac;
 #                                          26: caab2d2507b34228; 25: ca6fe4edea4d4672; the golden's: 70606ba74bcb2e7a)
 

@@ -82,7 +82,8 @@ def test_the_latents_decode_to_the_files_frames(files):
         got = []
         for g in range(len(lat)):
             enh = None if lat.enhancement is None else lat.enhancement[g]
-            f = frames_from_latents(m, {"top": lat["top"][g], "bottom": lat["bottom"][g]}, enh)
+            f = frames_from_latents(m, {"top": lat["top"][g], "bottom": lat["bottom"][g]}, enh,
+                                    coded_frames=int(lat.coded_frames[g]))
             got.append(f[:lat.frame_counts[g], :48, :40])
         np.testing.assert_array_equal(np.concatenate(got), want, err_msg=f"quality {q}")
         assert (lat.enhancement is not None) == m.point(q).enhanced

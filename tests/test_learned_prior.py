@@ -241,8 +241,7 @@ def test_learned_round_trip_prediction_and_random_access(lmodel):
     # under each prior differ in their copy decisions too, priced by that prior: on an untrained
     # tiny model that comparison depends on the model k-means happened to make on this machine.)
     gops = _encoder_gops(lmodel, frames, prior="learned", refresh=0)
-    layout = layout_of(gops[0].codes)
-    sizes = {kind: sum(len(c.payload) for c in code_file(prior, layout, gops, True))
+    sizes = {kind: sum(len(c.payload) for c in code_file(prior, gops, True))
              for kind, prior in (("empirical-static", static_prior(lmodel)), ("learned", learned_prior(lmodel)))}
     assert sizes["learned"] < 0.9 * sizes["empirical-static"], sizes
     auto = encode_frames(frames, 16, model=lmodel, prior="auto", refresh=0)

@@ -20,6 +20,8 @@ sys.path.insert(0, str(GOLDEN))
 from make_golden_bends import judder_steps, path_video  # noqa: E402
 from test_motion_bends import _encoded  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pinned bytes and versions
+
 
 @pytest.fixture(scope="module")
 def lmodel():

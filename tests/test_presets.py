@@ -29,6 +29,8 @@ from make_golden_bends import golden_input, judder_steps, path_video  # noqa: E4
 from test_motion_bends import ENCODER_SHA256, TOP  # noqa: E402
 from conftest import session27_encoder  # noqa: E402
 
+pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pinned bytes and versions
+
 
 @pytest.fixture(scope="module")
 def lmodel():

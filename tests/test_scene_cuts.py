@@ -1,6 +1,7 @@
 """Scene cuts (format 12.0): with the motion layer, from Q4, a GOP ends before a scene cut that falls inside a slice,
 padded as a last GOP is, and a refresh GOP starts at the cut; the header's key 23 lists the GOPs so cut
-short. ``golden_scene_cut.vqv`` (tests/golden/make_golden_scene_cut.py): 12.0, the shipped model at Q4, 40 frames
+short. The files here are written with ``trim_gops=False`` (12.0: every GOP padded to 32 frames; trimming, 13.0,
+has its own tests in test_trimmed_gops.py). ``golden_scene_cut.vqv`` (tests/golden/make_golden_scene_cut.py): 12.0, the shipped model at Q4, 40 frames
 of the sample clip with a cut at frame 14."""
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from vqcodec.settings import EncodeSettings
 from conftest import check_golden, encode_seen, pan_video, synthetic_video
 
 GOLDEN = Path(__file__).parent / "golden"
+PADDED = {"network_float": "float32", "trim_gops": False}      # the golden's networks, every GOP over 32 frames
 sys.path.insert(0, str(GOLDEN))
 from make_golden_residual import gop_arrays  # noqa: E402
 from make_golden_scene_cut import CUT, QUALITY, golden_input  # noqa: E402
@@ -135,7 +137,8 @@ def test_golden_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(s
 
 
 def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_encoder_saw(shipped_model, golden):
-    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
+    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32",
+                                    trim_gops=False).for_size(80, 64)
     data, seen = encode_seen(shipped_model, settings, golden_input())
     assert data == golden
     np.testing.assert_array_equal(decode_bytes(data, model=shipped_model), seen)
@@ -143,22 +146,21 @@ def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_en
 
 def test_without_scene_cuts_or_without_a_cut_inside_a_slice_the_file_of_before(shipped_model):
     clip = golden_input()
-    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", scene_cuts=False)
+    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, scene_cuts=False, **PADDED)
     assert VqvReader(io.BytesIO(off)).version == (9, 0)
     aligned = np.concatenate([clip[:CUT - 2], clip[CUT:]])       # the cut at frame 12, between slices
-    on = encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32")
-    assert on == encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, network_float="float32",
-                               scene_cuts=False)
-    still = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", motion=False)
+    on = encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, **PADDED)
+    assert on == encode_frames(aligned, 16, model=shipped_model, quality=QUALITY, scene_cuts=False, **PADDED)
+    still = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, motion=False, **PADDED)
     assert VqvReader(io.BytesIO(still)).version < (12, 0)        # without the motion layer: never cut
-    low = encode_frames(clip, 16, model=shipped_model, quality=3, network_float="float32")
-    assert low == encode_frames(clip, 16, model=shipped_model, quality=3, network_float="float32", scene_cuts=False)
+    low = encode_frames(clip, 16, model=shipped_model, quality=3, **PADDED)
+    assert low == encode_frames(clip, 16, model=shipped_model, quality=3, scene_cuts=False, **PADDED)
     assert VqvReader(io.BytesIO(low)).version == (9, 0)          # nor at Q3 (two bottom stages)
 
 
 def test_the_cut_scene_is_coded_better_than_across_the_cut(shipped_model, golden):
     clip = golden_input()
-    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, network_float="float32", scene_cuts=False)
+    off = encode_frames(clip, 16, model=shipped_model, quality=QUALITY, scene_cuts=False, **PADDED)
     err = {name: ((decode_bytes(d, model=shipped_model)[CUT:CUT + 4].astype(float) - clip[CUT:CUT + 4]) ** 2).mean()
            for name, d in (("on", golden), ("off", off))}
     assert err["on"] < 0.8 * err["off"], err                     # the new scene's first slice, coded alone
@@ -184,6 +186,6 @@ def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
         for n in (2, 3):
             torch.set_num_threads(n)
             assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY,
-                                 network_float="float32") == golden
+                                 **PADDED) == golden
     finally:
         torch.set_num_threads(before)

@@ -29,6 +29,8 @@ LAYOUT = {
     "<level>_copied": "(gops, T, H, W) bool: positions the encoder copied from the previous slice",
     "<level>_valid": "(gops, T) bool: slices holding at least one real frame (the last GOP is padded)",
     "frame_counts": "(gops,) int32: real frames per GOP",
+    "coded_frames": "(gops,) int32: the frames each GOP's codes cover (fewer than a GOP's in a 13.x file's trimmed "
+                    "GOPs, whose latents past them repeat their last slice; frames_from_latents takes it)",
     "enhancement": "(gops, K, T, H, W) float32: pixel-basis coefficients of each bottom-grid block, 8-bit "
                    "units (enhanced points only; added to the decoded pixels, not part of the latent)",
     "motion_predicted": "(gops, T, H, W) bool: blocks predicted from the previous frame (motion files)",
@@ -72,6 +74,7 @@ class Latents:
     motion_flags: np.ndarray | None = None  # bool (gops, T, H, W) in a file with the motion layer
     motion_vectors: np.ndarray | None = None
     network_float: str = "float32"          # what the file's networks compute in (frames_from_latents)
+    coded_frames: np.ndarray | None = None  # int32 (gops,): the frames each GOP's codes cover (13.x: trimmed GOPs)
 
     def __len__(self) -> int:
         return len(self.frame_counts)
@@ -106,6 +109,8 @@ class Latents:
             out[f"{lv.name}_copied"] = lv.copied
             out[f"{lv.name}_valid"] = self.valid(lv.name)
         out["frame_counts"] = np.asarray(self.frame_counts, np.int32)
+        if self.coded_frames is not None:
+            out["coded_frames"] = np.asarray(self.coded_frames, np.int32)
         if self.enhancement is not None:
             out["enhancement"] = self.enhancement
         if self.motion_flags is not None:
@@ -161,19 +166,27 @@ def latents_from_codes(model, gops: list[Codes], frame_counts: list[int], header
         mvec = np.stack([c.motion.vectors for c in gops]).astype(np.int32)
     return Latents(tuple(levels), np.asarray(frame_counts, np.int32), int(header.gop_length), int(header.quality),
                    header.model_digest.hex(), (int(header.coded_width), int(header.coded_height)),
-                   (int(header.fps_num), int(header.fps_den)), enh, mflags, mvec, header.network_float)
+                   (int(header.fps_num), int(header.fps_den)), enh, mflags, mvec, header.network_float,
+                   np.array([header.gop_coded_frames(i) for i in range(len(gops))], np.int32))
 
 
 def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.ndarray | None = None,
-                        network_float: str = "float32") -> np.ndarray:
+                        network_float: str = "float32", coded_frames: int | None = None) -> np.ndarray:
     """One GOP's latents ``{level: (C, T, H, W)}`` -> uint8 frames (T, padded H, padded W, 3): the
     network's decoder on them, plus the enhancement coefficients ``(K, T, H, W)`` where given. For a GOP
     without the motion layer these are the frames ``vqv decode`` writes (before cropping to the coded
     size and the real frame count); with it, the motion layer then predicts its flagged blocks from
     the frame before (:func:`vqcodec.coding.motion.apply_motion`). ``network_float``: the file's
-    (:attr:`Latents.network_float`), for its frames as ``vqv decode`` makes them."""
+    (:attr:`Latents.network_float`), for its frames as ``vqv decode`` makes them; ``coded_frames``: the GOP's
+    (:attr:`Latents.coded_frames`): a trimmed GOP's latents are cut to the slices its codes cover first, as the
+    decoder runs the network on those only."""
     import torch
 
+    if coded_frames is not None:
+        per_slice = level_factors(model.cfg)
+        latents = {k: v[:, :coded_frames // per_slice[k][0]] for k, v in latents.items()}
+        if enhancement is not None:
+            enhancement = enhancement[:, :coded_frames // per_slice["bottom"][0]]
     net = model.computing_in(network_float).net if hasattr(model, "computing_in") else model
     frames = net.decode_latents({k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in latents.items()})[0]
     if enhancement is not None:

@@ -38,7 +38,7 @@ from vqcodec.io.streams import SNIFF_BYTES, PrefixedStream, display_name, is_str
 from vqcodec.io.writer import VideoWriter, check_pix_fmt, output_kind
 from vqcodec.metrics import QualityAccumulator
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH, DEFAULT_REFRESH,
-                              DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, DEFAULT_TRIM_GOPS, EncodeSettings)
+                              DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
 from vqcodec.weights import CodecModel, load_model, model_for_file
 
 DEFAULT_SHORT_SIDE = 64
@@ -122,7 +122,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
                 intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
                 scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
-                trim_gops: bool = DEFAULT_TRIM_GOPS, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
+                trim_gops: bool | None = None, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
                 progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
                 audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),

@@ -182,10 +182,11 @@ class EncodeSettings:
               preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
               intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
               scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
-              trim_gops: bool = DEFAULT_TRIM_GOPS) -> EncodeSettings:
+              trim_gops: bool | None = None) -> EncodeSettings:
         """Check every option against ``model`` (an :class:`OptionError` names the bad one); the motion
         options left at None take ``preset``'s values; ``network_float`` (None: :data:`DEFAULT_NETWORK_FLOAT`)
-        "auto" is bfloat16 where this CPU has bfloat16 instructions, else float32."""
+        "auto" is bfloat16 where this CPU has bfloat16 instructions, else float32; ``trim_gops`` None:
+        :data:`DEFAULT_TRIM_GOPS`, read when called."""
         if preset not in PRESETS:
             raise OptionError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
         ps = PRESETS[preset]
@@ -223,4 +224,5 @@ class EncodeSettings:
             coder = None if coder is None else coder.computing_in(network_float)
         return cls(q, model.point(q), prior, float(rdo_strength), int(refresh), bool(motion), int(motion_search),
                    residual, int(model.cfg.bottom_factor[0]) if motion_bends else 0, preset, coder, asked,
-                   bool(intra_coder), network_float, bool(scalar_context), bool(scene_cuts), bool(trim_gops))
+                   bool(intra_coder), network_float, bool(scalar_context), bool(scene_cuts),
+                   DEFAULT_TRIM_GOPS if trim_gops is None else bool(trim_gops))

@@ -41,7 +41,7 @@ from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
-                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, DEFAULT_TRIM_GOPS,
+                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS,
                               EncodeSettings)
 from vqcodec.weights import CodecModel
 
@@ -457,7 +457,7 @@ def encode_frames(frames: np.ndarray, fps: Fraction | float, *, model: CodecMode
                   motion_bends: bool | None = None, preset: str = DEFAULT_PRESET,
                   conditional_coder: bool | None = None, intra_coder: bool = DEFAULT_INTRA_CODER,
                   network_float: str | None = None, scalar_context: bool = DEFAULT_SCALAR_CONTEXT,
-                  scene_cuts: bool = DEFAULT_SCENE_CUTS, trim_gops: bool = DEFAULT_TRIM_GOPS) -> bytes:
+                  scene_cuts: bool = DEFAULT_SCENE_CUTS, trim_gops: bool | None = None) -> bytes:
     """uint8 frames (T, H, W, 3), already at the coded size -> .vqv bytes (the motion options left at
     None: ``preset``'s)."""
     frames = np.asarray(frames)

@@ -1,0 +1,186 @@
+"""Trimmed GOPs (format 13.0): a GOP of fewer than 32 frames (the last, or one ended at a scene cut) is coded over
+the fewest whole 8-frame groups that hold it, not padded to 32; the header's key 25 says so. ``golden_trimmed.vqv``
+(tests/golden/make_golden_trimmed.py): 13.0, the shipped model at Q4, 51 frames of the sample clip with a cut at
+frame 14: GOPs of 14, 32 and 5 frames coded over 16, 32 and 8, the last predicted from the whole one."""
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from vqcodec.cli.main import main
+from vqcodec.coding.decoder import decode_bytes, read_gop_codes
+from vqcodec.coding.encoder import encode_frames
+from vqcodec.coding.gops import coded_gop_frames
+from vqcodec.errors import VqvError
+from vqcodec.formats import GopChunk, Header, VqvFormatError, VqvReader, VqvWriter
+from vqcodec.formats.header import decode_header, encode_header
+from vqcodec.pipeline import read_codes
+from vqcodec.settings import EncodeSettings
+
+from conftest import check_golden, encode_seen
+
+GOLDEN = Path(__file__).parent / "golden"
+sys.path.insert(0, str(GOLDEN))
+from make_golden_residual import gop_arrays  # noqa: E402
+from make_golden_trimmed import CUT, QUALITY, golden_input  # noqa: E402
+
+FRAMES = (CUT, 32, 5)           # the golden's GOPs' frames ...
+CODED = (16, 32, 8)             # ... and the frames each is coded over
+
+
+@pytest.fixture(scope="module")
+def golden():
+    return (GOLDEN / "golden_trimmed.vqv").read_bytes()
+
+
+def _header(frames: int, short=(), trim=8) -> Header:
+    return Header(model_digest=b"\x01" * 8, source_width=16, source_height=16, coded_width=16, coded_height=16,
+                  frame_count=frames, short_gops=short, gop_trim=trim)
+
+
+# ----------------------------------------------------------------------------------------------- format
+
+def test_the_header_says_what_each_gop_is_coded_over():
+    h = _header(83, ((0, 14),))
+    assert [h.gop_frames(i) for i in range(4)] == [14, 32, 32, 5]
+    assert [h.gop_coded_frames(i) for i in range(4)] == [16, 32, 32, 8]
+    assert [coded_gop_frames(n, 8) for n in (1, 8, 9, 24, 25, 32)] == [8, 8, 16, 24, 32, 32]
+    assert coded_gop_frames(5, 0) == 32 and _header(83, trim=0).gop_coded_frames(2) == 32
+    back = decode_header(encode_header(h), 13)
+    assert back == h and back.gop_trim == 8
+
+
+@pytest.mark.parametrize("trim", [33, -1, 1 << 16])
+def test_an_impossible_gop_trim_is_refused_in_one_line(trim):
+    with pytest.raises(ValueError) as e:
+        encode_header(_header(40, trim=trim))
+    assert "gop_trim" in str(e.value) and "\n" not in str(e.value)
+
+
+def _file(frames: list[int], header: Header, version=(13, 0)) -> bytes:
+    out = io.BytesIO()
+    with VqvWriter(out, version) as w:
+        for i, n in enumerate(frames):
+            w.write_chunk(GopChunk(index=i, frame_count=n, symbol_counts=(), predicted=False, payload=b"\x00"))
+        w.finish(header)
+    return out.getvalue()
+
+
+def test_key_25_is_a_field_of_13_0_files_which_need_it_and_older_readers_keep_it_unknown():
+    data = _file([32, 5], _header(37))
+    assert VqvReader(io.BytesIO(data)).version == (13, 0)
+    with pytest.raises(ValueError, match="key 25"):
+        _file([14, 32, 5], _header(51, ((0, 14),)), version=(12, 0))      # a field of 13.0 files only
+    with pytest.raises(ValueError, match="key 25"):
+        _file([32, 5], _header(37, trim=0))                     # ... which need it
+    raw = encode_header(_header(37))
+    with pytest.raises(VqvFormatError, match="key 25"):
+        decode_header(encode_header(_header(37, trim=0)), 13)
+    assert decode_header(raw, 11).extra == {25: 8}             # an older reader: an unknown key, kept
+
+
+def test_a_gop_trim_the_model_cannot_decode_is_refused_in_one_line(shipped_model, golden):
+    r = VqvReader(io.BytesIO(golden))
+    h = Header(**{**r.header.__dict__, "gop_trim": 4})
+    out = io.BytesIO()
+    with VqvWriter(out, (13, 0)) as w:
+        for i in range(len(r)):
+            w.write_chunk(r.read_chunk(i))
+        w.finish(h)
+    with pytest.raises(VqvError) as e:
+        decode_bytes(out.getvalue(), model=shipped_model)
+    assert "groups of 4 frames" in str(e.value) and "\n" not in str(e.value)
+
+
+# ----------------------------------------------------------------------------------------------- codec
+
+def test_golden_decodes_to_its_codes_and_frames_and_rewrites_to_the_same_bytes(shipped_model, golden):
+    reader = VqvReader(io.BytesIO(golden))
+    h = reader.header
+    assert reader.version == (13, 0) and h.gop_trim == 8 and h.short_gops == ((0, CUT),)
+    assert tuple(h.gop_frames(i) for i in range(3)) == FRAMES and tuple(h.gop_coded_frames(i) for i in range(3)) == CODED
+    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
+    got = check_golden(golden, shipped_model, settings, "golden_trimmed", gop_arrays)
+    assert [g.codes.level("bottom").grid[0] for g in got] == [4, 8, 2]     # 4 frames a bottom slice
+    assert [g.refresh for g in got] == [True, True, False]
+
+
+def test_the_golden_clip_encodes_as_the_golden_and_the_decoder_makes_what_the_encoder_saw(shipped_model, golden):
+    settings = EncodeSettings.build(shipped_model, quality=QUALITY, network_float="float32").for_size(80, 64)
+    data, seen = encode_seen(shipped_model, settings, golden_input())
+    assert data == golden
+    np.testing.assert_array_equal(decode_bytes(data, model=shipped_model), seen)
+
+
+def test_trimming_costs_fewer_bytes_and_off_it_writes_the_padded_file_of_before(shipped_model, golden):
+    kw = dict(model=shipped_model, quality=QUALITY, network_float="float32")
+    off = encode_frames(golden_input(), 16, trim_gops=False, **kw)
+    r = VqvReader(io.BytesIO(off))
+    assert r.version == (12, 0) and [r.header.gop_coded_frames(i) for i in range(3)] == [32, 32, 32]
+    assert len(golden) < len(off)
+    assert decode_bytes(off, model=shipped_model).shape == decode_bytes(golden, model=shipped_model).shape
+    # no GOP of 24 frames or fewer (a last GOP of 26 frames is coded over 32 either way): the same bytes
+    long = np.concatenate([golden_input()[CUT:], golden_input()[CUT:CUT + 21]])      # 37 + 21 = 58: GOPs 32 + 26
+    assert encode_frames(long, 16, **kw) == encode_frames(long, 16, trim_gops=False, **kw)
+
+
+def test_readers_of_codes_see_every_gop_on_one_grid(shipped_model, golden):
+    cf = read_codes(io.BytesIO(golden), model=shipped_model)
+    arrays = cf.arrays()
+    assert arrays["bottom"].shape[:3] == (3, 3, 8) and arrays["top"].shape[2] == 4
+    assert cf.frame_counts == list(FRAMES)
+    gops = list(read_gop_codes(VqvReader(io.BytesIO(golden)), shipped_model))
+    for i, g in enumerate(gops):             # each GOP's own slices, then its last repeated, as copies
+        bottom = g.codes.level("bottom")
+        t = bottom.grid[0]
+        np.testing.assert_array_equal(arrays["bottom"][i, :, :t], bottom.indices)
+        assert (arrays["bottom"][i, :, t:] == bottom.indices[:, -1:]).all() and arrays["bottom_copied"][i, t:].all()
+        assert not arrays["motion_predicted"][i, t:].any()
+    from vqcodec.latents import read_latents
+    lat = read_latents(io.BytesIO(golden), shipped_model)
+    assert lat.levels[-1].latent.shape[:3] == (3, shipped_model.cfg.latent_dim, 8)
+
+
+def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
+    import torch
+    before = torch.get_num_threads()
+    try:
+        for n in (2, 3):
+            torch.set_num_threads(n)
+            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY,
+                                 network_float="float32") == golden
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_the_cli_reports_and_turns_off_trimming(shipped_model, golden, tmp_path):
+    src = tmp_path / "trimmed.vqv"
+    src.write_bytes(golden)
+    res = CliRunner().invoke(main, ["info", str(src)])
+    assert res.exit_code == 0 and "GOPs of fewer frames coded over whole 8-frame groups" in res.output
+    res = CliRunner().invoke(main, ["decode", "-q", str(src), str(tmp_path / "out.npy")])
+    assert res.exit_code == 0 and np.load(tmp_path / "out.npy").shape[0] == sum(FRAMES)
+    np.save(tmp_path / "clip.npy", golden_input()[CUT:CUT + 40])          # 40 frames: GOPs of 32 and 8
+    for flag, trimmed in (([], True), (["--no-trim-gops"], False)):
+        out = tmp_path / f"clip{len(flag)}.vqv"
+        res = CliRunner().invoke(main, ["encode", str(tmp_path / "clip.npy"), str(out), "-Q", "4", *flag])
+        assert res.exit_code == 0, res.output
+        assert ("1 coded over fewer frames" in res.output) == trimmed
+        assert (VqvReader(io.BytesIO(out.read_bytes())).version == (13, 0)) == trimmed
+
+
+@pytest.mark.parametrize("quality", [3, 7, 12])
+def test_a_trimmed_gop_predicted_from_a_whole_one_at_every_kind_of_point(shipped_model, quality):
+    """A stage point (Q3), a scalar point (Q7) and an enhanced point (Q12), every prior priced: the last GOP (8 frames)
+    is coded over 8 and predicted from the whole GOP before it; the decoder makes what the encoder saw."""
+    clip = golden_input()[CUT:CUT + 40]
+    settings = EncodeSettings.build(shipped_model, quality=quality).for_size(80, 64)
+    data, seen = encode_seen(shipped_model, settings, clip)
+    r = VqvReader(io.BytesIO(data))
+    assert r.version == (13, 0) and [r.header.gop_coded_frames(i) for i in range(2)] == [32, 8] and not r.is_refresh(1)
+    np.testing.assert_array_equal(decode_bytes(data, model=shipped_model), seen)
