@@ -380,7 +380,7 @@ def _with_version(data: bytes, major: int, minor: int) -> bytes:
 
 
 def test_versions_written_and_known():
-    assert FORMAT_VERSION == (2, 0) and MOTION_VERSION == (3, 0) and SUPPORTED_MAJORS == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12)
+    assert FORMAT_VERSION == (2, 0) and MOTION_VERSION == (3, 0) and SUPPORTED_MAJORS == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13)
     assert _write(_header(), [])[:5] == b"VQV\x02\x00"
     assert _write(_header(), [], version=[1, 0])[:5] == b"VQV\x01\x00"
     w = VqvWriter(io.BytesIO())
