@@ -21,13 +21,12 @@ import torch
 
 from vqcodec.codes import CodeLevel, Codes, MotionField, ScalarCodes
 from vqcodec.coding import lambdas, propagation, rdo
-from vqcodec.coding.lambdas import motion_lambda
 from vqcodec.coding.enhancement import quantise as quantise_coefficients
 from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop, LevelLayout, copy_summary,
                                         encode_gop, layout_of, motion_summary)
-from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, coded_gop_frames, enhancement_residual, enhancement_tables, gop_layout,
-                                 is_refresh, network_pool, network_round, pad_gop, padded_size, predicted_residual,
-                                 file_scalar_tables, scalar_tables, single_threaded_blas)
+from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, coded_gop_frames, enhancement_residual, enhancement_tables,
+                                 gop_layout, is_refresh, network_pool, network_round, pad_gop, padded_size,
+                                 predicted_residual, file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
 from vqcodec.coding.motion_search import SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
@@ -41,8 +40,7 @@ from vqcodec.formats import GopChunk, Header, VqvWriter, version_for
 from vqcodec.formats.audio import AudioTrack, encode_audio
 from vqcodec.formats.sections import SECTION_AUDIO
 from vqcodec.settings import (DEFAULT_INTRA_CODER, DEFAULT_MOTION_RESIDUAL, DEFAULT_PRESET, DEFAULT_RDO_STRENGTH,
-                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS,
-                              EncodeSettings)
+                              DEFAULT_REFRESH, DEFAULT_SCALAR_CONTEXT, DEFAULT_SCENE_CUTS, EncodeSettings)
 from vqcodec.weights import CodecModel
 
 
@@ -92,7 +90,7 @@ class GopEncoder:
         self.model, self.settings = model.computing_in(settings.network_float), settings
         self.width, self.height = width, height
         self.pw, self.ph = padded_size(width, height, model.cfg.stride)
-        self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)   # the round's GOPs'
+        self.layout = gop_layout(model, settings.point, GOP_FRAMES, self.ph, self.pw)   # the round in hand's
         self.trim = int(model.cfg.stride[0]) if settings.trim_gops else 0     # format 13.0: short GOPs trimmed
         self.scalar = scalar_tables(model, settings.point)
         self.enhancement = enhancement_tables(model, settings.point)
@@ -298,8 +296,8 @@ class GopEncoder:
     # ---------------------------------------------------------------------------------- motion layer
     def _motion_lambda(self, i: int) -> float:
         lams = self._lams[i]
-        return motion_lambda(self.settings.rdo_strength, self.coded_residual is not None, self.scalar, self.enhancement,
-                             lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0))
+        return lambdas.motion_lambda(self.settings.rdo_strength, self.coded_residual is not None, self.scalar,
+                                     self.enhancement, lams["bottom"] if self.layout[-1].stages else lams.get("top", 0.0))
 
     def _enhancement_estimate(self, gop: np.ndarray, base: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """What the enhancement layer would add to ``base`` (no copies), and its bits per position."""
