@@ -184,3 +184,14 @@ def test_a_trimmed_gop_predicted_from_a_whole_one_at_every_kind_of_point(shipped
     r = VqvReader(io.BytesIO(data))
     assert r.version == (13, 0) and [r.header.gop_coded_frames(i) for i in range(2)] == [32, 8] and not r.is_refresh(1)
     np.testing.assert_array_equal(decode_bytes(data, model=shipped_model), seen)
+
+
+def test_with_trimmed_gops_scene_cuts_start_at_q3_and_without_them_at_q4_as_before(shipped_model):
+    """A GOP cut short no longer pays for its padding, so from Q3 on (two bottom stages) a cut inside a slice ends
+    the GOP; with --no-trim-gops only from Q4 on, as in 12.0 (the file of before)."""
+    kw = dict(model=shipped_model, quality=3, network_float="float32")
+    clip = golden_input()[:40]
+    on = VqvReader(io.BytesIO(encode_frames(clip, 16, **kw)))
+    off = VqvReader(io.BytesIO(encode_frames(clip, 16, trim_gops=False, **kw)))
+    assert on.header.short_gops == ((0, CUT),) and on.version == (13, 0)
+    assert off.header.short_gops == () and off.version < (12, 0)

@@ -133,7 +133,7 @@ def _read_item(kind: str, reader: VqvReader, model, g: int) -> dict:
 
 
 def _gop_frames(reader: VqvReader, model, g: int) -> np.ndarray:
-    """GOP ``g``'s decoded frames (32, or a trimmed GOP's fewer; padded H, padded W, 3), as :func:`~vqcodec.coding.decoder.decode_gops`
+    """GOP ``g``'s decoded frames (32, a trimmed GOP's fewer; padded H and W, 3), as :func:`~vqcodec.coding.decoder.decode_gops`
     makes them; with the motion layer the GOPs from the refresh point on are decoded first (each
     predicts from the frame before it)."""
     from vqcodec.coding.decoder import file_motion_residual, read_gop_codes

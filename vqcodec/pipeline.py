@@ -122,9 +122,9 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 motion_bends: bool | None = None, preset: str = DEFAULT_PRESET, conditional_coder: bool | None = None,
                 intra_coder: bool = DEFAULT_INTRA_CODER, network_float: str | None = None,
                 scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
-                trim_gops: bool | None = None, measure_quality: bool = False, threads: int | None = None, progress: bool = True,
-                progress_file: str | Path | None = None, model: CodecModel | None = None, overwrite: bool = True,
-                audio: bool = True) -> dict:
+                trim_gops: bool | None = None, measure_quality: bool = False, threads: int | None = None,
+                progress: bool = True, progress_file: str | Path | None = None, model: CodecModel | None = None,
+                overwrite: bool = True, audio: bool = True) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are

@@ -44,9 +44,11 @@ DEFAULT_INTRA_CODER = True
 DEFAULT_SCALAR_CONTEXT = True
 # With the motion layer a GOP ends before a scene cut inside a slice (format 12.0), at points with at least this
 # many bottom VQ stages or a scalar bottom layer (Q4-Q12 of the shipped model): at Q3 the second refresh slice
-# cost more than it saved on the training windows (experiments/scene_cuts/README.md)
+# cost more than it saved on the training windows (experiments/scene_cuts/README.md); with trimmed GOPs (below) the
+# GOP cut short no longer pays for its padding, and from Q3 on (two stages) the split saved 3.7% at Q3 on those
+# windows (experiments/trimmed_gops/README.md)
 DEFAULT_SCENE_CUTS = True
-SCENE_CUT_MIN_STAGES = 3
+SCENE_CUT_MIN_STAGES, SCENE_CUT_MIN_STAGES_TRIMMED = 3, 2
 # A GOP of fewer frames than a GOP's (the last, or one ended at a scene cut) is coded over the fewest whole top-level
 # slices (8 frames) that hold it, not padded to 32 frames (format 13.0; experiments/trimmed_gops/README.md)
 DEFAULT_TRIM_GOPS = True
@@ -161,8 +163,10 @@ class EncodeSettings:
     @property
     def cuts_at_scenes(self) -> bool:
         """Whether a GOP ends before a scene cut inside a slice (format 12.0): asked for, with the motion layer,
-        at a point with :data:`SCENE_CUT_MIN_STAGES` bottom stages or a scalar bottom layer."""
-        enough = self.point.scalar or self.point.bottom >= SCENE_CUT_MIN_STAGES
+        at a point with :data:`SCENE_CUT_MIN_STAGES` bottom stages (:data:`SCENE_CUT_MIN_STAGES_TRIMMED` with trimmed
+        GOPs) or a scalar bottom layer."""
+        stages = SCENE_CUT_MIN_STAGES_TRIMMED if self.trim_gops else SCENE_CUT_MIN_STAGES
+        enough = self.point.scalar or self.point.bottom >= stages
         return self.scene_cuts and self.motion_layer and enough
 
     @property

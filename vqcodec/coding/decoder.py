@@ -102,8 +102,9 @@ class _ChunkDecoder:
                            f"{self.quality} has {len(self.names)}")
         if chunk.predicted and ref is None:
             raise VqvError(f"GOP {i} is predicted from GOP {i - 1}, which is not available")
+        layout = self.layout_for(self.reader.header.gop_coded_frames(i))
         try:
-            return decode_gop(self.layout_for(self.reader.header.gop_coded_frames(i)), self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
+            return decode_gop(layout, self.prior, chunk.payload, dict(zip(self.names, chunk.symbol_counts)),
                               copy_mode=self.copy_mode, reference=ref if chunk.predicted else None,
                               end_check=self.reader.version[0] >= 2, scalar=self.scalar, enhancement=self.enh,
                               motion=self.motion, bends=self.bends,
