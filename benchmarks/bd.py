@@ -103,6 +103,13 @@ def bd_numbers(anchor: tuple[list, list], test: tuple[list, list], metric: str) 
     return out
 
 
+def bd_rates(anchor: list[dict], test: list[dict], metrics: tuple[str, ...] = ("psnr", "ssim")) -> dict[str, float]:
+    """``{"bd_rate_<metric>": ...}`` of ``test`` against ``anchor``, two curves of rows with ``bpp`` and each metric
+    (what the experiments' A/B scripts print per clip)."""
+    return {f"bd_rate_{m}": bd_numbers(([r["bpp"] for r in anchor], [r[m] for r in anchor]),
+                                       ([r["bpp"] for r in test], [r[m] for r in test]), m)["bd_rate"] for m in metrics}
+
+
 def interp_at(rates: list[float], dists: list[float], target: float) -> tuple[float | None, str | None]:
     """Quality at ``target`` bpp, linear in log(bpp) on the monotone curve; None outside its range."""
     r, d = pareto(rates, dists)

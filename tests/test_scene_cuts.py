@@ -180,12 +180,7 @@ def test_a_damaged_gop_after_a_cut_names_its_own_frames(shipped_model, golden, t
 
 
 def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
-    import torch
-    before = torch.get_num_threads()
-    try:
-        for n in (2, 3):
-            torch.set_num_threads(n)
-            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY,
-                                 **PADDED) == golden
-    finally:
-        torch.set_num_threads(before)
+    from vqcodec.pipeline import torch_threads
+    for n in (2, 3):
+        with torch_threads(n):
+            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY, **PADDED) == golden

@@ -147,15 +147,10 @@ def test_readers_of_codes_see_every_gop_on_one_grid(shipped_model, golden):
 
 
 def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
-    import torch
-    before = torch.get_num_threads()
-    try:
-        for n in (2, 3):
-            torch.set_num_threads(n)
-            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY,
-                                 network_float="float32") == golden
-    finally:
-        torch.set_num_threads(before)
+    from vqcodec.pipeline import torch_threads
+    for n in (2, 3):
+        with torch_threads(n):
+            assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY, network_float="float32") == golden
 
 
 def test_the_cli_reports_and_turns_off_trimming(shipped_model, golden, tmp_path):

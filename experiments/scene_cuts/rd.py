@@ -14,7 +14,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.bd import bd_numbers
+from benchmarks.bd import bd_rates
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.formats import VqvReader
@@ -46,12 +46,7 @@ def main() -> None:
         if all(a["bytes"] == b["bytes"] for a, b in zip(off, on)) and not on[0]["short_gops"]:
             print(json.dumps({"clip": os.path.basename(path), "same_bytes": True}), flush=True)
             continue
-        out = {"clip": os.path.basename(path)}
-        for metric in ("psnr", "ssim"):
-            r = bd_numbers(([x["bpp"] for x in off], [x[metric] for x in off]),
-                           ([x["bpp"] for x in on], [x[metric] for x in on]), metric)
-            out[f"bd_rate_{metric}"] = r["bd_rate"]
-        print(json.dumps(out), flush=True)
+        print(json.dumps({"clip": os.path.basename(path), **bd_rates(off, on)}), flush=True)
 
 
 if __name__ == "__main__":

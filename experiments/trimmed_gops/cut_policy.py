@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from benchmarks.bd import bd_numbers
+from benchmarks.bd import bd_rates
 from vqcodec.coding import scene_cuts
 from vqcodec.coding.decoder import decode_bytes
 from vqcodec.coding.encoder import encode_frames
@@ -53,11 +53,7 @@ def main() -> None:
         if all(x["bytes"] == y["bytes"] for x, y in zip(a, b)):
             print(json.dumps({"clip": os.path.basename(path), "same_bytes": True}), flush=True)
             continue
-        out = {"clip": os.path.basename(path)}
-        for metric in ("psnr", "ssim"):
-            r = bd_numbers(([x["bpp"] for x in a], [x[metric] for x in a]), ([x["bpp"] for x in b], [x[metric] for x in b]), metric)
-            out[f"bd_rate_{metric}"] = r["bd_rate"]
-        print(json.dumps(out), flush=True)
+        print(json.dumps({"clip": os.path.basename(path), **bd_rates(a, b)}), flush=True)
 
 
 if __name__ == "__main__":

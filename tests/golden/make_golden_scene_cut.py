@@ -34,11 +34,16 @@ CUT = 14
 SAMPLE = Path(__file__).parent.parent.parent / "vqcodec" / "samples" / "sample.mp4"
 
 
-def golden_input() -> np.ndarray:
-    """40 frames with a scene cut at frame 14 (the sample clip's 0-13, then its 30-55 upside down and mirrored)."""
+def sample_clip(n: int) -> np.ndarray:
+    """The sample clip's first ``n`` frames at its default coded size (80x64)."""
     info, frames = open_video(SAMPLE)
     w, h = coded_size(info.width, info.height, None, 16)
-    clip = resize_frames(np.stack([f for _, f in zip(range(56), frames)]), w, h)
+    return resize_frames(np.stack([f for _, f in zip(range(n), frames)]), w, h)
+
+
+def golden_input() -> np.ndarray:
+    """40 frames with a scene cut at frame 14 (the sample clip's 0-13, then its 30-55 upside down and mirrored)."""
+    clip = sample_clip(56)
     return np.ascontiguousarray(np.concatenate([clip[:CUT], clip[30:56, ::-1, ::-1]]))
 
 

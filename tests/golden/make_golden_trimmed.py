@@ -22,24 +22,18 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
 
 from make_golden_residual import gop_arrays, write_golden  # noqa: E402
+from make_golden_scene_cut import CUT, QUALITY, sample_clip  # noqa: E402
 
 from vqcodec.coding.decoder import read_gop_codes  # noqa: E402
 from vqcodec.coding.encoder import encode_frames  # noqa: E402
 from vqcodec.formats import VqvReader  # noqa: E402
-from vqcodec.io.reader import open_video, resize_frames  # noqa: E402
-from vqcodec.pipeline import coded_size  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 
-QUALITY = 4
-CUT = 14
-SAMPLE = Path(__file__).parent.parent.parent / "vqcodec" / "samples" / "sample.mp4"
 
 
 def golden_input() -> np.ndarray:
     """51 frames with a scene cut at frame 14 (the sample clip's 0-13, then its 20-56 upside down and mirrored)."""
-    info, frames = open_video(SAMPLE)
-    w, h = coded_size(info.width, info.height, None, 16)
-    clip = resize_frames(np.stack([f for _, f in zip(range(57), frames)]), w, h)
+    clip = sample_clip(57)
     return np.ascontiguousarray(np.concatenate([clip[:CUT], clip[20:57, ::-1, ::-1]]))
 
 
