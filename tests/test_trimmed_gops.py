@@ -16,6 +16,7 @@ from vqcodec.cli.main import main
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import encode_frames
 from vqcodec.coding.gops import coded_gop_frames
+from vqcodec.entropy.rans import EntropyError
 from vqcodec.errors import VqvError
 from vqcodec.formats import GopChunk, Header, VqvFormatError, VqvReader, VqvWriter
 from vqcodec.formats.header import decode_header, encode_header
@@ -190,3 +191,19 @@ def test_with_trimmed_gops_scene_cuts_start_at_q3_and_without_them_at_q4_as_befo
     off = VqvReader(io.BytesIO(encode_frames(clip, 16, trim_gops=False, **kw)))
     assert on.header.short_gops == ((0, CUT),) and on.version == (13, 0)
     assert off.header.short_gops == () and off.version < (12, 0)
+
+
+def test_a_forged_gop_trim_is_an_error_naming_the_gop_not_garbage(shipped_model, golden, tmp_path):
+    """Key 25 rewritten to 16: GOP 2's payload, coded over 8 frames, read over 16, fails its checks: a one-line data
+    error (exit 1) naming the GOP, no output."""
+    r = VqvReader(io.BytesIO(golden))
+    forged = tmp_path / "forged.vqv"
+    with open(forged, "wb") as f, VqvWriter(f, (13, 0)) as w:
+        for i in range(len(r)):
+            w.write_chunk(r.read_chunk(i))
+        w.finish(Header(**{**r.header.__dict__, "gop_trim": 16}))
+    with pytest.raises(EntropyError, match="^GOP 2"):
+        decode_bytes(forged.read_bytes(), model=shipped_model)
+    res = CliRunner().invoke(main, ["decode", "-q", str(forged), str(tmp_path / "out.npy")])
+    assert res.exit_code == 1 and "GOP 2" in res.output and len(res.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out.npy").exists()
