@@ -143,8 +143,8 @@ NETWORK_FLOAT_OPTION = click.option(
               help="at Q7-Q12: a refresh GOP's first slice of the scalar layer in two passes, the second under its "
                    "neighbours' context, where that is smaller (a version 11.0 file)")
 @click.option("--scenecut/--no-scenecut", "scene_cuts", default=DEFAULT_SCENE_CUTS, show_default=True,
-              help="with the motion layer, from Q4: a GOP ends before a scene cut that falls inside a 4-frame "
-                   "slice, and a refresh GOP starts at it (a version 12.0 file)")
+              help="with the motion layer, from Q3 (Q4 with --no-trim-gops): a GOP ends before a scene cut that "
+                   "falls inside a 4-frame slice, and a refresh GOP starts at it (a version 12.0 file)")
 @click.option("--trim-gops/--no-trim-gops", default=None, show_default="trim-gops",
               help="a GOP of fewer than 32 frames (the last, or one ended at a scene cut) is coded over the fewest "
                    "whole 8-frame groups that hold it, not padded to 32 (a version 13.0 file)")
