@@ -145,9 +145,9 @@ NETWORK_FLOAT_OPTION = click.option(
 @click.option("--scenecut/--no-scenecut", "scene_cuts", default=DEFAULT_SCENE_CUTS, show_default=True,
               help="with the motion layer, from Q3 (Q4 with --no-trim-gops): a GOP ends before a scene cut that "
                    "falls inside a 4-frame slice, and a refresh GOP starts at it (a version 12.0 file)")
-@click.option("--trim-gops/--no-trim-gops", default=None, show_default="trim-gops",
+@click.option("--trim-gops/--no-trim-gops", default=None,
               help="a GOP of fewer than 32 frames (the last, or one ended at a scene cut) is coded over the fewest "
-                   "whole 8-frame groups that hold it, not padded to 32 (a version 13.0 file)")
+                   "whole 8-frame groups that hold it, not padded to 32 (a version 13.0 file)  [default: trim-gops]")
 @click.option("--motion-search", type=click.IntRange(1, 8), default=None, metavar="PIXELS",
               help=f"motion search range, pixels per frame each way [default: {PRESETS[DEFAULT_PRESET].motion_search}, "
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
