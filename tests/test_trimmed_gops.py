@@ -207,3 +207,16 @@ def test_a_forged_gop_trim_is_an_error_naming_the_gop_not_garbage(shipped_model,
     res = CliRunner().invoke(main, ["decode", "-q", str(forged), str(tmp_path / "out.npy")])
     assert res.exit_code == 1 and "GOP 2" in res.output and len(res.output.strip().splitlines()) == 1
     assert not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("kind", ["codes", "latents", "frames"])
+def test_the_dataset_gives_every_gop_of_a_trimmed_file_one_shape(golden, tmp_path, kind):
+    from torch.utils.data import default_collate
+    from vqcodec.dataset import VqvDataset
+    (tmp_path / "trimmed.vqv").write_bytes(golden)
+    ds = VqvDataset(tmp_path, kind=kind)
+    items = [ds[i] for i in range(len(ds))]
+    assert len(items) == 3 and [it["frame_count"] for it in items] == list(FRAMES)
+    batch = default_collate(items)                      # the GOPs stack: one shape
+    assert batch["valid"].shape[0] == 3 and batch["valid"].sum(1).tolist() == \
+        ([-(-n // 4) for n in FRAMES] if kind != "frames" else list(FRAMES))
