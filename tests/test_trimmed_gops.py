@@ -125,9 +125,14 @@ def test_trimming_costs_fewer_bytes_and_off_it_writes_the_padded_file_of_before(
     assert r.version == (12, 0) and [r.header.gop_coded_frames(i) for i in range(3)] == [32, 32, 32]
     assert len(golden) < len(off)
     assert decode_bytes(off, model=shipped_model).shape == decode_bytes(golden, model=shipped_model).shape
-    # no GOP of 24 frames or fewer (a last GOP of 26 frames is coded over 32 either way): the same bytes
-    long = np.concatenate([golden_input()[CUT:], golden_input()[CUT:CUT + 21]])      # 37 + 21 = 58: GOPs 32 + 26
-    assert encode_frames(long, 16, **kw) == encode_frames(long, 16, trim_gops=False, **kw)
+    # no GOP of 24 frames or fewer (a last GOP of 28 frames is coded over 32 either way), every GOP ending at a
+    # slice's end: the same bytes; a last GOP of 26 frames ends inside a slice, priced on its own frames: the same
+    # version, other bytes
+    clip = golden_input()
+    for extra, same in ((23, True), (21, False)):       # 37 + 23 = 60: GOPs 32 + 28; 37 + 21 = 58: GOPs 32 + 26
+        long = np.concatenate([clip[CUT:], clip[CUT:CUT + extra]])
+        on, padded = encode_frames(long, 16, **kw), encode_frames(long, 16, trim_gops=False, **kw)
+        assert (on == padded) == same and VqvReader(io.BytesIO(on)).version == VqvReader(io.BytesIO(padded)).version
 
 
 def test_readers_of_codes_see_every_gop_on_one_grid(shipped_model, golden):
@@ -220,3 +225,25 @@ def test_the_dataset_gives_every_gop_of_a_trimmed_file_one_shape(golden, tmp_pat
     batch = default_collate(items)                      # the GOPs stack: one shape
     assert batch["valid"].shape[0] == 3 and batch["valid"].sum(1).tolist() == \
         ([-(-n // 4) for n in FRAMES] if kind != "frames" else list(FRAMES))
+
+
+def test_a_slice_partly_of_padding_is_decided_on_its_own_frames(shipped_model):
+    """With ``real_only`` (the trimmed GOPs' encoder) the motion decisions of a slice partly of padding do not
+    depend on the padding's pixels; without it they may."""
+    from vqcodec.coding.motion_search import block_sse, decide_gop
+    from conftest import pan_video
+    frames = pan_video(22, 32, 32, dx=2)                       # 22 frames: the last slice holds 2 of them
+    rng = np.random.default_rng(0)
+    edge = np.concatenate([frames, np.repeat(frames[-1:], 2, 0)])
+    noise = np.concatenate([frames, rng.integers(0, 256, (2, 32, 32, 3), np.uint8)])
+    assert block_sse(edge, noise, (8, 8), 22).sum() == 0 and block_sse(edge, noise, (8, 8)).sum() > 0
+    recon = np.clip(edge.astype(int) + rng.integers(-6, 7, edge.shape), 0, 255).astype(np.uint8)
+    rates = np.full((6, 4, 4), 40.0)
+    block = tuple(int(b) for b in shipped_model.cfg.bottom_factor)
+
+    def field(source, real_only):
+        f, _ = decide_gop(source, recon, None, rates, 20.0, 3, block, frames=22, real_only=real_only)
+        return f.flags[-1], f.vectors[-1]
+    for a, b in zip(field(edge, True), field(noise, True)):
+        np.testing.assert_array_equal(a, b)
+    assert any((a != b).any() for a, b in zip(field(edge, False), field(noise, False)))

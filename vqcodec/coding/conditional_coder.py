@@ -178,12 +178,13 @@ def _roundings(coder: ConditionalCoder, j: int, source: np.ndarray, pred: np.nda
 
 
 def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarray, lam: float, cost: np.ndarray,
-                    dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
+                    dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS, real: int | None = None):
     """Each block's cheapest of the ``coders`` priced at ``lam`` (conditioned on ``pred``; their symbols rounded
     each way of ``dead_zones``, :func:`_roundings`), where it costs less
     than ``cost`` (``D + lam R``, R its symbols' bits + :data:`OPTION_BITS`; analyses and syntheses side by
     side on the tile workers). Returns (the coder's index per block, -1 where none won; the winners' symbols
-    (H', W', channels), 0 elsewhere; their bits; each block's cost, ``cost`` where none won)."""
+    (H', W', channels), 0 elsewhere; their bits; each block's cost, ``cost`` where none won). ``real``: the
+    distortion over the slice's first ``real`` frames only (the rest is padding)."""
     from vqcodec.coding.motion_search import block_sse
     won = np.full(cost.shape, -1, np.int32)
     symbols = np.zeros((*cost.shape, coder.tables.channels), np.int32)
@@ -192,7 +193,7 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
     jobs = [lambda j=j: _roundings(coder, j, source, pred, dead_zones) for j in priced]
     for j, roundings in zip(priced, run_alone_each(jobs)):
         for y, made in roundings:
-            c_sse = block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64)
+            c_sse = block_sse(made, source, (BLOCK, BLOCK), real).astype(np.float64)
             c_bits = coder.block_bits(j, y) + OPTION_BITS
             take = c_sse + lam * c_bits < cost
             cost = np.where(take, c_sse + lam * c_bits, cost)
@@ -204,7 +205,7 @@ def _cheaper_coders(coder: ConditionalCoder, source: np.ndarray, pred: np.ndarra
 
 def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.ndarray, first: int, option: np.ndarray,
                        out: np.ndarray, sse: np.ndarray, bits: np.ndarray, lam: float,
-                       dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
+                       dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS, real: int | None = None):
     """One slice of predicted blocks after their stage options were chosen (``option`` (H', W'), ``out``
     the slice with them, ``sse`` and ``bits`` per block): where a coder costs less (``D + lam R``, R its
     symbols' bits + :data:`OPTION_BITS`) the block takes it (option ``first + j``). ``trial``: the slice
@@ -212,7 +213,7 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     ``coders``: the roundings of the symbols and the coders priced (:func:`_cheaper_coders`). Returns
     (option, symbols (H', W', channels), the slice, sse, bits)."""
     from vqcodec.coding.motion_search import _pixels, block_sse
-    won, symbols, c_bits, _ = _cheaper_coders(coder, source, trial, lam, sse + lam * bits, dead_zones, coders)
+    won, symbols, c_bits, _ = _cheaper_coders(coder, source, trial, lam, sse + lam * bits, dead_zones, coders, real)
     option = np.where(won >= 0, first + won, option)
     bits = np.where(won >= 0, c_bits, bits)
     sse = sse.copy()
@@ -223,20 +224,21 @@ def choose_conditional(coder: ConditionalCoder, source: np.ndarray, trial: np.nd
     # of the other blocks and none on these, the symbols of the other blocks zero
     pred = np.where(_pixels(taken, (BLOCK, BLOCK)), trial, out)
     made = apply_conditional(coder, pred, option, symbols, first)
-    sse = np.where(taken, block_sse(made, source, (BLOCK, BLOCK)).astype(np.float64), sse)
+    sse = np.where(taken, block_sse(made, source, (BLOCK, BLOCK), real).astype(np.float64), sse)
     return option, symbols, made, sse, bits
 
 
 def choose_intra(coder: ConditionalCoder, source: np.ndarray, recon: np.ndarray, first: int, lam: float,
-                 dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS):
+                 dead_zones: tuple[float, ...] = (0.0,), coders: int = PRICED_CODERS, real: int | None = None):
     """A refresh GOP's first slice (version 9): where a coder, conditioned on the network's reconstruction
     ``recon`` (bt, H, W, 3) as P, costs less than the reconstruction alone (``D + lam R``; R its symbols'
     bits + :data:`OPTION_BITS`, against :data:`NONE_BITS`), the block takes it. The slice then becomes the
-    reference of the next, so a better one pays twice; the encoder's lambda is the motion decisions'.
+    reference of the next, so a better one pays twice; the encoder's lambda is the motion decisions'. ``real``: the
+    distortion over the first ``real`` frames only (a refresh GOP of fewer frames than a slice).
     Returns (option (H', W'), symbols (H', W', channels), the slice as the decoder makes it)."""
     from vqcodec.coding.motion_search import block_sse
-    d_net = block_sse(recon, source, (BLOCK, BLOCK)).astype(np.float64)
-    won, symbols, _, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS, dead_zones, coders)
+    d_net = block_sse(recon, source, (BLOCK, BLOCK), real).astype(np.float64)
+    won, symbols, _, _ = _cheaper_coders(coder, source, recon, lam, d_net + lam * NONE_BITS, dead_zones, coders, real)
     option = np.where(won >= 0, first + won, 0).astype(np.int32)
     if not (option > 0).any():
         return option, symbols, recon

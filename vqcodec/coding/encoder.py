@@ -258,12 +258,12 @@ class GopEncoder:
         lam = rdo.scalar_lambda(tabs.step, self.settings.rdo_strength) * (
             lambdas.ENHANCEMENT_LAMBDA_SCALE if self.coded_residual is not None else 1.0)
         last = self._last_frame
-        for i, ((gop, _), base) in enumerate(zip(self._pending, bases)):      # in decode order
+        for i, ((gop, n), base) in enumerate(zip(self._pending, bases)):      # in decode order
             fm = self._flag_model(ENHANCEMENT_LABEL, refresh[i])
             before = None if refresh[i] else self._ref_enh
             field = all_codes[i].motion
             if field is not None:
-                enh, last = self._enhance_predicted(gop, base, field, None if refresh[i] else last, before, fm, lam)
+                enh, last = self._enhance_predicted(gop, base, field, None if refresh[i] else last, before, fm, lam, n)
             else:
                 coef = basis.coefficients(gop, base)
                 enh = rdo.decide_scalar(tabs, coef, before, fm, lam,
@@ -273,11 +273,12 @@ class GopEncoder:
         return out
 
     def _enhance_predicted(self, gop: np.ndarray, base: np.ndarray, field: MotionField, last: np.ndarray | None,
-                           before: ScalarCodes | None, fm: CopyFlagModel | None, lam: float
+                           before: ScalarCodes | None, fm: CopyFlagModel | None, lam: float, n: int
                            ) -> tuple[ScalarCodes, np.ndarray]:
         """A GOP with a motion layer: its enhancement decisions slice by slice, each on the slice as
-        predicted from the one before as enhanced (the order the decoder reconstructs in); returns
-        the layer and the GOP's last frame."""
+        predicted from the one before as enhanced (the order the decoder reconstructs in; with trimmed GOPs a
+        slice partly of padding priced on its ``n``-frame GOP's own frames); returns the layer and the GOP's last
+        frame."""
         basis, tabs, bt = self.model.ladder.basis, self.enhancement, self.block[0]
         frames = np.array(base, copy=True)
         t_, h, w = field.flags.shape
@@ -288,8 +289,9 @@ class GopEncoder:
             predict_slice(frames, field, t, last, self.block, self.coded_residual)
             prev = sym[:, t - 1] if t else None if before is None else before.symbols[:, -1]
             prev_flags = copied[t - 1] if t else None if before is None else before.copy_map()[-1]
+            real = n - t * bt if self.trim and t * bt < n < (t + 1) * bt else None
             sym[:, t], copied[t] = decide_predicted_enhancement(tabs, basis, gop[sl], frames[sl], field.flags[t],
-                                                                prev, prev_flags, fm, lam)
+                                                                prev, prev_flags, fm, lam, real)
             frames[sl] = predicted_residual(basis, frames[sl], sym[:, t], tabs.step, field.flags[t] & copied[t])
         return ScalarCodes(sym, tabs.step_num, copied), frames[-1]
 
@@ -335,7 +337,7 @@ class GopEncoder:
                                           self._residual_estimate if self.enhancement is not None else None,
                                           self.coded_residual, self.settings.bend_frames > 0,
                                           None if refresh[i] or self._prev_codes is None else self._prev_codes.motion,
-                                          self.settings.effort, n)
+                                          self.settings.effort, n, real_only=self.trim > 0)
                 est_last = final[-1]
                 prev = None if refresh[i] else self._prev_codes
                 levels = rdo.force_motion_copies(codes.levels, field.flags, None if prev is None else prev.levels)

@@ -176,11 +176,12 @@ def add_residual(pred: np.ndarray, res: np.ndarray) -> np.ndarray:
 
 
 def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np.ndarray, lam: float,
-                     option_bits: float) -> tuple:
+                     option_bits: float, real: int | None = None) -> tuple:
     """Per block (n source and predicted blocks, (n, bt, bh, bw, 3) uint8): the option of least
     ``D + lam * R`` among ``options`` (each greedy; R: the codes' bits plus ``option_bits``), with
     its codes and reconstruction. Returns (option (n,) 1-based, codes (n, S), blocks uint8, SSE (n,),
-    bits (n,)) for the best option (the caller weighs it against no residual)."""
+    bits (n,)) for the best option (the caller weighs it against no residual). ``real``: the SSE over the blocks'
+    first ``real`` frames only (the rest is padding)."""
     n = source.shape[0]
     diff = np.empty((n, source.shape[-1], *source.shape[1:-1]))      # (n, 3, bt, bh, bw): lin_enc's order
     np.subtract(source.transpose(0, 4, 1, 2, 3), pred.transpose(0, 4, 1, 2, 3), out=diff, dtype=np.float64)
@@ -199,6 +200,8 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
                 greedy[first, i] = c, left - cb[c]
             codes[:, i], left = greedy[first, i]
         blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
+        if real is not None:
+            sse = ((blocks[:, :real].astype(np.int64) - source[:, :real]) ** 2).reshape(n, -1).sum(1).astype(np.float64)
         bits = count * np.log2(basis.codebook_size) + option_bits
         found.append((codes, blocks, sse))
         costs.append(sse + lam * bits)
@@ -394,15 +397,16 @@ def _unblocks(blocks: np.ndarray, h: int, w: int) -> np.ndarray:
     return blocks.reshape(h // bh, w // bw, bt, bh, bw, c).transpose(2, 0, 3, 1, 4, 5).reshape(bt, h, w, c)
 
 
-def slice_residuals(coded, source: np.ndarray, trial: np.ndarray, d_mc: np.ndarray, lam: float):
+def slice_residuals(coded, source: np.ndarray, trial: np.ndarray, d_mc: np.ndarray, lam: float, real: int | None = None):
     """One slice's predicted blocks (``trial``, every block predicted) with the residual that pays
     against none (``coded``: a :class:`~vqcodec.coding.motion.MotionResidual`). Returns (option (H', W'),
-    codes (H', W', S), the slice with the residuals added, each block's SSE and its residual's bits)."""
+    codes (H', W', S), the slice with the residuals added, each block's SSE and its residual's bits). ``real``:
+    only the slice's first ``real`` frames count in the SSE."""
     basis = coded.basis
     hb, wb = d_mc.shape
     lam = lam if np.ndim(lam) == 0 else np.reshape(lam, -1)       # (a lambda per block: (H', W'))
     option, codes, blocks, sse, bits = choose_residuals(basis, coded.options, _blocks(source, basis.block),
-                                                        _blocks(trial, basis.block), lam, OPTION_BITS)
+                                                        _blocks(trial, basis.block), lam, OPTION_BITS, real)
     use = (sse + lam * bits < d_mc.reshape(-1) + lam * NONE_BITS)
     h, w = source.shape[1:3]
     pred = _blocks(trial, basis.block)

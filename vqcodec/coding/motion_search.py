@@ -46,8 +46,11 @@ BEND_FLAG_BITS = 1.0
 BEND_SEARCH = 4
 
 
-def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-    """Squared error per block over frames: (T, H, W, 3) pairs -> int64 (H', W')."""
+def block_sse(a: np.ndarray, b: np.ndarray, block: tuple[int, int], frames: int | None = None) -> np.ndarray:
+    """Squared error per block over frames: (T, H, W, 3) pairs -> int64 (H', W'); over the first ``frames`` only
+    where given (a slice partly of a GOP's padding, which no decoder shows: format 13.0's encoder)."""
+    if frames is not None:
+        a, b = a[:frames], b[:frames]
     small = a.dtype == b.dtype == np.uint8                 # then every square fits int32 (half the memory)
     d = np.subtract(a, b, dtype=np.int32 if small else np.int64)
     (bh, bw), (t, h, w, c) = block, d.shape
@@ -232,31 +235,33 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
                  residual: Residual | None = None, coded: MotionResidual | None = None,
                  start: np.ndarray | None = None, planes: PhasePlanes | None = None,
-                 bends: bool = False) -> SliceDecision:
+                 bends: bool = False, real: int | None = None) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
     ``coded``, with a motion residual (version 5): a predicted block is priced with its best residual
     option too. ``start``: the vectors an earlier search found against other predictions (see
     :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already.
-    ``bends`` (version 7): a predicted block may instead follow a bent path (:func:`search_bends`)."""
+    ``bends`` (version 7): a predicted block may instead follow a bent path (:func:`search_bends`). ``real``: only
+    the slice's first ``real`` frames count in the distortion (the rest is padding)."""
     bt, bh, bw = block
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
     planes = search_planes(before, bt, search) if planes is None else planes
-    vec = search_vectors(source, before, (bh, bw), search, pred, mu, start, planes)
+    seen = source if real is None else source[:real]      # what the searches match: the slice's own frames
+    vec = search_vectors(seen, before, (bh, bw), search, pred, mu, start, planes)
     vpred = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
 
     def bent_paths():                                 # the same block on its own path
-        bent_vec, path = search_bends(source, planes, vec, vpred, mu, block)
+        bent_vec, path = search_bends(seen, planes, vec, vpred, mu, block)
         bent_trial = _predicted(recon, before, bent_vec, path, block, planes)
-        return (bent_vec, path, *_priced(source, bent_trial, lam, block, residual, coded))
+        return (bent_vec, path, *_priced(source, bent_trial, lam, block, residual, coded, real))
 
     # the bent paths are searched and priced beside the straight ones, on another core where a slice is
     # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way)
     side = bends and rate.size >= SIDE_THREAD_BLOCKS
     bent_job = _side_pool().submit(bent_paths) if side else None
     trial = _predicted(recon, before, vec, None, block, planes)
-    trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded)
+    trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded, real)
     extra = FLAG_BITS + vector_bits(vec, vpred) + extra     # (the sum in this order: the same floats as before)
     path, chosen_vec = None, vec
     if bends:                                         # ... kept where that costs less
@@ -270,7 +275,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
             chosen = tuple(np.where(bent if c.ndim == 2 else bent[..., None], b, c) for c, b in zip(chosen, bent_chosen))
         path = np.where(bent[..., None, None], path, 0).astype(np.int32)
         chosen_vec = np.where(bent[..., None], bent_vec, vec)
-    d_net = block_sse(recon, source, (bh, bw)).astype(np.float64)
+    d_net = block_sse(recon, source, (bh, bw), real).astype(np.float64)
     flags = d_mc + lam * extra < d_net + lam * rate
     vectors = np.where(flags[..., None], chosen_vec, 0).astype(np.int32)
     if chosen is not None:
@@ -312,24 +317,24 @@ def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.
 
 
 def _priced(source: np.ndarray, trial: np.ndarray, lam: float, block: tuple[int, int, int],
-            residual: Residual | None, coded: MotionResidual | None):
+            residual: Residual | None, coded: MotionResidual | None, real: int | None = None):
     """Every block of a predicted slice with what the encoder adds to it: the motion residual's best
     option (version 5), then the enhancement at an enhanced point. Returns (the slice, each block's
     SSE, its extra bits, the residual's (option, codes) or None)."""
     bh, bw = block[1:]
-    d_mc = block_sse(trial, source, (bh, bw)).astype(np.float64)
+    d_mc = block_sse(trial, source, (bh, bw), real).astype(np.float64)
     extra, chosen = 0.0, None
     if coded is not None:                             # the motion residual, then the enhancement on top
         plain = trial
-        option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam)
+        option, codes, trial, d_mc, extra = slice_residuals(coded, source, trial, d_mc, lam, real)
         chosen = option, codes
         if coded.coder is not None:                   # version 8: or a conditional coder
             option, symbols, trial, d_mc, extra = choose_conditional(
-                coded.coder, source, plain, coded.first_coder, option, trial, d_mc, extra, lam, *coded.pricing)
+                coded.coder, source, plain, coded.first_coder, option, trial, d_mc, extra, lam, *coded.pricing, real)
             chosen = option, np.where((option >= coded.first_coder)[..., None], 0, codes), symbols
     if residual is not None:                          # the prediction alone, or with its residual coded
         enhanced, bits = residual(source, trial)
-        d_res = block_sse(enhanced, source, (bh, bw)).astype(np.float64)
+        d_res = block_sse(enhanced, source, (bh, bw), real).astype(np.float64)
         use = d_res + lam * bits < d_mc
         d_mc, extra = np.where(use, d_res, d_mc), extra + np.where(use, bits, 0.0)
         trial = np.where(_pixels(use, (bh, bw)), enhanced, trial)
@@ -348,8 +353,8 @@ def search_bends(targets: np.ndarray, planes: PhasePlanes, vec: np.ndarray, pred
     :data:`BEND_SEARCH` pixels of the straight line through the two frames before (frame 0: of the
     block's straight vector ``vec``) and at the straight path's ``(j + 1) x vec``, then refined to whole,
     half and quarter pixels; cost = SAD + ``mu`` x the bits of its difference from that line (frame 0:
-    from the vector's prediction ``pred``). Ties keep the line. Returns (frame 0's vector (H', W', 2),
-    the bends (H', W', bt - 1, 2))."""
+    from the vector's prediction ``pred``). Ties keep the line; frames beyond ``targets`` (a slice's padding) keep
+    it too. Returns (frame 0's vector (H', W', 2), the bends (H', W', bt - 1, 2))."""
     bt, bh, bw = block
     hb, wb = vec.shape[:2]
     lim = (planes.reach - 1) * SUBPEL            # what the planes reach (the decoder clamps beyond)
@@ -360,11 +365,14 @@ def search_bends(targets: np.ndarray, planes: PhasePlanes, vec: np.ndarray, pred
     v = vec.astype(np.int64)
     disp: list[np.ndarray] = []
     for j in range(bt):
-        tb = block_rows(targets[j], (bh, bw))
         line = v if j == 0 else 2 * disp[-1] - (disp[-2] if j > 1 else 0)
         priced = np.asarray(pred, np.int64) if j == 0 else line
         reach = min(lim, (j + 1) * MAX_VECTOR)
         low, high = (-reach, reach) if j == 0 else (line - MAX_BEND, line + MAX_BEND)
+        if j >= len(targets):
+            disp.append(np.clip(line, -reach, reach))
+            continue
+        tb = block_rows(targets[j], (bh, bw))
 
         def cost(c: np.ndarray) -> np.ndarray:
             return planes.sads(c, (bh, bw), tb) + mu * vector_bits(c, priced)
@@ -394,13 +402,14 @@ def _pixels(mask: np.ndarray, block: tuple[int, int]) -> np.ndarray:
 
 
 def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.ndarray, predicted: np.ndarray,
-                                 before: np.ndarray | None, prev_flags: np.ndarray | None, flag_model, lam: float
-                                 ) -> tuple[np.ndarray, np.ndarray]:
+                                 before: np.ndarray | None, prev_flags: np.ndarray | None, flag_model, lam: float,
+                                 real: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """One slice of the enhancement layer of a GOP with a motion layer: ``frames`` (bt, H, W, 3) the
     slice as predicted, ``predicted`` (H', W') its motion blocks, ``before`` (K, H', W') the symbols
     of the slice before (None: no copies). Per block, in ``D + lambda * R`` (D in pixels), code its
     own symbols or copy; a copied motion block keeps its prediction as it is (no enhancement), any
-    other copied block repeats the symbols before. Returns the symbols (K, H', W') and copy flags."""
+    other copied block repeats the symbols before. Returns the symbols (K, H', W') and copy flags. ``real``: the
+    distortion over the slice's first ``real`` frames only (the rest is padding)."""
     from vqcodec.coding.enhancement import quantise      # (enhancement imports nothing of motion)
     from vqcodec.coding.rdo import _Recorder
 
@@ -409,9 +418,9 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
     h, w = predicted.shape
     if before is None or flag_model is None:
         return nat, np.zeros((h, w), bool)
-    d_code = block_sse(basis.apply(frames, nat[:, None], tables.step), source, block)
-    d_copy = np.where(predicted, block_sse(frames, source, block),
-                      block_sse(basis.apply(frames, before[:, None], tables.step), source, block))
+    d_code = block_sse(basis.apply(frames, nat[:, None], tables.step), source, block, real)
+    d_copy = np.where(predicted, block_sse(frames, source, block, real),
+                      block_sse(basis.apply(frames, before[:, None], tables.step), source, block, real))
     r_code = tables.symbol_bits(before, nat)
     f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
     copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
@@ -423,14 +432,15 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
                search: int, block: tuple[int, int, int], residual: Residual | None = None,
                coded: MotionResidual | None = None, bends: bool = False,
                before_field: MotionField | None = None, effort: Effort = Effort(),
-               frames: int | None = None) -> tuple[MotionField, np.ndarray]:
+               frames: int | None = None, real_only: bool = False) -> tuple[MotionField, np.ndarray]:
     """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
     reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
     ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
     GOP's motion field, whose last slice the coder predicts the first slice's vectors from; ``lam``: one, or
     one per block (T', H', W'), :mod:`vqcodec.coding.propagation`).
     ``frames``: the GOP's own frames (the rest is padding, which no decoder shows): a slice wholly of
-    padding repeats the frame before it (every block predicted, vector 0, nothing else), the cheapest."""
+    padding repeats the frame before it (every block predicted, vector 0, nothing else), the cheapest; with
+    ``real_only`` (format 13.0's encoder) a slice partly of padding prices its blocks on its own frames only."""
     if bends and not (effort.second or effort.bends_first):
         raise ValueError("bent paths need a decision that searches them")
     bt, t_ = block[0], rates.shape[0]
@@ -448,10 +458,11 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         pred = np.where(before_field.flags[-1][..., None], before_field.vectors[-1], 0).astype(np.int64)
     for t in range(t_):
         prev = final[t * bt - 1] if t else before
+        real = frames - t * bt if real_only and frames is not None and (t + 1) * bt > frames else None
         if prev is None:                  # a refresh GOP's first slice: nothing to predict from
             if coded is not None and coded.intra:         # version 9: the coders refine it
                 option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder,
-                                                                 lams[0], *coded.pricing)
+                                                                 lams[0], *coded.pricing, real)
             continue
         sl = slice(t * bt, (t + 1) * bt)
         if frames is not None and t * bt >= frames:
@@ -463,10 +474,11 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         # the conditional coders (the dearest option) only in the decision that stands: the second
         later = effort.second and coded is not None and coded.coder is not None
         got = decide_slice(*args, pred, residual, dataclasses.replace(coded, coder=None) if later else coded,
-                           planes=planes, bends=first_bends)
+                           planes=planes, bends=first_bends, real=real)
         again = coder_predictions(got.flags, got.vectors, pred)
         if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
-            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends)
+            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends,
+                               real=real)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if paths is not None:
             paths[t] = got.bends
