@@ -13,8 +13,7 @@ whichever costs less in ``D + lambda * R``.
 * Decision: ``D`` is the block's squared error over its frames (predicted as the decoder predicts it),
   ``R`` the bits of the network's codes of the position (as the copy decisions priced them) against
   the motion layer's flag and vector. A predicted block's latent codes are copied from the slice
-  before (nearly free): the saving. Decisions use floats; only the encoder makes them, the decoder
-  reads flags and vectors.
+  before (nearly free): the saving. Decisions use floats; only the encoder makes them.
 """
 from __future__ import annotations
 
