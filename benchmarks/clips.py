@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 import numpy as np
 
-from vqcodec.train.data import ClipSpec, VideoClipDataset, build_dataset, list_sources
+from benchmarks.compat import ClipSpec, VideoClipDataset, build_dataset, list_sources
 from vqcodec.errors import VqvError, describe_error
 
 PROTOCOL_FPS = Fraction(16)

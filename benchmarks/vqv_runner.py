@@ -14,14 +14,10 @@ import numpy as np
 import torch
 
 import vqcodec
-import vqcodec.coding.encoder
 from benchmarks.clips import PROTOCOL_FPS, Clip
+from benchmarks.compat import PRIOR_CHOICES, decode_bytes, encode_frames, encoder_module, sha256_file
 from benchmarks.curves import make_point
-from vqcodec.coding.decoder import decode_bytes
-from vqcodec.coding.encoder import encode_frames
-from vqcodec.settings import PRIOR_CHOICES
 from vqcodec.errors import VqvError, describe_error
-from vqcodec.io.files import sha256_file
 from vqcodec.weights import load_model
 
 #: the priors measured unless --priors says otherwise: every one the codec offers but "auto"
@@ -53,7 +49,7 @@ def encoder_defaults(encode) -> dict:
 
 def codec_fingerprint() -> dict:
     """Where the imported codec lives and a digest of its package's .py files (which code was measured)."""
-    module = Path(vqcodec.coding.encoder.__file__).resolve()
+    module = Path(encoder_module.__file__).resolve()
     pkg = Path(vqcodec.__file__).resolve().parent
     h = hashlib.sha256()
     for q in sorted(pkg.rglob("*.py")):
