@@ -3,22 +3,13 @@ no motion layer: the same points in both, which pull a whole-range BD-rate towar
 
     python experiments/issue20_aims/bd_from_q3.py NOW/points.csv OLD/points.csv
 """
-import csv
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.bd import bd_rates  # noqa: E402
+from benchmarks.report import read_points_csv as rows  # noqa: E402
 from benchmarks.curves import aggregate, vqv_best  # noqa: E402
-
-
-def rows(path):
-    out = []
-    for r in csv.DictReader(open(path)):
-        for k in ("bytes", "raw_bytes", "bpp", "kbps", "psnr", "ssim", "enc_fps", "dec_fps", "frames"):
-            r[k] = float(r[k]) if r.get(k) not in (None, "") else None
-        out.append(r)
-    return out
 
 
 def best(points, clip, first_q):
