@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -298,3 +301,28 @@ def test_speed_peers_end_to_end_on_a_tiny_clip(tiny_weights, tmp_path):
     assert row["size"] == "48x32" and row["vqv"]["enc_fps"] > 0
     assert set(row["peers"]["x264 veryslow"]["ratios"]) == {"enc_vs_roundtrip", "dec_vs_roundtrip", "enc_vs_enc",
                                                             "dec_vs_dec"}
+
+
+def test_compat_takes_an_older_flat_release_first_on_the_path(tmp_path):
+    """An older release (one flat package: codec.py, data.py, fsutil.py) put first on PYTHONPATH is what the
+    benchmark imports, not the working tree's modules of the same names."""
+    old = tmp_path / "vqcodec"
+    old.mkdir()
+    (old / "__init__.py").write_text("")
+    (old / "codec.py").write_text("PRIOR_CHOICES = ('auto', 'uniform')\ndef encode_frames(): pass\n"
+                                  "def decode_bytes(): pass\n")
+    (old / "data.py").write_text("class ClipSpec: pass\nclass VideoClipDataset: pass\n"
+                                 "def build_dataset(): pass\ndef list_sources(): pass\n")
+    (old / "fsutil.py").write_text("def sha256_file(): pass\n")
+    root = Path(__file__).resolve().parents[1]
+    probe = ("import benchmarks.compat as c; print(c.encoder_module.__file__); print(c.PRIOR_CHOICES); "
+             "print(c.build_dataset.__module__)")
+    out = subprocess.run([sys.executable, "-P", "-c", probe], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "PYTHONPATH": f"{tmp_path}:{root}"}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    module, priors, data = out.stdout.split("\n")[:3]
+    assert Path(module) == old / "codec.py"
+    assert priors == "('auto', 'uniform')" and data == "vqcodec.data"
+    # and today's layout, as the working tree is
+    from benchmarks import compat
+    assert compat.encode_frames is encode_frames and compat.decode_bytes is decode_bytes
