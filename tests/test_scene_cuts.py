@@ -184,3 +184,17 @@ def test_the_same_bytes_for_one_two_and_three_threads(shipped_model, golden):
     for n in (2, 3):
         with torch_threads(n):
             assert encode_frames(golden_input(), 16, model=shipped_model, quality=QUALITY, **PADDED) == golden
+
+
+def test_a_ladder_is_fitted_on_clips_with_a_scene_cut(tmp_path):
+    """fit_ladder (``vqv`` release tools) codes each training clip as one GOP: a clip with a scene cut inside a
+    slice, which the encoder would split in two, is fitted on as one (it used to stop the fit)."""
+    from vqcodec.release.prior_fitting import fit_ladder
+    from vqcodec.weights import load_model
+    lmodel = load_model(Path(__file__).parent / "golden" / "tiny_linear.pt")
+    cut = np.concatenate([pan_video(13, 64, 64, dx=3), 255 - synthetic_video(19, 64, 64, seed=5)])
+    data = encode_frames(np.ascontiguousarray(cut), 16, model=lmodel, quality=3, motion=True, refresh=0)
+    assert VqvReader(io.BytesIO(data)).header.short_gops == ((0, 13),)       # the encoder does split it
+    clips = [synthetic_video(32, 64, 64, seed=s) for s in range(2)] + [np.ascontiguousarray(cut)]
+    ladder = fit_ladder(lmodel, clips, [(1, 2, None), (1, 0, 0.08), (1, 0, 0.08, 8.0)], enhancement_channels=16)
+    assert ladder.points[2].enhanced and ladder.basis.channels == 16

@@ -195,10 +195,11 @@ def fit_ladder(model: CodecModel, clips: Sequence[np.ndarray], points: Sequence[
 
 def _coded_symbols(model: CodecModel, clips: Sequence[np.ndarray], quality: int, layer: str):
     """The symbols of ``layer`` ("scalar" or "enhancement") the encoder sends for each clip (one
-    refresh GOP each) at ``quality``, and the positions it codes rather than copies."""
+    refresh GOP each: no scene cuts) at ``quality``, and the positions it codes rather than copies."""
     syms, coded = [], []
     for clip in clips:
-        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality), clip.shape[2], clip.shape[1])
+        enc = GopEncoder(model, EncodeSettings.build(model, quality=quality, scene_cuts=False), clip.shape[2],
+                         clip.shape[1])
         for f in clip:
             enc.add_frame(f)
         for g in enc.finish():
@@ -210,9 +211,9 @@ def _coded_symbols(model: CodecModel, clips: Sequence[np.ndarray], quality: int,
 
 def _reconstructions(model: CodecModel, clips: Sequence[np.ndarray], quality: int):
     """Per clip, its reconstruction (uint8, padded GOP) at ``quality``, each clip one refresh GOP coded
-    as the encoder codes it."""
+    as the encoder codes it (no scene cuts: a cut inside the clip would make two GOPs)."""
     for clip in clips:
-        settings = EncodeSettings.build(model, quality=quality)
+        settings = EncodeSettings.build(model, quality=quality, scene_cuts=False)
         enc = GopEncoder(model, settings, clip.shape[2], clip.shape[1])
         for f in clip:
             enc.add_frame(f)
