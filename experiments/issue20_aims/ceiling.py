@@ -1,6 +1,6 @@
 """The autoencoder's ceiling: PSNR with the continuous latents (bypass) and with the top quantised / bottom
 continuous, per clip; against vqv's Q12 decoded PSNR."""
-import glob, os, sys, numpy as np, torch
+import os, sys, numpy as np, torch
 from vqcodec import load_model
 from vqcodec.metrics import psnr
 m = load_model(); net = m.net.eval()

@@ -1,6 +1,6 @@
 """Per mode (network block / predicted without residual / predicted with residual / coder), the share of blocks and
 their PSNR, for a clip at several qualities."""
-import io, os, sys, tempfile, numpy as np, torch
+import sys, tempfile, numpy as np, torch
 from vqcodec import load_model, encode_frames, decode_bytes, read_codes
 torch.set_num_threads(2)
 m = load_model()

@@ -15,8 +15,6 @@ torch.set_num_threads(2)
 m = load_model(); L = m.ladder
 steps = [float(s) for s in os.environ.get("STEPS", "40,28,20").split(",")]
 max_clips = int(os.environ.get("MAX_CLIPS", "60"))
-import pickle
-CACHE = f"/work/s32/q13_res_{max_clips}.pkl"
 clips, _ = training_clips("corpus:/work/data/corpus", "/work/data/cache", m.cfg, max_clips)
 t0 = time.time()
 base_q = 12

@@ -1,8 +1,7 @@
 """Probe: the motion layer at Q2 (one bottom stage) and Q1 (top only), against today's (no motion layer there).
 Encodes each clip at the given qualities with and without the layer forced on, decodes, prints bytes / PSNR."""
-import json, sys, glob, os
+import json, sys, os
 import numpy as np, torch
-import vqcodec
 from vqcodec import load_model, encode_frames, decode_bytes
 from vqcodec.settings import EncodeSettings
 from vqcodec.metrics import psnr

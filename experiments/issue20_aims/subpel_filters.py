@@ -7,7 +7,6 @@ import vqcodec.coding.motion as motion
 import vqcodec.coding.motion_search as ms
 from vqcodec import load_model, encode_frames, decode_bytes
 from vqcodec.metrics import psnr
-from benchmarks.bd import bd_rates
 
 FILTERS = {
     "hevc8": {0: [0, 0, 0, 64, 0, 0, 0, 0], 1: [-1, 4, -10, 58, 17, -5, 1, 0], 2: [-1, 4, -11, 40, 40, -11, 4, -1],
