@@ -5,7 +5,7 @@ import numpy as np, torch
 import vqcodec
 from vqcodec import load_model, encode_frames, decode_bytes
 torch.set_num_threads(2)
-clips = np.load("/work/s32/clips3.npz")
+clips = np.load(sys.argv[2] if len(sys.argv) > 2 else "clips3.npz")   # dump_clips.py
 m = load_model()
 rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
 for name in clips.files:

@@ -4,7 +4,7 @@ import numpy as np, torch
 import vqcodec
 from vqcodec import load_model, encode_frames, decode_bytes
 torch.set_num_threads(2)
-fr = np.load(sys.argv[2], mmap_mode="r")[:32].copy() if len(sys.argv) > 2 else np.load("/work/s32/bikes320.npy")
+fr = np.load(sys.argv[2], mmap_mode="r")[:32].copy() if len(sys.argv) > 2 else np.load("bikes320.npy")   # bikes' first 64 frames, area-resized to 320x240
 m = load_model()
 t0 = time.perf_counter(); data = encode_frames(fr, 16, model=m); te = time.perf_counter() - t0
 ts = []
