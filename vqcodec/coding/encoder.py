@@ -27,7 +27,7 @@ from vqcodec.coding.gop_coding import (ENHANCEMENT_LABEL, SCALAR_LABEL, CodedGop
 from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, coded_gop_frames, enhancement_residual, enhancement_tables,
                                  gop_layout, is_refresh, network_pool, network_round, pad_gop, padded_size,
                                  predicted_residual, file_scalar_tables, scalar_tables, single_threaded_blas)
-from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice
+from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice, slice_real_frames
 from vqcodec.coding.motion_search import SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
@@ -289,7 +289,7 @@ class GopEncoder:
             predict_slice(frames, field, t, last, self.block, self.coded_residual)
             prev = sym[:, t - 1] if t else None if before is None else before.symbols[:, -1]
             prev_flags = copied[t - 1] if t else None if before is None else before.copy_map()[-1]
-            real = n - t * bt if self.trim and t * bt < n < (t + 1) * bt else None
+            real = slice_real_frames(t, bt, n) if self.trim else None
             sym[:, t], copied[t] = decide_predicted_enhancement(tabs, basis, gop[sl], frames[sl], field.flags[t],
                                                                 prev, prev_flags, fm, lam, real)
             frames[sl] = predicted_residual(basis, frames[sl], sym[:, t], tabs.step, field.flags[t] & copied[t])

@@ -121,6 +121,11 @@ def predict_paths(ref: np.ndarray, disp: np.ndarray, mask: np.ndarray, block: tu
     return ((acc + 8) >> 4).astype(np.uint8).swapaxes(0, 1)
 
 
+def slice_real_frames(t: int, bt: int, frames: int | None) -> int | None:
+    """How many of slice ``t``'s ``bt`` frames are its GOP's own where the GOP's ``frames`` end inside it, else None."""
+    return frames - t * bt if frames is not None and t * bt < frames < (t + 1) * bt else None
+
+
 def block_view(frame: np.ndarray, block: tuple[int, int]) -> np.ndarray:
     """A writable view (H', W', bh, bw, 3) of a frame (H, W, 3) cut into blocks."""
     bh, bw = block

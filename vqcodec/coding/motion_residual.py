@@ -118,19 +118,21 @@ class ResidualBasis:
         c = self.decoder_float.shape[1]
         return np.ascontiguousarray(self.decoder_float.reshape(3, bt, bh, bw, c).transpose(1, 2, 3, 0, 4).reshape(-1, c))
 
-    def predicted_blocks(self, first: int, count: int, codes: np.ndarray, pred: np.ndarray, source: np.ndarray
-                         ) -> tuple[np.ndarray, np.ndarray]:
+    def predicted_blocks(self, first: int, count: int, codes: np.ndarray, pred: np.ndarray, source: np.ndarray,
+                         frames: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``n`` blocks that all take stages ``first .. first + count - 1`` with ``codes`` (n, >= count):
         ``add_residual(pred, pixels(...))`` (uint8 (n, bt, bh, bw, 3)) and its SSE against ``source``
-        (float64 (n,)), the same integers computed in place in float64 where every value is an integer
-        below 2^53 (the encoder's search prices every block under every option this way)."""
+        (float64 (n,); over the blocks' first ``frames`` frames where given), the same integers computed in
+        place in float64 where every value is an integer below 2^53 (the encoder's search prices every block
+        under every option this way)."""
         n = len(codes)
+        kept = None if frames is None else frames * int(np.prod(pred.shape[2:]))   # a row's first frames
         q = self.codebooks[first][codes[:, 0]]
         for i in range(1, count):
             q = q + self.codebooks[first + i][codes[:, i]]
         if not n or self.decoder_reach * int(np.abs(q).max()) >= EXACT_FLOAT - (1 << 23):
             blocks = add_residual(pred, self.pixels(((first, count),), np.ones(n, np.int64), codes))
-            return blocks, ((blocks.astype(np.int64) - source) ** 2).reshape(n, -1).sum(1).astype(np.float64)
+            return blocks, ((blocks.astype(np.int64) - source)[:, :frames] ** 2).reshape(n, -1).sum(1).astype(np.float64)
         x = q.astype(np.float64) @ self._decoder_by_pixel.T       # Wd q, exact: integers below 2^53
         blocks, sse = np.empty(x.shape, np.uint8), np.empty(n)
         for rows in _row_chunks(n):                               # (in cache)
@@ -142,6 +144,7 @@ class ResidualBasis:
             np.clip(v, 0, 255, out=v)
             blocks[rows] = v
             v -= source[rows].reshape(len(v), -1)
+            v = v[:, :kept]
             v *= v
             sse[rows] = v.sum(1)
         return blocks.reshape(pred.shape), sse
@@ -199,9 +202,7 @@ def choose_residuals(basis: ResidualBasis, options, source: np.ndarray, pred: np
                 c = nearest_codes(left, cb)
                 greedy[first, i] = c, left - cb[c]
             codes[:, i], left = greedy[first, i]
-        blocks, sse = basis.predicted_blocks(first, count, codes, pred, source)
-        if real is not None:
-            sse = ((blocks[:, :real].astype(np.int64) - source[:, :real]) ** 2).reshape(n, -1).sum(1).astype(np.float64)
+        blocks, sse = basis.predicted_blocks(first, count, codes, pred, source, real)
         bits = count * np.log2(basis.codebook_size) + option_bits
         found.append((codes, blocks, sse))
         costs.append(sse + lam * bits)

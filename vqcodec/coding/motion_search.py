@@ -25,7 +25,7 @@ import numpy as np
 
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
-                                   neighbour_predictions, predict_slice)
+                                   neighbour_predictions, predict_slice, slice_real_frames)
 from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import slice_residuals
@@ -457,7 +457,7 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         pred = np.where(before_field.flags[-1][..., None], before_field.vectors[-1], 0).astype(np.int64)
     for t in range(t_):
         prev = final[t * bt - 1] if t else before
-        real = frames - t * bt if real_only and frames is not None and (t + 1) * bt > frames else None
+        real = slice_real_frames(t, bt, frames) if real_only else None
         if prev is None:                  # a refresh GOP's first slice: nothing to predict from
             if coded is not None and coded.intra:         # version 9: the coders refine it
                 option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder,
