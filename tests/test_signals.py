@@ -88,7 +88,10 @@ def test_sigint_then_sigterm_during_a_threaded_decode_stops_it_at_once(tiny_mode
 
 def test_two_sigterms_during_an_encode_stop_it_at_once(tiny_weights, tmp_path):
     src = tmp_path / "in.npy"
-    np.save(src, np.repeat(synthetic_video(32, SIDE, SIDE), 4, axis=0))
+    # 384 frames (12 GOPs, ~1 s a round of two): rounds are still to come when the signals arrive, 0.5 s after
+    # the first progress line (with 128 frames a quick run could finish first, and a SIGTERM that arrives after
+    # the handlers are put back ends the process as SIGTERM does by default)
+    np.save(src, np.repeat(synthetic_video(32, SIDE, SIDE), 12, axis=0))
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     (out_dir / "v.vqv").write_bytes(b"the old output")
