@@ -13,7 +13,8 @@ from vqcodec.coding.encoder import GopEncoder, encode_frames
 from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import enhancement_residual, synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks, predict_slice
-from vqcodec.coding.motion_search import PhasePlanes, _predicted, _slice_sads, block_rows, search_vectors, vector_bits
+from vqcodec.coding.motion_search import PhasePlanes, _predicted, block_rows, search_vectors, vector_bits
+from vqcodec.coding.sad_kernels import slice_sads as _slice_sads
 from vqcodec.coding.rdo import force_level_copies, force_motion_copies, predicted_cells
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader

@@ -26,6 +26,7 @@ import numpy as np
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice, slice_real_frames)
+from vqcodec.coding import sad_kernels
 from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import slice_residuals
@@ -76,6 +77,7 @@ class PhasePlanes:
         across = [(SUBPEL - fx) * pad[:, :-1] + fx * pad[:, 1:] for fx in range(SUBPEL)]
         self.planes = np.stack([((SUBPEL - fy) * a[:-1] + fy * a[1:] + 8) >> 4 for fy in range(SUBPEL) for a in across])
         self._windows: dict[int, np.ndarray] = {}
+        self.kernels = sad_kernels.for_frame(self.h, self.w)     # compiled SADs for large frames (the same sums)
 
     def frame(self, vy: int, vx: int) -> np.ndarray:
         """The whole frame moved by one vector (quarter pixels, within reach)."""
@@ -106,6 +108,8 @@ class PhasePlanes:
     def sads(self, vectors: np.ndarray, block: tuple[int, int], targets: np.ndarray) -> np.ndarray:
         """Each moved block's sum of absolute differences from ``targets`` (H', W', bh, bw x 3) int16 ->
         int64 (..., H', W'), a few block rows at a time (in cache)."""
+        if self.kernels is not None:
+            return sad_kernels.moved_sads(self.kernels, self.planes, vectors, targets, self.reach, block)
         hb = vectors.shape[-3]
         step = max(1, SEARCH_BATCH_PIXELS // (vectors[..., 0].size // hb * targets[0, 0].size))
         out = np.empty(vectors.shape[:-1], np.int64)
@@ -163,12 +167,16 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
                                 key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
         whole = planes.planes[0]                       # phase (0, 0): the reference at whole pixels
         tgt16 = targets.astype(np.int16)
-        chunk = max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
+        fast = planes.kernels is not None and bt * bh * 255 <= np.iinfo(np.int16).max
+        chunk = sad_kernels.FULL_SEARCH_BATCH if fast else max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
         for first in range(0, len(steps), chunk):
             cand = steps[first:first + chunk]
-            moved = [np.stack([whole[y:y + h, x:x + w] for y, x in planes.reach + cand * (j + 1) // SUBPEL])
-                     for j in range(bt)]
-            sad = _slice_sads(moved, tgt16, block)
+            if fast:
+                sad = sad_kernels.full_search_sads(planes.kernels, whole, tgt16, cand // SUBPEL, planes.reach, block)
+            else:
+                moved = [np.stack([whole[y:y + h, x:x + w] for y, x in planes.reach + cand * (j + 1) // SUBPEL])
+                         for j in range(bt)]
+                sad = sad_kernels.slice_sads(moved, tgt16, block)
             cost = sad + mu * vector_bits(cand[:, None, None, :], pred)
             vec, best = _first_least(vec, best, np.broadcast_to(cand[:, None, None, :], (*cost.shape, 2)), cost)
     # refined to half, then quarter pixels around the vector found (ties keep the centre)
@@ -182,26 +190,6 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
 #: How many pixel values one batch of the integer search compares at once: small enough (int16, 512 KiB)
 #: to stay in cache; larger batches measured slower (fresh memory), smaller ones pay numpy per call.
 SEARCH_BATCH_PIXELS = 1 << 18
-
-
-def _slice_sads(moved: list[np.ndarray], targets: np.ndarray, block: tuple[int, int]) -> np.ndarray:
-    """Per candidate and block, the SAD summed over a slice: ``moved[j]`` (N, H, W, 3) int16 frame ``j``
-    as each candidate moves it, ``targets`` (bt, H, W, 3) int16 -> int64 (N, H', W'). The sums are
-    integers below 2^24, so float32 (BLAS) adds them exactly; larger blocks sum in int64."""
-    bh, bw = block
-    n, h, w, _ = moved[0].shape
-    if len(moved) * 3 * bh * bw * 255 >= 1 << 24 or len(moved) * 255 > np.iinfo(np.int16).max:
-        total = sum(np.abs(m.astype(np.int64) - t) for m, t in zip(moved, targets))
-        return total.reshape(n, h // bh, bh, w // bw, bw, 3).sum(axis=(2, 4, 5))
-    acc = np.abs(moved[0] - targets[0])
-    for m, t in zip(moved[1:], targets[1:]):
-        acc += np.abs(m - t)
-    pix = acc[..., 0].astype(np.float32)
-    pix += acc[..., 1]
-    pix += acc[..., 2]
-    rows = pix.reshape(n, h // bh, bh, w).sum(2)                              # (N, H', W)
-    cols = np.kron(np.eye(w // bw, dtype=np.float32), np.ones((bw, 1), np.float32))   # (W, W') block sums
-    return (rows @ cols).astype(np.int64)
 
 
 def _first_least(vec: np.ndarray, best: np.ndarray, cand: np.ndarray, cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
