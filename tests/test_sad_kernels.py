@@ -19,6 +19,12 @@ from conftest import pan_video  # noqa: E402
 K = sad_kernels.kernels()
 
 
+def use_kernels(monkeypatch, on: bool) -> None:
+    """Every frame searched with the kernels, or none (however much this process has searched already)."""
+    monkeypatch.setattr(sad_kernels, "KERNEL_MIN_PIXELS", 0 if on else 1 << 62)
+    monkeypatch.setattr(sad_kernels, "KERNEL_AFTER_PIXELS", 0 if on else 1 << 62)
+
+
 @pytest.mark.parametrize("bt,block,search", [(1, (8, 8), 3), (4, (8, 8), 2), (3, (4, 8), 2), (2, (16, 16), 1)])
 def test_the_full_search_kernel_gives_numpys_sums(bt, block, search):
     rng = np.random.default_rng(bt)
@@ -38,7 +44,7 @@ def test_the_full_search_kernel_gives_numpys_sums(bt, block, search):
 
 @pytest.mark.parametrize("block", [(8, 8), (4, 8)])
 def test_the_moved_blocks_kernel_gives_numpys_sums_at_every_phase(block, monkeypatch):
-    monkeypatch.setattr(sad_kernels, "KERNEL_MIN_PIXELS", 1 << 62)
+    use_kernels(monkeypatch, False)
     rng = np.random.default_rng(7)
     ref = rng.integers(0, 256, (32, 40, 3)).astype(np.uint8)
     planes = PhasePlanes(ref, 6)
@@ -72,8 +78,8 @@ def test_the_search_and_a_slices_decision_are_the_same_with_and_without_kernels(
     recon = np.clip(frames[1:5].astype(int) + rng.integers(-20, 21, (4, 48, 64, 3)), 0, 255).astype(np.uint8)
     rate = rng.uniform(10, 200, (6, 8))
     got = []
-    for size in (1 << 62, 0):
-        monkeypatch.setattr(sad_kernels, "KERNEL_MIN_PIXELS", size)
+    for on in (False, True):
+        use_kernels(monkeypatch, on)
         v = search_vectors(noisy[1:5], noisy[0], (8, 8), 3, mu=20.0)
         again = search_vectors(noisy[1:5], noisy[0], (8, 8), 3, pred=np.roll(v, 1, 0).astype(np.int64), mu=20.0,
                                start=v)
@@ -88,7 +94,15 @@ def test_a_motion_file_is_the_same_bytes_with_and_without_kernels(monkeypatch):
     model = load_model(Path(__file__).parent / "golden" / "tiny_enhanced.pt")
     frames = pan_video(40, 32, 48, dx=2, dy=1)
     out = []
-    for size in (1 << 62, 0):
-        monkeypatch.setattr(sad_kernels, "KERNEL_MIN_PIXELS", size)
+    for on in (False, True):
+        use_kernels(monkeypatch, on)
         out.append(encode_frames(frames, 16, model=model, quality=4, motion=True, refresh=0))
     assert out[0] == out[1]
+
+
+def test_small_frames_take_the_kernels_once_the_process_has_searched_enough(monkeypatch):
+    monkeypatch.setattr(sad_kernels, "KERNEL_MIN_PIXELS", 160 * 120)
+    monkeypatch.setattr(sad_kernels, "KERNEL_AFTER_PIXELS", 3 * 64 * 64)
+    monkeypatch.setattr(sad_kernels, "_searched", 0)
+    assert sad_kernels.for_frame(240, 320) is K                # large: at once
+    assert [sad_kernels.for_frame(64, 64) is K for _ in range(5)] == [False, False, False, True, True]

@@ -11,7 +11,8 @@ decisions overlap (a 720p encode 95 s without it, 82 s with it).
 
 Numba compiles the kernels on their first use in a process and keeps them in its cache (next to this file, or in
 the user's cache directory where that is read-only): the first encode after an install pays about a second,
-later ones ~0.7 s of import. Hence the size rule, :data:`KERNEL_MIN_PIXELS`.
+later ones ~0.9 s of import and loading. Hence the rules, :data:`KERNEL_MIN_PIXELS` and
+:data:`KERNEL_AFTER_PIXELS`.
 """
 from __future__ import annotations
 
@@ -21,8 +22,13 @@ import threading
 import numpy as np
 
 #: Frames of at least this many pixels are searched with the compiled kernels; below it (the 64x64 default),
-#: numpy's passes cost less than importing numba (~0.7 s a process). Either gives the same SADs.
+#: numpy's passes cost less than importing numba (~0.9 s a process) on a short clip. Either gives the same SADs.
 KERNEL_MIN_PIXELS = 160 * 120
+#: ... and so are smaller ones once this process has searched that many pixels of reference frames with numpy (a
+#: 64x64 GOP searches ~15 slices; at ~14 ms saved a slice the import is repaid after ~4 GOPs): long clips and
+#: datasets. Which path searches a slice never changes a byte.
+KERNEL_AFTER_PIXELS = 64 * 64 * 64
+_searched = 0               # pixels of reference frames searched with numpy's passes so far in this process
 #: The full search's candidates per kernel call: its output (candidates x blocks, int64) stays small.
 FULL_SEARCH_BATCH = 32
 
@@ -53,7 +59,11 @@ def kernels():
 
 def for_frame(height: int, width: int):
     """The kernels to search a frame of this size with, or None (numpy's passes)."""
-    return kernels() if height * width >= KERNEL_MIN_PIXELS else None
+    global _searched
+    if height * width >= KERNEL_MIN_PIXELS or _searched >= KERNEL_AFTER_PIXELS:
+        return kernels()
+    _searched += height * width         # (a race between threads only moves the switch by a slice)
+    return None
 
 
 def _compile(numba):
