@@ -5,9 +5,9 @@ or where numba is missing) give the same numbers, so the encoder's choices and b
 (``tests/test_sad_kernels.py``). The full search fuses what numpy does in several passes over whole frames
 (difference, magnitude, sums over frames and blocks) into one pass, a block row at a time, in cache: the
 full search of a 1280x720 slice (169 vectors x 4 frames) in 0.13 s instead of 1.5 s (docs/speed.md, session
-33). The sub-pixel refinements and bent paths gather each block out of the phase planes: compiled, as fast as
-numpy's gather alone, but without holding the GIL, so the bent paths' side thread and the main thread's
-decisions overlap (a 720p encode 95 s without it, 82 s with it).
+33). The sub-pixel refinements and bent paths gather each block out of the phase planes: compiled about twice as
+fast as numpy's gather, and without holding the GIL, so the bent paths' side thread and the main thread's
+decisions overlap (a 720p encode 95 s with the full search alone compiled, 82-84 s with both).
 
 Numba compiles the kernels on their first use in a process and keeps them in its cache (next to this file, or in
 the user's cache directory where that is read-only): the first encode after an install pays about a second,
