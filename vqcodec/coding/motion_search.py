@@ -167,7 +167,7 @@ def search_vectors(targets: np.ndarray, ref: np.ndarray, block: tuple[int, int],
                                 key=lambda v: (abs(v[0]) + abs(v[1]), v)), np.int64) * SUBPEL
         whole = planes.planes[0]                       # phase (0, 0): the reference at whole pixels
         tgt16 = targets.astype(np.int16)
-        fast = planes.kernels is not None and bt * bh * 255 <= np.iinfo(np.int16).max
+        fast = planes.kernels is not None and sad_kernels.full_search_fits(bt, bh)
         chunk = sad_kernels.FULL_SEARCH_BATCH if fast else max(1, SEARCH_BATCH_PIXELS // (h * w * 3))
         for first in range(0, len(steps), chunk):
             cand = steps[first:first + chunk]

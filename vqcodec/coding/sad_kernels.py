@@ -10,14 +10,15 @@ fast as numpy's gather, and without holding the GIL, so the bent paths' side thr
 decisions overlap (a 720p encode 95 s with the full search alone compiled, 82-84 s with both).
 
 Numba compiles the kernels on their first use in a process and keeps them in its cache (next to this file, or in
-the user's cache directory where that is read-only): the first encode after an install pays about a second,
-later ones ~0.9 s of import and loading. Hence the rules, :data:`KERNEL_MIN_PIXELS` and
+the user's cache directory where that is read-only): the first encode after an install pays ~3 s, later ones
+~0.9 s of import and loading. Hence the rules, :data:`KERNEL_MIN_PIXELS` and
 :data:`KERNEL_AFTER_PIXELS`.
 """
 from __future__ import annotations
 
 import functools
 import threading
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -78,7 +79,7 @@ def _compile(numba):
         hb, wb = h // bh, wc // rw
         n = steps.shape[0]
         out = np.zeros((n, hb, wb), np.int64)
-        acc = np.zeros(wc, np.int16)       # per column: at most bt * bh * 255 (checked by the caller)
+        acc = np.zeros(wc, np.int16)       # per column: at most bt * bh * 255 (full_search_fits)
         for k in range(n):
             for j in range(bt):
                 dy, dx = reach + steps[k, 0] * (j + 1), (reach + steps[k, 1] * (j + 1)) * 3
@@ -126,12 +127,12 @@ def _compile(numba):
                     out[k, by, bx] = s
         return out
 
-    class Kernels:
-        pass
+    return SimpleNamespace(full_search=full_search, moved=moved)
 
-    out = Kernels()
-    out.full_search, out.moved = full_search, moved
-    return out
+
+def full_search_fits(frames: int, block_height: int) -> bool:
+    """Whether the full-search kernel's int16 column sums hold a slice of ``frames`` frames of blocks this tall."""
+    return frames * block_height * 255 <= np.iinfo(np.int16).max
 
 
 def full_search_sads(k, whole: np.ndarray, targets: np.ndarray, steps: np.ndarray, reach: int,
@@ -140,7 +141,7 @@ def full_search_sads(k, whole: np.ndarray, targets: np.ndarray, steps: np.ndarra
     ``j`` moved by ``j + 1`` steps from ``whole`` (the reference at whole pixels, padded by ``reach``):
     int64 (N, H', W'), with the kernels ``k``."""
     bt, h, w, c = targets.shape
-    if bt * block[0] * 255 > np.iinfo(np.int16).max:
+    if not full_search_fits(bt, block[0]):
         raise ValueError("slice too long for the kernel's int16 column sums")
     return k.full_search(np.ascontiguousarray(whole).reshape(whole.shape[0], -1),
                          np.ascontiguousarray(targets).reshape(bt, h, w * c),
