@@ -128,6 +128,27 @@ def test_coder_symbols_round_trip_through_the_motion_layer_and_out_of_range_is_r
             MotionCoder(residual=ResidualCoder(options, 64, coder=tables)).code(EncodeChannel(), grid, bad, None, flags)
 
 
+def test_the_encoder_codes_a_coders_symbols_as_one_stream_to_the_bytes_of_one_per_channel():
+    """The encoder knows every channel's context up front and codes the symbols in one call; the decoder,
+    which learns each context from the channels before, pops them channel by channel: the same bytes."""
+    rng = np.random.default_rng(21)
+    limit, channels, edges, m = 6, 5, (1, 3, 6), 17
+    tables = CoderTables(rng.integers(1, 500, (2, channels, len(edges) + 1, 2 * limit + 1)).astype(np.int64),
+                         limit, edges)
+    symbols = rng.laplace(0, 2.0, (m, channels)).round().clip(-limit, limit).astype(np.int32)
+    one = EncodeChannel()
+    ResidualCoder(((1, 1),), 64, coder=tables)._code_symbols(one, 1, m, symbols)
+    per_channel, activity = EncodeChannel(), np.zeros(m, np.int64)          # the reference: channel by channel
+    for c in range(channels):
+        per_channel.code(tables.select(1, c, tables.contexts(activity)), m, symbols[:, c] + limit, "motion.conditional")
+        activity += np.abs(symbols[:, c])
+    assert one.payload(True) == per_channel.payload(True)
+    assert one.bits["motion.conditional"] == pytest.approx(per_channel.bits["motion.conditional"], rel=1e-12)
+    dec = DecodeChannel(one.payload(True), True)
+    np.testing.assert_array_equal(ResidualCoder(((1, 1),), 64, coder=tables)._code_symbols(dec, 1, m, None), symbols)
+    dec.finish()
+
+
 def test_the_encoders_price_of_a_block_is_what_its_symbols_cost_under_their_contexts():
     rng = np.random.default_rng(9)
     limit, channels, edges = 5, 6, (1, 2, 4, 8)

@@ -167,9 +167,9 @@ def test_tiled_frames_code_to_the_same_bytes_for_any_thread_count(tiny_weights, 
 
 
 def test_independent_network_work_runs_on_the_tile_workers_only_where_the_caller_shares_them():
-    """run_alone_each: results in order, and inside a decoder's network_pool (share_tiles) on the tile
-    workers, each with torch on one thread (so the same floats as one after another on one thread);
-    elsewhere (no pool, or the encoder's pool) in the caller's thread."""
+    """run_alone_each: results in order, and inside a decoder's network_pool (share_tiles) the first in the
+    caller's thread and the others on the tile workers, each with torch on one thread (so the same floats as
+    one after another on one thread); elsewhere (no pool, or the encoder's pool) all in the caller's thread."""
     from vqcodec.coding.gops import network_pool
     from vqcodec.net.tiling import run_alone_each, tile_pool
 
@@ -185,6 +185,7 @@ def test_independent_network_work_runs_on_the_tile_workers_only_where_the_caller
     with network_pool(2, share_tiles=True):
         got = run_alone_each(tasks)
         assert [r[0] for r in got] == list(range(5))
-        assert all(r[1].startswith("vqv-tile") and r[2] == 1 for r in got)
+        assert got[0][1] == here and all(r[1].startswith("vqv-tile") for r in got[1:])
+        assert all(r[2] == 1 for r in got)
     assert tile_pool() is None                         # restored after the block
     assert torch.get_num_threads() == 2

@@ -371,6 +371,14 @@ class ResidualCoder:
         given = None if symbols is None else np.asarray(symbols, np.int64) + lim
         if given is not None and (given.min() < 0 or given.max() > 2 * lim):
             raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
+        if given is not None:
+            # the encoder knows every channel's context already: the same symbols under the same tables, in the
+            # decoder's order (channel by channel), as one stream instead of one per channel (the same bytes)
+            contexts = tables.counts.shape[2]
+            ctx = tables.all_contexts(given - lim).T                      # (channels, m)
+            rows = (j * tables.channels + np.arange(tables.channels)[:, None]) * contexts + ctx
+            got = channel.code(tables.table_set.select(rows), m * tables.channels, given.T, label)
+            return (np.asarray(got, np.int64).reshape(tables.channels, m).T - lim).astype(np.int32)
         for c in range(tables.channels):
             w = None if given is None else given[:, c]
             table = tables.select(j, c, tables.contexts(activity))

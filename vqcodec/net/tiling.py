@@ -114,7 +114,10 @@ def run_alone_each(tasks: list[Callable[[], T]]) -> list[T]:
     pool = tile_pool()
     if pool is None or len(tasks) < 2:
         return [t() for t in tasks]
-    return list(_drained([pool.submit(t) for t in tasks]))
+    # the first here while the workers take the others: the caller would only wait for them (three coders on two
+    # workers took two rounds). Here too every op runs on one thread (network_pool), so the results are the same.
+    futures = [pool.submit(t) for t in tasks[1:]]
+    return [tasks[0](), *_drained(futures)]
 
 
 def _drained(futures: list) -> Iterator[torch.Tensor]:
