@@ -11,7 +11,7 @@ for clip in $CLIPS; do
     for v in old new; do
       d=$NEW; [ $v = old ] && d=$OLD
       s=$(date +%s.%N)
-      (cd "$d" && PYTHONPATH="$d" $PY -P -m vqcodec.cli.main encode -f $ARGS "$clip" "$OUT/${n}_$v.vqv" > "$OUT/${n}_$v.log" 2>&1)
+      (cd "$d" && PYTHONPATH="$d" $PY -P -m vqcodec.cli.main encode -f ${ARGS:-} "$clip" "$OUT/${n}_$v.vqv" > "$OUT/${n}_$v.log" 2>&1)
       e=$(date +%s.%N)
       echo "$n $v $(echo "$e - $s" | bc) s $(stat -c %s "$OUT/${n}_$v.vqv") B"
     done
