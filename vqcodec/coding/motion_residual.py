@@ -367,22 +367,22 @@ class ResidualCoder:
         """Coder ``j``'s symbols of the ``m`` blocks that took it (m, channels), channel by channel, each
         block's symbol under its context's table."""
         tables, lim = self.coder, self.coder.limit
-        out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
-        given = None if symbols is None else np.asarray(symbols, np.int64) + lim
-        if given is not None and (given.min() < 0 or given.max() > 2 * lim):
-            raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
-        if given is not None:
+        if symbols is not None:
             # the encoder knows every channel's context already: the same symbols under the same tables, in the
             # decoder's order (channel by channel), as one stream instead of one per channel (the same bytes)
+            given = np.asarray(symbols, np.int64) + lim
+            if given.min() < 0 or given.max() > 2 * lim:
+                raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
             contexts = tables.counts.shape[2]
             ctx = tables.all_contexts(given - lim).T                      # (channels, m)
             rows = (j * tables.channels + np.arange(tables.channels)[:, None]) * contexts + ctx
             got = channel.code(tables.table_set.select(rows), m * tables.channels, given.T, label)
             return (np.asarray(got, np.int64).reshape(tables.channels, m).T - lim).astype(np.int32)
+        # the decoder learns each channel's context from the channels decoded before it
+        out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
         for c in range(tables.channels):
-            w = None if given is None else given[:, c]
             table = tables.select(j, c, tables.contexts(activity))
-            got = np.asarray(channel.code(table, m, w, label), np.int64) - lim
+            got = np.asarray(channel.code(table, m, None, label), np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)
         return out
