@@ -147,6 +147,21 @@ def test_the_encoder_codes_a_coders_symbols_as_one_stream_to_the_bytes_of_one_pe
     dec = DecodeChannel(one.payload(True), True)
     np.testing.assert_array_equal(ResidualCoder(((1, 1),), 64, coder=tables)._code_symbols(dec, 1, m, None), symbols)
     dec.finish()
+    assert dec.bits["motion.conditional"] == pytest.approx(one.bits["motion.conditional"], rel=1e-9)
+    # the decoder's lean pop (code_rows) is the generic one's: same symbols, bits and checks
+    rows = (1 * channels + 2) * (len(edges) + 1) + rng.integers(0, len(edges) + 1, m)
+    enc = EncodeChannel()
+    sym = rng.integers(0, 2 * limit + 1, m)
+    enc.code(tables.table_set.select(rows), m, sym, "x")
+    lean, generic = DecodeChannel(enc.payload(True), True), DecodeChannel(enc.payload(True), True)
+    np.testing.assert_array_equal(lean.code_rows(tables.table_set, rows, "x"), sym)
+    np.testing.assert_array_equal(generic.code(tables.table_set.select(rows), m, None, "x"), sym)
+    assert lean.bits == generic.bits
+    lean.finish()
+    empty = DecodeChannel(EncodeChannel().payload(True), True)
+    with pytest.raises(EntropyError):
+        for _ in range(64):                    # an exhausted payload is refused, never read as zeros
+            empty.code_rows(tables.table_set, rows, "x")
 
 
 def test_the_encoders_price_of_a_block_is_what_its_symbols_cost_under_their_contexts():

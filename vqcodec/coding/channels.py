@@ -11,6 +11,7 @@ from vqcodec.entropy.rank_prior import RankedTables
 from vqcodec.entropy.rans import (
     EntropyError,
     PayloadDecoder,
+    TableSet,
     bits_of_freqs,
     check_freqs,
     encode_streams,
@@ -122,6 +123,16 @@ class DecodeChannel:
         self.bits[label] = self.bits.get(label, 0.0) + b
         self._info += b
         self._symbols += n
+        return sym
+
+    def code_rows(self, table_set: TableSet, rows: np.ndarray, label: str = "") -> np.ndarray:
+        """As :meth:`code` under ``table_set.select(rows)`` for ``rows`` (int64) known to be rows of the set: the
+        same symbols, checks and bits at less cost a call (the conditional coders' symbols, channel by channel)."""
+        self.check_not_exhausted()
+        sym, b = self._dec.pop_rows(table_set, rows)
+        self.bits[label] = self.bits.get(label, 0.0) + b
+        self._info += b
+        self._symbols += rows.size
         return sym
 
     def finish(self) -> None:

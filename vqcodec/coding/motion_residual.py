@@ -380,9 +380,10 @@ class ResidualCoder:
             return (np.asarray(got, np.int64).reshape(tables.channels, m).T - lim).astype(np.int32)
         # the decoder learns each channel's context from the channels decoded before it
         out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
+        contexts, table_set = tables.counts.shape[2], tables.table_set
         for c in range(tables.channels):
-            table = tables.select(j, c, tables.contexts(activity))
-            got = np.asarray(channel.code(table, m, None, label), np.int64) - lim
+            rows = (j * tables.channels + c) * contexts + tables.contexts(activity)    # rows of the set by construction
+            got = channel.code_rows(table_set, rows, label).astype(np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)
         return out

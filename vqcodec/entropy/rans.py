@@ -429,6 +429,20 @@ class PayloadDecoder:
             raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
         return sym, bits_of_freqs(f)
 
+    def pop_rows(self, table_set: TableSet, rows: np.ndarray) -> tuple[np.ndarray, float]:
+        """As :meth:`pop_with_bits` under ``table_set.select(rows)``, for int64 ``rows`` known to be rows of the
+        set (a decoder's hot loop: the conditional coders' symbols, channel by channel): the same symbols and bits,
+        without the per-call checks and copies."""
+        n, k = rows.size, table_set.freqs.shape[1]
+        if n == 0 or k == 1 or n * k > _CHUNK_ELEMS:
+            return self.pop_with_bits(table_set.select(rows), n)
+        try:
+            family = constriction.stream.model.Categorical(perfect=False)
+            sym = np.asarray(self._coder.decode(family, table_set.probs[rows]), dtype=np.int32)
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
+        return sym, bits_of_freqs(table_set.freqs[rows, sym])
+
     def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
         if not self._coder.is_empty():
             raise EntropyError(f"corrupt entropy-coded payload: data left over after decoding ({causes})")
