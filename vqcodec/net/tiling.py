@@ -108,14 +108,14 @@ def tile_pool() -> Executor | None:
 
 
 def run_alone_each(tasks: list[Callable[[], T]]) -> list[T]:
-    """Each task's result, in order: on this thread's tile pool when it has one (its workers run
-    torch on one thread), else here one after another. For independent pieces of network work, each
-    computed alone with the same shapes and ops, so the results are the same either way."""
+    """Each task's result, in order: where this thread has a tile pool (its workers run torch on one
+    thread, as this thread then does), the first here and the others on the pool, else all here one after
+    another. For independent pieces of network work, each computed alone with the same shapes and ops, so
+    the results are the same either way."""
     pool = tile_pool()
     if pool is None or len(tasks) < 2:
         return [t() for t in tasks]
-    # the first here while the workers take the others: the caller would only wait for them (three coders on two
-    # workers took two rounds). Here too every op runs on one thread (network_pool), so the results are the same.
+    # the caller would only wait for the workers (three coders on two workers took two rounds)
     futures = [pool.submit(t) for t in tasks[1:]]
     return [tasks[0](), *_drained(futures)]
 
