@@ -1,5 +1,6 @@
 #!/bin/bash
-# 96-frame 720p: encode + decode through the CLI, this tree then the old one
+# 96-frame 720p (docs/speed.md, "Session 32": bikes' first 64 frames at 320x240, forwards then 63..32 backwards, tiled 4x3), encode + decode
+# through the CLI, this tree (/work/main) then an older commit's `git archive` (/tmp/vqv-old); paths as this session had them
 for v in new old; do
   d=/work/main; [ $v = old ] && d=/tmp/vqv-old
   s=$(date +%s.%N)
