@@ -14,7 +14,7 @@ from vqcodec.coding.gop_coding import DecodeChannel, EncodeChannel
 from vqcodec.coding.gops import enhancement_residual, synthesise
 from vqcodec.coding.motion import MAX_VECTOR, MotionCoder, apply_motion, predict_blocks, predict_slice
 from vqcodec.coding.motion_search import PhasePlanes, _predicted, block_rows, search_vectors, vector_bits
-from vqcodec.coding.sad_kernels import slice_sads as _slice_sads
+from vqcodec.coding.sad_kernels import slice_sads
 from vqcodec.coding.rdo import force_level_copies, force_motion_copies, predicted_cells
 from vqcodec.entropy.rans import EntropyError
 from vqcodec.formats import CrcError, VqvReader
@@ -201,7 +201,7 @@ def test_slice_sads_are_the_integer_sums(block, frames):
     bh, bw = block
     want = sum(np.abs(m.astype(np.int64) - t) for m, t in zip(moved, targets))
     want = want.reshape(3, 32 // bh, bh, 64 // bw, bw, 3).sum(axis=(2, 4, 5))
-    got = _slice_sads(moved, targets, block)
+    got = slice_sads(moved, targets, block)
     assert got.dtype == np.int64
     np.testing.assert_array_equal(got, want)
 

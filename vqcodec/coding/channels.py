@@ -120,19 +120,20 @@ class DecodeChannel:
             return tables.codes_of(self.code(tables.freqs, n, None, label))
         self.check_not_exhausted()
         sym, b = self._dec.pop_with_bits(check_freqs(tables), n)
-        self.bits[label] = self.bits.get(label, 0.0) + b
-        self._info += b
-        self._symbols += n
-        return sym
+        return self._counted(sym, b, label)
 
     def code_rows(self, table_set: TableSet, rows: np.ndarray, label: str = "") -> np.ndarray:
         """As :meth:`code` under ``table_set.select(rows)`` for ``rows`` (int64) known to be rows of the set: the
         same symbols, checks and bits at less cost a call (the conditional coders' symbols, channel by channel)."""
         self.check_not_exhausted()
         sym, b = self._dec.pop_rows(table_set, rows)
-        self.bits[label] = self.bits.get(label, 0.0) + b
-        self._info += b
-        self._symbols += rows.size
+        return self._counted(sym, b, label)
+
+    def _counted(self, sym: np.ndarray, bits: float, label: str) -> np.ndarray:
+        """``sym``, just decoded with ``bits`` of information, counted towards the exhaustion check."""
+        self.bits[label] = self.bits.get(label, 0.0) + bits
+        self._info += bits
+        self._symbols += sym.size
         return sym
 
     def finish(self) -> None:

@@ -249,10 +249,15 @@ class CoderTables:
         """:attr:`freqs` as one set of rows, row ``(coder * channels + channel) * contexts + context``."""
         return TableSet(self.freqs.reshape(-1, self.freqs.shape[-1]))
 
+    def rows(self, coder: int, channel, context) -> np.ndarray:
+        """The rows of :attr:`table_set` of coder ``coder``'s symbols of ``channel`` (an int, or an array broadcast
+        against ``context``) in the blocks of ``context``: int64."""
+        channel, context = np.asarray(channel, np.int64), np.asarray(context, np.int64)
+        return (coder * self.channels + channel) * self.counts.shape[2] + context
+
     def select(self, coder: int, channel: int, context: np.ndarray) -> SelectedRows:
         """The tables of coder ``coder``'s symbols of channel ``channel`` in the blocks of ``context``."""
-        contexts = self.counts.shape[2]
-        return self.table_set.select((coder * self.channels + channel) * contexts + np.asarray(context, np.int64))
+        return self.table_set.select(self.rows(coder, channel, context))
 
     @functools.cached_property
     def bits(self) -> np.ndarray:
@@ -370,20 +375,17 @@ class ResidualCoder:
         if symbols is not None:
             # the encoder knows every channel's context already: the same symbols under the same tables, in the
             # decoder's order (channel by channel), as one stream instead of one per channel (the same bytes)
-            given = np.asarray(symbols, np.int64) + lim
-            if given.min() < 0 or given.max() > 2 * lim:
+            s = np.asarray(symbols, np.int64)
+            if s.min() < -lim or s.max() > lim:
                 raise EntropyError(f"conditional coder: a symbol beyond +-{lim}")
-            contexts = tables.counts.shape[2]
-            ctx = tables.all_contexts(given - lim).T                      # (channels, m)
-            rows = (j * tables.channels + np.arange(tables.channels)[:, None]) * contexts + ctx
-            got = channel.code(tables.table_set.select(rows), m * tables.channels, given.T, label)
+            rows = tables.rows(j, np.arange(tables.channels)[:, None], tables.all_contexts(s).T)   # (channels, m)
+            got = channel.code(tables.table_set.select(rows), m * tables.channels, (s + lim).T, label)
             return (np.asarray(got, np.int64).reshape(tables.channels, m).T - lim).astype(np.int32)
         # the decoder learns each channel's context from the channels decoded before it
         out, activity = np.zeros((m, tables.channels), np.int32), np.zeros(m, np.int64)
-        contexts, table_set = tables.counts.shape[2], tables.table_set
         for c in range(tables.channels):
-            rows = (j * tables.channels + c) * contexts + tables.contexts(activity)    # rows of the set by construction
-            got = channel.code_rows(table_set, rows, label).astype(np.int64) - lim
+            rows = tables.rows(j, c, tables.contexts(activity))          # rows of the set by construction
+            got = channel.code_rows(tables.table_set, rows, label).astype(np.int64) - lim
             out[:, c] = got
             activity += np.abs(got)
         return out

@@ -349,10 +349,9 @@ def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     if freqs.ndim == 1:
         sym = np.asarray(coder.decode(_model(freqs), n), dtype=np.int32)
         return sym, freqs[sym]
-    family = constriction.stream.model.Categorical(perfect=False)
     if isinstance(freqs, SelectedRows) and n * k <= _CHUNK_ELEMS:      # context tables: one block, no copies
-        sym = np.asarray(coder.decode(family, freqs.probs(slice(0, n), None)), dtype=np.int32)
-        return sym, freqs.freqs_of(sym)
+        return _pop_rows(coder, freqs._set, freqs._rows)
+    family = constriction.stream.model.Categorical(perfect=False)
     syms, got = [], []
     for sl in _chunks(n, k):
         block, probs = _block_probs(freqs, sl)
@@ -360,6 +359,14 @@ def _pop(coder, freqs: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
         syms.append(s)
         got.append(block[np.arange(s.size), s])
     return np.concatenate(syms), np.concatenate(got)
+
+
+def _pop_rows(coder, table_set: TableSet, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Symbols under rows ``rows`` of ``table_set`` (one block: the set's float hand-over, computed once) and
+    each one's frequency."""
+    family = constriction.stream.model.Categorical(perfect=False)
+    sym = np.asarray(coder.decode(family, table_set.probs[rows]), dtype=np.int32)
+    return sym, table_set.freqs[rows, sym]
 
 
 def _check_n(n, freqs: np.ndarray) -> int:
@@ -437,11 +444,10 @@ class PayloadDecoder:
         if n == 0 or k == 1 or n * k > _CHUNK_ELEMS:
             return self.pop_with_bits(table_set.select(rows), n)
         try:
-            family = constriction.stream.model.Categorical(perfect=False)
-            sym = np.asarray(self._coder.decode(family, table_set.probs[rows]), dtype=np.int32)
+            sym, f = _pop_rows(self._coder, table_set, rows)
         except (ValueError, KeyError, RuntimeError) as e:
             raise EntropyError(f"corrupt entropy-coded payload: {e}") from None
-        return sym, bits_of_freqs(table_set.freqs[rows, sym])
+        return sym, bits_of_freqs(f)
 
     def finish(self, causes: str = "wrong counts, wrong tables or damaged bytes") -> None:
         if not self._coder.is_empty():
