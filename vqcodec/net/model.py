@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from vqcodec.codes import CodeLevel, Codes
-from vqcodec.net import bfloat16
+from vqcodec.net import bfloat16, channels_last
 
 # ModelConfig and get_config live in config.py; imported from here too by the many callers that build a network
 from vqcodec.net.config import PRESETS, ModelConfig, Stride, get_config, raw_bits, stage_bits  # noqa: F401
@@ -263,7 +263,10 @@ class MSVQVAE(nn.Module):
         """``module(x)`` in :attr:`compute_dtype`, the result as float32 (codec path)."""
         if self.compute_dtype == torch.float32:
             return module(x)
-        return module(bfloat16.to_compute(x, self.compute_dtype, self.emulated)).float()
+        if self.emulated:
+            return module(bfloat16.to_compute(x, self.compute_dtype, True)).float()
+        y = channels_last.run(module, channels_last.as_input(x, self.compute_dtype))
+        return y.to(torch.float32, memory_format=torch.contiguous_format)
 
     def _pixel_term(self, x: torch.Tensor) -> torch.Tensor | None:
         """The linear path's share of the bottom latent (None without one): a per-block projection, so
