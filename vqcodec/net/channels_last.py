@@ -106,3 +106,8 @@ def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     if isinstance(module, nn.Conv3d):
         return _conv(module, x)
     raise TypeError(f"no channels-last route for {type(module).__name__}")
+
+
+def computed(module: nn.Module, x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``module`` (converted to ``dtype``) on float32 ``x`` by :func:`run`; the result float32, NCDHW."""
+    return run(module, as_input(x, dtype)).to(torch.float32, memory_format=torch.contiguous_format)

@@ -265,8 +265,7 @@ class MSVQVAE(nn.Module):
             return module(x)
         if self.emulated:
             return module(bfloat16.to_compute(x, self.compute_dtype, True)).float()
-        y = channels_last.run(module, channels_last.as_input(x, self.compute_dtype))
-        return y.to(torch.float32, memory_format=torch.contiguous_format)
+        return channels_last.computed(module, x, self.compute_dtype)
 
     def _pixel_term(self, x: torch.Tensor) -> torch.Tensor | None:
         """The linear path's share of the bottom latent (None without one): a per-block projection, so
