@@ -60,16 +60,15 @@ def test_other_modules_are_refused_not_run_some_other_way():
         channels_last.run(torch.nn.Conv3d(4, 4, 3, stride=2), x)
 
 
-def test_reordered_weights_follow_a_change_of_the_weights():
-    up = _random_net("tiny").decoder
+def test_runs_on_a_network_copied_in_inference_mode():
+    """A copy made under ``torch.inference_mode`` (as a benchmark or a caller may make it) has inference
+    tensors for weights, which keep no version counter: the route must not need one."""
+    net = _random_net("tiny")
     x = torch.randn(1, 24, 2, 3, 3)
-    with torch.no_grad():
-        before = channels_last.run(up, channels_last.as_input(x, torch.float32))
-        for p in up.parameters():
-            p.mul_(0.5)
-        torch.testing.assert_close(channels_last.run(up, channels_last.as_input(x, torch.float32)), up(x),
-                                   rtol=1e-5, atol=1e-6)
-    assert not torch.allclose(before, up(x))
+    with torch.inference_mode():
+        copy = net.in_bfloat16(emulate=False)
+        got = channels_last.run(copy.decoder, channels_last.as_input(x, torch.float32).bfloat16())
+    assert got.shape == net.decoder(x).shape and torch.isfinite(got.float()).all()
 
 
 def test_the_native_bfloat16_codec_path_runs_channels_last(monkeypatch, shipped_model):

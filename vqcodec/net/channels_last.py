@@ -11,8 +11,6 @@ kernels may. float32 and emulated networks keep the modules' forwards (the suite
 """
 from __future__ import annotations
 
-import weakref
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -54,25 +52,16 @@ def space_to_depth(x: torch.Tensor, s: Stride) -> torch.Tensor:
     return p.permute(0, 4, 1, 2, 3)
 
 
-_reordered: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
 def _weights(m: nn.Conv3d, outputs: Stride | None, inputs: Stride | None):
     """``m``'s weight and bias with its output channels (an Up's conv) or input channels (a Down's) in
-    this module's order, made once per module (and again if its weights change)."""
-    if outputs is None and inputs is None:
-        return m.weight, m.bias
-    key = (m.weight._version, None if m.bias is None else m.bias._version)
-    got = _reordered.get(m)
-    if got is None or got[0] != key:
-        w, b = m.weight, m.bias
-        if outputs is not None:
-            idx = _order(w.shape[0] // (outputs[0] * outputs[1] * outputs[2]), outputs)
-            w, b = w[idx], None if b is None else b[idx]
-        if inputs is not None:
-            w = w[:, _order(w.shape[1] // (inputs[0] * inputs[1] * inputs[2]), inputs)]
-        got = _reordered[m] = (key, w.contiguous(), b)
-    return got[1], got[2]
+    this module's order (a gather of the weights per call: a fraction of a percent of the conv's time)."""
+    w, b = m.weight, m.bias
+    if outputs is not None:
+        idx = _order(w.shape[0] // (outputs[0] * outputs[1] * outputs[2]), outputs)
+        w, b = w[idx], None if b is None else b[idx]
+    if inputs is not None:
+        w = w[:, _order(w.shape[1] // (inputs[0] * inputs[1] * inputs[2]), inputs)]
+    return w, b
 
 
 def _conv(m: nn.Conv3d, x: torch.Tensor, outputs: Stride | None = None, inputs: Stride | None = None) -> torch.Tensor:
