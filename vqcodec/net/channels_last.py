@@ -6,8 +6,9 @@ per-position (1, 1, 1) convolutions most of all: on NCDHW input each convolution
 and output, and :class:`~vqcodec.net.model.TemporalConv3d`'s 2D route is 2-2.5x slower than a
 channels-last Conv3d (docs/speed.md, session 35). The arithmetic is a 10.x file's (SPEC, "Network
 float": bfloat16 operands, float32 sums in an order the implementation chooses), so the codes are
-unchanged and the pixels may differ from the NCDHW order's by a level in a few places, as two CPUs'
-kernels may. float32 and emulated networks keep the modules' forwards (the suite's pinned bytes).
+unchanged and the pixels may differ from the NCDHW order's by a level or two in a few percent of them,
+as two CPUs' kernels may (DESIGN.md, "Network float"). float32 and emulated networks keep the modules'
+forwards (the suite's pinned bytes).
 """
 from __future__ import annotations
 
@@ -76,8 +77,7 @@ def _conv(m: nn.Conv3d, x: torch.Tensor, outputs: Stride | None = None, inputs: 
 
 def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``module(x)`` computed channels-last: ``x`` from :func:`as_input`; the result in the layout the
-    kernels leave (channels-last for oneDNN's bfloat16 ones).
-    Knows the blocks the network is built of (nn.Sequential, Conv3d, ResBlock3d, Up, Down, SiLU) and
+    kernels leave (channels-last for oneDNN's bfloat16 ones). Knows the blocks the network is built of (nn.Sequential, Conv3d, ResBlock3d, Up, Down, SiLU) and
     refuses any other module rather than run it differently."""
     from vqcodec.net.model import Down, ResBlock3d, Up     # model.py imports this module
     if isinstance(module, nn.Sequential):
