@@ -13,7 +13,7 @@ emul = CodecModel(emul_net, m.sha256, m.path, m.priors, m.card, m.legacy)
 cc = default_conditional_coder()
 from vqcodec.coding.conditional_coder import ConditionalCoder
 cc_em = ConditionalCoder(tuple(n.in_bfloat16(emulate=True) for n in cc.nets), cc.tables, cc.digest, cc.lambdas)
-x320 = np.load("/work/s26/b320.npy")[:32]
+x320 = np.load(__import__("os").environ.get("B320", "/work/s26/b320.npy"))[:32]
 d320 = encode_frames(x320, 16, model=m, network_float="bfloat16")
 for name, data in (("golden", Path("tests/golden/golden_bfloat16.vqv").read_bytes()), ("320x240", d320)):
     outs = {}
