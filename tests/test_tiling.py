@@ -189,3 +189,28 @@ def test_independent_network_work_runs_on_the_tile_workers_only_where_the_caller
         assert all(r[2] == 1 for r in got)
     assert tile_pool() is None                         # restored after the block
     assert torch.get_num_threads() == 2
+
+
+def test_a_large_nearest_code_search_spread_over_the_tile_workers_finds_the_same_codes(monkeypatch):
+    """VectorQuantizer.nearest searches many rows in fixed chunks; on a thread with tile workers (a lone large
+    GOP's decisions) the chunks run there, each alone on one thread: the same codes as one after another."""
+    from vqcodec.net import quantizer
+    monkeypatch.setattr(quantizer, "NEAREST_ROWS", 64)
+    torch.manual_seed(0)
+    vq = quantizer.VectorQuantizer(8, 32)
+    x = torch.randn(1000, 8)
+    alone = vq.nearest(x)
+    threads = set()
+    real = quantizer.run_alone_each
+
+    def spy(tasks):
+        return real([lambda t=t: threads.add(threading.get_ident()) or t() for t in tasks])
+    monkeypatch.setattr(quantizer, "run_alone_each", spy)
+    with ThreadPoolExecutor(max_workers=2) as tiles:
+        use_tile_pool(tiles)
+        try:
+            spread = vq.nearest(x)
+        finally:
+            use_tile_pool(None)
+    assert len(threads) >= 2 and torch.equal(spread, alone)
+    assert torch.equal(alone, torch.cdist(x, vq.codebook).argmin(1))

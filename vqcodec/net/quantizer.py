@@ -13,6 +13,8 @@ import torch.distributed as dist
 import torch.nn as nn
 import torch.nn.functional as F
 
+from vqcodec.net.tiling import run_alone_each
+
 
 #: Rows of latents searched at once by :meth:`VectorQuantizer.nearest` (16384 x 1024 codes: 64 MB).
 NEAREST_ROWS = 16384
@@ -80,7 +82,10 @@ class VectorQuantizer(nn.Module):
         norms = (cb * cb).sum(1)[None, :]
         if x.shape[0] <= NEAREST_ROWS:
             return (norms - 2.0 * (x @ cb.t())).argmin(1)
-        return torch.cat([(norms - 2.0 * (part @ cb.t())).argmin(1) for part in x.split(NEAREST_ROWS)])
+        # the same chunks, each alone on one thread whichever runs it: on the tile workers where this
+        # thread has them (a lone large GOP's decisions would leave the other cores idle), else here
+        return torch.cat(run_alone_each([lambda part=part: (norms - 2.0 * (part @ cb.t())).argmin(1)
+                                         for part in x.split(NEAREST_ROWS)]))
 
     def lookup(self, idx: torch.Tensor) -> torch.Tensor:
         return F.embedding(idx, self.codebook)
