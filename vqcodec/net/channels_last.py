@@ -3,8 +3,8 @@ forwards, on tensors whose channels are the innermost axis.
 
 oneDNN's bfloat16 convolutions are fastest on channels-last input, and the temporal (3, 1, 1) and
 per-position (1, 1, 1) convolutions most of all: on NCDHW input each convolution reorders its input
-and output, and :class:`~vqcodec.net.model.TemporalConv3d`'s 2D route is 2-2.5x slower than a
-channels-last Conv3d (docs/speed.md, session 35). The arithmetic is a 10.x file's (SPEC, "Network
+and output, and :class:`~vqcodec.net.model.TemporalConv3d`'s 2D route is slower than a
+channels-last Conv3d (measured in docs/speed.md, session 35). The arithmetic is a 10.x file's (SPEC, "Network
 float": bfloat16 operands, float32 sums in an order the implementation chooses), so the codes are
 unchanged and the pixels may differ from the NCDHW order's by a level or two in a few percent of them,
 as two CPUs' kernels may (DESIGN.md, "Network float"). float32 and emulated networks keep the modules'
@@ -55,7 +55,7 @@ def space_to_depth(x: torch.Tensor, s: Stride) -> torch.Tensor:
 
 def _weights(m: nn.Conv3d, outputs: Stride | None, inputs: Stride | None):
     """``m``'s weight and bias with its output channels (an Up's conv) or input channels (a Down's) in
-    this module's order (a gather of the weights per call: a fraction of a percent of the conv's time)."""
+    this module's order (gathered per call: small beside the convolution, and nothing to keep in step)."""
     w, b = m.weight, m.bias
     if outputs is not None:
         idx = _order(w.shape[0] // (outputs[0] * outputs[1] * outputs[2]), outputs)
@@ -77,8 +77,9 @@ def _conv(m: nn.Conv3d, x: torch.Tensor, outputs: Stride | None = None, inputs: 
 
 def run(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``module(x)`` computed channels-last: ``x`` from :func:`as_input`; the result in the layout the
-    kernels leave (channels-last for oneDNN's bfloat16 ones). Knows the blocks the network is built of (nn.Sequential, Conv3d, ResBlock3d, Up, Down, SiLU) and
-    refuses any other module rather than run it differently."""
+    kernels leave (channels-last for oneDNN's bfloat16 ones). Knows the blocks the network is built of
+    (nn.Sequential, Conv3d, ResBlock3d, Up, Down, SiLU) and refuses any other module rather than run it
+    differently."""
     from vqcodec.net.model import Down, ResBlock3d, Up     # model.py imports this module
     if isinstance(module, nn.Sequential):
         for m in module:
