@@ -45,3 +45,17 @@ def test_the_lambdas_move_between_blocks_around_the_gops():
     assert lam[-1].min() > lam[1].max()                          # the last slice, read by nothing, pays most
     flags, _ = propagation.lookahead_field(frames, recon, rates, 100.0, 4, (4, 8, 8))
     assert not flags[0].any() and flags[1:].mean() > 0.5         # the pan is predicted
+
+
+def test_the_lookahead_on_two_threads_finds_what_one_finds(monkeypatch):
+    # slices of 256 blocks (128 x 128) run every other one on the decisions' side thread: the same field
+    frames = pan_video(16, 128, 128, dx=3)
+    rng = np.random.default_rng(5)
+    recon = np.clip(frames.astype(np.int16) + rng.integers(-12, 13, frames.shape), 0, 255).astype(np.uint8)
+    rates = rng.uniform(10.0, 80.0, (4, 16, 16))
+    both = propagation.lookahead_field(frames, recon, rates, 60.0, 4, (4, 8, 8))
+    monkeypatch.setattr(propagation, "SIDE_THREAD_BLOCKS", 10 ** 9)
+    one = propagation.lookahead_field(frames, recon, rates, 60.0, 4, (4, 8, 8))
+    assert both[0].any() and not both[0].all()                   # some blocks predicted, not all
+    for a, b in zip(both, one):
+        np.testing.assert_array_equal(a, b)

@@ -246,7 +246,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     # the bent paths are searched and priced beside the straight ones, on another core where a slice is
     # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way)
     side = bends and rate.size >= SIDE_THREAD_BLOCKS
-    bent_job = _side_pool().submit(bent_paths) if side else None
+    bent_job = side_pool().submit(bent_paths) if side else None
     trial = _predicted(recon, before, vec, None, block, planes)
     trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded, real)
     extra = FLAG_BITS + vector_bits(vec, vpred) + extra     # (the sum in this order: the same floats as before)
@@ -278,8 +278,9 @@ SIDE_THREAD_BLOCKS = 256
 _side: ThreadPoolExecutor | None = None
 
 
-def _side_pool() -> ThreadPoolExecutor:
-    """The decisions' second thread, made on first use (only the encoder's main thread decides)."""
+def side_pool() -> ThreadPoolExecutor:
+    """The decisions' (and the lookahead's) second thread, made on first use (only the encoder's main thread
+    decides)."""
     global _side
     if _side is None:
         _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vqv-decide")
