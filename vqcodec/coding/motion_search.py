@@ -27,6 +27,7 @@ from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
                                    neighbour_predictions, predict_slice, slice_real_frames)
 from vqcodec.coding import sad_kernels
+from vqcodec.coding.bent_pricing import BentPricing
 from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import slice_residuals
@@ -238,21 +239,31 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     vec = search_vectors(seen, before, (bh, bw), search, pred, mu, start, planes)
     vpred = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
 
-    def bent_paths():                                 # the same block on its own path
+    def bent_search():                                # the same block on its own path
         bent_vec, path = search_bends(seen, planes, vec, vpred, mu, block)
-        bent_trial = _predicted(recon, before, bent_vec, path, block, planes)
+        return bent_vec, path, _predicted(recon, before, bent_vec, path, block, planes)
+
+    def bent_paths():
+        bent_vec, path, bent_trial = bent_search()
         return (bent_vec, path, *_priced(source, bent_trial, lam, block, residual, coded, real))
 
     # the bent paths are searched and priced beside the straight ones, on another core where a slice is
-    # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way)
+    # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way);
+    # without the coders, only the blocks whose bent path differs, and the main thread joins in when done
     side = bends and rate.size >= SIDE_THREAD_BLOCKS
-    bent_job = side_pool().submit(bent_paths) if side else None
+    apart = bends and (coded is None or coded.coder is None)
+    bent_job = side_pool().submit(bent_paths) if side and not apart else None
+    if apart:
+        bent_job = BentPricing(bent_search, lambda s, t, la: _priced(s, t, la, block, residual, coded, real),
+                               source, vec, lam, block, side_pool() if side else None)
     trial = _predicted(recon, before, vec, None, block, planes)
     trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded, real)
     extra = FLAG_BITS + vector_bits(vec, vpred) + extra     # (the sum in this order: the same floats as before)
     path, chosen_vec = None, vec
     if bends:                                         # ... kept where that costs less
-        bent_vec, path, bent_trial, d_bent, bent_extra, bent_chosen = bent_job.result() if side else bent_paths()
+        bent_vec, path, bent_trial, d_bent, bent_extra, bent_chosen = bent_job.result() if bent_job else bent_paths()
+        if chosen is not None and bent_chosen is None:      # (no block's path bent)
+            bent_chosen = tuple(np.zeros_like(c) for c in chosen)
         bent_extra = (FLAG_BITS + vector_bits(bent_vec, vpred) + bent_extra
                       + BEND_FLAG_BITS * path.any(axis=(-2, -1)) + bend_bits(path))
         bent = d_bent + lam * bent_extra < d_mc + lam * extra
