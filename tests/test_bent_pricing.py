@@ -41,7 +41,7 @@ def test_blocks_gathered_into_a_row_scatter_back_to_their_places():
 class _WholeSlice:
     """What the decision did before: the bent slice priced whole, every block."""
 
-    def __init__(self, search, price, source, straight, lam, block, side=None):
+    def __init__(self, search, price, source, straight, lam, block, per_block=True, side=None):
         self.search, self.price, self.source, self.lam = search, price, source, lam
 
     def result(self):

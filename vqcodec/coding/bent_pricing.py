@@ -11,11 +11,12 @@ thread searches the bent paths and starts on the chunks; the main thread joins i
 """
 from __future__ import annotations
 
-import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable
 
 import numpy as np
+
+from vqcodec.coding.side_thread import InTurn
 
 #: Blocks per chunk of bent prices: a 720p slice's 3,600 blocks in up to 8 chunks.
 CHUNK_BLOCKS = 512
@@ -41,61 +42,60 @@ def scatter_blocks(frames: np.ndarray, ids: np.ndarray, row: np.ndarray, block: 
 
 class BentPricing:
     """A slice's bent paths, searched and priced. ``search()`` -> (frame 0's vectors (H', W', 2), bends, the slice
-    with every block on its bent path); ``price(source_row, trial_row, lam_row)`` prices a row of blocks as the
-    straight blocks are priced -> (the row as priced, SSE (1, n), extra bits (1, n), the residual's (option, codes)
-    or None); ``straight`` (H', W', 2): the straight vectors; ``lam``: one, or one per block (H', W'); ``side``: the
-    thread that starts at once."""
+    with every block on its bent path); ``price(source, trial, lam)`` prices a slice, or a row of blocks, as the
+    straight blocks are priced -> (it as priced, SSE, extra bits, the residual's options and codes or None);
+    ``straight`` (H', W', 2): the straight vectors; ``lam``: one, or one per block (H', W'). ``per_block``: a block's
+    price reads that block alone (no conditional coders), so only the bent blocks are priced, in chunks; else the
+    whole slice at once. ``side``: the thread that starts at once (the search, then chunks), else all of it in
+    :meth:`result`."""
 
     def __init__(self, search: Callable, price: Callable, source: np.ndarray, straight: np.ndarray, lam,
-                 block: tuple[int, int, int], side: ThreadPoolExecutor | None = None) -> None:
+                 block: tuple[int, int, int], per_block: bool = True, side: ThreadPoolExecutor | None = None) -> None:
         self._search, self._price, self._source, self._straight = search, price, source, straight
-        self._lam, self._block = lam, block
+        self._lam, self._block, self._per_block = lam, block, per_block
         self._searched: Future = Future()
-        self._chunks: list[np.ndarray] = []
-        self._priced: list = []
-        self._next = itertools.count()
-        # on ``side``'s thread where given (else in :meth:`result`): the search, then chunks
+        self._ids: list[np.ndarray] = []
+        self._chunks = InTurn([])
         self._job: Future | None = None if side is None else side.submit(self._side)
 
     def _side(self) -> None:
         self._search_once()
-        self._take_chunks()
+        self._chunks.take()
 
     def _search_once(self) -> None:
         try:
             vec, path, trial = self._search()
-            moved = (vec != self._straight).any(-1) | path.any(axis=(-2, -1))
-            ids = np.flatnonzero(moved)
-            self._chunks = [ids[i:i + CHUNK_BLOCKS] for i in range(0, len(ids), CHUNK_BLOCKS)]
-            self._priced = [None] * len(self._chunks)
+            if not self._per_block:
+                self._chunks = InTurn([lambda: self._price(self._source, trial, self._lam)])
+            else:
+                ids = np.flatnonzero((vec != self._straight).any(-1) | path.any(axis=(-2, -1)))
+                self._ids = [ids[i:i + CHUNK_BLOCKS] for i in range(0, len(ids), CHUNK_BLOCKS)]
+                self._chunks = InTurn([lambda ids=ids: self._chunk(ids, trial) for ids in self._ids])
             self._searched.set_result((vec, path, trial))
         except BaseException as e:
             self._searched.set_exception(e)
             raise
 
-    def _take_chunks(self) -> None:
-        # each chunk goes to whichever thread asks first (itertools.count is atomic under the interpreter lock)
-        for k in iter(self._next.__next__, None):
-            if k >= len(self._chunks):
-                return
-            ids = self._chunks[k]
-            lam = self._lam if np.ndim(self._lam) == 0 else np.reshape(self._lam, -1)[ids].reshape(1, -1)
-            self._priced[k] = self._price(gather_blocks(self._source, ids, self._block),
-                                          gather_blocks(self._searched.result()[2], ids, self._block), lam)
+    def _chunk(self, ids: np.ndarray, trial: np.ndarray):
+        lam = self._lam if np.ndim(self._lam) == 0 else np.reshape(self._lam, -1)[ids].reshape(1, -1)
+        return self._price(gather_blocks(self._source, ids, self._block), gather_blocks(trial, ids, self._block), lam)
 
     def result(self):
-        """(vectors, bends, the slice as priced, SSE (H', W'; infinite where the path is straight), extra bits,
-        the residual's (option, codes) or None), the calling thread pricing chunks beside the side thread."""
+        """(vectors, bends, the slice as priced, SSE, extra bits, the residual's options and codes or None), the
+        calling thread taking chunks beside the side thread. Per block, a block whose path does not bend has an
+        infinite SSE, and no residual is returned where no block bends."""
         if self._job is None:
             self._search_once()
         vec, path, trial = self._searched.result()
-        self._take_chunks()
+        self._chunks.take()
         if self._job is not None:
             self._job.result()
+        if not self._per_block:
+            return (vec, path, *self._chunks.results[0])
         grid = vec.shape[:2]
         sse, extra, chosen = np.full(grid, np.inf), np.zeros(grid), None
         trial = np.array(trial, copy=True)
-        for ids, (row, d, e, ch) in zip(self._chunks, self._priced):
+        for ids, (row, d, e, ch) in zip(self._ids, self._chunks.results):
             scatter_blocks(trial, ids, row, self._block)
             sse.flat[ids], extra.flat[ids] = d.reshape(-1), e.reshape(-1)
             if ch is not None:

@@ -18,7 +18,6 @@ whichever costs less in ``D + lambda * R``.
 from __future__ import annotations
 
 import dataclasses
-from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -28,6 +27,7 @@ from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual,
                                    neighbour_predictions, predict_slice, slice_real_frames)
 from vqcodec.coding import sad_kernels
 from vqcodec.coding.bent_pricing import BentPricing
+from vqcodec.coding.side_thread import SIDE_THREAD_BLOCKS, side_pool
 from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion_residual import slice_residuals
@@ -243,33 +243,24 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
         bent_vec, path = search_bends(seen, planes, vec, vpred, mu, block)
         return bent_vec, path, _predicted(recon, before, bent_vec, path, block, planes)
 
-    def bent_paths():
-        bent_vec, path, bent_trial = bent_search()
-        return (bent_vec, path, *_priced(source, bent_trial, lam, block, residual, coded, real))
-
     # the bent paths are searched and priced beside the straight ones, on another core where a slice is
-    # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way);
-    # without the coders, only the blocks whose bent path differs, and the main thread joins in when done
-    side = bends and rate.size >= SIDE_THREAD_BLOCKS
-    apart = bends and (coded is None or coded.coder is None)
-    bent_job = side_pool().submit(bent_paths) if side and not apart else None
-    if apart:
-        bent_job = BentPricing(bent_search, lambda s, t, la: _priced(s, t, la, block, residual, coded, real),
-                               source, vec, lam, block, side_pool() if side else None)
+    # large enough for numpy to leave the interpreter lock most of the time (the same numbers either way)
+    if bends:
+        side = side_pool() if rate.size >= SIDE_THREAD_BLOCKS else None
+        bent_job = BentPricing(bent_search, lambda s, t, la: _priced(s, t, la, block, residual, coded, real), source,
+                               vec, lam, block, per_block=coded is None or coded.coder is None, side=side)
     trial = _predicted(recon, before, vec, None, block, planes)
     trial, d_mc, extra, chosen = _priced(source, trial, lam, block, residual, coded, real)
     extra = FLAG_BITS + vector_bits(vec, vpred) + extra     # (the sum in this order: the same floats as before)
     path, chosen_vec = None, vec
     if bends:                                         # ... kept where that costs less
-        bent_vec, path, bent_trial, d_bent, bent_extra, bent_chosen = bent_job.result() if bent_job else bent_paths()
-        if chosen is not None and bent_chosen is None:      # (no block's path bent)
-            bent_chosen = tuple(np.zeros_like(c) for c in chosen)
+        bent_vec, path, bent_trial, d_bent, bent_extra, bent_chosen = bent_job.result()
         bent_extra = (FLAG_BITS + vector_bits(bent_vec, vpred) + bent_extra
                       + BEND_FLAG_BITS * path.any(axis=(-2, -1)) + bend_bits(path))
         bent = d_bent + lam * bent_extra < d_mc + lam * extra
         trial = np.where(_pixels(bent, (bh, bw)), bent_trial, trial)
         d_mc, extra = np.where(bent, d_bent, d_mc), np.where(bent, bent_extra, extra)
-        if chosen is not None:
+        if chosen is not None and bent_chosen is not None:     # (None: no block priced bent)
             chosen = tuple(np.where(bent if c.ndim == 2 else bent[..., None], b, c) for c, b in zip(chosen, bent_chosen))
         path = np.where(bent[..., None, None], path, 0).astype(np.int32)
         chosen_vec = np.where(bent[..., None], bent_vec, vec)
@@ -281,21 +272,6 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     if path is not None:
         path = np.where(flags[..., None, None], path, 0).astype(np.int32)
     return SliceDecision(flags, vectors, np.where(_pixels(flags, (bh, bw)), trial, recon), chosen, vec, path)
-
-
-#: Slices of at least this many blocks search their bent paths on a second thread (at 64x64, 64 blocks,
-#: numpy's calls are too short to gain).
-SIDE_THREAD_BLOCKS = 256
-_side: ThreadPoolExecutor | None = None
-
-
-def side_pool() -> ThreadPoolExecutor:
-    """The decisions' (and the lookahead's) second thread, made on first use (only the encoder's main thread
-    decides)."""
-    global _side
-    if _side is None:
-        _side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="vqv-decide")
-    return _side
 
 
 def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.ndarray | None,

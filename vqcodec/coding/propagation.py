@@ -17,8 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.coding.motion import SUBPEL
-from vqcodec.coding.motion_search import (FLAG_BITS, SIDE_THREAD_BLOCKS, VECTOR_COST_SCALE, _predicted, block_sse,
-                                          search_planes, search_vectors, side_pool, vector_bits)
+from vqcodec.coding.motion_search import (FLAG_BITS, VECTOR_COST_SCALE, _predicted, block_sse, search_planes,
+                                          search_vectors, vector_bits)
+from vqcodec.coding.side_thread import SIDE_THREAD_BLOCKS, in_turn
 
 #: The share of a predicted block's worth that its reference inherits, and how strongly lambda follows it.
 ALPHA, STRENGTH = 0.5, 0.5
@@ -28,8 +29,8 @@ def lookahead_field(source: np.ndarray, recon: np.ndarray, rates: np.ndarray, la
                     block: tuple[int, int, int]) -> tuple[np.ndarray, np.ndarray]:
     """The estimated motion field of a GOP (``source`` and the network's ``recon`` (T, H, W, 3), ``rates``
     (T', H', W') the bits of each position's codes): flags (T', H', W') and vectors (T', H', W', 2). Its
-    slices are independent: where they are large enough, every other one runs on the decisions' side thread
-    (the same numbers either way)."""
+    slices are independent: where they are large enough, this thread and the decisions' second thread take them
+    in turn (the same numbers either way)."""
     bt, bh, bw = block
     flags = np.zeros(rates.shape, bool)
     vectors = np.zeros((*rates.shape, 2), np.int64)
@@ -43,16 +44,7 @@ def lookahead_field(source: np.ndarray, recon: np.ndarray, rates: np.ndarray, la
         d_net = block_sse(recon[sl], source[sl], (bh, bw))
         flags[t] = d_mc + lam * (FLAG_BITS + vector_bits(vectors[t], 0)) < d_net + lam * rates[t]
 
-    slices = range(1, rates.shape[0])
-    if rates[0].size >= SIDE_THREAD_BLOCKS and len(slices) > 1:
-        beside = [side_pool().submit(one, t) for t in slices[1::2]]
-        for t in slices[0::2]:
-            one(t)
-        for f in beside:
-            f.result()
-    else:
-        for t in slices:
-            one(t)
+    in_turn([lambda t=t: one(t) for t in range(1, rates.shape[0])], rates[0].size >= SIDE_THREAD_BLOCKS)
     return flags, vectors
 
 
