@@ -27,6 +27,7 @@ from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual,
                                    neighbour_predictions, predict_slice, slice_real_frames)
 from vqcodec.coding import sad_kernels
 from vqcodec.coding.bent_pricing import BentPricing
+from vqcodec.coding.block_subsets import BlockSubset
 from vqcodec.coding.side_thread import SIDE_THREAD_BLOCKS, side_pool
 from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
 from vqcodec.coding.effort import Effort
@@ -223,7 +224,8 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
                  residual: Residual | None = None, coded: MotionResidual | None = None,
                  start: np.ndarray | None = None, planes: PhasePlanes | None = None,
-                 bends: bool = False, real: int | None = None) -> SliceDecision:
+                 bends: bool = False, real: int | None = None,
+                 first: tuple[SliceDecision, np.ndarray] | None = None) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
@@ -231,13 +233,33 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     option too. ``start``: the vectors an earlier search found against other predictions (see
     :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already.
     ``bends`` (version 7): a predicted block may instead follow a bent path (:func:`search_bends`). ``real``: only
-    the slice's first ``real`` frames count in the distortion (the rest is padding)."""
+    the slice's first ``real`` frames count in the distortion (the rest is padding). ``first``: (this slice's decision
+    before, priced alike, no conditional coders; (H', W') the blocks whose vector prediction is as it was then): only
+    the blocks whose prediction or searched vector changed are decided again (:mod:`vqcodec.coding.block_subsets`)."""
     bt, bh, bw = block
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
     planes = search_planes(before, bt, search) if planes is None else planes
     seen = source if real is None else source[:real]      # what the searches match: the slice's own frames
     vec = search_vectors(seen, before, (bh, bw), search, pred, mu, start, planes)
     vpred = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
+    if first is not None and bt * np.abs(vec).max(initial=0) <= (planes.reach - 1) * SUBPEL:   # (else: whole)
+        sub = BlockSubset(np.flatnonzero(~first[1] | (vec != first[0].searched).any(-1)), rate.shape, block)
+        if not len(sub.ids):
+            return first[0]
+        part = _decide_searched(sub.frames(source), sub.frames(recon), before, *map(sub.values, (rate, lam)), block,
+                                *map(sub.values, (vec, vpred, mu)), sub.planes(planes), residual, coded, bends, real)
+        return sub.merged(first[0], part, vec)
+    return _decide_searched(source, recon, before, rate, lam, block, vec, vpred, mu, planes, residual, coded, bends,
+                            real)
+
+
+def _decide_searched(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam,
+                     block: tuple[int, int, int], vec: np.ndarray, vpred: np.ndarray, mu: float, planes,
+                     residual: Residual | None, coded: MotionResidual | None, bends: bool,
+                     real: int | None) -> SliceDecision:
+    """:func:`decide_slice` once its vectors ``vec`` are searched (their predictions ``vpred``)."""
+    bt, bh, bw = block
+    seen = source if real is None else source[:real]
 
     def bent_search():                                # the same block on its own path
         bent_vec, path = search_bends(seen, planes, vec, vpred, mu, block)
@@ -452,8 +474,10 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
                            planes=planes, bends=first_bends, real=real)
         again = coder_predictions(got.flags, got.vectors, pred)
         if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
+            # without the coders a block's decision reads that block alone: only those whose inputs changed again
+            alone = first_bends == bends and (coded is None or coded.coder is None)
             got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends,
-                               real=real)
+                               real=real, first=(got, (again == pred).all(-1)) if alone else None)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if paths is not None:
             paths[t] = got.bends
