@@ -1,5 +1,5 @@
-"""A slice's second decision made again only for the blocks whose inputs changed (vqcodec.coding.block_subsets): the
-same decision as deciding the whole slice again."""
+"""Some of a slice's blocks decided as one row of blocks (vqcodec.coding.block_subsets), and a slice's two decisions
+making each block's once (vqcodec.coding.gop_decisions.decide_in_two): the decisions of deciding the whole slice twice."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import pan_video
 
-from vqcodec.coding import motion_search
+from vqcodec.coding import gop_decisions, motion_search
 from vqcodec.coding.block_subsets import BlockSubset
 from vqcodec.coding.motion import MotionResidual
 from vqcodec.weights import load_model
@@ -35,8 +35,17 @@ def test_a_row_of_blocks_reads_the_planes_where_its_blocks_sit_on_the_grid(size)
                                   planes.blocks(vectors, (8, 8)).reshape(3, -1, 8, 8, 3)[:, ids])
 
 
+def _twice_whole(args, pred, coded):
+    """What a slice's two decisions were: the whole slice, then the whole slice again with the coder's predictions."""
+    first = motion_search.decide_slice(*args, pred, coded=coded, bends=True)
+    again = gop_decisions.coder_predictions(first.flags, first.vectors, pred)
+    if not (again != pred).any():
+        return first, first, again
+    return first, motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True), again
+
+
 @pytest.mark.parametrize("per_block_lam,residual", [(True, True), (False, False), (False, True)])
-def test_deciding_again_only_the_changed_blocks_decides_as_the_whole_slice(per_block_lam, residual, monkeypatch):
+def test_deciding_each_block_once_decides_as_deciding_the_slice_twice(per_block_lam, residual, monkeypatch):
     h, w = 64, 96
     rng = np.random.default_rng(11)
     src = pan_video(5, h, w, dx=3)
@@ -49,22 +58,34 @@ def test_deciding_again_only_the_changed_blocks_decides_as_the_whole_slice(per_b
     coded = MotionResidual(((1, 1),), load_model(GOLDEN / "tiny_linear.pt").motion_residual_basis) if residual else None
     pred = np.where(rng.random((*grid, 1)) < 0.5, [2, 6], 0)        # the slice before's vectors, where it moved
     args = source, recon, before, rate, lam, 4, block
-    first = motion_search.decide_slice(*args, pred, coded=coded, bends=True)
-    again = motion_search.coder_predictions(first.flags, first.vectors, pred)
+    first, whole, again = _twice_whole(args, pred, coded)
     kept = (again == pred).all(-1)
-    whole = motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True)
-    redone = []
-    monkeypatch.setattr(motion_search, "BlockSubset", lambda ids, *a: redone.append(ids) or BlockSubset(ids, *a))
-    part = motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True, first=(first, kept))
-    assert 0 < len(redone[0]) < kept.size and kept.any() and not kept.all()      # some decided again, some not
-    assert whole.flags.any() and whole.bends.any()
+    assert whole.flags.any() and whole.bends.any() and kept.any() and not kept.all()
     # blocks of both kinds decide otherwise the second time: a prediction changed, or only the vector searched
     changed = (whole.vectors != first.vectors).any(-1) | (whole.flags != first.flags)
     assert (changed & ~kept).any() and (changed & kept & (whole.searched != first.searched).any(-1)).any()
-    for a, b in zip(part, whole):
+    decided = []
+    monkeypatch.setattr(motion_search, "BlockSubset", lambda ids, *a: decided.append(ids) or BlockSubset(ids, *a))
+    once = gop_decisions.decide_in_two(*args, pred, None, coded, motion_search.search_planes(before, 2, 4), True, None)
+    assert sum(map(len, decided)) < 1.5 * kept.size          # each block once, the moved pass-0 blocks twice
+    for a, b in zip(once, whole):
         if isinstance(a, tuple):
             for x, y in zip(a, b):
                 np.testing.assert_array_equal(x, y)
         else:
             np.testing.assert_array_equal(a, b)
-    assert (part.chosen is not None) == residual
+    assert (once.chosen is not None) == residual
+
+
+def test_a_slice_whose_predictions_stay_is_decided_once(monkeypatch):
+    rng = np.random.default_rng(2)
+    src = pan_video(3, 32, 32, dx=2)
+    recon = np.clip(src[1:3].astype(np.int16) + rng.integers(-25, 26, (2, 32, 32, 3)), 0, 255).astype(np.uint8)
+    args = src[1:3], recon, src[0], np.full((8, 8), 200.0), 30.0, 3, (2, 4, 4)
+    monkeypatch.setattr(gop_decisions, "coder_predictions", lambda flags, vectors, pred: pred)
+    first = motion_search.decide_slice(*args, np.zeros((8, 8, 2), np.int64), bends=True)
+    assert first.flags.any()
+    once = gop_decisions.decide_in_two(*args, np.zeros((8, 8, 2), np.int64), None, None,
+                                       motion_search.search_planes(src[0], 2, 3), True, None)
+    for a, b in zip(once, first):
+        np.testing.assert_array_equal(a, b)

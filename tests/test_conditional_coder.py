@@ -256,7 +256,7 @@ def test_with_session_28s_tuning_undone_the_golden_clip_encodes_as_in_session_27
 
 def test_with_the_nearest_rounding_alone_the_golden_clip_encodes_as_before_the_dead_zones(model, monkeypatch):
     from vqcodec import settings as settings_module
-    from vqcodec.coding.motion_search import Effort
+    from vqcodec.coding.effort import Effort
     monkeypatch.setitem(settings_module.PRESETS, "medium", settings_module.Preset(effort=Effort(dead_zones=(0.0,),
                                                                                                    coders=2)))
     session27_encoder(monkeypatch)
@@ -267,7 +267,7 @@ def test_with_the_nearest_rounding_alone_the_golden_clip_encodes_as_before_the_d
 
 def test_with_two_coders_priced_the_golden_clip_encodes_as_in_session_26(model, monkeypatch):
     from vqcodec import settings as settings_module
-    from vqcodec.coding.motion_search import Effort
+    from vqcodec.coding.effort import Effort
     monkeypatch.setitem(settings_module.PRESETS, "medium", settings_module.Preset(effort=Effort(coders=2)))
     session27_encoder(monkeypatch)
     settings = EncodeSettings.build(model, quality=QUALITY, refresh=0, intra_coder=False)
@@ -300,7 +300,8 @@ def test_the_linear_image_of_a_symbols_change_stays_in_its_block_and_is_the_synt
 
 def test_the_dead_zones_never_raise_a_blocks_priced_cost_and_lower_some():
     from vqcodec.coding.conditional_coder import _cheaper_coders
-    from vqcodec.coding.motion_search import Effort, block_sse
+    from vqcodec.coding.effort import Effort
+    from vqcodec.coding.motion_search import block_sse
     coder = default_conditional_coder()
     x = pan_video(8, 64, 64, dx=3, dy=1)
     source, pred = x[4:], np.repeat(x[3:4], 4, 0)                 # a slice and its (still) prediction

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
-from vqcodec.coding.motion_search import decide_gop
+from vqcodec.coding.gop_decisions import decide_gop
 from vqcodec.formats import VqvReader
 from vqcodec.weights import load_model
 

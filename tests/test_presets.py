@@ -14,10 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from vqcodec.cli.main import main
-from vqcodec.coding import motion_search
+from vqcodec.coding import gop_decisions, motion_search
 from vqcodec.coding.decoder import decode_bytes, read_gop_codes
 from vqcodec.coding.encoder import GopEncoder, write_container
-from vqcodec.coding.motion_search import Effort, decide_gop
+from vqcodec.coding.effort import Effort
+from vqcodec.coding.gop_decisions import decide_gop
 from vqcodec.errors import OptionError
 from vqcodec.formats import VqvReader
 from vqcodec.settings import DEFAULT_PRESET, PRESETS, EncodeSettings
@@ -110,25 +111,31 @@ def test_every_preset_writes_a_file_that_decodes_to_what_its_encoder_saw(lmodel,
 @pytest.mark.parametrize("effort", [Effort(), Effort(bends_first=False), Effort(second=False)])
 def test_the_decisions_do_the_work_their_effort_names(monkeypatch, effort):
     calls = []
-    real = motion_search.decide_slice
+    search, decide = motion_search.search_slice, motion_search.decide_blocks
 
-    def spy(*args, bends=False, start=None, **kw):
-        calls.append((bends, start is not None))
-        return real(*args, bends=bends, start=start, **kw)
+    def search_spy(*args):
+        calls.append(("search", args[6] is not None))             # a search from the vectors found before
+        return search(*args)
 
-    monkeypatch.setattr(motion_search, "decide_slice", spy)
+    def decide_spy(*args, **kw):
+        calls.append(("decide", args[11] if len(args) > 11 else kw.get("bends", False)))
+        return decide(*args, **kw)
+
+    for module in (motion_search, gop_decisions):
+        monkeypatch.setattr(module, "search_slice", search_spy)
+        monkeypatch.setattr(module, "decide_blocks", decide_spy)
     frames = path_video(judder_steps(8))            # 8 frames: 4 slices of 2 frames, moving in steps
     recon = np.clip(frames.astype(int) + 2, 0, 255).astype(np.uint8)
     rates = np.full((4, frames.shape[1] // 4, frames.shape[2] // 4), 40.0)
     decide_gop(frames, recon, None, rates, 30.0, 2, (2, 4, 4), bends=True, effort=effort)
-    firsts, seconds = [c for c in calls if not c[1]], [c for c in calls if c[1]]
-    assert len(firsts) == 3                         # slices 1..3 (slice 0 of a refresh GOP has no reference)
-    assert all(b == effort.bends_first for b, _ in firsts)
-    assert all(b for b, _ in seconds)
+    searches, decides = [s for k, s in calls if k == "search"], [b for k, b in calls if k == "decide"]
+    assert searches.count(False) == 3               # slices 1..3 (slice 0 of a refresh GOP has no reference)
     if not effort.second:
-        assert not seconds
+        assert not any(searches) and decides == [True] * 3
     elif not effort.bends_first:
-        assert len(seconds) == 3                    # the bent paths' decision runs for every slice
+        assert searches.count(True) == 3 and decides == [False, True] * 3    # the bent paths' decision every slice
+    else:                                           # the pass-0 blocks, then the rest: all with bent paths
+        assert 0 < searches.count(True) <= 3 and decides == [True] * 6
     with pytest.raises(ValueError, match="bent paths need"):
         decide_gop(frames, recon, None, rates, 30.0, 2, (2, 4, 4), bends=True, effort=Effort(False, False))
 

@@ -230,7 +230,8 @@ def test_the_dataset_gives_every_gop_of_a_trimmed_file_one_shape(golden, tmp_pat
 def test_a_slice_partly_of_padding_is_decided_on_its_own_frames(shipped_model):
     """With ``real_only`` (the trimmed GOPs' encoder) the motion decisions of a slice partly of padding do not
     depend on the padding's pixels; without it they may."""
-    from vqcodec.coding.motion_search import block_sse, decide_gop
+    from vqcodec.coding.gop_decisions import decide_gop
+    from vqcodec.coding.motion_search import block_sse
     from conftest import pan_video
     frames = pan_video(22, 32, 32, dx=2)                       # 22 frames: the last slice holds 2 of them
     rng = np.random.default_rng(0)

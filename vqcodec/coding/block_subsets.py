@@ -1,12 +1,11 @@
-"""Some of a slice's blocks decided again on their own, as one row of blocks, and merged back into the slice's decision.
+"""Some of a slice's blocks decided on their own, as one row of blocks, and merged into a decision of the slice.
 
-A slice is decided twice (:func:`~vqcodec.coding.motion_search.decide_gop`): the second time with the vector
-predictions the coder will use, starting from the vectors the first found. Without the conditional coders every step
-of a block's decision (its searches, its prices, flag against codes) reads that block alone, so a block whose vector
-prediction and searched vector are both unchanged decides as it did the first time. Only the others are decided
-again: gathered into one row of blocks (:func:`~vqcodec.coding.bent_pricing.gather_blocks`), each reading the
-reference where its own place on the grid does (:class:`ShiftedPlanes`), so every number is the one the whole slice
-gives that block (``tests/test_block_subsets.py``).
+Without the conditional coders every step of a block's motion decision, once its vector is searched (its bent path's
+search, its prices, flag against codes), reads that block alone: deciding some of a slice's blocks gives each the
+decision that deciding the whole slice gives it. :func:`~vqcodec.coding.gop_decisions.decide_in_two` uses this to
+decide each block once where a slice is decided twice. The blocks are gathered into one row of blocks
+(:func:`~vqcodec.coding.bent_pricing.gather_blocks`), each reading the reference where its own place on the grid does
+(:class:`ShiftedPlanes`), so every number is the one the whole slice gives that block (``tests/test_block_subsets.py``).
 """
 from __future__ import annotations
 
@@ -54,19 +53,30 @@ class BlockSubset:
     def planes(self, planes) -> ShiftedPlanes:
         return ShiftedPlanes(planes, self.ids, self.grid[1], self.block)
 
-    def merged(self, decision, part, searched: np.ndarray):
-        """``decision`` (a :class:`~vqcodec.coding.motion_search.SliceDecision` of the whole slice) with the blocks
-        decided again in ``part`` (one of the row), and ``searched`` (H', W', 2) the vectors the search found."""
+    def of(self, decision):
+        """A decision of the whole slice restricted to these blocks: as one of the row would be."""
+        return type(decision)(*(None if a is None else self.values(a) for a in decision[:2]),
+                              self.frames(decision.frames),
+                              None if decision.chosen is None else tuple(map(self.values, decision.chosen)),
+                              *(None if a is None else self.values(a) for a in decision[4:]))
+
+    def merged(self, into, part, searched: np.ndarray):
+        """``into`` (a :class:`~vqcodec.coding.motion_search.SliceDecision` of the whole slice) with these blocks'
+        decisions ``part`` (one of the row; None where there are no blocks), and ``searched`` (H', W', 2) the vectors
+        the search found."""
 
         def put(whole: np.ndarray | None, row: np.ndarray | None) -> np.ndarray | None:
-            if whole is None:
-                return None
-            out = np.array(whole, copy=True)
+            if row is None:
+                return whole
+            out = np.zeros((*self.grid, *row.shape[2:]), row.dtype) if whole is None else np.array(whole, copy=True)
             out.reshape(-1, *out.shape[2:])[self.ids] = row.reshape(len(self.ids), *row.shape[2:])
             return out
 
-        frames = np.array(decision.frames, copy=True)
+        if part is None:
+            return into._replace(searched=searched)
+        frames = np.array(into.frames, copy=True)
         scatter_blocks(frames, self.ids, part.frames, self.block)
-        chosen = None if decision.chosen is None else tuple(put(w, r) for w, r in zip(decision.chosen, part.chosen))
-        return type(decision)(put(decision.flags, part.flags), put(decision.vectors, part.vectors), frames, chosen,
-                              searched, put(decision.bends, part.bends))
+        chosen = None if part.chosen is None else \
+            tuple(put(w, r) for w, r in zip(into.chosen or [None] * len(part.chosen), part.chosen))
+        return type(into)(put(into.flags, part.flags), put(into.vectors, part.vectors), frames, chosen, searched,
+                          put(into.bends, part.bends))

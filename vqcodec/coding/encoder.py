@@ -28,7 +28,8 @@ from vqcodec.coding.gops import (GOP_FRAMES, chunk_streams, coded_gop_frames, en
                                  gop_layout, is_refresh, network_pool, network_round, pad_gop, padded_size,
                                  predicted_residual, file_scalar_tables, scalar_tables, single_threaded_blas)
 from vqcodec.coding.motion import MotionResidual, apply_motion, predict_slice, slice_real_frames
-from vqcodec.coding.motion_search import SIDE_THREAD_BLOCKS, decide_gop, decide_predicted_enhancement
+from vqcodec.coding.gop_decisions import decide_gop
+from vqcodec.coding.motion_search import SIDE_THREAD_BLOCKS, decide_predicted_enhancement
 from vqcodec.coding.prior_choice import candidate_priors, decision_prior
 from vqcodec.coding.pricing import code_file_each
 from vqcodec.coding.scene_cuts import SceneCuts

@@ -17,22 +17,19 @@ whichever costs less in ``D + lambda * R``.
 """
 from __future__ import annotations
 
-import dataclasses
 from typing import Callable, NamedTuple
 
 import numpy as np
 
 from vqcodec.codes import MotionField
 from vqcodec.coding.motion import (MAX_BEND, MAX_VECTOR, SUBPEL, MotionResidual, block_view, displacements,
-                                   neighbour_predictions, predict_slice, slice_real_frames)
+                                   predict_slice)
 from vqcodec.coding import sad_kernels
 from vqcodec.coding.bent_pricing import BentPricing
 from vqcodec.coding.block_subsets import BlockSubset
 from vqcodec.coding.side_thread import SIDE_THREAD_BLOCKS, side_pool
-from vqcodec.coding.conditional_coder import choose_conditional, choose_intra
-from vqcodec.coding.effort import Effort
+from vqcodec.coding.conditional_coder import choose_conditional
 from vqcodec.coding.motion_residual import slice_residuals
-from vqcodec.entropy.copy_flags import checkerboard
 
 #: One unit of latent distortion in 8-bit pixel SSE: the linear path's latent is an orthonormal
 #: projection of the pixel block scaled to [-1, 1] (docs/DESIGN.md, "Copy mode").
@@ -224,8 +221,7 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
                  search: int, block: tuple[int, int, int], pred: np.ndarray | None = None,
                  residual: Residual | None = None, coded: MotionResidual | None = None,
                  start: np.ndarray | None = None, planes: PhasePlanes | None = None,
-                 bends: bool = False, real: int | None = None,
-                 first: tuple[SliceDecision, np.ndarray] | None = None) -> SliceDecision:
+                 bends: bool = False, real: int | None = None) -> SliceDecision:
     """One slice: ``source`` and the network's ``recon`` (bt, H, W, 3), ``before`` the decoded frame
     before the slice, ``rate`` (H', W') the bits of each position's codes. ``residual``, at an
     enhanced point: a predicted block is priced with the enhancement of what its prediction missed.
@@ -233,31 +229,56 @@ def decide_slice(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate
     option too. ``start``: the vectors an earlier search found against other predictions (see
     :func:`search_vectors`); ``planes``: :func:`search_planes` of ``before``, if made already.
     ``bends`` (version 7): a predicted block may instead follow a bent path (:func:`search_bends`). ``real``: only
-    the slice's first ``real`` frames count in the distortion (the rest is padding). ``first``: (this slice's decision
-    before, priced alike, no conditional coders; (H', W') the blocks whose vector prediction is as it was then): only
-    the blocks whose prediction or searched vector changed are decided again (:mod:`vqcodec.coding.block_subsets`)."""
-    bt, bh, bw = block
+    the slice's first ``real`` frames count in the distortion (the rest is padding)."""
+    planes = search_planes(before, block[0], search) if planes is None else planes
+    vec = search_slice(source, before, lam, search, block, pred, start, planes, real)
+    return decide_blocks(source, recon, before, rate, lam, block, vec, pred, planes, residual, coded, bends, real)
+
+
+def search_slice(source: np.ndarray, before: np.ndarray, lam, search: int, block: tuple[int, int, int],
+                 pred: np.ndarray | None, start: np.ndarray | None, planes: PhasePlanes,
+                 real: int | None) -> np.ndarray:
+    """:func:`decide_slice`'s search: every block's vector (H', W', 2) against its prediction ``pred``."""
     mu = VECTOR_COST_SCALE * np.sqrt(lam)     # SAD per bit: x264's motion lambda is the root of its mode lambda
-    planes = search_planes(before, bt, search) if planes is None else planes
     seen = source if real is None else source[:real]      # what the searches match: the slice's own frames
-    vec = search_vectors(seen, before, (bh, bw), search, pred, mu, start, planes)
+    return search_vectors(seen, before, block[1:], search, pred, mu, start, planes)
+
+
+def decide_blocks(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam,
+                  block: tuple[int, int, int], vec: np.ndarray, pred: np.ndarray | None, planes: PhasePlanes,
+                  residual: Residual | None = None, coded: MotionResidual | None = None, bends: bool = False,
+                  real: int | None = None, ids: np.ndarray | None = None,
+                  into: SliceDecision | None = None) -> SliceDecision:
+    """:func:`decide_slice`'s decisions once its vectors ``vec`` (H', W', 2) are searched against ``pred``: every
+    block's, or, without the conditional coders (a block's decision then reads that block alone), only blocks ``ids``
+    (row-major), merged into ``into``, the slice's other blocks decided before (None: undecided, as the network makes
+    them): :mod:`vqcodec.coding.block_subsets`."""
+    mu = VECTOR_COST_SCALE * np.sqrt(lam)
     vpred = np.zeros((*rate.shape, 2), np.int64) if pred is None else np.asarray(pred, np.int64)
-    if first is not None and bt * np.abs(vec).max(initial=0) <= (planes.reach - 1) * SUBPEL:   # (else: whole)
-        sub = BlockSubset(np.flatnonzero(~first[1] | (vec != first[0].searched).any(-1)), rate.shape, block)
-        if not len(sub.ids):
-            return first[0]
-        part = _decide_searched(sub.frames(source), sub.frames(recon), before, *map(sub.values, (rate, lam)), block,
-                                *map(sub.values, (vec, vpred, mu)), sub.planes(planes), residual, coded, bends, real)
-        return sub.merged(first[0], part, vec)
-    return _decide_searched(source, recon, before, rate, lam, block, vec, vpred, mu, planes, residual, coded, bends,
-                            real)
+    common = residual, coded, bends, real
+    if ids is None:
+        return _decide(source, recon, before, rate, lam, block, vec, vpred, mu, planes, *common)
+    if coded is not None and coded.coder is not None:
+        raise ValueError("the conditional coders' prices read a block's neighbours: a slice decides whole")
+    sub = BlockSubset(ids, rate.shape, block)
+    if into is None:
+        grid = rate.shape
+        into = SliceDecision(np.zeros(grid, bool), np.zeros((*grid, 2), np.int32), recon, None, vec,
+                             np.zeros((*grid, block[0] - 1, 2), np.int32) if bends else None)
+    if not len(ids):
+        return sub.merged(into, None, vec)
+    if block[0] * np.abs(vec).max(initial=0) > (planes.reach - 1) * SUBPEL:   # predicted at the grid's places
+        return sub.merged(into, sub.of(_decide(source, recon, before, rate, lam, block, vec, vpred, mu, planes,
+                                               *common)), vec)
+    part = _decide(sub.frames(source), sub.frames(recon), before, *map(sub.values, (rate, lam)), block,
+                   *map(sub.values, (vec, vpred, mu)), sub.planes(planes), *common)
+    return sub.merged(into, part, vec)
 
 
-def _decide_searched(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam,
-                     block: tuple[int, int, int], vec: np.ndarray, vpred: np.ndarray, mu: float, planes,
-                     residual: Residual | None, coded: MotionResidual | None, bends: bool,
-                     real: int | None) -> SliceDecision:
-    """:func:`decide_slice` once its vectors ``vec`` are searched (their predictions ``vpred``)."""
+def _decide(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam,
+            block: tuple[int, int, int], vec: np.ndarray, vpred: np.ndarray, mu, planes, residual: Residual | None,
+            coded: MotionResidual | None, bends: bool, real: int | None) -> SliceDecision:
+    """:func:`decide_blocks` of every block of ``source`` (a slice, or a row of blocks gathered from one)."""
     bt, bh, bw = block
     seen = source if real is None else source[:real]
 
@@ -423,78 +444,3 @@ def decide_predicted_enhancement(tables, basis, source: np.ndarray, frames: np.n
     copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
     copied = flag_model.code_slice(_Recorder(), copy, prev_flags, (h, w))
     return np.where(copied[None], before, nat), copied
-
-
-def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None, rates: np.ndarray, lam,
-               search: int, block: tuple[int, int, int], residual: Residual | None = None,
-               coded: MotionResidual | None = None, bends: bool = False,
-               before_field: MotionField | None = None, effort: Effort = Effort(),
-               frames: int | None = None, real_only: bool = False) -> tuple[MotionField, np.ndarray]:
-    """A GOP's motion field, slice by slice in decode order, and its frames as the decoder will
-    reconstruct them (``before``: the previous GOP's last decoded frame, None in a refresh GOP;
-    ``bends``: version 7, predicted blocks may follow bent paths; ``before_field``: the previous
-    GOP's motion field, whose last slice the coder predicts the first slice's vectors from; ``lam``: one, or
-    one per block (T', H', W'), :mod:`vqcodec.coding.propagation`).
-    ``frames``: the GOP's own frames (the rest is padding, which no decoder shows): a slice wholly of
-    padding repeats the frame before it (every block predicted, vector 0, nothing else), the cheapest; with
-    ``real_only`` (format 13.0's encoder) a slice partly of padding prices its blocks on its own frames only."""
-    if bends and not (effort.second or effort.bends_first):
-        raise ValueError("bent paths need a decision that searches them")
-    bt, t_ = block[0], rates.shape[0]
-    lams = [lam] * t_ if np.ndim(lam) == 0 else lam       # a lambda per block (T', H', W'), or the GOP's
-    flags, vectors = np.zeros(rates.shape, bool), np.zeros((*rates.shape, 2), np.int32)
-    width = 0 if coded is None else max(c for _, c in coded.options)
-    coded = coded and dataclasses.replace(coded, dead_zones=effort.dead_zones, priced_coders=effort.coders)
-    option, codes = np.zeros(rates.shape, np.int32), np.zeros((*rates.shape, width), np.int32)
-    symbols = None if coded is None or coded.coder is None else \
-        np.zeros((*rates.shape, coded.coder.tables.channels), np.int32)
-    paths = np.zeros((*rates.shape, bt - 1, 2), np.int32) if bends else None
-    final = np.array(recon, copy=True)
-    pred = np.zeros((*rates.shape[1:], 2), np.int64)
-    if before is not None and before_field is not None:     # the coder's pass-0 prediction of slice 0
-        pred = np.where(before_field.flags[-1][..., None], before_field.vectors[-1], 0).astype(np.int64)
-    for t in range(t_):
-        prev = final[t * bt - 1] if t else before
-        real = slice_real_frames(t, bt, frames) if real_only else None
-        if prev is None:                  # a refresh GOP's first slice: nothing to predict from
-            if coded is not None and coded.intra:         # version 9: the coders refine it
-                option[0], symbols[0], final[:bt] = choose_intra(coded.coder, source[:bt], final[:bt], coded.first_coder,
-                                                                 lams[0], *coded.pricing, real)
-            continue
-        sl = slice(t * bt, (t + 1) * bt)
-        if frames is not None and t * bt >= frames:
-            flags[t], final[sl], pred = True, prev, np.zeros_like(pred)
-            continue
-        args = source[sl], final[sl], prev, rates[t], lams[t], search, block
-        planes = search_planes(prev, bt, search)
-        first_bends = bends and effort.bends_first
-        # the conditional coders (the dearest option) only in the decision that stands: the second
-        later = effort.second and coded is not None and coded.coder is not None
-        got = decide_slice(*args, pred, residual, dataclasses.replace(coded, coder=None) if later else coded,
-                           planes=planes, bends=first_bends, real=real)
-        again = coder_predictions(got.flags, got.vectors, pred)
-        if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
-            # without the coders a block's decision reads that block alone: only those whose inputs changed again
-            alone = first_bends == bends and (coded is None or coded.coder is None)
-            got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends,
-                               real=real, first=(got, (again == pred).all(-1)) if alone else None)
-        flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
-        if paths is not None:
-            paths[t] = got.bends
-        if got.chosen is not None:
-            option[t], codes[t] = got.chosen[:2]
-            if symbols is not None:
-                symbols[t] = got.chosen[2]
-        # the coder predicts a pass-0 vector from the block's in the slice before, where it moved, else 0
-        pred = np.where(flags[t][..., None], vectors[t], 0).astype(np.int64)
-    if coded is None:
-        return MotionField(flags, vectors, bends=paths), final
-    return MotionField(flags, vectors, option, codes, paths, symbols), final
-
-
-def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) -> np.ndarray:
-    """The vector predictions of a slice's blocks as the coder will form them once ``flags`` and
-    ``vectors`` (H', W') of its pass-0 blocks are known: a pass-1 block's is the median of its
-    predicted pass-0 neighbours, where it has one; every other block keeps ``pred``."""
-    even, odd = checkerboard(*flags.shape)
-    return np.where(odd[..., None], neighbour_predictions(vectors, flags & even, pred), pred)
