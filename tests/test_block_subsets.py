@@ -10,6 +10,7 @@ from conftest import pan_video
 
 from vqcodec.coding import gop_decisions, motion_search
 from vqcodec.coding.block_subsets import BlockSubset
+from vqcodec.coding.effort import Effort
 from vqcodec.coding.motion import MotionResidual
 from vqcodec.weights import load_model
 
@@ -88,4 +89,32 @@ def test_a_slice_whose_predictions_stay_is_decided_once(monkeypatch):
     once = gop_decisions.decide_in_two(*args, np.zeros((8, 8, 2), np.int64), None, None,
                                        motion_search.search_planes(src[0], 2, 3), True, None)
     for a, b in zip(once, first):
+        np.testing.assert_array_equal(a, b)
+
+
+def _whole_decisions(args, pred, coded, effort):
+    """What a slice's decisions were before each block's were made once: the first decision of the whole slice."""
+    first_bends = effort.bends_first
+    first = motion_search.decide_slice(*args, pred, coded=coded, bends=first_bends)
+    again = gop_decisions.coder_predictions(first.flags, first.vectors, pred)
+    if effort.second and ((again != pred).any() or not first_bends):
+        return motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True)
+    return first
+
+
+@pytest.mark.parametrize("effort", [Effort(bends_first=False), Effort(second=False)])
+def test_a_slice_decided_whole_again_needs_only_its_pass_0_blocks_decided_first(effort, monkeypatch):
+    rng = np.random.default_rng(4)
+    src = pan_video(4, 48, 64, dx=3)
+    src = np.clip(src.astype(np.int16) + rng.integers(-20, 21, src.shape), 0, 255).astype(np.uint8)
+    recon = np.clip(src[2:4].astype(np.int16) + rng.integers(-25, 26, (2, 48, 64, 3)), 0, 255).astype(np.uint8)
+    args = src[2:4], recon, src[1], rng.uniform(20.0, 120.0, (12, 16)), 30.0, 4, (2, 4, 4)
+    pred = np.where(rng.random((12, 16, 1)) < 0.5, [2, 6], 0)
+    whole = _whole_decisions(args, pred, None, effort)
+    decided = []
+    monkeypatch.setattr(motion_search, "BlockSubset", lambda ids, *a: decided.append(ids) or BlockSubset(ids, *a))
+    got = gop_decisions.decide_twice(args, pred, None, None, True, effort, None)
+    assert whole.flags.any() and whole.bends.any()
+    assert [len(ids) for ids in decided] == ([12 * 16 // 2] if effort.second else [])     # the pass-0 blocks
+    for a, b in zip(got, whole):
         np.testing.assert_array_equal(a, b)

@@ -5,8 +5,9 @@ Without the conditional coders a block's decision reads that block alone, so the
 block's decision twice (:func:`decide_in_two`): the pass-0 blocks are decided first (their predictions never change),
 then the pass-1 blocks with the predictions those give, and the pass-0 blocks whose vector the second search moved.
 Every block decides as the whole slice decided twice would (``tests/test_block_subsets.py``). With the coders (whose
-prices read a block's neighbours) each decision is of the whole slice
-(:func:`~vqcodec.coding.motion_search.decide_slice`).
+prices read a block's neighbours) the second decision is of the whole slice
+(:func:`~vqcodec.coding.motion_search.decide_slice`), and so is it where the first leaves out the bent paths: then
+the first decides only the pass-0 blocks (priced without the coders), the only ones of its decisions read.
 """
 from __future__ import annotations
 
@@ -63,20 +64,8 @@ def decide_gop(source: np.ndarray, recon: np.ndarray, before: np.ndarray | None,
         if frames is not None and t * bt >= frames:
             flags[t], final[sl], pred = True, prev, np.zeros_like(pred)
             continue
-        args = source[sl], final[sl], prev, rates[t], lams[t], search, block
-        planes = search_planes(prev, bt, search)
-        first_bends = bends and effort.bends_first
-        # the conditional coders (the dearest option) only in the decision that stands: the second
-        later = effort.second and coded is not None and coded.coder is not None
-        if effort.second and first_bends == bends and (coded is None or coded.coder is None):
-            got = decide_in_two(*args, pred, residual, coded, planes, bends, real)
-        else:
-            got = decide_slice(*args, pred, residual, dataclasses.replace(coded, coder=None) if later else coded,
-                               planes=planes, bends=first_bends, real=real)
-            again = coder_predictions(got.flags, got.vectors, pred)
-            if effort.second and ((again != pred).any() or first_bends != bends or later):   # from where it ended
-                got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends,
-                                   real=real)
+        got = decide_twice((source[sl], final[sl], prev, rates[t], lams[t], search, block), pred, residual, coded,
+                           bends, effort, real)
         flags[t], vectors[t], final[sl] = got.flags, got.vectors, got.frames
         if paths is not None:
             paths[t] = got.bends
@@ -97,6 +86,32 @@ def coder_predictions(flags: np.ndarray, vectors: np.ndarray, pred: np.ndarray) 
     predicted pass-0 neighbours, where it has one; every other block keeps ``pred``."""
     even, odd = checkerboard(*flags.shape)
     return np.where(odd[..., None], neighbour_predictions(vectors, flags & even, pred), pred)
+
+
+def decide_twice(args: tuple, pred: np.ndarray, residual: Residual | None, coded: MotionResidual | None,
+                 bends: bool, effort: Effort, real: int | None) -> SliceDecision:
+    """One slice's decisions (``args``: :func:`decide_slice`'s first seven) as ``effort`` asks: the first with the
+    coder's pass-0 predictions ``pred``, and the second (:attr:`Effort.second`) with its own."""
+    source, recon, before, rate, lam, search, block = args
+    planes = search_planes(before, block[0], search)
+    first_bends = bends and effort.bends_first
+    # the conditional coders (the dearest option) only in the decision that stands: the second
+    later = effort.second and coded is not None and coded.coder is not None
+    if effort.second and first_bends == bends and not later:
+        return decide_in_two(*args, pred, residual, coded, planes, bends, real)
+    first_coded = dataclasses.replace(coded, coder=None) if later else coded
+    if effort.second and (first_bends != bends or later):
+        # the slice is decided whole again: of the first decision only the pass-0 blocks' (the coder's predictions)
+        # and the search are read
+        vec = search_slice(source, before, lam, search, block, pred, None, planes, real)
+        got = decide_blocks(source, recon, before, rate, lam, block, vec, pred, planes, residual, first_coded,
+                            first_bends, real, ids=np.flatnonzero(checkerboard(*rate.shape)[0]))
+    else:
+        got = decide_slice(*args, pred, residual, first_coded, planes=planes, bends=first_bends, real=real)
+    again = coder_predictions(got.flags, got.vectors, pred)
+    if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
+        got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends, real=real)
+    return got
 
 
 def decide_in_two(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam, search: int,
