@@ -118,3 +118,16 @@ def test_a_slice_decided_whole_again_needs_only_its_pass_0_blocks_decided_first(
     assert [len(ids) for ids in decided] == ([12 * 16 // 2] if effort.second else [])     # the pass-0 blocks
     for a, b in zip(got, whole):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_row_of_blocks_never_predicts_beyond_the_planes_from_the_grids_places():
+    rng = np.random.default_rng(6)
+    ref = rng.integers(0, 256, (16, 24, 3)).astype(np.uint8)
+    planes = motion_search.search_planes(ref, 2, 1)                  # reach 4 pixels
+    sub = BlockSubset(np.array([1, 4]), (4, 6), (2, 4, 4))
+    row = np.zeros((2, 4, 8, 3), np.uint8)
+    near = motion_search._predicted(row, ref, np.full((1, 2, 2), 4), None, (2, 4, 4), sub.planes(planes))
+    np.testing.assert_array_equal(near[0, :, :4], motion_search._predicted(
+        np.zeros((2, 16, 24, 3), np.uint8), ref, np.full((4, 6, 2), 4), None, (2, 4, 4), planes)[0, :4, 4:8])
+    with pytest.raises(ValueError, match="beyond the planes' reach"):
+        motion_search._predicted(row, ref, np.full((1, 2, 2), 40), None, (2, 4, 4), sub.planes(planes))

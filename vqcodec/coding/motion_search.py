@@ -326,6 +326,8 @@ def _predicted(recon: np.ndarray, before: np.ndarray, vec: np.ndarray, path: np.
     trial = np.array(recon, copy=True)
     disp = displacements(vec, path, bt)
     if np.abs(disp).max(initial=0) > (planes.reach - 1) * SUBPEL:
+        if not isinstance(planes, PhasePlanes):     # a row of blocks (decide_blocks keeps its paths within reach)
+            raise ValueError("a path beyond the planes' reach in a row of gathered blocks")
         every = MotionField(np.ones((1, *vec.shape[:2]), bool), vec[None], bends=None if path is None else path[None])
         predict_slice(trial, every, 0, before, block)
         return trial
