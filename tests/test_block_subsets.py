@@ -1,5 +1,5 @@
 """Some of a slice's blocks decided as one row of blocks (vqcodec.coding.block_subsets), and a slice's two decisions
-making each block's once (vqcodec.coding.gop_decisions.decide_in_two): the decisions of deciding the whole slice twice."""
+making each block's once (vqcodec.coding.gop_decisions): the decisions of deciding the whole slice twice."""
 from __future__ import annotations
 
 from pathlib import Path
