@@ -2,6 +2,7 @@
 making each block's once (vqcodec.coding.gop_decisions): the decisions of deciding the whole slice twice."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -92,32 +93,37 @@ def test_a_slice_whose_predictions_stay_is_decided_once(monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-def _whole_decisions(args, pred, coded, effort):
-    """What a slice's decisions were before each block's were made once: the first decision of the whole slice."""
-    first_bends = effort.bends_first
-    first = motion_search.decide_slice(*args, pred, coded=coded, bends=first_bends)
+def test_with_the_coders_the_first_decision_decides_only_the_pass_0_blocks_and_the_second_is_as_before(monkeypatch):
+    from vqcodec.settings import EncodeSettings
+    model = load_model()                                          # the shipped model and coders
+    settings = EncodeSettings.build(model, quality=6, conditional_coder=True)
+    coded = MotionResidual(settings.residual_options, model.motion_residual_basis, settings.conditional)
+    assert coded.coder is not None
+    rng = np.random.default_rng(6)
+    src = pan_video(5, 64, 64, dx=3)
+    src = np.clip(src.astype(np.int16) + rng.integers(-5, 6, src.shape), 0, 255).astype(np.uint8)
+    recon = np.clip(src[1:5].astype(np.int16) + rng.integers(-25, 26, (4, 64, 64, 3)), 0, 255).astype(np.uint8)
+    args = src[1:5], recon, src[0], rng.uniform(100.0, 400.0, (8, 8)), 2000.0, 4, (4, 8, 8)
+    pred = np.where(rng.random((8, 8, 1)) < 0.5, [2, 6], 0)
+    # before: the first decision of the whole slice (priced without the coders), then the whole slice again
+    first = motion_search.decide_slice(*args, pred, coded=dataclasses.replace(coded, coder=None), bends=True)
     again = gop_decisions.coder_predictions(first.flags, first.vectors, pred)
-    if effort.second and ((again != pred).any() or not first_bends):
-        return motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True)
-    return first
-
-
-@pytest.mark.parametrize("effort", [Effort(bends_first=False), Effort(second=False)])
-def test_a_slice_decided_whole_again_needs_only_its_pass_0_blocks_decided_first(effort, monkeypatch):
-    rng = np.random.default_rng(4)
-    src = pan_video(4, 48, 64, dx=3)
-    src = np.clip(src.astype(np.int16) + rng.integers(-20, 21, src.shape), 0, 255).astype(np.uint8)
-    recon = np.clip(src[2:4].astype(np.int16) + rng.integers(-25, 26, (2, 48, 64, 3)), 0, 255).astype(np.uint8)
-    args = src[2:4], recon, src[1], rng.uniform(20.0, 120.0, (12, 16)), 30.0, 4, (2, 4, 4)
-    pred = np.where(rng.random((12, 16, 1)) < 0.5, [2, 6], 0)
-    whole = _whole_decisions(args, pred, None, effort)
+    whole = motion_search.decide_slice(*args, again, coded=coded, start=first.searched, bends=True)
+    # (the predictions matter: with the first ones the second decision differs)
+    alone = motion_search.decide_slice(*args, pred, coded=coded, start=first.searched, bends=True)
+    assert any((x != y).any() for x, y in zip((alone.flags, alone.vectors, *alone.chosen),
+                                             (whole.flags, whole.vectors, *whole.chosen)))
     decided = []
     monkeypatch.setattr(motion_search, "BlockSubset", lambda ids, *a: decided.append(ids) or BlockSubset(ids, *a))
-    got = gop_decisions.decide_twice(args, pred, None, None, True, effort, None)
-    assert whole.flags.any() and whole.bends.any()
-    assert [len(ids) for ids in decided] == ([12 * 16 // 2] if effort.second else [])     # the pass-0 blocks
+    got = gop_decisions.decide_twice(args, pred, None, coded, True, Effort(), None)
+    assert [len(ids) for ids in decided] == [32]                  # the pass-0 blocks, once
+    assert whole.flags.any() and (whole.chosen[0] >= coded.first_coder).any()      # some blocks take a coder
     for a, b in zip(got, whole):
-        np.testing.assert_array_equal(a, b)
+        if isinstance(a, tuple):
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y)
+        else:
+            np.testing.assert_array_equal(a, b)
 
 
 def test_a_row_of_blocks_never_predicts_beyond_the_planes_from_the_grids_places():

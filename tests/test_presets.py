@@ -105,7 +105,10 @@ def test_every_preset_writes_a_file_that_decodes_to_what_its_encoder_saw(lmodel,
     assert all(f.flags.any() for f in fields)
     assert any(f.bends.any() for f in fields)      # bent paths found with the first decision's search or without
     medium, _ = _encoded(lmodel, frames)
-    assert data != medium                           # another search, other decisions
+    if preset == "veryfast":
+        assert data != medium                       # one decision a slice, other decisions
+    elif preset == "fast":                          # without the coders (none in this model): medium's decisions
+        assert data == medium
 
 
 @pytest.mark.parametrize("effort", [Effort(), Effort(bends_first=False), Effort(second=False)])
@@ -132,9 +135,7 @@ def test_the_decisions_do_the_work_their_effort_names(monkeypatch, effort):
     assert searches.count(False) == 3               # slices 1..3 (slice 0 of a refresh GOP has no reference)
     if not effort.second:
         assert not any(searches) and decides == [True] * 3
-    elif not effort.bends_first:
-        assert searches.count(True) == 3 and decides == [False, True] * 3    # the bent paths' decision every slice
-    else:                                           # the pass-0 blocks, then the rest: all with bent paths
+    else:       # without the coders: the pass-0 blocks, then the rest, all with bent paths (bends_first or not)
         assert 0 < searches.count(True) <= 3 and decides == [True] * 6
     with pytest.raises(ValueError, match="bent paths need"):
         decide_gop(frames, recon, None, rates, 30.0, 2, (2, 4, 4), bends=True, effort=Effort(False, False))

@@ -14,7 +14,8 @@ class Effort(NamedTuple):
     """How hard each slice's decision looks (``vqv encode --preset``; the files decode alike). ``second``:
     the slice is decided again where the coder's own vector predictions changed (:func:`~vqcodec.coding.gop_decisions.decide_gop`);
     ``bends_first``: bent paths are searched in the first decision too, else only in the second, which
-    then always runs (a bent path needs one of the two); ``dead_zones``: the roundings of the coders'
+    then always runs (a bent path needs one of the two) — where the second is of the whole slice, with the conditional
+    coders; without them each block is decided once and every decision searches them; ``dead_zones``: the roundings of the coders'
     symbols priced besides the nearest (:meth:`~vqcodec.coding.conditional_coder.ConditionalCoder.symbols`)."""
     second: bool = True
     bends_first: bool = True

@@ -4,10 +4,12 @@ block's vector from its predicted pass-0 neighbours, known only once those are d
 Without the conditional coders a block's decision reads that block alone, so the second decision need not make any
 block's decision twice (:func:`decide_in_two`): the pass-0 blocks are decided first (their predictions never change),
 then the pass-1 blocks with the predictions those give, and the pass-0 blocks whose vector the second search moved.
+Every decision then stands, so each searches the bent paths (:attr:`~vqcodec.coding.effort.Effort.bends_first`
+saves work only where the second decision is of the whole slice).
 Every block decides as the whole slice decided twice would (``tests/test_block_subsets.py``). With the coders (whose
 prices read a block's neighbours) the second decision is of the whole slice
-(:func:`~vqcodec.coding.motion_search.decide_slice`), and so is it where the first leaves out the bent paths: then
-the first decides only the pass-0 blocks (priced without the coders), the only ones of its decisions read.
+(:func:`~vqcodec.coding.motion_search.decide_slice`), and the first decides only the pass-0 blocks (priced without
+the coders), the only ones of its decisions read.
 """
 from __future__ import annotations
 
@@ -97,10 +99,10 @@ def decide_twice(args: tuple, pred: np.ndarray, residual: Residual | None, coded
     first_bends = bends and effort.bends_first
     # the conditional coders (the dearest option) only in the decision that stands: the second
     later = effort.second and coded is not None and coded.coder is not None
-    if effort.second and first_bends == bends and not later:
+    if effort.second and not later:      # each block once: every decision stands, so all search the bent paths
         return decide_in_two(*args, pred, residual, coded, planes, bends, real)
     first_coded = dataclasses.replace(coded, coder=None) if later else coded
-    if effort.second and (first_bends != bends or later):
+    if later:
         # the slice is decided whole again: of the first decision only the pass-0 blocks' (the coder's predictions)
         # and the search are read
         vec = search_slice(source, before, lam, search, block, pred, None, planes, real)
