@@ -1,5 +1,5 @@
 """The phases of an encode (wall and CPU seconds, all threads, summed over calls): block lambdas, the motion decisions,
-the search planes; prints the whole encode's wall time, size and sha256. Command line: CLIP.npy"""
+the search planes; prints the whole encode's wall time, size and sha256. Command line: CLIP.npy [PRESET]"""
 import collections, functools, hashlib, sys, time
 import numpy as np, torch
 from vqcodec import load_model, encode_frames
@@ -28,7 +28,7 @@ for owner, name in [(E, "decide_gop"), (MS, "decide_slice"), (MS, "search_planes
     wrap(owner, name)
 frames, model = np.load(sys.argv[1]), load_model()
 t0 = time.perf_counter()
-data = encode_frames(frames, 16, model=model)
+data = encode_frames(frames, 16, model=model, preset=sys.argv[2] if len(sys.argv) > 2 else "medium")
 print("wall", round(time.perf_counter() - t0, 1), len(data), hashlib.sha256(data).hexdigest()[:10])
 for name, (n, w, c) in totals.items():
     print(f"{name:22s} n {int(n):3d} wall {w:6.1f} cpu {c:6.1f} cores {c / max(w, 1e-9):.2f}")
