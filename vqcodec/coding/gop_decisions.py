@@ -96,24 +96,18 @@ def decide_twice(args: tuple, pred: np.ndarray, residual: Residual | None, coded
     coder's pass-0 predictions ``pred``, and the second (:attr:`Effort.second`) with its own."""
     source, recon, before, rate, lam, search, block = args
     planes = search_planes(before, block[0], search)
-    first_bends = bends and effort.bends_first
-    # the conditional coders (the dearest option) only in the decision that stands: the second
-    later = effort.second and coded is not None and coded.coder is not None
-    if effort.second and not later:      # each block once: every decision stands, so all search the bent paths
+    if not effort.second:
+        return decide_slice(*args, pred, residual, coded, planes=planes, bends=bends, real=real)
+    if coded is None or coded.coder is None:    # each block once: every decision stands, all search the bent paths
         return decide_in_two(*args, pred, residual, coded, planes, bends, real)
-    first_coded = dataclasses.replace(coded, coder=None) if later else coded
-    if later:
-        # the slice is decided whole again: of the first decision only the pass-0 blocks' (the coder's predictions)
-        # and the search are read
-        vec = search_slice(source, before, lam, search, block, pred, None, planes, real)
-        got = decide_blocks(source, recon, before, rate, lam, block, vec, pred, planes, residual, first_coded,
-                            first_bends, real, ids=np.flatnonzero(checkerboard(*rate.shape)[0]))
-    else:
-        got = decide_slice(*args, pred, residual, first_coded, planes=planes, bends=first_bends, real=real)
+    # the conditional coders (the dearest option) only in the decision that stands, the second, of the whole slice:
+    # of the first only the search and the pass-0 blocks' decisions (the coder's predictions) are read
+    vec = search_slice(source, before, lam, search, block, pred, None, planes, real)
+    got = decide_blocks(source, recon, before, rate, lam, block, vec, pred, planes, residual,
+                        dataclasses.replace(coded, coder=None), bends and effort.bends_first, real,
+                        ids=np.flatnonzero(checkerboard(*rate.shape)[0]))
     again = coder_predictions(got.flags, got.vectors, pred)
-    if effort.second and ((again != pred).any() or first_bends != bends or later):   # again from where it ended
-        got = decide_slice(*args, again, residual, coded, start=got.searched, planes=planes, bends=bends, real=real)
-    return got
+    return decide_slice(*args, again, residual, coded, start=vec, planes=planes, bends=bends, real=real)
 
 
 def decide_in_two(source: np.ndarray, recon: np.ndarray, before: np.ndarray, rate: np.ndarray, lam, search: int,
