@@ -75,11 +75,13 @@ def decide_scalar(tables, z, reference, flag_model, lam, symbols=None, rates=Non
 _decide_predicted_enhancement = _ms.decide_predicted_enhancement
 
 
-def decide_predicted_enhancement(tables, basis, source, frames, predicted, before, prev_flags, flag_model, lam):
-    """motion_search.decide_predicted_enhancement with RDOQ instead of the dead zone."""
+def decide_predicted_enhancement(tables, basis, source, frames, predicted, before, prev_flags, flag_model, lam,
+                                 real=None):
+    """motion_search.decide_predicted_enhancement with RDOQ instead of the dead zone (``real``: the distortion over
+    the slice's first ``real`` frames only, as there)."""
     if ENH <= 0:
         return _decide_predicted_enhancement(tables, basis, source, frames, predicted, before, prev_flags,
-                                             flag_model, lam)
+                                             flag_model, lam, real)
     block = basis.block[1:]
     coef = basis.coefficients(source, frames)[:, 0]
     near = np.clip(np.rint(coef / tables.step), -tables.limit, tables.limit).astype(np.int32)
@@ -87,9 +89,9 @@ def decide_predicted_enhancement(tables, basis, source, frames, predicted, befor
     h, w = predicted.shape
     if before is None or flag_model is None:
         return nat, np.zeros((h, w), bool)
-    d_code = _ms.block_sse(basis.apply(frames, nat[:, None], tables.step), source, block)
-    d_copy = np.where(predicted, _ms.block_sse(frames, source, block),
-                      _ms.block_sse(basis.apply(frames, before[:, None], tables.step), source, block))
+    d_code = _ms.block_sse(basis.apply(frames, nat[:, None], tables.step), source, block, real)
+    d_copy = np.where(predicted, _ms.block_sse(frames, source, block, real),
+                      _ms.block_sse(basis.apply(frames, before[:, None], tables.step), source, block, real))
     r_code = tables.symbol_bits(before, nat)
     f_code, f_copy = flag_model.estimate_bits(prev_flags, (h, w))
     copy = d_copy + lam * f_copy < d_code + lam * (r_code + f_code)
