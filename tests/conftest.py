@@ -61,6 +61,20 @@ def pan_video(t: int = 48, h: int = 32, w: int = 32, dx: int = 1, dy: int = 0) -
     return np.stack([pic[oy + dy * k:oy + dy * k + h, ox + dx * k:ox + dx * k + w] for k in range(t)])
 
 
+def assert_same_decision(got, want) -> None:
+    """Two motion decisions of a slice (``motion_search.SliceDecision``), field by field: the same arrays (the
+    residual's tuple element by element), None where the other is None."""
+    assert type(got) is type(want)
+    for name, a, b in zip(got._fields, got, want):
+        if isinstance(a, tuple) or isinstance(b, tuple):
+            assert isinstance(a, tuple) and isinstance(b, tuple) and len(a) == len(b), name
+            for x, y in zip(a, b):
+                np.testing.assert_array_equal(x, y, err_msg=name)
+        else:
+            assert (a is None) == (b is None), name
+            np.testing.assert_array_equal(a, b, err_msg=name)
+
+
 def encode_seen(model, settings, frames: np.ndarray) -> tuple[bytes, np.ndarray]:
     """``frames`` encoded by a GopEncoder with ``settings`` (fps 16, coded size = frame size), and the frames
     as the encoder reconstructed them (what the decoder must make)."""

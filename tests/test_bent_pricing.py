@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pan_video
+from conftest import assert_same_decision, pan_video
 
 from vqcodec.coding import bent_pricing, motion_search
 from vqcodec.coding.motion import MotionResidual
@@ -69,10 +69,5 @@ def test_pricing_only_the_bent_blocks_decides_as_pricing_them_all(lmodel, monkey
     monkeypatch.setattr(motion_search, "BentPricing", _WholeSlice)
     whole = motion_search.decide_slice(source, recon, before, rate, lam, 4, (2, 4, 4), coded=coded, bends=True)
     assert apart.bends.any() and apart.flags.any() and not apart.flags.all()    # some blocks bent, some not predicted
-    for a, b in zip(apart, whole):
-        if isinstance(a, tuple):
-            for x, y in zip(a, b):
-                np.testing.assert_array_equal(x, y)
-        else:
-            np.testing.assert_array_equal(a, b)
+    assert_same_decision(apart, whole)
     assert (apart.chosen is not None) == residual

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import pan_video
+from conftest import assert_same_decision, pan_video
 
 from vqcodec.coding import gop_decisions, motion_search
 from vqcodec.coding.block_subsets import BlockSubset
@@ -70,12 +70,7 @@ def test_deciding_each_block_once_decides_as_deciding_the_slice_twice(per_block_
     monkeypatch.setattr(motion_search, "BlockSubset", lambda ids, *a: decided.append(ids) or BlockSubset(ids, *a))
     once = gop_decisions.decide_in_two(*args, pred, None, coded, motion_search.search_planes(before, 2, 4), True, None)
     assert sum(map(len, decided)) < 1.5 * kept.size          # each block once, the moved pass-0 blocks twice
-    for a, b in zip(once, whole):
-        if isinstance(a, tuple):
-            for x, y in zip(a, b):
-                np.testing.assert_array_equal(x, y)
-        else:
-            np.testing.assert_array_equal(a, b)
+    assert_same_decision(once, whole)
     assert (once.chosen is not None) == residual
 
 
@@ -89,8 +84,7 @@ def test_a_slice_whose_predictions_stay_is_decided_once(monkeypatch):
     assert first.flags.any()
     once = gop_decisions.decide_in_two(*args, np.zeros((8, 8, 2), np.int64), None, None,
                                        motion_search.search_planes(src[0], 2, 3), True, None)
-    for a, b in zip(once, first):
-        np.testing.assert_array_equal(a, b)
+    assert_same_decision(once, first)
 
 
 def test_with_the_coders_the_first_decision_decides_only_the_pass_0_blocks_and_the_second_is_as_before(monkeypatch):
@@ -118,12 +112,7 @@ def test_with_the_coders_the_first_decision_decides_only_the_pass_0_blocks_and_t
     got = gop_decisions.decide_twice(args, pred, None, coded, True, Effort(), None)
     assert [len(ids) for ids in decided] == [32]                  # the pass-0 blocks, once
     assert whole.flags.any() and (whole.chosen[0] >= coded.first_coder).any()      # some blocks take a coder
-    for a, b in zip(got, whole):
-        if isinstance(a, tuple):
-            for x, y in zip(a, b):
-                np.testing.assert_array_equal(x, y)
-        else:
-            np.testing.assert_array_equal(a, b)
+    assert_same_decision(got, whole)
 
 
 def test_a_row_of_blocks_never_predicts_beyond_the_planes_from_the_grids_places():
