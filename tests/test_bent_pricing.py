@@ -20,24 +20,6 @@ def lmodel():
     return load_model(GOLDEN / "tiny_linear.pt")        # a linear path: the motion residual's basis
 
 
-def test_blocks_gathered_into_a_row_scatter_back_to_their_places():
-    rng = np.random.default_rng(3)
-    frames = rng.integers(0, 256, (2, 16, 24, 3)).astype(np.uint8)
-    ids = np.array([0, 4, 7, 13, 23])                    # on the 4 x 6 grid of 4x4 blocks
-    row = bent_pricing.gather_blocks(frames, ids, (2, 4, 4))
-    assert row.shape == (2, 4, 20, 3)
-    for k, i in enumerate(ids):
-        y, x = divmod(i, 6)
-        np.testing.assert_array_equal(row[:, :, 4 * k:4 * k + 4], frames[:, 4 * y:4 * y + 4, 4 * x:4 * x + 4])
-    out = np.zeros_like(frames)
-    bent_pricing.scatter_blocks(out, ids, row, (2, 4, 4))
-    mask = np.zeros((4, 6), bool)
-    mask.flat[ids] = True
-    pixels = np.repeat(np.repeat(mask, 4, 0), 4, 1)
-    np.testing.assert_array_equal(out[:, pixels], frames[:, pixels])
-    assert not out[:, ~pixels].any()
-
-
 class _WholeSlice:
     """What the decision did before: the bent slice priced whole, every block."""
 

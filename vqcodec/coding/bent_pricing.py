@@ -16,28 +16,11 @@ from typing import Callable
 
 import numpy as np
 
+from vqcodec.coding.block_subsets import BlockSubset
 from vqcodec.coding.side_thread import InTurn
 
 #: Blocks per chunk of bent prices: a 720p slice's 3,600 blocks in up to 8 chunks.
 CHUNK_BLOCKS = 512
-
-
-def gather_blocks(frames: np.ndarray, ids: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
-    """Blocks ``ids`` (row-major indices on the grid) of a slice (t, H, W, c) as one row of blocks (t, bh, n bw, c)."""
-    t, h, w, c = frames.shape
-    bh, bw = block[1:]
-    hb, wb = np.divmod(ids, w // bw)
-    b = frames.reshape(t, h // bh, bh, w // bw, bw, c)[:, hb, :, wb]          # (n, t, bh, bw, c)
-    return np.ascontiguousarray(b.transpose(1, 2, 0, 3, 4)).reshape(t, bh, len(ids) * bw, c)
-
-
-def scatter_blocks(frames: np.ndarray, ids: np.ndarray, row: np.ndarray, block: tuple[int, int, int]) -> None:
-    """The inverse of :func:`gather_blocks`: ``row`` (t, bh, n bw, c) written back into ``frames`` in place."""
-    t, h, w, c = frames.shape
-    bh, bw = block[1:]
-    hb, wb = np.divmod(ids, w // bw)
-    moved = row.reshape(t, bh, len(ids), bw, c).transpose(2, 0, 1, 3, 4)
-    frames.reshape(t, h // bh, bh, w // bw, bw, c)[:, hb, :, wb] = moved
 
 
 class BentPricing:
@@ -54,7 +37,7 @@ class BentPricing:
         self._search, self._price, self._source, self._straight = search, price, source, straight
         self._lam, self._block, self._per_block = lam, block, per_block
         self._searched: Future = Future()
-        self._ids: list[np.ndarray] = []
+        self._subsets: list[BlockSubset] = []
         self._chunks = InTurn([])
         self._job: Future | None = None if side is None else side.submit(self._side)
 
@@ -69,16 +52,16 @@ class BentPricing:
                 self._chunks = InTurn([lambda: self._price(self._source, trial, self._lam)])
             else:
                 ids = np.flatnonzero((vec != self._straight).any(-1) | path.any(axis=(-2, -1)))
-                self._ids = [ids[i:i + CHUNK_BLOCKS] for i in range(0, len(ids), CHUNK_BLOCKS)]
-                self._chunks = InTurn([lambda ids=ids: self._chunk(ids, trial) for ids in self._ids])
+                self._subsets = [BlockSubset(ids[i:i + CHUNK_BLOCKS], vec.shape[:2], self._block)
+                                 for i in range(0, len(ids), CHUNK_BLOCKS)]
+                self._chunks = InTurn([lambda sub=sub: self._chunk(sub, trial) for sub in self._subsets])
             self._searched.set_result((vec, path, trial))
         except BaseException as e:
             self._searched.set_exception(e)
             raise
 
-    def _chunk(self, ids: np.ndarray, trial: np.ndarray):
-        lam = self._lam if np.ndim(self._lam) == 0 else np.reshape(self._lam, -1)[ids].reshape(1, -1)
-        return self._price(gather_blocks(self._source, ids, self._block), gather_blocks(trial, ids, self._block), lam)
+    def _chunk(self, sub: BlockSubset, trial: np.ndarray):
+        return self._price(sub.frames(self._source), sub.frames(trial), sub.values(self._lam))
 
     def result(self):
         """(vectors, bends, the slice as priced, SSE, extra bits, the residual's options and codes or None), the
@@ -95,12 +78,13 @@ class BentPricing:
         grid = vec.shape[:2]
         sse, extra, chosen = np.full(grid, np.inf), np.zeros(grid), None
         trial = np.array(trial, copy=True)
-        for ids, (row, d, e, ch) in zip(self._ids, self._chunks.results):
-            scatter_blocks(trial, ids, row, self._block)
-            sse.flat[ids], extra.flat[ids] = d.reshape(-1), e.reshape(-1)
+        for sub, (row, d, e, ch) in zip(self._subsets, self._chunks.results):
+            sub.put_frames(trial, row)
+            sub.put(sse, d)
+            sub.put(extra, e)
             if ch is not None:
                 if chosen is None:
                     chosen = tuple(np.zeros((*grid, *c.shape[2:]), c.dtype) for c in ch)
                 for full, c in zip(chosen, ch):
-                    full.reshape(-1, *full.shape[2:])[ids] = c.reshape(len(ids), *c.shape[2:])
+                    sub.put(full, c)
         return vec, path, trial, sse, extra, chosen

@@ -4,15 +4,32 @@ Without the conditional coders every step of a block's motion decision, once its
 search, its prices, flag against codes), reads that block alone: deciding some of a slice's blocks gives each the
 decision that deciding the whole slice gives it. :func:`~vqcodec.coding.gop_decisions.decide_in_two` uses this to
 decide each block once where a slice is decided twice. The blocks are gathered into one row of blocks
-(:func:`~vqcodec.coding.bent_pricing.gather_blocks`), each reading the reference where its own place on the grid does
+(:func:`gather_blocks`), each reading the reference where its own place on the grid does
 (:class:`ShiftedPlanes`), so every number is the one the whole slice gives that block (``tests/test_block_subsets.py``).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from vqcodec.coding.bent_pricing import gather_blocks, scatter_blocks
 from vqcodec.coding.motion import SUBPEL
+
+
+def gather_blocks(frames: np.ndarray, ids: np.ndarray, block: tuple[int, int, int]) -> np.ndarray:
+    """Blocks ``ids`` (row-major indices on the grid) of a slice (t, H, W, c) as one row of blocks (t, bh, n bw, c)."""
+    t, h, w, c = frames.shape
+    bh, bw = block[1:]
+    hb, wb = np.divmod(ids, w // bw)
+    b = frames.reshape(t, h // bh, bh, w // bw, bw, c)[:, hb, :, wb]          # (n, t, bh, bw, c)
+    return np.ascontiguousarray(b.transpose(1, 2, 0, 3, 4)).reshape(t, bh, len(ids) * bw, c)
+
+
+def scatter_blocks(frames: np.ndarray, ids: np.ndarray, row: np.ndarray, block: tuple[int, int, int]) -> None:
+    """The inverse of :func:`gather_blocks`: ``row`` (t, bh, n bw, c) written back into ``frames`` in place."""
+    t, h, w, c = frames.shape
+    bh, bw = block[1:]
+    hb, wb = np.divmod(ids, w // bw)
+    moved = row.reshape(t, bh, len(ids), bw, c).transpose(2, 0, 1, 3, 4)
+    frames.reshape(t, h // bh, bh, w // bw, bw, c)[:, hb, :, wb] = moved
 
 
 class ShiftedPlanes:
@@ -50,6 +67,14 @@ class BlockSubset:
         a = np.asarray(a)
         return a.reshape(-1, *a.shape[2:])[self.ids][None]
 
+    def put(self, whole: np.ndarray, row: np.ndarray) -> None:
+        """Per-block values of these blocks (1, n, ...) written into the slice's (H', W', ...) in place."""
+        whole.reshape(-1, *whole.shape[2:])[self.ids] = row.reshape(len(self.ids), *row.shape[2:])
+
+    def put_frames(self, frames: np.ndarray, row: np.ndarray) -> None:
+        """:meth:`frames`' inverse: a row of these blocks (t, bh, n bw, c) written into the slice in place."""
+        scatter_blocks(frames, self.ids, row, self.block)
+
     def planes(self, planes) -> ShiftedPlanes:
         return ShiftedPlanes(planes, self.ids, self.grid[1], self.block)
 
@@ -69,13 +94,13 @@ class BlockSubset:
             if row is None:
                 return whole
             out = np.zeros((*self.grid, *row.shape[2:]), row.dtype) if whole is None else np.array(whole, copy=True)
-            out.reshape(-1, *out.shape[2:])[self.ids] = row.reshape(len(self.ids), *row.shape[2:])
+            self.put(out, row)
             return out
 
         if part is None:
             return into._replace(searched=searched)
         frames = np.array(into.frames, copy=True)
-        scatter_blocks(frames, self.ids, part.frames, self.block)
+        self.put_frames(frames, part.frames)
         chosen = None if part.chosen is None else \
             tuple(put(w, r) for w, r in zip(into.chosen or [None] * len(part.chosen), part.chosen))
         return type(into)(put(into.flags, part.flags), put(into.vectors, part.vectors), frames, chosen, searched,

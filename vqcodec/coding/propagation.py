@@ -17,8 +17,8 @@ from __future__ import annotations
 import numpy as np
 
 from vqcodec.coding.motion import SUBPEL
-from vqcodec.coding.motion_search import (FLAG_BITS, VECTOR_COST_SCALE, _predicted, block_sse, search_planes,
-                                          search_vectors, vector_bits)
+from vqcodec.coding.motion_search import (FLAG_BITS, _predicted, block_sse, search_planes, search_slice,
+                                          vector_bits)
 from vqcodec.coding.side_thread import SIDE_THREAD_BLOCKS, in_turn
 
 #: The share of a predicted block's worth that its reference inherits, and how strongly lambda follows it.
@@ -34,12 +34,11 @@ def lookahead_field(source: np.ndarray, recon: np.ndarray, rates: np.ndarray, la
     bt, bh, bw = block
     flags = np.zeros(rates.shape, bool)
     vectors = np.zeros((*rates.shape, 2), np.int64)
-    mu = VECTOR_COST_SCALE * np.sqrt(lam)
 
     def one(t: int) -> None:
         ref, sl = source[t * bt - 1], slice(t * bt, (t + 1) * bt)
         planes = search_planes(ref, bt, search)
-        vectors[t] = search_vectors(source[sl], ref, (bh, bw), search, None, mu, None, planes)
+        vectors[t] = search_slice(source[sl], ref, lam, search, block, None, None, planes, None)
         d_mc = block_sse(_predicted(recon[sl], ref, vectors[t], None, block, planes), source[sl], (bh, bw))
         d_net = block_sse(recon[sl], source[sl], (bh, bw))
         flags[t] = d_mc + lam * (FLAG_BITS + vector_bits(vectors[t], 0)) < d_net + lam * rates[t]
