@@ -128,9 +128,11 @@ def padded_gops():
 
 @pytest.fixture(scope="session")
 def shipped_model():
-    """The shipped default model, loaded once."""
+    """The shipped default model, loaded once, as the release before its light synthesis (the decoder everywhere,
+    that release's digest: the suite's pinned bytes are its files'; tests/test_light_synthesis.py tests the light
+    synthesis)."""
     from vqcodec.weights import load_model
-    return load_model()
+    return load_model().full_synthesis()
 
 
 def session27_encoder(monkeypatch) -> None:

@@ -80,11 +80,13 @@ def test_the_native_bfloat16_codec_path_runs_channels_last(monkeypatch, shipped_
     calls = []
     real = channels_last.run
     monkeypatch.setattr(channels_last, "run", lambda m, x: calls.append(m) or real(m, x))
-    emulated = net.in_bfloat16(emulate=True).decode(codes)
+    emulated = net.in_bfloat16(emulate=True)
+    expected = {light: emulated.decode(codes, light=light) for light in (False, True)}
     assert not calls
     native = net.in_bfloat16(emulate=False)
     assert native.decoder[0].weight.dtype == torch.bfloat16 and not native.emulated
-    pixels = native.decode(codes)
-    assert native.decoder in calls and pixels.shape == emulated.shape
-    diff = np.abs(pixels.astype(int) - emulated.astype(int))
-    assert diff.max() <= 2 and (diff > 0).mean() < 0.03
+    for light, synthesis in ((False, native.decoder), (True, native.light_decoder)):    # both syntheses
+        pixels = native.decode(codes, light=light)
+        assert synthesis in calls and pixels.shape == expected[light].shape
+        diff = np.abs(pixels.astype(int) - expected[light].astype(int))
+        assert diff.max() <= 2 and (diff > 0).mean() < 0.03

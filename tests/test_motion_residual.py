@@ -145,7 +145,7 @@ def test_the_encoder_decodes_a_gop_a_second_time_only_for_whoever_reads_the_reco
     frames = pan_video(40, 32, 40, dx=1, dy=1)                      # two GOPs
     decodes = []
     real = lmodel.net.decode
-    monkeypatch.setattr(lmodel.net, "decode", lambda codes: decodes.append(1) or real(codes))
+    monkeypatch.setattr(lmodel.net, "decode", lambda codes, **kw: decodes.append(1) or real(codes, **kw))
     settings = EncodeSettings.build(lmodel, quality=TOP, motion=True, refresh=0)
     written = {}
     for label, kw in (("seen", {}), ("unseen", {"reconstructions": False}), ("no reader", None)):

@@ -41,7 +41,7 @@ pytestmark = pytest.mark.usefixtures("padded_gops")   # files of before 13.0: pi
 
 @pytest.fixture(scope="module")
 def model():
-    return load_model()
+    return load_model().full_synthesis()      # the release the pinned files are of
 
 
 # ------------------------------------------------------------------------------------------ the format
@@ -218,7 +218,7 @@ def test_a_cpu_without_bfloat16_instructions_emulates_them_close_to_the_golden(m
     from vqcodec.net import bfloat16
     from vqcodec.weights import load_conditional_coder, shipped_conditional_coder
     monkeypatch.setattr(bfloat16, "bfloat16_is_native", lambda: False)
-    fresh = load_model()                                 # its bfloat16 copies made now, emulated
+    fresh = load_model().full_synthesis()                            # its bfloat16 copies made now, emulated
     coder = load_conditional_coder(shipped_conditional_coder())
     monkeypatch.setattr(decoder_mod, "conditional_coder_for_file", lambda digest: coder)
     emulated = fresh.computing_in("bfloat16")

@@ -120,7 +120,7 @@ def test_a_damaged_scalar_payload_is_an_error_not_zeros(smodel):
 def test_weights_with_a_ladder_are_a_newer_version(smodel, tmp_path):
     import torch
     blob = torch.load(smodel.path, weights_only=True)
-    assert blob["version"] == 3 == WEIGHTS_VERSION
+    assert blob["version"] == 3 <= WEIGHTS_VERSION       # 4: a light synthesis too (tests/test_light_synthesis.py)
     blob["priors"]["scalar"] = torch.zeros(10, dtype=torch.uint8)
     torch.save(blob, tmp_path / "bad.pt")
     with pytest.raises(WeightsError, match="ladder"):

@@ -117,7 +117,7 @@ def test_the_reach_of_the_networks_tile_pieces():
     with torch.device("meta"):
         net = MSVQVAE(get_config("cpu-hq"))
     assert conv_reach(net.enc_bottom, Fraction(1))[0] == 36
-    assert net._synthesis_reach() == 44
+    assert net._synthesis_reach(net.decoder) == 44
 
 
 def test_tiles_on_a_pool_give_the_same_numbers_and_keep_the_callers_grad_mode():

@@ -188,7 +188,8 @@ def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.n
         if enhancement is not None:
             enhancement = enhancement[:, :coded_frames // per_slice["bottom"][0]]
     net = model.computing_in(network_float).net if hasattr(model, "computing_in") else model
-    frames = net.decode_latents({k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in latents.items()})[0]
+    frames = net.decode_latents({k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in latents.items()},
+                                light=getattr(model, "light", True))[0]
     if enhancement is not None:
         from vqcodec.coding.gops import _pixel_basis
         frames = _pixel_basis(model).apply(frames, enhancement, 1.0)   # coefficients: symbols x step already

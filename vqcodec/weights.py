@@ -38,7 +38,8 @@ from vqcodec.weights_check import (
 WEIGHTS_DIR = Path(__file__).parent / "weights"
 MANIFEST = WEIGHTS_DIR / "manifest.json"
 FORMAT = "vqv-weights"
-WEIGHTS_VERSION = 3          # 1: float or half tensors; 2: int8 kernels too; 3: a quality ladder
+WEIGHTS_VERSION = 4          # 1: float or half tensors; 2: int8 kernels too; 3: a quality ladder; 4: a light
+#                              synthesis beside the decoder (an older reader refuses it: upgrade)
 LADDER_KIND = "scalar"       # the priors entry holding a quality ladder with scalar points
 DIGEST_BYTES = 8
 # How a weights file stores the network: float32, half, or int8 conv kernels (per-channel scales) with
@@ -67,6 +68,7 @@ class CodecModel:
     _ladder: Ladder | None = field(default=None, repr=False, compare=False)
     # priors parsed from ``priors`` (kind -> (the blob parsed, the prior)): see coding.prior_choice
     parsed_priors: dict = field(default_factory=dict, repr=False, compare=False)
+    light: bool = True      # decode with the light synthesis if any; not an earlier release's files (synthesis_for)
 
     def for_digest(self, digest: bytes) -> "CodecModel | None":
         """This model as the release whose file had ``digest`` (same network, that release's
@@ -75,8 +77,17 @@ class CodecModel:
             return self
         for sha, priors in self.legacy.items():
             if bytes.fromhex(sha)[:DIGEST_BYTES] == digest:
-                return CodecModel(self.net, sha, self.path, priors, self.card)
+                return CodecModel(self.net, sha, self.path, priors, self.card, light=False)
         return None
+
+    def full_synthesis(self) -> "CodecModel":
+        """This model as the release before its light synthesis (card ``light_synthesis.replaces``): the decoder
+        everywhere, under that release's digest and priors (its files byte for byte); else itself."""
+        entry = self.card.get("light_synthesis") if isinstance(self.card, dict) else None
+        sha = entry.get("replaces") if isinstance(entry, dict) else None
+        if not self.net.cfg.has_light_synthesis or sha not in self.legacy:
+            return self
+        return self.for_digest(bytes.fromhex(sha)[:DIGEST_BYTES]) or self
 
     def computing_in(self, network_float: str) -> "CodecModel":
         """This model as a file of ``network_float`` ("float32" or "bfloat16", header key 21) runs it: the same
@@ -93,14 +104,14 @@ class CodecModel:
                 if net is None:
                     net = _BFLOAT16_NETS[self.net] = self.net.in_bfloat16()
                 out = CodecModel(net, self.sha256, self.path, self.priors, self.card, self.legacy,
-                                 _ladder=self.ladder)
+                                 _ladder=self.ladder, light=self.light)
                 out.parsed_priors = self.parsed_priors          # the priors parsed once, whatever the float
                 self.__dict__["_bfloat16"] = out
         return out
 
     def with_priors(self, priors: dict[str, bytes]) -> "CodecModel":
         """The same file's network with other priors (a ladder or priors being fitted, not yet saved)."""
-        return CodecModel(self.net, self.sha256, self.path, dict(priors), self.card, self.legacy)
+        return CodecModel(self.net, self.sha256, self.path, dict(priors), self.card, self.legacy, light=self.light)
 
     @classmethod
     def unsaved(cls, net: MSVQVAE, priors: dict[str, bytes] | None = None) -> "CodecModel":
@@ -290,7 +301,7 @@ def save_weights(net: MSVQVAE, out: str | Path, *, precision: str = "half", prio
     SHA-256. ``legacy``: earlier releases' priors by their file's SHA-256 (see :attr:`CodecModel.legacy`)."""
     packed = pack_state(net, precision)
     # an older reader must refuse a ladder it cannot read rather than misread the qualities
-    version = 3 if LADDER_KIND in (priors or {}) else 2 if "int8" in packed else 1
+    version = 4 if net.cfg.has_light_synthesis else 3 if LADDER_KIND in (priors or {}) else 2 if "int8" in packed else 1
     # one tensor per distinct blob: torch.save stores a shared storage once, so the earlier releases'
     # priors that did not change (the learned prior, 0.8 MB, in every release since 0.4) cost nothing
     shared: dict[bytes, torch.Tensor] = {}

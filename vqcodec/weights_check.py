@@ -140,6 +140,9 @@ def config_from_json(p: Path, text: object) -> ModelConfig:
             kw[name] = _ints(p, name, d[name], b[bound], n)
     if "top_stride" in d:
         kw["top_stride"] = _ints(p, "top_stride", d["top_stride"], b["stride"], 3)
+    if "light_channels" in d or "light_blocks" in d:
+        kw["light_channels"] = _ints(p, "light_channels", d.get("light_channels"), b["channels"], n)
+        kw["light_blocks"] = _ints(p, "light_blocks", d.get("light_blocks"), b["blocks"], n)
     for name, bound in (("top_channels", "channels"), ("top_blocks", "blocks"), ("latent_dim", "latent_dim"),
                         ("top_codebook", "codebook"), ("bottom_codebook", "codebook"),
                         ("top_stages", "top_stages"), ("bottom_stages", "bottom_stages"),

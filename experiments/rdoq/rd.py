@@ -16,7 +16,7 @@ from vqcodec.metrics import psnr  # noqa: E402
 from vqcodec.weights import load_model  # noqa: E402
 
 torch.set_num_threads(1)
-m = load_model()
+m = load_model(os.environ.get("MODEL") or None)     # MODEL: a weights file (default: the shipped model)
 qs = [int(q) for q in sys.argv[2].split(",")]
 kw = {"prior": "empirical-static", **json.loads(os.environ.get("ENC_KW", "{}"))}
 out = {}

@@ -169,7 +169,7 @@ class GopEncoder:
             all_codes, bases = self._decide_motion(all_codes, refresh)
         elif self.enhancement is not None:
             with network_pool(self.workers) as pool:
-                bases = list(pool.map(self.model.net.decode, all_codes))
+                bases = list(pool.map(self._synthesise, all_codes))
         if self.enhancement is not None:
             all_codes = self._decide_enhancement(all_codes, bases, refresh)
         recons = self._final_frames(all_codes, bases, refresh) if bases is not None else [None] * len(all_codes)
@@ -297,6 +297,10 @@ class GopEncoder:
         return ScalarCodes(sym, tabs.step_num, copied), frames[-1]
 
     # ---------------------------------------------------------------------------------- motion layer
+    def _synthesise(self, codes: Codes) -> np.ndarray:
+        """The network's reconstruction of a GOP's codes, as the decoder makes it."""
+        return self.model.net.decode(codes, light=self.model.light)
+
     def _motion_lambda(self, i: int) -> float:
         lams = self._lams[i]
         return lambdas.motion_lambda(self.settings.rdo_strength, self.coded_residual is not None, self.scalar,
@@ -321,7 +325,7 @@ class GopEncoder:
         the network's reconstruction of them (None where nothing reads it). The decisions run GOP by GOP
         here while the workers reconstruct the next GOPs' codes and the decided ones' (the same calls);
         slices too small for the decisions' side thread price their coders on the tile workers."""
-        decode, out, est_last, finals = self.model.net.decode, [], self._est_last, []
+        decode, out, est_last, finals = self._synthesise, [], self._est_last, []
         with network_pool(self.workers, share_tiles=int(np.prod(self.layout[-1].grid[-2:])) < SIDE_THREAD_BLOCKS) as pool:
             firsts = [pool.submit(decode, c) for c in all_codes]
             for i, ((gop, n), first, codes) in enumerate(zip(self._pending, firsts, all_codes)):

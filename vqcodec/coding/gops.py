@@ -142,7 +142,7 @@ def synthesise(model: CodecModel, codes: Codes, enhance: bool = True) -> np.ndar
     """Codes of one GOP (padded size) -> uint8 frames (T, H, W, 3): the network's reconstruction,
     plus the enhancement layer at an enhanced point (unless ``enhance`` is False: a GOP with a motion
     layer adds it slice by slice after the prediction, :func:`enhancement_residual`)."""
-    frames = model.net.decode(codes)
+    frames = model.net.decode(codes, light=model.light)
     if codes.enhancement is None or not enhance:
         return frames
     return _pixel_basis(model).apply(frames, codes.enhancement.symbols, codes.enhancement.step)

@@ -31,6 +31,11 @@ class ModelConfig:
     # Decoder stages mirror the encoder (coarsest first).
     decoder_channels: tuple[int, ...] = (256, 128, 48)
     decoder_blocks: tuple[int, ...] = (3, 2, 1)
+    # A light synthesis beside the decoder (empty: none), built as the decoder is but from a per-position conv and
+    # with these channels and residual blocks per stage; the codec decodes with it wherever the bottom latent is
+    # coded (MSVQVAE.decode). Trained alone with the rest frozen (experiments/light_synthesis/).
+    light_channels: tuple[int, ...] = ()
+    light_blocks: tuple[int, ...] = ()
     conv: str = "2+1d"                  # "3d": full 3x3x3 kernels; "2+1d": 1x3x3 then 3x1x1 (cheaper)
     latent_dim: int = 32
     top_codebook: int = 1024
@@ -85,8 +90,15 @@ class ModelConfig:
             grids = {"top": (t // st[0], h // st[1], w // st[2]), **grids}
         return grids
 
+    @property
+    def has_light_synthesis(self) -> bool:
+        return bool(self.light_channels)
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        d = asdict(self)
+        if not self.light_channels:        # written only where there is one: the weights files of earlier
+            del d["light_channels"], d["light_blocks"]     # models keep their bytes and their digests
+        return d
 
     @staticmethod
     def from_dict(d: dict) -> "ModelConfig":

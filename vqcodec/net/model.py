@@ -32,6 +32,8 @@ from vqcodec.net import bfloat16, channels_last
 
 # ModelConfig and get_config live in config.py; imported from here too by the many callers that build a network
 from vqcodec.net.config import PRESETS, ModelConfig, Stride, get_config, raw_bits, stage_bits  # noqa: F401
+# the pixel conversions live in pixels.py; imported from here too by their many callers
+from vqcodec.net.pixels import bytes_to_unit, frames_to_input, to_uint8, uint8_to_input, unit_to_bytes  # noqa: F401
 from vqcodec.net.quantizer import QuantOut, ResidualVQ
 from vqcodec.net.tiling import map_tiled
 
@@ -137,6 +139,17 @@ def _stage(ch: int, n: int, conv: str) -> nn.Sequential:
     return nn.Sequential(*[ResBlock3d(ch, conv) for _ in range(n)])
 
 
+def _synthesis(cin: int, channels: tuple[int, ...], blocks: tuple[int, ...], ups: list[Stride], conv: str,
+               first: Stride) -> nn.Sequential:
+    """Latents -> frames: a conv to ``channels[0]``, then per up-sampling stride residual blocks and a sub-pixel
+    up-sampling to the next stage's channels (3, the pixels, after the last)."""
+    layers: list[nn.Module] = [_conv(cin, channels[0], first)]
+    for i, (s, nb) in enumerate(zip(ups, blocks)):
+        cout = channels[i + 1] if i + 1 < len(channels) else 3
+        layers += [_stage(channels[i], nb, conv), nn.SiLU(), Up(channels[i], cout, s)]
+    return nn.Sequential(*layers)
+
+
 def conv_reach(modules: nn.Sequential, scale: Fraction) -> tuple[Fraction, Fraction]:
     """How far (in pixels, each way) the spatial kernels of ``modules`` reach, run in order with
     the first at ``scale`` pixels per position; and the scale after them. A tile whose margins are
@@ -206,14 +219,11 @@ class MSVQVAE(nn.Module):
         self.pre_bottom = _conv(cb + cond, cfg.latent_dim, (1, 1, 1))
         self.bottom_quantizer = ResidualVQ(cfg.latent_dim, cfg.bottom_codebook, max(cfg.bottom_stages, 0),
                                            decay=cfg.ema_decay)
-        # Decoder: [u_t, q_b] -> frames.
-        dch = cfg.decoder_channels
-        dec: list[nn.Module] = [_conv(cond + cfg.latent_dim, dch[0])]
+        # Decoder: [u_t, q_b] -> frames; the light synthesis (if any) does the same job at a fraction of the cost
         ups = list(reversed(cfg.bottom_strides))
-        for i, (s, nb) in enumerate(zip(ups, cfg.decoder_blocks)):
-            cout = dch[i + 1] if i + 1 < len(dch) else 3
-            dec += [_stage(dch[i], nb, conv), nn.SiLU(), Up(dch[i], cout, s)]
-        self.decoder = nn.Sequential(*dec)
+        self.decoder = _synthesis(cond + cfg.latent_dim, cfg.decoder_channels, cfg.decoder_blocks, ups, conv, (3, 3, 3))
+        self.light_decoder = None if not cfg.has_light_synthesis else \
+            _synthesis(cond + cfg.latent_dim, cfg.light_channels, cfg.light_blocks, ups, conv, (1, 1, 1))
         if cfg.linear_path:
             # A PCA-like shortcut: the latent gets a linear projection of its pixel block and the output a
             # linear read-back of the quantised latent. Zero-initialised, so adding it to a trained network
@@ -257,7 +267,8 @@ class MSVQVAE(nn.Module):
         """A copy whose analysis and synthesis compute in bfloat16 (:mod:`vqcodec.net.bfloat16`): about twice
         as fast on CPUs with bfloat16 instructions; ``emulate`` (default: where the CPU has none) on float32
         kernels. The quantisers' codebooks and the linear path stay float32: codes mean the same latents."""
-        return bfloat16.copy_in_bfloat16(self, ("enc_bottom", "enc_top", "dec_top", "pre_bottom", "decoder"), emulate)
+        return bfloat16.copy_in_bfloat16(self, ("enc_bottom", "enc_top", "dec_top", "pre_bottom", "decoder",
+                                                "light_decoder"), emulate)
 
     def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """``module(x)`` in :attr:`compute_dtype`, the result as float32 (codec path)."""
@@ -279,10 +290,10 @@ class MSVQVAE(nn.Module):
     def _decode_latents(self, u_t: torch.Tensor | None, q_b: torch.Tensor) -> torch.Tensor:
         return self._decode_latent_tile(q_b if u_t is None else torch.cat([u_t, q_b], 1))
 
-    def _decode_latent_tile(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder on (top up-sampled, bottom) latents stacked on channels; the bottom latent is
-        the last ``latent_dim`` channels."""
-        y = self._run(self.decoder, z)
+    def _decode_latent_tile(self, z: torch.Tensor, synthesis: nn.Module | None = None) -> torch.Tensor:
+        """The decoder (or ``synthesis``) on (top up-sampled, bottom) latents stacked on channels; the bottom
+        latent is the last ``latent_dim`` channels."""
+        y = self._run(self.decoder if synthesis is None else synthesis, z)
         if self.cfg.linear_path:
             y = y + depth_to_space(self.lin_dec(z[:, -self.cfg.latent_dim:]), self.cfg.bottom_factor)
         return y
@@ -301,9 +312,27 @@ class MSVQVAE(nn.Module):
                          halo=int(halo_pixels * per_pixel), reach=reach, grid=grid,
                          min_side=int(MIN_TILE_PIXELS * per_pixel))
 
-    def _synthesis_reach(self) -> Fraction:
-        """How far (pixels) the decoder's tile piece reaches (``lin_dec`` is per position)."""
-        return conv_reach(self.decoder, Fraction(self.cfg.bottom_factor[1]))[0]
+    def _synthesis_reach(self, synthesis: nn.Module) -> Fraction:
+        """How far (pixels) a synthesis's tile piece reaches (``lin_dec`` is per position)."""
+        return conv_reach(synthesis, Fraction(self.cfg.bottom_factor[1]))[0]
+
+    def synthesis_for(self, q_b: torch.Tensor, light: bool = True) -> nn.Module:
+        """What turns a clip's latents into frames: the light synthesis where the network has one, ``light``
+        asks for it (a file of an earlier release of the network does not: it decodes as that release did)
+        and the bottom latent is not zero everywhere; else the decoder. A point without bottom code (Q1)
+        leaves everything to the top level, which only the decoder's depth reconstructs well."""
+        if light and self.light_decoder is not None and bool(torch.any(q_b != 0)):
+            return self.light_decoder
+        return self.decoder
+
+    def _synthesise(self, z: torch.Tensor, q_b: torch.Tensor, light: bool) -> torch.Tensor:
+        """Stacked latents ``z`` (N, C, T, H, W) -> uint8 frames (N, 3, T, H, W), tile by tile, each clip by
+        :meth:`synthesis_for` (its bottom latent ``q_b``)."""
+        if z.shape[0] > 1 and light and self.light_decoder is not None:
+            return torch.cat([self._synthesise(z[i:i + 1], q_b[i:i + 1], light) for i in range(z.shape[0])])
+        syn = self.synthesis_for(q_b, light)
+        return self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t, syn)), z,
+                           Fraction(self.cfg.bottom_factor[1]), reach_pixels=self._synthesis_reach(syn))
 
     def _analyse_pixels(self, u8: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor]:
         """uint8 (N, 3, T, H, W) -> (the linear path's term or None, bottom features h_b), tile by
@@ -336,7 +365,7 @@ class MSVQVAE(nn.Module):
         ``stages`` (top, bottom) quantiser stages (default: ``cfg.default_stages``). The network knows
         stage counts only; what a quality means is the model's ladder (``CodecModel.point``)."""
         ts, bs = self._check_stages(self.cfg.default_stages if stages is None else stages)
-        u8, batched = _frames_to_input(frames, self.cfg.stride, self.device)
+        u8, batched = frames_to_input(frames, self.cfg.stride, self.device)
         was_training = self.training
         self.eval()
         try:
@@ -360,7 +389,7 @@ class MSVQVAE(nn.Module):
         (N, T, H, W, 3) -> (the linear path's term or None, bottom features h_b, top latent z_t or
         None). The codec's rate-distortion encoder picks the top codes from z_t, then hands the
         first two back to :meth:`bottom_latent`."""
-        u8, _ = _frames_to_input(frames, self.cfg.stride, self.device)
+        u8, _ = frames_to_input(frames, self.cfg.stride, self.device)
         with _eval(self):
             pixel_term, h_b = self._analyse_pixels(u8)
             z_t = None if self.cfg.single_level else self._run(self.enc_top, h_b)
@@ -404,7 +433,7 @@ class MSVQVAE(nn.Module):
         return out
 
     @torch.no_grad()
-    def decode_latents(self, latents: dict[str, torch.Tensor]) -> np.ndarray:
+    def decode_latents(self, latents: dict[str, torch.Tensor], light: bool = True) -> np.ndarray:
         """The latents of :meth:`dequantise` (batched, ``(N, C, T, H, W)``) -> uint8 frames
         (N, T, H, W, 3): the network's part of :meth:`decode`, for latents read from a file (or
         edited)."""
@@ -412,13 +441,13 @@ class MSVQVAE(nn.Module):
             bottom = latents["bottom"].to(self.device, torch.float32)
             u_t = None if self.cfg.single_level else self._run(self.dec_top, latents["top"].to(self.device, torch.float32))
             z = bottom if u_t is None else torch.cat([u_t, bottom], 1)
-            y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
-                            Fraction(self.cfg.bottom_factor[1]), reach_pixels=self._synthesis_reach())
+            y = self._synthesise(z, bottom, light)
         return y.permute(0, 2, 3, 4, 1).cpu().numpy()
 
     @torch.no_grad()
-    def decode(self, codes: Codes) -> np.ndarray:
-        """Codes (one clip or a batch) -> uint8 frames (T, H, W, 3) or (N, T, H, W, 3)."""
+    def decode(self, codes: Codes, light: bool = True) -> np.ndarray:
+        """Codes (one clip or a batch) -> uint8 frames (T, H, W, 3) or (N, T, H, W, 3); ``light``: see
+        :meth:`synthesis_for`."""
         batched = codes.batched
         def idx(name: str) -> torch.Tensor:
             a = codes.level(name).indices
@@ -439,8 +468,7 @@ class MSVQVAE(nn.Module):
             else:
                 q_b = self.bottom_quantizer.decode(q_b_idx)
             z = q_b if u_t is None else torch.cat([u_t, q_b], 1)
-            y = self._tiled(lambda t: unit_to_bytes(self._decode_latent_tile(t)), z,
-                            Fraction(self.cfg.bottom_factor[1]), reach_pixels=self._synthesis_reach())
+            y = self._synthesise(z, q_b, light)
         finally:
             self.train(was_training)
         out = y.permute(0, 2, 3, 4, 1).cpu().numpy()
@@ -459,41 +487,6 @@ class _eval:
 
     def __exit__(self, *exc) -> None:
         self.module.train(self.was_training)
-
-
-def _frames_to_input(frames: np.ndarray | torch.Tensor, stride: Stride, device) -> tuple[torch.Tensor, bool]:
-    f = torch.as_tensor(np.asarray(frames)) if not isinstance(frames, torch.Tensor) else frames
-    if f.dtype != torch.uint8:
-        raise TypeError(f"frames must be uint8, got {f.dtype}")
-    batched = f.ndim == 5
-    if not batched:
-        f = f[None]
-    if f.ndim != 5 or f.shape[-1] != 3:
-        raise ValueError(f"frames must be (T, H, W, 3) or (N, T, H, W, 3), got {tuple(f.shape)}")
-    _, t, h, w, _ = f.shape
-    if t % stride[0] or h % stride[1] or w % stride[2]:
-        raise ValueError(f"frame grid {t}x{h}x{w} is not a multiple of the model stride {stride}")
-    return f.permute(0, 4, 1, 2, 3).to(device), batched
-
-
-def bytes_to_unit(f: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 3, T, H, W) -> float in [-1, 1], element by element (so tiles convert alike)."""
-    return f.float().div(127.5).sub(1.0)
-
-
-def unit_to_bytes(y: torch.Tensor) -> torch.Tensor:
-    """float in [-1, 1] -> uint8, rounded, element by element."""
-    return ((y.float().clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
-
-
-def uint8_to_input(f: torch.Tensor) -> torch.Tensor:
-    """uint8 (B, T, H, W, 3) -> float (B, 3, T, H, W) in [-1, 1]."""
-    return bytes_to_unit(f.permute(0, 4, 1, 2, 3))
-
-
-def to_uint8(y: torch.Tensor) -> np.ndarray:
-    """float (B, 3, T, H, W) in [-1, 1] -> uint8 (B, T, H, W, 3), rounded."""
-    return unit_to_bytes(y).permute(0, 2, 3, 4, 1).cpu().numpy()
 
 
 def count_parameters(model: nn.Module) -> int:
