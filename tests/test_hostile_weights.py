@@ -49,6 +49,7 @@ CASES = {
     "card-deep": (lambda b: {"card": "[" * 100_000}, "card is not JSON"),
     "card-points": (lambda b: {"card": json.dumps({"operating_points": {"1": {"bpp": "x", "psnr": 1, "ssim": 1}}})},
                     "card.operating_points['1'] needs numbers"),
+    "card-light": (lambda b: {"card": json.dumps({"light_synthesis": [1]})}, "card.light_synthesis is JSON a list"),
     "priors-list": (lambda b: {"priors": [1, 2]}, "priors is a list, not a map"),
     "priors-str": (lambda b: {"priors": {"learned": "abc"}}, "priors['learned'] is a str, not bytes"),
     "priors-float": (lambda b: {"priors": {"learned": torch.zeros(3)}}, "priors['learned'] is a tensor of torch.float32"),

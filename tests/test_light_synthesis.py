@@ -31,7 +31,8 @@ def _with_light(path, out, seed=3):
     with torch.no_grad():
         for p in net.light_decoder.parameters():
             p.normal_(0, 0.1)
-    save_weights(net.eval(), out, precision="float", priors=base.priors, legacy={base.sha256: base.priors})
+    save_weights(net.eval(), out, precision="float", priors=base.priors, legacy={base.sha256: base.priors},
+                 card={"light_synthesis": {"replaces": base.sha256}})
     return load_model(out), base
 
 
@@ -95,3 +96,26 @@ def test_files_of_the_release_before_decode_as_they_did_and_new_files_with_the_l
     assert back.shape == before.shape and not np.array_equal(back, before)
     with pytest.raises(Exception, match="encoded with model"):
         decode_bytes(new, model=base)
+
+
+def test_the_cli_writes_the_release_before_with_full_synthesis_and_refuses_it_where_there_is_none(models, tmp_path,
+                                                                                                 video_npy):
+    from click.testing import CliRunner
+
+    from cli.main import main
+    light, base = models
+    runner = CliRunner()
+    args = ["encode", str(video_npy), "--model", str(light.path), "-Q", "3", "--no-motion", "-q"]
+    assert runner.invoke(main, args + [str(tmp_path / "light.vqv")]).exit_code == 0
+    assert runner.invoke(main, args + [str(tmp_path / "full.vqv"), "--full-synthesis"]).exit_code == 0
+    r = runner.invoke(main, ["encode", str(video_npy), str(tmp_path / "old.vqv"), "--model", str(base.path), "-Q", "3",
+                             "--no-motion", "-q"])
+    assert r.exit_code == 0, r.output
+    full, old = (tmp_path / "full.vqv").read_bytes(), (tmp_path / "old.vqv").read_bytes()
+    assert full == old != (tmp_path / "light.vqv").read_bytes()     # the release before's file, byte for byte
+    assert base.full_synthesis() is base                             # nothing to go back to, nothing to refuse
+    orphan = tmp_path / "orphan.pt"
+    save_weights(light.net, orphan, precision="float", priors=light.priors)      # no earlier release recorded
+    r = runner.invoke(main, args[:3] + [str(orphan), "-Q", "3", str(tmp_path / "x.vqv"), "--full-synthesis"])
+    assert r.exit_code == 1 and "no release of this network without its light synthesis" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp_path / "x.vqv").exists()

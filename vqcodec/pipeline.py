@@ -124,13 +124,14 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
                 scalar_context: bool = DEFAULT_SCALAR_CONTEXT, scene_cuts: bool = DEFAULT_SCENE_CUTS,
                 trim_gops: bool | None = None, measure_quality: bool = False, threads: int | None = None,
                 progress: bool = True, progress_file: str | Path | None = None, model: CodecModel | None = None,
-                overwrite: bool = True, audio: bool = True) -> dict:
+                overwrite: bool = True, audio: bool = True, full_synthesis: bool = False) -> dict:
     """``input``: a path, or a binary stream read as it arrives (y4m, or what FFmpeg reads from a pipe),
     its first audio track carried as it is unless ``audio`` is false (:mod:`vqcodec.io.audio`);
     ``output``: a path ending in .vqv, or a binary stream the finished file is written to. Options are
     checked first, then an existing output (refused without ``overwrite``), then the input is read.
     ``progress``: a bar on a terminal; ``progress_file``: key=value lines (:mod:`vqcodec.io.progress`).
-    The motion options left at None take ``preset``'s values (:data:`vqcodec.settings.PRESETS`)."""
+    The motion options left at None take ``preset``'s values (:data:`vqcodec.settings.PRESETS`); ``full_synthesis``:
+    the file the release before the model's light synthesis wrote (:meth:`CodecModel.full_synthesis`)."""
     if not is_stream(output) and Path(output).suffix.lower() != ".vqv":
         raise OptionError(f"the output of encode is a .vqv file: {output} does not end in .vqv")
     fps = parse_fps(fps)
@@ -139,6 +140,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
     t0 = time.perf_counter()
     with torch_threads(threads):
         model = model or load_model(model_path)
+        model = model.full_synthesis() if full_synthesis else model
         settings = EncodeSettings.build(model, quality=quality, prior=prior, rdo_strength=rdo_strength, refresh=refresh,
                                         motion=motion, motion_search=motion_search, motion_residual=motion_residual,
                                         motion_bends=motion_bends, preset=preset, conditional_coder=conditional_coder,
@@ -166,8 +168,7 @@ def encode_file(input, output, *, quality: int | None = None, size: str | None =
     if track:
         report["audio"] = {**describe_track(track), "section_bytes": section_size(track)}
     if quality_acc is not None:
-        report["psnr"] = quality_acc.psnr_value(cap=100.0)
-        report["ssim"] = quality_acc.ssim
+        report.update(psnr=quality_acc.psnr_value(cap=100.0), ssim=quality_acc.ssim)
     return report
 
 
@@ -223,8 +224,7 @@ def _encode_report(input, output, info, settings: EncodeSettings, stats: EncodeS
         "fps": str(info.fps), "duration_s": duration,
         "source_size": [info.width, info.height], "coded_size": [cw, ch], "quality": settings.quality,
         "prior": stats.prior, "bytes": nbytes, "bpp": 8 * nbytes / (n * cw * ch), "kbps": 8 * nbytes / duration / 1000,
-        "ratio_vs_rgb24": raw / nbytes,
-        "ratio_vs_input": (info.source_bytes / nbytes) if info.source_bytes else None,
+        "ratio_vs_rgb24": raw / nbytes, "ratio_vs_input": (info.source_bytes / nbytes) if info.source_bytes else None,
         "bits_per_stream": {k: round(v, 1) for k, v in stats.bits_per_stream.items()},
         "bits_per_level": _per_level(stats.bits_per_stream),
         "ideal_payload_bits": stats.ideal_bits, "payload_bits": 8 * stats.payload_bytes,

@@ -82,12 +82,13 @@ class CodecModel:
 
     def full_synthesis(self) -> "CodecModel":
         """This model as the release before its light synthesis (card ``light_synthesis.replaces``): the decoder
-        everywhere, under that release's digest and priors (its files byte for byte); else itself."""
-        entry = self.card.get("light_synthesis") if isinstance(self.card, dict) else None
-        sha = entry.get("replaces") if isinstance(entry, dict) else None
-        if not self.net.cfg.has_light_synthesis or sha not in self.legacy:
+        everywhere, under that release's digest and priors (its files byte for byte); itself without one."""
+        if not self.net.cfg.has_light_synthesis:
             return self
-        return self.for_digest(bytes.fromhex(sha)[:DIGEST_BYTES]) or self
+        sha = str(self.card.get("light_synthesis", {}).get("replaces")) if isinstance(self.card, dict) else ""
+        if sha not in self.legacy:
+            raise WeightsError(f"{self.path}: no release of this network without its light synthesis is recorded")
+        return self.for_digest(bytes.fromhex(sha)[:DIGEST_BYTES])
 
     def computing_in(self, network_float: str) -> "CodecModel":
         """This model as a file of ``network_float`` ("float32" or "bfloat16", header key 21) runs it: the same

@@ -273,11 +273,13 @@ def prior_blobs(p: Path, blob: dict, name: str, legacy: bool = False) -> dict[st
 
 
 def card_from_json(p: Path, text: object) -> dict:
-    """The model card: JSON of a map; its measured ``operating_points`` a map of quality -> numbers."""
+    """The model card: JSON of a map; its measured ``operating_points`` a map of quality -> numbers, its
+    ``light_synthesis`` (CodecModel.full_synthesis reads it) a map."""
     card = _json_map(p, "card", text)
+    for name in ("operating_points", "light_synthesis"):
+        if not isinstance(card.get(name, {}), dict):
+            raise field_error(p, f"card.{name}", f"is JSON {_a(card[name])}, not a map")
     ops = card.get("operating_points", {})
-    if not isinstance(ops, dict):
-        raise field_error(p, "card.operating_points", f"is JSON {_a(ops)}, not a map")
     for q, m in ops.items():
         if not isinstance(m, dict):
             raise field_error(p, f"card.operating_points[{q!r}]", f"is JSON {_a(m)}, not a map")
