@@ -98,6 +98,19 @@ def test_files_of_the_release_before_decode_as_they_did_and_new_files_with_the_l
         decode_bytes(new, model=base)
 
 
+def test_the_latents_of_a_file_of_the_release_before_decode_as_vqv_decode_does(models, tmp_path):
+    from vqcodec.latents import frames_from_latents, read_latents
+    light, base = models
+    frames = synthetic_video(16, 32, 32)
+    for model, name in ((base, "old"), (light, "new")):
+        p = tmp_path / f"{name}.vqv"
+        p.write_bytes(encode_frames(frames, Fraction(16), model=model, quality=3, motion=False))
+        lat = read_latents(p, light)
+        got = frames_from_latents(light, {"top": lat["top"][0], "bottom": lat["bottom"][0]},
+                                  coded_frames=int(lat.coded_frames[0]), model_digest=lat.model)
+        assert np.array_equal(got[:16, :32, :32], decode_bytes(p.read_bytes(), model=light)), name
+
+
 def test_the_cli_writes_the_release_before_with_full_synthesis_and_refuses_it_where_there_is_none(models, tmp_path,
                                                                                                  video_npy):
     from click.testing import CliRunner

@@ -171,7 +171,8 @@ def latents_from_codes(model, gops: list[Codes], frame_counts: list[int], header
 
 
 def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.ndarray | None = None,
-                        network_float: str = "float32", coded_frames: int | None = None) -> np.ndarray:
+                        network_float: str = "float32", coded_frames: int | None = None,
+                        model_digest: str | None = None) -> np.ndarray:
     """One GOP's latents ``{level: (C, T, H, W)}`` -> uint8 frames (T, padded H, padded W, 3): the
     network's decoder on them, plus the enhancement coefficients ``(K, T, H, W)`` where given. For a GOP
     without the motion layer these are the frames ``vqv decode`` writes (before cropping to the coded
@@ -179,7 +180,8 @@ def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.n
     the frame before (:func:`vqcodec.coding.motion.apply_motion`). ``network_float``: the file's
     (:attr:`Latents.network_float`), for its frames as ``vqv decode`` makes them; ``coded_frames``: the GOP's
     (:attr:`Latents.coded_frames`): a trimmed GOP's latents are cut to the slices its codes cover first, as the
-    decoder runs the network on those only."""
+    decoder runs the network on those only. ``model_digest``: the file's (:attr:`Latents.model`): a file of the
+    release before the model's light synthesis decodes with its decoder, as ``vqv decode`` does."""
     import torch
 
     if coded_frames is not None:
@@ -187,6 +189,8 @@ def frames_from_latents(model, latents: dict[str, np.ndarray], enhancement: np.n
         latents = {k: v[:, :coded_frames // per_slice[k][0]] for k, v in latents.items()}
         if enhancement is not None:
             enhancement = enhancement[:, :coded_frames // per_slice["bottom"][0]]
+    if model_digest is not None and hasattr(model, "for_digest"):
+        model = model.for_digest(bytes.fromhex(model_digest)) or model
     net = model.computing_in(network_float).net if hasattr(model, "computing_in") else model
     frames = net.decode_latents({k: torch.from_numpy(np.ascontiguousarray(v)[None]) for k, v in latents.items()},
                                 light=getattr(model, "light", True))[0]
