@@ -33,7 +33,7 @@ class ModelConfig:
     decoder_blocks: tuple[int, ...] = (3, 2, 1)
     # A light synthesis beside the decoder (empty: none), built as the decoder is but from a per-position conv and
     # with these channels and residual blocks per stage; the codec decodes with it wherever the bottom latent is
-    # coded (MSVQVAE.decode). Trained alone with the rest frozen (experiments/light_synthesis/).
+    # coded (MSVQVAE.synthesis_for). Trained alone with the rest frozen (experiments/light_synthesis/).
     light_channels: tuple[int, ...] = ()
     light_blocks: tuple[int, ...] = ()
     conv: str = "2+1d"                  # "3d": full 3x3x3 kernels; "2+1d": 1x3x3 then 3x1x1 (cheaper)
