@@ -153,7 +153,8 @@ NETWORK_FLOAT_OPTION = click.option(
                    f"--preset faster, veryfast: {PRESETS['faster'].motion_search}]")
 @click.option("--full-synthesis", is_flag=True,
               help="decode from Q2 up with the model's full decoder, not its light synthesis: the previous release's "
-                   "file (decoding costs more; BD-rate about +1%, up to 0.18 dB more on detailed moving footage)")
+                   "file (its decoding costs 1.6-4x as much at native sizes, where it needs ~5% fewer bits on "
+                   "detailed moving footage; at 64x64 ~1% more)")
 @click.option("--psnr", is_flag=True, help="also decode and report PSNR/SSIM against the coded-size input")
 @click.option("--audio/--no-audio", default=True, show_default=True,
               help="carry the input's first audio track, its packets as they are (a version 4.0 file)")
