@@ -77,6 +77,26 @@ def light_out(light, u_t, q_b):
     return y + depth_to_space(net.lin_dec(q_b), net.cfg.bottom_factor)
 
 
+def fit(light, steps, lr0, warmup, seed, batch_loss, evaluate, ev, save):
+    """AdamW over ``steps`` (``warmup`` linear, then cosine), ``batch_loss(gen)`` a batch's loss; evaluates every ``ev``
+    steps and at the end, then ``save(step)``."""
+    opt = torch.optim.AdamW(light.parameters(), lr=lr0, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(seed)
+    evaluate(0); t0 = time.time(); losses = []
+    for step in range(1, steps + 1):
+        for g in opt.param_groups:
+            g["lr"] = lr0 * min(1.0, step / warmup) * 0.5 * (1 + np.cos(np.pi * step / steps))
+        loss = batch_loss(gen)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(light.parameters(), 1.0); opt.step()
+        losses.append(float(loss.detach()))
+        if step % 100 == 0:
+            print(json.dumps({"step": step, "loss": round(float(np.mean(losses[-100:])), 5), "s": round(time.time() - t0)}), flush=True)
+        if step % ev == 0 or step == steps:
+            evaluate(step)
+            save(step)
+
+
 def cache_phase():
     n = int(os.environ.get("N", "4000"))
     spec = ClipSpec(frames=32, size=64)
@@ -132,27 +152,18 @@ def train_phase():
         print(json.dumps({"step": step, "light_vs_full_dB|linear_vs_full_dB": out}), flush=True)
         return out
 
-    opt = torch.optim.AdamW(light.parameters(), lr=lr0, betas=(0.9, 0.99), weight_decay=0.0)
-    ssim_loss = SSIMLoss(); gen = torch.Generator().manual_seed(1)
-    evaluate(0); t0 = time.time(); losses = []
-    for step in range(1, steps + 1):
-        lr = lr0 * min(1.0, step / 100) * 0.5 * (1 + np.cos(np.pi * step / steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
+    ssim_loss = SSIMLoss()
+
+    def batch_loss(gen):
         idx = torch.randint(0, len(X), (bs,), generator=gen)
         x = bytes_to_unit(X[idx]); y = light_out(light, U[idx].float(), Q[idx].float())
         if LOSS == "log":     # each crop's log MSE: a dB at a high point weighs what a dB at a low point does
-            loss = torch.log((y - x).pow(2).mean(dim=(1, 2, 3, 4)) + 1e-6).mean()
-        else:                 # the network's own loss, dominated by the low points' large errors
-            loss = torch.mean((y - x) ** 2) + 0.05 * ssim_loss(y, x)
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(light.parameters(), 1.0); opt.step()
-        losses.append(float(loss.detach()))
-        if step % 100 == 0:
-            print(json.dumps({"step": step, "loss": round(float(np.mean(losses[-100:])), 5), "s": round(time.time() - t0)}), flush=True)
-        if step % ev == 0 or step == steps:
-            evaluate(step)
-            torch.save({"ch": ch, "blocks": blocks, "steps": step, "loss": LOSS, "state": light.state_dict()}, f"{OUT}/{tag}.pt")
+            return torch.log((y - x).pow(2).mean(dim=(1, 2, 3, 4)) + 1e-6).mean()
+        return torch.mean((y - x) ** 2) + 0.05 * ssim_loss(y, x)   # the network's own loss: the low points rule it
+
+    fit(light, steps, lr0, 100, 1, batch_loss, evaluate, ev,
+        lambda step: torch.save({"ch": ch, "blocks": blocks, "steps": step, "loss": LOSS, "state": light.state_dict()},
+                                f"{OUT}/{tag}.pt"))
 
 
 def _codec_set(paths):
@@ -195,28 +206,18 @@ def train_codec_phase():
         print(json.dumps({"step": step, "light_dB": round(masked_psnr(y, EX, EM), 3),
                           "decoder_dB": round(masked_psnr(full, EX, EM), 3)}), flush=True)
 
-    opt = torch.optim.AdamW(light.parameters(), lr=lr0, betas=(0.9, 0.99), weight_decay=0.0)
-    gen = torch.Generator().manual_seed(2)
-    evaluate(0); t0 = time.time(); losses = []
     tag = os.environ.get("TAG", "codec")
-    for step in range(1, steps + 1):
-        lr = lr0 * min(1.0, step / 50) * 0.5 * (1 + np.cos(np.pi * step / steps))
-        for g in opt.param_groups:
-            g["lr"] = lr
+
+    def batch_loss(gen):
         idx = torch.randint(0, len(X), (bs,), generator=gen)
         x, m = bytes_to_unit(X[idx]), M[idx].float()
         y = light_out(light, U[idx], Q[idx])
         se = ((y - x) ** 2 * m).sum(dim=(1, 2, 3, 4)) / (3 * m.sum(dim=(1, 2, 3, 4)) + 1)
-        loss = torch.log(se + 1e-6).mean()
-        opt.zero_grad(); loss.backward()
-        torch.nn.utils.clip_grad_norm_(light.parameters(), 1.0); opt.step()
-        losses.append(float(loss.detach()))
-        if step % 100 == 0:
-            print(json.dumps({"step": step, "loss": round(float(np.mean(losses[-100:])), 5), "s": round(time.time() - t0)}), flush=True)
-        if step % ev == 0 or step == steps:
-            evaluate(step)
-            torch.save({"ch": init["ch"], "blocks": init["blocks"], "steps": init.get("steps", 0) + step, "loss": "log",
-                        "data": "codec latents", "state": light.state_dict()}, f"{OUT}/{tag}.pt")
+        return torch.log(se + 1e-6).mean()
+
+    fit(light, steps, lr0, 50, 2, batch_loss, evaluate, ev,
+        lambda step: torch.save({"ch": init["ch"], "blocks": init["blocks"], "steps": init.get("steps", 0) + step,
+                                 "loss": "log", "data": "codec latents", "state": light.state_dict()}, f"{OUT}/{tag}.pt"))
 
 
 if __name__ == "__main__":

@@ -251,6 +251,11 @@ class GopEncoder:
             self._ref_scalar = scalars[i]
         return scalars
 
+    def _synthesise(self, codes: Codes) -> np.ndarray:
+        """The network's reconstruction of a GOP's codes, as the decoder makes it (the enhancement and motion layers'
+        decisions read it)."""
+        return self.model.net.decode(codes, light=self.model.light)
+
     def _decide_enhancement(self, all_codes: list[Codes], bases: list[np.ndarray], refresh: list[bool]) -> list[Codes]:
         """At an enhanced point: the enhancement layer's symbols for what the network's reconstruction
         (``bases``) leaves out, with copy decisions (and copies at the motion layer's blocks)."""
@@ -297,10 +302,6 @@ class GopEncoder:
         return ScalarCodes(sym, tabs.step_num, copied), frames[-1]
 
     # ---------------------------------------------------------------------------------- motion layer
-    def _synthesise(self, codes: Codes) -> np.ndarray:
-        """The network's reconstruction of a GOP's codes, as the decoder makes it."""
-        return self.model.net.decode(codes, light=self.model.light)
-
     def _motion_lambda(self, i: int) -> float:
         lams = self._lams[i]
         return lambdas.motion_lambda(self.settings.rdo_strength, self.coded_residual is not None, self.scalar,
